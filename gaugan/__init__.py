@@ -1,0 +1,11 @@
+"""GauGAN / SPADE: semantic label maps to photos, with NVIDIA's released checkpoints or our own."""
+from .checkpoints import CheckpointError, download, load_generator
+from .networks import SPADEGenerator
+from .pipeline import GauGAN
+from .presets import PRESETS, Preset
+from .semantics import encode_semantics, instance_map
+
+__all__ = [
+    "PRESETS", "Preset", "SPADEGenerator", "encode_semantics", "instance_map", "load_generator",
+    "download", "CheckpointError", "GauGAN",
+]

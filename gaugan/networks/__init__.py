@@ -1,0 +1,7 @@
+"""Neural network modules only: no files, no Streamlit, no palettes."""
+from .discriminator import MultiscaleDiscriminator, PatchDiscriminator
+from .encoder import StyleEncoder
+from .generator import SPADEGenerator
+from .spade import SPADE, SPADEResnetBlock
+
+__all__ = ["SPADE", "SPADEResnetBlock", "SPADEGenerator", "StyleEncoder", "PatchDiscriminator", "MultiscaleDiscriminator"]

@@ -1,0 +1,115 @@
+"""GauGAN: a loaded generator plus the steps from a label map to a PIL image."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from label_colors import PALETTES, Label
+
+from .checkpoints import load_generator, read_model_card, weights_file, load_weights, read_state_dict
+from .networks import SPADEGenerator, StyleEncoder
+from .semantics import encode_semantics, instance_map
+
+
+def resize_nearest(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Centre-sampled nearest resize of a (H, W) map to (h, w), like PIL's NEAREST, for any int dtype."""
+    h, w = size
+    rows = np.minimum(((np.arange(h) + 0.5) * array.shape[0] / h).astype(np.int64), array.shape[0] - 1)
+    cols = np.minimum(((np.arange(w) + 0.5) * array.shape[1] / w).astype(np.int64), array.shape[1] - 1)
+    return array[rows[:, None], cols[None, :]]
+
+
+def to_uint8_image(y: torch.Tensor) -> np.ndarray:
+    """(3, H, W) tensor in [-1, 1] -> (H, W, 3) uint8, truncating like NVIDIA's tensor2im."""
+    return ((y.float().cpu() + 1) / 2 * 255).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+
+
+def check_label_array(labels: np.ndarray, name: str = "labels") -> np.ndarray:
+    """A 2-D integer id map, or a ValueError that says what was found."""
+    labels = np.asarray(labels)
+    if labels.ndim != 2 or min(labels.shape) == 0:
+        raise ValueError(f"{name} must be a non-empty 2-D (H, W) array of label ids, got shape {labels.shape}")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"{name} must hold integer label ids, got dtype {labels.dtype}")
+    return labels
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+class GauGAN:
+    """A generator ready to turn label maps into images; load once, call generate() many times."""
+
+    def __init__(self, generator: SPADEGenerator, labels: list[Label], encoder: StyleEncoder | None = None,
+                 device: torch.device | str | None = None, name: str = "") -> None:
+        self.device = torch.device(device) if device else default_device()
+        self.generator = generator.eval().to(self.device)
+        self.encoder = encoder.eval().to(self.device) if encoder is not None else None
+        self.preset = generator.preset
+        self.labels = labels
+        self.name = name
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, device: torch.device | str | None = None) -> "GauGAN":
+        """Load our model folder (model.json) or an NVIDIA <name>_pretrained folder."""
+        path = Path(path)
+        generator = load_generator(path)
+        card = read_model_card(weights_file(path).parent) or {}
+        labels = [Label(int(e["id"]), e["name"], tuple(e["rgb"])) for e in card.get("labels", [])]
+        labels = labels or PALETTES.get(generator.preset.name, [])
+        encoder = None
+        if "encoder" in card.get("files", {}):
+            encoder = StyleEncoder(generator.preset.z_dim)
+            encoder_path = weights_file(path).parent / card["files"]["encoder"]
+            load_weights(encoder, read_state_dict(encoder_path), str(encoder_path))
+        return cls(generator, labels, encoder, device, name=path.name)
+
+    @property
+    def has_style_encoder(self) -> bool:
+        return self.encoder is not None
+
+    def encode_style(self, photo: Image.Image) -> torch.Tensor:
+        """The style code (mean of the encoder's posterior) of an example photo."""
+        if self.encoder is None:
+            raise ValueError(f"model {self.name!r} has no style encoder; style images need a model trained with one")
+        h, w = self.preset.output_size
+        array = np.asarray(photo.convert("RGB").resize((w, h), Image.BICUBIC), dtype=np.float32)
+        x = torch.from_numpy(array).permute(2, 0, 1)[None].to(self.device) / 127.5 - 1
+        with torch.inference_mode():
+            mu, _ = self.encoder(x)
+        return mu
+
+    def prepare(self, labels: np.ndarray, instance: np.ndarray | None = None) -> torch.Tensor:
+        """Resize labels (and instances) to the model's grid and encode them."""
+        labels = check_label_array(labels)
+        size = self.preset.output_size
+        if self.preset.use_instance:
+            instance = instance_map(labels, self.preset.thing_ids) if instance is None else check_label_array(instance, "instance")
+            if instance.shape != labels.shape:
+                raise ValueError(f"instance map shape {instance.shape} differs from labels shape {labels.shape}")
+            instance = torch.from_numpy(resize_nearest(instance.astype(np.int64), size))[None, None]
+        label = torch.from_numpy(resize_nearest(labels.astype(np.int64), size))[None, None]
+        return encode_semantics(label, instance, self.preset).to(self.device)
+
+    def style_code(self, seed: int | None, style: torch.Tensor | None) -> torch.Tensor | None:
+        """z for VAE models: the given style code, else a normal sample drawn from the seed."""
+        if not self.preset.use_vae:
+            return None
+        if style is not None:
+            return style.to(self.device)
+        rng = torch.Generator().manual_seed(seed if seed is not None else int(torch.seed() % 2**31))
+        return torch.randn(1, self.preset.z_dim, generator=rng).to(self.device)
+
+    def generate(self, labels: np.ndarray, instance: np.ndarray | None = None, seed: int | None = None,
+                 style: torch.Tensor | None = None) -> Image.Image:
+        """Label ids (H, W) -> RGB image of the same size; the same seed gives the same image."""
+        seg = self.prepare(labels, instance)
+        with torch.inference_mode():
+            y = self.generator(seg, self.style_code(seed, style))[0]
+        image = Image.fromarray(to_uint8_image(y))
+        height, width = np.asarray(labels).shape
+        return image if image.size == (width, height) else image.resize((width, height), Image.BICUBIC)

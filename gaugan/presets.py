@@ -1,0 +1,92 @@
+"""Generator presets: the numbers that define NVIDIA's released SPADE models (and our own)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+UPSAMPLING_LAYERS = {"normal": 5, "more": 6, "most": 7}
+
+# COCO-Stuff 0-based ids 0..90 are "thing" classes; 91..181 are stuff.
+COCO_THING_IDS = tuple(range(91))
+# Cityscapes labelIds of the classes that have instances (person .. bicycle).
+CITYSCAPES_THING_IDS = tuple(range(24, 34))
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Everything the generator's shape and input encoding depend on."""
+
+    name: str
+    label_nc: int
+    contain_dontcare_label: bool
+    use_instance: bool
+    crop_size: int
+    aspect_ratio: float = 1.0
+    num_upsampling_layers: str = "normal"
+    ngf: int = 64
+    z_dim: int = 256
+    use_vae: bool = False
+    spade_hidden: int = 128
+    thing_ids: tuple[int, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if self.num_upsampling_layers not in UPSAMPLING_LAYERS:
+            raise ValueError(
+                f"num_upsampling_layers must be one of {sorted(UPSAMPLING_LAYERS)}, "
+                f"got {self.num_upsampling_layers!r}"
+            )
+        object.__setattr__(self, "thing_ids", tuple(int(t) for t in self.thing_ids))
+
+    @property
+    def semantic_nc(self) -> int:
+        """Input channels: one-hot labels, + dont-care, + instance edges."""
+        return self.label_nc + int(self.contain_dontcare_label) + int(self.use_instance)
+
+    @property
+    def num_up_layers(self) -> int:
+        return UPSAMPLING_LAYERS[self.num_upsampling_layers]
+
+    @property
+    def sw(self) -> int:
+        """Width of the latent grid the generator starts from."""
+        return self.crop_size // 2**self.num_up_layers
+
+    @property
+    def sh(self) -> int:
+        """Height of the latent grid the generator starts from."""
+        return round(self.sw / self.aspect_ratio)
+
+    @property
+    def output_size(self) -> tuple[int, int]:
+        """(height, width) of the generated image."""
+        scale = 2**self.num_up_layers
+        return self.sh * scale, self.sw * scale
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["thing_ids"] = list(self.thing_ids)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Preset":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown preset fields {unknown}; known fields are {sorted(known)}")
+        return cls(**data)
+
+
+PRESETS: dict[str, Preset] = {
+    "coco": Preset(
+        name="coco", label_nc=182, contain_dontcare_label=True, use_instance=True,
+        crop_size=256, thing_ids=COCO_THING_IDS,
+    ),
+    "ade20k": Preset(
+        name="ade20k", label_nc=150, contain_dontcare_label=True, use_instance=False,
+        crop_size=256,
+    ),
+    "cityscapes": Preset(
+        name="cityscapes", label_nc=35, contain_dontcare_label=False, use_instance=True,
+        crop_size=512, aspect_ratio=2.0, num_upsampling_layers="more",
+        thing_ids=CITYSCAPES_THING_IDS,
+    ),
+}

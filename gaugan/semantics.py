@@ -1,0 +1,80 @@
+"""Label maps -> instance maps -> the one-hot tensor the generator reads."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import torch
+from scipy import ndimage
+
+from .presets import Preset
+
+DONTCARE_VALUE = 255
+
+
+def instance_edges(instance: torch.Tensor) -> torch.Tensor:
+    """1.0 where a pixel differs from a 4-neighbour (both sides of each change), else 0.0."""
+    t = instance
+    edge = torch.zeros_like(t, dtype=torch.bool)
+    horizontal = t[..., :, 1:] != t[..., :, :-1]
+    vertical = t[..., 1:, :] != t[..., :-1, :]
+    edge[..., :, 1:] |= horizontal
+    edge[..., :, :-1] |= horizontal
+    edge[..., 1:, :] |= vertical
+    edge[..., :-1, :] |= vertical
+    return edge.float()
+
+
+def _as_label_tensor(label: torch.Tensor | np.ndarray) -> torch.Tensor:
+    tensor = torch.as_tensor(np.asarray(label) if not torch.is_tensor(label) else label)
+    if tensor.dim() != 4 or tensor.shape[1] != 1:
+        raise ValueError(f"label must have shape (N, 1, H, W), got {tuple(tensor.shape)}")
+    if tensor.is_floating_point() or tensor.is_complex() or tensor.dtype == torch.bool:
+        raise ValueError(f"label must hold integer ids, got dtype {tensor.dtype}")
+    return tensor.long()
+
+
+def encode_semantics(
+    label: torch.Tensor | np.ndarray,
+    instance: torch.Tensor | np.ndarray | None,
+    preset: Preset,
+) -> torch.Tensor:
+    """One-hot label channels (+ dont-care) (+ instance edges, last), exactly as NVIDIA's preprocessing."""
+    label = _as_label_tensor(label)
+    channels = preset.label_nc + int(preset.contain_dontcare_label)
+    if preset.contain_dontcare_label:
+        label = torch.where(label == DONTCARE_VALUE, preset.label_nc, label)
+    invalid = (label < 0) | (label >= channels)
+    if bool(invalid.any()):
+        bad = torch.unique(label[invalid])[:10].tolist()
+        hint = "" if preset.contain_dontcare_label else f" ({DONTCARE_VALUE} = dont-care needs a preset with a dont-care label)"
+        raise ValueError(
+            f"label ids must lie in 0..{channels - 1} for preset {preset.name!r}, "
+            f"found {bad}{hint}"
+        )
+    one_hot = torch.zeros(label.shape[0], channels, *label.shape[2:], dtype=torch.float32, device=label.device)
+    one_hot.scatter_(1, label, 1.0)
+    if not preset.use_instance:
+        return one_hot
+    if instance is None:
+        raise ValueError(f"preset {preset.name!r} uses instance maps, but instance is None")
+    instance = torch.as_tensor(np.asarray(instance) if not torch.is_tensor(instance) else instance)
+    if instance.shape != label.shape:
+        raise ValueError(f"instance shape {tuple(instance.shape)} differs from label shape {tuple(label.shape)}")
+    return torch.cat([one_hot, instance_edges(instance.to(label.device))], dim=1)
+
+
+def instance_map(labels: np.ndarray, thing_ids: Iterable[int]) -> np.ndarray:
+    """Each 8-connected blob of a thing label gets its own id; stuff pixels keep their label value."""
+    labels = np.asarray(labels)
+    if labels.ndim != 2:
+        raise ValueError(f"labels must be a 2-D (H, W) map, got shape {labels.shape}")
+    instances = labels.astype(np.int32, copy=True)
+    things = np.isin(labels, np.fromiter(thing_ids, dtype=np.int64))
+    next_id = int(labels.max(initial=0)) + 1
+    for thing in np.unique(labels[things]):
+        components, count = ndimage.label(labels == thing, structure=np.ones((3, 3), dtype=bool))
+        mask = components > 0
+        instances[mask] = components[mask] - 1 + next_id
+        next_id += count
+    return instances
