@@ -1,0 +1,1 @@
+"""Datasets: procedural landscapes and folders of label/image pairs."""
