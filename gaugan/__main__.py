@@ -1,0 +1,104 @@
+"""Command line: python -m gaugan {generate,train,export,download,evaluate} ..."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+from tqdm import tqdm
+
+
+def cmd_generate(args: argparse.Namespace) -> None:
+    from .labelmaps import read_label_map
+    from .pipeline import GauGAN
+
+    model = GauGAN.from_checkpoint(args.checkpoint)
+    source, out = Path(args.labels), Path(args.out)
+    if source.is_dir():
+        inputs = sorted(source.glob("*.png"))
+        if not inputs:
+            raise SystemExit(f"no .png label maps in {source}")
+        out.mkdir(parents=True, exist_ok=True)
+        pairs = [(p, out / p.name) for p in inputs]
+    else:
+        pairs = [(source, out)]
+    for label_path, out_path in tqdm(pairs, disable=len(pairs) == 1, desc="generate"):
+        labels = read_label_map(label_path, model.labels)
+        model.generate(labels, seed=args.seed).save(out_path)
+    print(f"wrote {len(pairs)} image(s) to {out}")
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from .train import TrainConfig, landscape_preset, main
+
+    overrides = {k: v for k, v in vars(args).items() if k in {f.name for f in fields(TrainConfig)} and v is not None}
+    if args.preset_json:
+        overrides["preset"] = json.loads(Path(args.preset_json).read_text())
+    elif args.crop_size or args.ngf:
+        base = landscape_preset()
+        overrides["preset"] = landscape_preset(args.crop_size or base.crop_size, args.ngf or base.ngf).to_dict()
+    print(main(TrainConfig(**overrides), progress=not args.quiet))
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from .train import export
+
+    print(f"exported to {export(args.run, args.out)}")
+
+
+def cmd_download(args: argparse.Namespace) -> None:
+    from .checkpoints import download
+
+    print(f"downloaded into {download(args.source, args.dest, args.sha256)}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m gaugan", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", help="label map PNG(s) -> image(s)")
+    gen.add_argument("--checkpoint", required=True, help="model folder (ours, or NVIDIA's <name>_pretrained)")
+    gen.add_argument("--labels", required=True, help="a label PNG (ids or palette colours) or a folder of them")
+    gen.add_argument("--out", required=True, help="output PNG, or a folder when --labels is a folder")
+    gen.add_argument("--seed", type=int, default=0)
+    gen.set_defaults(func=cmd_generate)
+
+    train = sub.add_parser("train", help="train a SPADE model (use torchrun for several processes)")
+    train.add_argument("--out", help="run folder (resumes if it holds state.pt)")
+    train.add_argument("--data", help="'landscape' (procedural, default) or a folder (see gaugan/data/folder.py)")
+    train.add_argument("--steps", type=int)
+    train.add_argument("--batch-size", dest="batch_size", type=int)
+    train.add_argument("--crop-size", dest="crop_size", type=int, help="landscape preset output size")
+    train.add_argument("--ngf", type=int, help="landscape preset generator width")
+    train.add_argument("--preset-json", dest="preset_json", help="a JSON file with a full preset (own data)")
+    train.add_argument("--sample-every", dest="sample_every", type=int)
+    train.add_argument("--checkpoint-every", dest="checkpoint_every", type=int)
+    train.add_argument("--seed", type=int)
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(func=cmd_train)
+
+    exp = sub.add_parser("export", help="run folder -> model folder with model.json")
+    exp.add_argument("--run", required=True)
+    exp.add_argument("--out", required=True)
+    exp.set_defaults(func=cmd_export)
+
+    dl = sub.add_parser("download", help="fetch NVIDIA's checkpoints.tar.gz (or any weights) into checkpoints/")
+    dl.add_argument("source", help="URL or local path")
+    dl.add_argument("--dest", default="checkpoints")
+    dl.add_argument("--sha256")
+    dl.set_defaults(func=cmd_download)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except ValueError as exc:  # user errors: bad files, wrong checkpoints
+        sys.exit(f"error: {exc}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,258 @@
+"""SPADE training: single process or `torchrun` (DistributedDataParallel), with bit-exact resume.
+
+A run folder holds state.pt (everything needed to resume), metrics.csv, and samples/step_N.png
+(labels | real | generated). `export` turns a run into a model folder the pipeline loads.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from PIL import Image
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from label_colors import PALETTES
+
+from .checkpoints import save_model
+from .data.folder import LabelImageFolder
+from .data.landscape import landscape_scene
+from .losses import feature_matching_loss, hinge_d_loss, hinge_g_loss, kl_loss
+from .networks import MultiscaleDiscriminator, SPADEGenerator, StyleEncoder
+from .presets import Preset
+from .semantics import encode_semantics
+
+STATE_FILE = "state.pt"
+
+
+def landscape_preset(crop_size: int = 256, ngf: int = 16, spade_hidden: int = 32, z_dim: int = 64) -> Preset:
+    """The compact configuration of our shipped landscape model."""
+    return Preset(name="landscape", label_nc=len(PALETTES["landscape"]), contain_dontcare_label=False,
+                  use_instance=False, crop_size=crop_size, ngf=ngf, z_dim=z_dim, use_vae=True,
+                  spade_hidden=spade_hidden)
+
+
+@dataclass
+class TrainConfig:
+    """Options of a training run; saved into state.pt and the exported model.json."""
+
+    out: str = "runs/landscape"
+    data: str = "landscape"
+    preset: dict = field(default_factory=lambda: landscape_preset().to_dict())
+    batch_size: int = 8
+    steps: int = 20000
+    lr_g: float = 1e-4
+    lr_d: float = 4e-4
+    beta1: float = 0.0
+    beta2: float = 0.9
+    lambda_feat: float = 10.0
+    lambda_kl: float = 0.05
+    lambda_l1: float = 2.0
+    ndf: int = 32
+    d_layers: int = 3
+    d_scales: int = 2
+    encoder_ndf: int = 16
+    seed: int = 0
+    sample_every: int = 250
+    checkpoint_every: int = 100
+    log_every: int = 10
+
+
+class Batches:
+    """Deterministic batches: batch k on rank r is a pure function of (seed, k, r)."""
+
+    def __init__(self, config: TrainConfig, preset: Preset, rank: int = 0, world: int = 1) -> None:
+        self.config, self.preset, self.rank, self.world = config, preset, rank, world
+        self.size = preset.output_size
+        self.folder = None if config.data == "landscape" else LabelImageFolder(config.data, self.size)
+
+    def sample(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        if self.folder is None:
+            labels, image = landscape_scene(self.config.seed * 1_000_003 + index, self.size)
+            return labels, image, None
+        return self.folder[index]
+
+    def __call__(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        first = (step * self.world + self.rank) * self.config.batch_size
+        samples = [self.sample(first + i) for i in range(self.config.batch_size)]
+        labels = torch.from_numpy(np.stack([s[0] for s in samples]).astype(np.int64))[:, None]
+        images = torch.from_numpy(np.stack([s[1] for s in samples])).permute(0, 3, 1, 2).float() / 127.5 - 1
+        instances = None
+        if self.preset.use_instance:
+            instances = torch.from_numpy(np.stack([s[2] if s[2] is not None else s[0] for s in samples]).astype(np.int64))[:, None]
+        return labels, encode_semantics(labels, instances, self.preset), images
+
+
+class Trainer:
+    """Owns the networks, optimisers and run folder; `run()` trains to config.steps."""
+
+    def __init__(self, config: TrainConfig, device: torch.device | None = None) -> None:
+        self.config = config
+        self.distributed = dist.is_available() and dist.is_initialized()
+        self.rank = dist.get_rank() if self.distributed else 0
+        self.world = dist.get_world_size() if self.distributed else 1
+        self.device = device or torch.device("cuda", self.rank % max(1, torch.cuda.device_count())) \
+            if torch.cuda.is_available() else torch.device("cpu")
+        torch.manual_seed(config.seed)
+        self.preset = Preset.from_dict(config.preset)
+        self.generator = SPADEGenerator(self.preset).to(self.device)
+        self.encoder = StyleEncoder(self.preset.z_dim, config.encoder_ndf).to(self.device) if self.preset.use_vae else None
+        self.discriminator = MultiscaleDiscriminator(self.preset.semantic_nc + 3, config.ndf, config.d_layers,
+                                                     config.d_scales).to(self.device)
+        g_params = list(self.generator.parameters()) + (list(self.encoder.parameters()) if self.encoder else [])
+        betas = (config.beta1, config.beta2)
+        self.opt_g = torch.optim.Adam(g_params, lr=config.lr_g, betas=betas)
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr_d, betas=betas)
+        self.step = 0
+        self.wall_seconds = 0.0
+        self.out = Path(config.out)
+        self.batches = Batches(config, self.preset, self.rank, self.world)
+        self.amp = self.device.type == "cuda"
+        if self.rank == 0:
+            self.out.mkdir(parents=True, exist_ok=True)
+        self._load_state()
+        wrap = (lambda m: DistributedDataParallel(m)) if self.distributed else (lambda m: m)  # noqa: E731
+        self.g, self.d = wrap(self.generator), wrap(self.discriminator)
+        self.e = wrap(self.encoder) if self.encoder is not None else None
+
+    def modules(self) -> dict[str, torch.nn.Module]:
+        named = {"generator": self.generator, "discriminator": self.discriminator}
+        if self.encoder is not None:
+            named["encoder"] = self.encoder
+        return named
+
+    def _load_state(self) -> None:
+        path = self.out / STATE_FILE
+        if not path.is_file():
+            return
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        for name, module in self.modules().items():
+            module.load_state_dict(state[name])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.step, self.wall_seconds = int(state["step"]), float(state["wall_seconds"])
+        torch.set_rng_state(state["rng"])
+
+    def save_state(self) -> None:
+        if self.rank:
+            return
+        state = {name: m.state_dict() for name, m in self.modules().items()}
+        state.update(opt_g=self.opt_g.state_dict(), opt_d=self.opt_d.state_dict(), step=self.step,
+                     wall_seconds=self.wall_seconds, rng=torch.get_rng_state(), config=json.dumps(asdict(self.config)))
+        tmp = self.out / (STATE_FILE + ".tmp")
+        torch.save(state, tmp)
+        tmp.replace(self.out / STATE_FILE)
+
+    def _style(self, images: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
+        if self.e is None:
+            return None, torch.zeros((), device=self.device)
+        mu, logvar = self.e(images)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return z, kl_loss(mu, logvar)
+
+    def train_step(self, seg: torch.Tensor, images: torch.Tensor) -> dict[str, float]:
+        """One generator update, then one discriminator update (SPADE's order)."""
+        cfg = self.config
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+            z, kl = self._style(images)
+            fake = self.g(seg, z)
+            pred_fake = self.d(torch.cat([seg, fake], 1))
+            pred_real = self.d(torch.cat([seg, images], 1))
+            g_gan = hinge_g_loss(pred_fake)
+            g_feat = feature_matching_loss(pred_real, pred_fake)
+            g_l1 = torch.nn.functional.l1_loss(fake, images)
+            g_total = g_gan + cfg.lambda_feat * g_feat + cfg.lambda_kl * kl + cfg.lambda_l1 * g_l1
+        self.opt_g.zero_grad(set_to_none=True)
+        g_total.backward()
+        self.opt_g.step()
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+            d_loss = hinge_d_loss(self.d(torch.cat([seg, images], 1)), self.d(torch.cat([seg, fake.detach()], 1)))
+        self.opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.opt_d.step()
+        return {"g_gan": g_gan.item(), "g_feat": g_feat.item(), "g_l1": g_l1.item(), "kl": float(kl.detach()), "d": d_loss.item()}
+
+    def write_sample(self, labels: torch.Tensor, seg: torch.Tensor, images: torch.Tensor) -> Path:
+        """A PNG grid, one row per example: colour labels | real | generated."""
+        palette = np.zeros((256, 3), np.uint8)
+        for label in PALETTES.get(self.preset.name, PALETTES["landscape"]):
+            palette[label.id] = label.rgb
+        self.generator.eval()
+        with torch.no_grad():
+            z = self.encoder(images[:4].to(self.device))[0] if self.encoder is not None else None
+            fake = self.generator(seg[:4].to(self.device), z).cpu()
+        self.generator.train()
+        to_np = lambda t: ((t.permute(0, 2, 3, 1).numpy() + 1) * 127.5).clip(0, 255).astype(np.uint8)  # noqa: E731
+        rows = [np.concatenate([palette[labels[i, 0].numpy() % 256], to_np(images[:4])[i], to_np(fake)[i]], 1)
+                for i in range(min(4, len(labels)))]
+        path = self.out / "samples" / f"step_{self.step:06d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.concatenate(rows, 0)).save(path)
+        return path
+
+    def log(self, metrics: dict[str, float]) -> None:
+        path = self.out / "metrics.csv"
+        new = not path.exists()
+        with path.open("a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=["step", "wall_seconds", *metrics])
+            if new:
+                writer.writeheader()
+            writer.writerow({"step": self.step, "wall_seconds": round(self.wall_seconds, 1), **metrics})
+
+    def run(self, progress: bool = True) -> dict[str, float]:
+        """Train until config.steps, checkpointing, sampling and logging on rank 0."""
+        cfg = self.config
+        metrics: dict[str, float] = {}
+        bar = tqdm(total=cfg.steps, initial=self.step, disable=not progress or self.rank != 0, desc="train")
+        while self.step < cfg.steps:
+            started = time.perf_counter()
+            labels, seg, images = self.batches(self.step)
+            metrics = self.train_step(seg.to(self.device), images.to(self.device))
+            self.step += 1
+            self.wall_seconds += time.perf_counter() - started
+            bar.update(1)
+            bar.set_postfix({k: f"{v:.3f}" for k, v in metrics.items()})
+            if self.rank == 0:
+                if self.step % cfg.log_every == 0:
+                    self.log(metrics)
+                if self.step % cfg.sample_every == 0:
+                    self.write_sample(labels, seg, images)
+                if self.step % cfg.checkpoint_every == 0:
+                    self.save_state()
+        bar.close()
+        self.save_state()
+        return metrics
+
+
+def export(run_dir: str | Path, model_dir: str | Path, extra_card: dict | None = None) -> Path:
+    """Write a run's generator (+ style encoder) and model.json into a model folder."""
+    trainer = Trainer(TrainConfig(**json.loads(torch.load(Path(run_dir) / STATE_FILE, weights_only=True)["config"])))
+    labels = PALETTES.get(trainer.preset.name, [])
+    card = {
+        "labels": [{"id": l.id, "name": l.name, "rgb": list(l.rgb)} for l in labels],
+        "training": {**asdict(trainer.config), "steps_done": trainer.step, "wall_seconds": round(trainer.wall_seconds),
+                     "hardware": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU threads, "
+                                 f"torch {torch.__version__}"},
+        **(extra_card or {}),
+    }
+    extra = {"encoder": trainer.encoder} if trainer.encoder is not None else {}
+    return save_model(model_dir, trainer.generator.eval(), card, extra)
+
+
+def main(config: TrainConfig, progress: bool = True) -> dict[str, float]:
+    """Entry point for `python -m gaugan train` and `torchrun -m gaugan train`."""
+    if "WORLD_SIZE" in os.environ and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    try:
+        return Trainer(config).run(progress)
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
