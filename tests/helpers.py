@@ -1,0 +1,95 @@
+"""Shared test helpers: paths to shared data, non-trivial random weights, an independent reference forward."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+REFERENCE = SHARED / "spade_reference"
+COCO_SAMPLES = SHARED / "coco_samples"
+
+
+def manifest(preset: str, ngf: int) -> dict:
+    return json.loads((REFERENCE / f"{preset}_ngf{ngf}_manifest.json").read_text())
+
+
+def coco_sample(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(label, instance) uint8 maps of one COCO-Stuff sample."""
+    return (np.array(Image.open(COCO_SAMPLES / "label" / name)), np.array(Image.open(COCO_SAMPLES / "instance" / name)))
+
+
+def coco_sample_names() -> list[str]:
+    return sorted(p.name for p in (COCO_SAMPLES / "label").glob("*.png"))
+
+
+def randomize_(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """Fill weights, biases, BN running stats and spectral-norm vectors with non-trivial values."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if name.endswith("num_batches_tracked"):
+                continue
+            if name.endswith("running_var"):
+                tensor.copy_(torch.rand(tensor.shape, generator=g) + 0.5)
+            elif name.endswith(("weight_u", "weight_v")):
+                vec = torch.randn(tensor.shape, generator=g)
+                tensor.copy_(vec / vec.norm())
+            else:
+                fan_in = max(1, tensor[0].numel()) if tensor.dim() > 1 else 16
+                tensor.copy_(torch.randn(tensor.shape, generator=g) / fan_in**0.5)
+    return model
+
+
+def legacy_nearest(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """torch's legacy nearest: source index floor(dst * in / out), written out by hand."""
+    rows = (torch.arange(size[0]) * x.shape[2] // size[0]).long()
+    cols = (torch.arange(size[1]) * x.shape[3] // size[1]).long()
+    return x[:, :, rows][:, :, :, cols]
+
+
+def _sn_weight(state: dict, prefix: str) -> torch.Tensor:
+    w = state[prefix + ".weight_orig"]
+    sigma = torch.dot(state[prefix + ".weight_u"], w.reshape(w.shape[0], -1) @ state[prefix + ".weight_v"])
+    return w / sigma
+
+
+def _spade(state: dict, p: str, x: torch.Tensor, seg: torch.Tensor) -> torch.Tensor:
+    mean, var = state[p + ".param_free_norm.running_mean"], state[p + ".param_free_norm.running_var"]
+    normalized = (x - mean[None, :, None, None]) / torch.sqrt(var[None, :, None, None] + 1e-5)
+    seg = legacy_nearest(seg, x.shape[2:])
+    actv = F.relu(F.conv2d(seg, state[p + ".mlp_shared.0.weight"], state[p + ".mlp_shared.0.bias"], padding=1))
+    gamma = F.conv2d(actv, state[p + ".mlp_gamma.weight"], state[p + ".mlp_gamma.bias"], padding=1)
+    beta = F.conv2d(actv, state[p + ".mlp_beta.weight"], state[p + ".mlp_beta.bias"], padding=1)
+    return normalized * (1 + gamma) + beta
+
+
+def _block(state: dict, p: str, x: torch.Tensor, seg: torch.Tensor) -> torch.Tensor:
+    if p + ".conv_s.weight_orig" in state:
+        shortcut = F.conv2d(_spade(state, p + ".norm_s", x, seg), _sn_weight(state, p + ".conv_s"))
+    else:
+        shortcut = x
+    dx = F.conv2d(F.leaky_relu(_spade(state, p + ".norm_0", x, seg), 0.2), _sn_weight(state, p + ".conv_0"),
+                  state[p + ".conv_0.bias"], padding=1)
+    dx = F.conv2d(F.leaky_relu(_spade(state, p + ".norm_1", dx, seg), 0.2), _sn_weight(state, p + ".conv_1"),
+                  state[p + ".conv_1.bias"], padding=1)
+    return shortcut + dx
+
+
+def reference_forward(state: dict, seg: torch.Tensor, sh: int, sw: int, upsampling: str = "normal") -> torch.Tensor:
+    """The documented non-VAE SPADE generator forward, from a raw state_dict, with no project code."""
+    up = lambda t: t.repeat_interleave(2, 2).repeat_interleave(2, 3)  # noqa: E731
+    x = F.conv2d(legacy_nearest(seg, (sh, sw)), state["fc.weight"], state["fc.bias"], padding=1)
+    x = up(_block(state, "head_0", x, seg))
+    x = _block(state, "G_middle_0", x, seg)
+    if upsampling in ("more", "most"):
+        x = up(x)
+    x = _block(state, "G_middle_1", x, seg)
+    for name in ["up_0", "up_1", "up_2", "up_3"] + (["up_4"] if upsampling == "most" else []):
+        x = _block(state, name, up(x), seg)
+    return torch.tanh(F.conv2d(F.leaky_relu(x, 0.2), state["conv_img.weight"], state["conv_img.bias"], padding=1))

@@ -1,0 +1,153 @@
+"""Palettes, canvas -> label map conversion, label-map files and remapping between label spaces."""
+import io
+
+import numpy as np
+import pytest
+from helpers import coco_sample, coco_sample_names
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from PIL import Image
+from scipy import ndimage
+
+from gaugan import to_label_map
+from gaugan.labelmaps import MAX_PIXELS, colourize, label_map_png, read_label_map
+from gaugan.semantics import remap
+from label_colors import PALETTES, Label, validate_palette
+
+COCO = PALETTES["coco"]
+EDGE_BLUR_SIGMA = 0.5  # pixels: an antialiased edge spreads over about one pixel
+
+
+@pytest.mark.parametrize("name", sorted(PALETTES))
+def test_shipped_palettes_are_valid(name):
+    validate_palette(PALETTES[name])
+
+
+def test_palette_sizes_and_ids():
+    assert [len(PALETTES[k]) for k in ("coco", "ade20k", "cityscapes")] == [182, 151, 35]
+    assert COCO[0].name == "person" and COCO[156].name == "sky-other" and COCO[168].name == "tree"
+    assert PALETTES["ade20k"][0].name == "other" and PALETTES["ade20k"][3].name == "sky"
+    assert len(PALETTES["landscape"]) >= 12
+    coco_names = {label.name: label.rgb for label in COCO}
+    assert all(coco_names[l.name] == l.rgb for l in PALETTES["landscape"])
+
+
+@pytest.mark.parametrize("labels, message", [
+    ([Label(0, "a", (0, 0, 0)), Label(0, "b", (90, 0, 0))], "duplicate id 0: 'a' and 'b'"),
+    ([Label(0, "a", (0, 0, 0)), Label(1, "b", (3, 4, 0))], "colours of 0 'a' .* and 1 'b' .* are 5.0 apart"),
+    ([Label(0, " ", (0, 0, 0))], "id 0 has an empty name"),
+    ([Label(0, "a", (0, 0, 300))], "expected three ints in 0..255"),
+])
+def test_validate_palette_names_the_clash(labels, message):
+    with pytest.raises(ValueError, match=message):
+        validate_palette(labels)
+
+
+def canvas_like(label: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Colour-render a COCO label map as a browser canvas would: blurred edges, an antialiased stroke on top.
+
+    Returns the RGBA canvas and the true label map (255 = unpainted, transparent)."""
+    rng = np.random.default_rng(seed)
+    truth = label.astype(np.int64)
+    painted = truth != 255
+    rgb = colourize(np.where(painted, truth, 0), COCO).astype(np.float32)
+    alpha = painted.astype(np.float32)
+    # blur in premultiplied alpha, as a canvas composites: edge pixels fade out but keep their colour
+    blur = lambda a: ndimage.gaussian_filter(a, sigma=EDGE_BLUR_SIGMA, truncate=2.0)  # noqa: E731
+    premultiplied = np.stack([blur(rgb[..., c] * alpha) for c in range(3)], -1)
+    alpha = blur(alpha)
+    rgb = premultiplied / np.maximum(alpha, 1e-6)[..., None]
+    alpha = alpha * 255
+    # a round stroke of another label, antialiased over whatever lies below
+    h, w = truth.shape
+    cy, cx, r = rng.uniform(0.3, 0.7) * h, rng.uniform(0.3, 0.7) * w, rng.uniform(0.1, 0.2) * h
+    stroke_label = int(rng.integers(91, 182))
+    yy, xx = np.mgrid[0:h, 0:w]
+    coverage = np.clip(r - np.hypot(yy - cy, xx - cx) + 0.5, 0, 1)[..., None]
+    rgb = coverage * np.array(COCO[stroke_label].rgb, np.float32) + (1 - coverage) * rgb
+    alpha = np.maximum(alpha, coverage[..., 0] * 255)
+    truth = np.where(coverage[..., 0] >= 0.5, stroke_label, truth)
+    rgba = np.dstack([np.round(rgb), np.round(alpha)]).astype(np.uint8)
+    return rgba, truth
+
+
+@pytest.mark.parametrize("name", coco_sample_names())
+def test_degraded_coco_maps_convert_back(name):
+    label, _ = coco_sample(name)
+    rgba, truth = canvas_like(label, seed=len(name) + int(name[:-4]))
+    out = to_label_map(rgba, COCO, background_id=255)
+    correct = out == truth
+    assert correct.mean() >= 0.995
+    boundary = ndimage.binary_dilation(ndimage.morphological_gradient(truth, size=(3, 3)) > 0, np.ones((3, 3), bool))
+    assert correct[~boundary].all()
+    padded = np.pad(truth, 1, constant_values=-1)
+    neighbourhood = np.stack([padded[1 + dy:1 + dy + truth.shape[0], 1 + dx:1 + dx + truth.shape[1]]
+                              for dy in (-1, 0, 1) for dx in (-1, 0, 1)])
+    foreign = ~(neighbourhood == out[None]).any(axis=0)
+    # Known limit: inside a 1-px strip blurred on both sides, the strip's label is never shown intact,
+    # and one pixel (of 3.3 M over all samples) takes the label 2 px away. Anything more is a regression.
+    assert foreign.sum() <= 1, f"{foreign.sum()} pixels got a label absent from their 3x3 neighbourhood"
+
+
+def test_transparent_pixels_take_the_background():
+    rgba = np.zeros((4, 6, 4), np.uint8)
+    rgba[:, :3, :3] = COCO[5].rgb
+    rgba[:, :3, 3] = 255
+    rgba[:, 3, :3], rgba[:, 3, 3] = COCO[5].rgb, 60  # faint antialiased edge
+    out = to_label_map(rgba, COCO, background_id=156)
+    assert (out[:, :3] == 5).all() and (out[:, 3:] == 156).all()
+
+
+@settings(max_examples=150, deadline=None)
+@given(hnp.arrays(dtype=st.sampled_from([np.uint8, np.int16, np.int64, np.float32, np.bool_, np.uint16]),
+                  shape=hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=9)),
+       st.integers(-3, 300))
+def test_to_label_map_never_crashes(array, background):
+    palette = PALETTES["landscape"]
+    try:
+        out = to_label_map(array, palette, background)
+    except ValueError as exc:
+        assert str(exc)
+        return
+    assert out.shape == array.shape[:2]
+    assert set(np.unique(out)) <= {l.id for l in palette} | {background}
+
+
+def test_id_and_colour_pngs_round_trip():
+    label, _ = coco_sample(coco_sample_names()[1])
+    ids = np.where(label == 255, 156, label).astype(np.int64)
+    assert np.array_equal(read_label_map(label_map_png(ids), COCO), ids)
+    assert np.array_equal(read_label_map(label_map_png(ids, COCO), COCO), ids)
+    paletted = Image.fromarray(ids.astype(np.uint8)).convert("P")
+    buffer = io.BytesIO()
+    paletted.save(buffer, format="PNG")
+    assert read_label_map(buffer.getvalue(), COCO).shape == ids.shape
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: Image.fromarray(np.zeros((4, 4), np.uint16)), "mode I;16 .*16-bit.*accepted are 8-bit ids"),
+    (lambda: Image.new("CMYK", (4, 4)), "mode CMYK .*accepted"),
+    (lambda: Image.new("L", (4097, 4096)), f"4097×4096 .* at most {MAX_PIXELS}"),
+])
+def test_odd_label_files_are_refused_with_reasons(make, message):
+    buffer = io.BytesIO()
+    make().save(buffer, format="TIFF" if make().mode == "CMYK" else "PNG")
+    with pytest.raises(ValueError, match=message):
+        read_label_map(buffer.getvalue(), COCO)
+
+
+def test_garbage_bytes_are_refused():
+    with pytest.raises(ValueError, match="not a readable image"):
+        read_label_map(b"definitely not a png", COCO)
+
+
+def test_remap_by_name_between_label_spaces():
+    land = {l.name: l.id for l in PALETTES["landscape"]}
+    drawing = np.array([[land["sky-other"], land["sea"]], [land["flower"], land["clouds"]]])
+    ade, missing = remap(drawing, PALETTES["landscape"], PALETTES["ade20k"])
+    ade_ids = {l.name: l.id for l in PALETTES["ade20k"]}
+    assert ade[0, 0] == ade_ids["sky"] and ade[0, 1] == ade_ids["sea"] and ade[1, 0] == ade_ids["flower"]
+    assert missing == ["clouds"]
+    coco, missing = remap(drawing, PALETTES["landscape"], COCO)
+    assert missing == [] and coco[0, 0] == 156
