@@ -9,7 +9,7 @@ from PIL import Image
 
 from label_colors import PALETTES, Label
 
-from .checkpoints import load_generator, read_model_card, weights_file, load_weights, read_state_dict
+from .checkpoints import CheckpointError, load_generator, load_weights, read_model_card, read_state_dict, weights_file
 from .networks import SPADEGenerator, StyleEncoder
 from .semantics import encode_semantics, instance_map
 
@@ -63,9 +63,13 @@ class GauGAN:
         labels = labels or PALETTES.get(generator.preset.name, [])
         encoder = None
         if "encoder" in card.get("files", {}):
-            encoder = StyleEncoder(generator.preset.z_dim)
             encoder_path = weights_file(path).parent / card["files"]["encoder"]
-            load_weights(encoder, read_state_dict(encoder_path), str(encoder_path))
+            state = read_state_dict(encoder_path)
+            convs = [k for k in state if k.startswith("features.") and k.endswith(".weight_orig")]
+            if not convs:
+                raise CheckpointError(f"{encoder_path} holds no style encoder (no features.*.weight_orig)")
+            encoder = StyleEncoder(generator.preset.z_dim, ndf=state[convs[0]].shape[0], layers=len(convs))
+            load_weights(encoder, state, str(encoder_path))
         return cls(generator, labels, encoder, device, name=path.name)
 
     @property

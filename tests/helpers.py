@@ -38,11 +38,19 @@ def randomize_(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
             if name.endswith("running_var"):
                 tensor.copy_(torch.rand(tensor.shape, generator=g) + 0.5)
             elif name.endswith(("weight_u", "weight_v")):
-                vec = torch.randn(tensor.shape, generator=g)
-                tensor.copy_(vec / vec.norm())
+                continue  # set with their weight_orig below
             else:
                 fan_in = max(1, tensor[0].numel()) if tensor.dim() > 1 else 16
                 tensor.copy_(torch.randn(tensor.shape, generator=g) / fan_in**0.5)
+            if name.endswith("weight_orig"):  # u, v as a trained checkpoint has them: power-iterated
+                matrix = tensor.reshape(tensor.shape[0], -1)
+                v = torch.randn(matrix.shape[1], generator=g)
+                for _ in range(10):
+                    u = F.normalize(matrix @ v, dim=0)
+                    v = F.normalize(matrix.T @ u, dim=0)
+                state = model.state_dict()
+                state[name[: -len("_orig")] + "_u"].copy_(u)
+                state[name[: -len("_orig")] + "_v"].copy_(v)
     return model
 
 
@@ -93,3 +101,20 @@ def reference_forward(state: dict, seg: torch.Tensor, sh: int, sw: int, upsampli
     for name in ["up_0", "up_1", "up_2", "up_3"] + (["up_4"] if upsampling == "most" else []):
         x = _block(state, name, up(x), seg)
     return torch.tanh(F.conv2d(F.leaky_relu(x, 0.2), state["conv_img.weight"], state["conv_img.bias"], padding=1))
+
+
+def make_tiny_model(folder: Path, use_vae: bool = True) -> Path:
+    """A small landscape-space model with random weights, saved like our shipped one."""
+    from gaugan.checkpoints import save_model
+    from gaugan.networks import SPADEGenerator, StyleEncoder
+    from gaugan.presets import Preset
+    from label_colors import PALETTES
+
+    labels = PALETTES["landscape"]
+    preset = Preset(name="landscape", label_nc=len(labels), contain_dontcare_label=False, use_instance=False,
+                    crop_size=64, ngf=4, z_dim=8, use_vae=use_vae, spade_hidden=8)
+    torch.manual_seed(0)
+    generator = randomize_(SPADEGenerator(preset), seed=1)
+    extra = {"encoder": StyleEncoder(preset.z_dim, ndf=4)} if use_vae else {}
+    card = {"labels": [{"id": l.id, "name": l.name, "rgb": list(l.rgb)} for l in labels], "description": "test model"}
+    return save_model(folder, generator, card, extra)

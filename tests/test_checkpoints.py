@@ -1,0 +1,126 @@
+"""Loading is weights_only and strict; presets are inferred; downloads are verified and extracted safely."""
+import hashlib
+import http.server
+import io
+import tarfile
+import threading
+from pathlib import Path
+
+import pytest
+import torch
+
+from gaugan import PRESETS, SPADEGenerator, download, load_generator
+from gaugan.checkpoints import CheckpointError, find_checkpoints, infer_preset
+
+MARKER = Path("/tmp/gaugan_pickle_ran_code")
+
+
+class RunsCode:
+    """An object whose unpickling would create MARKER."""
+
+    def __reduce__(self):
+        return (MARKER.touch, ())
+
+
+def test_pickle_that_runs_code_is_refused_and_runs_nothing(tmp_path):
+    MARKER.unlink(missing_ok=True)
+    path = tmp_path / "latest_net_G.pth"
+    torch.save({"fc.weight": torch.zeros(1), "payload": RunsCode()}, path)
+    with pytest.raises(CheckpointError, match="weights_only=True"):
+        load_generator(path)
+    assert not MARKER.exists()
+
+
+def test_truncated_file_is_a_clear_error(tmp_path):
+    path = tmp_path / "latest_net_G.pth"
+    path.write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(CheckpointError, match="refused to load"):
+        load_generator(path)
+
+
+def test_empty_folder_says_what_it_expected(tmp_path):
+    with pytest.raises(CheckpointError, match="latest_net_G.pth"):
+        load_generator(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["coco", "ade20k", "cityscapes"])
+def test_official_folder_layout_infers_preset_and_ngf(tmp_path, name):
+    folder = tmp_path / f"{name}_pretrained"
+    folder.mkdir()
+    torch.save(SPADEGenerator(PRESETS[name], ngf=8).state_dict(), folder / "latest_net_G.pth")
+    generator = load_generator(folder)
+    assert generator.preset.name == name and generator.preset.ngf == 8
+    assert generator.preset.num_upsampling_layers == ("more" if name == "cityscapes" else "normal")
+    assert not generator.training
+    assert find_checkpoints(tmp_path) == {f"{name}_pretrained": folder}
+
+
+def test_dataparallel_prefix_is_stripped(tmp_path):
+    state = {"module." + k: v for k, v in SPADEGenerator(PRESETS["ade20k"], ngf=8).state_dict().items()}
+    torch.save(state, tmp_path / "latest_net_G.pth")
+    assert load_generator(tmp_path).preset.name == "ade20k"
+
+
+def test_unknown_channel_count_is_explained():
+    state = SPADEGenerator(PRESETS["ade20k"], ngf=8).state_dict()
+    state["head_0.norm_0.mlp_shared.0.weight"] = torch.zeros(128, 99, 3, 3)
+    with pytest.raises(CheckpointError, match="99 semantic input channels matches no official preset"):
+        infer_preset(state)
+
+
+def official_archive(tmp_path: Path) -> Path:
+    """A checkpoints.tar.gz laid out like NVIDIA's: checkpoints/<name>_pretrained/latest_net_G.pth."""
+    weights = tmp_path / "weights.pth"
+    torch.save(SPADEGenerator(PRESETS["ade20k"], ngf=8).state_dict(), weights)
+    archive = tmp_path / "checkpoints.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(weights, arcname="checkpoints/ade20k_pretrained/latest_net_G.pth")
+    return archive
+
+
+def test_download_from_a_local_file(tmp_path):
+    archive = official_archive(tmp_path)
+    sha = hashlib.sha256(archive.read_bytes()).hexdigest()
+    dest = download(str(archive), tmp_path / "checkpoints", sha256=sha)
+    assert load_generator(dest / "ade20k_pretrained").preset.name == "ade20k"
+
+
+def test_download_from_a_local_http_server(tmp_path):
+    archive = official_archive(tmp_path)
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(tmp_path), **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/{archive.name}"
+        dest = download(url, tmp_path / "checkpoints")
+    finally:
+        server.shutdown()
+    assert (dest / "ade20k_pretrained" / "latest_net_G.pth").is_file()
+    assert not list((tmp_path / "checkpoints").glob("tmp*")), "temporary files left behind"
+
+
+def test_checksum_mismatch_keeps_nothing(tmp_path):
+    archive = official_archive(tmp_path)
+    with pytest.raises(CheckpointError, match="checksum mismatch"):
+        download(str(archive), tmp_path / "checkpoints", sha256="0" * 64)
+    assert list((tmp_path / "checkpoints").iterdir()) == []
+
+
+def test_archive_escaping_dest_is_refused(tmp_path):
+    archive = tmp_path / "evil.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        data = b"owned"
+        info = tarfile.TarInfo("../../escaped.txt")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    with pytest.raises(CheckpointError, match="unsafe archive member"):
+        download(str(archive), tmp_path / "dest")
+    assert not (tmp_path / "escaped.txt").exists() and not Path("escaped.txt").exists()

@@ -1,0 +1,107 @@
+"""GauGAN pipeline and CLI: any input size, seeds, styles, official and own checkpoints."""
+import numpy as np
+import pytest
+import torch
+from helpers import coco_sample, coco_sample_names, make_tiny_model, randomize_
+from PIL import Image
+
+from gaugan import PRESETS, GauGAN, SPADEGenerator, encode_semantics, instance_map
+from gaugan.__main__ import main as cli
+from gaugan.labelmaps import write_label_map
+from gaugan.pipeline import resize_nearest, to_uint8_image
+from label_colors import PALETTES
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return GauGAN.from_checkpoint(make_tiny_model(tmp_path_factory.mktemp("models") / "tiny"))
+
+
+def doodle(h: int, w: int) -> np.ndarray:
+    labels = np.zeros((h, w), np.int64)
+    labels[h // 2:] = 8
+    labels[h // 3: h // 2, w // 4: w // 2] = 2
+    return labels
+
+
+def test_output_has_the_input_size_and_is_deterministic_per_seed(tiny):
+    image = tiny.generate(doodle(50, 83), seed=1)
+    assert image.size == (83, 50) and image.mode == "RGB"
+    again = tiny.generate(doodle(50, 83), seed=1)
+    other = tiny.generate(doodle(50, 83), seed=2)
+    assert np.array_equal(np.asarray(image), np.asarray(again))
+    assert not np.array_equal(np.asarray(image), np.asarray(other))
+
+
+def test_model_card_supplies_labels_and_encoder(tiny):
+    assert [l.name for l in tiny.labels] == [l.name for l in PALETTES["landscape"]]
+    assert tiny.has_style_encoder
+
+
+def test_style_photo_steers_the_output(tiny):
+    red, blue = Image.new("RGB", (40, 30), (200, 20, 20)), Image.new("RGB", (40, 30), (20, 20, 200))
+    a = tiny.generate(doodle(64, 64), style=tiny.encode_style(red))
+    b = tiny.generate(doodle(64, 64), style=tiny.encode_style(blue))
+    again = tiny.generate(doodle(64, 64), seed=99, style=tiny.encode_style(red))
+    assert np.array_equal(np.asarray(a), np.asarray(again)), "a style code must override the seed"
+    assert not np.array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_official_model_output_matches_the_raw_generator():
+    generator = randomize_(SPADEGenerator(PRESETS["coco"], ngf=8), seed=4).eval()
+    model = GauGAN(generator, PALETTES["coco"], device="cpu")
+    label, instance = coco_sample(coco_sample_names()[2])
+    image = model.generate(label, instance)
+    small_label = torch.from_numpy(resize_nearest(label.astype(np.int64), (256, 256)))[None, None]
+    small_instance = torch.from_numpy(resize_nearest(instance.astype(np.int64), (256, 256)))[None, None]
+    with torch.inference_mode():
+        y = generator(encode_semantics(small_label, small_instance, PRESETS["coco"]))[0]
+    expected = Image.fromarray(to_uint8_image(y)).resize(image.size, Image.BICUBIC)
+    assert image.size == (label.shape[1], label.shape[0])
+    assert np.array_equal(np.asarray(image), np.asarray(expected))
+
+
+def test_instance_map_is_computed_when_not_given():
+    generator = randomize_(SPADEGenerator(PRESETS["coco"], ngf=8), seed=4).eval()
+    model = GauGAN(generator, PALETTES["coco"], device="cpu")
+    labels = np.full((256, 256), 156)
+    labels[100:150, 20:60] = 0
+    labels[100:150, 70:110] = 0
+    assert np.array_equal(np.asarray(model.generate(labels)),
+                          np.asarray(model.generate(labels, instance_map(labels, PRESETS["coco"].thing_ids))))
+
+
+def test_resize_nearest_is_centre_sampled_like_pil():
+    labels = np.random.default_rng(0).integers(0, 200, (37, 53)).astype(np.uint8)
+    for size in [(64, 64), (20, 31), (256, 512)]:
+        ours = resize_nearest(labels, size)
+        pil = np.asarray(Image.fromarray(labels).resize(size[::-1], Image.NEAREST))
+        assert np.array_equal(ours, pil)
+
+
+@pytest.mark.parametrize("labels, message", [
+    (np.full((8, 8), 40), r"0\.\.13.*\[40\]"),
+    (np.zeros((8, 8), np.float32), "integer"),
+    (np.zeros((2, 8, 8), np.int64), "2-D"),
+])
+def test_bad_labels_raise_clear_errors(tiny, labels, message):
+    with pytest.raises(ValueError, match=message):
+        tiny.generate(labels)
+
+
+def test_cli_generates_a_file_and_a_folder(tmp_path, tiny):
+    model_dir = make_tiny_model(tmp_path / "m")
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    write_label_map(inputs / "a.png", doodle(40, 60))
+    write_label_map(inputs / "b.png", doodle(64, 64), PALETTES["landscape"])
+    cli(["generate", "--checkpoint", str(model_dir), "--labels", str(inputs / "a.png"), "--out", str(tmp_path / "a.png")])
+    assert Image.open(tmp_path / "a.png").size == (60, 40)
+    cli(["generate", "--checkpoint", str(model_dir), "--labels", str(inputs), "--out", str(tmp_path / "out")])
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "b.png"]
+
+
+def test_cli_reports_user_errors_without_a_traceback(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli(["generate", "--checkpoint", str(tmp_path), "--labels", "x.png", "--out", "y.png"])
+    assert "error: no generator weights" in str(exit_info.value)
