@@ -109,8 +109,13 @@ class GauGAN:
         return torch.randn(1, self.preset.z_dim, generator=rng).to(self.device)
 
     def generate(self, labels: np.ndarray, instance: np.ndarray | None = None, seed: int | None = None,
-                 style: torch.Tensor | None = None) -> Image.Image:
-        """Label ids (H, W) -> RGB image of the same size; the same seed gives the same image."""
+                 style: torch.Tensor | Image.Image | None = None) -> Image.Image:
+        """Label ids (H, W) -> RGB image of the same size; the same seed gives the same image.
+
+        style: an example photo (or its code from encode_style) whose look to copy; needs a style encoder.
+        """
+        if isinstance(style, Image.Image):
+            style = self.encode_style(style)
         seg = self.prepare(labels, instance)
         with torch.inference_mode():
             y = self.generator(seg, self.style_code(seed, style))[0]

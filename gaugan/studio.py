@@ -1,0 +1,75 @@
+"""What the Streamlit page needs beyond the pipeline: model discovery, canvas layers, examples.
+
+Plain functions of arrays and files (no Streamlit), so the page stays layout and state only.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from label_colors import PALETTES, Label
+
+from .checkpoints import find_checkpoints, read_model_card, weights_file
+from .data.landscape import landscape_layout
+from .semantics import remap, to_label_map
+
+SHIPPED_MODEL = "landscape"
+NO_LABEL = 65535  # marks unpainted canvas pixels before the base map fills them
+
+
+def list_models(root: str | Path) -> dict[str, Path]:
+    """Checkpoint folders under root, the shipped model first."""
+    found = find_checkpoints(root)
+    return dict(sorted(found.items(), key=lambda item: (item[0] != SHIPPED_MODEL, item[0])))
+
+
+def model_labels(folder: str | Path) -> list[Label]:
+    """The label table of a checkpoint folder: its model.json's, else the official palette by folder name."""
+    card = read_model_card(weights_file(folder).parent)
+    if card and card.get("labels"):
+        return [Label(int(e["id"]), e["name"], tuple(e["rgb"])) for e in card["labels"]]
+    name = Path(folder).name.removesuffix("_pretrained")
+    for preset_name, palette in PALETTES.items():
+        if name.startswith(preset_name):
+            return palette
+    raise ValueError(f"{folder}: no model.json label table and no official palette matches its name")
+
+
+def compose_labels(strokes_rgba: np.ndarray | None, base: np.ndarray, palette: list[Label]) -> np.ndarray:
+    """The label map the user sees: painted strokes over the base map (a fill, an upload or an example)."""
+    if strokes_rgba is None:
+        return base.copy()
+    if strokes_rgba.shape[:2] != base.shape:
+        raise ValueError(f"canvas is {strokes_rgba.shape[1]}×{strokes_rgba.shape[0]} but the base map is "
+                         f"{base.shape[1]}×{base.shape[0]}")
+    painted = to_label_map(strokes_rgba, palette, NO_LABEL)
+    return np.where(painted == NO_LABEL, base, painted)
+
+
+def fit_label_map(labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Nearest-neighbour resize of an uploaded map to the canvas (height, width)."""
+    from .pipeline import resize_nearest
+
+    return resize_nearest(np.asarray(labels), size)
+
+
+def example_scene(seed: int, palette: list[Label], size: tuple[int, int]) -> tuple[np.ndarray, list[str]]:
+    """A procedural landscape layout in the palette's label space, and the landscape labels it lacks."""
+    layout = landscape_layout(np.random.default_rng(seed), *size)
+    fallback = next((l.id for l in palette if l.name in ("grass", "sky-other", "sky")), palette[0].id)
+    return remap(layout, PALETTES["landscape"], palette, fallback)
+
+
+def labels_key(labels: np.ndarray) -> str:
+    """A short content hash of a label map, for caching generations."""
+    return hashlib.sha1(np.ascontiguousarray(labels).tobytes() + str(labels.shape).encode()).hexdigest()[:16]
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -1,0 +1,128 @@
+"""The Streamlit page under AppTest: generate, model switch, uploads, bad input, broken checkpoints."""
+import base64
+import io
+
+import numpy as np
+import pytest
+import streamlit as st
+import torch
+from helpers import ROOT, make_tiny_model
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from gaugan import PRESETS, SPADEGenerator
+from gaugan.labelmaps import label_map_png
+from label_colors import PALETTES
+
+APP = str(ROOT / "streamlit_app" / "app.py")
+LAND = {l.name: l for l in PALETTES["landscape"]}
+ADE = {l.name: l.id for l in PALETTES["ade20k"]}
+SIZE = 360  # the page's default canvas is 360 px wide, square for square models
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    root = tmp_path_factory.mktemp("checkpoints")
+    make_tiny_model(root / "landscape")
+    official = root / "ade20k_pretrained"
+    official.mkdir()
+    torch.save(SPADEGenerator(PRESETS["ade20k"], ngf=8).state_dict(), official / "latest_net_G.pth")
+    broken = root / "broken_pretrained"
+    broken.mkdir()
+    (broken / "latest_net_G.pth").write_bytes(b"not a checkpoint")
+    return root
+
+
+@pytest.fixture()
+def app(checkpoints, monkeypatch):
+    monkeypatch.setenv("GAUGAN_CHECKPOINTS", str(checkpoints))
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    return AppTest.from_file(APP, default_timeout=120)
+
+
+def strokes(*rects: tuple[str, tuple[int, int, int, int]]) -> dict:
+    """A canvas component value holding opaque rectangles of landscape labels on a transparent canvas."""
+    rgba = np.zeros((SIZE, SIZE, 4), np.uint8)
+    for name, (y0, y1, x0, x1) in rects:
+        rgba[y0:y1, x0:x1, :3] = LAND[name].rgb
+        rgba[y0:y1, x0:x1, 3] = 255
+    buffer = io.BytesIO()
+    Image.fromarray(rgba).save(buffer, format="PNG")
+    url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    objects = [{"type": "rect", "left": x0, "top": y0, "width": x1 - x0, "height": y1 - y0} for _, (y0, y1, x0, x1) in rects]
+    return {"drawing": {"raw": {"objects": objects}, "data": url}, "backgroundFit": None}
+
+
+def texts(at) -> str:
+    return " | ".join(str(e.value) for kind in ("error", "info", "warning", "caption") for e in at.get(kind))
+
+
+def test_painting_generates_an_image(app):
+    app.session_state["canvas_0"] = strokes(("sea", (200, 360, 0, 360)), ("mountain", (100, 200, 50, 300)))
+    app.run()
+    assert not app.exception, app.exception
+    labels = app.session_state["current_labels"]
+    assert labels.shape == (SIZE, SIZE)
+    assert (labels[250:] == LAND["sea"].id).all() and (labels[120:180, 60:290] == LAND["mountain"].id).all()
+    assert (labels[:90] == LAND["sky-other"].id).all(), "unpainted pixels take the background label"
+    images = app.get("image")
+    assert len(images) == 1 and "landscape" in images[0].proto.imgs[0].caption
+    assert [b.label for b in app.get("download_button")] == ["Download image", "Download label map (ids)",
+                                                               "Download label map (colours)"]
+
+
+def test_switching_models_remaps_the_drawing_by_name(app):
+    app.session_state["canvas_0"] = strokes(("sea", (200, 360, 0, 360)), ("clouds", (20, 80, 20, 200)))
+    app.run()
+    app.selectbox(key="model").select("ade20k_pretrained").run()
+    assert not app.exception, app.exception
+    labels = app.session_state["current_labels"]
+    assert (labels[250:] == ADE["sea"]).all()
+    assert "no label for: clouds" in texts(app)
+    assert app.session_state["canvas_gen"] == 1, "the drawing moved into the base map of a fresh canvas"
+
+
+def test_upload_of_an_id_label_map(app):
+    app.run()
+    ids = np.full((100, 150), LAND["grass"].id, np.uint8)
+    ids[:40] = LAND["sky-other"].id
+    app.sidebar.get("file_uploader")[1].set_value(("ids.png", label_map_png(ids), "image/png")).run()
+    assert not app.exception and "Loaded ids.png (150×100)" in texts(app)
+    labels = app.session_state["current_labels"]
+    assert labels.shape == (SIZE, SIZE) and (labels[:100] == LAND["sky-other"].id).all()
+    assert (labels[-100:] == LAND["grass"].id).all()
+
+
+def test_upload_of_a_colour_label_map(app):
+    app.run()
+    ids = np.full((64, 64), LAND["sand"].id)
+    ids[:, 32:] = LAND["sea"].id
+    app.sidebar.get("file_uploader")[1].set_value(("colours.png", label_map_png(ids, PALETTES["landscape"]), "image/png")).run()
+    labels = app.session_state["current_labels"]
+    assert (labels[:, :170] == LAND["sand"].id).all() and (labels[:, 190:] == LAND["sea"].id).all()
+
+
+def test_bad_upload_is_an_error_and_the_drawing_stays(app):
+    app.session_state["canvas_0"] = strokes(("tree", (10, 60, 10, 60)))
+    app.run()
+    before = app.session_state["current_labels"].copy()
+    app.sidebar.get("file_uploader")[1].set_value(("junk.png", b"\x89PNG not really", "image/png")).run()
+    assert "Could not use junk.png: not a readable image" in texts(app)
+    assert np.array_equal(app.session_state["current_labels"], before)
+    bad_ids = np.full((20, 20), 200, np.uint8)
+    app.sidebar.get("file_uploader")[1].set_value(("ids.png", label_map_png(bad_ids), "image/png")).run()
+    assert "ids [200] are not labels of landscape" in texts(app)
+    assert np.array_equal(app.session_state["current_labels"], before)
+
+
+def test_broken_checkpoint_is_reported_and_the_drawing_stays(app):
+    app.session_state["canvas_0"] = strokes(("tree", (10, 60, 10, 60)))
+    app.run()
+    before = app.session_state["current_labels"].copy()
+    app.selectbox(key="model").select("broken_pretrained").run()
+    assert not app.exception
+    message = texts(app)
+    assert "Could not load model 'broken_pretrained'" in message and "still using landscape" in message
+    assert np.array_equal(app.session_state["current_labels"], before)
+    assert len(app.get("image")) == 1
