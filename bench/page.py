@@ -1,0 +1,82 @@
+"""Median time from mouse-up to the new generated image on screen, in Chromium, with the shipped model.
+
+Also writes docs/page_desktop.png and docs/page_phone.png.   python bench/page.py [--strokes N]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from browser import CANVAS, RESULT, browser_page, choose_label, result_src, stroke, streamlit_server, wait_idle  # noqa: E402
+
+SCENE = [("sea", [(5, 290), (120, 300), (240, 290), (355, 300)]), ("sand", [(5, 255), (180, 260), (355, 250)]),
+         ("mountain", [(20, 170), (90, 120), (170, 160), (250, 110), (340, 170)]),
+         ("tree", [(40, 215), (60, 205)]), ("clouds", [(60, 50), (130, 45)])]
+
+
+def time_strokes(page, count: int) -> list[float]:
+    """Seconds from each mouse-up to the new image being loaded on screen."""
+    timings = []
+    for i in range(count):
+        previous = result_src(page)
+        y = 40 + (i * 37) % 280
+        stroke(page, [(30, y), (160, y + 8)])
+        released = time.perf_counter()
+        page.wait_for_function(
+            "([sel, prev]) => { const i = document.querySelector(sel); return i && i.complete && i.naturalWidth > 0"
+            " && i.getAttribute('src') !== prev; }", arg=[RESULT, previous], timeout=60_000)
+        timings.append(time.perf_counter() - released)
+        wait_idle(page)
+    return timings
+
+
+def paint_scene(page, choose: bool = True) -> None:
+    """Paint the demo scene; on a phone the sidebar is folded away, so only the default label is used."""
+    for label, points in SCENE:
+        if choose:
+            choose_label(page, label)
+        stroke(page, points)
+        wait_idle(page)
+        time.sleep(0.5)
+
+
+def settle(page) -> None:
+    """Wait until the last stroke's image is on screen and nothing is running."""
+    time.sleep(1.0)
+    wait_idle(page)
+    page.wait_for_function("sel => { const i = document.querySelector(sel); return i && i.complete; }", arg=RESULT)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--strokes", type=int, default=9)
+    args = parser.parse_args()
+    with streamlit_server() as url:
+        with browser_page() as page:
+            page.goto(url)
+            page.wait_for_selector(CANVAS, timeout=60_000)
+            wait_idle(page)
+            choose_label(page, "grass")
+            timings = time_strokes(page, args.strokes)
+            paint_scene(page)
+            settle(page)
+            page.screenshot(path=str(ROOT / "docs" / "page_desktop.png"))
+        with browser_page(width=420, height=1400) as page:
+            page.goto(url)
+            page.wait_for_selector(CANVAS, timeout=60_000)
+            wait_idle(page)
+            paint_scene(page, choose=False)
+            settle(page)
+            page.screenshot(path=str(ROOT / "docs" / "page_phone.png"), full_page=True)
+    print(f"mouse-up -> new image on screen, shipped model, {args.strokes} strokes: "
+          f"median {statistics.median(timings):.3f} s (min {min(timings):.3f}, max {max(timings):.3f})")
+
+
+if __name__ == "__main__":
+    main()

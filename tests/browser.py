@@ -1,0 +1,100 @@
+"""Start the page with `streamlit run` and drive it in Debian Chromium (shared by the browser test and bench)."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CANVAS = ".st-key-canvas_0 canvas.upper-canvas"
+RESULT = '[data-testid="stImage"] img'
+
+
+def chromium_path() -> str:
+    path = shutil.which("chromium")
+    if not path:
+        raise RuntimeError("Debian chromium is not installed: apt-get install -y chromium (never `playwright install`)")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def streamlit_server(checkpoints: Path | None = None):
+    """Yield the URL of the app served by a fresh `streamlit run` process, stopped afterwards."""
+    port = free_port()
+    env = {**os.environ, **({"GAUGAN_CHECKPOINTS": str(checkpoints)} if checkpoints else {})}
+    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app" / "app.py"),
+               "--server.headless", "true", "--server.port", str(port), "--browser.gatherUsageStats", "false",
+               "--server.fileWatcherType", "none"]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(150):
+            try:
+                if urllib.request.urlopen(url + "/_stcore/health", timeout=1).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            raise RuntimeError("streamlit did not become healthy: " + process.stderr.read1(4000).decode())
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+
+
+@contextmanager
+def browser_page(width: int = 1280, height: int = 900):
+    """A Playwright page in Debian Chromium with a throwaway profile."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
+        context = p.chromium.launch_persistent_context(profile, executable_path=chromium_path(), headless=True,
+                                                       args=CHROMIUM_ARGS, viewport={"width": width, "height": height},
+                                                       accept_downloads=True)
+        try:
+            yield context.pages[0] if context.pages else context.new_page()
+        finally:
+            context.close()
+
+
+def wait_idle(page, timeout: float = 60_000) -> None:
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout)
+
+
+def choose_label(page, name: str) -> None:
+    page.get_by_role("combobox", name="Label").click()
+    page.get_by_role("option", name=re.compile(rf"\s{re.escape(name)}\s")).first.click()
+    wait_idle(page)
+
+
+def stroke(page, points: list[tuple[int, int]]) -> None:
+    """Press, drag through points (canvas coordinates) and release on the drawing canvas."""
+    box = page.locator(CANVAS).bounding_box()
+    page.mouse.move(box["x"] + points[0][0], box["y"] + points[0][1])
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(box["x"] + x, box["y"] + y, steps=6)
+    page.mouse.up()
+
+
+def result_src(page) -> str | None:
+    images = page.locator(RESULT)
+    return images.first.get_attribute("src") if images.count() else None
