@@ -10,7 +10,7 @@ from PIL import Image
 from label_colors import PALETTES, Label
 
 from .checkpoints import CheckpointError, load_generator, load_weights, read_model_card, read_state_dict, weights_file
-from .networks import SPADEGenerator, StyleEncoder
+from .networks import FastSPADEGenerator, SPADEGenerator, StyleEncoder
 from .semantics import encode_semantics, instance_map
 
 
@@ -45,17 +45,21 @@ class GauGAN:
     """A generator ready to turn label maps into images; load once, call generate() many times."""
 
     def __init__(self, generator: SPADEGenerator, labels: list[Label], encoder: StyleEncoder | None = None,
-                 device: torch.device | str | None = None, name: str = "") -> None:
+                 device: torch.device | str | None = None, name: str = "", fast: bool = True) -> None:
         self.device = torch.device(device) if device else default_device()
-        self.generator = generator.eval().to(self.device)
+        generator = generator.eval().to(self.device)
+        self.network = FastSPADEGenerator(generator) if fast else generator  # only what runs stays in memory
         self.encoder = encoder.eval().to(self.device) if encoder is not None else None
         self.preset = generator.preset
         self.labels = labels
         self.name = name
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device: torch.device | str | None = None) -> "GauGAN":
-        """Load our model folder (model.json) or an NVIDIA <name>_pretrained folder."""
+    def from_checkpoint(cls, path: str | Path, device: torch.device | str | None = None, fast: bool = True) -> "GauGAN":
+        """Load our model folder (model.json) or an NVIDIA <name>_pretrained folder.
+
+        fast=False runs the layer-by-layer reference network instead of the exact fast path.
+        """
         path = Path(path)
         generator = load_generator(path)
         card = read_model_card(weights_file(path).parent) or {}
@@ -70,7 +74,7 @@ class GauGAN:
                 raise CheckpointError(f"{encoder_path} holds no style encoder (no features.*.weight_orig)")
             encoder = StyleEncoder(generator.preset.z_dim, ndf=state[convs[0]].shape[0], layers=len(convs))
             load_weights(encoder, state, str(encoder_path))
-        return cls(generator, labels, encoder, device, name=path.name)
+        return cls(generator, labels, encoder, device, name=path.name, fast=fast)
 
     @property
     def has_style_encoder(self) -> bool:
@@ -118,7 +122,7 @@ class GauGAN:
             style = self.encode_style(style)
         seg = self.prepare(labels, instance)
         with torch.inference_mode():
-            y = self.generator(seg, self.style_code(seed, style))[0]
+            y = self.network(seg, self.style_code(seed, style))[0]
         image = Image.fromarray(to_uint8_image(y))
         height, width = np.asarray(labels).shape
         return image if image.size == (width, height) else image.resize((width, height), Image.BICUBIC)

@@ -1,0 +1,73 @@
+"""Reference vs fast path per preset at ngf 64 (random weights with non-trivial statistics), CPU, 2 threads.
+
+Prints median ms of each path (measured in this run), their ratio, the max abs difference of their
+outputs and each path's peak RSS (each path runs in its own process).   python bench/fast_inference.py
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import common
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+
+def run_path(preset_name: str, path: str, repeats: int, out: str) -> None:
+    import numpy as np
+    import torch
+    from helpers import coco_sample, coco_sample_names, randomize_
+
+    from gaugan import PRESETS, SPADEGenerator, encode_semantics, instance_map
+    from gaugan.networks import FastSPADEGenerator
+    from gaugan.pipeline import resize_nearest
+
+    torch.set_num_threads(2)
+    preset = PRESETS[preset_name]
+    network = randomize_(SPADEGenerator(preset), seed=0).eval()
+    if path == "fast":
+        network = FastSPADEGenerator(network)
+    label, _ = coco_sample(coco_sample_names()[3])  # a real COCO-Stuff layout, its ids folded into the label space
+    label = np.where(label == 255, 0, label) % preset.label_nc if preset_name != "coco" else label
+    size = preset.output_size
+    small = torch.from_numpy(resize_nearest(label.astype(np.int64), size))[None, None]
+    instance = torch.from_numpy(resize_nearest(instance_map(label, preset.thing_ids), size))[None, None]
+    seg = encode_semantics(small, instance, preset)
+    with torch.inference_mode():
+        seconds = common.median_seconds(lambda: network(seg), repeats)
+        torch.save(network(seg), out)
+    print(f"{seconds * 1000:.1f} {common.peak_rss_gib():.3f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--presets", nargs="+", default=["coco", "ade20k", "cityscapes"])
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        run_path(*args.child[:2], args.repeats, args.child[2])
+        return
+    import torch
+
+    print(f"{'preset':<11} {'ref ms':>8} {'fast ms':>8} {'ratio':>6} {'max|diff|':>10} {'ref RSS':>8} {'fast RSS':>9}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.presets:
+            results = {}
+            for path in ("reference", "fast"):
+                out = f"{tmp}/{name}_{path}.pt"
+                line = subprocess.run([sys.executable, __file__, "--repeats", str(args.repeats), "--child", name, path, out],
+                                      check=True, capture_output=True, text=True).stdout.split()
+                results[path] = (float(line[0]), float(line[1]), torch.load(out, weights_only=True))
+            (ref_ms, ref_rss, ref_y), (fast_ms, fast_rss, fast_y) = results["reference"], results["fast"]
+            diff = (ref_y - fast_y).abs().max().item()
+            print(f"{name:<11} {ref_ms:8.0f} {fast_ms:8.0f} {ref_ms / fast_ms:6.2f} {diff:10.2e} "
+                  f"{ref_rss:7.2f}G {fast_rss:8.2f}G", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,197 @@
+"""An exact, faster SPADE generator for eval: same outputs (to float rounding) as SPADEGenerator.
+
+Built once from a loaded SPADEGenerator:
+- spectral-norm σ and batch-norm running statistics are folded into plain weights;
+- the input is one-hot, so SPADE's first conv (mlp_shared) is a sum of gathered kernel columns;
+- where a pixel's 5×5 neighbourhood is one label (and inside the image) gamma and beta are per-label
+  constants, looked up from tables; only the bands along label boundaries and image borders get
+  real 3×3 convolutions, as matrix products over those pixels alone.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .generator import SPADEGenerator
+from .spade import LRELU_SLOPE, SPADE, SPADEResnetBlock
+
+TAPS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+
+
+def spectral_weight(conv: nn.Conv2d) -> torch.Tensor:
+    """weight_orig / σ with the stored u and v (what torch's spectral_norm uses in eval mode)."""
+    w = conv.weight_orig.detach()
+    sigma = torch.dot(conv.weight_u, w.reshape(w.shape[0], -1) @ conv.weight_v)
+    return w / sigma
+
+
+class Tokens:
+    """Per-resolution layout shared by every SPADE layer at that size: tokens, band pixels, gather indices."""
+
+    def __init__(self, tokens: torch.Tensor, pad_token: int) -> None:
+        n, h, w = tokens.shape
+        self.shape = (n, h, w)
+        self.flat = tokens.reshape(-1)
+        padded = F.pad(tokens, (1, 1, 1, 1), value=pad_token)
+        t = tokens[:, None].float()
+        same = F.max_pool2d(t, 5, 1, 2) == -F.max_pool2d(-t, 5, 1, 2)
+        device = tokens.device
+        inside = torch.zeros(h, w, dtype=torch.bool, device=device)
+        inside[2:h - 2, 2:w - 2] = True
+        band = ~(same[:, 0] & inside)
+        self.band = band.reshape(-1).nonzero().squeeze(1)
+        # pixels whose hidden activation the band's 3×3 convs read: the band grown by one pixel
+        grown = F.max_pool2d(band[:, None].float(), 3, 1, 1)[:, 0] > 0
+        self.needed = grown.reshape(-1).nonzero().squeeze(1)
+        b, y, x = self._coords(self.needed)
+        self.needed_taps = torch.stack([padded[b, y + 1 + dy, x + 1 + dx] for dy, dx in TAPS])  # (9, Nd)
+        slot = torch.full((n, h + 2, w + 2), len(self.needed), dtype=torch.long, device=device)  # last: padding
+        slot[b, y + 1, x + 1] = torch.arange(len(self.needed), device=device)
+        b, y, x = self._coords(self.band)
+        self.band_slots = torch.stack([slot[b, y + 1 + dy, x + 1 + dx] for dy, dx in TAPS], dim=1)  # (Nb, 9)
+
+    def _coords(self, flat_index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        _, h, w = self.shape
+        return flat_index // (h * w), (flat_index // w) % h, flat_index % w
+
+
+class FastSPADE(nn.Module):
+    """SPADE with folded batch norm and token tables; out = x * scale + shift."""
+
+    def __init__(self, spade: SPADE, token_weights: torch.Tensor) -> None:
+        super().__init__()
+        bn = spade.param_free_norm
+        a = torch.rsqrt(bn.running_var + bn.eps)
+        b = -bn.running_mean * a
+        shared = spade.mlp_shared[0]
+        # shared.weight (hidden, S, 3, 3) -> per-tap token rows (9, T+1, hidden); the extra row is padding
+        per_tap = shared.weight.detach().permute(2, 3, 1, 0).reshape(9, -1, shared.out_channels)
+        taps = torch.einsum("ts,ksh->kth", token_weights, per_tap)
+        self.register_buffer("shared_taps", F.pad(taps, (0, 0, 0, 1)))
+        self.register_buffer("shared_bias", shared.bias.detach().clone())
+        gb_weight = torch.cat([spade.mlp_gamma.weight, spade.mlp_beta.weight]).detach()  # (2C, hidden, 3, 3)
+        gb_bias = torch.cat([spade.mlp_gamma.bias, spade.mlp_beta.bias]).detach()
+        self.register_buffer("gb_matrix", gb_weight.permute(2, 3, 1, 0).reshape(-1, gb_weight.shape[0]))
+        self.register_buffer("gb_bias", gb_bias)
+        self.register_buffer("a", a)
+        self.register_buffer("b", b)
+        uniform_hidden = F.relu(taps.sum(0) + self.shared_bias)  # (T, hidden): every tap sees the same token
+        gamma_beta = uniform_hidden @ gb_weight.sum((2, 3)).T + gb_bias
+        scale, shift = self._scale_shift(gamma_beta)
+        self.register_buffer("scale_table", scale.contiguous())  # (T, C)
+        self.register_buffer("shift_table", shift.contiguous())
+
+    def _scale_shift(self, gamma_beta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(rows, 2C) gamma|beta -> (rows, C) scale and shift, batch norm folded in."""
+        gamma, beta = gamma_beta.chunk(2, dim=1)
+        return self.a * (1 + gamma), self.b * (1 + gamma) + beta
+
+    def forward(self, x: torch.Tensor, layout: Tokens) -> torch.Tensor:
+        n, c, h, w = x.shape
+        scale, shift = self.scale_table[layout.flat], self.shift_table[layout.flat]  # (N·H·W, C): NHWC rows
+        if len(layout.band):
+            hidden = self.shared_bias + sum(self.shared_taps[k][layout.needed_taps[k]] for k in range(9))
+            hidden = F.pad(F.relu(hidden), (0, 0, 0, 1))  # the zero row stands for conv padding
+            patches = hidden[layout.band_slots].reshape(len(layout.band), -1)
+            band_scale, band_shift = self._scale_shift(torch.addmm(self.gb_bias, patches, self.gb_matrix))
+            scale[layout.band], shift[layout.band] = band_scale, band_shift
+        as_nchw = lambda t: t.view(n, h, w, c).permute(0, 3, 1, 2)  # noqa: E731  (channels_last strides)
+        return torch.addcmul(as_nchw(shift), x, as_nchw(scale))
+
+
+class FastBlock(nn.Module):
+    """SPADEResnetBlock with folded spectral-norm convs and FastSPADE norms."""
+
+    def __init__(self, block: SPADEResnetBlock, token_weights: torch.Tensor) -> None:
+        super().__init__()
+        self.learned_shortcut = block.learned_shortcut
+        self.conv_0 = self._plain(block.conv_0)
+        self.conv_1 = self._plain(block.conv_1)
+        self.norm_0 = FastSPADE(block.norm_0, token_weights)
+        self.norm_1 = FastSPADE(block.norm_1, token_weights)
+        if self.learned_shortcut:
+            self.conv_s = self._plain(block.conv_s)
+            self.norm_s = FastSPADE(block.norm_s, token_weights)
+
+    @staticmethod
+    def _plain(conv: nn.Conv2d) -> nn.Conv2d:
+        plain = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, padding=conv.padding,
+                          bias=conv.bias is not None)
+        plain.weight.data = spectral_weight(conv).contiguous(memory_format=torch.channels_last)
+        if conv.bias is not None:
+            plain.bias.data.copy_(conv.bias.detach())
+        return plain.requires_grad_(False)
+
+    def forward(self, x: torch.Tensor, layout: Tokens) -> torch.Tensor:
+        shortcut = self.conv_s(self.norm_s(x, layout)) if self.learned_shortcut else x
+        dx = self.conv_0(F.leaky_relu(self.norm_0(x, layout), LRELU_SLOPE))
+        dx = self.conv_1(F.leaky_relu(self.norm_1(dx, layout), LRELU_SLOPE))
+        return shortcut + dx
+
+
+class FastSPADEGenerator(nn.Module):
+    """Eval-only twin of a SPADEGenerator; takes the same one-hot input and returns the same image."""
+
+    def __init__(self, generator: SPADEGenerator) -> None:
+        super().__init__()
+        self.preset = generator.preset
+        self.fc = generator.fc
+        self.sh, self.sw = generator.sh, generator.sw
+        preset = self.preset
+        self.label_channels = preset.label_nc + int(preset.contain_dontcare_label)
+        self.edge_states = 2 if preset.use_instance else 1
+        # token t = label * edge_states + edge; its one-hot input vector, as rows of (T, semantic_nc)
+        token_weights = torch.zeros(self.label_channels * self.edge_states, preset.semantic_nc)
+        for label in range(self.label_channels):
+            for edge in range(self.edge_states):
+                token_weights[label * self.edge_states + edge, label] = 1
+                if edge:
+                    token_weights[label * self.edge_states + edge, -1] = 1
+        names = ["head_0", "G_middle_0", "G_middle_1", "up_0", "up_1", "up_2", "up_3"]
+        if preset.num_upsampling_layers == "most":
+            names.append("up_4")
+        with torch.no_grad():
+            self.blocks = nn.ModuleDict({n: FastBlock(getattr(generator, n), token_weights) for n in names})
+        self.conv_img = generator.conv_img
+        self.eval().requires_grad_(False)
+
+    def tokens(self, seg: torch.Tensor) -> torch.Tensor:
+        """(N, S, H, W) one-hot input -> (N, H, W) token ids; anything not one-hot is refused."""
+        one_hot = seg[:, : self.label_channels]
+        if not bool(((one_hot == 0) | (one_hot == 1)).all()) or not bool((one_hot.sum(1) == 1).all()):
+            raise ValueError("the fast generator needs a one-hot label input (use the reference path otherwise)")
+        tokens = one_hot.argmax(1) * self.edge_states
+        if self.edge_states == 2:
+            tokens = tokens + (seg[:, -1] > 0.5).long()
+        return tokens
+
+    def forward(self, seg: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
+        tokens = self.tokens(seg)
+        pad_token = self.label_channels * self.edge_states
+        layouts: dict[tuple[int, int], Tokens] = {}
+
+        def layout(h: int, w: int) -> Tokens:
+            if (h, w) not in layouts:
+                rows = torch.arange(h, device=tokens.device) * tokens.shape[1] // h
+                cols = torch.arange(w, device=tokens.device) * tokens.shape[2] // w
+                layouts[h, w] = Tokens(tokens[:, rows][:, :, cols], pad_token)
+            return layouts[h, w]
+
+        if self.preset.use_vae:
+            if z is None:
+                z = torch.randn(seg.shape[0], self.preset.z_dim, dtype=seg.dtype, device=seg.device)
+            x = self.fc(z).view(-1, 16 * self.preset.ngf, self.sh, self.sw)
+        else:
+            x = self.fc(F.interpolate(seg, size=(self.sh, self.sw), mode="nearest"))
+        x = x.contiguous(memory_format=torch.channels_last)
+        up = lambda t: F.interpolate(t, scale_factor=2, mode="nearest")  # noqa: E731
+        x = up(self.blocks["head_0"](x, layout(*x.shape[2:])))
+        x = self.blocks["G_middle_0"](x, layout(*x.shape[2:]))
+        if self.preset.num_upsampling_layers in ("more", "most"):
+            x = up(x)
+        x = self.blocks["G_middle_1"](x, layout(*x.shape[2:]))
+        for name in [n for n in self.blocks if n.startswith("up_")]:
+            x = up(x)
+            x = self.blocks[name](x, layout(*x.shape[2:]))
+        return torch.tanh(self.conv_img(F.leaky_relu(x, LRELU_SLOPE))).contiguous()
