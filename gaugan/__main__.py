@@ -48,6 +48,15 @@ def cmd_export(args: argparse.Namespace) -> None:
     print(f"exported to {export(args.run, args.out)}")
 
 
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from .evaluate import evaluate, format_table
+
+    results = evaluate(args.checkpoint, args.data, args.n, args.out)
+    print(format_table(results))
+    if args.out:
+        print(f"wrote {args.out}/evaluation.json and {args.out}/worst_cases.png")
+
+
 def cmd_download(args: argparse.Namespace) -> None:
     from .checkpoints import download
 
@@ -84,6 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--run", required=True)
     exp.add_argument("--out", required=True)
     exp.set_defaults(func=cmd_export)
+
+    ev = sub.add_parser("evaluate", help="label fidelity (mIoU) and Fréchet distance of a checkpoint")
+    ev.add_argument("--checkpoint", required=True)
+    ev.add_argument("--data", default="landscape", help="'landscape' (procedural) or a folder of label/image pairs")
+    ev.add_argument("-n", type=int, default=200, help="number of held-out layouts")
+    ev.add_argument("--out", help="folder for evaluation.json and worst_cases.png")
+    ev.set_defaults(func=cmd_evaluate)
 
     dl = sub.add_parser("download", help="fetch NVIDIA's checkpoints.tar.gz (or any weights) into checkpoints/")
     dl.add_argument("source", help="URL or local path")

@@ -1,0 +1,186 @@
+"""Reproducible quality numbers for a checkpoint, in the spirit of the SPADE paper's protocol.
+
+A compact segmenter, trained once on real images of the dataset (procedural landscapes by default),
+reads the labels back from generated images (mIoU, pixel accuracy; its score on the real images is
+the upper bound), and its pooled bottleneck features give a Fréchet distance between generated and
+real images (the distance between two disjoint real sets is the floor).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from scipy import linalg
+from tqdm import tqdm
+
+from .data.folder import LabelImageFolder
+from .data.landscape import landscape_scene
+from .labelmaps import colourize
+from .networks.segmenter import Segmenter
+from .pipeline import GauGAN
+
+SEGMENTER_DIR = Path(__file__).resolve().parents[1] / "checkpoints" / "segmenter"
+EVAL_SEED_OFFSET = 10_000_000  # held-out procedural scenes: training never reaches these seeds
+SEGMENTER_SIZE = (128, 128)
+
+
+@dataclass
+class SegmenterConfig:
+    data: str = "landscape"
+    num_classes: int = 14
+    width: int = 16
+    steps: int = 1200
+    batch_size: int = 8
+    lr: float = 2e-3
+    seed: int = 0
+
+
+def scenes(data: str, size: tuple[int, int], index: int) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, image) number `index` of a dataset: procedural landscapes or a LabelImageFolder."""
+    if data == "landscape":
+        return landscape_scene(index, size)
+    labels, image, _ = LabelImageFolder(data, size)[index]
+    return labels, image
+
+
+def to_tensor(images: list[np.ndarray]) -> torch.Tensor:
+    return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
+def train_segmenter(config: SegmenterConfig, progress: bool = True) -> Segmenter:
+    """Deterministic training on real images (seeds 0.. of the dataset)."""
+    torch.manual_seed(config.seed)
+    model = Segmenter(config.num_classes, config.width)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=1e-4)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=config.steps)
+    for step in tqdm(range(config.steps), disable=not progress, desc="segmenter"):
+        batch = [scenes(config.data, SEGMENTER_SIZE, step * config.batch_size + i) for i in range(config.batch_size)]
+        labels = torch.from_numpy(np.stack([b[0] for b in batch]).astype(np.int64))
+        loss = F.cross_entropy(model(to_tensor([b[1] for b in batch])), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+    return model.eval()
+
+
+def segmenter_path(config: SegmenterConfig) -> Path:
+    """Where a segmenter for this config is cached (the shipped one for procedural landscapes)."""
+    if config.data == "landscape":
+        return SEGMENTER_DIR
+    digest = hashlib.sha1(json.dumps(asdict(config), sort_keys=True).encode()).hexdigest()[:10]
+    return Path(config.data) / ".gaugan_segmenter" / digest
+
+
+def load_or_train_segmenter(config: SegmenterConfig, progress: bool = True) -> Segmenter:
+    folder = segmenter_path(config)
+    weights = folder / "segmenter.pth"
+    if weights.is_file() and json.loads((folder / "segmenter.json").read_text())["config"] == asdict(config):
+        model = Segmenter(config.num_classes, config.width)
+        model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+        return model.eval()
+    model = train_segmenter(config, progress)
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), weights)
+    (folder / "segmenter.json").write_text(json.dumps({"config": asdict(config)}, indent=2) + "\n")
+    return model
+
+
+def confusion(predicted: np.ndarray, target: np.ndarray, num_classes: int) -> np.ndarray:
+    """(C, C) pixel counts: rows = target class, columns = predicted class."""
+    index = target.astype(np.int64).ravel() * num_classes + predicted.astype(np.int64).ravel()
+    return np.bincount(index, minlength=num_classes**2).reshape(num_classes, num_classes)
+
+
+def miou(matrix: np.ndarray) -> float:
+    """Mean IoU over the classes present in the targets or the predictions."""
+    intersection = np.diag(matrix).astype(np.float64)
+    union = matrix.sum(0) + matrix.sum(1) - intersection
+    present = union > 0
+    return float((intersection[present] / union[present]).mean()) if present.any() else 1.0
+
+
+def pixel_accuracy(matrix: np.ndarray) -> float:
+    return float(np.diag(matrix).sum() / max(1, matrix.sum()))
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Fréchet distance between Gaussians fitted to two (N, D) feature sets."""
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    root, _ = linalg.sqrtm(cov_a @ cov_b, disp=False)
+    root = root.real
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * root))
+
+
+def predict(segmenter: Segmenter, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(labels (N, H, W), pooled features (N, D)) of images resized to the segmenter's size."""
+    h, w = SEGMENTER_SIZE
+    batch = to_tensor([np.asarray(Image.fromarray(i).resize((w, h), Image.BICUBIC)) for i in images])
+    with torch.inference_mode():
+        return segmenter(batch).argmax(1).numpy(), segmenter.features(batch).numpy()
+
+
+def evaluate(checkpoint: str | Path, data: str = "landscape", n: int = 200, out: str | Path | None = None,
+             progress: bool = True) -> dict:
+    """Label fidelity and Fréchet distance of a checkpoint on n held-out layouts of `data`."""
+    model = GauGAN.from_checkpoint(checkpoint)
+    num_classes = model.preset.label_nc + int(model.preset.contain_dontcare_label)
+    segmenter = load_or_train_segmenter(SegmenterConfig(data=data, num_classes=num_classes), progress)
+    size = model.preset.output_size
+    real_matrix = np.zeros((num_classes, num_classes), np.int64)
+    fake_matrix = np.zeros_like(real_matrix)
+    real_features, fake_features, floor_features, cases = [], [], [], []
+    first = EVAL_SEED_OFFSET if data == "landscape" else 0
+    for i in tqdm(range(n), disable=not progress, desc="evaluate"):
+        labels, real = scenes(data, size, first + i)
+        fake = np.asarray(model.generate(labels, seed=i))
+        _, other_real = scenes(data, size, first + n + i)
+        (real_pred, fake_pred, _), features = predict(segmenter, [real, fake, other_real])
+        target = np.asarray(Image.fromarray(labels.astype(np.uint8)).resize(SEGMENTER_SIZE[::-1], Image.NEAREST))
+        real_matrix += confusion(real_pred, target, num_classes)
+        fake_case = confusion(fake_pred, target, num_classes)
+        fake_matrix += fake_case
+        real_features.append(features[0])
+        fake_features.append(features[1])
+        floor_features.append(features[2])
+        cases.append((miou(fake_case), target, fake, fake_pred))
+    results = {
+        "n": n, "data": data, "checkpoint": str(checkpoint),
+        "generated": {"miou": miou(fake_matrix), "pixel_accuracy": pixel_accuracy(fake_matrix)},
+        "real": {"miou": miou(real_matrix), "pixel_accuracy": pixel_accuracy(real_matrix)},
+        "frechet": {"generated_vs_real": frechet_distance(np.array(fake_features), np.array(real_features)),
+                    "real_vs_real_floor": frechet_distance(np.array(floor_features), np.array(real_features))},
+    }
+    if out:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "evaluation.json").write_text(json.dumps(results, indent=2) + "\n")
+        write_worst_cases(cases, model, out / "worst_cases.png")
+    return results
+
+
+def write_worst_cases(cases: list, model: GauGAN, path: Path, count: int = 6) -> None:
+    """A grid of the lowest-mIoU examples: input labels | generated | what the segmenter read back."""
+    rows = []
+    for _, target, fake, predicted in sorted(cases, key=lambda c: c[0])[:count]:
+        h, w = target.shape
+        fake_small = np.asarray(Image.fromarray(fake).resize((w, h), Image.BICUBIC))
+        rows.append(np.concatenate([colourize(target, model.labels), fake_small, colourize(predicted, model.labels)], 1))
+    Image.fromarray(np.concatenate(rows, 0)).save(path)
+
+
+def format_table(results: dict) -> str:
+    g, r, f = results["generated"], results["real"], results["frechet"]
+    return "\n".join([
+        f"{'':<28}{'mIoU':>8}{'pixel acc':>11}",
+        f"{'generated images':<28}{g['miou']:8.3f}{g['pixel_accuracy']:11.3f}",
+        f"{'real images (upper bound)':<28}{r['miou']:8.3f}{r['pixel_accuracy']:11.3f}",
+        f"Fréchet distance generated vs real: {f['generated_vs_real']:.3f}  (real vs real floor: {f['real_vs_real_floor']:.3f})",
+    ])

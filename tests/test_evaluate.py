@@ -1,0 +1,58 @@
+"""Evaluation metrics on known cases, and the shipped segmenter's accuracy on held-out scenes."""
+import json
+
+import numpy as np
+import pytest
+from helpers import make_tiny_model
+
+from gaugan.evaluate import (EVAL_SEED_OFFSET, SEGMENTER_SIZE, SegmenterConfig, confusion, evaluate,
+                             frechet_distance, load_or_train_segmenter, miou, pixel_accuracy, predict, scenes)
+
+SEGMENTER_HELD_OUT_MIOU = 0.70  # stated in README: the shipped segmenter on 32 held-out procedural scenes
+
+
+def test_identical_feature_sets_are_at_distance_zero():
+    features = np.random.default_rng(0).normal(size=(300, 16))
+    assert abs(frechet_distance(features, features)) < 1e-6
+    shifted = features + 1.0
+    assert frechet_distance(features, shifted) == pytest.approx(16.0, rel=1e-6)
+
+
+def test_perfect_predictions_score_one():
+    target = np.random.default_rng(1).integers(0, 14, (64, 64))
+    matrix = confusion(target, target, 14)
+    assert miou(matrix) == 1.0 and pixel_accuracy(matrix) == 1.0
+
+
+def test_shuffled_labels_score_near_chance():
+    rng = np.random.default_rng(2)
+    target = scenes("landscape", (128, 128), 5)[0].astype(np.int64)
+    shuffled = rng.permutation(target.ravel()).reshape(target.shape)
+    frequencies = np.bincount(target.ravel(), minlength=14) / target.size
+    present = frequencies > 0
+    chance = float((frequencies[present] / (2 - frequencies[present])).mean())
+    assert miou(confusion(shuffled, target, 14)) == pytest.approx(chance, abs=0.02)
+
+
+@pytest.fixture(scope="module")
+def segmenter():
+    return load_or_train_segmenter(SegmenterConfig(), progress=False)
+
+
+def test_shipped_segmenter_reads_held_out_scenes(segmenter):
+    matrix = np.zeros((14, 14), np.int64)
+    for i in range(32):
+        labels, image = scenes("landscape", SEGMENTER_SIZE, EVAL_SEED_OFFSET + 5000 + i)
+        predicted, _ = predict(segmenter, [image])
+        matrix += confusion(predicted[0], labels, 14)
+    assert miou(matrix) >= SEGMENTER_HELD_OUT_MIOU
+
+
+@pytest.mark.slow
+def test_evaluate_end_to_end_writes_json_and_worst_cases(tmp_path, segmenter):
+    model_dir = make_tiny_model(tmp_path / "tiny")
+    results = evaluate(model_dir, n=6, out=tmp_path / "eval", progress=False)
+    saved = json.loads((tmp_path / "eval" / "evaluation.json").read_text())
+    assert saved == json.loads(json.dumps(results))
+    assert results["real"]["miou"] > results["generated"]["miou"], "random weights must score below real images"
+    assert (tmp_path / "eval" / "worst_cases.png").is_file()
