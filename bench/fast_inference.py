@@ -30,7 +30,7 @@ def run_path(preset_name: str, path: str, repeats: int, out: str) -> None:
     preset = PRESETS[preset_name]
     network = randomize_(SPADEGenerator(preset), seed=0).eval()
     if path == "fast":
-        network = FastSPADEGenerator(network)
+        network = FastSPADEGenerator(network, release_source=True)
     label, _ = coco_sample(coco_sample_names()[3])  # a real COCO-Stuff layout, its ids folded into the label space
     label = np.where(label == 255, 0, label) % preset.label_nc if preset_name != "coco" else label
     size = preset.output_size

@@ -7,6 +7,7 @@ import shutil
 import tarfile
 import tempfile
 import urllib.request
+from collections import OrderedDict
 from dataclasses import replace
 from pathlib import Path
 
@@ -50,8 +51,6 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
 
 
 def _with_metadata(state: dict, metadata: dict) -> dict:
-    from collections import OrderedDict
-
     out = OrderedDict(state)
     out._metadata = metadata  # type: ignore[attr-defined]
     return out
@@ -101,10 +100,13 @@ def describe_mismatch(model: torch.nn.Module, state: dict[str, torch.Tensor], li
     return " | ".join(parts) or "keys and shapes agree"
 
 
-def load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
-    """load_state_dict(strict=True), turning a mismatch into a CheckpointError that names the keys."""
+def load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str, assign: bool = False) -> None:
+    """load_state_dict(strict=True), turning a mismatch into a CheckpointError that names the keys.
+
+    assign=True adopts the loaded tensors (for a model built on the meta device: no second copy in memory).
+    """
     try:
-        model.load_state_dict(state, strict=True)
+        model.load_state_dict(state, strict=True, assign=assign)
     except RuntimeError:
         raise CheckpointError(f"{source} does not fit a {model.__class__.__name__}: {describe_mismatch(model, state)}") from None
 
@@ -145,8 +147,9 @@ def load_generator(path_or_dir: str | Path, preset: Preset | None = None) -> SPA
     if preset is None:
         card = read_model_card(weights.parent)
         preset = Preset.from_dict(card["preset"]) if card else infer_preset(state, weights.parent.name)
-    generator = SPADEGenerator(preset)
-    load_weights(generator, state, str(weights))
+    with torch.device("meta"):  # no weights allocated until the checkpoint's own tensors are assigned
+        generator = SPADEGenerator(preset)
+    load_weights(generator, state, str(weights), assign=True)
     return generator.eval()
 
 

@@ -48,7 +48,7 @@ class GauGAN:
                  device: torch.device | str | None = None, name: str = "", fast: bool = True) -> None:
         self.device = torch.device(device) if device else default_device()
         generator = generator.eval().to(self.device)
-        self.network = FastSPADEGenerator(generator) if fast else generator  # only what runs stays in memory
+        self.network = FastSPADEGenerator(generator, release_source=True) if fast else generator
         self.encoder = encoder.eval().to(self.device) if encoder is not None else None
         self.preset = generator.preset
         self.labels = labels

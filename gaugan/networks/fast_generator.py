@@ -17,6 +17,7 @@ from .generator import SPADEGenerator
 from .spade import LRELU_SLOPE, SPADE, SPADEResnetBlock
 
 TAPS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+BAND_CHUNK = 8192  # band pixels per im2col matrix product
 
 
 def spectral_weight(conv: nn.Conv2d) -> torch.Tensor:
@@ -93,9 +94,11 @@ class FastSPADE(nn.Module):
         if len(layout.band):
             hidden = self.shared_bias + sum(self.shared_taps[k][layout.needed_taps[k]] for k in range(9))
             hidden = F.pad(F.relu(hidden), (0, 0, 0, 1))  # the zero row stands for conv padding
-            patches = hidden[layout.band_slots].reshape(len(layout.band), -1)
-            band_scale, band_shift = self._scale_shift(torch.addmm(self.gb_bias, patches, self.gb_matrix))
-            scale[layout.band], shift[layout.band] = band_scale, band_shift
+            for start in range(0, len(layout.band), BAND_CHUNK):  # chunks bound the im2col memory
+                rows = slice(start, start + BAND_CHUNK)
+                patches = hidden[layout.band_slots[rows]].flatten(1)
+                band = layout.band[rows]
+                scale[band], shift[band] = self._scale_shift(torch.addmm(self.gb_bias, patches, self.gb_matrix))
         as_nchw = lambda t: t.view(n, h, w, c).permute(0, 3, 1, 2)  # noqa: E731  (channels_last strides)
         return torch.addcmul(as_nchw(shift), x, as_nchw(scale))
 
@@ -133,7 +136,8 @@ class FastBlock(nn.Module):
 class FastSPADEGenerator(nn.Module):
     """Eval-only twin of a SPADEGenerator; takes the same one-hot input and returns the same image."""
 
-    def __init__(self, generator: SPADEGenerator) -> None:
+    def __init__(self, generator: SPADEGenerator, release_source: bool = False) -> None:
+        """release_source=True frees each source block once folded (the source generator is unusable after)."""
         super().__init__()
         self.preset = generator.preset
         self.fc = generator.fc
@@ -151,8 +155,12 @@ class FastSPADEGenerator(nn.Module):
         names = ["head_0", "G_middle_0", "G_middle_1", "up_0", "up_1", "up_2", "up_3"]
         if preset.num_upsampling_layers == "most":
             names.append("up_4")
+        self.blocks = nn.ModuleDict()
         with torch.no_grad():
-            self.blocks = nn.ModuleDict({n: FastBlock(getattr(generator, n), token_weights) for n in names})
+            for name in names:
+                self.blocks[name] = FastBlock(getattr(generator, name), token_weights)
+                if release_source:
+                    setattr(generator, name, nn.Identity())
         self.conv_img = generator.conv_img
         self.eval().requires_grad_(False)
 
