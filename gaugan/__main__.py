@@ -57,6 +57,12 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         print(f"wrote {args.out}/evaluation.json and {args.out}/worst_cases.png")
 
 
+def cmd_samples(args: argparse.Namespace) -> None:
+    from .samples import sample_sheet
+
+    print(f"wrote {sample_sheet(args.checkpoint, args.out)}")
+
+
 def cmd_download(args: argparse.Namespace) -> None:
     from .checkpoints import download
 
@@ -100,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("-n", type=int, default=200, help="number of held-out layouts")
     ev.add_argument("--out", help="folder for evaluation.json and worst_cases.png")
     ev.set_defaults(func=cmd_evaluate)
+
+    sm = sub.add_parser("samples", help="a PNG sheet of held-out layouts and doodles with their outputs")
+    sm.add_argument("--checkpoint", required=True)
+    sm.add_argument("--out", default="docs/samples_landscape.png")
+    sm.set_defaults(func=cmd_samples)
 
     dl = sub.add_parser("download", help="fetch NVIDIA's checkpoints.tar.gz (or any weights) into checkpoints/")
     dl.add_argument("source", help="URL or local path")

@@ -8,7 +8,7 @@ from helpers import make_tiny_model
 from gaugan.evaluate import (EVAL_SEED_OFFSET, SEGMENTER_SIZE, SegmenterConfig, confusion, evaluate,
                              frechet_distance, load_or_train_segmenter, miou, pixel_accuracy, predict, scenes)
 
-SEGMENTER_HELD_OUT_MIOU = 0.70  # stated in README: the shipped segmenter on 32 held-out procedural scenes
+SEGMENTER_HELD_OUT_MIOU = 0.80  # stated in README (measured 0.823): the shipped segmenter on 32 held-out scenes
 
 
 def test_identical_feature_sets_are_at_distance_zero():
