@@ -46,7 +46,9 @@ class Tokens:
         grown = F.max_pool2d(band[:, None].float(), 3, 1, 1)[:, 0] > 0
         self.needed = grown.reshape(-1).nonzero().squeeze(1)
         b, y, x = self._coords(self.needed)
-        self.needed_taps = torch.stack([padded[b, y + 1 + dy, x + 1 + dx] for dy, dx in TAPS])  # (9, Nd)
+        # (Nd, 9) rows into the per-tap token tables stacked as (9·(T+1), hidden), summed by embedding_bag
+        tap_offsets = torch.arange(len(TAPS), device=device) * (pad_token + 1)
+        self.needed_taps = torch.stack([padded[b, y + 1 + dy, x + 1 + dx] for dy, dx in TAPS], dim=1) + tap_offsets
         slot = torch.full((n, h + 2, w + 2), len(self.needed), dtype=torch.long, device=device)  # last: padding
         slot[b, y + 1, x + 1] = torch.arange(len(self.needed), device=device)
         b, y, x = self._coords(self.band)
@@ -69,7 +71,7 @@ class FastSPADE(nn.Module):
         # shared.weight (hidden, S, 3, 3) -> per-tap token rows (9, T+1, hidden); the extra row is padding
         per_tap = shared.weight.detach().permute(2, 3, 1, 0).reshape(9, -1, shared.out_channels)
         taps = torch.einsum("ts,ksh->kth", token_weights, per_tap)
-        self.register_buffer("shared_taps", F.pad(taps, (0, 0, 0, 1)))
+        self.register_buffer("shared_taps", F.pad(taps, (0, 0, 0, 1)).flatten(0, 1))  # (9·(T+1), hidden)
         self.register_buffer("shared_bias", shared.bias.detach().clone())
         gb_weight = torch.cat([spade.mlp_gamma.weight, spade.mlp_beta.weight]).detach()  # (2C, hidden, 3, 3)
         gb_bias = torch.cat([spade.mlp_gamma.bias, spade.mlp_beta.bias]).detach()
@@ -90,9 +92,9 @@ class FastSPADE(nn.Module):
 
     def forward(self, x: torch.Tensor, layout: Tokens) -> torch.Tensor:
         n, c, h, w = x.shape
-        scale, shift = self.scale_table[layout.flat], self.shift_table[layout.flat]  # (N·H·W, C): NHWC rows
+        scale, shift = F.embedding(layout.flat, self.scale_table), F.embedding(layout.flat, self.shift_table)  # NHWC
         if len(layout.band):
-            hidden = self.shared_bias + sum(self.shared_taps[k][layout.needed_taps[k]] for k in range(9))
+            hidden = F.embedding_bag(layout.needed_taps, self.shared_taps, mode="sum") + self.shared_bias
             hidden = F.pad(F.relu(hidden), (0, 0, 0, 1))  # the zero row stands for conv padding
             for start in range(0, len(layout.band), BAND_CHUNK):  # chunks bound the im2col memory
                 rows = slice(start, start + BAND_CHUNK)
