@@ -103,3 +103,33 @@ def test_torchrun_ddp_with_two_gloo_processes(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     state = torch.load(tmp_path / "run" / "state.pt", weights_only=True)
     assert state["step"] == 3
+
+
+def test_training_on_a_folder_of_label_image_pairs(tmp_path):
+    from PIL import Image
+
+    from gaugan.data.folder import LabelImageFolder
+
+    for sub in ("labels", "images", "instances"):
+        (tmp_path / "data" / sub).mkdir(parents=True)
+    for i in range(3):
+        labels, image = landscape_scene(i, (80, 96))
+        Image.fromarray(labels).save(tmp_path / "data" / "labels" / f"s{i}.png")
+        Image.fromarray(image).save(tmp_path / "data" / "images" / f"s{i}.jpg")
+    Image.fromarray(labels).save(tmp_path / "data" / "instances" / "s2.png")
+    (tmp_path / "data" / "labels" / "orphan.png").write_bytes((tmp_path / "data" / "labels" / "s0.png").read_bytes())
+    folder = LabelImageFolder(tmp_path / "data", (64, 64))
+    assert len(folder) == 3, "a label map without a photo is not a pair"
+    labels, image, instance = folder[2]
+    assert labels.shape == (64, 64) and image.shape == (64, 64, 3) and instance.shape == (64, 64)
+    assert folder[0][2] is None
+    trainer = Trainer(tiny_config(tmp_path / "run", steps=2, data=str(tmp_path / "data")))
+    trainer.run(progress=False)
+    assert trainer.step == 2
+
+
+def test_folder_without_pairs_says_what_it_expected(tmp_path):
+    from gaugan.data.folder import LabelImageFolder
+
+    with pytest.raises(ValueError, match="labels/ and images/"):
+        LabelImageFolder(tmp_path, (64, 64))
