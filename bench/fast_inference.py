@@ -1,7 +1,8 @@
 """Reference vs fast path per preset at ngf 64 (random weights with non-trivial statistics), CPU, 2 threads.
 
-Prints median ms of each path (measured in this run), their ratio, the max abs difference of their
-outputs and each path's peak RSS (each path runs in its own process).   python bench/fast_inference.py
+Prints median ms of each path (measured in this run), the ratio to the reference, the max and mean abs
+difference of the outputs from the reference, and each path's peak RSS (each path runs in its own process).
+"fast-bf16" is the opt-in bf16-convolution variant.   python bench/fast_inference.py
 """
 from __future__ import annotations
 
@@ -29,8 +30,9 @@ def run_path(preset_name: str, path: str, repeats: int, out: str) -> None:
     torch.set_num_threads(2)
     preset = PRESETS[preset_name]
     network = randomize_(SPADEGenerator(preset), seed=0).eval()
-    if path == "fast":
-        network = FastSPADEGenerator(network, release_source=True)
+    if path != "reference":
+        dtype = torch.bfloat16 if path == "fast-bf16" else torch.float32
+        network = FastSPADEGenerator(network, release_source=True, conv_dtype=dtype)
     label, _ = coco_sample(coco_sample_names()[3])  # a real COCO-Stuff layout, its ids folded into the label space
     label = np.where(label == 255, 0, label) % preset.label_nc if preset_name != "coco" else label
     size = preset.output_size
@@ -54,19 +56,20 @@ def main() -> None:
         return
     import torch
 
-    print(f"{'preset':<11} {'ref ms':>8} {'fast ms':>8} {'ratio':>6} {'max|diff|':>10} {'ref RSS':>8} {'fast RSS':>9}")
+    print(f"{'preset':<11} {'path':<10} {'ms':>7} {'ratio':>6} {'max|diff|':>10} {'mean|diff|':>11} {'peak RSS':>9}")
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.presets:
             results = {}
-            for path in ("reference", "fast"):
+            for path in ("reference", "fast", "fast-bf16"):
                 out = f"{tmp}/{name}_{path}.pt"
                 line = subprocess.run([sys.executable, __file__, "--repeats", str(args.repeats), "--child", name, path, out],
                                       check=True, capture_output=True, text=True).stdout.split()
                 results[path] = (float(line[0]), float(line[1]), torch.load(out, weights_only=True))
-            (ref_ms, ref_rss, ref_y), (fast_ms, fast_rss, fast_y) = results["reference"], results["fast"]
-            diff = (ref_y - fast_y).abs().max().item()
-            print(f"{name:<11} {ref_ms:8.0f} {fast_ms:8.0f} {ref_ms / fast_ms:6.2f} {diff:10.2e} "
-                  f"{ref_rss:7.2f}G {fast_rss:8.2f}G", flush=True)
+            ref_ms, _, ref_y = results["reference"]
+            for path, (ms, rss, y) in results.items():
+                diff = (ref_y - y).abs()
+                print(f"{name:<11} {path:<10} {ms:7.0f} {ref_ms / ms:6.2f} {diff.max().item():10.2e} "
+                      f"{diff.mean().item():11.2e} {rss:8.2f}G", flush=True)
 
 
 if __name__ == "__main__":

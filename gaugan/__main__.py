@@ -14,7 +14,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
     from .labelmaps import read_label_map
     from .pipeline import GauGAN
 
-    model = GauGAN.from_checkpoint(args.checkpoint, fast=not args.reference)
+    model = GauGAN.from_checkpoint(args.checkpoint, fast=not args.reference, bf16=args.bf16)
     source, out = Path(args.labels), Path(args.out)
     if source.is_dir():
         inputs = sorted(source.glob("*.png"))
@@ -79,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", required=True, help="output PNG, or a folder when --labels is a folder")
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--reference", action="store_true", help="layer-by-layer reference network (slower, same output)")
+    gen.add_argument("--bf16", action="store_true", help="bf16 convolutions on the fast path (faster, not exact)")
     gen.set_defaults(func=cmd_generate)
 
     train = sub.add_parser("train", help="train a SPADE model (use torchrun for several processes)")

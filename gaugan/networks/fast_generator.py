@@ -106,11 +106,13 @@ class FastSPADE(nn.Module):
 
 
 class FastBlock(nn.Module):
-    """SPADEResnetBlock with folded spectral-norm convs and FastSPADE norms."""
+    """SPADEResnetBlock with folded spectral-norm convs (in conv_dtype) and FastSPADE norms."""
 
-    def __init__(self, block: SPADEResnetBlock, token_weights: torch.Tensor) -> None:
+    def __init__(self, block: SPADEResnetBlock, token_weights: torch.Tensor,
+                 conv_dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
         self.learned_shortcut = block.learned_shortcut
+        self.conv_dtype = conv_dtype
         self.conv_0 = self._plain(block.conv_0)
         self.conv_1 = self._plain(block.conv_1)
         self.norm_0 = FastSPADE(block.norm_0, token_weights)
@@ -119,27 +121,33 @@ class FastBlock(nn.Module):
             self.conv_s = self._plain(block.conv_s)
             self.norm_s = FastSPADE(block.norm_s, token_weights)
 
-    @staticmethod
-    def _plain(conv: nn.Conv2d) -> nn.Conv2d:
+    def _plain(self, conv: nn.Conv2d) -> nn.Conv2d:
         plain = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, padding=conv.padding,
                           bias=conv.bias is not None)
         plain.weight.data = spectral_weight(conv).contiguous(memory_format=torch.channels_last)
         if conv.bias is not None:
             plain.bias.data.copy_(conv.bias.detach())
-        return plain.requires_grad_(False)
+        return plain.to(self.conv_dtype).requires_grad_(False)
+
+    def _conv(self, conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+        return conv(x.to(self.conv_dtype)).to(x.dtype)  # no-ops in float32
 
     def forward(self, x: torch.Tensor, layout: Tokens) -> torch.Tensor:
-        shortcut = self.conv_s(self.norm_s(x, layout)) if self.learned_shortcut else x
-        dx = self.conv_0(F.leaky_relu(self.norm_0(x, layout), LRELU_SLOPE))
-        dx = self.conv_1(F.leaky_relu(self.norm_1(dx, layout), LRELU_SLOPE))
+        shortcut = self._conv(self.conv_s, self.norm_s(x, layout)) if self.learned_shortcut else x
+        dx = self._conv(self.conv_0, F.leaky_relu(self.norm_0(x, layout), LRELU_SLOPE))
+        dx = self._conv(self.conv_1, F.leaky_relu(self.norm_1(dx, layout), LRELU_SLOPE))
         return shortcut + dx
 
 
 class FastSPADEGenerator(nn.Module):
     """Eval-only twin of a SPADEGenerator; takes the same one-hot input and returns the same image."""
 
-    def __init__(self, generator: SPADEGenerator, release_source: bool = False) -> None:
-        """release_source=True frees each source block once folded (the source generator is unusable after)."""
+    def __init__(self, generator: SPADEGenerator, release_source: bool = False,
+                 conv_dtype: torch.dtype = torch.float32) -> None:
+        """release_source=True frees each source block once folded (the source generator is unusable after).
+
+        conv_dtype=torch.bfloat16 runs the main convolutions in bf16: faster, no longer exact (opt-in).
+        """
         super().__init__()
         self.preset = generator.preset
         self.fc = generator.fc
@@ -160,7 +168,7 @@ class FastSPADEGenerator(nn.Module):
         self.blocks = nn.ModuleDict()
         with torch.no_grad():
             for name in names:
-                self.blocks[name] = FastBlock(getattr(generator, name), token_weights)
+                self.blocks[name] = FastBlock(getattr(generator, name), token_weights, conv_dtype)
                 if release_source:
                     setattr(generator, name, nn.Identity())
         self.conv_img = generator.conv_img
