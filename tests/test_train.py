@@ -1,6 +1,7 @@
 """Procedural data, training steps, bit-exact resume, DDP with two gloo processes."""
 import json
 import os
+import socket
 import subprocess
 import sys
 from dataclasses import replace
@@ -95,7 +96,10 @@ def test_export_gives_a_loadable_model(tmp_path):
 def test_torchrun_ddp_with_two_gloo_processes(tmp_path):
     preset = tiny_config(tmp_path, 1).preset
     (tmp_path / "preset.json").write_text(json.dumps(preset))
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", port,
                "-m", "gaugan", "train", "--out", str(tmp_path / "run"), "--steps", "3", "--batch-size", "1",
                "--preset-json", str(tmp_path / "preset.json"), "--checkpoint-every", "1", "--quiet"]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=240,
