@@ -4,7 +4,6 @@ Plain functions of arrays and files (no Streamlit), so the page stays layout and
 """
 from __future__ import annotations
 
-import hashlib
 import io
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from label_colors import PALETTES, Label
 
 from .checkpoints import find_checkpoints, read_model_card, weights_file
 from .data.landscape import landscape_layout
+from .pipeline import resize_nearest
 from .semantics import remap, to_label_map
 
 SHIPPED_MODEL = "landscape"
@@ -52,8 +52,6 @@ def compose_labels(strokes_rgba: np.ndarray | None, base: np.ndarray, palette: l
 
 def fit_label_map(labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Nearest-neighbour resize of an uploaded map to the canvas (height, width)."""
-    from .pipeline import resize_nearest
-
     return resize_nearest(np.asarray(labels), size)
 
 
@@ -62,11 +60,6 @@ def example_scene(seed: int, palette: list[Label], size: tuple[int, int]) -> tup
     layout = landscape_layout(np.random.default_rng(seed), *size)
     fallback = next((l.id for l in palette if l.name in ("grass", "sky-other", "sky")), palette[0].id)
     return remap(layout, PALETTES["landscape"], palette, fallback)
-
-
-def labels_key(labels: np.ndarray) -> str:
-    """A short content hash of a label map, for caching generations."""
-    return hashlib.sha1(np.ascontiguousarray(labels).tobytes() + str(labels.shape).encode()).hexdigest()[:16]
 
 
 def png_bytes(image: Image.Image) -> bytes:
