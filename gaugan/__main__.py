@@ -51,7 +51,7 @@ def cmd_export(args: argparse.Namespace) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from .evaluate import evaluate, format_table
 
-    results = evaluate(args.checkpoint, args.data, args.n, args.out)
+    results = evaluate(args.checkpoint, args.data, args.n, args.out, record=args.record)
     print(format_table(results))
     if args.out:
         print(f"wrote {args.out}/evaluation.json and {args.out}/worst_cases.png")
@@ -106,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--data", default="landscape", help="'landscape' (procedural) or a folder of label/image pairs")
     ev.add_argument("-n", type=int, default=200, help="number of held-out layouts")
     ev.add_argument("--out", help="folder for evaluation.json and worst_cases.png")
+    ev.add_argument("--record", action="store_true", help="store the results in the checkpoint's model.json")
     ev.set_defaults(func=cmd_evaluate)
 
     sm = sub.add_parser("samples", help="a PNG sheet of held-out layouts and doodles with their outputs")

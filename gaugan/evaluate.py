@@ -19,6 +19,7 @@ from PIL import Image
 from scipy import linalg
 from tqdm import tqdm
 
+from .checkpoints import MODEL_CARD, weights_file
 from .data.folder import LabelImageFolder
 from .data.landscape import landscape_scene
 from .labelmaps import colourize
@@ -127,8 +128,11 @@ def predict(segmenter: Segmenter, images: list[np.ndarray]) -> tuple[np.ndarray,
 
 
 def evaluate(checkpoint: str | Path, data: str = "landscape", n: int = 200, out: str | Path | None = None,
-             progress: bool = True) -> dict:
-    """Label fidelity and Fréchet distance of a checkpoint on n held-out layouts of `data`."""
+             progress: bool = True, record: bool = False) -> dict:
+    """Label fidelity and Fréchet distance of a checkpoint on n held-out layouts of `data`.
+
+    record=True stores the results under "evaluation" in the checkpoint's model.json.
+    """
     model = GauGAN.from_checkpoint(checkpoint)
     num_classes = model.preset.label_nc + int(model.preset.contain_dontcare_label)
     segmenter = load_or_train_segmenter(SegmenterConfig(data=data, num_classes=num_classes), progress)
@@ -162,6 +166,13 @@ def evaluate(checkpoint: str | Path, data: str = "landscape", n: int = 200, out:
         out.mkdir(parents=True, exist_ok=True)
         (out / "evaluation.json").write_text(json.dumps(results, indent=2) + "\n")
         write_worst_cases(cases, model, out / "worst_cases.png")
+    if record:
+        card_path = weights_file(checkpoint).parent / MODEL_CARD
+        if not card_path.is_file():
+            raise ValueError(f"{card_path} does not exist: only our own model folders can record results")
+        card = json.loads(card_path.read_text())
+        card["evaluation"] = {k: v for k, v in results.items() if k != "checkpoint"}
+        card_path.write_text(json.dumps(card, indent=2) + "\n")
     return results
 
 

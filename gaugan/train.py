@@ -31,6 +31,10 @@ from .presets import Preset
 from .semantics import encode_semantics
 
 STATE_FILE = "state.pt"
+DATA_DESCRIPTIONS = {
+    "landscape": "procedural landscapes from gaugan/data/landscape.py (seeds from 0 upward, 25% doodle layouts, "
+                 "random time of day, season and haze), generated on the fly at the preset's output size",
+}
 
 
 def landscape_preset(crop_size: int = 256, ngf: int = 16, spade_hidden: int = 32, z_dim: int = 64) -> Preset:
@@ -237,6 +241,7 @@ def export(run_dir: str | Path, model_dir: str | Path, extra_card: dict | None =
     trainer = Trainer(TrainConfig(**json.loads(torch.load(Path(run_dir) / STATE_FILE, weights_only=True)["config"])))
     labels = PALETTES.get(trainer.preset.name, [])
     card = {
+        "description": DATA_DESCRIPTIONS.get(trainer.config.data, f"label/image pairs from {trainer.config.data}"),
         "labels": [{"id": l.id, "name": l.name, "rgb": list(l.rgb)} for l in labels],
         "training": {**asdict(trainer.config), "steps_done": trainer.step, "wall_seconds": round(trainer.wall_seconds),
                      "hardware": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU threads, "

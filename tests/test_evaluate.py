@@ -51,8 +51,10 @@ def test_shipped_segmenter_reads_held_out_scenes(segmenter):
 @pytest.mark.slow
 def test_evaluate_end_to_end_writes_json_and_worst_cases(tmp_path, segmenter):
     model_dir = make_tiny_model(tmp_path / "tiny")
-    results = evaluate(model_dir, n=6, out=tmp_path / "eval", progress=False)
+    results = evaluate(model_dir, n=6, out=tmp_path / "eval", progress=False, record=True)
     saved = json.loads((tmp_path / "eval" / "evaluation.json").read_text())
     assert saved == json.loads(json.dumps(results))
     assert results["real"]["miou"] > results["generated"]["miou"], "random weights must score below real images"
     assert (tmp_path / "eval" / "worst_cases.png").is_file()
+    card = json.loads((model_dir / "model.json").read_text())
+    assert card["evaluation"]["generated"] == results["generated"]
