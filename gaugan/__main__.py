@@ -43,9 +43,11 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    from .train import export
+    from .train import compact_state, export
 
     print(f"exported to {export(args.run, args.out)}")
+    if args.resume_state:
+        print(f"compact resumable state in {compact_state(args.run, args.resume_state)}")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -99,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     exp = sub.add_parser("export", help="run folder -> model folder with model.json")
     exp.add_argument("--run", required=True)
     exp.add_argument("--out", required=True)
+    exp.add_argument("--resume-state", dest="resume_state",
+                     help="also write a compact state.pt (no optimiser moments) to continue training elsewhere")
     exp.set_defaults(func=cmd_export)
 
     ev = sub.add_parser("evaluate", help="label fidelity (mIoU) and Fréchet distance of a checkpoint")

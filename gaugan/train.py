@@ -140,8 +140,9 @@ class Trainer:
         state = torch.load(path, map_location="cpu", weights_only=True)
         for name, module in self.modules().items():
             module.load_state_dict(state[name])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
+        if "opt_g" in state:  # a compact state (see compact_state) restarts the Adam moments
+            self.opt_g.load_state_dict(state["opt_g"])
+            self.opt_d.load_state_dict(state["opt_d"])
         self.step, self.wall_seconds = int(state["step"]), float(state["wall_seconds"])
         torch.set_rng_state(state["rng"])
 
@@ -234,6 +235,17 @@ class Trainer:
         bar.close()
         self.save_state()
         return metrics
+
+
+def compact_state(run_dir: str | Path, dest: str | Path) -> Path:
+    """state.pt without optimiser moments (a third of the size): small enough to commit, resumable anywhere.
+
+    Copy it to RUN/state.pt and train again; Adam's moments restart, everything else continues.
+    """
+    state = torch.load(Path(run_dir) / STATE_FILE, map_location="cpu", weights_only=True)
+    Path(dest).parent.mkdir(parents=True, exist_ok=True)
+    torch.save({k: v for k, v in state.items() if k not in ("opt_g", "opt_d")}, dest)
+    return Path(dest)
 
 
 def export(run_dir: str | Path, model_dir: str | Path, extra_card: dict | None = None) -> Path:

@@ -83,6 +83,20 @@ def test_resume_reproduces_the_uninterrupted_run(tmp_path):
             assert torch.equal(value, other[key]), f"{name}.{key} differs after resume"
 
 
+def test_compact_state_resumes_without_optimiser_moments(tmp_path):
+    from gaugan.train import compact_state
+
+    first = Trainer(tiny_config(tmp_path / "a", steps=2))
+    first.run(progress=False)
+    compact = compact_state(tmp_path / "a", tmp_path / "b" / "state.pt")
+    assert compact.stat().st_size < (tmp_path / "a" / "state.pt").stat().st_size / 2
+    resumed = Trainer(tiny_config(tmp_path / "b", steps=3))
+    assert resumed.step == 2
+    assert all(torch.equal(v, first.generator.state_dict()[k]) for k, v in resumed.generator.state_dict().items())
+    resumed.run(progress=False)
+    assert resumed.step == 3
+
+
 def test_export_gives_a_loadable_model(tmp_path):
     Trainer(tiny_config(tmp_path / "run", steps=1)).run(progress=False)
     model_dir = export(tmp_path / "run", tmp_path / "model")
