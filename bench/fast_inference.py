@@ -1,4 +1,5 @@
-"""Reference vs fast path per preset at ngf 64 (random weights with non-trivial statistics), CPU, 2 threads.
+"""Reference vs fast path per preset at ngf 64 (random weights with non-trivial statistics) and for the shipped
+landscape model, CPU, 2 threads.
 
 Prints median ms of each path (measured in this run), the ratio to the reference, the max and mean abs
 difference of the outputs from the reference, and each path's peak RSS (each path runs in its own process).
@@ -23,32 +24,40 @@ def run_path(preset_name: str, path: str, repeats: int, out: str) -> None:
     import torch
     from helpers import coco_sample, coco_sample_names, randomize_
 
-    from gaugan import PRESETS, SPADEGenerator, encode_semantics, instance_map
+    from gaugan import PRESETS, SPADEGenerator, encode_semantics, instance_map, load_generator
+    from gaugan.data.landscape import landscape_layout
+    from gaugan.samples import HELD_OUT_SEED
     from gaugan.networks import FastSPADEGenerator
     from gaugan.pipeline import resize_nearest
 
     torch.set_num_threads(2)
-    preset = PRESETS[preset_name]
-    network = randomize_(SPADEGenerator(preset), seed=0).eval()
+    if preset_name == "landscape":  # the shipped model, trained weights, on a held-out procedural layout
+        network = load_generator(ROOT / "checkpoints" / "landscape")
+        label = landscape_layout(np.random.default_rng(HELD_OUT_SEED), 256, 256)
+    else:
+        network = randomize_(SPADEGenerator(PRESETS[preset_name]), seed=0).eval()
+        label, _ = coco_sample(coco_sample_names()[3])  # a real COCO-Stuff layout, ids folded into the label space
+        label = np.where(label == 255, 0, label) % network.preset.label_nc if preset_name != "coco" else label
+    preset = network.preset
     if path != "reference":
         dtype = torch.bfloat16 if path == "fast-bf16" else torch.float32
         network = FastSPADEGenerator(network, release_source=True, conv_dtype=dtype)
-    label, _ = coco_sample(coco_sample_names()[3])  # a real COCO-Stuff layout, its ids folded into the label space
-    label = np.where(label == 255, 0, label) % preset.label_nc if preset_name != "coco" else label
     size = preset.output_size
     small = torch.from_numpy(resize_nearest(label.astype(np.int64), size))[None, None]
     instance = torch.from_numpy(resize_nearest(instance_map(label, preset.thing_ids), size))[None, None]
     seg = encode_semantics(small, instance, preset)
+    z = torch.randn(1, preset.z_dim, generator=torch.Generator().manual_seed(0)) if preset.use_vae else None
     with torch.inference_mode():
-        seconds = common.median_seconds(lambda: network(seg), repeats)
-        torch.save(network(seg), out)
+        seconds = common.median_seconds(lambda: network(seg, z), repeats)
+        torch.save(network(seg, z), out)
     print(f"{seconds * 1000:.1f} {common.peak_rss_gib():.3f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--presets", nargs="+", default=["coco", "ade20k", "cityscapes"])
+    parser.add_argument("--presets", nargs="+", default=["coco", "ade20k", "cityscapes", "landscape"],
+                        help="official presets at ngf 64 (random weights) and/or 'landscape' (the shipped model)")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
