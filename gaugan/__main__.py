@@ -1,4 +1,4 @@
-"""Command line: python -m gaugan {generate,train,export,download,evaluate} ..."""
+"""Command line: python -m gaugan {generate,train,export,evaluate,samples,download} ..."""
 from __future__ import annotations
 
 import argparse
