@@ -7,6 +7,7 @@ real images (the distance between two disjoint real sets is the floor).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import asdict, dataclass
@@ -46,8 +47,14 @@ def scenes(data: str, size: tuple[int, int], index: int) -> tuple[np.ndarray, np
     """(labels, image) number `index` of a dataset: procedural landscapes or a LabelImageFolder."""
     if data == "landscape":
         return landscape_scene(index, size)
-    labels, image, _ = LabelImageFolder(data, size)[index]
+    labels, image, _ = _folder(data, size)[index]
     return labels, image
+
+
+@functools.lru_cache(maxsize=4)
+def _folder(root: str, size: tuple[int, int]) -> LabelImageFolder:
+    """One directory scan per (folder, size), not one per sample."""
+    return LabelImageFolder(root, size)
 
 
 def to_tensor(images: list[np.ndarray]) -> torch.Tensor:

@@ -12,7 +12,7 @@ from PIL import Image
 
 from label_colors import PALETTES, Label
 
-from .checkpoints import find_checkpoints, read_model_card, weights_file
+from .checkpoints import find_checkpoints
 from .data.landscape import landscape_layout
 from .pipeline import resize_nearest
 from .semantics import remap, to_label_map
@@ -25,18 +25,6 @@ def list_models(root: str | Path) -> dict[str, Path]:
     """Checkpoint folders under root, the shipped model first."""
     found = find_checkpoints(root)
     return dict(sorted(found.items(), key=lambda item: (item[0] != SHIPPED_MODEL, item[0])))
-
-
-def model_labels(folder: str | Path) -> list[Label]:
-    """The label table of a checkpoint folder: its model.json's, else the official palette by folder name."""
-    card = read_model_card(weights_file(folder).parent)
-    if card and card.get("labels"):
-        return [Label(int(e["id"]), e["name"], tuple(e["rgb"])) for e in card["labels"]]
-    name = Path(folder).name.removesuffix("_pretrained")
-    for preset_name, palette in PALETTES.items():
-        if name.startswith(preset_name):
-            return palette
-    raise ValueError(f"{folder}: no model.json label table and no official palette matches its name")
 
 
 def compose_labels(strokes_rgba: np.ndarray | None, base: np.ndarray, palette: list[Label]) -> np.ndarray:

@@ -16,7 +16,7 @@ from gaugan import GauGAN  # noqa: E402
 from gaugan.labelmaps import colourize, label_map_png, read_label_map  # noqa: E402
 from gaugan.semantics import remap  # noqa: E402
 from gaugan.studio import (SHIPPED_MODEL, compose_labels, example_scene, fit_label_map, list_models,  # noqa: E402
-                           model_labels, png_bytes)
+                           png_bytes)
 from streamlit_drawable_canvas import st_canvas  # noqa: E402
 
 CHECKPOINTS = Path(os.environ.get("GAUGAN_CHECKPOINTS", ROOT / "checkpoints"))
@@ -102,7 +102,8 @@ palette = model.labels
 by_id = {label.id: label for label in palette}
 previous = state.get("active_model")
 if previous and previous != active and state.get("current_labels") is not None:
-    moved, missing = remap(state.current_labels, model_labels(models[previous]), palette,
+    previous_labels = load_model(str(models[previous]), modified_time(models[previous])).labels
+    moved, missing = remap(state.current_labels, previous_labels, palette,
                            next((l.id for l in palette if l.name in BACKGROUND_NAMES), palette[0].id))
     state.base, state.base_source = moved, "drawing"
     reset_canvas()
