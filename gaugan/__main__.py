@@ -36,9 +36,10 @@ def cmd_train(args: argparse.Namespace) -> None:
     overrides = {k: v for k, v in vars(args).items() if k in {f.name for f in fields(TrainConfig)} and v is not None}
     if args.preset_json:
         overrides["preset"] = json.loads(Path(args.preset_json).read_text())
-    elif args.crop_size or args.ngf:
+    elif args.crop_size or args.ngf or args.spade_hidden:
         base = landscape_preset()
-        overrides["preset"] = landscape_preset(args.crop_size or base.crop_size, args.ngf or base.ngf).to_dict()
+        overrides["preset"] = landscape_preset(args.crop_size or base.crop_size, args.ngf or base.ngf,
+                                               args.spade_hidden or base.spade_hidden).to_dict()
     print(main(TrainConfig(**overrides), progress=not args.quiet))
 
 
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", dest="batch_size", type=int)
     train.add_argument("--crop-size", dest="crop_size", type=int, help="landscape preset output size")
     train.add_argument("--ngf", type=int, help="landscape preset generator width")
+    train.add_argument("--spade-hidden", dest="spade_hidden", type=int, help="landscape preset SPADE hidden width")
     train.add_argument("--preset-json", dest="preset_json", help="a JSON file with a full preset (own data)")
     train.add_argument("--sample-every", dest="sample_every", type=int)
     train.add_argument("--checkpoint-every", dest="checkpoint_every", type=int)

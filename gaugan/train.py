@@ -37,7 +37,7 @@ DATA_DESCRIPTIONS = {
 }
 
 
-def landscape_preset(crop_size: int = 256, ngf: int = 16, spade_hidden: int = 32, z_dim: int = 64) -> Preset:
+def landscape_preset(crop_size: int = 256, ngf: int = 8, spade_hidden: int = 16, z_dim: int = 64) -> Preset:
     """The compact configuration of our shipped landscape model."""
     return Preset(name="landscape", label_nc=len(PALETTES["landscape"]), contain_dontcare_label=False,
                   use_instance=False, crop_size=crop_size, ngf=ngf, z_dim=z_dim, use_vae=True,

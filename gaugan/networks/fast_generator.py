@@ -18,6 +18,7 @@ from .spade import LRELU_SLOPE, SPADE, SPADEResnetBlock
 
 TAPS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
 BAND_CHUNK = 8192  # band pixels per im2col matrix product
+DENSE_FRACTION = 0.5  # band share of the pixels above which SPADE convolutions run densely
 
 
 def spectral_weight(conv: nn.Conv2d) -> torch.Tensor:
@@ -28,35 +29,48 @@ def spectral_weight(conv: nn.Conv2d) -> torch.Tensor:
 
 
 class Tokens:
-    """Per-resolution layout shared by every SPADE layer at that size: tokens, band pixels, gather indices."""
+    """Per-resolution layout shared by every SPADE layer at that size: tokens, band pixels, gather indices.
+
+    When most pixels lie in the band (coarse resolutions, busy layouts) the layout is `dense`: every SPADE
+    convolution then runs as one dense convolution, which beats gathering patches for nearly every pixel.
+    """
 
     def __init__(self, tokens: torch.Tensor, pad_token: int) -> None:
         n, h, w = tokens.shape
         self.shape = (n, h, w)
         self.flat = tokens.reshape(-1)
-        padded = F.pad(tokens, (1, 1, 1, 1), value=pad_token)
+        tap_offsets = torch.arange(len(TAPS), device=tokens.device) * (pad_token + 1)
+        # (N·H·W, 9) rows into the per-tap token tables stacked as (9·(T+1), hidden), summed by embedding_bag
+        self.taps = shifted_taps(F.pad(tokens, (1, 1, 1, 1), value=pad_token)) + tap_offsets
         t = tokens[:, None].float()
-        same = F.max_pool2d(t, 5, 1, 2) == -F.max_pool2d(-t, 5, 1, 2)
-        device = tokens.device
-        inside = torch.zeros(h, w, dtype=torch.bool, device=device)
+        same = separable_max(t, 5) == -separable_max(-t, 5)
+        inside = torch.zeros(h, w, dtype=torch.bool, device=tokens.device)
         inside[2:h - 2, 2:w - 2] = True
         band = ~(same[:, 0] & inside)
         self.band = band.reshape(-1).nonzero().squeeze(1)
+        self.dense = len(self.band) > DENSE_FRACTION * self.flat.numel()
+        if self.dense:
+            return
         # pixels whose hidden activation the band's 3×3 convs read: the band grown by one pixel
-        grown = F.max_pool2d(band[:, None].float(), 3, 1, 1)[:, 0] > 0
+        grown = separable_max(band[:, None].float(), 3)[:, 0] > 0
         self.needed = grown.reshape(-1).nonzero().squeeze(1)
-        b, y, x = self._coords(self.needed)
-        # (Nd, 9) rows into the per-tap token tables stacked as (9·(T+1), hidden), summed by embedding_bag
-        tap_offsets = torch.arange(len(TAPS), device=device) * (pad_token + 1)
-        self.needed_taps = torch.stack([padded[b, y + 1 + dy, x + 1 + dx] for dy, dx in TAPS], dim=1) + tap_offsets
-        slot = torch.full((n, h + 2, w + 2), len(self.needed), dtype=torch.long, device=device)  # last: padding
-        slot[b, y + 1, x + 1] = torch.arange(len(self.needed), device=device)
-        b, y, x = self._coords(self.band)
-        self.band_slots = torch.stack([slot[b, y + 1 + dy, x + 1 + dx] for dy, dx in TAPS], dim=1)  # (Nb, 9)
+        self.taps = self.taps[self.needed]
+        slot = torch.full((n * h * w,), len(self.needed), dtype=torch.long, device=tokens.device)  # last: padding
+        slot[self.needed] = torch.arange(len(self.needed), device=tokens.device)
+        slot = F.pad(slot.view(n, h, w), (1, 1, 1, 1), value=len(self.needed))
+        self.band_slots = shifted_taps(slot)[self.band]  # (Nb, 9)
 
-    def _coords(self, flat_index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        _, h, w = self.shape
-        return flat_index // (h * w), (flat_index // w) % h, flat_index % w
+
+def shifted_taps(padded: torch.Tensor) -> torch.Tensor:
+    """(N, H+2, W+2) padded map -> (N·H·W, 9): each pixel's 3×3 neighbourhood in TAPS order."""
+    h, w = padded.shape[1] - 2, padded.shape[2] - 2
+    return torch.stack([padded[:, 1 + dy:1 + dy + h, 1 + dx:1 + dx + w] for dy, dx in TAPS], dim=-1).view(-1, 9)
+
+
+def separable_max(x: torch.Tensor, size: int) -> torch.Tensor:
+    """size×size max filter (stride 1, same size) as two 1-D passes."""
+    x = F.max_pool2d(x, (1, size), 1, (0, size // 2))
+    return F.max_pool2d(x, (size, 1), 1, (size // 2, 0))
 
 
 class FastSPADE(nn.Module):
@@ -74,13 +88,12 @@ class FastSPADE(nn.Module):
         self.register_buffer("shared_taps", F.pad(taps, (0, 0, 0, 1)).flatten(0, 1))  # (9·(T+1), hidden)
         self.register_buffer("shared_bias", shared.bias.detach().clone())
         gb_weight = torch.cat([spade.mlp_gamma.weight, spade.mlp_beta.weight]).detach()  # (2C, hidden, 3, 3)
-        gb_bias = torch.cat([spade.mlp_gamma.bias, spade.mlp_beta.bias]).detach()
-        self.register_buffer("gb_matrix", gb_weight.permute(2, 3, 1, 0).reshape(-1, gb_weight.shape[0]))
-        self.register_buffer("gb_bias", gb_bias)
+        self.register_buffer("gb_weight", gb_weight.contiguous(memory_format=torch.channels_last))
+        self.register_buffer("gb_bias", torch.cat([spade.mlp_gamma.bias, spade.mlp_beta.bias]).detach())
         self.register_buffer("a", a)
         self.register_buffer("b", b)
         uniform_hidden = F.relu(taps.sum(0) + self.shared_bias)  # (T, hidden): every tap sees the same token
-        gamma_beta = uniform_hidden @ gb_weight.sum((2, 3)).T + gb_bias
+        gamma_beta = uniform_hidden @ gb_weight.sum((2, 3)).T + self.gb_bias
         scale, shift = self._scale_shift(gamma_beta)
         self.register_buffer("scale_table", scale.contiguous())  # (T, C)
         self.register_buffer("shift_table", shift.contiguous())
@@ -90,17 +103,27 @@ class FastSPADE(nn.Module):
         gamma, beta = gamma_beta.chunk(2, dim=1)
         return self.a * (1 + gamma), self.b * (1 + gamma) + beta
 
+    def _hidden(self, layout: Tokens) -> torch.Tensor:
+        """mlp_shared's output at the layout's tap rows (every pixel, or the band's neighbourhood)."""
+        return F.relu(F.embedding_bag(layout.taps, self.shared_taps, mode="sum") + self.shared_bias)
+
     def forward(self, x: torch.Tensor, layout: Tokens) -> torch.Tensor:
         n, c, h, w = x.shape
+        if layout.dense:
+            hidden = self._hidden(layout).view(n, h, w, -1).permute(0, 3, 1, 2)  # channels_last
+            gamma, beta = F.conv2d(hidden, self.gb_weight, self.gb_bias, padding=1).chunk(2, dim=1)
+            normalized = torch.addcmul(self.b.view(1, c, 1, 1), x, self.a.view(1, c, 1, 1))
+            return torch.addcmul(beta, normalized, 1 + gamma)
         scale, shift = F.embedding(layout.flat, self.scale_table), F.embedding(layout.flat, self.shift_table)  # NHWC
         if len(layout.band):
-            hidden = F.embedding_bag(layout.needed_taps, self.shared_taps, mode="sum") + self.shared_bias
-            hidden = F.pad(F.relu(hidden), (0, 0, 0, 1))  # the zero row stands for conv padding
+            hidden = F.pad(self._hidden(layout), (0, 0, 0, 1))  # the zero row stands for conv padding
+            gb_matrix = self.gb_weight.permute(0, 2, 3, 1).flatten(1).T  # (9·hidden, 2C), rows in TAPS order
             for start in range(0, len(layout.band), BAND_CHUNK):  # chunks bound the im2col memory
                 rows = slice(start, start + BAND_CHUNK)
-                patches = hidden[layout.band_slots[rows]].flatten(1)
-                band = layout.band[rows]
-                scale[band], shift[band] = self._scale_shift(torch.addmm(self.gb_bias, patches, self.gb_matrix))
+                patches = F.embedding(layout.band_slots[rows], hidden).flatten(1)
+                band_scale, band_shift = self._scale_shift(torch.addmm(self.gb_bias, patches, gb_matrix))
+                scale.index_copy_(0, layout.band[rows], band_scale)
+                shift.index_copy_(0, layout.band[rows], band_shift)
         as_nchw = lambda t: t.view(n, h, w, c).permute(0, 3, 1, 2)  # noqa: E731  (channels_last strides)
         return torch.addcmul(as_nchw(shift), x, as_nchw(scale))
 
@@ -177,9 +200,12 @@ class FastSPADEGenerator(nn.Module):
     def tokens(self, seg: torch.Tensor) -> torch.Tensor:
         """(N, S, H, W) one-hot input -> (N, H, W) token ids; anything not one-hot is refused."""
         one_hot = seg[:, : self.label_channels]
-        if not bool(((one_hot == 0) | (one_hot == 1)).all()) or not bool((one_hot.sum(1) == 1).all()):
+        low, high = torch.aminmax(one_hot)
+        # values in [0, 1] summing to 1 with squares summing to 1 are exactly one-hot
+        if low < 0 or high > 1 or not bool(((one_hot.sum(1) == 1) & ((one_hot * one_hot).sum(1) == 1)).all()):
             raise ValueError("the fast generator needs a one-hot label input (use the reference path otherwise)")
-        tokens = one_hot.argmax(1) * self.edge_states
+        ids = torch.arange(self.label_channels, dtype=seg.dtype, device=seg.device)
+        tokens = torch.einsum("nshw,s->nhw", one_hot, ids).round().long() * self.edge_states
         if self.edge_states == 2:
             tokens = tokens + (seg[:, -1] > 0.5).long()
         return tokens
