@@ -25,12 +25,14 @@ def run_path(preset_name: str, path: str, repeats: int, out: str) -> None:
     from helpers import coco_sample, coco_sample_names, randomize_
 
     from gaugan import PRESETS, SPADEGenerator, encode_semantics, instance_map, load_generator
+    from gaugan.allocator import keep_freed_memory
     from gaugan.data.landscape import landscape_layout
     from gaugan.samples import HELD_OUT_SEED
     from gaugan.networks import FastSPADEGenerator
     from gaugan.pipeline import resize_nearest
 
     torch.set_num_threads(2)
+    keep_freed_memory()  # as GauGAN does, for every path
     if preset_name == "landscape":  # the shipped model, trained weights, on a held-out procedural layout
         network = load_generator(ROOT / "checkpoints" / "landscape")
         label = landscape_layout(np.random.default_rng(HELD_OUT_SEED), 256, 256)

@@ -9,6 +9,7 @@ from PIL import Image
 
 from label_colors import PALETTES, Label
 
+from .allocator import keep_freed_memory
 from .checkpoints import CheckpointError, load_generator, load_weights, read_model_card, read_state_dict, weights_file
 from .networks import FastSPADEGenerator, SPADEGenerator, StyleEncoder
 from .semantics import encode_semantics, instance_map
@@ -42,12 +43,16 @@ def default_device() -> torch.device:
 
 
 class GauGAN:
-    """A generator ready to turn label maps into images; load once, call generate() many times."""
+    """A generator ready to turn label maps into images; load once, call generate() many times.
+
+    Loading one tunes glibc's malloc to reuse freed memory (see gaugan/allocator.py): 1.3x faster on CPU.
+    """
 
     def __init__(self, generator: SPADEGenerator, labels: list[Label], encoder: StyleEncoder | None = None,
                  device: torch.device | str | None = None, name: str = "", fast: bool = True,
                  bf16: bool = False) -> None:
         self.device = torch.device(device) if device else default_device()
+        keep_freed_memory()
         generator = generator.eval().to(self.device)
         conv_dtype = torch.bfloat16 if bf16 else torch.float32
         self.network = FastSPADEGenerator(generator, release_source=True, conv_dtype=conv_dtype) if fast else generator

@@ -18,6 +18,7 @@ from .spade import LRELU_SLOPE, SPADE, SPADEResnetBlock
 
 TAPS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
 BAND_CHUNK = 8192  # band pixels per im2col matrix product
+MODULATION_CHUNK = 2**18  # values per chunk of the per-pixel modulation (small temporaries stay in cache)
 DENSE_FRACTION = 0.5  # band share of the pixels above which SPADE convolutions run densely
 
 
@@ -59,6 +60,9 @@ class Tokens:
         slot[self.needed] = torch.arange(len(self.needed), device=tokens.device)
         slot = F.pad(slot.view(n, h, w), (1, 1, 1, 1), value=len(self.needed))
         self.band_slots = shifted_taps(slot)[self.band]  # (Nb, 9)
+        # each pixel's row in a SPADE's [per-token table; per-band-pixel rows] modulation table
+        self.rows = self.flat.clone()
+        self.rows[self.band] = pad_token + torch.arange(len(self.band), device=tokens.device)
 
 
 def shifted_taps(padded: torch.Tensor) -> torch.Tensor:
@@ -107,25 +111,36 @@ class FastSPADE(nn.Module):
         """mlp_shared's output at the layout's tap rows (every pixel, or the band's neighbourhood)."""
         return F.relu(F.embedding_bag(layout.taps, self.shared_taps, mode="sum") + self.shared_bias)
 
-    def forward(self, x: torch.Tensor, layout: Tokens) -> torch.Tensor:
+    def _band_scale_shift(self, layout: Tokens) -> tuple[torch.Tensor, torch.Tensor]:
+        """(Nb, C) scale and shift at the band pixels, from 3×3 convolutions over their hidden patches."""
+        hidden = F.pad(self._hidden(layout), (0, 0, 0, 1))  # the zero row stands for conv padding
+        gb_matrix = self.gb_weight.permute(0, 2, 3, 1).flatten(1).T  # (9·hidden, 2C), rows in TAPS order
+        gamma_beta = torch.cat([torch.addmm(self.gb_bias, F.embedding(slots, hidden).flatten(1), gb_matrix)
+                                for slots in layout.band_slots.split(BAND_CHUNK)])  # chunks bound im2col memory
+        return self._scale_shift(gamma_beta)
+
+    def forward(self, x: torch.Tensor, layout: Tokens, slope: float | None = None) -> torch.Tensor:
+        """SPADE(x), followed by a leaky ReLU with `slope` when given; x and the result are channels_last."""
         n, c, h, w = x.shape
         if layout.dense:
             hidden = self._hidden(layout).view(n, h, w, -1).permute(0, 3, 1, 2)  # channels_last
             gamma, beta = F.conv2d(hidden, self.gb_weight, self.gb_bias, padding=1).chunk(2, dim=1)
-            normalized = torch.addcmul(self.b.view(1, c, 1, 1), x, self.a.view(1, c, 1, 1))
-            return torch.addcmul(beta, normalized, 1 + gamma)
-        scale, shift = F.embedding(layout.flat, self.scale_table), F.embedding(layout.flat, self.shift_table)  # NHWC
+            out = torch.addcmul(beta, torch.addcmul(self.b.view(1, c, 1, 1), x, self.a.view(1, c, 1, 1)), 1 + gamma)
+            return out if slope is None else F.leaky_relu_(out, slope)
+        scale, shift = self.scale_table, self.shift_table
         if len(layout.band):
-            hidden = F.pad(self._hidden(layout), (0, 0, 0, 1))  # the zero row stands for conv padding
-            gb_matrix = self.gb_weight.permute(0, 2, 3, 1).flatten(1).T  # (9·hidden, 2C), rows in TAPS order
-            for start in range(0, len(layout.band), BAND_CHUNK):  # chunks bound the im2col memory
-                rows = slice(start, start + BAND_CHUNK)
-                patches = F.embedding(layout.band_slots[rows], hidden).flatten(1)
-                band_scale, band_shift = self._scale_shift(torch.addmm(self.gb_bias, patches, gb_matrix))
-                scale.index_copy_(0, layout.band[rows], band_scale)
-                shift.index_copy_(0, layout.band[rows], band_shift)
-        as_nchw = lambda t: t.view(n, h, w, c).permute(0, 3, 1, 2)  # noqa: E731  (channels_last strides)
-        return torch.addcmul(as_nchw(shift), x, as_nchw(scale))
+            band_scale, band_shift = self._band_scale_shift(layout)
+            scale, shift = torch.cat([scale, band_scale]), torch.cat([shift, band_shift])
+        out = torch.empty_like(x, memory_format=torch.channels_last)
+        pixels = lambda t: t.permute(0, 2, 3, 1).reshape(-1, c)  # noqa: E731  (a view for channels_last)
+        x_rows, out_rows = pixels(x), pixels(out)
+        step = max(1, MODULATION_CHUNK // c)
+        for start in range(0, len(layout.rows), step):  # fused per chunk: gather, multiply-add, activation
+            rows, chunk = layout.rows[start:start + step], slice(start, start + step)
+            torch.addcmul(F.embedding(rows, shift), x_rows[chunk], F.embedding(rows, scale), out=out_rows[chunk])
+            if slope is not None:
+                F.leaky_relu_(out_rows[chunk], slope)
+        return out
 
 
 class FastBlock(nn.Module):
@@ -157,9 +172,9 @@ class FastBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, layout: Tokens) -> torch.Tensor:
         shortcut = self._conv(self.conv_s, self.norm_s(x, layout)) if self.learned_shortcut else x
-        dx = self._conv(self.conv_0, F.leaky_relu(self.norm_0(x, layout), LRELU_SLOPE))
-        dx = self._conv(self.conv_1, F.leaky_relu(self.norm_1(dx, layout), LRELU_SLOPE))
-        return shortcut + dx
+        dx = self._conv(self.conv_0, self.norm_0(x, layout, LRELU_SLOPE))
+        dx = self._conv(self.conv_1, self.norm_1(dx, layout, LRELU_SLOPE))
+        return dx.add_(shortcut)
 
 
 class FastSPADEGenerator(nn.Module):
