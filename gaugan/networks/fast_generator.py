@@ -22,11 +22,20 @@ MODULATION_CHUNK = 2**18  # values per chunk of the per-pixel modulation (small 
 DENSE_FRACTION = 0.5  # band share of the pixels above which SPADE convolutions run densely
 
 
-def spectral_weight(conv: nn.Conv2d) -> torch.Tensor:
-    """weight_orig / σ with the stored u and v (what torch's spectral_norm uses in eval mode)."""
-    w = conv.weight_orig.detach()
-    sigma = torch.dot(conv.weight_u, w.reshape(w.shape[0], -1) @ conv.weight_v)
-    return w / sigma
+class FoldedConv(nn.Module):
+    """A spectral-norm convolution with σ (from the stored u and v, as in eval mode) folded into its weight."""
+
+    def __init__(self, conv: nn.Conv2d, dtype: torch.dtype, in_place: bool) -> None:
+        """in_place=True divides the source's weight_orig itself (no second copy; the source is spent)."""
+        super().__init__()
+        w = conv.weight_orig.detach()
+        sigma = torch.dot(conv.weight_u, w.reshape(w.shape[0], -1) @ conv.weight_v)
+        self.register_buffer("weight", (w.div_(sigma) if in_place else w / sigma).to(dtype))
+        self.register_buffer("bias", None if conv.bias is None else conv.bias.detach().to(dtype))
+        self.padding = conv.padding
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x.to(self.weight.dtype), self.weight, self.bias, padding=self.padding).to(x.dtype)
 
 
 class Tokens:
@@ -144,36 +153,24 @@ class FastSPADE(nn.Module):
 
 
 class FastBlock(nn.Module):
-    """SPADEResnetBlock with folded spectral-norm convs (in conv_dtype) and FastSPADE norms."""
+    """SPADEResnetBlock with FoldedConv convolutions (in conv_dtype) and FastSPADE norms."""
 
     def __init__(self, block: SPADEResnetBlock, token_weights: torch.Tensor,
-                 conv_dtype: torch.dtype = torch.float32) -> None:
+                 conv_dtype: torch.dtype = torch.float32, in_place: bool = False) -> None:
         super().__init__()
         self.learned_shortcut = block.learned_shortcut
-        self.conv_dtype = conv_dtype
-        self.conv_0 = self._plain(block.conv_0)
-        self.conv_1 = self._plain(block.conv_1)
+        self.conv_0 = FoldedConv(block.conv_0, conv_dtype, in_place)
+        self.conv_1 = FoldedConv(block.conv_1, conv_dtype, in_place)
         self.norm_0 = FastSPADE(block.norm_0, token_weights)
         self.norm_1 = FastSPADE(block.norm_1, token_weights)
         if self.learned_shortcut:
-            self.conv_s = self._plain(block.conv_s)
+            self.conv_s = FoldedConv(block.conv_s, conv_dtype, in_place)
             self.norm_s = FastSPADE(block.norm_s, token_weights)
 
-    def _plain(self, conv: nn.Conv2d) -> nn.Conv2d:
-        plain = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, padding=conv.padding,
-                          bias=conv.bias is not None)
-        plain.weight.data = spectral_weight(conv).contiguous(memory_format=torch.channels_last)
-        if conv.bias is not None:
-            plain.bias.data.copy_(conv.bias.detach())
-        return plain.to(self.conv_dtype).requires_grad_(False)
-
-    def _conv(self, conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
-        return conv(x.to(self.conv_dtype)).to(x.dtype)  # no-ops in float32
-
     def forward(self, x: torch.Tensor, layout: Tokens) -> torch.Tensor:
-        shortcut = self._conv(self.conv_s, self.norm_s(x, layout)) if self.learned_shortcut else x
-        dx = self._conv(self.conv_0, self.norm_0(x, layout, LRELU_SLOPE))
-        dx = self._conv(self.conv_1, self.norm_1(dx, layout, LRELU_SLOPE))
+        shortcut = self.conv_s(self.norm_s(x, layout)) if self.learned_shortcut else x
+        dx = self.conv_0(self.norm_0(x, layout, LRELU_SLOPE))
+        dx = self.conv_1(self.norm_1(dx, layout, LRELU_SLOPE))
         return dx.add_(shortcut)
 
 
@@ -206,7 +203,7 @@ class FastSPADEGenerator(nn.Module):
         self.blocks = nn.ModuleDict()
         with torch.no_grad():
             for name in names:
-                self.blocks[name] = FastBlock(getattr(generator, name), token_weights, conv_dtype)
+                self.blocks[name] = FastBlock(getattr(generator, name), token_weights, conv_dtype, in_place=release_source)
                 if release_source:
                     setattr(generator, name, nn.Identity())
         self.conv_img = generator.conv_img
