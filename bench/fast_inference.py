@@ -3,7 +3,9 @@ landscape model, CPU, 2 threads.
 
 Prints median ms of each path (measured in this run), the ratio to the reference, the max and mean abs
 difference of the outputs from the reference, and each path's peak RSS (each path runs in its own process).
-"fast-bf16" is the opt-in bf16-convolution variant.   python bench/fast_inference.py
+"fast-bf16" is the opt-in bf16-convolution variant. GauGAN tunes glibc malloc (gaugan/allocator.py), so every
+path runs so tuned, except "reference-plain-malloc": the reference as a plain script runs it. "ratio" is against
+the tuned reference; "vs plain" against the plain one.   python bench/fast_inference.py
 """
 from __future__ import annotations
 
@@ -32,7 +34,8 @@ def run_path(preset_name: str, path: str, repeats: int, out: str) -> None:
     from gaugan.pipeline import resize_nearest
 
     torch.set_num_threads(2)
-    keep_freed_memory()  # as GauGAN does, for every path
+    if path != "reference-plain-malloc":
+        keep_freed_memory()  # as GauGAN does
     if preset_name == "landscape":  # the shipped model, trained weights, on a held-out procedural layout
         network = load_generator(ROOT / "checkpoints" / "landscape")
         label = landscape_layout(np.random.default_rng(HELD_OUT_SEED), 256, 256)
@@ -41,7 +44,7 @@ def run_path(preset_name: str, path: str, repeats: int, out: str) -> None:
         label, _ = coco_sample(coco_sample_names()[3])  # a real COCO-Stuff layout, ids folded into the label space
         label = np.where(label == 255, 0, label) % network.preset.label_nc if preset_name != "coco" else label
     preset = network.preset
-    if path != "reference":
+    if path.startswith("fast"):
         dtype = torch.bfloat16 if path == "fast-bf16" else torch.float32
         network = FastSPADEGenerator(network, release_source=True, conv_dtype=dtype)
     size = preset.output_size
@@ -67,19 +70,21 @@ def main() -> None:
         return
     import torch
 
-    print(f"{'preset':<11} {'path':<10} {'ms':>7} {'ratio':>6} {'max|diff|':>10} {'mean|diff|':>11} {'peak RSS':>9}")
+    print(f"{'preset':<11} {'path':<22} {'ms':>7} {'ratio':>6} {'vs plain':>8} {'max|diff|':>10} {'mean|diff|':>11} "
+          f"{'peak RSS':>9}")
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.presets:
             results = {}
-            for path in ("reference", "fast", "fast-bf16"):
+            for path in ("reference-plain-malloc", "reference", "fast", "fast-bf16"):
                 out = f"{tmp}/{name}_{path}.pt"
                 line = subprocess.run([sys.executable, __file__, "--repeats", str(args.repeats), "--child", name, path, out],
                                       check=True, capture_output=True, text=True).stdout.split()
                 results[path] = (float(line[0]), float(line[1]), torch.load(out, weights_only=True))
             ref_ms, _, ref_y = results["reference"]
+            plain_ms = results["reference-plain-malloc"][0]
             for path, (ms, rss, y) in results.items():
                 diff = (ref_y - y).abs()
-                print(f"{name:<11} {path:<10} {ms:7.0f} {ref_ms / ms:6.2f} {diff.max().item():10.2e} "
+                print(f"{name:<11} {path:<22} {ms:7.0f} {ref_ms / ms:6.2f} {plain_ms / ms:8.2f} {diff.max().item():10.2e} "
                       f"{diff.mean().item():11.2e} {rss:8.2f}G", flush=True)
 
 

@@ -96,3 +96,12 @@ def test_bf16_convolutions_are_opt_in_and_close():
     assert (exact - reference).abs().max() < TOLERANCE
     error = (bf16 - reference).abs()
     assert 0 < error.mean() < 0.02 and error.max() < 0.25  # measured figures are in the README
+
+
+def test_building_without_release_leaves_the_source_intact():
+    generator = randomize_(SPADEGenerator(PRESETS["ade20k"], ngf=8), seed=15).eval()
+    seg = encode_semantics(torch.from_numpy(hard_doodle(256, 256, 150, seed=7))[None, None], None, PRESETS["ade20k"])
+    with torch.inference_mode():
+        before = generator(seg)
+        FastSPADEGenerator(generator)  # release_source=False: folds into copies
+        assert torch.equal(generator(seg), before)
