@@ -1,11 +1,13 @@
 """An exact, faster SPADE generator for eval: same outputs (to float rounding) as SPADEGenerator.
 
 Built once from a loaded SPADEGenerator:
-- spectral-norm σ and batch-norm running statistics are folded into plain weights;
+- spectral-norm σ and batch-norm running statistics are folded into plain weights and tables;
 - the input is one-hot, so SPADE's first conv (mlp_shared) is a sum of gathered kernel columns;
 - where a pixel's 5×5 neighbourhood is one label (and inside the image) gamma and beta are per-label
   constants, looked up from tables; only the bands along label boundaries and image borders get
-  real 3×3 convolutions, as matrix products over those pixels alone.
+  real 3×3 convolutions, as matrix products over those pixels alone (or one dense convolution where
+  the band covers most pixels);
+- the modulation and its activation run fused, chunk by chunk, from a per-pixel row index.
 """
 from __future__ import annotations
 
