@@ -105,3 +105,11 @@ def test_building_without_release_leaves_the_source_intact():
         before = generator(seg)
         FastSPADEGenerator(generator)  # release_source=False: folds into copies
         assert torch.equal(generator(seg), before)
+
+
+def test_without_onednn_prepacking_the_output_is_the_same(monkeypatch):
+    monkeypatch.setattr(torch.backends.mkldnn, "is_available", lambda: False)  # as on CUDA or a build without oneDNN
+    generator = randomize_(SPADEGenerator(PRESETS["coco"], ngf=8), seed=16).eval()
+    assert not FastSPADEGenerator(generator).blocks["up_0"].conv_0.prepacked
+    label, instance = coco_sample(coco_sample_names()[6])
+    assert compare(generator, label, instance) < TOLERANCE
