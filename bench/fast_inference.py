@@ -13,11 +13,10 @@ import argparse
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
 
 import common
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = common.ROOT
 sys.path.insert(0, str(ROOT / "tests"))
 
 

@@ -8,9 +8,10 @@ import argparse
 import statistics
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+import common
+
+ROOT = common.ROOT
 sys.path.insert(0, str(ROOT / "tests"))
 
 from browser import CANVAS, RESULT, browser_page, choose_label, result_src, stroke, streamlit_server, wait_idle  # noqa: E402
