@@ -169,14 +169,16 @@ class FastSPADE(nn.Module):
     def forward(self, x: torch.Tensor, layout: Tokens, slope: float | None = None) -> torch.Tensor:
         """SPADE(x), followed by a leaky ReLU with `slope` when given; x and the result are channels_last."""
         n, c, h, w = x.shape
+        as_nchw = lambda t: t.view(n, h, w, c).permute(0, 3, 1, 2)  # noqa: E731  (channels_last strides)
         if layout.dense:
             if self.gb_conv is not None:
                 hidden = self._hidden(layout).view(n, h, w, -1).permute(0, 3, 1, 2)  # channels_last
                 gamma_beta = F.conv2d(hidden, self.gb_conv, self.gamma_beta.bias, padding=1)
+                gamma_beta = gamma_beta.permute(0, 2, 3, 1).reshape(-1, 2 * c)
             else:
-                gamma_beta = self._band_gamma_beta(layout).view(n, h, w, 2 * c).permute(0, 3, 1, 2)
-            gamma, beta = gamma_beta.chunk(2, dim=1)
-            out = torch.addcmul(beta, torch.addcmul(self.b.view(1, c, 1, 1), x, self.a.view(1, c, 1, 1)), 1 + gamma)
+                gamma_beta = self._band_gamma_beta(layout)
+            scale, shift = self._scale_shift(gamma_beta)
+            out = torch.addcmul(as_nchw(shift), x, as_nchw(scale))
             return out if slope is None else F.leaky_relu_(out, slope)
         scale, shift = self.scale_table, self.shift_table
         if len(layout.band):
