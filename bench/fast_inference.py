@@ -3,6 +3,8 @@ landscape model, CPU, 2 threads.
 
 Prints median ms of each path (measured in this run), the ratio to the reference, the max and mean abs
 difference of the outputs from the reference, and each path's peak RSS (each path runs in its own process).
+Every path starts from the same label ids (compact_semantics): the reference encodes them one-hot, as
+NVIDIA's code does, the fast path reads them.
 "fast-bf16" is the opt-in bf16-convolution variant. GauGAN tunes glibc malloc (gaugan/allocator.py), so every
 path runs so tuned, except "reference-plain-malloc": the reference as a plain script runs it. "ratio" is against
 the tuned reference; "vs plain" against the plain one.   python bench/fast_inference.py
@@ -25,8 +27,9 @@ def run_path(preset_name: str, path: str, repeats: int, out: str) -> None:
     import torch
     from helpers import coco_sample, coco_sample_names, randomize_
 
-    from gaugan import PRESETS, SPADEGenerator, encode_semantics, instance_map, load_generator
-    from gaugan.allocator import keep_freed_memory
+    from gaugan import PRESETS, SPADEGenerator, instance_map, load_generator
+    from gaugan.allocator import keep_freed_memory, release_free_memory
+    from gaugan.semantics import compact_semantics
     from gaugan.data.landscape import landscape_layout
     from gaugan.samples import HELD_OUT_SEED
     from gaugan.networks import FastSPADEGenerator
@@ -46,14 +49,16 @@ def run_path(preset_name: str, path: str, repeats: int, out: str) -> None:
     if path.startswith("fast"):
         dtype = torch.bfloat16 if path == "fast-bf16" else torch.float32
         network = FastSPADEGenerator(network, release_source=True, conv_dtype=dtype)
+    if path != "reference-plain-malloc":
+        release_free_memory()  # as GauGAN does once its network is built
     size = preset.output_size
     small = torch.from_numpy(resize_nearest(label.astype(np.int64), size))[None, None]
     instance = torch.from_numpy(resize_nearest(instance_map(label, preset.thing_ids), size))[None, None]
-    seg = encode_semantics(small, instance, preset)
+    channels, edges = compact_semantics(small, instance, preset)
     z = torch.randn(1, preset.z_dim, generator=torch.Generator().manual_seed(0)) if preset.use_vae else None
-    with torch.inference_mode():
-        seconds = common.median_seconds(lambda: network(seg, z), repeats)
-        torch.save(network(seg, z), out)
+    with torch.inference_mode():  # from the label ids: the reference encodes them one-hot, the fast path reads them
+        seconds = common.median_seconds(lambda: network.from_compact(channels, edges, z), repeats)
+        torch.save(network.from_compact(channels, edges, z), out)
     print(f"{seconds * 1000:.1f} {common.peak_rss_gib():.3f}")
 
 

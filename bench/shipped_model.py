@@ -31,9 +31,9 @@ def main() -> None:
         model = GauGAN.from_checkpoint(common.ROOT / "checkpoints" / "landscape", device="cpu", fast=fast)
         load = time.perf_counter() - started
         for name, labels in scenes.items():
-            seg, z = model.prepare(labels), model.style_code(0, None)
+            (channels, edges), z = model.prepare(labels), model.style_code(0, None)
             with torch.inference_mode():
-                network = common.median_seconds(lambda: model.network(seg, z), args.repeats)
+                network = common.median_seconds(lambda: model.network.from_compact(channels, edges, z), args.repeats)
             generate = common.median_seconds(lambda: model.generate(labels, seed=0), args.repeats)
             print(f"{'fast' if fast else 'reference':<10} {name:<16} {load:7.2f} {network * 1000:11.1f} "
                   f"{generate * 1000:14.1f}", flush=True)

@@ -9,10 +9,10 @@ from PIL import Image
 
 from label_colors import PALETTES, Label
 
-from .allocator import keep_freed_memory
+from .allocator import keep_freed_memory, release_free_memory
 from .checkpoints import CheckpointError, load_generator, load_weights, read_model_card, read_state_dict, weights_file
 from .networks import FastSPADEGenerator, SPADEGenerator, StyleEncoder
-from .semantics import encode_semantics, instance_map
+from .semantics import compact_semantics, instance_map
 
 
 def resize_nearest(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -58,6 +58,7 @@ class GauGAN:
         self.network = FastSPADEGenerator(generator, release_source=True, conv_dtype=conv_dtype) if fast else generator
         self.encoder = encoder.eval().to(self.device) if encoder is not None else None
         self.preset = generator.preset
+        release_free_memory()  # what loading and folding left free
         self.labels = labels
         self.name = name
 
@@ -100,8 +101,8 @@ class GauGAN:
             mu, _ = self.encoder(x)
         return mu
 
-    def prepare(self, labels: np.ndarray, instance: np.ndarray | None = None) -> torch.Tensor:
-        """Resize labels (and instances) to the model's grid and encode them."""
+    def prepare(self, labels: np.ndarray, instance: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Resize labels (and instances) to the model's grid: the network's compact input (see compact_semantics)."""
         labels = check_label_array(labels)
         size = self.preset.output_size
         if self.preset.use_instance:
@@ -110,7 +111,8 @@ class GauGAN:
                 raise ValueError(f"instance map shape {instance.shape} differs from labels shape {labels.shape}")
             instance = torch.from_numpy(resize_nearest(instance.astype(np.int64), size))[None, None]
         label = torch.from_numpy(resize_nearest(labels.astype(np.int64), size))[None, None]
-        return encode_semantics(label, instance, self.preset).to(self.device)
+        channels, edges = compact_semantics(label, instance, self.preset)
+        return channels.to(self.device), None if edges is None else edges.to(self.device)
 
     def style_code(self, seed: int | None, style: torch.Tensor | None) -> torch.Tensor | None:
         """z for VAE models: the given style code, else a normal sample drawn from the seed."""
@@ -129,9 +131,9 @@ class GauGAN:
         """
         if isinstance(style, Image.Image):
             style = self.encode_style(style)
-        seg = self.prepare(labels, instance)
+        channels, edges = self.prepare(labels, instance)
         with torch.inference_mode():
-            y = self.network(seg, self.style_code(seed, style))[0]
+            y = self.network.from_compact(channels, edges, self.style_code(seed, style))[0]
         image = Image.fromarray(to_uint8_image(y))
         height, width = np.asarray(labels).shape
         return image if image.size == (width, height) else image.resize((width, height), Image.BICUBIC)

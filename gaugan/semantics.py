@@ -35,12 +35,13 @@ def _as_label_tensor(label: torch.Tensor | np.ndarray) -> torch.Tensor:
     return tensor.long()
 
 
-def encode_semantics(
+def compact_semantics(
     label: torch.Tensor | np.ndarray,
     instance: torch.Tensor | np.ndarray | None,
     preset: Preset,
-) -> torch.Tensor:
-    """One-hot label channels (+ dont-care) (+ instance edges, last), exactly as NVIDIA's preprocessing."""
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(N, 1, H, W) label ids -> each pixel's input channel (dont-care 255 -> its own channel), checked, and
+    the instance edges (N, 1, H, W) for presets that use instances (else None): what the one-hot input encodes."""
     label = _as_label_tensor(label)
     channels = preset.label_nc + int(preset.contain_dontcare_label)
     if preset.contain_dontcare_label:
@@ -53,16 +54,31 @@ def encode_semantics(
             f"label ids must lie in 0..{channels - 1} for preset {preset.name!r}, "
             f"found {bad}{hint}"
         )
-    one_hot = torch.zeros(label.shape[0], channels, *label.shape[2:], dtype=torch.float32, device=label.device)
-    one_hot.scatter_(1, label, 1.0)
     if not preset.use_instance:
-        return one_hot
+        return label, None
     if instance is None:
         raise ValueError(f"preset {preset.name!r} uses instance maps, but instance is None")
     instance = torch.as_tensor(np.asarray(instance) if not torch.is_tensor(instance) else instance)
     if instance.shape != label.shape:
         raise ValueError(f"instance shape {tuple(instance.shape)} differs from label shape {tuple(label.shape)}")
-    return torch.cat([one_hot, instance_edges(instance.to(label.device))], dim=1)
+    return label, instance_edges(instance.to(label.device))
+
+
+def one_hot_semantics(channels: torch.Tensor, edges: torch.Tensor | None, preset: Preset) -> torch.Tensor:
+    """compact_semantics' output -> the generator's input: one-hot label channels, then the edge channel."""
+    count = preset.label_nc + int(preset.contain_dontcare_label)
+    one_hot = torch.zeros(channels.shape[0], count, *channels.shape[2:], dtype=torch.float32, device=channels.device)
+    one_hot.scatter_(1, channels, 1.0)
+    return one_hot if edges is None else torch.cat([one_hot, edges], dim=1)
+
+
+def encode_semantics(
+    label: torch.Tensor | np.ndarray,
+    instance: torch.Tensor | np.ndarray | None,
+    preset: Preset,
+) -> torch.Tensor:
+    """One-hot label channels (+ dont-care) (+ instance edges, last), exactly as NVIDIA's preprocessing."""
+    return one_hot_semantics(*compact_semantics(label, instance, preset), preset)
 
 
 def instance_map(labels: np.ndarray, thing_ids: Iterable[int]) -> np.ndarray:

@@ -7,6 +7,7 @@ from helpers import ROOT, coco_sample, coco_sample_names, make_tiny_model, rando
 from gaugan import PRESETS, GauGAN, SPADEGenerator, encode_semantics, instance_map
 from gaugan.networks import FastSPADEGenerator
 from gaugan.pipeline import resize_nearest
+from gaugan.semantics import compact_semantics, one_hot_semantics
 
 TOLERANCE = 1e-4
 
@@ -34,11 +35,15 @@ def compare(generator: SPADEGenerator, labels: np.ndarray, instance: np.ndarray 
     if preset.use_instance:
         inst = instance if instance is not None else instance_map(labels, preset.thing_ids)
         inst = torch.from_numpy(resize_nearest(inst.astype(np.int64), size))[None, None]
-    seg = encode_semantics(label, inst, preset)
+    channels, edges = compact_semantics(label, inst, preset)
+    seg = one_hot_semantics(channels, edges, preset)
     z = torch.randn(1, preset.z_dim, generator=torch.Generator().manual_seed(0)) if preset.use_vae else None
     with torch.inference_mode():
         reference = generator(seg, z)
-        fast = FastSPADEGenerator(generator)(seg, z)
+        fast_network = FastSPADEGenerator(generator)
+        fast = fast_network(seg, z)
+        # the pipeline's input (label ids, no one-hot tensor) gives the very same image
+        assert torch.equal(fast_network.from_compact(channels, edges, z), fast)
     assert reference.std() > 0.05, "saturated or constant output would hide differences"
     return float((reference - fast).abs().max())
 

@@ -19,7 +19,7 @@ from .generator import SPADEGenerator
 from .spade import LRELU_SLOPE, SPADE, SPADEResnetBlock
 
 TAPS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
-BAND_CHUNK = 8192  # band pixels per im2col matrix product
+BAND_CHUNK = 4096  # band pixels per im2col matrix product
 MODULATION_CHUNK = 2**18  # values per chunk of the per-pixel modulation (small temporaries stay in cache)
 DENSE_FRACTION = 0.5  # band share of the pixels above which SPADE convolutions run densely
 SMALL_GAMMA_BETA = 2**18  # γ|β weights up to this many values also keep a plain copy for dense 3×3 convolutions
@@ -31,10 +31,11 @@ def onednn_ready(weight: torch.Tensor) -> bool:
 
 
 class Affine(nn.Module):
-    """rows @ weight.T + bias; on CPU through oneDNN with the weight prepacked once (~2.5x MKL's sgemm here)."""
+    """rows @ weight.T (+ bias); on CPU through oneDNN with the weight prepacked once (~2.5x MKL's sgemm here)."""
 
-    def __init__(self, weight: torch.Tensor, bias: torch.Tensor) -> None:
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None) -> None:
         super().__init__()
+        self.out_features = weight.shape[0]
         self.prepacked = onednn_ready(weight)
         self.register_buffer("weight", torch.ops.mkldnn._reorder_linear_weight(weight) if self.prepacked else weight)
         self.register_buffer("bias", bias)
@@ -42,22 +43,29 @@ class Affine(nn.Module):
     def forward(self, rows: torch.Tensor) -> torch.Tensor:
         if self.prepacked:
             return torch.ops.mkldnn._linear_pointwise(rows, self.weight, self.bias, "none", [], "")
-        return torch.addmm(self.bias, rows, self.weight.T)
+        return rows @ self.weight.T if self.bias is None else torch.addmm(self.bias, rows, self.weight.T)
+
+
+def folded_weight(conv: nn.Conv2d, in_place: bool) -> torch.Tensor:
+    """A spectral-norm convolution's weight with σ (from the stored u and v, as in eval mode) divided out.
+
+    in_place=True divides the source's weight_orig itself (no second copy; the source is spent)."""
+    w = conv.weight_orig.detach()
+    sigma = torch.dot(conv.weight_u, w.reshape(w.shape[0], -1) @ conv.weight_v)
+    return w.div_(sigma) if in_place else w / sigma
 
 
 class FoldedConv(nn.Module):
-    """A spectral-norm convolution with σ (from the stored u and v, as in eval mode) folded into its weight.
+    """A convolution for eval: a spectral-norm one gets σ folded into its weight (see folded_weight).
 
     On CPU in float32 the weight is also reordered once into oneDNN's blocked layout, which F.conv2d would
     otherwise redo on every call (most of the time of a 1024-channel convolution at 16×16).
     """
 
-    def __init__(self, conv: nn.Conv2d, dtype: torch.dtype, in_place: bool) -> None:
-        """in_place=True divides the source's weight_orig itself (no second copy; the source is spent)."""
+    def __init__(self, conv: nn.Conv2d, dtype: torch.dtype = torch.float32, in_place: bool = False) -> None:
         super().__init__()
-        w = conv.weight_orig.detach()
-        sigma = torch.dot(conv.weight_u, w.reshape(w.shape[0], -1) @ conv.weight_v)
-        weight = (w.div_(sigma) if in_place else w / sigma).to(dtype)
+        weight = folded_weight(conv, in_place) if hasattr(conv, "weight_orig") else conv.weight.detach()
+        weight = weight.to(dtype)
         self.padding = list(conv.padding)
         self.prepacked = onednn_ready(weight)
         if self.prepacked:
@@ -65,11 +73,16 @@ class FoldedConv(nn.Module):
         self.register_buffer("weight", weight)
         self.register_buffer("bias", None if conv.bias is None else conv.bias.detach().to(dtype))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.prepacked:
+    def forward(self, x: torch.Tensor, add_to: torch.Tensor | None = None) -> torch.Tensor:
+        """conv(x); with add_to: add_to += conv(x), in place (fused into the convolution on oneDNN)."""
+        if self.prepacked and add_to is None:
             return torch.ops.mkldnn._convolution_pointwise(x, self.weight, self.bias, self.padding, [1, 1], [1, 1], 1,
                                                            "none", [], "")
-        return F.conv2d(x.to(self.weight.dtype), self.weight, self.bias, padding=self.padding).to(x.dtype)
+        if self.prepacked:
+            return torch.ops.mkldnn._convolution_pointwise_.binary(add_to, x, self.weight, self.bias, self.padding,
+                                                                   [1, 1], [1, 1], 1, "add", 1.0, None, [], None)
+        y = F.conv2d(x.to(self.weight.dtype), self.weight, self.bias, padding=self.padding).to(x.dtype)
+        return y if add_to is None else add_to.add_(y)
 
 
 class Tokens:
@@ -93,6 +106,9 @@ class Tokens:
         band = ~(same[:, 0] & inside)
         self.band = band.reshape(-1).nonzero().squeeze(1)
         self.dense = len(self.band) > DENSE_FRACTION * self.flat.numel()
+        # each pixel's row in the (N, H/2, W/2) map it is the nearest ×2 upsampling of (read without upsampling)
+        image, y, x = (torch.arange(size, device=tokens.device) for size in (n, h, w))
+        self.half_res_source = ((image[:, None, None] * (h // 2) + y[:, None] // 2) * (w // 2) + x // 2).reshape(-1)
         if self.dense:  # every pixel's 3×3 neighbourhood, as rows of the hidden map (index N·H·W: zero padding)
             index = F.pad(torch.arange(n * h * w, device=tokens.device).view(n, h, w), (1, 1, 1, 1), value=n * h * w)
             self.band_slots = shifted_taps(index)
@@ -108,6 +124,13 @@ class Tokens:
         # each pixel's row in a SPADE's [per-token table; per-band-pixel rows] modulation table
         self.rows = self.flat.clone()
         self.rows[self.band] = pad_token + torch.arange(len(self.band), device=tokens.device)
+
+
+def nearest(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """Nearest resize of (..., H, W) to (h, w) as F.interpolate's "nearest" does, reading only the kept pixels."""
+    rows = torch.arange(h, device=x.device) * x.shape[-2] // h
+    cols = torch.arange(w, device=x.device) * x.shape[-1] // w
+    return x[..., rows, :][..., cols]
 
 
 def shifted_taps(padded: torch.Tensor) -> torch.Tensor:
@@ -166,34 +189,70 @@ class FastSPADE(nn.Module):
         return torch.cat([self.gamma_beta(F.embedding(slots, hidden).flatten(1))
                           for slots in layout.band_slots.split(BAND_CHUNK)])  # chunks bound im2col memory
 
-    def forward(self, x: torch.Tensor, layout: Tokens, slope: float | None = None) -> torch.Tensor:
-        """SPADE(x), followed by a leaky ReLU with `slope` when given; x and the result are channels_last."""
-        n, c, h, w = x.shape
-        as_nchw = lambda t: t.view(n, h, w, c).permute(0, 3, 1, 2)  # noqa: E731  (channels_last strides)
+    def forward(self, x: torch.Tensor, layout: Tokens, slope: float | None = None, upsample: bool = False,
+                project: Affine | None = None, out: torch.Tensor | None = None) -> torch.Tensor:
+        """SPADE(x), then a leaky ReLU with `slope` when given; x and the result are channels_last.
+
+        upsample=True: x is at half the layout's resolution and is read as its nearest ×2 upsampling (not for
+        dense layouts). project: a per-pixel product (a 1×1 convolution) applied to the result, chunk by
+        chunk, so the full SPADE output is never stored. out: the tensor to write into (x itself is allowed).
+        """
+        n, h, w = layout.shape
+        c = x.shape[1]
         if layout.dense:
+            if upsample:
+                raise ValueError("dense layouts take x at their own resolution")
             if self.gb_conv is not None:
-                hidden = self._hidden(layout).view(n, h, w, -1).permute(0, 3, 1, 2)  # channels_last
+                hidden = as_channels_last(self._hidden(layout), n, h, w)
                 gamma_beta = F.conv2d(hidden, self.gb_conv, self.gamma_beta.bias, padding=1)
                 gamma_beta = gamma_beta.permute(0, 2, 3, 1).reshape(-1, 2 * c)
             else:
                 gamma_beta = self._band_gamma_beta(layout)
-            scale, shift = self._scale_shift(gamma_beta)
-            out = torch.addcmul(as_nchw(shift), x, as_nchw(scale))
-            return out if slope is None else F.leaky_relu_(out, slope)
+            scale, shift = (as_channels_last(t, n, h, w) for t in self._scale_shift(gamma_beta))
+            result = torch.addcmul(shift, x, scale, out=out if project is None else None)
+            if slope is not None:
+                F.leaky_relu_(result, slope)
+            return result if project is None else as_channels_last(project(pixel_rows(result)), n, h, w)
         scale, shift = self.scale_table, self.shift_table
         if len(layout.band):
             band_scale, band_shift = self._scale_shift(self._band_gamma_beta(layout))
             scale, shift = torch.cat([scale, band_scale]), torch.cat([shift, band_shift])
-        out = torch.empty_like(x, memory_format=torch.channels_last)
-        pixels = lambda t: t.permute(0, 2, 3, 1).reshape(-1, c)  # noqa: E731  (a view for channels_last)
-        x_rows, out_rows = pixels(x), pixels(out)
+        out_channels = c if project is None else project.out_features
+        if out is None:
+            out = torch.empty(n, out_channels, h, w, dtype=x.dtype, device=x.device, memory_format=torch.channels_last)
+        x_rows, out_rows = pixel_rows(x), pixel_rows(out)
         step = max(1, MODULATION_CHUNK // c)
+        buffers = torch.empty(4, min(step, len(layout.rows)), c, dtype=x.dtype, device=x.device)  # reused per chunk
         for start in range(0, len(layout.rows), step):  # fused per chunk: gather, multiply-add, activation
             rows, chunk = layout.rows[start:start + step], slice(start, start + step)
-            torch.addcmul(F.embedding(rows, shift), x_rows[chunk], F.embedding(rows, scale), out=out_rows[chunk])
+            scale_chunk, shift_chunk, x_chunk, result = buffers[:, :len(rows)]
+            torch.index_select(scale, 0, rows, out=scale_chunk)
+            torch.index_select(shift, 0, rows, out=shift_chunk)
+            if upsample:
+                torch.index_select(x_rows, 0, layout.half_res_source[chunk], out=x_chunk)
+            if project is None:
+                result = out_rows[chunk]
+            torch.addcmul(shift_chunk, x_chunk if upsample else x_rows[chunk], scale_chunk, out=result)
             if slope is not None:
-                F.leaky_relu_(out_rows[chunk], slope)
+                F.leaky_relu_(result, slope)
+            if project is not None:
+                out_rows[chunk] = project(result)
         return out
+
+
+def as_channels_last(rows: torch.Tensor, n: int, h: int, w: int) -> torch.Tensor:
+    """(N·H·W, C) pixel rows -> the (N, C, H, W) channels_last tensor viewing them."""
+    return rows.view(n, h, w, -1).permute(0, 3, 1, 2)
+
+
+def pixel_rows(x: torch.Tensor) -> torch.Tensor:
+    """A channels_last (N, C, H, W) tensor as a (N·H·W, C) view (an error, never a copy, for other layouts)."""
+    return x.permute(0, 2, 3, 1).view(-1, x.shape[1])
+
+
+def upsample_nearest(x: torch.Tensor) -> torch.Tensor:
+    """Nearest ×2 upsampling, as the reference generator does between blocks."""
+    return F.interpolate(x, scale_factor=2, mode="nearest")
 
 
 class FastBlock(nn.Module):
@@ -207,15 +266,17 @@ class FastBlock(nn.Module):
         self.conv_1 = FoldedConv(block.conv_1, conv_dtype, in_place)
         self.norm_0 = FastSPADE(block.norm_0, token_weights)
         self.norm_1 = FastSPADE(block.norm_1, token_weights)
-        if self.learned_shortcut:
-            self.conv_s = FoldedConv(block.conv_s, conv_dtype, in_place)
+        if self.learned_shortcut:  # conv_s is 1×1: a per-pixel product, fused into norm_s
+            self.conv_s = Affine(folded_weight(block.conv_s, in_place).flatten(1), None)
             self.norm_s = FastSPADE(block.norm_s, token_weights)
 
-    def forward(self, x: torch.Tensor, layout: Tokens) -> torch.Tensor:
-        shortcut = self.conv_s(self.norm_s(x, layout)) if self.learned_shortcut else x
-        dx = self.conv_0(self.norm_0(x, layout, LRELU_SLOPE))
-        dx = self.conv_1(self.norm_1(dx, layout, LRELU_SLOPE))
-        return dx.add_(shortcut)
+    def forward(self, x: torch.Tensor, layout: Tokens, upsample: bool = False) -> torch.Tensor:
+        """The block on x; upsample=True: on x's nearest ×2 upsampling, read from x where the layout allows."""
+        if upsample and (layout.dense or not self.learned_shortcut):  # upsampled x is needed whole
+            x, upsample = upsample_nearest(x), False
+        shortcut = self.norm_s(x, layout, upsample=upsample, project=self.conv_s) if self.learned_shortcut else x
+        dx = self.conv_0(self.norm_0(x, layout, LRELU_SLOPE, upsample=upsample))
+        return self.conv_1(self.norm_1(dx, layout, LRELU_SLOPE, out=dx), add_to=shortcut)
 
 
 class FastSPADEGenerator(nn.Module):
@@ -229,7 +290,7 @@ class FastSPADEGenerator(nn.Module):
         """
         super().__init__()
         self.preset = generator.preset
-        self.fc = generator.fc
+        self.fc = generator.fc if self.preset.use_vae else FoldedConv(generator.fc)  # VAE models: a Linear
         self.sh, self.sw = generator.sh, generator.sw
         preset = self.preset
         self.label_channels = preset.label_nc + int(preset.contain_dontcare_label)
@@ -241,6 +302,7 @@ class FastSPADEGenerator(nn.Module):
                 token_weights[label * self.edge_states + edge, label] = 1
                 if edge:
                     token_weights[label * self.edge_states + edge, -1] = 1
+        self.register_buffer("token_inputs", token_weights)
         names = ["head_0", "G_middle_0", "G_middle_1", "up_0", "up_1", "up_2", "up_3"]
         if preset.num_upsampling_layers == "most":
             names.append("up_4")
@@ -250,48 +312,54 @@ class FastSPADEGenerator(nn.Module):
                 self.blocks[name] = FastBlock(getattr(generator, name), token_weights, conv_dtype, in_place=release_source)
                 if release_source:
                     setattr(generator, name, nn.Identity())
-        self.conv_img = generator.conv_img
+        self.conv_img = FoldedConv(generator.conv_img)
         self.eval().requires_grad_(False)
 
     def tokens(self, seg: torch.Tensor) -> torch.Tensor:
         """(N, S, H, W) one-hot input -> (N, H, W) token ids; anything not one-hot is refused."""
         one_hot = seg[:, : self.label_channels]
-        low, high = torch.aminmax(one_hot)
-        # values in [0, 1] summing to 1 with squares summing to 1 are exactly one-hot
-        if low < 0 or high > 1 or not bool(((one_hot.sum(1) == 1) & ((one_hot * one_hot).sum(1) == 1)).all()):
+        weights = torch.stack([torch.ones(self.label_channels), torch.arange(self.label_channels)]).to(seg)
+        total, ids = torch.einsum("nshw,ks->knhw", one_hot, weights)  # one pass: channel sum and label id
+        # every pixel sums to exactly 1 and there are as many nonzeros as pixels: one 1 per pixel, zeros elsewhere
+        if not (bool((total == 1).all()) and int(torch.count_nonzero(one_hot)) == total.numel()):
             raise ValueError("the fast generator needs a one-hot label input (use the reference path otherwise)")
-        ids = torch.arange(self.label_channels, dtype=seg.dtype, device=seg.device)
-        tokens = torch.einsum("nshw,s->nhw", one_hot, ids).round().long() * self.edge_states
+        tokens = ids.round().long() * self.edge_states
         if self.edge_states == 2:
             tokens = tokens + (seg[:, -1] > 0.5).long()
         return tokens
 
     def forward(self, seg: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
-        tokens = self.tokens(seg)
+        return self.from_tokens(self.tokens(seg), z)
+
+    def from_compact(self, channels: torch.Tensor, edges: torch.Tensor | None,
+                     z: torch.Tensor | None = None) -> torch.Tensor:
+        """The image from compact_semantics' output, without building the one-hot input."""
+        tokens = channels[:, 0] * self.edge_states
+        if self.edge_states == 2:
+            tokens = tokens + (edges[:, 0] > 0.5).long()
+        return self.from_tokens(tokens, z)
+
+    def from_tokens(self, tokens: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
+        """The image from (N, H, W) token ids (see tokens())."""
         pad_token = self.label_channels * self.edge_states
         layouts: dict[tuple[int, int], Tokens] = {}
 
         def layout(h: int, w: int) -> Tokens:
             if (h, w) not in layouts:
-                rows = torch.arange(h, device=tokens.device) * tokens.shape[1] // h
-                cols = torch.arange(w, device=tokens.device) * tokens.shape[2] // w
-                layouts[h, w] = Tokens(tokens[:, rows][:, :, cols], pad_token)
+                layouts[h, w] = Tokens(nearest(tokens, h, w), pad_token)
             return layouts[h, w]
 
         if self.preset.use_vae:
             if z is None:
-                z = torch.randn(seg.shape[0], self.preset.z_dim, dtype=seg.dtype, device=seg.device)
+                z = torch.randn(tokens.shape[0], self.preset.z_dim, device=tokens.device)
             x = self.fc(z).view(-1, 16 * self.preset.ngf, self.sh, self.sw)
-        else:
-            x = self.fc(F.interpolate(seg, size=(self.sh, self.sw), mode="nearest"))
+        else:  # the one-hot input at (sh, sw), rebuilt from the tokens there
+            x = self.fc(self.token_inputs[nearest(tokens, self.sh, self.sw)].permute(0, 3, 1, 2))
         x = x.contiguous(memory_format=torch.channels_last)
-        up = lambda t: F.interpolate(t, scale_factor=2, mode="nearest")  # noqa: E731
-        x = up(self.blocks["head_0"](x, layout(*x.shape[2:])))
-        x = self.blocks["G_middle_0"](x, layout(*x.shape[2:]))
-        if self.preset.num_upsampling_layers in ("more", "most"):
-            x = up(x)
-        x = self.blocks["G_middle_1"](x, layout(*x.shape[2:]))
-        for name in [n for n in self.blocks if n.startswith("up_")]:
-            x = up(x)
-            x = self.blocks[name](x, layout(*x.shape[2:]))
-        return torch.tanh(self.conv_img(F.leaky_relu(x, LRELU_SLOPE))).contiguous()
+        x = self.blocks["head_0"](x, layout(self.sh, self.sw))
+        upsampled = ["G_middle_0", "G_middle_1"] if self.preset.num_upsampling_layers in ("more", "most") else ["G_middle_0"]
+        for name, block in self.blocks.items():
+            if name != "head_0":
+                upsample = name in upsampled or name.startswith("up_")
+                x = block(x, layout(x.shape[2] * (1 + upsample), x.shape[3] * (1 + upsample)), upsample)
+        return torch.tanh(self.conv_img(F.leaky_relu_(x, LRELU_SLOPE))).contiguous()

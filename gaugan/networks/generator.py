@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..presets import Preset
+from ..semantics import one_hot_semantics
 from .spade import LRELU_SLOPE, SPADEResnetBlock
 
 
@@ -43,6 +44,11 @@ class SPADEGenerator(nn.Module):
                 z = torch.randn(seg.shape[0], self.preset.z_dim, device=seg.device, dtype=seg.dtype)
             return self.fc(z).view(-1, 16 * self.preset.ngf, self.sh, self.sw)
         return self.fc(F.interpolate(seg, size=(self.sh, self.sw), mode="nearest"))
+
+    def from_compact(self, channels: torch.Tensor, edges: torch.Tensor | None,
+                     z: torch.Tensor | None = None) -> torch.Tensor:
+        """The image from compact_semantics' output (encoded one-hot here, as NVIDIA's code does)."""
+        return self(one_hot_semantics(channels, edges, self.preset), z)
 
     def forward(self, seg: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
         x = self.initial_features(seg, z)
