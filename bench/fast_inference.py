@@ -36,8 +36,6 @@ def run_path(preset_name: str, path: str, repeats: int, out: str) -> None:
     from gaugan.pipeline import resize_nearest
 
     torch.set_num_threads(2)
-    if path != "reference-plain-malloc":
-        keep_freed_memory()  # as GauGAN does
     if preset_name == "landscape":  # the shipped model, trained weights, on a held-out procedural layout
         network = load_generator(ROOT / "checkpoints" / "landscape")
         label = landscape_layout(np.random.default_rng(HELD_OUT_SEED), 256, 256)
@@ -49,8 +47,9 @@ def run_path(preset_name: str, path: str, repeats: int, out: str) -> None:
     if path.startswith("fast"):
         dtype = torch.bfloat16 if path == "fast-bf16" else torch.float32
         network = FastSPADEGenerator(network, release_source=True, conv_dtype=dtype)
-    if path != "reference-plain-malloc":
-        release_free_memory()  # as GauGAN does once its network is built
+    if path != "reference-plain-malloc":  # as GauGAN does once its network is built
+        release_free_memory()
+        keep_freed_memory()
     size = preset.output_size
     small = torch.from_numpy(resize_nearest(label.astype(np.int64), size))[None, None]
     instance = torch.from_numpy(resize_nearest(instance_map(label, preset.thing_ids), size))[None, None]

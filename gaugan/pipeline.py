@@ -52,13 +52,13 @@ class GauGAN:
                  device: torch.device | str | None = None, name: str = "", fast: bool = True,
                  bf16: bool = False) -> None:
         self.device = torch.device(device) if device else default_device()
-        keep_freed_memory()
         generator = generator.eval().to(self.device)
         conv_dtype = torch.bfloat16 if bf16 else torch.float32
         self.network = FastSPADEGenerator(generator, release_source=True, conv_dtype=conv_dtype) if fast else generator
         self.encoder = encoder.eval().to(self.device) if encoder is not None else None
         self.preset = generator.preset
         release_free_memory()  # what loading and folding left free
+        keep_freed_memory()  # from now on: reuse freed blocks
         self.labels = labels
         self.name = name
 

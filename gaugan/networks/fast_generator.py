@@ -15,13 +15,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..allocator import release_free_memory
 from .generator import SPADEGenerator
 from .spade import LRELU_SLOPE, SPADE, SPADEResnetBlock
 
 TAPS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
-BAND_CHUNK = 4096  # band pixels per im2col matrix product
+BAND_CHUNK = 1024  # band pixels per im2col matrix product
 MODULATION_CHUNK = 2**18  # values per chunk of the per-pixel modulation (small temporaries stay in cache)
 DENSE_FRACTION = 0.5  # band share of the pixels above which SPADE convolutions run densely
+CONV_TILE = 2**20  # values per row tile of SPADE output fed to conv_0 (the whole output is never stored)
 SMALL_GAMMA_BETA = 2**18  # γ|β weights up to this many values also keep a plain copy for dense 3×3 convolutions
 
 
@@ -73,15 +75,19 @@ class FoldedConv(nn.Module):
         self.register_buffer("weight", weight)
         self.register_buffer("bias", None if conv.bias is None else conv.bias.detach().to(dtype))
 
-    def forward(self, x: torch.Tensor, add_to: torch.Tensor | None = None) -> torch.Tensor:
-        """conv(x); with add_to: add_to += conv(x), in place (fused into the convolution on oneDNN)."""
+    def forward(self, x: torch.Tensor, add_to: torch.Tensor | None = None,
+                padding: list[int] | None = None) -> torch.Tensor:
+        """conv(x); with add_to: add_to += conv(x), in place (fused into the convolution on oneDNN).
+
+        padding overrides the convolution's own (e.g. [0, 1] for a row tile that carries its neighbour rows)."""
+        padding = self.padding if padding is None else padding
         if self.prepacked and add_to is None:
-            return torch.ops.mkldnn._convolution_pointwise(x, self.weight, self.bias, self.padding, [1, 1], [1, 1], 1,
+            return torch.ops.mkldnn._convolution_pointwise(x, self.weight, self.bias, padding, [1, 1], [1, 1], 1,
                                                            "none", [], "")
         if self.prepacked:
-            return torch.ops.mkldnn._convolution_pointwise_.binary(add_to, x, self.weight, self.bias, self.padding,
+            return torch.ops.mkldnn._convolution_pointwise_.binary(add_to, x, self.weight, self.bias, padding,
                                                                    [1, 1], [1, 1], 1, "add", 1.0, None, [], None)
-        y = F.conv2d(x.to(self.weight.dtype), self.weight, self.bias, padding=self.padding).to(x.dtype)
+        y = F.conv2d(x.to(self.weight.dtype), self.weight, self.bias, padding=padding).to(x.dtype)
         return y if add_to is None else add_to.add_(y)
 
 
@@ -92,9 +98,12 @@ class Tokens:
     convolution then runs as one dense convolution, which beats gathering patches for nearly every pixel.
     """
 
-    def __init__(self, tokens: torch.Tensor, pad_token: int) -> None:
+    def __init__(self, tokens: torch.Tensor, token_inputs: torch.Tensor) -> None:
+        """tokens: (N, H, W) ids into token_inputs, the (P, S) one-hot input vectors of the tokens in use."""
         n, h, w = tokens.shape
         self.shape = (n, h, w)
+        self.token_inputs = token_inputs
+        pad_token = len(token_inputs)
         self.flat = tokens.reshape(-1)
         tap_offsets = torch.arange(len(TAPS), device=tokens.device) * (pad_token + 1)
         # (N·H·W, 9) rows into the per-tap token tables stacked as (9·(T+1), hidden), summed by embedding_bag
@@ -148,16 +157,14 @@ def separable_max(x: torch.Tensor, size: int) -> torch.Tensor:
 class FastSPADE(nn.Module):
     """SPADE with folded batch norm and token tables; out = x * scale + shift."""
 
-    def __init__(self, spade: SPADE, token_weights: torch.Tensor) -> None:
+    def __init__(self, spade: SPADE) -> None:
         super().__init__()
         bn = spade.param_free_norm
         a = torch.rsqrt(bn.running_var + bn.eps)
         b = -bn.running_mean * a
         shared = spade.mlp_shared[0]
-        # shared.weight (hidden, S, 3, 3) -> per-tap token rows (9, T+1, hidden); the extra row is padding
-        per_tap = shared.weight.detach().permute(2, 3, 1, 0).reshape(9, -1, shared.out_channels)
-        taps = torch.einsum("ts,ksh->kth", token_weights, per_tap)
-        self.register_buffer("shared_taps", F.pad(taps, (0, 0, 0, 1)).flatten(0, 1))  # (9·(T+1), hidden)
+        # shared.weight (hidden, S, 3, 3) -> (9, S, hidden): what each input channel adds to hidden, per tap
+        self.register_buffer("shared_per_tap", shared.weight.detach().permute(2, 3, 1, 0).reshape(9, -1, shared.out_channels))
         self.register_buffer("shared_bias", shared.bias.detach().clone())
         gb_weight = torch.cat([spade.mlp_gamma.weight, spade.mlp_beta.weight]).detach()  # (2C, hidden, 3, 3)
         gb_bias = torch.cat([spade.mlp_gamma.bias, spade.mlp_beta.bias]).detach()
@@ -166,26 +173,27 @@ class FastSPADE(nn.Module):
         # small layers run dense layouts as one direct convolution (faster there than im2col; the copy is cheap)
         small = gb_weight.numel() <= SMALL_GAMMA_BETA
         self.register_buffer("gb_conv", gb_weight.contiguous(memory_format=torch.channels_last) if small else None)
+        self.register_buffer("gb_summed", gb_weight.sum((2, 3)).T.contiguous())  # (hidden, 2C): γ|β of a uniform map
         self.register_buffer("a", a)
         self.register_buffer("b", b)
-        uniform_hidden = F.relu(taps.sum(0) + self.shared_bias)  # (T, hidden): every tap sees the same token
-        gamma_beta = uniform_hidden @ gb_weight.sum((2, 3)).T + gb_bias
-        scale, shift = self._scale_shift(gamma_beta)
-        self.register_buffer("scale_table", scale.contiguous())  # (T, C)
-        self.register_buffer("shift_table", shift.contiguous())
 
     def _scale_shift(self, gamma_beta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(rows, 2C) gamma|beta -> (rows, C) scale and shift, batch norm folded in."""
         gamma, beta = gamma_beta.chunk(2, dim=1)
         return self.a * (1 + gamma), self.b * (1 + gamma) + beta
 
-    def _hidden(self, layout: Tokens) -> torch.Tensor:
-        """mlp_shared's output at the layout's tap rows (every pixel, or the band's neighbourhood)."""
-        return F.relu(F.embedding_bag(layout.taps, self.shared_taps, mode="sum") + self.shared_bias)
+    def _token_taps(self, layout: Tokens) -> torch.Tensor:
+        """(9, P, hidden): what each token in use adds to mlp_shared's output from each tap."""
+        return torch.einsum("ps,ksh->kph", layout.token_inputs, self.shared_per_tap)
 
-    def _band_gamma_beta(self, layout: Tokens) -> torch.Tensor:
+    def _hidden(self, layout: Tokens, token_taps: torch.Tensor) -> torch.Tensor:
+        """mlp_shared's output at the layout's tap rows (every pixel, or the band's neighbourhood)."""
+        table = F.pad(token_taps, (0, 0, 0, 1)).flatten(0, 1)  # (9·(P+1), hidden); each tap's last row: padding
+        return F.relu(F.embedding_bag(layout.taps, table, mode="sum") + self.shared_bias)
+
+    def _band_gamma_beta(self, layout: Tokens, token_taps: torch.Tensor) -> torch.Tensor:
         """(Nb, 2C) gamma|beta at the band pixels (every pixel when dense), by 3×3 convolution of their hidden patches."""
-        hidden = F.pad(self._hidden(layout), (0, 0, 0, 1))  # the zero row stands for conv padding
+        hidden = F.pad(self._hidden(layout, token_taps), (0, 0, 0, 1))  # the zero row stands for conv padding
         return torch.cat([self.gamma_beta(F.embedding(slots, hidden).flatten(1))
                           for slots in layout.band_slots.split(BAND_CHUNK)])  # chunks bound im2col memory
 
@@ -199,45 +207,63 @@ class FastSPADE(nn.Module):
         """
         n, h, w = layout.shape
         c = x.shape[1]
+        token_taps = self._token_taps(layout)
         if layout.dense:
             if upsample:
                 raise ValueError("dense layouts take x at their own resolution")
             if self.gb_conv is not None:
-                hidden = as_channels_last(self._hidden(layout), n, h, w)
+                hidden = as_channels_last(self._hidden(layout, token_taps), n, h, w)
                 gamma_beta = F.conv2d(hidden, self.gb_conv, self.gamma_beta.bias, padding=1)
                 gamma_beta = gamma_beta.permute(0, 2, 3, 1).reshape(-1, 2 * c)
             else:
-                gamma_beta = self._band_gamma_beta(layout)
+                gamma_beta = self._band_gamma_beta(layout, token_taps)
             scale, shift = (as_channels_last(t, n, h, w) for t in self._scale_shift(gamma_beta))
             result = torch.addcmul(shift, x, scale, out=out if project is None else None)
             if slope is not None:
                 F.leaky_relu_(result, slope)
             return result if project is None else as_channels_last(project(pixel_rows(result)), n, h, w)
-        scale, shift = self.scale_table, self.shift_table
-        if len(layout.band):
-            band_scale, band_shift = self._scale_shift(self._band_gamma_beta(layout))
-            scale, shift = torch.cat([scale, band_scale]), torch.cat([shift, band_shift])
         out_channels = c if project is None else project.out_features
         if out is None:
             out = torch.empty(n, out_channels, h, w, dtype=x.dtype, device=x.device, memory_format=torch.channels_last)
-        x_rows, out_rows = pixel_rows(x), pixel_rows(out)
+        self.modulate(x, layout, self.tables(layout, token_taps), 0, len(layout.rows), pixel_rows(out),
+                      slope, upsample, project)
+        return out
+
+    def tables(self, layout: Tokens, token_taps: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(P + Nb, C) scale and shift for a layout that is not dense: one row per token in use (its 5×5
+        neighbourhood uniform: every tap sees that token), then one per band pixel; layout.rows indexes them."""
+        token_taps = self._token_taps(layout) if token_taps is None else token_taps
+        uniform_hidden = F.relu(token_taps.sum(0) + self.shared_bias)
+        gamma_beta = torch.addmm(self.gamma_beta.bias, uniform_hidden, self.gb_summed)
+        if len(layout.band):
+            gamma_beta = torch.cat([gamma_beta, self._band_gamma_beta(layout, token_taps)])
+        return self._scale_shift(gamma_beta)
+
+    def modulate(self, x: torch.Tensor, layout: Tokens, tables: tuple[torch.Tensor, torch.Tensor], start: int,
+                 stop: int, out_rows: torch.Tensor, slope: float | None = None, upsample: bool = False,
+                 project: Affine | None = None) -> None:
+        """Pixels start..stop (flat N·H·W order) of forward()'s result, from tables(), into out_rows."""
+        scale, shift = tables
+        c = x.shape[1]
+        x_rows = pixel_rows(x)
         step = max(1, MODULATION_CHUNK // c)
-        buffers = torch.empty(4, min(step, len(layout.rows)), c, dtype=x.dtype, device=x.device)  # reused per chunk
-        for start in range(0, len(layout.rows), step):  # fused per chunk: gather, multiply-add, activation
-            rows, chunk = layout.rows[start:start + step], slice(start, start + step)
+        buffers = torch.empty(4, min(step, stop - start), c, dtype=x.dtype, device=x.device)  # reused per chunk
+        for begin in range(start, stop, step):  # fused per chunk: gather, multiply-add, activation
+            chunk = slice(begin, min(begin + step, stop))
+            rows = layout.rows[chunk]
             scale_chunk, shift_chunk, x_chunk, result = buffers[:, :len(rows)]
             torch.index_select(scale, 0, rows, out=scale_chunk)
             torch.index_select(shift, 0, rows, out=shift_chunk)
             if upsample:
                 torch.index_select(x_rows, 0, layout.half_res_source[chunk], out=x_chunk)
+            target = out_rows[chunk.start - start:chunk.stop - start]
             if project is None:
-                result = out_rows[chunk]
+                result = target
             torch.addcmul(shift_chunk, x_chunk if upsample else x_rows[chunk], scale_chunk, out=result)
             if slope is not None:
                 F.leaky_relu_(result, slope)
             if project is not None:
-                out_rows[chunk] = project(result)
-        return out
+                target.copy_(project(result))
 
 
 def as_channels_last(rows: torch.Tensor, n: int, h: int, w: int) -> torch.Tensor:
@@ -258,25 +284,54 @@ def upsample_nearest(x: torch.Tensor) -> torch.Tensor:
 class FastBlock(nn.Module):
     """SPADEResnetBlock with FoldedConv convolutions (in conv_dtype) and FastSPADE norms."""
 
-    def __init__(self, block: SPADEResnetBlock, token_weights: torch.Tensor,
-                 conv_dtype: torch.dtype = torch.float32, in_place: bool = False) -> None:
+    def __init__(self, block: SPADEResnetBlock, conv_dtype: torch.dtype = torch.float32, in_place: bool = False) -> None:
         super().__init__()
         self.learned_shortcut = block.learned_shortcut
         self.conv_0 = FoldedConv(block.conv_0, conv_dtype, in_place)
         self.conv_1 = FoldedConv(block.conv_1, conv_dtype, in_place)
-        self.norm_0 = FastSPADE(block.norm_0, token_weights)
-        self.norm_1 = FastSPADE(block.norm_1, token_weights)
+        self.norm_0 = FastSPADE(block.norm_0)
+        self.norm_1 = FastSPADE(block.norm_1)
         if self.learned_shortcut:  # conv_s is 1×1: a per-pixel product, fused into norm_s
             self.conv_s = Affine(folded_weight(block.conv_s, in_place).flatten(1), None)
-            self.norm_s = FastSPADE(block.norm_s, token_weights)
+            self.norm_s = FastSPADE(block.norm_s)
 
     def forward(self, x: torch.Tensor, layout: Tokens, upsample: bool = False) -> torch.Tensor:
         """The block on x; upsample=True: on x's nearest ×2 upsampling, read from x where the layout allows."""
         if upsample and (layout.dense or not self.learned_shortcut):  # upsampled x is needed whole
             x, upsample = upsample_nearest(x), False
         shortcut = self.norm_s(x, layout, upsample=upsample, project=self.conv_s) if self.learned_shortcut else x
-        dx = self.conv_0(self.norm_0(x, layout, LRELU_SLOPE, upsample=upsample))
+        if layout.dense:
+            dx = self.conv_0(self.norm_0(x, layout, LRELU_SLOPE))
+        else:
+            dx = self._conv_0_by_row_tiles(x, layout, upsample)
         return self.conv_1(self.norm_1(dx, layout, LRELU_SLOPE, out=dx), add_to=shortcut)
+
+
+    def _conv_0_by_row_tiles(self, x: torch.Tensor, layout: Tokens, upsample: bool) -> torch.Tensor:
+        """conv_0(leaky_relu(norm_0(x))) computed tile by tile of rows, each tile with its neighbour rows."""
+        n, h, w = layout.shape
+        c = x.shape[1]
+        tables = self.norm_0.tables(layout)
+        out = torch.empty(n, self.conv_0.bias.shape[0], h, w, dtype=x.dtype, device=x.device,
+                          memory_format=torch.channels_last)
+        tile_rows = max(1, CONV_TILE // (w * c))
+        buffer = torch.empty(1, c, min(tile_rows, h) + 2, w, dtype=x.dtype, device=x.device,
+                             memory_format=torch.channels_last)
+        for image in range(n):
+            for top in range(0, h, tile_rows):
+                bottom = min(h, top + tile_rows)
+                tile = buffer[:, :, :bottom - top + 2]  # rows top-1 .. bottom; zeros outside the image
+                first, last = max(0, top - 1), min(h, bottom + 1)
+                if top == 0:
+                    tile[:, :, 0].zero_()
+                if bottom == h:
+                    tile[:, :, -1].zero_()
+                rows = pixel_rows(tile)[(first - top + 1) * w:(last - top + 1) * w]
+                offset = image * h * w
+                self.norm_0.modulate(x, layout, tables, offset + first * w, offset + last * w, rows, LRELU_SLOPE,
+                                     upsample)
+                out[image:image + 1, :, top:bottom] = self.conv_0(tile, padding=[0, 1])
+        return out
 
 
 class FastSPADEGenerator(nn.Module):
@@ -284,7 +339,8 @@ class FastSPADEGenerator(nn.Module):
 
     def __init__(self, generator: SPADEGenerator, release_source: bool = False,
                  conv_dtype: torch.dtype = torch.float32) -> None:
-        """release_source=True frees each source block once folded (the source generator is unusable after).
+        """release_source=True frees each source block once folded and returns the memory (the source generator is
+        unusable after).
 
         conv_dtype=torch.bfloat16 runs the main convolutions in bf16: faster, no longer exact (opt-in).
         """
@@ -296,22 +352,23 @@ class FastSPADEGenerator(nn.Module):
         self.label_channels = preset.label_nc + int(preset.contain_dontcare_label)
         self.edge_states = 2 if preset.use_instance else 1
         # token t = label * edge_states + edge; its one-hot input vector, as rows of (T, semantic_nc)
-        token_weights = torch.zeros(self.label_channels * self.edge_states, preset.semantic_nc)
+        token_inputs = torch.zeros(self.label_channels * self.edge_states, preset.semantic_nc)
         for label in range(self.label_channels):
             for edge in range(self.edge_states):
-                token_weights[label * self.edge_states + edge, label] = 1
+                token_inputs[label * self.edge_states + edge, label] = 1
                 if edge:
-                    token_weights[label * self.edge_states + edge, -1] = 1
-        self.register_buffer("token_inputs", token_weights)
+                    token_inputs[label * self.edge_states + edge, -1] = 1
+        self.register_buffer("token_inputs", token_inputs)
         names = ["head_0", "G_middle_0", "G_middle_1", "up_0", "up_1", "up_2", "up_3"]
         if preset.num_upsampling_layers == "most":
             names.append("up_4")
         self.blocks = nn.ModuleDict()
         with torch.no_grad():
             for name in names:
-                self.blocks[name] = FastBlock(getattr(generator, name), token_weights, conv_dtype, in_place=release_source)
+                self.blocks[name] = FastBlock(getattr(generator, name), conv_dtype, in_place=release_source)
                 if release_source:
                     setattr(generator, name, nn.Identity())
+                    release_free_memory()  # keeps the load's peak near the source model's size
         self.conv_img = FoldedConv(generator.conv_img)
         self.eval().requires_grad_(False)
 
@@ -341,12 +398,12 @@ class FastSPADEGenerator(nn.Module):
 
     def from_tokens(self, tokens: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
         """The image from (N, H, W) token ids (see tokens())."""
-        pad_token = self.label_channels * self.edge_states
+        in_use, compact = torch.unique(tokens, return_inverse=True)  # SPADE tables are built for these alone
         layouts: dict[tuple[int, int], Tokens] = {}
 
         def layout(h: int, w: int) -> Tokens:
             if (h, w) not in layouts:
-                layouts[h, w] = Tokens(nearest(tokens, h, w), pad_token)
+                layouts[h, w] = Tokens(nearest(compact, h, w), self.token_inputs[in_use])
             return layouts[h, w]
 
         if self.preset.use_vae:
