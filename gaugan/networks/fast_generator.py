@@ -108,11 +108,7 @@ class Tokens:
         tap_offsets = torch.arange(len(TAPS), device=tokens.device) * (pad_token + 1)
         # (N·H·W, 9) rows into the per-tap token tables stacked as (9·(T+1), hidden), summed by embedding_bag
         self.taps = shifted_taps(F.pad(tokens, (1, 1, 1, 1), value=pad_token)) + tap_offsets
-        t = tokens[:, None].float()
-        same = separable_max(t, 5) == -separable_max(-t, 5)
-        inside = torch.zeros(h, w, dtype=torch.bool, device=tokens.device)
-        inside[2:h - 2, 2:w - 2] = True
-        band = ~(same[:, 0] & inside)
+        band = ~uniform_windows(tokens, 2)  # pixels whose γ, β are not their token's
         self.band = band.reshape(-1).nonzero().squeeze(1)
         self.dense = len(self.band) > DENSE_FRACTION * self.flat.numel()
         # each pixel's row in the (N, H/2, W/2) map it is the nearest ×2 upsampling of (read without upsampling)
@@ -123,7 +119,7 @@ class Tokens:
             self.band_slots = shifted_taps(index)
             return
         # pixels whose hidden activation the band's 3×3 convs read: the band grown by one pixel
-        grown = separable_max(band[:, None].float(), 3)[:, 0] > 0
+        grown = dilate(band)
         self.needed = grown.reshape(-1).nonzero().squeeze(1)
         self.taps = self.taps[self.needed]
         slot = torch.full((n * h * w,), len(self.needed), dtype=torch.long, device=tokens.device)  # last: padding
@@ -148,10 +144,32 @@ def shifted_taps(padded: torch.Tensor) -> torch.Tensor:
     return torch.stack([padded[:, 1 + dy:1 + dy + h, 1 + dx:1 + dx + w] for dy, dx in TAPS], dim=-1).view(-1, 9)
 
 
-def separable_max(x: torch.Tensor, size: int) -> torch.Tensor:
-    """size×size max filter (stride 1, same size) as two 1-D passes."""
-    x = F.max_pool2d(x, (1, size), 1, (0, size // 2))
-    return F.max_pool2d(x, (size, 1), 1, (size // 2, 0))
+def uniform_windows(tokens: torch.Tensor, radius: int) -> torch.Tensor:
+    """(N, H, W) bool: True where the (2r+1)² window around a pixel lies inside the image and holds one token."""
+    n, h, w = tokens.shape
+    uniform = torch.zeros(n, h, w, dtype=torch.bool, device=tokens.device)
+    if h <= 2 * radius or w <= 2 * radius:
+        return uniform
+    cols = slice(radius, w - radius)
+    offsets = range(-radius, radius + 1)
+    # every row of the window uniform around the centre column, and those rows' centres equal the pixel
+    row_runs = torch.stack([tokens[:, :, radius + d:w - radius + d] == tokens[:, :, cols] for d in offsets]).all(0)
+    centre = tokens[:, radius:h - radius, cols]
+    uniform[:, radius:h - radius, cols] = torch.stack(
+        [row_runs[:, radius + d:h - radius + d] & (tokens[:, radius + d:h - radius + d, cols] == centre)
+         for d in offsets]).all(0)
+    return uniform
+
+
+def dilate(mask: torch.Tensor) -> torch.Tensor:
+    """(N, H, W) bool mask grown by one pixel in all 8 directions."""
+    wide = mask.clone()
+    wide[:, :, 1:] |= mask[:, :, :-1]
+    wide[:, :, :-1] |= mask[:, :, 1:]
+    grown = wide.clone()
+    grown[:, 1:] |= wide[:, :-1]
+    grown[:, :-1] |= wide[:, 1:]
+    return grown
 
 
 class FastSPADE(nn.Module):
@@ -163,8 +181,8 @@ class FastSPADE(nn.Module):
         a = torch.rsqrt(bn.running_var + bn.eps)
         b = -bn.running_mean * a
         shared = spade.mlp_shared[0]
-        # shared.weight (hidden, S, 3, 3) -> (9, S, hidden): what each input channel adds to hidden, per tap
-        self.register_buffer("shared_per_tap", shared.weight.detach().permute(2, 3, 1, 0).reshape(9, -1, shared.out_channels))
+        # shared.weight (hidden, S, 3, 3) -> (S, 9·hidden): what each input channel adds to hidden, per tap
+        self.register_buffer("shared_per_tap", shared.weight.detach().permute(1, 2, 3, 0).reshape(shared.in_channels, -1))
         self.register_buffer("shared_bias", shared.bias.detach().clone())
         gb_weight = torch.cat([spade.mlp_gamma.weight, spade.mlp_beta.weight]).detach()  # (2C, hidden, 3, 3)
         gb_bias = torch.cat([spade.mlp_gamma.bias, spade.mlp_beta.bias]).detach()
@@ -184,18 +202,24 @@ class FastSPADE(nn.Module):
 
     def _token_taps(self, layout: Tokens) -> torch.Tensor:
         """(9, P, hidden): what each token in use adds to mlp_shared's output from each tap."""
-        return torch.einsum("ps,ksh->kph", layout.token_inputs, self.shared_per_tap)
+        hidden = self.shared_bias.shape[0]
+        return (layout.token_inputs @ self.shared_per_tap).view(-1, len(TAPS), hidden).transpose(0, 1)
 
     def _hidden(self, layout: Tokens, token_taps: torch.Tensor) -> torch.Tensor:
         """mlp_shared's output at the layout's tap rows (every pixel, or the band's neighbourhood)."""
         table = F.pad(token_taps, (0, 0, 0, 1)).flatten(0, 1)  # (9·(P+1), hidden); each tap's last row: padding
         return F.relu(F.embedding_bag(layout.taps, table, mode="sum") + self.shared_bias)
 
-    def _band_gamma_beta(self, layout: Tokens, token_taps: torch.Tensor) -> torch.Tensor:
-        """(Nb, 2C) gamma|beta at the band pixels (every pixel when dense), by 3×3 convolution of their hidden patches."""
+    def _band_gamma_beta(self, layout: Tokens, token_taps: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        """(Nb, 2C) gamma|beta at the band pixels (every pixel when dense), by 3×3 convolution of their hidden
+        patches; written into out when given."""
         hidden = F.pad(self._hidden(layout, token_taps), (0, 0, 0, 1))  # the zero row stands for conv padding
-        return torch.cat([self.gamma_beta(F.embedding(slots, hidden).flatten(1))
-                          for slots in layout.band_slots.split(BAND_CHUNK)])  # chunks bound im2col memory
+        if out is None:
+            out = torch.empty(len(layout.band_slots), self.gamma_beta.out_features, dtype=hidden.dtype, device=hidden.device)
+        for start in range(0, len(layout.band_slots), BAND_CHUNK):  # chunks bound im2col memory
+            slots = layout.band_slots[start:start + BAND_CHUNK]
+            out[start:start + len(slots)] = self.gamma_beta(F.embedding(slots, hidden).flatten(1))
+        return out
 
     def forward(self, x: torch.Tensor, layout: Tokens, slope: float | None = None, upsample: bool = False,
                 project: Affine | None = None, out: torch.Tensor | None = None) -> torch.Tensor:
@@ -233,10 +257,13 @@ class FastSPADE(nn.Module):
         """(P + Nb, C) scale and shift for a layout that is not dense: one row per token in use (its 5×5
         neighbourhood uniform: every tap sees that token), then one per band pixel; layout.rows indexes them."""
         token_taps = self._token_taps(layout) if token_taps is None else token_taps
+        tokens = token_taps.shape[1]
+        gamma_beta = torch.empty(tokens + len(layout.band), self.gamma_beta.out_features, dtype=token_taps.dtype,
+                                 device=token_taps.device)
         uniform_hidden = F.relu(token_taps.sum(0) + self.shared_bias)
-        gamma_beta = torch.addmm(self.gamma_beta.bias, uniform_hidden, self.gb_summed)
+        torch.addmm(self.gamma_beta.bias, uniform_hidden, self.gb_summed, out=gamma_beta[:tokens])
         if len(layout.band):
-            gamma_beta = torch.cat([gamma_beta, self._band_gamma_beta(layout, token_taps)])
+            self._band_gamma_beta(layout, token_taps, out=gamma_beta[tokens:])
         return self._scale_shift(gamma_beta)
 
     def modulate(self, x: torch.Tensor, layout: Tokens, tables: tuple[torch.Tensor, torch.Tensor], start: int,
