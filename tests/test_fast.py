@@ -83,6 +83,26 @@ def test_vae_model_with_edges_of_the_image(tmp_path):
     assert compare(model.network, hard_doodle(64, 64, 14, seed=5)) < TOLERANCE
 
 
+def test_a_batch_of_different_layouts_matches_image_by_image():
+    preset = PRESETS["coco"]
+    generator = randomize_(SPADEGenerator(preset, ngf=8), seed=17).eval()
+    coco_label, coco_instance = coco_sample(coco_sample_names()[1])
+    layouts = [(hard_doodle(256, 256, preset.label_nc, seed=9), None), (coco_label, coco_instance)]
+    labels, instances = [], []
+    for label, instance in layouts:
+        instance = instance_map(label, preset.thing_ids) if instance is None else instance
+        labels.append(torch.from_numpy(resize_nearest(label.astype(np.int64), (256, 256))))
+        instances.append(torch.from_numpy(resize_nearest(instance.astype(np.int64), (256, 256))))
+    channels, edges = compact_semantics(torch.stack(labels)[:, None], torch.stack(instances)[:, None], preset)
+    fast = FastSPADEGenerator(generator)
+    with torch.inference_mode():
+        reference = generator(one_hot_semantics(channels, edges, preset))
+        batch = fast.from_compact(channels, edges)
+        singles = torch.cat([fast.from_compact(channels[i:i + 1], edges[i:i + 1]) for i in range(2)])
+    assert (batch - reference).abs().max() < TOLERANCE
+    assert (batch - singles).abs().max() < TOLERANCE
+
+
 def test_soft_input_is_refused():
     generator = SPADEGenerator(PRESETS["ade20k"], ngf=8).eval()
     seg = torch.full((1, 151, 256, 256), 1 / 151)
