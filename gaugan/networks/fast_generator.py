@@ -20,7 +20,7 @@ from .generator import SPADEGenerator
 from .spade import LRELU_SLOPE, SPADE, SPADEResnetBlock
 
 TAPS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
-BAND_CHUNK = 1024  # band pixels per im2col matrix product
+BAND_CHUNK = 2048  # band pixels per im2col matrix product
 MODULATION_CHUNK = 2**18  # values per chunk of the per-pixel modulation (small temporaries stay in cache)
 DENSE_FRACTION = 0.5  # band share of the pixels above which SPADE convolutions run densely
 CONV_TILE = 2**20  # values per row tile of SPADE output fed to conv_0 (the whole output is never stored)
@@ -118,17 +118,51 @@ class Tokens:
             index = F.pad(torch.arange(n * h * w, device=tokens.device).view(n, h, w), (1, 1, 1, 1), value=n * h * w)
             self.band_slots = shifted_taps(index)
             return
-        # pixels whose hidden activation the band's 3×3 convs read: the band grown by one pixel
-        grown = dilate(band)
-        self.needed = grown.reshape(-1).nonzero().squeeze(1)
+        # band pixels with the same 5×5 token neighbourhood get the same γ and β: each neighbourhood is computed
+        # once, at one pixel that has it (conv padding shows as pad_token, so border positions are told apart)
+        patterns, pattern_of = distinct_rows(neighbourhoods(tokens, self.band, 2, pad_token), pad_token + 1)
+        chosen = torch.empty(patterns, dtype=torch.long, device=tokens.device)
+        chosen = self.band[chosen.scatter_(0, pattern_of, torch.arange(len(self.band), device=tokens.device))]
+        # pixels whose hidden activation the chosen pixels' 3×3 convs read: those pixels grown by one
+        grown = torch.zeros(n * h * w, dtype=torch.bool, device=tokens.device)
+        grown[chosen] = True
+        self.needed = dilate(grown.view(n, h, w)).reshape(-1).nonzero().squeeze(1)
         self.taps = self.taps[self.needed]
         slot = torch.full((n * h * w,), len(self.needed), dtype=torch.long, device=tokens.device)  # last: padding
         slot[self.needed] = torch.arange(len(self.needed), device=tokens.device)
         slot = F.pad(slot.view(n, h, w), (1, 1, 1, 1), value=len(self.needed))
-        self.band_slots = shifted_taps(slot)[self.band]  # (Nb, 9)
-        # each pixel's row in a SPADE's [per-token table; per-band-pixel rows] modulation table
+        self.band_slots = shifted_taps(slot)[chosen]  # (patterns, 9)
+        # each pixel's row in a SPADE's [per-token table; per-pattern rows] modulation table
         self.rows = self.flat.clone()
-        self.rows[self.band] = pad_token + torch.arange(len(self.band), device=tokens.device)
+        self.rows[self.band] = pad_token + pattern_of
+
+
+def distinct_rows(rows: torch.Tensor, values: int) -> tuple[int, torch.Tensor]:
+    """Rows of ints in [0, values) -> (how many distinct rows, each row's index among them), exactly: columns
+    are folded into one int64 key, renumbered whenever the next column could overflow it."""
+    keys = torch.zeros(len(rows), dtype=torch.long, device=rows.device)
+    bound = 1  # keys < bound
+    for column in rows.unbind(1):
+        if bound * values >= 2**62:
+            distinct, keys = torch.unique(keys, return_inverse=True)
+            bound = len(distinct)
+        keys = keys * values + column
+        bound *= values
+    distinct, keys = torch.unique(keys, return_inverse=True)
+    return len(distinct), keys
+
+
+def neighbourhoods(tokens: torch.Tensor, pixels: torch.Tensor, radius: int, pad_value: int) -> torch.Tensor:
+    """(len(pixels), (2r+1)²): the tokens in each listed pixel's (2r+1)² window (flat N·H·W indices), pad_value
+    outside the image."""
+    n, h, w = tokens.shape
+    size = 2 * radius + 1
+    padded = F.pad(tokens, (radius,) * 4, value=pad_value).reshape(-1)
+    image, y, x = pixels // (h * w), pixels % (h * w) // w, pixels % w
+    corner = (image * (h + 2 * radius) + y) * (w + 2 * radius) + x  # the window's top-left in the padded map
+    steps = torch.arange(size, device=tokens.device)
+    offsets = (steps[:, None] * (w + 2 * radius) + steps).reshape(-1)
+    return padded[corner[:, None] + offsets]
 
 
 def nearest(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
@@ -254,15 +288,15 @@ class FastSPADE(nn.Module):
         return out
 
     def tables(self, layout: Tokens, token_taps: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(P + Nb, C) scale and shift for a layout that is not dense: one row per token in use (its 5×5
-        neighbourhood uniform: every tap sees that token), then one per band pixel; layout.rows indexes them."""
+        """(P + patterns, C) scale and shift for a layout that is not dense: one row per token in use (its 5×5
+        neighbourhood uniform: every tap sees that token), then one per band pattern; layout.rows indexes them."""
         token_taps = self._token_taps(layout) if token_taps is None else token_taps
         tokens = token_taps.shape[1]
-        gamma_beta = torch.empty(tokens + len(layout.band), self.gamma_beta.out_features, dtype=token_taps.dtype,
+        gamma_beta = torch.empty(tokens + len(layout.band_slots), self.gamma_beta.out_features, dtype=token_taps.dtype,
                                  device=token_taps.device)
         uniform_hidden = F.relu(token_taps.sum(0) + self.shared_bias)
         torch.addmm(self.gamma_beta.bias, uniform_hidden, self.gb_summed, out=gamma_beta[:tokens])
-        if len(layout.band):
+        if len(layout.band_slots):
             self._band_gamma_beta(layout, token_taps, out=gamma_beta[tokens:])
         return self._scale_shift(gamma_beta)
 
