@@ -6,7 +6,7 @@ from helpers import ROOT, coco_sample, coco_sample_names, make_tiny_model, rando
 
 from gaugan import PRESETS, GauGAN, SPADEGenerator, encode_semantics, instance_map
 from gaugan.networks import FastSPADEGenerator
-from gaugan.networks.fast_generator import distinct_rows
+from gaugan.networks.fast_generator import distinct_windows, neighbourhoods
 from gaugan.pipeline import resize_nearest
 from gaugan.semantics import compact_semantics, one_hot_semantics
 
@@ -105,14 +105,17 @@ def test_a_batch_of_different_layouts_matches_image_by_image():
 
 
 def test_band_patterns_are_told_apart_exactly():
-    # 25 columns of values up to 400 overflow one int64 key several times over: the keys must be renumbered
-    rows = torch.randint(0, 400, (3000, 25), generator=torch.Generator().manual_seed(0))
-    rows[1000:2000] = rows[:1000]  # every pattern of the first thousand appears twice
-    rows[2000:, -1] = rows[:1000, -1]  # and a thousand rows differ from those only before the last column
-    count, ids = distinct_rows(rows, 400)
-    expected, expected_ids = torch.unique(rows, dim=0, return_inverse=True)
-    assert count == len(expected) == 2000
-    assert torch.equal(ids, expected_ids)  # both number the rows in sorted order
+    # 25 tokens of up to 400 values overflow one int64 key several times over: the keys must be renumbered
+    g = torch.Generator().manual_seed(0)
+    tokens = torch.randint(0, 400, (2, 24, 32), generator=g)
+    tokens[:, 12:] = tokens[:, :12]  # every window of the top half appears again below it
+    tokens[1, :, :8] = 399  # a uniform patch, and windows that differ in one token only
+    tokens[1, 5, 5] = 398
+    pixels = torch.randperm(2 * 24 * 32, generator=g)[:1200]
+    count, ids = distinct_windows(tokens, pixels, 2, 400)
+    expected, expected_ids = torch.unique(neighbourhoods(tokens, pixels, 2, 400), dim=0, return_inverse=True)
+    assert count == len(expected) and count < len(pixels)
+    assert torch.equal(ids, expected_ids)  # both number the windows in sorted order
 
 
 def test_soft_input_is_refused():

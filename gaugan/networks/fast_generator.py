@@ -106,8 +106,6 @@ class Tokens:
         pad_token = len(token_inputs)
         self.flat = tokens.reshape(-1)
         tap_offsets = torch.arange(len(TAPS), device=tokens.device) * (pad_token + 1)
-        # (N·H·W, 9) rows into the per-tap token tables stacked as (9·(T+1), hidden), summed by embedding_bag
-        self.taps = shifted_taps(F.pad(tokens, (1, 1, 1, 1), value=pad_token)) + tap_offsets
         band = ~uniform_windows(tokens, 2)  # pixels whose γ, β are not their token's
         self.band = band.reshape(-1).nonzero().squeeze(1)
         self.dense = len(self.band) > DENSE_FRACTION * self.flat.numel()
@@ -115,54 +113,64 @@ class Tokens:
         image, y, x = (torch.arange(size, device=tokens.device) for size in (n, h, w))
         self.half_res_source = ((image[:, None, None] * (h // 2) + y[:, None] // 2) * (w // 2) + x // 2).reshape(-1)
         if self.dense:  # every pixel's 3×3 neighbourhood, as rows of the hidden map (index N·H·W: zero padding)
-            index = F.pad(torch.arange(n * h * w, device=tokens.device).view(n, h, w), (1, 1, 1, 1), value=n * h * w)
-            self.band_slots = shifted_taps(index)
+            every = torch.arange(n * h * w, device=tokens.device)
+            # (N·H·W, 9) rows into the per-tap token tables stacked as (9·(P+1), hidden), summed by embedding_bag
+            self.taps = neighbourhoods(tokens, every, 1, pad_token) + tap_offsets
+            self.band_slots = neighbourhoods(every.view(n, h, w), every, 1, n * h * w)
             return
         # band pixels with the same 5×5 token neighbourhood get the same γ and β: each neighbourhood is computed
         # once, at one pixel that has it (conv padding shows as pad_token, so border positions are told apart)
-        patterns, pattern_of = distinct_rows(neighbourhoods(tokens, self.band, 2, pad_token), pad_token + 1)
+        patterns, pattern_of = distinct_windows(tokens, self.band, 2, pad_token)
         chosen = torch.empty(patterns, dtype=torch.long, device=tokens.device)
         chosen = self.band[chosen.scatter_(0, pattern_of, torch.arange(len(self.band), device=tokens.device))]
         # pixels whose hidden activation the chosen pixels' 3×3 convs read: those pixels grown by one
         grown = torch.zeros(n * h * w, dtype=torch.bool, device=tokens.device)
         grown[chosen] = True
         self.needed = dilate(grown.view(n, h, w)).reshape(-1).nonzero().squeeze(1)
-        self.taps = self.taps[self.needed]
+        self.taps = neighbourhoods(tokens, self.needed, 1, pad_token) + tap_offsets  # as for dense layouts
         slot = torch.full((n * h * w,), len(self.needed), dtype=torch.long, device=tokens.device)  # last: padding
         slot[self.needed] = torch.arange(len(self.needed), device=tokens.device)
-        slot = F.pad(slot.view(n, h, w), (1, 1, 1, 1), value=len(self.needed))
-        self.band_slots = shifted_taps(slot)[chosen]  # (patterns, 9)
+        self.band_slots = neighbourhoods(slot.view(n, h, w), chosen, 1, len(self.needed))  # (patterns, 9)
         # each pixel's row in a SPADE's [per-token table; per-pattern rows] modulation table
         self.rows = self.flat.clone()
         self.rows[self.band] = pad_token + pattern_of
 
 
-def distinct_rows(rows: torch.Tensor, values: int) -> tuple[int, torch.Tensor]:
-    """Rows of ints in [0, values) -> (how many distinct rows, each row's index among them), exactly: columns
-    are folded into one int64 key, renumbered whenever the next column could overflow it."""
-    keys = torch.zeros(len(rows), dtype=torch.long, device=rows.device)
+def distinct_windows(tokens: torch.Tensor, pixels: torch.Tensor, radius: int, pad_value: int) -> tuple[int, torch.Tensor]:
+    """How many distinct (2r+1)² token windows the listed pixels (flat N·H·W indices) have, and each pixel's
+    window's index among them (sorted order; pad_value outside the image). Exact: the window's tokens are
+    folded into one int64 key, renumbered whenever the next token could overflow it."""
+    n, h, w = tokens.shape
+    values = int(max(int(tokens.max()), pad_value)) + 1
+    padded = F.pad(tokens, (radius,) * 4, value=pad_value).reshape(-1)
+    corner = window_corners(pixels, h, w, radius)
+    keys = torch.zeros(len(pixels), dtype=torch.long, device=tokens.device)
     bound = 1  # keys < bound
-    for column in rows.unbind(1):
-        if bound * values >= 2**62:
-            distinct, keys = torch.unique(keys, return_inverse=True)
-            bound = len(distinct)
-        keys = keys * values + column
-        bound *= values
+    for dy in range(2 * radius + 1):
+        for dx in range(2 * radius + 1):
+            if bound * values >= 2**62:
+                distinct, keys = torch.unique(keys, return_inverse=True)
+                bound = len(distinct)
+            keys = keys * values + padded[corner + dy * (w + 2 * radius) + dx]
+            bound *= values
     distinct, keys = torch.unique(keys, return_inverse=True)
     return len(distinct), keys
+
+
+def window_corners(pixels: torch.Tensor, h: int, w: int, radius: int) -> torch.Tensor:
+    """Flat N·H·W pixel indices -> the index of their window's top-left in the map padded by radius."""
+    image, y, x = pixels // (h * w), pixels % (h * w) // w, pixels % w
+    return (image * (h + 2 * radius) + y) * (w + 2 * radius) + x
 
 
 def neighbourhoods(tokens: torch.Tensor, pixels: torch.Tensor, radius: int, pad_value: int) -> torch.Tensor:
     """(len(pixels), (2r+1)²): the tokens in each listed pixel's (2r+1)² window (flat N·H·W indices), pad_value
     outside the image."""
     n, h, w = tokens.shape
-    size = 2 * radius + 1
     padded = F.pad(tokens, (radius,) * 4, value=pad_value).reshape(-1)
-    image, y, x = pixels // (h * w), pixels % (h * w) // w, pixels % w
-    corner = (image * (h + 2 * radius) + y) * (w + 2 * radius) + x  # the window's top-left in the padded map
-    steps = torch.arange(size, device=tokens.device)
+    steps = torch.arange(2 * radius + 1, device=tokens.device)
     offsets = (steps[:, None] * (w + 2 * radius) + steps).reshape(-1)
-    return padded[corner[:, None] + offsets]
+    return padded[window_corners(pixels, h, w, radius)[:, None] + offsets]
 
 
 def nearest(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
@@ -170,12 +178,6 @@ def nearest(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
     rows = torch.arange(h, device=x.device) * x.shape[-2] // h
     cols = torch.arange(w, device=x.device) * x.shape[-1] // w
     return x[..., rows, :][..., cols]
-
-
-def shifted_taps(padded: torch.Tensor) -> torch.Tensor:
-    """(N, H+2, W+2) padded map -> (N·H·W, 9): each pixel's 3×3 neighbourhood in TAPS order."""
-    h, w = padded.shape[1] - 2, padded.shape[2] - 2
-    return torch.stack([padded[:, 1 + dy:1 + dy + h, 1 + dx:1 + dx + w] for dy, dx in TAPS], dim=-1).view(-1, 9)
 
 
 def uniform_windows(tokens: torch.Tensor, radius: int) -> torch.Tensor:
@@ -459,7 +461,9 @@ class FastSPADEGenerator(nn.Module):
 
     def from_tokens(self, tokens: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
         """The image from (N, H, W) token ids (see tokens())."""
-        in_use, compact = torch.unique(tokens, return_inverse=True)  # SPADE tables are built for these alone
+        # the tokens in use (SPADE tables are built for these alone) and the map renumbered into them
+        present = torch.bincount(tokens.reshape(-1), minlength=len(self.token_inputs)) > 0
+        in_use, compact = present.nonzero().squeeze(1), (present.cumsum(0) - 1)[tokens]
         layouts: dict[tuple[int, int], Tokens] = {}
 
         def layout(h: int, w: int) -> Tokens:
