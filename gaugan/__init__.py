@@ -3,9 +3,9 @@ from .checkpoints import CheckpointError, download, load_generator
 from .networks import SPADEGenerator
 from .pipeline import GauGAN
 from .presets import PRESETS, Preset
-from .semantics import encode_semantics, instance_map, remap, to_label_map
+from .semantics import compact_semantics, encode_semantics, instance_map, remap, to_label_map
 
 __all__ = [
-    "PRESETS", "Preset", "SPADEGenerator", "encode_semantics", "instance_map", "load_generator",
+    "PRESETS", "Preset", "SPADEGenerator", "compact_semantics", "encode_semantics", "instance_map", "load_generator",
     "download", "CheckpointError", "GauGAN", "to_label_map", "remap",
 ]
