@@ -2,12 +2,14 @@
 
 Built once from a loaded SPADEGenerator:
 - spectral-norm σ and batch-norm running statistics are folded into plain weights and tables;
-- the input is one-hot, so SPADE's first conv (mlp_shared) is a sum of gathered kernel columns;
+- it reads label ids ("tokens": label and instance edge) instead of the one-hot tensor, so SPADE's first
+  conv (mlp_shared) is a sum of gathered kernel columns;
 - where a pixel's 5×5 neighbourhood is one label (and inside the image) gamma and beta are per-label
-  constants, looked up from tables; only the bands along label boundaries and image borders get
-  real 3×3 convolutions, as matrix products over those pixels alone (or one dense convolution where
-  the band covers most pixels);
-- the modulation and its activation run fused, chunk by chunk, from a per-pixel row index.
+  constants; only the bands along label boundaries and image borders get real 3×3 convolutions, once
+  per distinct 5×5 neighbourhood, as matrix products (or one dense convolution where the band covers
+  most pixels);
+- the modulation and its activation run fused, chunk by chunk, from a per-pixel row index, straight
+  from the half-resolution map in upsampled blocks, into the 1×1 shortcut or into row tiles of conv_0.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from ..allocator import release_free_memory
 from .generator import SPADEGenerator
 from .spade import LRELU_SLOPE, SPADE, SPADEResnetBlock
 
-TAPS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+KERNEL_TAPS = 9  # a 3×3 kernel's taps, everywhere in row-major order (dy, then dx)
 BAND_CHUNK = 2048  # band pixels per im2col matrix product
 MODULATION_CHUNK = 2**18  # values per chunk of the per-pixel modulation (small temporaries stay in cache)
 DENSE_FRACTION = 0.5  # band share of the pixels above which SPADE convolutions run densely
@@ -92,7 +94,8 @@ class FoldedConv(nn.Module):
 
 
 class Tokens:
-    """Per-resolution layout shared by every SPADE layer at that size: tokens, band pixels, gather indices.
+    """Per-resolution layout shared by every SPADE layer at that size: tokens, band pixels and their distinct
+    5×5 patterns, gather indices.
 
     When most pixels lie in the band (coarse resolutions, busy layouts) the layout is `dense`: every SPADE
     convolution then runs as one dense convolution, which beats gathering patches for nearly every pixel.
@@ -105,7 +108,7 @@ class Tokens:
         self.token_inputs = token_inputs
         pad_token = len(token_inputs)
         self.flat = tokens.reshape(-1)
-        tap_offsets = torch.arange(len(TAPS), device=tokens.device) * (pad_token + 1)
+        tap_offsets = torch.arange(KERNEL_TAPS, device=tokens.device) * (pad_token + 1)
         band = ~uniform_windows(tokens, 2)  # pixels whose γ, β are not their token's
         self.band = band.reshape(-1).nonzero().squeeze(1)
         self.dense = len(self.band) > DENSE_FRACTION * self.flat.numel()
@@ -141,7 +144,7 @@ def distinct_windows(tokens: torch.Tensor, pixels: torch.Tensor, radius: int, pa
     window's index among them (sorted order; pad_value outside the image). Exact: the window's tokens are
     folded into one int64 key, renumbered whenever the next token could overflow it."""
     n, h, w = tokens.shape
-    values = int(max(int(tokens.max()), pad_value)) + 1
+    values = max(int(tokens.max()), pad_value) + 1
     padded = F.pad(tokens, (radius,) * 4, value=pad_value).reshape(-1)
     corner = window_corners(pixels, h, w, radius)
     keys = torch.zeros(len(pixels), dtype=torch.long, device=tokens.device)
@@ -222,7 +225,7 @@ class FastSPADE(nn.Module):
         self.register_buffer("shared_bias", shared.bias.detach().clone())
         gb_weight = torch.cat([spade.mlp_gamma.weight, spade.mlp_beta.weight]).detach()  # (2C, hidden, 3, 3)
         gb_bias = torch.cat([spade.mlp_gamma.bias, spade.mlp_beta.bias]).detach()
-        # the 3×3 γ|β convolution as a matrix over im2col rows (9·hidden, taps in TAPS order)
+        # the 3×3 γ|β convolution as a matrix over im2col rows (9·hidden, taps in row-major order)
         self.gamma_beta = Affine(gb_weight.permute(0, 2, 3, 1).reshape(gb_weight.shape[0], -1), gb_bias)
         # small layers run dense layouts as one direct convolution (faster there than im2col; the copy is cheap)
         small = gb_weight.numel() <= SMALL_GAMMA_BETA
@@ -239,16 +242,16 @@ class FastSPADE(nn.Module):
     def _token_taps(self, layout: Tokens) -> torch.Tensor:
         """(9, P, hidden): what each token in use adds to mlp_shared's output from each tap."""
         hidden = self.shared_bias.shape[0]
-        return (layout.token_inputs @ self.shared_per_tap).view(-1, len(TAPS), hidden).transpose(0, 1)
+        return (layout.token_inputs @ self.shared_per_tap).view(-1, KERNEL_TAPS, hidden).transpose(0, 1)
 
     def _hidden(self, layout: Tokens, token_taps: torch.Tensor) -> torch.Tensor:
-        """mlp_shared's output at the layout's tap rows (every pixel, or the band's neighbourhood)."""
+        """mlp_shared's output at the layout's tap rows (every pixel, or around one pixel of each band pattern)."""
         table = F.pad(token_taps, (0, 0, 0, 1)).flatten(0, 1)  # (9·(P+1), hidden); each tap's last row: padding
         return F.relu(F.embedding_bag(layout.taps, table, mode="sum") + self.shared_bias)
 
     def _band_gamma_beta(self, layout: Tokens, token_taps: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
-        """(Nb, 2C) gamma|beta at the band pixels (every pixel when dense), by 3×3 convolution of their hidden
-        patches; written into out when given."""
+        """(patterns, 2C) gamma|beta, one row per band pattern (per pixel when dense), by 3×3 convolution of the
+        hidden patches around them; written into out when given."""
         hidden = F.pad(self._hidden(layout, token_taps), (0, 0, 0, 1))  # the zero row stands for conv padding
         if out is None:
             out = torch.empty(len(layout.band_slots), self.gamma_beta.out_features, dtype=hidden.dtype, device=hidden.device)
