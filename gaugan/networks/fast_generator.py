@@ -401,7 +401,7 @@ class FastBlock(nn.Module):
 
 
 class FastSPADEGenerator(nn.Module):
-    """Eval-only twin of a SPADEGenerator; takes the same one-hot input and returns the same image."""
+    """Eval-only twin of a SPADEGenerator: the same image from the same one-hot input, or from the label ids."""
 
     def __init__(self, generator: SPADEGenerator, release_source: bool = False,
                  conv_dtype: torch.dtype = torch.float32) -> None:
