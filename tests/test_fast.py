@@ -1,4 +1,6 @@
 """The fast path equals the layer-by-layer reference within 1e-4 on hard doodles and real COCO maps."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -55,6 +57,13 @@ def test_official_presets_on_hard_doodles(name):
     generator = randomize_(SPADEGenerator(preset, ngf=8), seed=11).eval()
     h, w = preset.output_size
     assert compare(generator, hard_doodle(h, w, preset.label_nc, seed=1)) < TOLERANCE
+
+
+def test_most_upsampling_layers():
+    # no released preset uses "most" (an extra up_4 block, both middle blocks upsampled), but the option exists
+    preset = replace(PRESETS["ade20k"], num_upsampling_layers="most")
+    generator = randomize_(SPADEGenerator(preset, ngf=8), seed=18).eval()
+    assert compare(generator, hard_doodle(256, 256, preset.label_nc, seed=10)) < TOLERANCE
 
 
 @pytest.mark.parametrize("sample", coco_sample_names()[:5])
