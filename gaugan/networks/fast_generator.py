@@ -408,7 +408,7 @@ class FastSPADEGenerator(nn.Module):
         """release_source=True frees each source block once folded and returns the memory (the source generator is
         unusable after).
 
-        conv_dtype=torch.bfloat16 runs the main convolutions in bf16: faster, no longer exact (opt-in).
+        conv_dtype=torch.bfloat16 runs the main 3×3 convolutions in bf16: faster, no longer exact (opt-in).
         """
         super().__init__()
         self.preset = generator.preset
