@@ -288,8 +288,8 @@ class FastSPADE(nn.Module):
         out_channels = c if project is None else project.out_features
         if out is None:
             out = torch.empty(n, out_channels, h, w, dtype=x.dtype, device=x.device, memory_format=torch.channels_last)
-        self.modulate(x, layout, self.tables(layout, token_taps), 0, len(layout.rows), pixel_rows(out),
-                      slope, upsample, project)
+        self.modulate(pixel_rows(x), self.tables(layout, token_taps), layout.rows, pixel_rows(out), slope,
+                      layout.half_res_source if upsample else None, project)
         return out
 
     def tables(self, layout: Tokens, token_taps: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -305,31 +305,32 @@ class FastSPADE(nn.Module):
             self._band_gamma_beta(layout, token_taps, out=gamma_beta[tokens:])
         return self._scale_shift(gamma_beta)
 
-    def modulate(self, x: torch.Tensor, layout: Tokens, tables: tuple[torch.Tensor, torch.Tensor], start: int,
-                 stop: int, out_rows: torch.Tensor, slope: float | None = None, upsample: bool = False,
+    def modulate(self, x_rows: torch.Tensor, tables: tuple[torch.Tensor, torch.Tensor], rows: torch.Tensor,
+                 out_rows: torch.Tensor, slope: float | None = None, source: torch.Tensor | None = None,
                  project: Affine | None = None) -> None:
-        """Pixels start..stop (flat N·H·W order) of forward()'s result, from tables(), into out_rows."""
+        """out_rows[i] = act(x_rows[source[i]] · scale[rows[i]] + shift[rows[i]]) (x_rows[i] without source), then
+        project when given; scale, shift = tables (see tables()). Fused, chunk by chunk."""
         scale, shift = tables
-        c = x.shape[1]
-        x_rows = pixel_rows(x)
+        c = x_rows.shape[1]
         step = max(1, MODULATION_CHUNK // c)
-        buffers = torch.empty(4, min(step, stop - start), c, dtype=x.dtype, device=x.device)  # reused per chunk
-        for begin in range(start, stop, step):  # fused per chunk: gather, multiply-add, activation
-            chunk = slice(begin, min(begin + step, stop))
-            rows = layout.rows[chunk]
-            scale_chunk, shift_chunk, x_chunk, result = buffers[:, :len(rows)]
-            torch.index_select(scale, 0, rows, out=scale_chunk)
-            torch.index_select(shift, 0, rows, out=shift_chunk)
-            if upsample:
-                torch.index_select(x_rows, 0, layout.half_res_source[chunk], out=x_chunk)
-            target = out_rows[chunk.start - start:chunk.stop - start]
+        buffers = torch.empty(4, min(step, len(rows)), c, dtype=x_rows.dtype, device=x_rows.device)  # reused
+        for start in range(0, len(rows), step):
+            chunk = slice(start, start + step)
+            row_chunk = rows[chunk]
+            scale_chunk, shift_chunk, x_chunk, result = buffers[:, :len(row_chunk)]
+            torch.index_select(scale, 0, row_chunk, out=scale_chunk)
+            torch.index_select(shift, 0, row_chunk, out=shift_chunk)
+            if source is None:
+                x_chunk = x_rows[chunk]
+            else:
+                torch.index_select(x_rows, 0, source[chunk], out=x_chunk)
             if project is None:
-                result = target
-            torch.addcmul(shift_chunk, x_chunk if upsample else x_rows[chunk], scale_chunk, out=result)
+                result = out_rows[chunk]
+            torch.addcmul(shift_chunk, x_chunk, scale_chunk, out=result)
             if slope is not None:
                 F.leaky_relu_(result, slope)
             if project is not None:
-                target.copy_(project(result))
+                out_rows[chunk] = project(result)
 
 
 def as_channels_last(rows: torch.Tensor, n: int, h: int, w: int) -> torch.Tensor:
@@ -378,6 +379,7 @@ class FastBlock(nn.Module):
         n, h, w = layout.shape
         c = x.shape[1]
         tables = self.norm_0.tables(layout)
+        x_rows = pixel_rows(x)
         out = torch.empty(n, self.conv_0.bias.shape[0], h, w, dtype=x.dtype, device=x.device,
                           memory_format=torch.channels_last)
         tile_rows = max(1, CONV_TILE // (w * c))
@@ -393,9 +395,9 @@ class FastBlock(nn.Module):
                 if bottom == h:
                     tile[:, :, -1].zero_()
                 rows = pixel_rows(tile)[(first - top + 1) * w:(last - top + 1) * w]
-                offset = image * h * w
-                self.norm_0.modulate(x, layout, tables, offset + first * w, offset + last * w, rows, LRELU_SLOPE,
-                                     upsample)
+                pixels = slice(image * h * w + first * w, image * h * w + last * w)
+                self.norm_0.modulate(x_rows if upsample else x_rows[pixels], tables, layout.rows[pixels], rows,
+                                     LRELU_SLOPE, layout.half_res_source[pixels] if upsample else None)
                 out[image:image + 1, :, top:bottom] = self.conv_0(tile, padding=[0, 1])
         return out
 
