@@ -8,7 +8,7 @@ from helpers import ROOT, coco_sample, coco_sample_names, make_tiny_model, rando
 
 from gaugan import PRESETS, GauGAN, SPADEGenerator, encode_semantics, instance_map
 from gaugan.networks import FastSPADEGenerator
-from gaugan.networks.fast_generator import distinct_windows, neighbourhoods
+from gaugan.networks.token_layout import distinct_windows, neighbourhoods
 from gaugan.pipeline import resize_nearest
 from gaugan.semantics import compact_semantics, one_hot_semantics
 

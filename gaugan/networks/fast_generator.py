@@ -9,7 +9,10 @@ Built once from a loaded SPADEGenerator:
   per distinct 5×5 neighbourhood, as matrix products (or one dense convolution where the band covers
   most pixels);
 - the modulation and its activation run fused, chunk by chunk, from a per-pixel row index, straight
-  from the half-resolution map in upsampled blocks, into the 1×1 shortcut or into row tiles of conv_0.
+  from the half-resolution map in upsampled blocks, into the 1×1 shortcut or into row tiles of conv_0;
+- in upsampled blocks, conv_0 of a nearest-upsampled input is four 2×2 convolutions of the half-resolution
+  map (sub-pixel form), with the pixels near label boundaries recomputed exactly.
+Weights: prepacked.py; per-resolution layouts (band, patterns, indices): token_layout.py.
 """
 from __future__ import annotations
 
@@ -19,196 +22,16 @@ from torch import nn
 
 from ..allocator import release_free_memory
 from .generator import SPADEGenerator
+from .prepacked import Affine, PrepackedConv, folded_conv, folded_weight, subpixel_weight
 from .spade import LRELU_SLOPE, SPADE, SPADEResnetBlock
+from .token_layout import KERNEL_TAPS, Tokens, dilate, neighbourhoods, nearest
 
-KERNEL_TAPS = 9  # a 3×3 kernel's taps, everywhere in row-major order (dy, then dx)
 BAND_CHUNK = 2048  # band pixels per im2col matrix product
 MODULATION_CHUNK = 2**18  # values per chunk of the per-pixel modulation (small temporaries stay in cache)
-DENSE_FRACTION = 0.5  # band share of the pixels above which SPADE convolutions run densely
 CONV_TILE = 2**20  # values per row tile of SPADE output fed to conv_0 (the whole output is never stored)
+SUBPIXEL_WEIGHTS = 2**21  # conv_0 weights up to this many values also keep their sub-pixel forms (2.8x the memory)
+SUBPIXEL_FRACTION = 0.35  # share of pixels to recompute exactly above which conv_0 runs directly instead
 SMALL_GAMMA_BETA = 2**18  # γ|β weights up to this many values also keep a plain copy for dense 3×3 convolutions
-
-
-def onednn_ready(weight: torch.Tensor) -> bool:
-    """Whether weight can be prepacked for oneDNN (float32 on a CPU build with oneDNN)."""
-    return weight.dtype == torch.float32 and weight.device.type == "cpu" and torch.backends.mkldnn.is_available()
-
-
-class Affine(nn.Module):
-    """rows @ weight.T (+ bias); on CPU through oneDNN with the weight prepacked once (~2.5x MKL's sgemm here)."""
-
-    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None) -> None:
-        super().__init__()
-        self.out_features = weight.shape[0]
-        self.prepacked = onednn_ready(weight)
-        self.register_buffer("weight", torch.ops.mkldnn._reorder_linear_weight(weight) if self.prepacked else weight)
-        self.register_buffer("bias", bias)
-
-    def forward(self, rows: torch.Tensor) -> torch.Tensor:
-        if self.prepacked:
-            return torch.ops.mkldnn._linear_pointwise(rows, self.weight, self.bias, "none", [], "")
-        return rows @ self.weight.T if self.bias is None else torch.addmm(self.bias, rows, self.weight.T)
-
-
-def folded_weight(conv: nn.Conv2d, in_place: bool) -> torch.Tensor:
-    """A spectral-norm convolution's weight with σ (from the stored u and v, as in eval mode) divided out.
-
-    in_place=True divides the source's weight_orig itself (no second copy; the source is spent)."""
-    w = conv.weight_orig.detach()
-    sigma = torch.dot(conv.weight_u, w.reshape(w.shape[0], -1) @ conv.weight_v)
-    return w.div_(sigma) if in_place else w / sigma
-
-
-class FoldedConv(nn.Module):
-    """A convolution for eval: a spectral-norm one gets σ folded into its weight (see folded_weight).
-
-    On CPU in float32 the weight is also reordered once into oneDNN's blocked layout, which F.conv2d would
-    otherwise redo on every call (most of the time of a 1024-channel convolution at 16×16).
-    """
-
-    def __init__(self, conv: nn.Conv2d, dtype: torch.dtype = torch.float32, in_place: bool = False) -> None:
-        super().__init__()
-        weight = folded_weight(conv, in_place) if hasattr(conv, "weight_orig") else conv.weight.detach()
-        weight = weight.to(dtype)
-        self.padding = list(conv.padding)
-        self.prepacked = onednn_ready(weight)
-        if self.prepacked:
-            weight = torch._C._nn.mkldnn_reorder_conv2d_weight(weight.to_mkldnn(), self.padding, [1, 1], [1, 1], 1)
-        self.register_buffer("weight", weight)
-        self.register_buffer("bias", None if conv.bias is None else conv.bias.detach().to(dtype))
-
-    def forward(self, x: torch.Tensor, add_to: torch.Tensor | None = None,
-                padding: list[int] | None = None) -> torch.Tensor:
-        """conv(x); with add_to: add_to += conv(x), in place (fused into the convolution on oneDNN).
-
-        padding overrides the convolution's own (e.g. [0, 1] for a row tile that carries its neighbour rows)."""
-        padding = self.padding if padding is None else padding
-        if self.prepacked and add_to is None:
-            return torch.ops.mkldnn._convolution_pointwise(x, self.weight, self.bias, padding, [1, 1], [1, 1], 1,
-                                                           "none", [], "")
-        if self.prepacked:
-            return torch.ops.mkldnn._convolution_pointwise_.binary(add_to, x, self.weight, self.bias, padding,
-                                                                   [1, 1], [1, 1], 1, "add", 1.0, None, [], None)
-        y = F.conv2d(x.to(self.weight.dtype), self.weight, self.bias, padding=padding).to(x.dtype)
-        return y if add_to is None else add_to.add_(y)
-
-
-class Tokens:
-    """Per-resolution layout shared by every SPADE layer at that size: tokens, band pixels and their distinct
-    5×5 patterns, gather indices.
-
-    When most pixels lie in the band (coarse resolutions, busy layouts) the layout is `dense`: every SPADE
-    convolution then runs as one dense convolution, which beats gathering patches for nearly every pixel.
-    """
-
-    def __init__(self, tokens: torch.Tensor, token_inputs: torch.Tensor) -> None:
-        """tokens: (N, H, W) ids into token_inputs, the (P, S) one-hot input vectors of the tokens in use."""
-        n, h, w = tokens.shape
-        self.shape = (n, h, w)
-        self.token_inputs = token_inputs
-        pad_token = len(token_inputs)
-        self.flat = tokens.reshape(-1)
-        tap_offsets = torch.arange(KERNEL_TAPS, device=tokens.device) * (pad_token + 1)
-        band = ~uniform_windows(tokens, 2)  # pixels whose γ, β are not their token's
-        self.band = band.reshape(-1).nonzero().squeeze(1)
-        self.dense = len(self.band) > DENSE_FRACTION * self.flat.numel()
-        # each pixel's row in the (N, H/2, W/2) map it is the nearest ×2 upsampling of (read without upsampling)
-        image, y, x = (torch.arange(size, device=tokens.device) for size in (n, h, w))
-        self.half_res_source = ((image[:, None, None] * (h // 2) + y[:, None] // 2) * (w // 2) + x // 2).reshape(-1)
-        if self.dense:  # every pixel's 3×3 neighbourhood, as rows of the hidden map (index N·H·W: zero padding)
-            every = torch.arange(n * h * w, device=tokens.device)
-            # (N·H·W, 9) rows into the per-tap token tables stacked as (9·(P+1), hidden), summed by embedding_bag
-            self.taps = neighbourhoods(tokens, every, 1, pad_token) + tap_offsets
-            self.band_slots = neighbourhoods(every.view(n, h, w), every, 1, n * h * w)
-            return
-        # band pixels with the same 5×5 token neighbourhood get the same γ and β: each neighbourhood is computed
-        # once, at one pixel that has it (conv padding shows as pad_token, so border positions are told apart)
-        patterns, pattern_of = distinct_windows(tokens, self.band, 2, pad_token)
-        chosen = torch.empty(patterns, dtype=torch.long, device=tokens.device)
-        chosen = self.band[chosen.scatter_(0, pattern_of, torch.arange(len(self.band), device=tokens.device))]
-        # pixels whose hidden activation the chosen pixels' 3×3 convs read: those pixels grown by one
-        grown = torch.zeros(n * h * w, dtype=torch.bool, device=tokens.device)
-        grown[chosen] = True
-        self.needed = dilate(grown.view(n, h, w)).reshape(-1).nonzero().squeeze(1)
-        self.taps = neighbourhoods(tokens, self.needed, 1, pad_token) + tap_offsets  # as for dense layouts
-        slot = torch.full((n * h * w,), len(self.needed), dtype=torch.long, device=tokens.device)  # last: padding
-        slot[self.needed] = torch.arange(len(self.needed), device=tokens.device)
-        self.band_slots = neighbourhoods(slot.view(n, h, w), chosen, 1, len(self.needed))  # (patterns, 9)
-        # each pixel's row in a SPADE's [per-token table; per-pattern rows] modulation table
-        self.rows = self.flat.clone()
-        self.rows[self.band] = pad_token + pattern_of
-
-
-def distinct_windows(tokens: torch.Tensor, pixels: torch.Tensor, radius: int, pad_value: int) -> tuple[int, torch.Tensor]:
-    """How many distinct (2r+1)² token windows the listed pixels (flat N·H·W indices) have, and each pixel's
-    window's index among them (sorted order; pad_value outside the image). Exact: the window's tokens are
-    folded into one int64 key, renumbered whenever the next token could overflow it."""
-    n, h, w = tokens.shape
-    values = max(int(tokens.max()), pad_value) + 1
-    padded = F.pad(tokens, (radius,) * 4, value=pad_value).reshape(-1)
-    corner = window_corners(pixels, h, w, radius)
-    keys = torch.zeros(len(pixels), dtype=torch.long, device=tokens.device)
-    bound = 1  # keys < bound
-    for dy in range(2 * radius + 1):
-        for dx in range(2 * radius + 1):
-            if bound * values >= 2**62:
-                distinct, keys = torch.unique(keys, return_inverse=True)
-                bound = len(distinct)
-            keys = keys * values + padded[corner + dy * (w + 2 * radius) + dx]
-            bound *= values
-    distinct, keys = torch.unique(keys, return_inverse=True)
-    return len(distinct), keys
-
-
-def window_corners(pixels: torch.Tensor, h: int, w: int, radius: int) -> torch.Tensor:
-    """Flat N·H·W pixel indices -> the index of their window's top-left in the map padded by radius."""
-    image, y, x = pixels // (h * w), pixels % (h * w) // w, pixels % w
-    return (image * (h + 2 * radius) + y) * (w + 2 * radius) + x
-
-
-def neighbourhoods(tokens: torch.Tensor, pixels: torch.Tensor, radius: int, pad_value: int) -> torch.Tensor:
-    """(len(pixels), (2r+1)²): the tokens in each listed pixel's (2r+1)² window (flat N·H·W indices), pad_value
-    outside the image."""
-    n, h, w = tokens.shape
-    padded = F.pad(tokens, (radius,) * 4, value=pad_value).reshape(-1)
-    steps = torch.arange(2 * radius + 1, device=tokens.device)
-    offsets = (steps[:, None] * (w + 2 * radius) + steps).reshape(-1)
-    return padded[window_corners(pixels, h, w, radius)[:, None] + offsets]
-
-
-def nearest(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
-    """Nearest resize of (..., H, W) to (h, w) as F.interpolate's "nearest" does, reading only the kept pixels."""
-    rows = torch.arange(h, device=x.device) * x.shape[-2] // h
-    cols = torch.arange(w, device=x.device) * x.shape[-1] // w
-    return x[..., rows, :][..., cols]
-
-
-def uniform_windows(tokens: torch.Tensor, radius: int) -> torch.Tensor:
-    """(N, H, W) bool: True where the (2r+1)² window around a pixel lies inside the image and holds one token."""
-    n, h, w = tokens.shape
-    uniform = torch.zeros(n, h, w, dtype=torch.bool, device=tokens.device)
-    if h <= 2 * radius or w <= 2 * radius:
-        return uniform
-    cols = slice(radius, w - radius)
-    offsets = range(-radius, radius + 1)
-    # every row of the window uniform around the centre column, and those rows' centres equal the pixel
-    row_runs = torch.stack([tokens[:, :, radius + d:w - radius + d] == tokens[:, :, cols] for d in offsets]).all(0)
-    centre = tokens[:, radius:h - radius, cols]
-    uniform[:, radius:h - radius, cols] = torch.stack(
-        [row_runs[:, radius + d:h - radius + d] & (tokens[:, radius + d:h - radius + d, cols] == centre)
-         for d in offsets]).all(0)
-    return uniform
-
-
-def dilate(mask: torch.Tensor) -> torch.Tensor:
-    """(N, H, W) bool mask grown by one pixel in all 8 directions."""
-    wide = mask.clone()
-    wide[:, :, 1:] |= mask[:, :, :-1]
-    wide[:, :, :-1] |= mask[:, :, 1:]
-    grown = wide.clone()
-    grown[:, 1:] |= wide[:, :-1]
-    grown[:, :-1] |= wide[:, 1:]
-    return grown
 
 
 class FastSPADE(nn.Module):
@@ -349,13 +172,20 @@ def upsample_nearest(x: torch.Tensor) -> torch.Tensor:
 
 
 class FastBlock(nn.Module):
-    """SPADEResnetBlock with FoldedConv convolutions (in conv_dtype) and FastSPADE norms."""
+    """SPADEResnetBlock with folded, prepacked convolutions (3×3 ones in conv_dtype) and FastSPADE norms."""
 
     def __init__(self, block: SPADEResnetBlock, conv_dtype: torch.dtype = torch.float32, in_place: bool = False) -> None:
         super().__init__()
         self.learned_shortcut = block.learned_shortcut
-        self.conv_0 = FoldedConv(block.conv_0, conv_dtype, in_place)
-        self.conv_1 = FoldedConv(block.conv_1, conv_dtype, in_place)
+        weight_0 = folded_weight(block.conv_0, in_place)
+        self.conv_0 = folded_conv(block.conv_0, conv_dtype, weight=weight_0)
+        self.conv_1 = folded_conv(block.conv_1, conv_dtype, in_place)
+        # small conv_0s also get the forms that read a nearest-upsampled input from the map itself (exact)
+        self.subpixel = conv_dtype == torch.float32 and weight_0.numel() <= SUBPIXEL_WEIGHTS
+        if self.subpixel:
+            bias = block.conv_0.bias.detach()
+            self.conv_0_phases = PrepackedConv(subpixel_weight(weight_0), bias.repeat(4), [0, 0])
+            self.conv_0_rows = Affine(weight_0.permute(0, 2, 3, 1).reshape(weight_0.shape[0], -1), bias)
         self.norm_0 = FastSPADE(block.norm_0)
         self.norm_1 = FastSPADE(block.norm_1)
         if self.learned_shortcut:  # conv_s is 1×1: a per-pixel product, fused into norm_s
@@ -370,8 +200,51 @@ class FastBlock(nn.Module):
         if layout.dense:
             dx = self.conv_0(self.norm_0(x, layout, LRELU_SLOPE))
         else:
-            dx = self._conv_0_by_row_tiles(x, layout, upsample)
+            dx = self._conv_0_subpixel(x, layout) if upsample and self.subpixel else None
+            dx = self._conv_0_by_row_tiles(x, layout, upsample) if dx is None else dx
         return self.conv_1(self.norm_1(dx, layout, LRELU_SLOPE, out=dx), add_to=shortcut)
+
+    def _conv_0_subpixel(self, x: torch.Tensor, layout: Tokens) -> torch.Tensor | None:
+        """conv_0(leaky_relu(norm_0(upsample(x)))) from the half-resolution x: wherever a 2×2 block of the input
+        is modulated alike, the input is the upsampling of a half-resolution map and the 3×3 convolution becomes
+        four 2×2 ones on that map (16 instead of 36 multiply-adds per pixel); pixels near blocks modulated unlike
+        are recomputed exactly. None when those are too many to gain."""
+        n, h, w = layout.shape
+        rows = layout.rows.view(n, h, w)
+        block_rows = rows[:, ::2, ::2]  # each 2×2 block's top-left row stands for the block
+        unlike = rows != block_rows.repeat_interleave(2, 1).repeat_interleave(2, 2)
+        recompute = dilate(unlike)
+        fix = recompute.reshape(-1).nonzero().squeeze(1)
+        if len(fix) > SUBPIXEL_FRACTION * n * h * w:
+            return None
+        c = x.shape[1]
+        tables = self.norm_0.tables(layout)
+        half = torch.empty_like(x, memory_format=torch.channels_last)
+        self.norm_0.modulate(pixel_rows(x), tables, block_rows.reshape(-1), pixel_rows(half), LRELU_SLOPE)
+        padded = x.new_zeros(n, c, h // 2 + 2, w // 2 + 2).contiguous(memory_format=torch.channels_last)
+        padded[:, :, 1:-1, 1:-1] = half
+        del half
+        phases = self.conv_0_phases(padded)  # (N, 4·Cout, H/2+1, W/2+1): phase 2a+b at (Y+a, X+b)
+        cout = phases.shape[1] // 4
+        out = torch.empty(n, cout, h, w, dtype=x.dtype, device=x.device, memory_format=torch.channels_last)
+        for a in (0, 1):
+            for b in (0, 1):
+                k = 2 * a + b
+                out[:, :, a::2, b::2] = phases[:, k * cout:(k + 1) * cout, a:a + h // 2, b:b + w // 2]
+        del phases
+        if len(fix):  # exact im2col products from the modulated full-resolution input around those pixels
+            needed = dilate(recompute).reshape(-1).nonzero().squeeze(1)
+            inputs = x.new_zeros(len(needed) + 1, c)  # last row: conv padding
+            self.norm_0.modulate(pixel_rows(x), tables, layout.rows[needed], inputs[:-1], LRELU_SLOPE,
+                                 layout.half_res_source[needed])
+            slot = torch.full((n * h * w,), len(needed), dtype=torch.long, device=x.device)
+            slot[needed] = torch.arange(len(needed), device=x.device)
+            patches = neighbourhoods(slot.view(n, h, w), fix, 1, len(needed))
+            out_rows = pixel_rows(out)
+            for start in range(0, len(fix), BAND_CHUNK):
+                part = slice(start, start + BAND_CHUNK)
+                out_rows[fix[part]] = self.conv_0_rows(F.embedding(patches[part], inputs).flatten(1))
+        return out
 
 
     def _conv_0_by_row_tiles(self, x: torch.Tensor, layout: Tokens, upsample: bool) -> torch.Tensor:
@@ -414,7 +287,7 @@ class FastSPADEGenerator(nn.Module):
         """
         super().__init__()
         self.preset = generator.preset
-        self.fc = generator.fc if self.preset.use_vae else FoldedConv(generator.fc)  # VAE models: a Linear
+        self.fc = generator.fc if self.preset.use_vae else folded_conv(generator.fc)  # VAE models: a Linear
         self.sh, self.sw = generator.sh, generator.sw
         preset = self.preset
         self.label_channels = preset.label_nc + int(preset.contain_dontcare_label)
@@ -437,7 +310,7 @@ class FastSPADEGenerator(nn.Module):
                 if release_source:
                     setattr(generator, name, nn.Identity())
                     release_free_memory()  # keeps the load's peak near the source model's size
-        self.conv_img = FoldedConv(generator.conv_img)
+        self.conv_img = folded_conv(generator.conv_img)
         self.eval().requires_grad_(False)
 
     def tokens(self, seg: torch.Tensor) -> torch.Tensor:
