@@ -27,6 +27,7 @@ from .spade import LRELU_SLOPE, SPADE, SPADEResnetBlock
 from .token_layout import KERNEL_TAPS, Tokens, dilate, neighbourhoods, nearest
 
 BAND_CHUNK = 2048  # band pixels per im2col matrix product
+IM2COL_CHUNK = 2**20  # values per im2col matrix of conv_0's exactly recomputed pixels
 MODULATION_CHUNK = 2**18  # values per chunk of the per-pixel modulation (small temporaries stay in cache)
 CONV_TILE = 2**20  # values per row tile of SPADE output fed to conv_0 (the whole output is never stored)
 SUBPIXEL_WEIGHTS = 2**21  # conv_0 weights up to this many values also keep their sub-pixel forms (2.8x the memory)
@@ -184,7 +185,7 @@ class FastBlock(nn.Module):
         self.subpixel = conv_dtype == torch.float32 and weight_0.numel() <= SUBPIXEL_WEIGHTS
         if self.subpixel:
             bias = block.conv_0.bias.detach()
-            self.conv_0_phases = PrepackedConv(subpixel_weight(weight_0), bias.repeat(4), [0, 0])
+            self.conv_0_phases = PrepackedConv(subpixel_weight(weight_0), bias.repeat(4), [0, 1])
             self.conv_0_rows = Affine(weight_0.permute(0, 2, 3, 1).reshape(weight_0.shape[0], -1), bias)
         self.norm_0 = FastSPADE(block.norm_0)
         self.norm_1 = FastSPADE(block.norm_1)
@@ -213,39 +214,44 @@ class FastBlock(nn.Module):
         rows = layout.rows.view(n, h, w)
         block_rows = rows[:, ::2, ::2]  # each 2×2 block's top-left row stands for the block
         unlike = rows != block_rows.repeat_interleave(2, 1).repeat_interleave(2, 2)
-        recompute = dilate(unlike)
-        fix = recompute.reshape(-1).nonzero().squeeze(1)
+        fix = dilate(unlike).reshape(-1).nonzero().squeeze(1)  # output pixels that read a pixel unlike its block
         if len(fix) > SUBPIXEL_FRACTION * n * h * w:
             return None
-        c = x.shape[1]
+        c, half_h, half_w = x.shape[1], h // 2, w // 2
         tables = self.norm_0.tables(layout)
-        half = torch.empty_like(x, memory_format=torch.channels_last)
-        self.norm_0.modulate(pixel_rows(x), tables, block_rows.reshape(-1), pixel_rows(half), LRELU_SLOPE)
-        padded = x.new_zeros(n, c, h // 2 + 2, w // 2 + 2).contiguous(memory_format=torch.channels_last)
-        padded[:, :, 1:-1, 1:-1] = half
-        del half
-        phases = self.conv_0_phases(padded)  # (N, 4·Cout, H/2+1, W/2+1): phase 2a+b at (Y+a, X+b)
-        cout = phases.shape[1] // 4
+        cout = self.conv_0_rows.out_features
         out = torch.empty(n, cout, h, w, dtype=x.dtype, device=x.device, memory_format=torch.channels_last)
-        for a in (0, 1):
-            for b in (0, 1):
-                k = 2 * a + b
-                out[:, :, a::2, b::2] = phases[:, k * cout:(k + 1) * cout, a:a + h // 2, b:b + w // 2]
-        del phases
-        if len(fix):  # exact im2col products from the modulated full-resolution input around those pixels
-            needed = dilate(recompute).reshape(-1).nonzero().squeeze(1)
-            inputs = x.new_zeros(len(needed) + 1, c)  # last row: conv padding
-            self.norm_0.modulate(pixel_rows(x), tables, layout.rows[needed], inputs[:-1], LRELU_SLOPE,
-                                 layout.half_res_source[needed])
-            slot = torch.full((n * h * w,), len(needed), dtype=torch.long, device=x.device)
-            slot[needed] = torch.arange(len(needed), device=x.device)
-            patches = neighbourhoods(slot.view(n, h, w), fix, 1, len(needed))
-            out_rows = pixel_rows(out)
-            for start in range(0, len(fix), BAND_CHUNK):
-                part = slice(start, start + BAND_CHUNK)
-                out_rows[fix[part]] = self.conv_0_rows(F.embedding(patches[part], inputs).flatten(1))
+        # one image's modulated half-resolution map between zero rows (the vertical conv padding)
+        padded = x.new_zeros(1, c, half_h + 2, half_w).contiguous(memory_format=torch.channels_last)
+        tile_rows = max(1, CONV_TILE // ((half_w + 1) * 4 * cout))
+        for image in range(n):
+            self.norm_0.modulate(pixel_rows(x[image:image + 1]), tables, block_rows[image].reshape(-1),
+                                 pixel_rows(padded[:, :, 1:-1]), LRELU_SLOPE)
+            for top in range(0, half_h + 1, tile_rows):  # rows of phase outputs: phase 2a+b at (Y+a, X+b)
+                bottom = min(half_h + 1, top + tile_rows)
+                phases = self.conv_0_phases(padded[:, :, top:bottom + 1])
+                for a, b in ((0, 0), (0, 1), (1, 0), (1, 1)):
+                    first, last = max(top - a, 0), min(bottom - a, half_h)  # the tile's Y for this phase
+                    k = 2 * a + b
+                    out[image:image + 1, :, 2 * first + a:2 * last + a:2, b::2] = \
+                        phases[:, k * cout:(k + 1) * cout, first + a - top:last + a - top, b:b + half_w]
+        if len(fix):  # exact im2col products, from the modulated full-resolution input around those pixels
+            everywhere = torch.arange(n * h * w, device=x.device)
+            around = neighbourhoods(everywhere.view(n, h, w), fix, 1, n * h * w)  # (F, 9); N·H·W: outside
+            outside = around == n * h * w
+            around = around.masked_fill(outside, 0)
+            x_rows, out_rows = pixel_rows(x), pixel_rows(out)
+            step = max(1, IM2COL_CHUNK // (KERNEL_TAPS * c))
+            patches = x.new_empty(min(step, len(fix)) * KERNEL_TAPS, c)
+            for start in range(0, len(fix), step):
+                part = slice(start, start + step)
+                pixels = around[part].reshape(-1)
+                patch = patches[:len(pixels)]
+                self.norm_0.modulate(x_rows, tables, layout.rows[pixels], patch, LRELU_SLOPE,
+                                     layout.half_res_source[pixels])
+                patch[outside[part].reshape(-1)] = 0  # conv padding
+                out_rows[fix[part]] = self.conv_0_rows(patch.view(-1, KERNEL_TAPS * c))
         return out
-
 
     def _conv_0_by_row_tiles(self, x: torch.Tensor, layout: Tokens, upsample: bool) -> torch.Tensor:
         """conv_0(leaky_relu(norm_0(x))) computed tile by tile of rows, each tile with its neighbour rows."""
