@@ -167,11 +167,6 @@ def pixel_rows(x: torch.Tensor) -> torch.Tensor:
     return x.permute(0, 2, 3, 1).view(-1, x.shape[1])
 
 
-def upsample_nearest(x: torch.Tensor) -> torch.Tensor:
-    """Nearest ×2 upsampling, as the reference generator does between blocks."""
-    return F.interpolate(x, scale_factor=2, mode="nearest")
-
-
 class FastBlock(nn.Module):
     """SPADEResnetBlock with folded, prepacked convolutions (3×3 ones in conv_dtype) and FastSPADE norms."""
 
@@ -196,7 +191,7 @@ class FastBlock(nn.Module):
     def forward(self, x: torch.Tensor, layout: Tokens, upsample: bool = False) -> torch.Tensor:
         """The block on x; upsample=True: on x's nearest ×2 upsampling, read from x where the layout allows."""
         if upsample and (layout.dense or not self.learned_shortcut):  # upsampled x is needed whole
-            x, upsample = upsample_nearest(x), False
+            x, upsample = F.interpolate(x, scale_factor=2, mode="nearest"), False
         shortcut = self.norm_s(x, layout, upsample=upsample, project=self.conv_s) if self.learned_shortcut else x
         if layout.dense:
             dx = self.conv_0(self.norm_0(x, layout, LRELU_SLOPE))

@@ -23,11 +23,11 @@ class Tokens:
         self.shape = (n, h, w)
         self.token_inputs = token_inputs
         pad_token = len(token_inputs)
-        self.flat = tokens.reshape(-1)
+        flat = tokens.reshape(-1)
         tap_offsets = torch.arange(KERNEL_TAPS, device=tokens.device) * (pad_token + 1)
         band = ~uniform_windows(tokens, 2)  # pixels whose γ, β are not their token's
         self.band = band.reshape(-1).nonzero().squeeze(1)
-        self.dense = len(self.band) > DENSE_FRACTION * self.flat.numel()
+        self.dense = len(self.band) > DENSE_FRACTION * flat.numel()
         # each pixel's row in the (N, H/2, W/2) map it is the nearest ×2 upsampling of (read without upsampling)
         image, y, x = (torch.arange(size, device=tokens.device) for size in (n, h, w))
         self.half_res_source = ((image[:, None, None] * (h // 2) + y[:, None] // 2) * (w // 2) + x // 2).reshape(-1)
@@ -51,7 +51,7 @@ class Tokens:
         slot[self.needed] = torch.arange(len(self.needed), device=tokens.device)
         self.band_slots = neighbourhoods(slot.view(n, h, w), chosen, 1, len(self.needed))  # (patterns, 9)
         # each pixel's row in a SPADE's [per-token table; per-pattern rows] modulation table
-        self.rows = self.flat.clone()
+        self.rows = flat.clone()
         self.rows[self.band] = pad_token + pattern_of
 
 
