@@ -40,7 +40,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         base = landscape_preset()
         overrides["preset"] = landscape_preset(args.crop_size or base.crop_size, args.ngf or base.ngf,
                                                args.spade_hidden or base.spade_hidden).to_dict()
-    print(main(TrainConfig(**overrides), progress=not args.quiet))
+    print(main(TrainConfig(**overrides), progress=not args.quiet, time_limit=args.time_limit))
 
 
 def cmd_export(args: argparse.Namespace) -> None:
@@ -54,7 +54,7 @@ def cmd_export(args: argparse.Namespace) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from .evaluate import evaluate, format_table
 
-    results = evaluate(args.checkpoint, args.data, args.n, args.out, record=args.record)
+    results = evaluate(args.checkpoint, args.data, args.n, args.out, record=args.record, photos=args.photos)
     print(format_table(results))
     if args.out:
         print(f"wrote {args.out}/evaluation.json and {args.out}/worst_cases.png")
@@ -70,6 +70,14 @@ def cmd_download(args: argparse.Namespace) -> None:
     from .checkpoints import download
 
     print(f"downloaded into {download(args.source, args.dest, args.sha256)}")
+
+
+def cmd_data_photos(args: argparse.Namespace) -> None:
+    from .data.photos import fetch_photos
+
+    manifest = fetch_photos(args.out, args.debs)
+    licences = sorted({entry["licence"] for entry in manifest})
+    print(f"{len(manifest)} photos in {args.out}/photos, manifest {args.out}/manifest.json (licences: {', '.join(licences)})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,6 +105,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--sample-every", dest="sample_every", type=int)
     train.add_argument("--checkpoint-every", dest="checkpoint_every", type=int)
     train.add_argument("--seed", type=int)
+    train.add_argument("--ndf", type=int, help="discriminator width (default 32)")
+    train.add_argument("--photos", help="with --data landscape: a folder from `data photos`; paints the layouts "
+                                        "with real photo textures")
+    train.add_argument("--workers", type=int, help="processes rendering batches ahead of training (default 0)")
+    train.add_argument("--lambda-perceptual", dest="lambda_perceptual", type=float,
+                       help="weight of the ImageNet perceptual loss (default 2; 0 turns it off)")
+    train.add_argument("--time-limit", dest="time_limit", type=float,
+                       help="stop after this many seconds with the state saved (continue later with the same command)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=cmd_train)
 
@@ -112,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--data", default="landscape", help="'landscape' (procedural) or a folder of label/image pairs")
     ev.add_argument("-n", type=int, default=200, help="number of held-out layouts")
     ev.add_argument("--out", help="folder for evaluation.json and worst_cases.png")
+    ev.add_argument("--photos", help="a folder from `data photos`: adds KID and Fréchet distance to held-out photographs")
     ev.add_argument("--record", action="store_true", help="store the results in the checkpoint's model.json")
     ev.set_defaults(func=cmd_evaluate)
 
@@ -125,6 +142,13 @@ def build_parser() -> argparse.ArgumentParser:
     dl.add_argument("--dest", default="checkpoints")
     dl.add_argument("--sha256")
     dl.set_defaults(func=cmd_download)
+
+    data = sub.add_parser("data", help="fetch training data into a cache").add_subparsers(dest="dataset", required=True)
+    photos = data.add_parser("photos", help="landscape photographs under free licences from Debian packages")
+    photos.add_argument("--out", required=True, help="cache folder (photos/ and manifest.json go there)")
+    photos.add_argument("--debs", help="folder holding the .deb files (default OUT/debs; missing ones are "
+                                       "downloaded with apt-get)")
+    photos.set_defaults(func=cmd_data_photos)
     return parser
 
 

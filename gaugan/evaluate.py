@@ -17,7 +17,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from scipy import linalg
 from tqdm import tqdm
 
 from .checkpoints import MODEL_CARD, weights_file
@@ -26,6 +25,7 @@ from .data.landscape import landscape_scene
 from .labelmaps import colourize
 from .networks.segmenter import Segmenter
 from .pipeline import GauGAN
+from .realism import frechet_distance, realism
 
 SEGMENTER_DIR = Path(__file__).resolve().parents[1] / "checkpoints" / "segmenter"
 EVAL_SEED_OFFSET = 10_000_000  # held-out procedural scenes: training never reaches these seeds
@@ -118,14 +118,6 @@ def pixel_accuracy(matrix: np.ndarray) -> float:
     return float(np.diag(matrix).sum() / max(1, matrix.sum()))
 
 
-def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Fréchet distance between Gaussians fitted to two (N, D) feature sets."""
-    mu_a, mu_b = a.mean(0), b.mean(0)
-    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    root = linalg.sqrtm(cov_a @ cov_b).real
-    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * root))
-
-
 def predict(segmenter: Segmenter, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """(labels (N, H, W), pooled features (N, D)) of images resized to the segmenter's size."""
     h, w = SEGMENTER_SIZE
@@ -135,10 +127,11 @@ def predict(segmenter: Segmenter, images: list[np.ndarray]) -> tuple[np.ndarray,
 
 
 def evaluate(checkpoint: str | Path, data: str = "landscape", n: int = 200, out: str | Path | None = None,
-             progress: bool = True, record: bool = False) -> dict:
+             progress: bool = True, record: bool = False, photos: str | Path | None = None) -> dict:
     """Label fidelity and Fréchet distance of a checkpoint on n held-out layouts of `data`.
 
-    record=True stores the results under "evaluation" in the checkpoint's model.json.
+    With `photos` (a folder from `data photos`) the results add the realism figures against the held-out
+    photographs (gaugan/realism.py). record=True stores the results under "evaluation" in the model.json.
     """
     model = GauGAN.from_checkpoint(checkpoint)
     num_classes = model.preset.label_nc + int(model.preset.contain_dontcare_label)
@@ -146,7 +139,7 @@ def evaluate(checkpoint: str | Path, data: str = "landscape", n: int = 200, out:
     size = model.preset.output_size
     real_matrix = np.zeros((num_classes, num_classes), np.int64)
     fake_matrix = np.zeros_like(real_matrix)
-    real_features, fake_features, floor_features, cases = [], [], [], []
+    real_features, fake_features, floor_features, cases, generated = [], [], [], [], []
     first = EVAL_SEED_OFFSET if data == "landscape" else 0
     for i in tqdm(range(n), disable=not progress, desc="evaluate"):
         labels, real = scenes(data, size, first + i)
@@ -161,6 +154,7 @@ def evaluate(checkpoint: str | Path, data: str = "landscape", n: int = 200, out:
         fake_features.append(features[1])
         floor_features.append(features[2])
         cases.append((miou(fake_case), target, fake, fake_pred))
+        generated.append(fake)
     results = {
         "n": n, "data": data, "checkpoint": str(checkpoint),
         "generated": {"miou": miou(fake_matrix), "pixel_accuracy": pixel_accuracy(fake_matrix)},
@@ -168,6 +162,8 @@ def evaluate(checkpoint: str | Path, data: str = "landscape", n: int = 200, out:
         "frechet": {"generated_vs_real": frechet_distance(np.array(fake_features), np.array(real_features)),
                     "real_vs_real_floor": frechet_distance(np.array(floor_features), np.array(real_features))},
     }
+    if photos:
+        results["realism"] = realism(generated, photos)
     if out:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
@@ -195,9 +191,15 @@ def write_worst_cases(cases: list, model: GauGAN, path: Path, count: int = 6) ->
 
 def format_table(results: dict) -> str:
     g, r, f = results["generated"], results["real"], results["frechet"]
-    return "\n".join([
+    lines = [
         f"{'':<28}{'mIoU':>8}{'pixel acc':>11}",
         f"{'generated images':<28}{g['miou']:8.3f}{g['pixel_accuracy']:11.3f}",
         f"{'real images (upper bound)':<28}{r['miou']:8.3f}{r['pixel_accuracy']:11.3f}",
         f"Fréchet distance generated vs real: {f['generated_vs_real']:.3f}  (real vs real floor: {f['real_vs_real_floor']:.3f})",
-    ])
+    ]
+    if "realism" in results:
+        q = results["realism"]
+        lines += [f"Realism vs {q['real_crops']} crops of {q['real_photos']} held-out photos ({q['network']} features):",
+                  f"  KID x1000 {1000 * q['kid']:.2f} ± {1000 * q['kid_std']:.2f}  (floor {1000 * q['kid_floor']:.2f})",
+                  f"  Fréchet {q['frechet']:.1f}  (floor {q['frechet_floor']:.1f})"]
+    return "\n".join(lines)

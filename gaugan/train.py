@@ -25,6 +25,8 @@ from label_colors import PALETTES
 from .checkpoints import save_model
 from .data.folder import LabelImageFolder
 from .data.landscape import landscape_scene
+from .data.texture_bank import TextureBank
+from .imagenet import ImageNetFeatures, perceptual_loss
 from .losses import feature_matching_loss, hinge_d_loss, hinge_g_loss, kl_loss
 from .networks import MultiscaleDiscriminator, SPADEGenerator, StyleEncoder
 from .presets import Preset
@@ -34,6 +36,9 @@ STATE_FILE = "state.pt"
 DATA_DESCRIPTIONS = {
     "landscape": "procedural landscapes from gaugan/data/landscape.py (seeds from 0 upward, 25% doodle layouts, "
                  "random time of day, season and haze), generated on the fly at the preset's output size",
+    "landscape+photos": "procedural landscape layouts from gaugan/data/landscape.py (seeds from 0 upward, 25% doodle "
+                        "layouts) painted with real photo textures of each class (gaugan/data/texture_bank.py: "
+                        "boxes cut from the training photographs, see `photos` below), generated on the fly",
 }
 
 
@@ -60,6 +65,9 @@ class TrainConfig:
     lambda_feat: float = 10.0
     lambda_kl: float = 0.05
     lambda_l1: float = 2.0
+    lambda_perceptual: float = 2.0
+    photos: str = ""
+    workers: int = 0
     ndf: int = 32
     d_layers: int = 3
     d_scales: int = 2
@@ -77,10 +85,11 @@ class Batches:
         self.config, self.preset, self.rank, self.world = config, preset, rank, world
         self.size = preset.output_size
         self.folder = None if config.data == "landscape" else LabelImageFolder(config.data, self.size)
+        self.bank = TextureBank(config.photos) if config.data == "landscape" and config.photos else None
 
     def sample(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         if self.folder is None:
-            labels, image = landscape_scene(self.config.seed * 1_000_003 + index, self.size)
+            labels, image = landscape_scene(self.config.seed * 1_000_003 + index, self.size, bank=self.bank)
             return labels, image, None
         return self.folder[index]
 
@@ -93,6 +102,23 @@ class Batches:
         if self.preset.use_instance:
             instances = torch.from_numpy(np.stack([s[2] if s[2] is not None else s[0] for s in samples]).astype(np.int64))[:, None]
         return labels, encode_semantics(labels, instances, self.preset), images
+
+
+class _Steps(torch.utils.data.Dataset):
+    """The batches of a range of steps, for rendering them in worker processes ahead of training."""
+
+    def __init__(self, batches: Batches, steps: range) -> None:
+        self.batches, self.steps = batches, steps
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.batches(self.steps[i])
+
+
+def _one_thread(_: int) -> None:
+    torch.set_num_threads(1)
 
 
 class Trainer:
@@ -120,6 +146,7 @@ class Trainer:
         self.out = Path(config.out)
         self.batches = Batches(config, self.preset, self.rank, self.world)
         self.amp = self.device.type == "cuda"
+        self.features = ImageNetFeatures().to(self.device) if config.lambda_perceptual else None
         if self.rank == 0:
             self.out.mkdir(parents=True, exist_ok=True)
         self._load_state()
@@ -175,6 +202,8 @@ class Trainer:
             g_feat = feature_matching_loss(pred_real, pred_fake)
             g_l1 = torch.nn.functional.l1_loss(fake, images)
             g_total = g_gan + cfg.lambda_feat * g_feat + cfg.lambda_kl * kl + cfg.lambda_l1 * g_l1
+            g_perceptual = perceptual_loss(self.features, fake, images) if self.features else torch.zeros(())
+            g_total = g_total + cfg.lambda_perceptual * g_perceptual
         self.opt_g.zero_grad(set_to_none=True)
         g_total.backward()
         self.opt_g.step()
@@ -183,7 +212,8 @@ class Trainer:
         self.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         self.opt_d.step()
-        return {"g_gan": g_gan.item(), "g_feat": g_feat.item(), "g_l1": g_l1.item(), "kl": float(kl.detach()), "d": d_loss.item()}
+        return {"g_gan": g_gan.item(), "g_feat": g_feat.item(), "g_l1": g_l1.item(),
+                "g_perceptual": float(g_perceptual.detach()), "kl": float(kl.detach()), "d": d_loss.item()}
 
     def write_sample(self, labels: torch.Tensor, seg: torch.Tensor, images: torch.Tensor) -> Path:
         """A PNG grid, one row per example: colour labels | real | generated."""
@@ -212,17 +242,26 @@ class Trainer:
                 writer.writeheader()
             writer.writerow({"step": self.step, "wall_seconds": round(self.wall_seconds, 1), **metrics})
 
-    def run(self, progress: bool = True) -> dict[str, float]:
-        """Train until config.steps, checkpointing, sampling and logging on rank 0."""
+    def _batch_stream(self):
+        """Batches for the remaining steps, rendered ahead by config.workers processes (0: in this one)."""
+        steps = range(self.step, self.config.steps)
+        if not self.config.workers:
+            return map(self.batches, steps)
+        return torch.utils.data.DataLoader(_Steps(self.batches, steps), batch_size=None, num_workers=self.config.workers,
+                                           prefetch_factor=4, worker_init_fn=_one_thread)
+
+    def run(self, progress: bool = True, time_limit: float | None = None) -> dict[str, float]:
+        """Train until config.steps (or until time_limit seconds have passed), checkpointing, sampling and logging."""
         cfg = self.config
+        deadline = time.monotonic() + time_limit if time_limit else None
         metrics: dict[str, float] = {}
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not progress or self.rank != 0, desc="train")
-        while self.step < cfg.steps:
-            started = time.perf_counter()
-            labels, seg, images = self.batches(self.step)
+        started = time.perf_counter()
+        for labels, seg, images in self._batch_stream():
             metrics = self.train_step(seg.to(self.device), images.to(self.device))
             self.step += 1
-            self.wall_seconds += time.perf_counter() - started
+            now = time.perf_counter()
+            self.wall_seconds, started = self.wall_seconds + now - started, now
             bar.update(1)
             bar.set_postfix({k: f"{v:.3f}" for k, v in metrics.items()})
             if self.rank == 0:
@@ -232,6 +271,9 @@ class Trainer:
                     self.write_sample(labels, seg, images)
                 if self.step % cfg.checkpoint_every == 0:
                     self.save_state()
+            if deadline and time.monotonic() > deadline:
+                self.write_sample(labels, seg, images) if self.rank == 0 else None
+                break
         bar.close()
         self.save_state()
         return metrics
@@ -253,7 +295,8 @@ def export(run_dir: str | Path, model_dir: str | Path, extra_card: dict | None =
     trainer = Trainer(TrainConfig(**json.loads(torch.load(Path(run_dir) / STATE_FILE, weights_only=True)["config"])))
     labels = PALETTES.get(trainer.preset.name, [])
     card = {
-        "description": DATA_DESCRIPTIONS.get(trainer.config.data, f"label/image pairs from {trainer.config.data}"),
+        "description": DATA_DESCRIPTIONS.get(trainer.config.data + ("+photos" if trainer.config.photos else ""),
+                                             f"label/image pairs from {trainer.config.data}"),
         "labels": [{"id": l.id, "name": l.name, "rgb": list(l.rgb)} for l in labels],
         "training": {**asdict(trainer.config), "steps_done": trainer.step, "wall_seconds": round(trainer.wall_seconds),
                      "hardware": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU threads, "
@@ -264,12 +307,12 @@ def export(run_dir: str | Path, model_dir: str | Path, extra_card: dict | None =
     return save_model(model_dir, trainer.generator.eval(), card, extra)
 
 
-def main(config: TrainConfig, progress: bool = True) -> dict[str, float]:
-    """Entry point for `python -m gaugan train` and `torchrun -m gaugan train`."""
+def main(config: TrainConfig, progress: bool = True, time_limit: float | None = None) -> dict[str, float]:
+    """Entry point for `python -m gaugan train` and `torchrun -m gaugan train`; time_limit in seconds."""
     if "WORLD_SIZE" in os.environ and not dist.is_initialized():
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     try:
-        return Trainer(config).run(progress)
+        return Trainer(config).run(progress, time_limit)
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()

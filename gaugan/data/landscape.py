@@ -13,6 +13,7 @@ import numpy as np
 from label_colors import PALETTES
 
 from .noise import fbm, fbm_1d
+from .texture_bank import TextureBank, render_photographic
 
 LABELS = {label.name: label.id for label in PALETTES["landscape"]}
 SKY, CLOUDS, MOUNTAIN, HILL, SNOW, ROCK, TREE, BUSH, GRASS, FLOWER, SAND, SEA, RIVER, DIRT = (
@@ -180,10 +181,18 @@ def render(labels: np.ndarray, look: Look, rng: np.random.Generator) -> np.ndarr
     return (np.clip(image, 0, 1) * 255).astype(np.uint8)
 
 
-def landscape_scene(seed: int, size: tuple[int, int] = (256, 256), doodle_fraction: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
-    """(labels (H, W) uint8, image (H, W, 3) uint8) for a seed; a doodle layout with doodle_fraction odds."""
+def landscape_scene(seed: int, size: tuple[int, int] = (256, 256), doodle_fraction: float = 0.25,
+                    bank: TextureBank | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(labels (H, W) uint8, image (H, W, 3) uint8) for a seed; a doodle layout with doodle_fraction odds.
+
+    With a texture bank the image is painted with photo textures (noise textures only where it has none).
+    """
     rng = np.random.default_rng(seed)
     height, width = size
     layout = doodle_layout if rng.random() < doodle_fraction else landscape_layout
     labels = layout(rng, height, width)
-    return labels, render(labels, random_look(rng), rng)
+    look = random_look(rng)
+    if bank is None:
+        return labels, render(labels, look, rng)
+    fallback_rng = np.random.default_rng([seed, 1])
+    return labels, render_photographic(labels, bank, rng, lambda: render(labels, look, fallback_rng))

@@ -1,0 +1,165 @@
+"""Photographic training scenes: every labelled region painted with real photo texture of its class.
+
+`texture_boxes.json` (beside this file) lists rectangles cut from the fetched photographs, each holding one
+class only (chosen by eye; a test checks every box lies inside its photo). A `TextureBank` loads those crops
+from the training photos; `render_photographic` fills each region of a layout with a crop of its class,
+scaled for its size and distance, then grades the whole scene with one look (white balance, exposure,
+contrast), adds haze towards the horizon and softens region seams, so labels and image align pixel for pixel.
+Photos whose id falls in the held-out split (`is_held_out`) never enter the bank: evaluation uses them.
+"""
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+from label_colors import PALETTES
+
+from .photos import read_manifest
+
+BOXES_FILE = Path(__file__).with_name("texture_boxes.json")
+WORKING_HEIGHT = 360  # photos are decoded at this height (1440x720 -> 720x360): scene scale for 256² renders
+HELD_OUT_FOLDS = 5
+# Classes whose texture is stretched over the whole region (gradients: sky, water); the rest keep their grain.
+STRETCHED = {"sky-other", "clouds", "sea", "river", "mountain", "hill"}
+MAX_UPSCALE = {True: 4.0, False: 1.6}
+
+
+def is_held_out(photo_id: str) -> bool:
+    """One photo in five, fixed by its name: never used for training, kept for the realism figures."""
+    return zlib.crc32(photo_id.encode()) % HELD_OUT_FOLDS == 0
+
+
+def load_boxes(path: str | Path = BOXES_FILE) -> list[dict]:
+    """The texture boxes: [{"photo": id, "label": name, "box": [x0, y0, x1, y1] as fractions}]."""
+    return json.loads(Path(path).read_text())
+
+
+def load_photo(photo_dir: Path, entry: dict, height: int = WORKING_HEIGHT) -> np.ndarray:
+    """A manifest entry's photo as (H, W, 3) uint8 at the given height."""
+    with Image.open(photo_dir / entry["file"]) as image:
+        image = image.convert("RGB")
+        width = round(image.width * height / image.height)
+        return np.asarray(image.resize((width, height), Image.Resampling.LANCZOS))
+
+
+class TextureBank:
+    """Crops of real photographs per landscape label id, from the training photos only."""
+
+    def __init__(self, photo_dir: str | Path, boxes: list[dict] | None = None, palette: str = "landscape") -> None:
+        photo_dir = Path(photo_dir)
+        entries = {e["id"]: e for e in read_manifest(photo_dir)}
+        ids = {label.name: label.id for label in PALETTES[palette]}
+        self.crops: dict[int, list[tuple[str, np.ndarray]]] = {}
+        photos: dict[str, np.ndarray] = {}
+        for box in boxes if boxes is not None else load_boxes():
+            pid = box["photo"]
+            if is_held_out(pid) or pid not in entries:
+                continue
+            if pid not in photos:
+                photos[pid] = load_photo(photo_dir, entries[pid])
+            photo = photos[pid]
+            h, w = photo.shape[:2]
+            x0, y0, x1, y1 = box["box"]
+            crop = photo[int(y0 * h):int(np.ceil(y1 * h)), int(x0 * w):int(np.ceil(x1 * w))]
+            self.crops.setdefault(ids[box["label"]], []).append((pid, np.ascontiguousarray(crop)))
+        self.names = {i: name for name, i in ids.items()}
+        self.ids = ids
+        self.photo_ids = sorted(photos)
+        if not self.crops:
+            raise ValueError(f"no texture box matched a training photo in {photo_dir}")
+
+    def texture(self, label: int, height: int, width: int, rng: np.random.Generator,
+                prefer: str | None = None) -> np.ndarray | None:
+        """A (height, width, 3) float32 texture of `label` in [0, 1] (from photo `prefer` when it has one), or None."""
+        name = self.names[label]
+        if name in DERIVED:
+            base, derive = DERIVED[name]
+            texture = self.texture(self.ids[base], height, width, rng, prefer)
+            return None if texture is None else derive(texture, rng)
+        crops = self.crops.get(label)
+        if not crops:
+            return None
+        crops = [c for p, c in crops if p == prefer] or [c for _, c in crops]
+        crop = crops[rng.integers(len(crops))]
+        if rng.random() < 0.5:
+            crop = crop[:, ::-1]
+        stretched = self.names[label] in STRETCHED
+        ch, cw = crop.shape[:2]
+        cover = max(height / ch, width / cw)
+        scale = float(np.clip(cover * (1.0 if stretched else rng.uniform(0.6, 1.0)), 0.5, MAX_UPSCALE[stretched]))
+        size = (max(1, round(cw * scale)), max(1, round(ch * scale)))
+        resized = np.asarray(Image.fromarray(crop).resize(size, Image.Resampling.BILINEAR), np.float32) / 255
+        pad_y, pad_x = max(0, height - size[1]), max(0, width - size[0])
+        if pad_y or pad_x:  # mirror-tile what one crop cannot cover
+            resized = np.pad(resized, ((0, pad_y), (0, pad_x), (0, 0)), mode="symmetric")
+        y = rng.integers(resized.shape[0] - height + 1)
+        x = rng.integers(resized.shape[1] - width + 1)
+        return resized[y:y + height, x:x + width]
+
+
+def _flowers(grass: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Flower meadow: specks of one or two blossom colours on grass texture."""
+    h, w = grass.shape[:2]
+    colours = np.array([(0.95, 0.85, 0.2), (0.9, 0.3, 0.35), (0.95, 0.95, 0.95), (0.7, 0.45, 0.85), (0.95, 0.55, 0.2)],
+                       np.float32)[rng.choice(5, 2, replace=False)]
+    density = ndimage.uniform_filter(rng.random((h, w)).astype(np.float32), 2)
+    speck = density > rng.uniform(0.6, 0.75)
+    out = grass.copy()
+    out[speck] = colours[(rng.random(int(speck.sum())) < 0.3).astype(int)] * rng.uniform(0.75, 1.0, (int(speck.sum()), 1))
+    return out
+
+
+# Classes painted from another class's texture: flowers are specks on grass.
+DERIVED = {"flower": ("grass", _flowers)}
+
+
+def _grade(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One look for the whole scene: white balance, exposure, contrast and saturation, jittered."""
+    balance = np.exp(rng.normal(0, 0.06, 3)).astype(np.float32)
+    exposure = np.float32(np.exp(rng.normal(0, 0.15)))
+    graded = np.clip(image * balance * exposure, 0, 1)
+    grey = graded.mean(-1, keepdims=True)
+    graded = grey + (graded - grey) * np.float32(rng.uniform(0.8, 1.2))
+    mean = graded.mean()
+    return np.clip(mean + (graded - mean) * np.float32(rng.uniform(0.85, 1.15)), 0, 1)
+
+
+def render_photographic(labels: np.ndarray, bank: TextureBank, rng: np.random.Generator,
+                        fallback: Callable[[], np.ndarray]) -> np.ndarray:
+    """Paint a (H, W) label map as a (H, W, 3) uint8 photo-textured image.
+
+    `fallback()` gives a full (H, W, 3) uint8 image whose pixels paint the labels the bank has no texture for.
+    """
+    h, w = labels.shape
+    image = np.zeros((h, w, 3), np.float32)
+    sky_ids = [i for i, n in bank.names.items() if n in ("sky-other", "clouds")]
+    painted_elsewise = None
+    prefer = bank.photo_ids[rng.integers(len(bank.photo_ids))] if rng.random() < 0.6 else None
+    for label in np.unique(labels):
+        mask = labels == label
+        rows, cols = np.nonzero(mask.any(1))[0], np.nonzero(mask.any(0))[0]
+        y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+        texture = bank.texture(int(label), y1 - y0, x1 - x0, rng, prefer)
+        if texture is None:
+            painted_elsewise = fallback() if painted_elsewise is None else painted_elsewise
+            image[mask] = painted_elsewise[mask] / np.float32(255)
+        else:
+            image[y0:y1, x0:x1][mask[y0:y1, x0:x1]] = texture[mask[y0:y1, x0:x1]]
+    sky = np.isin(labels, sky_ids)
+    if sky.any() and not sky.all():  # haze: far ground (just under the sky) fades towards the horizon's colour
+        horizon_colour = image[sky].reshape(-1, 3)[-max(1, sky.sum() // 10):].mean(0)
+        top_ground = np.argmax(~sky, axis=0).min()
+        rows = np.arange(h, dtype=np.float32)[:, None]
+        fade = np.clip(1 - (rows - top_ground) / max(1.0, 0.5 * (h - top_ground)), 0, 1)
+        haze = np.where(sky, 0, fade * rng.uniform(0.0, 0.35)).astype(np.float32)[..., None]
+        image = image * (1 - haze) + horizon_colour * haze
+    image = _grade(image, rng)
+    seams = ndimage.maximum_filter(labels, 3) != ndimage.minimum_filter(labels, 3)
+    image[seams] = ndimage.uniform_filter(image, size=(3, 3, 1))[seams]
+    return (image * 255 + 0.5).astype(np.uint8)

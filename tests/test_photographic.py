@@ -1,0 +1,206 @@
+"""Photographic training data: the photo fetcher, texture boxes, the photo-textured renderer, the perceptual loss
+and the realism figures."""
+import json
+import shutil
+import subprocess
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from scipy import ndimage
+
+from gaugan.data.landscape import landscape_scene
+from gaugan.data.photos import PhotoSource, fetch_photos, photo_id
+from gaugan.data.texture_bank import BOXES_FILE, TextureBank, is_held_out, load_boxes
+from gaugan.imagenet import ImageNetFeatures, perceptual_loss, weights_path
+from gaugan.realism import held_out_crops, kid, realism
+from label_colors import PALETTES
+
+ROOT_IN_PACKAGE = "usr/share/games/fake/"
+COPYRIGHT = textwrap.dedent("""\
+    Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
+    Upstream-Name: fake
+
+    Files: *
+    Copyright: Somebody
+    License: public-domain
+     Photos donated to the public domain.
+
+    Files: images/land/*-ann*
+    Copyright: Ann Example (ann.example)
+    License: CC-BY-SA-4.0
+    """)
+
+
+def build_deb(folder, photos: dict[str, np.ndarray], with_copyright: bool = True):
+    """A real .deb (dpkg-deb --build) holding the given photos under images/land/ and a DEP-5 copyright file."""
+    tree = folder / "tree"
+    land = tree / ROOT_IN_PACKAGE / "images" / "land"
+    land.mkdir(parents=True)
+    for name, pixels in photos.items():
+        Image.fromarray(pixels).save(land / name, quality=95)
+    (land / "link@2x.jpg").symlink_to("/etc/passwd")
+    if with_copyright:
+        doc = tree / "usr/share/doc/fake-photos"
+        doc.mkdir(parents=True)
+        (doc / "copyright").write_text(COPYRIGHT)
+    (tree / "DEBIAN").mkdir()
+    (tree / "DEBIAN" / "control").write_text("Package: fake-photos\nVersion: 1.0-1\nArchitecture: all\n"
+                                             "Maintainer: t <t@example.org>\nDescription: test photos\n")
+    debs = folder / "debs"
+    debs.mkdir()
+    subprocess.run(["dpkg-deb", "--build", "--root-owner-group", str(tree), str(debs / "fake-photos_1.0-1_all.deb")],
+                   check=True, capture_output=True)
+    return debs
+
+
+FAKE = PhotoSource("fake-photos", ROOT_IN_PACKAGE, "images/land/*@2x.jpg", ("city",))
+
+
+def gradient_photo(seed: int, size=(72, 144)) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 255, 3)
+    ramp = np.linspace(0, 60, size[0])[:, None, None]
+    return np.clip(base + ramp + rng.normal(0, 8, (*size, 3)), 0, 255).astype(np.uint8)
+
+
+def test_fetch_photos_from_a_local_package(tmp_path):
+    photos = {"mountain1@2x.jpg": gradient_photo(1), "sea2-ann@2x.jpg": gradient_photo(2), "city1@2x.jpg": gradient_photo(3)}
+    debs = build_deb(tmp_path, photos)
+    manifest = fetch_photos(tmp_path / "cache", debs, sources=(FAKE,))
+    by_id = {e["id"]: e for e in manifest}
+    assert set(by_id) == {"mountain1", "sea2-ann"}  # the skipped prefix and the symlink are not unpacked
+    assert by_id["mountain1"]["licence"] == "public-domain" and by_id["mountain1"]["author"] == "Somebody"
+    assert by_id["sea2-ann"]["licence"] == "CC-BY-SA-4.0" and by_id["sea2-ann"]["author"] == "Ann Example (ann.example)"
+    assert by_id["mountain1"]["width"] == 144 and by_id["mountain1"]["height"] == 72
+    assert json.loads((tmp_path / "cache" / "manifest.json").read_text()) == manifest
+    files = sorted(p.name for p in (tmp_path / "cache" / "photos" / "fake-photos").iterdir())
+    assert files == ["mountain1@2x.jpg", "sea2-ann@2x.jpg"]
+    assert not list((tmp_path / "cache").rglob("link*"))
+
+
+def test_fetch_photos_refuses_a_package_without_licences(tmp_path):
+    debs = build_deb(tmp_path, {"mountain1@2x.jpg": gradient_photo(1)}, with_copyright=False)
+    with pytest.raises(RuntimeError, match="licences are unknown"):
+        fetch_photos(tmp_path / "cache", debs, sources=(FAKE,))
+    assert not (tmp_path / "cache" / "manifest.json").exists()
+
+
+def test_texture_boxes_are_valid():
+    boxes = load_boxes()
+    names = {label.name for label in PALETTES["landscape"]}
+    assert len(boxes) >= 300
+    for box in boxes:
+        x0, y0, x1, y1 = box["box"]
+        assert 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1, box  # inside its photo
+        assert x1 - x0 >= 0.05 and y1 - y0 >= 0.03, box
+        assert box["label"] in names, box
+        assert box["photo"] == photo_id(box["photo"] + "@2x.jpg")
+    trained = {b["label"] for b in boxes if not is_held_out(b["photo"])}
+    assert names - trained == {"flower"}  # flowers are painted as specks on grass
+    assert 0.1 < np.mean([is_held_out(b["photo"]) for b in boxes]) < 0.3
+    assert BOXES_FILE.is_file()
+
+
+@pytest.fixture(scope="module")
+def solid_bank(tmp_path_factory):
+    """A bank over synthetic photos: each class's box sits on a photo of one distinct colour with grain."""
+    folder = tmp_path_factory.mktemp("photos")
+    (folder / "photos").mkdir()
+    names = [label.name for label in PALETTES["landscape"] if label.name != "flower"]
+    rng = np.random.default_rng(0)
+    colours = rng.permutation(np.array([[r, g, b] for r in (30, 130, 230) for g in (30, 130, 230) for b in (30, 230)]))
+    manifest, boxes, index = [], [], 0
+    for name, colour in zip(names, colours):
+        pid = f"train{index}"
+        while is_held_out(pid):
+            index += 1
+            pid = f"train{index}"
+        index += 1
+        pixels = np.clip(colour + rng.normal(0, 6, (90, 180, 3)), 0, 255).astype(np.uint8)
+        Image.fromarray(pixels).save(folder / "photos" / f"{pid}.png")
+        manifest.append({"id": pid, "file": f"photos/{pid}.png"})
+        boxes.append({"photo": pid, "label": name, "box": [0.1, 0.1, 0.9, 0.9]})
+    held = next(f"held{i}" for i in range(100) if is_held_out(f"held{i}"))
+    Image.fromarray(np.full((90, 180, 3), (255, 0, 255), np.uint8)).save(folder / "photos" / f"{held}.png")
+    manifest.append({"id": held, "file": f"photos/{held}.png"})
+    boxes.append({"photo": held, "label": "sea", "box": [0.0, 0.0, 1.0, 1.0]})
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return TextureBank(folder, boxes), held
+
+
+def test_photographic_scenes_are_deterministic_and_aligned(solid_bank):
+    bank, _ = solid_bank
+    a_labels, a_image = landscape_scene(11, bank=bank)
+    b_labels, b_image = landscape_scene(11, bank=bank)
+    assert np.array_equal(a_labels, b_labels) and np.array_equal(a_image, b_image)
+    assert not np.array_equal(a_image, landscape_scene(12, bank=bank)[1])
+    checked = 0
+    for seed in range(20, 30):
+        labels, image = landscape_scene(seed, (128, 128), bank=bank)
+        inner = ndimage.minimum_filter(labels, 5) == ndimage.maximum_filter(labels, 5)
+        inner &= labels != bank.ids["flower"]
+        # each label's region carries its own texture: within a band of rows (haze varies by row only), a pixel
+        # away from seams is nearest to the median colour of its own label's pixels in that band
+        for top in range(0, 128, 16):
+            band_labels, band_image, band_inner = labels[top:top + 16], image[top:top + 16], inner[top:top + 16]
+            ids = np.setdiff1d(np.unique(band_labels), [bank.ids["flower"]])  # flowers are specks on grass texture
+            medians = np.array([np.median(band_image[band_labels == i], axis=0) for i in ids])
+            pixels = band_image[band_inner].astype(float)
+            nearest = ids[np.linalg.norm(pixels[:, None] - medians[None], axis=-1).argmin(1)]
+            assert (nearest == band_labels[band_inner]).mean() > 0.97
+            checked += band_inner.sum()
+    assert checked > 50_000
+
+
+def test_held_out_photos_never_enter_the_bank(solid_bank):
+    bank, held = solid_bank
+    assert held not in bank.photo_ids and len(bank.crops[bank.ids["sea"]]) == 1
+    assert all(not is_held_out(p) for p in bank.photo_ids)
+
+
+def test_perceptual_loss_uses_the_packaged_weights_and_moves():
+    features = ImageNetFeatures()
+    stored = torch.load(weights_path("efficientnet-lite0"), map_location="cpu", weights_only=True)
+    assert torch.equal(features.network._conv_stem.weight, stored["_conv_stem.weight"])
+    torch.manual_seed(0)
+    target = torch.rand(2, 3, 64, 64) * 2 - 1
+    image = torch.zeros(2, 3, 64, 64, requires_grad=True)
+    optimiser = torch.optim.Adam([image], lr=0.05)
+    losses = []
+    for _ in range(8):
+        loss = perceptual_loss(features, image, target)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.8 * losses[0]
+    assert perceptual_loss(features, target, target).item() == 0
+
+
+def test_kid_is_zero_in_expectation_for_one_distribution_and_large_for_two():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(0, 1, (300, 32)), rng.normal(0, 1, (300, 32))
+    same, _ = kid(a, b)
+    different, _ = kid(a, rng.normal(0.7, 1, (300, 32)))
+    assert abs(same) < 0.02 and different > 10 * abs(same) and different > 0.05
+
+
+@pytest.mark.slow
+def test_realism_figures_on_held_out_crops(tmp_path):
+    (tmp_path / "photos").mkdir()
+    manifest = []
+    for i in range(40):
+        pid = f"p{i}"
+        Image.fromarray(gradient_photo(i, (300, 600))).save(tmp_path / "photos" / f"{pid}.png")
+        manifest.append({"id": pid, "file": f"photos/{pid}.png"})
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    crops, ids = held_out_crops(tmp_path)
+    assert all(is_held_out(i) for i in ids) and {c.shape for c in crops} == {(256, 256, 3)}
+    noise = [np.random.default_rng(i).integers(0, 255, (256, 256, 3), dtype=np.uint8) for i in range(24)]
+    alike = [gradient_photo(100 + i, (256, 256)) for i in range(24)]  # the real photos' distribution
+    far, near = realism(noise, tmp_path), realism(alike, tmp_path)
+    assert far["real_crops"] == len(crops) and far["network"] == "efficientnet-lite1"
+    assert far["kid"] > 3 * near["kid"] and far["frechet"] > 2 * near["frechet"]
