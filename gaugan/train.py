@@ -25,6 +25,7 @@ from label_colors import PALETTES
 from .checkpoints import save_model
 from .data.folder import LabelImageFolder
 from .data.landscape import landscape_scene
+from .data.photos import photo_credits
 from .data.texture_bank import TextureBank
 from .imagenet import ImageNetFeatures, perceptual_loss
 from .losses import feature_matching_loss, hinge_d_loss, hinge_g_loss, kl_loss
@@ -303,6 +304,8 @@ def export(run_dir: str | Path, model_dir: str | Path, extra_card: dict | None =
                                  f"torch {torch.__version__}"},
         **(extra_card or {}),
     }
+    if trainer.config.photos:
+        card["training_photos"] = photo_credits(trainer.config.photos, TextureBank.training_photo_ids())
     extra = {"encoder": trainer.encoder} if trainer.encoder is not None else {}
     return save_model(model_dir, trainer.generator.eval(), card, extra)
 

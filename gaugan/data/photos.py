@@ -131,3 +131,14 @@ def read_manifest(photo_dir: str | Path) -> list[dict]:
         raise FileNotFoundError(f"no {MANIFEST} in {photo_dir}: fetch the photos first with "
                                 f"`python -m gaugan data photos --out {photo_dir}`")
     return json.loads(path.read_text())
+
+
+def photo_credits(photo_dir: str | Path, ids: set[str] | None = None) -> list[dict]:
+    """Attribution for a model card: the photos (all, or those in `ids`) grouped by package, licence and author."""
+    groups: dict[tuple, list[str]] = {}
+    for entry in read_manifest(photo_dir):
+        if ids is None or entry["id"] in ids:
+            key = (entry["package"], entry["version"], entry["licence"], entry["author"], entry["licence_note"])
+            groups.setdefault(key, []).append(entry["id"])
+    return [{"package": p, "version": v, "licence": lic, "author": a, "note": note, "photos": sorted(found)}
+            for (p, v, lic, a, note), found in sorted(groups.items())]

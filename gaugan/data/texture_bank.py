@@ -57,9 +57,11 @@ class TextureBank:
         ids = {label.name: label.id for label in PALETTES[palette]}
         self.crops: dict[int, list[tuple[str, np.ndarray]]] = {}
         photos: dict[str, np.ndarray] = {}
-        for box in boxes if boxes is not None else load_boxes():
+        boxes = boxes if boxes is not None else load_boxes()
+        training = self.training_photo_ids(boxes)
+        for box in boxes:
             pid = box["photo"]
-            if is_held_out(pid) or pid not in entries:
+            if pid not in training or pid not in entries:
                 continue
             if pid not in photos:
                 photos[pid] = load_photo(photo_dir, entries[pid])
@@ -73,6 +75,11 @@ class TextureBank:
         self.photo_ids = sorted(photos)
         if not self.crops:
             raise ValueError(f"no texture box matched a training photo in {photo_dir}")
+
+    @staticmethod
+    def training_photo_ids(boxes: list[dict] | None = None) -> set[str]:
+        """The photos whose boxes a bank takes (every boxed photo outside the held-out split)."""
+        return {b["photo"] for b in (boxes if boxes is not None else load_boxes()) if not is_held_out(b["photo"])}
 
     def texture(self, label: int, height: int, width: int, rng: np.random.Generator,
                 prefer: str | None = None) -> np.ndarray | None:
