@@ -113,6 +113,14 @@ def read_label_map(source: Source, palette: list, background_id: int | None = No
     )
 
 
+def read_instance_map(source: Source, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """An instance-id image (8-bit L/P or 16/32-bit greyscale, as COCO and Cityscapes store them) -> (H, W) int64."""
+    image = open_image(source, "instance map", max_pixels)
+    if image.mode not in ("L", "P", "I", "I;16", "I;16B", "I;16L"):
+        raise LabelMapError(f"instance map has mode {image.mode}; expected greyscale ids (L, P, I;16 or I)")
+    return np.asarray(image).astype(np.int64)
+
+
 def label_map_png(labels: np.ndarray, palette: list | None = None) -> bytes:
     """PNG bytes: 8-bit ids (palette None) or the palette's colours."""
     labels = np.asarray(labels)
