@@ -77,9 +77,9 @@ def cmd_samples(args: argparse.Namespace) -> None:
 
 
 def cmd_download(args: argparse.Namespace) -> None:
-    from .checkpoints import download
+    from .downloads import download
 
-    print(f"downloaded into {download(args.source, args.dest, args.sha256)}")
+    print(f"downloaded into {download(args.source, args.dest, args.sha256, overwrite=args.force)}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -139,7 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     dl = sub.add_parser("download", help="fetch NVIDIA's checkpoints.tar.gz (or any weights) into checkpoints/")
     dl.add_argument("source", help="URL or local path")
     dl.add_argument("--dest", default="checkpoints")
-    dl.add_argument("--sha256")
+    dl.add_argument("--sha256", help="expected SHA-256 of the file, checked before anything is unpacked")
+    dl.add_argument("--force", action="store_true", help="replace existing folders or files of the same name")
     dl.set_defaults(func=cmd_download)
     return parser
 
