@@ -7,7 +7,7 @@ import zlib
 from pathlib import Path
 from typing import BinaryIO
 
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from .errors import ImageError
 
@@ -30,8 +30,10 @@ def open_image(source: Source, what: str = "image", max_pixels: int = MAX_PIXELS
         raise ImageError(f"no {what} file at {source}") from None
     except Image.DecompressionBombError as exc:
         raise ImageError(f"{what} refused: {exc}") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"not a readable image: expected a {what} in {'/'.join(FORMATS)}, found none of them") from None
     except DECODE_ERRORS as exc:
-        raise ImageError(f"{what} is not a readable image (expected {'/'.join(FORMATS)}): {exc}") from None
+        raise ImageError(f"not a readable image: expected a {what} in {'/'.join(FORMATS)}, found damage: {exc}") from None
     width, height = image.size
     if width * height > max_pixels:
         side = int(max_pixels**0.5)

@@ -108,7 +108,7 @@ def test_garbage_and_empty_bytes_are_clear_errors():
 
 def test_formats_outside_the_list_are_not_parsed():
     eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n"
-    with pytest.raises(ImageError, match="expected PNG/JPEG"):
+    with pytest.raises(ImageError, match="not a readable image: expected a label map in PNG/JPEG/WEBP/BMP/GIF/TIFF, found none"):
         read_label_map(eps, LAND)
 
 
