@@ -11,7 +11,7 @@ import torch
 from label_colors import PALETTES, Label
 
 from .errors import CheckpointError
-from .model_card import MODEL_CARD, MODEL_FORMAT, ModelCard, parse_preset, read_card, write_card
+from .model_card import MODEL_CARD, MODEL_FORMAT, ModelCard, parse_card, parse_preset, read_card, write_card
 from .networks import SPADEGenerator, StyleEncoder
 from .presets import PRESETS, Preset
 
@@ -260,15 +260,16 @@ def load_generator(path_or_dir: str | Path, preset: Preset | str | None = None) 
 
 def save_model(directory: str | Path, generator: SPADEGenerator, card: dict,
                extra_weights: dict[str, torch.nn.Module] | None = None) -> Path:
-    """Write generator.pth (+ extra modules) and a model.json that carries the preset."""
+    """Write generator.pth (+ extra modules) and a model.json that carries the preset; an invalid card writes nothing."""
     directory = Path(directory)
+    files = {"generator": GENERATOR_WEIGHTS, **{name: f"{name}.pth" for name in extra_weights or {}}}
+    full_card = {"format": MODEL_FORMAT, **card, "preset": generator.preset.to_dict(), "files": files}
+    parse_card(full_card, str(directory / MODEL_CARD))
     directory.mkdir(parents=True, exist_ok=True)
     torch.save(generator.state_dict(), directory / GENERATOR_WEIGHTS)
-    files = {"generator": GENERATOR_WEIGHTS}
     for name, module in (extra_weights or {}).items():
-        torch.save(module.state_dict(), directory / f"{name}.pth")
-        files[name] = f"{name}.pth"
-    write_card(directory, {"format": MODEL_FORMAT, **card, "preset": generator.preset.to_dict(), "files": files})
+        torch.save(module.state_dict(), directory / files[name])
+    write_card(directory, full_card)
     return directory
 
 

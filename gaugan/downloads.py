@@ -22,6 +22,7 @@ from .errors import CheckpointError
 MAX_DOWNLOAD_BYTES = 8 << 30  # NVIDIA's checkpoints.tar.gz is about 1 GB
 MAX_MEMBER_BYTES = 2 << 30  # the largest released generator is ~0.4 GB
 MAX_RATIO = 20  # unpacked size / archive size: weights barely compress, so more is a bomb
+MAX_MEMBERS = 10_000  # NVIDIA's archive holds a handful of files
 TIMEOUT_S = 60
 ARCHIVE_ERRORS = (tarfile.TarError, EOFError, zlib.error, OSError)  # OSError: gzip.BadGzipFile and friends
 
@@ -87,11 +88,13 @@ def _checked_members(archive: tarfile.TarFile, name: str, archive_bytes: int, fr
     members, total = [], 0
     budget = min(MAX_RATIO * max(archive_bytes, 1 << 20), free_bytes)
     for member in archive:
+        if len(members) == MAX_MEMBERS:
+            raise CheckpointError(f"{name}: refused: more than {MAX_MEMBERS} members")
         if not (member.isreg() or member.isdir()) or member.issparse():
             kind = "link" if member.issym() or member.islnk() else "device or special file"
             raise CheckpointError(f"{name}: refused: member {member.name[:200]!r} is a {kind}; "
                                   "expected only files and folders")
-        total += member.size
+        total += member.size + tarfile.BLOCKSIZE  # headers count too: a million empty members is a bomb as well
         if member.size > MAX_MEMBER_BYTES:
             raise CheckpointError(f"{name}: refused: member {member.name[:200]!r} unpacks to {member.size} bytes; "
                                   f"at most {MAX_MEMBER_BYTES} per file")

@@ -255,3 +255,10 @@ def test_ctrl_c_during_a_download_leaves_no_temporary_files(served, tmp_path):
     _, stderr = child.communicate(timeout=30)
     assert "KeyboardInterrupt" in stderr
     assert fingerprint(dest) == {}
+
+
+def test_an_archive_of_very_many_members_is_refused(tmp_path):
+    archive = make_archive(tmp_path / "many.tar.gz", {f"checkpoints/m/{i}": b"" for i in range(10_001)})
+    with pytest.raises(CheckpointError, match="refused: more than 10000 members"):
+        download(str(archive), tmp_path / "dest")
+    assert fingerprint(tmp_path / "dest") == {}
