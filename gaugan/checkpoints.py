@@ -21,7 +21,7 @@ WRAPPER_KEYS = ("model", "state_dict", "netG")  # where training scripts nest a 
 CAST_DTYPES = (torch.float16, torch.bfloat16, torch.float64)
 
 __all__ = ["CheckpointError", "MODEL_CARD", "MODEL_FORMAT", "LoadedModel", "load_model", "load_generator",
-           "read_state_dict", "save_model", "find_checkpoints", "infer_preset", "weights_file"]
+           "read_state_dict", "save_model", "update_card", "find_checkpoints", "infer_preset", "weights_file"]
 
 
 def _unwrap(state: object, path: Path, notes: list[str]) -> dict:
