@@ -15,7 +15,7 @@ from PIL import Image
 
 from gaugan.errors import ImageError, InputError, LabelMapError
 from gaugan.images import MAX_PIXELS, read_photo
-from gaugan.labelmaps import label_map_png, read_label_map
+from gaugan.labelmaps import label_map_png, read_instance_map, read_label_map
 from label_colors import PALETTES
 
 LAND = PALETTES["landscape"]
@@ -199,3 +199,12 @@ def test_damaged_pngs_give_ids_or_a_clear_error(noise, where, mode):
         assert str(exc)
         return
     assert ids.ndim == 2 and ids.dtype == np.int64
+
+
+def test_instance_maps_of_8_and_16_bits_are_read_and_others_refused():
+    cityscapes = np.full((8, 16), 26000, np.uint16)  # Cityscapes: class 26 (car) instance 0 -> 26000
+    cityscapes[:, 8:] = 26001
+    assert np.array_equal(read_instance_map(png(cityscapes)), cityscapes.astype(np.int64))
+    assert read_instance_map(png(np.full((4, 4), 7, np.uint8))).max() == 7
+    with pytest.raises(LabelMapError, match="instance map has mode RGB; expected greyscale ids"):
+        read_instance_map(png(np.zeros((4, 4, 3), np.uint8)))
