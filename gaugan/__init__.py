@@ -1,5 +1,7 @@
 """GauGAN / SPADE: semantic label maps to photos, with NVIDIA's released checkpoints or our own."""
-from .checkpoints import CheckpointError, download, load_generator
+from .checkpoints import load_generator, load_model
+from .downloads import download
+from .errors import CheckpointError, InputError
 from .networks import SPADEGenerator
 from .pipeline import GauGAN
 from .presets import PRESETS, Preset
@@ -7,5 +9,5 @@ from .semantics import compact_semantics, encode_semantics, instance_map, remap,
 
 __all__ = [
     "PRESETS", "Preset", "SPADEGenerator", "compact_semantics", "encode_semantics", "instance_map", "load_generator",
-    "download", "CheckpointError", "GauGAN", "to_label_map", "remap",
+    "download", "CheckpointError", "InputError", "load_model", "GauGAN", "to_label_map", "remap",
 ]

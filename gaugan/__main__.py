@@ -9,12 +9,17 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from .errors import InputError
+
 
 def cmd_generate(args: argparse.Namespace) -> None:
-    from .labelmaps import read_label_map
+    from .labelmaps import read_instance_map, read_label_map
     from .pipeline import GauGAN
 
-    model = GauGAN.from_checkpoint(args.checkpoint, fast=not args.reference, bf16=args.bf16)
+    model = GauGAN.from_checkpoint(args.checkpoint, fast=not args.reference, bf16=args.bf16, preset=args.preset)
+    for note in model.notes:
+        print(f"note: {note}", file=sys.stderr)
+    instance = read_instance_map(args.instance) if args.instance else None
     source, out = Path(args.labels), Path(args.out)
     if source.is_dir():
         inputs = sorted(source.glob("*.png"))
@@ -24,9 +29,14 @@ def cmd_generate(args: argparse.Namespace) -> None:
         pairs = [(p, out / p.name) for p in inputs]
     else:
         pairs = [(source, out)]
+    if instance is not None and len(pairs) > 1:
+        raise SystemExit("--instance goes with a single --labels file, not a folder")
     for label_path, out_path in tqdm(pairs, disable=len(pairs) == 1, desc="generate"):
-        labels = read_label_map(label_path, model.labels)
-        model.generate(labels, seed=args.seed).save(out_path)
+        notes: list[str] = []
+        labels = read_label_map(label_path, model.labels, notes=notes)
+        for note in notes:
+            print(f"note: {label_path.name}: {note}", file=sys.stderr)
+        model.generate(labels, instance, seed=args.seed, native_size=args.native_size).save(out_path)
     print(f"wrote {len(pairs)} image(s) to {out}")
 
 
@@ -67,9 +77,9 @@ def cmd_samples(args: argparse.Namespace) -> None:
 
 
 def cmd_download(args: argparse.Namespace) -> None:
-    from .checkpoints import download
+    from .downloads import download
 
-    print(f"downloaded into {download(args.source, args.dest, args.sha256)}")
+    print(f"downloaded into {download(args.source, args.dest, args.sha256, overwrite=args.force)}")
 
 
 def cmd_data_photos(args: argparse.Namespace) -> None:
@@ -88,7 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--checkpoint", required=True, help="model folder (ours, or NVIDIA's <name>_pretrained)")
     gen.add_argument("--labels", required=True, help="a label PNG (ids or palette colours) or a folder of them")
     gen.add_argument("--out", required=True, help="output PNG, or a folder when --labels is a folder")
-    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--seed", type=int, default=0, help="an integer 0..2**63-1; the same seed gives the same image")
+    gen.add_argument("--preset", help="for weights without model.json: an official preset name (coco, ade20k, "
+                     "cityscapes; fitted to the weights' input channels) or a preset .json file")
+    gen.add_argument("--instance", help="an instance-id PNG (8- or 16-bit) for presets that use instance edges; "
+                     "default: each connected blob of a thing label is one instance")
+    gen.add_argument("--native-size", dest="native_size", action="store_true",
+                     help="write the image at the model's own size instead of the label map's")
     gen.add_argument("--reference", action="store_true", help="layer-by-layer reference network (slower, same output)")
     gen.add_argument("--bf16", action="store_true", help="bf16 convolutions on the fast path (faster, not exact)")
     gen.set_defaults(func=cmd_generate)
@@ -140,7 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     dl = sub.add_parser("download", help="fetch NVIDIA's checkpoints.tar.gz (or any weights) into checkpoints/")
     dl.add_argument("source", help="URL or local path")
     dl.add_argument("--dest", default="checkpoints")
-    dl.add_argument("--sha256")
+    dl.add_argument("--sha256", help="expected SHA-256 of the file, checked before anything is unpacked")
+    dl.add_argument("--force", action="store_true", help="replace existing folders or files of the same name")
     dl.set_defaults(func=cmd_download)
 
     data = sub.add_parser("data", help="fetch training data into a cache").add_subparsers(dest="dataset", required=True)
@@ -156,7 +173,7 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except ValueError as exc:  # user errors: bad files, wrong checkpoints
+    except InputError as exc:  # refused input: bad files, wrong checkpoints, seeds out of range
         sys.exit(f"error: {exc}")
 
 

@@ -1,88 +1,156 @@
-"""Find, validate, load, save and download generator checkpoints (always weights_only)."""
+"""Find, validate and load generator checkpoints (always weights_only): NVIDIA's folders, our model folders
+(model.json beside the weights), and other SPADE generators given a preset."""
 from __future__ import annotations
 
-import hashlib
 import json
-import shutil
-import tarfile
-import tempfile
-import urllib.request
-from collections import OrderedDict
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
-from .networks import SPADEGenerator
+from label_colors import PALETTES, Label
+
+from .errors import CheckpointError
+from .model_card import MODEL_CARD, MODEL_FORMAT, ModelCard, parse_card, parse_preset, read_card, write_card
+from .networks import SPADEGenerator, StyleEncoder
 from .presets import PRESETS, Preset
 
 OFFICIAL_WEIGHTS = "latest_net_G.pth"
-MODEL_CARD = "model.json"
 GENERATOR_WEIGHTS = "generator.pth"
-MODEL_FORMAT = "gaugan-model/1"
+WRAPPER_KEYS = ("model", "state_dict", "netG")  # where training scripts nest a generator's state_dict
+CAST_DTYPES = (torch.float16, torch.bfloat16, torch.float64)
+
+__all__ = ["CheckpointError", "MODEL_CARD", "MODEL_FORMAT", "LoadedModel", "load_model", "load_generator",
+           "read_state_dict", "save_model", "update_card", "find_checkpoints", "infer_preset", "weights_file"]
 
 
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be found, read or matched to a generator."""
+def _unwrap(state: object, path: Path, notes: list[str]) -> dict:
+    """The flat {name: tensor} dict, taken out of a {model|state_dict|netG: ...} wrapper if need be."""
+    def flat(value: object) -> bool:
+        return isinstance(value, dict) and bool(value) and all(torch.is_tensor(v) for v in value.values())
+
+    if flat(state):
+        return state
+    if isinstance(state, dict):
+        for key in WRAPPER_KEYS:
+            if flat(state.get(key)):
+                notes.append(f"{path.name}: took the weights from its {key!r} entry")
+                return state[key]
+        keys = [repr(k)[:40] for k in list(state)[:6]]
+        raise CheckpointError(f"{path}: expected a flat dict of tensors (or one under {' / '.join(WRAPPER_KEYS)}), "
+                              f"found a dict with keys {keys}{' …' if len(state) > 6 else ''}")
+    raise CheckpointError(f"{path}: expected a flat dict of tensors, found {type(state).__name__}")
 
 
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """Load a flat state_dict with weights_only=True; anything that would unpickle code is refused."""
-    path = Path(path)
+def read_state_dict(path: str | Path, notes: list[str] | None = None) -> dict[str, torch.Tensor]:
+    """Load a state_dict with weights_only=True (anything that would unpickle code is refused), unwrapped,
+    "module."-stripped, float32, and finite; remarks on what was changed are appended to notes."""
+    path, notes = Path(path), [] if notes is None else notes
     if not path.is_file():
         raise CheckpointError(f"no checkpoint file at {path}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises UnpicklingError, RuntimeError or EOFError depending on the damage
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError, ... depending on the damage
+        reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(
             f"{path}: refused to load; expected a plain state_dict of tensors readable with "
             f"weights_only=True, but loading failed: {reason}"
         ) from None
-    if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
-        raise CheckpointError(f"{path}: expected a flat dict of tensors, found {type(state).__name__}")
+    state = _unwrap(state, path, notes)
+    if not all(isinstance(k, str) for k in state):
+        raise CheckpointError(f"{path}: expected tensor names as keys, found {sorted({type(k).__name__ for k in state})}")
     if all(k.startswith("module.") for k in state):
-        stripped = {k[len("module."):]: v for k, v in state.items()}
-        if hasattr(state, "_metadata"):
-            stripped = _with_metadata(stripped, {k.removeprefix("module."): v for k, v in state._metadata.items()})
-        state = stripped
+        metadata = getattr(state, "_metadata", None)
+        state = type(state)((k[len("module."):], v) for k, v in state.items())
+        if metadata is not None:
+            state._metadata = {k.removeprefix("module."): v for k, v in metadata.items()}  # type: ignore[attr-defined]
+    cast = sorted({str(v.dtype).removeprefix("torch.") for v in state.values() if v.dtype in CAST_DTYPES})
+    if cast:
+        notes.append(f"{path.name}: {'/'.join(cast)} weights cast to float32")
+    for key, value in state.items():
+        if value.is_complex() or value.dtype == torch.bool:
+            raise CheckpointError(f"{path}: tensor {key!r} has dtype {value.dtype}; expected real numbers")
+        if value.dtype in CAST_DTYPES:
+            state[key] = value.float()
+    broken = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if broken:
+        raise CheckpointError(f"{path}: {len(broken)} tensor(s) hold NaN or infinite values ({', '.join(broken[:3])}"
+                              f"{' …' if len(broken) > 3 else ''}); the weights are damaged")
     return state
 
 
-def _with_metadata(state: dict, metadata: dict) -> dict:
-    out = OrderedDict(state)
-    out._metadata = metadata  # type: ignore[attr-defined]
-    return out
+def input_channels(state: dict[str, torch.Tensor]) -> tuple[int, int]:
+    """(semantic input channels, ngf) read from a SPADE generator's tensor shapes."""
+    try:
+        semantic_nc = state["head_0.norm_0.mlp_shared.0.weight"].shape[1]
+        conv = state.get("head_0.conv_0.weight_orig", state.get("head_0.conv_0.weight"))
+        return semantic_nc, conv.shape[0] // 16
+    except (KeyError, AttributeError, IndexError):
+        raise CheckpointError(
+            "cannot infer the preset: the state_dict has no head_0.norm_0.mlp_shared.0.weight / "
+            "head_0.conv_0.weight_orig, so it is not a SPADE generator; pass preset= explicitly"
+        ) from None
 
 
-def infer_preset(state: dict[str, torch.Tensor], name_hint: str = "") -> Preset:
+def _variants(preset: Preset) -> list[Preset]:
+    """The preset as released, then with the dont-care channel and instance edges switched on or off."""
+    flags = [(preset.contain_dontcare_label, preset.use_instance)]
+    flags += [(d, i) for d in (False, True) for i in (False, True) if (d, i) not in flags]
+    return [replace(preset, contain_dontcare_label=d, use_instance=i) for d, i in flags]
+
+
+def _describe(preset: Preset) -> str:
+    parts = [f"{preset.label_nc} labels", "dont-care" if preset.contain_dontcare_label else "no dont-care",
+             "instance edges" if preset.use_instance else "no instance edges"]
+    return f"{preset.name} ({', '.join(parts)})"
+
+
+def fit_preset(bases: list[Preset], state: dict[str, torch.Tensor], notes: list[str]) -> Preset:
+    """The base preset (as released, else with dont-care/instance switched) whose input channels and width fit
+    the tensor shapes; ambiguity or no fit is a CheckpointError."""
+    semantic_nc, ngf = input_channels(state)
+    released = [p for p in bases if p.semantic_nc == semantic_nc]
+    fitting = released[:1] or [v for p in bases for v in _variants(p)[1:] if v.semantic_nc == semantic_nc]
+    if not fitting:
+        known = ", ".join(f"{p.name}={p.semantic_nc}" for p in bases)
+        raise CheckpointError(f"a generator with {semantic_nc} semantic input channels matches no official preset "
+                              f"({known}, each ±1 or 2 without the dont-care channel / instance edges); "
+                              "give a model.json or a preset JSON")
+    if len(fitting) > 1:
+        raise CheckpointError(f"a generator with {semantic_nc} semantic input channels fits "
+                              f"{' or '.join(map(_describe, fitting))}: give a preset JSON that says which")
+    preset = fitting[0]
+    if not released:
+        notes.append(f"recognised from its {semantic_nc} input channels as {_describe(preset)}")
+    if "up_4.conv_0.bias" in state:
+        preset = replace(preset, num_upsampling_layers="most")
+    return replace(preset, ngf=ngf)
+
+
+def infer_preset(state: dict[str, torch.Tensor], name_hint: str = "", notes: list[str] | None = None) -> Preset:
     """Guess the official preset and ngf from tensor shapes (a folder name like coco_pretrained breaks ties).
 
     Shapes cannot tell "normal" from "more" upsampling; the matching official preset decides it
     (cityscapes uses "more"), and callers who know better pass their own preset.
     """
+    hinted = sorted(PRESETS.values(), key=lambda p: not name_hint.startswith(p.name))
+    return fit_preset(hinted, state, [] if notes is None else notes)
+
+
+def preset_argument(value: Preset | str, state: dict[str, torch.Tensor], notes: list[str]) -> Preset:
+    """A Preset as given; a preset JSON file's; or an official preset's name, fitted to the tensor shapes."""
+    if isinstance(value, Preset):
+        return value
+    if value in PRESETS:
+        return fit_preset([PRESETS[value]], state, notes)
+    path = Path(value)
+    if path.suffix != ".json" or not path.is_file():
+        raise CheckpointError(f"preset must be one of {sorted(PRESETS)} or a preset .json file, found {value!r}")
     try:
-        semantic_nc = state["head_0.norm_0.mlp_shared.0.weight"].shape[1]
-        conv = state.get("head_0.conv_0.weight_orig", state.get("head_0.conv_0.weight"))
-        ngf = conv.shape[0] // 16
-    except (KeyError, AttributeError):
-        raise CheckpointError(
-            "cannot infer the preset: the state_dict has no head_0.norm_0.mlp_shared.0.weight / "
-            "head_0.conv_0.weight_orig, so it is not a SPADE generator; pass preset= explicitly"
-        ) from None
-    candidates = [p for p in PRESETS.values() if p.semantic_nc == semantic_nc]
-    hinted = [p for p in candidates if name_hint.startswith(p.name)]
-    if not candidates:
-        known = ", ".join(f"{p.name}={p.semantic_nc}" for p in PRESETS.values())
-        raise CheckpointError(
-            f"a generator with {semantic_nc} semantic input channels matches no official preset "
-            f"({known}); give a model.json or pass preset="
-        )
-    preset = (hinted or candidates)[0]
-    if "up_4.conv_0.bias" in state:
-        preset = replace(preset, num_upsampling_layers="most")
-    return replace(preset, ngf=ngf)
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise CheckpointError(f"{path} is not valid UTF-8 JSON: {str(exc)[:200]}") from None
+    return parse_preset(data.get("preset", data) if isinstance(data, dict) else data, str(path))
 
 
 def describe_mismatch(model: torch.nn.Module, state: dict[str, torch.Tensor], limit: int = 8) -> str:
@@ -91,7 +159,7 @@ def describe_mismatch(model: torch.nn.Module, state: dict[str, torch.Tensor], li
     found = {k: tuple(v.shape) for k, v in state.items()}
     parts = []
     missing = [k for k in expected if k not in found]
-    unexpected = [k for k in found if k not in expected]
+    unexpected = [k[:80] for k in found if k not in expected]
     shaped = [f"{k}: expected {expected[k]}, found {found[k]}" for k in expected if k in found and expected[k] != found[k]]
     for title, items in (("missing", missing), ("unexpected", unexpected), ("wrong shape", shaped)):
         if items:
@@ -125,47 +193,92 @@ def weights_file(path_or_dir: str | Path) -> Path:
     )
 
 
-def read_model_card(path_or_dir: str | Path) -> dict | None:
-    """The model.json beside the weights, or None for NVIDIA's folders."""
-    path = Path(path_or_dir)
-    card_path = (path if path.is_dir() else path.parent) / MODEL_CARD
-    if not card_path.is_file():
-        return None
-    try:
-        card = json.loads(card_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{card_path} is not valid JSON: {exc}") from None
-    if card.get("format") != MODEL_FORMAT or "preset" not in card:
-        raise CheckpointError(f"{card_path}: expected format {MODEL_FORMAT!r} with a 'preset', found {card.get('format')!r}")
-    return card
+def file_in_folder(folder: Path, name: str) -> Path:
+    """folder/name, refused unless it is a file that really lies in folder (no link out of it)."""
+    path = folder / name
+    if path.resolve().parent != folder.resolve():
+        raise CheckpointError(f"{path} leads outside the model folder {folder}; model files must lie inside it")
+    if not path.is_file():
+        raise CheckpointError(f"{folder / MODEL_CARD} names {name!r}, but there is no such file in {folder}")
+    return path
 
 
-def load_generator(path_or_dir: str | Path, preset: Preset | None = None) -> SPADEGenerator:
-    """Build the right SPADEGenerator for a checkpoint and load it strictly, in eval mode."""
-    weights = weights_file(path_or_dir)
-    state = read_state_dict(weights)
-    if preset is None:
-        card = read_model_card(weights.parent)
-        preset = Preset.from_dict(card["preset"]) if card else infer_preset(state, weights.parent.name)
+def load_encoder(path: Path, z_dim: int, notes: list[str]) -> StyleEncoder:
+    """A style encoder whose width and depth are read from its weights, loaded strictly."""
+    state = read_state_dict(path, notes)
+    convs = [k for k in state if k.startswith("features.") and k.endswith(".weight_orig")]
+    if not convs or state[convs[0]].dim() != 4:
+        raise CheckpointError(f"{path} holds no style encoder (no features.*.weight_orig convolutions)")
+    encoder = StyleEncoder(z_dim, ndf=state[convs[0]].shape[0], layers=len(convs))
+    load_weights(encoder, state, str(path))
+    return encoder.eval()
+
+
+@dataclass
+class LoadedModel:
+    """What a checkpoint holds: the generator, its style encoder if any, its labels, its card, and notes."""
+
+    generator: SPADEGenerator
+    encoder: StyleEncoder | None
+    labels: list[Label]
+    card: ModelCard | None
+    notes: list[str] = field(default_factory=list)
+
+
+def load_model(path: str | Path, preset: Preset | str | None = None) -> LoadedModel:
+    """Load a model folder (model.json), an NVIDIA <name>_pretrained folder or a weights file, all validated.
+
+    preset (a Preset, an official preset's name, or a preset .json file) overrides the card and shape inference:
+    e.g. a generator trained without the dont-care channel or instance edges.
+    """
+    path = Path(path)
+    folder = path if path.is_dir() else path.parent
+    card, notes = read_card(folder), []
+    if card and path.is_dir():
+        weights = file_in_folder(folder, card.files.get("generator", GENERATOR_WEIGHTS))
+    else:
+        weights = weights_file(path)
+    state = read_state_dict(weights, notes)
+    if preset is not None:
+        chosen = preset_argument(preset, state, notes)
+    else:
+        chosen = card.preset if card else infer_preset(state, folder.name, notes)
     with torch.device("meta"):  # no weights allocated until the checkpoint's own tensors are assigned
-        generator = SPADEGenerator(preset)
+        generator = SPADEGenerator(chosen)
     load_weights(generator, state, str(weights), assign=True)
-    return generator.eval()
+    encoder = None
+    if card and "encoder" in card.files:
+        encoder = load_encoder(file_in_folder(folder, card.files["encoder"]), chosen.z_dim, notes)
+    labels = (card.labels if card else []) or PALETTES.get(chosen.name, [])
+    return LoadedModel(generator.eval(), encoder, labels, card, notes)
+
+
+def load_generator(path_or_dir: str | Path, preset: Preset | str | None = None) -> SPADEGenerator:
+    """Build the right SPADEGenerator for a checkpoint and load it strictly, in eval mode."""
+    return load_model(path_or_dir, preset).generator
 
 
 def save_model(directory: str | Path, generator: SPADEGenerator, card: dict,
                extra_weights: dict[str, torch.nn.Module] | None = None) -> Path:
-    """Write generator.pth (+ extra modules) and a model.json that carries the preset."""
+    """Write generator.pth (+ extra modules) and a model.json that carries the preset; an invalid card writes nothing."""
     directory = Path(directory)
+    files = {"generator": GENERATOR_WEIGHTS, **{name: f"{name}.pth" for name in extra_weights or {}}}
+    full_card = {"format": MODEL_FORMAT, **card, "preset": generator.preset.to_dict(), "files": files}
+    parse_card(full_card, str(directory / MODEL_CARD))
     directory.mkdir(parents=True, exist_ok=True)
     torch.save(generator.state_dict(), directory / GENERATOR_WEIGHTS)
-    files = {"generator": GENERATOR_WEIGHTS}
     for name, module in (extra_weights or {}).items():
-        torch.save(module.state_dict(), directory / f"{name}.pth")
-        files[name] = f"{name}.pth"
-    full_card = {"format": MODEL_FORMAT, **card, "preset": generator.preset.to_dict(), "files": files}
-    (directory / MODEL_CARD).write_text(json.dumps(full_card, indent=2) + "\n")
+        torch.save(module.state_dict(), directory / files[name])
+    write_card(directory, full_card)
     return directory
+
+
+def update_card(folder: str | Path, **entries: object) -> Path:
+    """Set top-level entries (e.g. evaluation results) in an existing model folder's model.json."""
+    card = read_card(Path(folder))
+    if card is None:
+        raise CheckpointError(f"{Path(folder) / MODEL_CARD} does not exist: only our own model folders have a card")
+    return write_card(Path(folder), {**card.raw, **entries})
 
 
 def find_checkpoints(root: str | Path) -> dict[str, Path]:
@@ -176,55 +289,3 @@ def find_checkpoints(root: str | Path) -> dict[str, Path]:
         if (folder / MODEL_CARD).is_file() or (folder / OFFICIAL_WEIGHTS).is_file():
             found[folder.name] = folder
     return found
-
-
-def _fetch(url_or_path: str, target: Path) -> None:
-    """Copy a URL or local file to target with a progress bar."""
-    if "://" in url_or_path:
-        source = urllib.request.urlopen(url_or_path, timeout=60)  # noqa: S310 (user-chosen URL)
-        total = int(source.headers.get("Content-Length") or 0) or None
-    else:
-        local = Path(url_or_path)
-        if not local.is_file():
-            raise CheckpointError(f"no file at {local}")
-        source, total = local.open("rb"), local.stat().st_size
-    with source, target.open("wb") as out, tqdm(total=total, unit="B", unit_scale=True, desc=target.name) as bar:
-        while chunk := source.read(1 << 20):
-            out.write(chunk)
-            bar.update(len(chunk))
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def download(url_or_path: str, dest: str | Path = "checkpoints", sha256: str | None = None) -> Path:
-    """Fetch weights or NVIDIA's checkpoints.tar.gz into dest, verified and safely extracted."""
-    dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    name = Path(url_or_path.split("?")[0]).name or "download"
-    with tempfile.TemporaryDirectory(dir=dest) as tmp:
-        fetched = Path(tmp) / name
-        _fetch(url_or_path, fetched)
-        if sha256 and (actual := _sha256(fetched)) != sha256.lower():
-            raise CheckpointError(f"checksum mismatch for {name}: expected sha256 {sha256}, found {actual}")
-        if not tarfile.is_tarfile(fetched):
-            return Path(shutil.move(fetched, dest / name))
-        unpacked = Path(tmp) / "unpacked"
-        try:
-            with tarfile.open(fetched) as archive:
-                archive.extractall(unpacked, filter="data")
-        except tarfile.FilterError as exc:
-            raise CheckpointError(f"{name}: refused to extract an unsafe archive member: {exc}") from None
-        # NVIDIA's archive holds checkpoints/<name>_pretrained/...; keep the <name>_pretrained level.
-        top = unpacked / "checkpoints" if (unpacked / "checkpoints").is_dir() else unpacked
-        for item in top.iterdir():
-            target = dest / item.name
-            if target.exists():
-                shutil.rmtree(target) if target.is_dir() else target.unlink()
-            shutil.move(item, target)
-    return dest

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from PIL import Image
 from tqdm import tqdm
 
-from .checkpoints import MODEL_CARD, weights_file
+from .checkpoints import update_card, weights_file
 from .data.folder import LabelImageFolder
 from .data.landscape import landscape_scene
 from .labelmaps import colourize
@@ -170,12 +170,7 @@ def evaluate(checkpoint: str | Path, data: str = "landscape", n: int = 200, out:
         (out / "evaluation.json").write_text(json.dumps(results, indent=2) + "\n")
         write_worst_cases(cases, model, out / "worst_cases.png")
     if record:
-        card_path = weights_file(checkpoint).parent / MODEL_CARD
-        if not card_path.is_file():
-            raise ValueError(f"{card_path} does not exist: only our own model folders can record results")
-        card = json.loads(card_path.read_text())
-        card["evaluation"] = {k: v for k, v in results.items() if k != "checkpoint"}
-        card_path.write_text(json.dumps(card, indent=2) + "\n")
+        update_card(weights_file(checkpoint).parent, evaluation={k: v for k, v in results.items() if k != "checkpoint"})
     return results
 
 

@@ -1,16 +1,18 @@
-"""Label-map files: PNGs of ids (mode L or P) or of palette colours (RGB/RGBA), read and written safely."""
+"""Label-map files: PNGs of ids (mode L, or P read by index) or of label colours (RGB/RGBA, or P whose
+palette holds the label colours), read in time and memory linear in the pixels, and written."""
 from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 from PIL import Image
+from scipy.spatial import cKDTree
 
-from .semantics import to_label_map
+from .errors import LabelMapError
+from .images import LOSSY_FORMATS, MAX_PIXELS, Source, open_image
 
-MAX_PIXELS = 4096 * 4096
+ALPHA_THRESHOLD = 128  # pixels below this opacity are unpainted: they take the background label
 ID_MODES = ("L", "P")
 COLOUR_MODES = ("RGB", "RGBA")
 
@@ -23,28 +25,100 @@ def colourize(labels: np.ndarray, palette: list) -> np.ndarray:
     return lut[np.asarray(labels)]
 
 
-def read_label_map(source: str | Path | BinaryIO | bytes, palette: list, background_id: int | None = None) -> np.ndarray:
-    """A PNG of ids (L/P) or palette colours (RGB/RGBA) -> (H, W) int64 ids, refusing odd or huge files."""
-    if isinstance(source, bytes):
-        source = io.BytesIO(source)
-    try:
-        image = Image.open(source)
-    except Image.DecompressionBombError as exc:
-        raise ValueError(f"refused: {exc}") from None
-    except (OSError, SyntaxError) as exc:
-        raise ValueError(f"not a readable image: {exc}") from None
-    width, height = image.size
-    if width * height > MAX_PIXELS:
-        raise ValueError(f"label map is {width}×{height} = {width * height} pixels; at most {MAX_PIXELS} are accepted")
-    if image.mode in ID_MODES:
+def _packed(rgb: np.ndarray) -> np.ndarray:
+    """(..., 3) colours -> one int32 per colour."""
+    rgb = np.asarray(rgb).astype(np.int32)
+    return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+
+
+def colours_to_ids(rgba: np.ndarray, palette: list, background_id: int, notes: list[str] | None = None) -> np.ndarray:
+    """(H, W, 3|4) uint8 colours -> label ids: a label's exact colour gives its id, another colour the nearest
+    label colour's id, a transparent pixel background_id. Each distinct colour is decided once, through a
+    table over all 2**24 colours, so time and memory grow linearly with the pixels."""
+    keys = _packed(rgba[..., :3])
+    opaque = rgba[..., 3] >= ALPHA_THRESHOLD if rgba.shape[-1] == 4 else np.ones(keys.shape, bool)
+    present = np.zeros(1 << 24, bool)
+    present[keys[opaque]] = True
+    distinct = np.flatnonzero(present)
+    del present
+    rgb = np.stack([(distinct >> 16) & 255, (distinct >> 8) & 255, distinct & 255], axis=1).astype(np.float64)
+    distance, nearest = cKDTree(np.array([label.rgb for label in palette], np.float64)).query(rgb)
+    table = np.full(1 << 24, len(palette), np.uint16)  # each colour's nearest label (palettes hold < 65535)
+    table[distinct] = nearest
+    index = np.where(opaque, table[keys], len(palette))
+    if notes is not None and (distance > 0).any():
+        approximate = np.zeros(1 << 24, bool)
+        approximate[distinct] = distance > 0
+        share = np.count_nonzero(approximate[keys] & opaque) / keys.size
+        notes.append(f"{share:.1%} of the pixels ({int((distance > 0).sum()):,} colours) are not exact label colours; "
+                     "each took the nearest label colour")
+    return np.array([label.id for label in palette] + [background_id], dtype=np.int64)[index]
+
+
+def _palette_alpha(image: Image.Image) -> np.ndarray:
+    """Opacity (0..255) of each of a mode-P image's 256 palette entries, from its tRNS chunk."""
+    alpha = np.full(256, 255, np.int32)
+    transparency = image.info.get("transparency")
+    if isinstance(transparency, int) and 0 <= transparency < 256:
+        alpha[transparency] = 0
+    elif isinstance(transparency, bytes):
+        alpha[:len(transparency[:256])] = np.frombuffer(transparency[:256], np.uint8)
+    return alpha
+
+
+def paletted_to_ids(image: Image.Image, palette: list, background_id: int, notes: list[str] | None = None) -> np.ndarray:
+    """A mode-P map -> ids: by colour when every used opaque palette entry is a label colour (as image editors
+    save doodles), else by index (as Pascal-VOC-style id maps are stored)."""
+    index = np.asarray(image)
+    used = np.flatnonzero(np.bincount(index.ravel(), minlength=256))
+    entries = np.zeros((256, 3), np.int32)
+    raw = np.array(image.getpalette("RGB") or [], np.int32).reshape(-1, 3)[:256]
+    entries[:len(raw)] = raw
+    opaque = used[_palette_alpha(image)[used] >= ALPHA_THRESHOLD]
+    by_id = {int(key): label.id for key, label in zip(_packed([l.rgb for l in palette]), palette)}
+    used_keys = _packed(entries[opaque])
+    grey_ramp = bool(np.all(entries[opaque] == opaque[:, None]))  # entry i = (i, i, i): the values are ids
+    if len(opaque) and not grey_ramp and all(int(k) in by_id for k in used_keys):
+        lut = np.full(256, background_id, np.int64)
+        lut[opaque] = [by_id[int(k)] for k in used_keys]
+        return lut[index]
+    if notes is not None:
+        notes.append("indexed-colour PNG whose palette is not the label colours: read by palette index, as ids")
+    return index.astype(np.int64)
+
+
+def read_label_map(source: Source, palette: list, background_id: int | None = None,
+                   notes: list[str] | None = None, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """A label-map image -> (H, W) int64 ids, or LabelMapError/ImageError saying why not.
+
+    8-bit greyscale holds ids; RGB(A) holds label colours (transparent pixels -> background_id, default the
+    first label); mode P is read by colour or by index (see paletted_to_ids). Remarks the caller may show
+    (approximate colours, lossy formats) are appended to notes.
+    """
+    if not palette:
+        raise LabelMapError("no label colours to read the map with: the model has an empty label table")
+    background = palette[0].id if background_id is None else int(background_id)
+    image = open_image(source, "label map", max_pixels)
+    if image.format in LOSSY_FORMATS and notes is not None:
+        notes.append(f"{image.format} stores colours approximately, so label edges may be off; save label maps as PNG")
+    if image.mode == "L":
         return np.asarray(image, dtype=np.int64)
+    if image.mode == "P":
+        return paletted_to_ids(image, palette, background, notes)
     if image.mode in COLOUR_MODES:
-        background = palette[0].id if background_id is None else background_id
-        return to_label_map(np.asarray(image), palette, background)
-    raise ValueError(
+        return colours_to_ids(np.asarray(image), palette, background, notes)
+    raise LabelMapError(
         f"label map has mode {image.mode} ({'16-bit' if '16' in image.mode or image.mode == 'I' else 'unsupported'}); "
-        f"accepted are 8-bit ids ({', '.join(ID_MODES)}) or palette colours ({', '.join(COLOUR_MODES)})"
+        f"accepted are 8-bit ids ({', '.join(ID_MODES)}) or label colours ({', '.join(COLOUR_MODES)})"
     )
+
+
+def read_instance_map(source: Source, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """An instance-id image (8-bit L/P or 16/32-bit greyscale, as COCO and Cityscapes store them) -> (H, W) int64."""
+    image = open_image(source, "instance map", max_pixels)
+    if image.mode not in ("L", "P", "I", "I;16", "I;16B", "I;16L"):
+        raise LabelMapError(f"instance map has mode {image.mode}; expected greyscale ids (L, P, I;16 or I)")
+    return np.asarray(image).astype(np.int64)
 
 
 def label_map_png(labels: np.ndarray, palette: list | None = None) -> bytes:

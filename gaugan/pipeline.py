@@ -1,17 +1,21 @@
 """GauGAN: a loaded generator plus the steps from a label map to a PIL image."""
 from __future__ import annotations
 
+import operator
+import secrets
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-from label_colors import PALETTES, Label
+from label_colors import Label
 
 from .allocator import keep_freed_memory, release_free_memory
-from .checkpoints import CheckpointError, load_generator, load_weights, read_model_card, read_state_dict, weights_file
+from .checkpoints import load_model
+from .errors import InputError, LabelMapError, SeedError
 from .networks import FastSPADEGenerator, SPADEGenerator, StyleEncoder
+from .presets import Preset
 from .semantics import compact_semantics, instance_map
 
 
@@ -29,13 +33,29 @@ def to_uint8_image(y: torch.Tensor) -> np.ndarray:
 
 
 def check_label_array(labels: np.ndarray, name: str = "labels") -> np.ndarray:
-    """A 2-D integer id map, or a ValueError that says what was found."""
+    """A 2-D integer id map, or a LabelMapError that says what was found."""
     labels = np.asarray(labels)
     if labels.ndim != 2 or min(labels.shape) == 0:
-        raise ValueError(f"{name} must be a non-empty 2-D (H, W) array of label ids, got shape {labels.shape}")
+        raise LabelMapError(f"{name} must be a non-empty 2-D (H, W) array of label ids, got shape {labels.shape}")
     if not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"{name} must hold integer label ids, got dtype {labels.dtype}")
+        raise LabelMapError(f"{name} must hold integer label ids, got dtype {labels.dtype}")
     return labels
+
+
+MAX_SEED = 2**63 - 1  # seeds are integers 0..MAX_SEED (what torch.Generator.manual_seed takes without wrapping)
+
+
+def check_seed(seed: object) -> int:
+    """A Python or NumPy integer in 0..MAX_SEED as an int, or a SeedError saying what was found."""
+    try:
+        value = operator.index(seed) if not isinstance(seed, (bool, np.bool_)) else None
+    except TypeError:
+        value = None
+    if value is None:
+        raise SeedError(f"seed must be an integer in 0..{MAX_SEED}, found {type(seed).__name__} {str(seed)[:40]}")
+    if not 0 <= value <= MAX_SEED:
+        raise SeedError(f"seed must be an integer in 0..{MAX_SEED} (2**63 - 1), found {str(value)[:40]}")
+    return value
 
 
 def default_device() -> torch.device:
@@ -50,7 +70,7 @@ class GauGAN:
 
     def __init__(self, generator: SPADEGenerator, labels: list[Label], encoder: StyleEncoder | None = None,
                  device: torch.device | str | None = None, name: str = "", fast: bool = True,
-                 bf16: bool = False) -> None:
+                 bf16: bool = False, notes: list[str] | None = None) -> None:
         self.device = torch.device(device) if device else default_device()
         generator = generator.eval().to(self.device)
         conv_dtype = torch.bfloat16 if bf16 else torch.float32
@@ -61,30 +81,20 @@ class GauGAN:
         keep_freed_memory()  # from now on: reuse freed blocks
         self.labels = labels
         self.name = name
+        self.notes = list(notes or [])  # remarks from loading (casts, unwrapped weights, a recognised preset)
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: torch.device | str | None = None, fast: bool = True,
-                        bf16: bool = False) -> "GauGAN":
-        """Load our model folder (model.json) or an NVIDIA <name>_pretrained folder.
+                        bf16: bool = False, preset: Preset | str | None = None) -> "GauGAN":
+        """Load our model folder (model.json), an NVIDIA <name>_pretrained folder or a weights file.
 
+        preset: a Preset, an official preset's name or a preset .json file, for generators without a card;
         fast=False runs the layer-by-layer reference network instead of the exact fast path;
         bf16=True (fast path only) runs its main convolutions in bf16: faster, not exact.
         """
-        path = Path(path)
-        generator = load_generator(path)
-        card = read_model_card(weights_file(path).parent) or {}
-        labels = [Label(int(e["id"]), e["name"], tuple(e["rgb"])) for e in card.get("labels", [])]
-        labels = labels or PALETTES.get(generator.preset.name, [])
-        encoder = None
-        if "encoder" in card.get("files", {}):
-            encoder_path = weights_file(path).parent / card["files"]["encoder"]
-            state = read_state_dict(encoder_path)
-            convs = [k for k in state if k.startswith("features.") and k.endswith(".weight_orig")]
-            if not convs:
-                raise CheckpointError(f"{encoder_path} holds no style encoder (no features.*.weight_orig)")
-            encoder = StyleEncoder(generator.preset.z_dim, ndf=state[convs[0]].shape[0], layers=len(convs))
-            load_weights(encoder, state, str(encoder_path))
-        return cls(generator, labels, encoder, device, name=path.name, fast=fast, bf16=bf16)
+        loaded = load_model(path, preset)
+        return cls(loaded.generator, loaded.labels, loaded.encoder, device, name=Path(path).name, fast=fast,
+                   bf16=bf16, notes=loaded.notes)
 
     @property
     def has_style_encoder(self) -> bool:
@@ -93,7 +103,7 @@ class GauGAN:
     def encode_style(self, photo: Image.Image) -> torch.Tensor:
         """The style code (mean of the encoder's posterior) of an example photo."""
         if self.encoder is None:
-            raise ValueError(f"model {self.name!r} has no style encoder; style images need a model trained with one")
+            raise InputError(f"model {self.name!r} has no style encoder; style images need a model trained with one")
         h, w = self.preset.output_size
         array = np.asarray(photo.convert("RGB").resize((w, h), Image.BICUBIC), dtype=np.float32)
         x = torch.from_numpy(array).permute(2, 0, 1)[None].to(self.device) / 127.5 - 1
@@ -108,10 +118,13 @@ class GauGAN:
         if self.preset.use_instance:
             instance = instance_map(labels, self.preset.thing_ids) if instance is None else check_label_array(instance, "instance")
             if instance.shape != labels.shape:
-                raise ValueError(f"instance map shape {instance.shape} differs from labels shape {labels.shape}")
+                raise LabelMapError(f"instance map shape {instance.shape} differs from labels shape {labels.shape}")
             instance = torch.from_numpy(resize_nearest(instance.astype(np.int64), size))[None, None]
         label = torch.from_numpy(resize_nearest(labels.astype(np.int64), size))[None, None]
-        channels, edges = compact_semantics(label, instance, self.preset)
+        try:
+            channels, edges = compact_semantics(label, instance, self.preset)
+        except ValueError as exc:  # ids outside the model's classes: the caller's input, not a bug
+            raise LabelMapError(str(exc)) from None
         return channels.to(self.device), None if edges is None else edges.to(self.device)
 
     def style_code(self, seed: int | None, style: torch.Tensor | None) -> torch.Tensor | None:
@@ -120,15 +133,18 @@ class GauGAN:
             return None
         if style is not None:
             return style.to(self.device)
-        rng = torch.Generator().manual_seed(seed if seed is not None else int(torch.seed() % 2**31))
+        rng = torch.Generator().manual_seed(secrets.randbelow(MAX_SEED + 1) if seed is None else check_seed(seed))
         return torch.randn(1, self.preset.z_dim, generator=rng).to(self.device)
 
     def generate(self, labels: np.ndarray, instance: np.ndarray | None = None, seed: int | None = None,
-                 style: torch.Tensor | Image.Image | None = None) -> Image.Image:
-        """Label ids (H, W) -> RGB image of the same size; the same seed gives the same image.
+                 style: torch.Tensor | Image.Image | None = None, native_size: bool = False) -> Image.Image:
+        """Label ids (H, W) -> RGB image of the same size (or the model's own size if native_size).
 
+        seed: an integer 0..MAX_SEED (Python or NumPy); the same seed gives the same image; None draws one.
         style: an example photo (or its code from encode_style) whose look to copy; needs a style encoder.
         """
+        if seed is not None:
+            seed = check_seed(seed)
         if isinstance(style, Image.Image):
             style = self.encode_style(style)
         channels, edges = self.prepare(labels, instance)
@@ -136,4 +152,6 @@ class GauGAN:
             y = self.network.from_compact(channels, edges, self.style_code(seed, style))[0]
         image = Image.fromarray(to_uint8_image(y))
         height, width = np.asarray(labels).shape
-        return image if image.size == (width, height) else image.resize((width, height), Image.BICUBIC)
+        if native_size or image.size == (width, height):
+            return image
+        return image.resize((width, height), Image.BICUBIC)

@@ -124,3 +124,35 @@ def test_archive_escaping_dest_is_refused(tmp_path):
     with pytest.raises(CheckpointError, match="unsafe archive member"):
         download(str(archive), tmp_path / "dest")
     assert not (tmp_path / "escaped.txt").exists() and not Path("escaped.txt").exists()
+
+
+def test_load_model_returns_generator_encoder_labels_and_card(tmp_path):
+    from helpers import make_tiny_model
+
+    from gaugan import load_model
+    from label_colors import PALETTES
+
+    loaded = load_model(make_tiny_model(tmp_path / "tiny"))
+    assert loaded.generator.preset.name == "landscape" and not loaded.generator.training
+    assert loaded.encoder is not None and loaded.encoder.fc_mu.out_features == loaded.generator.preset.z_dim
+    assert loaded.labels == PALETTES["landscape"] and loaded.card.description == "test model"
+    assert loaded.card.files == {"generator": "generator.pth", "encoder": "encoder.pth"} and loaded.notes == []
+
+    official = tmp_path / "ade20k_pretrained"
+    official.mkdir()
+    torch.save(SPADEGenerator(PRESETS["ade20k"], ngf=4).state_dict(), official / "latest_net_G.pth")
+    nvidia = load_model(official)
+    assert nvidia.encoder is None and nvidia.card is None and nvidia.labels == PALETTES["ade20k"]
+
+
+def test_the_one_writer_of_model_json_refuses_an_invalid_card(tmp_path):
+    from gaugan.checkpoints import save_model, update_card
+
+    generator = SPADEGenerator(PRESETS["ade20k"], ngf=2)
+    with pytest.raises(CheckpointError, match=r"labels\[0\]\.rgb must be an integer in 0\.\.255, found 256"):
+        save_model(tmp_path / "m", generator, {"labels": [{"id": 1, "name": "wall", "rgb": [256, 0, 0]}]})
+    assert not (tmp_path / "m").exists()
+    save_model(tmp_path / "m", generator, {"description": "ok"})
+    update_card(tmp_path / "m", evaluation={"miou": 0.5})
+    assert load_generator(tmp_path / "m").preset.name == "ade20k"
+    assert '"miou": 0.5' in (tmp_path / "m" / "model.json").read_text()

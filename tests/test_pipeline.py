@@ -8,7 +8,8 @@ from PIL import Image
 from gaugan import PRESETS, GauGAN, SPADEGenerator, encode_semantics, instance_map
 from gaugan.__main__ import main as cli
 from gaugan.labelmaps import write_label_map
-from gaugan.pipeline import resize_nearest, to_uint8_image
+from gaugan.errors import SeedError
+from gaugan.pipeline import MAX_SEED, resize_nearest, to_uint8_image
 from label_colors import PALETTES
 
 
@@ -105,3 +106,42 @@ def test_cli_reports_user_errors_without_a_traceback(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli(["generate", "--checkpoint", str(tmp_path), "--labels", "x.png", "--out", "y.png"])
     assert "error: no generator weights" in str(exit_info.value)
+
+
+@pytest.mark.parametrize("seed", [np.int64(5), np.uint8(5), np.array(5), 5])
+def test_integer_like_seeds_give_the_same_image(tiny, seed):
+    assert np.array_equal(np.asarray(tiny.generate(doodle(32, 32), seed=seed)), np.asarray(tiny.generate(doodle(32, 32), seed=5)))
+
+
+def test_the_largest_seed_works_and_seeds_outside_the_range_are_refused(tiny):
+    tiny.generate(doodle(16, 16), seed=MAX_SEED)
+    for seed in (MAX_SEED + 1, 2**70, -1, np.uint64(2**64 - 1)):
+        with pytest.raises(SeedError, match=r"seed must be an integer in 0\.\.9223372036854775807 \(2\*\*63 - 1\), found"):
+            tiny.generate(doodle(16, 16), seed=seed)
+    for seed in (1.5, "5", True, np.float32(2)):
+        with pytest.raises(SeedError, match=f"seed must be an integer in 0..{MAX_SEED}, found {type(seed).__name__}"):
+            tiny.generate(doodle(16, 16), seed=seed)
+
+
+def test_no_seed_draws_one_without_touching_torchs_global_generator(tiny):
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    tiny.generate(doodle(16, 16))
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_the_cli_gives_the_librarys_image_for_a_seed_and_refuses_a_huge_one(tmp_path, tiny):
+    model_dir = make_tiny_model(tmp_path / "m")
+    write_label_map(tmp_path / "a.png", doodle(40, 60))
+    cli(["generate", "--checkpoint", str(model_dir), "--labels", str(tmp_path / "a.png"), "--out", str(tmp_path / "o.png"),
+         "--seed", "123456789012"])
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "o.png")), np.asarray(tiny.generate(doodle(40, 60), seed=123456789012)))
+    with pytest.raises(SystemExit, match="error: seed must be an integer in 0..9223372036854775807"):
+        cli(["generate", "--checkpoint", str(model_dir), "--labels", str(tmp_path / "a.png"), "--out", str(tmp_path / "p.png"),
+             "--seed", str(2**70)])
+    assert not (tmp_path / "p.png").exists()
+
+
+def test_native_size_keeps_the_models_grid(tiny):
+    assert tiny.generate(doodle(50, 83), seed=1, native_size=True).size == (64, 64)

@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ..errors import InputError
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 
 
@@ -23,11 +25,11 @@ class LabelImageFolder:
         self.size = size
         labels_dir, images_dir = self.root / "labels", self.root / "images"
         if not labels_dir.is_dir() or not images_dir.is_dir():
-            raise ValueError(f"{self.root}: expected sub-folders labels/ and images/ (see gaugan/data/folder.py)")
+            raise InputError(f"{self.root}: expected sub-folders labels/ and images/ (see gaugan/data/folder.py)")
         images = {p.stem: p for p in images_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
         self.pairs = [(p, images[p.stem]) for p in sorted(labels_dir.glob("*.png")) if p.stem in images]
         if not self.pairs:
-            raise ValueError(f"{self.root}: no label PNG in labels/ has a photo with the same name in images/")
+            raise InputError(f"{self.root}: no label PNG in labels/ has a photo with the same name in images/")
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -37,7 +39,7 @@ class LabelImageFolder:
         height, width = self.size
         labels = np.asarray(Image.open(label_path).resize((width, height), Image.NEAREST))
         if labels.ndim != 2:
-            raise ValueError(f"{label_path}: label PNGs must be single-channel ids, found mode {Image.open(label_path).mode}")
+            raise InputError(f"{label_path}: label PNGs must be single-channel ids, found mode {Image.open(label_path).mode}")
         image = np.asarray(Image.open(image_path).convert("RGB").resize((width, height), Image.BICUBIC))
         instance_path = self.root / "instances" / label_path.name
         instance = np.asarray(Image.open(instance_path).resize((width, height), Image.NEAREST)) if instance_path.is_file() else None

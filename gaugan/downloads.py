@@ -1,0 +1,182 @@
+"""Download NVIDIA's checkpoints.tar.gz (or a weights file) into a checkpoints folder: fetched and unpacked in a
+temporary folder inside the destination, checked, then moved into place; nothing existing is replaced unasked."""
+from __future__ import annotations
+
+import errno
+import hashlib
+import shutil
+import socket
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
+import zlib
+from pathlib import Path
+from typing import BinaryIO
+
+from tqdm import tqdm
+
+from .checkpoints import read_state_dict
+from .errors import CheckpointError
+
+MAX_DOWNLOAD_BYTES = 8 << 30  # NVIDIA's checkpoints.tar.gz is about 1 GB
+MAX_MEMBER_BYTES = 2 << 30  # the largest released generator is ~0.4 GB
+MAX_RATIO = 20  # unpacked size / archive size: weights barely compress, so more is a bomb
+MAX_MEMBERS = 10_000  # NVIDIA's archive holds a handful of files
+TIMEOUT_S = 60
+ARCHIVE_ERRORS = (tarfile.TarError, EOFError, zlib.error, OSError)  # OSError: gzip.BadGzipFile and friends
+
+
+def _source(url_or_path: str, timeout: float) -> tuple[BinaryIO, int | None]:
+    """An open byte stream and its announced length, or a CheckpointError for 404s, timeouts and missing files."""
+    if "://" not in url_or_path:
+        local = Path(url_or_path)
+        if not local.is_file():
+            raise CheckpointError(f"no file at {local}")
+        return local.open("rb"), local.stat().st_size
+    if not url_or_path.startswith(("http://", "https://")):
+        raise CheckpointError(f"expected an http(s) URL or a local path, found {url_or_path[:200]!r}")
+    try:
+        response = urllib.request.urlopen(url_or_path, timeout=timeout)  # noqa: S310 (user-chosen URL)
+    except urllib.error.HTTPError as exc:
+        raise CheckpointError(f"{url_or_path}: the server answered HTTP {exc.code} {exc.reason}") from None
+    except (TimeoutError, socket.timeout):
+        raise CheckpointError(f"{url_or_path}: no answer within {timeout:g} s") from None
+    except urllib.error.URLError as exc:
+        reason = f"no answer within {timeout:g} s" if isinstance(exc.reason, TimeoutError) else exc.reason
+        raise CheckpointError(f"{url_or_path}: cannot connect: {reason}") from None
+    length = response.headers.get("Content-Length")
+    return response, int(length) if length and length.isdigit() else None
+
+
+def _fetch(url_or_path: str, target: Path, timeout: float) -> None:
+    """Copy a URL or local file to target with a progress bar, within MAX_DOWNLOAD_BYTES, complete or refused."""
+    source, total = _source(url_or_path, timeout)
+    if total is not None and total > MAX_DOWNLOAD_BYTES:
+        source.close()
+        raise CheckpointError(f"{url_or_path} is {total} bytes; at most {MAX_DOWNLOAD_BYTES} are downloaded")
+    received = 0
+    try:
+        with source, target.open("wb") as out, tqdm(total=total, unit="B", unit_scale=True, desc=target.name) as bar:
+            while chunk := source.read(1 << 20):
+                received += len(chunk)
+                if received > MAX_DOWNLOAD_BYTES:
+                    raise CheckpointError(f"{url_or_path} sent more than {MAX_DOWNLOAD_BYTES} bytes; stopped")
+                out.write(chunk)
+                bar.update(len(chunk))
+    except (TimeoutError, socket.timeout):
+        raise CheckpointError(f"{url_or_path}: the transfer stalled for {timeout:g} s after {received} bytes") from None
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise CheckpointError(f"the disk holding {target.parent.parent} is full after {received} bytes") from None
+        raise CheckpointError(f"{url_or_path}: the transfer failed after {received} bytes: {exc}") from None
+    if total is not None and received != total:
+        raise CheckpointError(f"{url_or_path}: the transfer ended after {received} of {total} bytes")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _checked_members(archive: tarfile.TarFile, name: str, archive_bytes: int, free_bytes: int) -> list[tarfile.TarInfo]:
+    """Every member, refusing links, devices and anything but files and folders, and sizes above the limits,
+    as soon as its header is read (so a bomb is refused before it is unpacked)."""
+    members, total = [], 0
+    budget = min(MAX_RATIO * max(archive_bytes, 1 << 20), free_bytes)
+    for member in archive:
+        if len(members) == MAX_MEMBERS:
+            raise CheckpointError(f"{name}: refused: more than {MAX_MEMBERS} members")
+        if not (member.isreg() or member.isdir()) or member.issparse():
+            kind = "link" if member.issym() or member.islnk() else "device or special file"
+            raise CheckpointError(f"{name}: refused: member {member.name[:200]!r} is a {kind}; "
+                                  "expected only files and folders")
+        total += member.size + tarfile.BLOCKSIZE  # headers count too: a million empty members is a bomb as well
+        if member.size > MAX_MEMBER_BYTES:
+            raise CheckpointError(f"{name}: refused: member {member.name[:200]!r} unpacks to {member.size} bytes; "
+                                  f"at most {MAX_MEMBER_BYTES} per file")
+        if total > budget:
+            limit = ("free disk space" if budget == free_bytes
+                     else f"{MAX_RATIO}× the archive's {archive_bytes} bytes")
+            raise CheckpointError(f"{name}: refused: unpacks to more than {budget} bytes ({limit})")
+        members.append(member)
+    return members
+
+
+def _unpack(archive_path: Path, into: Path, free_bytes: int) -> Path:
+    """Unpack a tar archive into `into` after checking every member; returns the folder whose items to install."""
+    name = archive_path.name
+    try:
+        with tarfile.open(archive_path) as archive:
+            members = _checked_members(archive, name, archive_path.stat().st_size, free_bytes)
+            archive.extractall(into, members=members, filter="data")
+    except CheckpointError:
+        raise
+    except tarfile.FilterError as exc:
+        raise CheckpointError(f"{name}: refused to extract an unsafe archive member: {exc}") from None
+    except ARCHIVE_ERRORS as exc:
+        raise CheckpointError(f"{name}: the archive is damaged or truncated: {exc or type(exc).__name__}") from None
+    # NVIDIA's archive holds checkpoints/<name>_pretrained/...; keep the <name>_pretrained level.
+    return into / "checkpoints" if (into / "checkpoints").is_dir() else into
+
+
+def _install(items: list[Path], dest: Path, trash: Path, overwrite: bool) -> None:
+    """Move items into dest; an existing item is refused, or (overwrite) swapped out and restored on failure."""
+    clashes = [dest / item.name for item in items if (dest / item.name).exists() or (dest / item.name).is_symlink()]
+    if clashes and not overwrite:
+        raise CheckpointError(f"{', '.join(map(str, clashes))} already exist(s); nothing was changed "
+                              "(pass overwrite=True / --force to replace)")
+    trash.mkdir()
+    for item in items:
+        target = dest / item.name
+        old = trash / item.name
+        if target in clashes:
+            target.rename(old)
+        try:
+            item.rename(target)
+        except OSError as exc:
+            if old.exists() or old.is_symlink():
+                old.rename(target)
+            raise CheckpointError(f"could not move {item.name} into {dest} ({exc}); nothing there was changed") from None
+
+
+def _plain_name(url_or_path: str) -> str:
+    name = url_or_path.split("?")[0].split("#")[0].rstrip("/").rsplit("/", 1)[-1]
+    return name if name not in ("", ".", "..") and "\\" not in name else "download"
+
+
+def download(url_or_path: str, dest: str | Path = "checkpoints", sha256: str | None = None, overwrite: bool = False,
+             timeout: float = TIMEOUT_S) -> Path:
+    """Fetch NVIDIA's checkpoints.tar.gz (unpacked into dest) or a weights file (saved in dest), verified.
+
+    Work happens in a temporary folder inside dest that is removed whatever happens (Ctrl-C included); an
+    existing file or folder of the same name is kept unless overwrite=True. Returns dest, or the weights file.
+    """
+    dest = Path(dest)
+    if dest.exists() and not dest.is_dir():
+        raise CheckpointError(f"destination {dest} is a file; expected a folder to download into")
+    dest.mkdir(parents=True, exist_ok=True)
+    name = _plain_name(url_or_path)
+    work = Path(tempfile.mkdtemp(prefix=".download-", dir=dest))
+    try:
+        fetched = work / name
+        _fetch(url_or_path, fetched, timeout)
+        if sha256 and (actual := _sha256(fetched)) != sha256.lower():
+            raise CheckpointError(f"checksum mismatch for {name}: expected sha256 {sha256}, found {actual}")
+        if tarfile.is_tarfile(fetched):
+            top = _unpack(fetched, work / "unpacked", shutil.disk_usage(dest).free)
+            _install(sorted(top.iterdir()), dest, work / "replaced", overwrite)
+            return dest
+        try:
+            read_state_dict(fetched)
+        except CheckpointError as exc:
+            start = fetched.open("rb").read(60).decode("utf-8", "replace").split("\n")[0]
+            raise CheckpointError(f"{name} is neither a tar archive nor a loadable weights file (it starts with "
+                                  f"{start!r}: a web page or error message?): {exc}") from None
+        _install([fetched], dest, work / "replaced", overwrite)
+        return dest / name
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

@@ -1,0 +1,55 @@
+"""Bounded decoding of untrusted image bytes: the size is checked from the header before any pixel is decoded."""
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from pathlib import Path
+from typing import BinaryIO
+
+from PIL import Image, UnidentifiedImageError
+
+from .errors import ImageError
+
+MAX_PIXELS = 2048 * 2048  # covers Cityscapes' 2048×1024 maps; the page canvas is at most ~1k pixels wide
+FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF")  # no plugin that shells out (EPS) or parses exotic containers
+LOSSY_FORMATS = ("JPEG", "WEBP")
+# What Pillow raises for damaged data varies by format and by how the data is damaged.
+DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error, IndexError, TypeError)
+
+Source = str | Path | BinaryIO | bytes
+
+
+def open_image(source: Source, what: str = "image", max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Open and fully decode an image of at most max_pixels, or raise ImageError saying why not."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        source = io.BytesIO(bytes(source))
+    try:
+        image = Image.open(source, formats=FORMATS)
+    except FileNotFoundError:
+        raise ImageError(f"no {what} file at {source}") from None
+    except Image.DecompressionBombError as exc:
+        raise ImageError(f"{what} refused: {exc}") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"not a readable image: expected a {what} in {'/'.join(FORMATS)}, found none of them") from None
+    except DECODE_ERRORS as exc:
+        raise ImageError(f"not a readable image: expected a {what} in {'/'.join(FORMATS)}, found damage: {exc}") from None
+    width, height = image.size
+    if width * height > max_pixels:
+        side = int(max_pixels**0.5)
+        raise ImageError(
+            f"{what} is {width}×{height} = {width * height} pixels; at most {max_pixels} "
+            f"({side}×{side}) are accepted: scale it down first"
+        )
+    if width == 0 or height == 0:
+        raise ImageError(f"{what} is empty ({width}×{height})")
+    try:
+        image.load()
+    except DECODE_ERRORS as exc:
+        raise ImageError(f"{what} ({image.format}, {width}×{height}) is damaged or truncated: {exc}") from None
+    return image
+
+
+def read_photo(source: Source, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """An example photo (e.g. a style image) as RGB, size-checked before decoding."""
+    return open_image(source, "style photo", max_pixels).convert("RGB")

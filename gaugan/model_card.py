@@ -1,0 +1,181 @@
+"""model.json, the card beside a model's weights: validated where it is read (it is data from a folder that
+may come from anyone), written in one place."""
+from __future__ import annotations
+
+import json
+import math
+import unicodedata
+from dataclasses import MISSING, dataclass, fields
+from pathlib import Path
+
+from label_colors import Label
+
+from .errors import CheckpointError
+from .presets import Preset
+
+MODEL_CARD = "model.json"
+MODEL_FORMAT = "gaugan-model/1"
+MAX_CARD_BYTES = 1 << 20
+MAX_NAME_LENGTH = 64
+MAX_DESCRIPTION_LENGTH = 2000
+# Bounds that keep a preset's generator and its images a sane size (NVIDIA's largest preset: 512 wide, 184 inputs).
+PRESET_LIMITS = {"label_nc": (1, 1024), "crop_size": (8, 2048), "ngf": (1, 1024), "z_dim": (1, 4096),
+                 "spade_hidden": (1, 4096), "aspect_ratio": (0.25, 4.0)}
+DONTCARE_ID = 255
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """The validated content of a model.json; raw keeps every field as read (for display and rewriting)."""
+
+    preset: Preset
+    labels: list[Label]
+    files: dict[str, str]
+    description: str
+    raw: dict
+
+
+def plain_text(value: object, what: str, max_length: int = MAX_NAME_LENGTH, lines: bool = False) -> str:
+    """A non-empty string of at most max_length characters without control characters (newlines if lines)."""
+    if not isinstance(value, str) or not value.strip():
+        raise CheckpointError(f"{what} must be a non-empty string, found {_shown(value)}")
+    if len(value) > max_length:
+        raise CheckpointError(f"{what} must be at most {max_length} characters, found {len(value)}")
+    allowed = "\n\t" if lines else ""
+    bad = sorted({c for c in value if unicodedata.category(c).startswith("C") and c not in allowed})
+    if bad:
+        raise CheckpointError(f"{what} must be plain text, found control characters {[hex(ord(c)) for c in bad]}")
+    return value
+
+
+def plain_file_name(value: object, what: str) -> str:
+    """A file name with no folder part, so it can only name a file inside the model folder."""
+    name = plain_text(value, what, 255)
+    if name in (".", "..") or "/" in name or "\\" in name or Path(name).name != name:
+        raise CheckpointError(f"{what} must be a plain file name inside the model folder, found {name!r}")
+    return name
+
+
+def _shown(value: object) -> str:
+    text = json.dumps(value) if isinstance(value, (dict, list, str, int, float, bool, type(None))) else repr(value)
+    return f"{type(value).__name__} {text[:60]}{'…' if len(text) > 60 else ''}"
+
+
+def _integer(value: object, what: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise CheckpointError(f"{what} must be an integer in {low}..{high}, found {_shown(value)}")
+    if not low <= value <= high:
+        raise CheckpointError(f"{what} must be an integer in {low}..{high}, found {value}")
+    return value
+
+
+def parse_preset(data: object, what: str = "preset") -> Preset:
+    """A Preset from untrusted JSON data: every field typed and bounded, no unknown fields."""
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{what} must be an object with the preset's fields, found {_shown(data)}")
+    known = {f.name: f for f in fields(Preset)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise CheckpointError(f"{what} has unknown fields {unknown}; known fields are {sorted(known)}")
+    missing = [n for n, f in known.items() if n not in data and f.default is MISSING and f.default_factory is MISSING]
+    if missing:
+        raise CheckpointError(f"{what} lacks the required fields {missing}")
+    values = {}
+    for name, value in data.items():
+        kind, label = known[name].type, f"{what}.{name}"
+        if kind == "bool":
+            if not isinstance(value, bool):
+                raise CheckpointError(f"{label} must be true or false, found {_shown(value)}")
+        elif kind == "int":
+            value = _integer(value, label, *PRESET_LIMITS.get(name, (0, 1 << 16)))
+        elif kind == "float":
+            low, high = PRESET_LIMITS[name]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not low <= value <= high:
+                raise CheckpointError(f"{label} must be a number in {low}..{high}, found {_shown(value)}")
+        elif kind == "str":
+            value = plain_text(value, label)
+        else:  # thing_ids: tuple[int, ...]
+            if not isinstance(value, list):
+                raise CheckpointError(f"{label} must be a list of label ids, found {_shown(value)}")
+            value = [_integer(v, f"{label}[{i}]", 0, 1 << 16) for i, v in enumerate(value)]
+        values[name] = value
+    try:
+        preset = Preset(**values)
+    except ValueError as exc:
+        raise CheckpointError(f"{what}: {exc}") from None
+    if preset.sw < 1 or preset.sh < 1:
+        raise CheckpointError(f"{what}: crop_size {preset.crop_size} is too small for {preset.num_up_layers} "
+                              f"upsampling layers at aspect ratio {preset.aspect_ratio}")
+    return preset
+
+
+def parse_labels(data: object, preset: Preset) -> list[Label]:
+    """The label table: unique integer ids within the preset's classes, sane names, unique 0..255 colours."""
+    if not isinstance(data, list):
+        raise CheckpointError(f"labels must be a list of {{id, name, rgb}} objects, found {_shown(data)}")
+    labels, ids, colours = [], {}, {}
+    top = preset.label_nc - 1
+    for i, entry in enumerate(data):
+        what = f"labels[{i}]"
+        if not isinstance(entry, dict) or set(entry) != {"id", "name", "rgb"}:
+            raise CheckpointError(f"{what} must be an object with exactly id, name and rgb, found {_shown(entry)}")
+        if preset.contain_dontcare_label and entry["id"] == DONTCARE_ID:
+            label_id = DONTCARE_ID
+        else:
+            label_id = _integer(entry["id"], f"{what}.id", 0, top)
+        name = plain_text(entry["name"], f"{what}.name")
+        rgb = entry["rgb"]
+        if not isinstance(rgb, list) or len(rgb) != 3:
+            raise CheckpointError(f"{what}.rgb must be [r, g, b], found {_shown(rgb)}")
+        rgb = tuple(_integer(c, f"{what}.rgb", 0, 255) for c in rgb)
+        for seen, key, kind in ((ids, label_id, "id"), (colours, rgb, "colour")):
+            if key in seen:
+                raise CheckpointError(f"{what} ({name!r}) repeats the {kind} {key} of {seen[key]!r}; each must be unique")
+            seen[key] = name
+        labels.append(Label(label_id, name, rgb))
+    return labels
+
+
+def parse_card(data: object, source: str) -> ModelCard:
+    """Validate a parsed model.json; the error names the file, the field, what was expected and what was found."""
+    try:
+        if not isinstance(data, dict):
+            raise CheckpointError(f"expected a JSON object, found {_shown(data)}")
+        if data.get("format") != MODEL_FORMAT:
+            raise CheckpointError(f"expected format {MODEL_FORMAT!r}, found {_shown(data.get('format'))}")
+        if "preset" not in data:
+            raise CheckpointError("expected a 'preset' object, found none")
+        preset = parse_preset(data["preset"])
+        labels = parse_labels(data.get("labels", []), preset)
+        files = data.get("files", {"generator": "generator.pth"})
+        if not isinstance(files, dict):
+            raise CheckpointError(f"files must be an object mapping roles to file names, found {_shown(files)}")
+        files = {plain_text(role, "a files key"): plain_file_name(name, f"files.{role}") for role, name in files.items()}
+        description = data.get("description", "")
+        if description:
+            description = plain_text(description, "description", MAX_DESCRIPTION_LENGTH, lines=True)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{source}: {exc}") from None
+    return ModelCard(preset, labels, files, description, data)
+
+
+def read_card(folder: Path) -> ModelCard | None:
+    """The validated model.json in folder, or None when there is none (NVIDIA's folders)."""
+    path = folder / MODEL_CARD
+    if not path.is_file():
+        return None
+    if path.stat().st_size > MAX_CARD_BYTES:
+        raise CheckpointError(f"{path} is {path.stat().st_size} bytes; a model card is at most {MAX_CARD_BYTES}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise CheckpointError(f"{path} is not valid UTF-8 JSON: {str(exc)[:200]}") from None
+    return parse_card(data, str(path))
+
+
+def write_card(folder: Path, card: dict) -> Path:
+    """Write model.json (the only place that does), after checking it reads back."""
+    parse_card(card, f"the card for {folder}")
+    path = folder / MODEL_CARD
+    path.write_text(json.dumps(card, indent=2) + "\n")
+    return path

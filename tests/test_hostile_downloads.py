@@ -1,0 +1,264 @@
+"""Downloads lose nothing: bad URLs, broken or hostile archives and non-archives get clear errors, existing
+folders survive, and no temporary file is left behind (Ctrl-C included)."""
+import hashlib
+import http.server
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import tarfile
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from helpers import ROOT
+
+from gaugan import PRESETS, SPADEGenerator, download, load_generator
+from gaugan.__main__ import main as cli
+from gaugan.errors import CheckpointError
+
+
+def fingerprint(root: Path) -> dict[str, str]:
+    """Every entry under root (links and folders too) with the hash of each file's bytes."""
+    return {str(p.relative_to(root)): "link" if p.is_symlink() else hashlib.sha256(p.read_bytes()).hexdigest()
+            if p.is_file() else "dir" for p in sorted(root.rglob("*"))}
+
+
+def weights_bytes() -> bytes:
+    buffer = io.BytesIO()
+    torch.save(SPADEGenerator(PRESETS["ade20k"], ngf=2).state_dict(), buffer)
+    return buffer.getvalue()
+
+
+def make_archive(path: Path, members: dict[str, bytes], links: dict[str, tuple[bytes, str]] | None = None) -> Path:
+    """A .tar.gz with regular members and (name -> (type, target)) special members."""
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        for name, (kind, target) in (links or {}).items():
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = kind, target
+            tar.addfile(info)
+    return path
+
+
+class Handler(http.server.SimpleHTTPRequestHandler):
+    """Serves the test's folder, plus /hang (answers late), /short (sends less than announced), /trickle (slow)."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        if self.path == "/hang":
+            time.sleep(2)
+        elif self.path in ("/short", "/trickle"):
+            self.send_response(200)
+            self.send_header("Content-Length", str(10 << 20))
+            self.end_headers()
+            for _ in range(1 if self.path == "/short" else 200):
+                self.wfile.write(b"\0" * (64 << 10))
+                self.wfile.flush()
+                time.sleep(0.05)
+            return
+        super().do_GET()
+
+
+@pytest.fixture
+def served(tmp_path):
+    """(folder served over HTTP on 127.0.0.1, base URL)."""
+    root = tmp_path / "served"
+    root.mkdir()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), lambda *a, **k: Handler(*a, directory=str(root), **k))
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_404_is_a_clear_error_and_leaves_nothing(served, tmp_path):
+    _, url = served
+    with pytest.raises(CheckpointError, match="the server answered HTTP 404"):
+        download(f"{url}/checkpoints.tar.gz", tmp_path / "dest")
+    assert fingerprint(tmp_path / "dest") == {}
+
+
+def test_a_server_that_does_not_answer_times_out(served, tmp_path):
+    _, url = served
+    start = time.perf_counter()
+    with pytest.raises(CheckpointError, match=r"no answer within 0\.5 s|stalled for 0\.5 s"):
+        download(f"{url}/hang", tmp_path / "dest", timeout=0.5)
+    assert time.perf_counter() - start < 1.9 and fingerprint(tmp_path / "dest") == {}
+
+
+def test_a_transfer_that_ends_early_is_a_clear_error(served, tmp_path):
+    _, url = served
+    with pytest.raises(CheckpointError, match=r"ended after 65536 of 10485760 bytes"):
+        download(f"{url}/short", tmp_path / "dest")
+    assert fingerprint(tmp_path / "dest") == {}
+
+
+def test_only_http_urls_and_local_files(tmp_path):
+    for source in ("file:///etc/passwd", "ftp://127.0.0.1/x.tar.gz"):
+        with pytest.raises(CheckpointError, match="expected an http\\(s\\) URL or a local path"):
+            download(source, tmp_path / "dest")
+    assert fingerprint(tmp_path / "dest") == {}
+
+
+def test_an_html_page_saved_as_weights_is_refused(served, tmp_path):
+    root, url = served
+    (root / "latest_net_G.pth").write_text("<!DOCTYPE html><html><body><form>Sign in</form></body></html>")
+    with pytest.raises(CheckpointError, match=r"latest_net_G\.pth is neither a tar archive nor a loadable weights file "
+                                              r"\(it starts with '<!DOCTYPE html>"):
+        download(f"{url}/latest_net_G.pth", tmp_path / "dest")
+    assert fingerprint(tmp_path / "dest") == {}
+
+
+def test_a_weights_file_is_saved_and_an_existing_one_kept_unless_forced(served, tmp_path):
+    root, url = served
+    (root / "latest_net_G.pth").write_bytes(weights_bytes())
+    saved = download(f"{url}/latest_net_G.pth", tmp_path / "dest")
+    assert saved == tmp_path / "dest" / "latest_net_G.pth" and load_generator(saved).preset.name == "ade20k"
+    saved.write_bytes(b"the user's own file")
+    with pytest.raises(CheckpointError, match="already exist.*overwrite=True / --force"):
+        download(f"{url}/latest_net_G.pth", tmp_path / "dest")
+    assert saved.read_bytes() == b"the user's own file"
+    download(f"{url}/latest_net_G.pth", tmp_path / "dest", overwrite=True)
+    assert saved.read_bytes() == (root / "latest_net_G.pth").read_bytes()
+    assert sorted(p.name for p in (tmp_path / "dest").iterdir()) == ["latest_net_G.pth"]
+
+
+def test_a_truncated_archive_is_a_clear_error(tmp_path):
+    archive = make_archive(tmp_path / "checkpoints.tar.gz", {"checkpoints/ade20k_pretrained/latest_net_G.pth": weights_bytes()})
+    data = archive.read_bytes()
+    archive.write_bytes(data[: len(data) * 2 // 3])
+    with pytest.raises(CheckpointError, match="damaged or truncated"):
+        download(str(archive), tmp_path / "dest")
+    assert fingerprint(tmp_path / "dest") == {}
+
+
+@pytest.fixture
+def own_model(tmp_path) -> Path:
+    """dest/landscape holding the user's own model."""
+    folder = tmp_path / "dest" / "landscape"
+    folder.mkdir(parents=True)
+    (folder / "generator.pth").write_bytes(b"my weights")
+    (folder / "model.json").write_text(json.dumps({"mine": True}))
+    return folder
+
+
+def test_an_archive_never_replaces_an_existing_folder_unasked(tmp_path, own_model):
+    archive = make_archive(tmp_path / "a.tar.gz", {"landscape/generator.pth": b"theirs", "other/x.pth": b"x"})
+    before = fingerprint(tmp_path / "dest")
+    with pytest.raises(CheckpointError, match=r"dest/landscape already exist.*nothing was changed"):
+        download(str(archive), tmp_path / "dest")
+    assert fingerprint(tmp_path / "dest") == before
+
+
+def test_overwrite_replaces_the_folder_whole(tmp_path, own_model):
+    archive = make_archive(tmp_path / "a.tar.gz", {"landscape/generator.pth": b"theirs"})
+    download(str(archive), tmp_path / "dest", overwrite=True)
+    assert fingerprint(tmp_path / "dest") == {"landscape": "dir", "landscape/generator.pth": hashlib.sha256(b"theirs").hexdigest()}
+
+
+def test_a_failed_overwrite_keeps_the_old_folder(tmp_path, own_model, monkeypatch):
+    archive = make_archive(tmp_path / "a.tar.gz", {"landscape/generator.pth": b"theirs"})
+    before = fingerprint(tmp_path / "dest")
+    rename = Path.rename
+
+    def failing(self, target):
+        if "unpacked" in str(self):
+            raise OSError(28, "No space left on device")
+        return rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", failing)
+    with pytest.raises(CheckpointError, match="could not move landscape into .*nothing there was changed"):
+        download(str(archive), tmp_path / "dest", overwrite=True)
+    assert fingerprint(tmp_path / "dest") == before
+
+
+@pytest.mark.parametrize("kind, target, message", [
+    (tarfile.SYMTYPE, "..", "is a link"),
+    (tarfile.LNKTYPE, "checkpoints/a/latest_net_G.pth", "is a link"),
+    (tarfile.CHRTYPE, "", "is a device or special file"),
+    (tarfile.FIFOTYPE, "", "is a device or special file"),
+])
+def test_links_and_devices_are_refused(tmp_path, kind, target, message):
+    archive = make_archive(tmp_path / "evil.tar.gz", {"checkpoints/a/latest_net_G.pth": b"x"}, {"checkpoints/up": (kind, target)})
+    with pytest.raises(CheckpointError, match=f"refused: member 'checkpoints/up' {message}"):
+        download(str(archive), tmp_path / "dest")
+    assert fingerprint(tmp_path / "dest") == {}
+
+
+def test_a_ratio_bomb_is_refused_before_unpacking_in_bounded_time_and_memory(tmp_path):
+    archive = tmp_path / "bomb.tar.gz"
+    with tarfile.open(archive, "w:gz", compresslevel=1) as tar:
+        info = tarfile.TarInfo("checkpoints/bomb/latest_net_G.pth")
+        info.size = 256 << 20
+        tar.addfile(info, io.BytesIO(bytes(info.size)))
+    assert archive.stat().st_size < 2 << 20  # ~1.1 MB that unpacks to 256 MiB
+    script = textwrap.dedent(f"""
+        import json, time
+        from gaugan import download
+        from gaugan.errors import CheckpointError
+        status = lambda key: int(next(l for l in open("/proc/self/status") if l.startswith(key)).split()[1])
+        open("/proc/self/clear_refs", "w").write("5")
+        base, start = status("VmRSS"), time.perf_counter()
+        try:
+            download({str(archive)!r}, {str(tmp_path / "dest")!r})
+            result = "unpacked"
+        except CheckpointError as exc:
+            result = str(exc)
+        print(json.dumps({{"seconds": time.perf_counter() - start, "extra_mib": (status("VmHWM") - base) / 1024,
+                           "result": result}}))
+    """)
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    measured = json.loads(out.stdout.strip().splitlines()[-1])
+    assert "refused: unpacks to more than" in measured["result"] and "20× the archive" in measured["result"], measured
+    assert measured["seconds"] < 5 and measured["extra_mib"] < 100, measured
+    assert fingerprint(tmp_path / "dest") == {}
+
+
+def test_a_destination_that_is_a_file_is_refused(tmp_path):
+    archive = make_archive(tmp_path / "a.tar.gz", {"x/latest_net_G.pth": b"x"})
+    (tmp_path / "dest").write_bytes(b"a file")
+    with pytest.raises(CheckpointError, match="destination .*dest is a file; expected a folder"):
+        download(str(archive), tmp_path / "dest")
+    assert (tmp_path / "dest").read_bytes() == b"a file"
+
+
+def test_the_cli_reports_download_errors_and_takes_force(tmp_path, own_model):
+    archive = make_archive(tmp_path / "a.tar.gz", {"landscape/generator.pth": b"theirs"})
+    with pytest.raises(SystemExit, match="error: .*already exist"):
+        cli(["download", str(archive), "--dest", str(tmp_path / "dest")])
+    cli(["download", str(archive), "--dest", str(tmp_path / "dest"), "--force"])
+    assert (own_model / "generator.pth").read_bytes() == b"theirs"
+
+
+def test_ctrl_c_during_a_download_leaves_no_temporary_files(served, tmp_path):
+    _, url = served
+    dest = tmp_path / "dest"
+    script = f"from gaugan import download; download({url + '/trickle'!r}, {str(dest)!r})"
+    child = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not any(p.is_file() and p.stat().st_size for p in dest.rglob("*")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert any(p.name.startswith(".download-") for p in dest.iterdir()), "the download never started"
+    os.kill(child.pid, signal.SIGINT)
+    _, stderr = child.communicate(timeout=30)
+    assert "KeyboardInterrupt" in stderr
+    assert fingerprint(dest) == {}
+
+
+def test_an_archive_of_very_many_members_is_refused(tmp_path):
+    archive = make_archive(tmp_path / "many.tar.gz", {f"checkpoints/m/{i}": b"" for i in range(10_001)})
+    with pytest.raises(CheckpointError, match="refused: more than 10000 members"):
+        download(str(archive), tmp_path / "dest")
+    assert fingerprint(tmp_path / "dest") == {}

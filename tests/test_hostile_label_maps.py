@@ -1,0 +1,210 @@
+"""Label maps and style photos from untrusted files: a result or a clear error, in bounded time and memory."""
+import io
+import json
+import subprocess
+import sys
+import textwrap
+import zlib
+
+import numpy as np
+import pytest
+from helpers import ROOT
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from gaugan.errors import ImageError, InputError, LabelMapError
+from gaugan.images import MAX_PIXELS, read_photo
+from gaugan.labelmaps import label_map_png, read_instance_map, read_label_map
+from label_colors import PALETTES
+
+LAND = PALETTES["landscape"]
+COCO = PALETTES["coco"]
+
+
+def png(array: np.ndarray, **save) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG", **save)
+    return buffer.getvalue()
+
+
+def measured_read(tmp_path, data: bytes) -> dict:
+    """read_label_map on data in a fresh interpreter: seconds, peak resident memory above what was in use before (MiB), result."""
+    path = tmp_path / "input.png"
+    path.write_bytes(data)
+    script = textwrap.dedent(f"""
+        import json, time
+        from gaugan.errors import InputError
+        from gaugan.labelmaps import read_label_map
+        from label_colors import PALETTES
+        data = open({str(path)!r}, "rb").read()
+        status = lambda key: int(next(l for l in open("/proc/self/status") if l.startswith(key)).split()[1])
+        open("/proc/self/clear_refs", "w").write("5")  # restart the peak (VmHWM) from the memory in use now
+        base = status("VmRSS")
+        start = time.perf_counter()
+        try:
+            result = "ids %s" % (read_label_map(data, PALETTES["coco"]).shape,)
+        except InputError as exc:
+            result = "refused: %s" % exc
+        seconds = time.perf_counter() - start
+        peak = status("VmHWM")
+        print(json.dumps({{"seconds": seconds, "extra_mib": (peak - base) / 1024, "result": result}}))
+    """)
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def checkerboard(side: int) -> np.ndarray:
+    red, blue = np.array([255, 0, 0], np.uint8), np.array([0, 0, 255], np.uint8)
+    yy, xx = np.indices((side, side))
+    return np.where(((yy + xx) % 2 == 0)[..., None], red, blue)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("content", ["noise", "checkerboard"])
+def test_a_2048_square_colour_png_is_read_in_seconds_and_little_memory(tmp_path, content):
+    side = 2048
+    array = (np.random.default_rng(0).integers(0, 256, (side, side, 3), dtype=np.uint8)
+             if content == "noise" else checkerboard(side))
+    data = png(array)
+    if content == "checkerboard":
+        assert len(data) < 30_000, "the checkerboard is a small file that decodes to 12 MiB"
+    measured = measured_read(tmp_path, data)
+    assert measured["result"] == f"ids ({side}, {side})", measured
+    assert measured["seconds"] < 15, measured  # ~1-4 s on 2 busy cores; before: 73-81 s
+    assert measured["extra_mib"] < 1024, measured  # ~300 MiB; before: 16-19 GB
+
+
+def test_a_map_above_the_pixel_limit_is_refused_before_decoding(tmp_path):
+    # 2049×2049 of one colour: a few KB that would decode to 12 MiB; refused from the header alone.
+    data = png(np.zeros((2049, 2049, 3), np.uint8))
+    measured = measured_read(tmp_path, data)
+    assert measured["result"].startswith("refused: label map is 2049×2049 = 4198401 pixels; at most 4194304 (2048×2048)")
+    assert measured["extra_mib"] < 20, measured
+
+
+def test_a_decompression_bomb_header_is_refused_without_decoding():
+    # A valid PNG header claiming 100000×100000 pixels with no image data behind it.
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return len(body).to_bytes(4, "big") + kind + body + zlib.crc32(kind + body).to_bytes(4, "big")
+    header = chunk(b"IHDR", (100_000).to_bytes(4, "big") * 2 + bytes([8, 2, 0, 0, 0]))
+    data = b"\x89PNG\r\n\x1a\n" + header + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b"")
+    with pytest.raises(ImageError, match=r"refused|at most 4194304"):
+        read_label_map(data, LAND)
+
+
+def test_a_truncated_png_is_a_clear_error():
+    data = png(np.random.default_rng(1).integers(0, 14, (300, 300), dtype=np.uint8))
+    with pytest.raises(ImageError, match=r"label map \(PNG, 300×300\) is damaged or truncated"):
+        read_label_map(data[: len(data) // 2], LAND)
+
+
+def test_garbage_and_empty_bytes_are_clear_errors():
+    for data in (b"", b"\x89PNG\r\n\x1a\n", b"<html><body>login</body></html>"):
+        with pytest.raises(ImageError, match="not a readable image"):
+            read_label_map(data, LAND)
+
+
+def test_formats_outside_the_list_are_not_parsed():
+    eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n"
+    with pytest.raises(ImageError, match="not a readable image: expected a label map in PNG/JPEG/WEBP/BMP/GIF/TIFF, found none"):
+        read_label_map(eps, LAND)
+
+
+def paletted_png(ids: np.ndarray, entries: list[tuple[int, int, int]], transparent: int | None = None) -> bytes:
+    image = Image.fromarray(ids.astype(np.uint8), mode="P")
+    image.putpalette([c for rgb in entries for c in rgb])
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", **({} if transparent is None else {"transparency": transparent}))
+    return buffer.getvalue()
+
+
+def test_an_indexed_png_with_the_label_colours_is_read_by_colour():
+    # As an image editor saves a doodle: palette index 0 = sea's colour, 1 = sand's, 2 = sky's.
+    by_name = {l.name: l for l in LAND}
+    order = [by_name["sea"], by_name["sand"], by_name["sky-other"]]
+    index = np.random.default_rng(2).integers(0, 3, (40, 60))
+    ids = read_label_map(paletted_png(index, [l.rgb for l in order]), LAND)
+    assert np.array_equal(ids, np.array([l.id for l in order])[index])
+
+
+def test_an_indexed_png_with_a_transparent_entry_gives_the_background():
+    by_name = {l.name: l for l in LAND}
+    index = np.zeros((10, 10), np.int64)
+    index[:5] = 1
+    ids = read_label_map(paletted_png(index, [(0, 0, 0), by_name["tree"].rgb], transparent=0), LAND,
+                         background_id=by_name["grass"].id)
+    assert set(ids[:5].ravel()) == {by_name["tree"].id} and set(ids[5:].ravel()) == {by_name["grass"].id}
+
+
+def test_an_indexed_png_with_other_colours_is_read_by_index():
+    # A Pascal-VOC-style id map: the palette is for viewing, the indices are the ids.
+    index = np.random.default_rng(3).integers(0, 14, (30, 30))
+    voc = [((i * 37) % 256, (i * 91) % 256, (i * 53) % 256) for i in range(256)]
+    notes = []
+    assert np.array_equal(read_label_map(paletted_png(index, voc), LAND, notes=notes), index)
+    assert "read by palette index" in notes[0]
+
+
+def test_an_indexed_png_with_a_grey_ramp_is_read_by_index():
+    index = np.random.default_rng(4).integers(0, 150, (30, 30))
+    ade = PALETTES["ade20k"]  # holds greys like (120, 120, 120): a grey ramp must still mean ids
+    assert np.array_equal(read_label_map(paletted_png(index, [(i, i, i) for i in range(256)]), ade), index)
+
+
+def test_a_jpeg_doodle_is_read_with_a_note_that_colours_are_approximate():
+    ids = np.zeros((64, 64), np.int64)
+    ids[20:50, 10:40] = 6  # a tree on sky
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(Image.open(io.BytesIO(label_map_png(ids, LAND))))).save(buffer, format="JPEG", quality=85)
+    notes = []
+    read = read_label_map(buffer.getvalue(), LAND, notes=notes)
+    assert any("JPEG stores colours approximately" in n for n in notes)
+    assert any("not exact label colours" in n for n in notes)
+    assert (read == ids).mean() > 0.95
+
+
+def test_transparent_pixels_take_the_background():
+    rgba = np.zeros((8, 8, 4), np.uint8)
+    rgba[:4] = (*LAND[6].rgb, 255)
+    ids = read_label_map(png(rgba), LAND, background_id=8)
+    assert set(ids[:4].ravel()) == {6} and set(ids[4:].ravel()) == {8}
+
+
+def test_an_empty_label_table_is_a_clear_error():
+    with pytest.raises(LabelMapError, match="empty label table"):
+        read_label_map(png(np.zeros((4, 4, 3), np.uint8)), [])
+
+
+def test_style_photos_are_size_checked_and_decoded_safely():
+    photo = read_photo(png(np.full((20, 30, 4), 90, np.uint8)))
+    assert photo.mode == "RGB" and photo.size == (30, 20)
+    with pytest.raises(ImageError, match="style photo is 2049×2049"):
+        read_photo(png(np.zeros((2049, 2049), np.uint8)))
+    with pytest.raises(ImageError, match="style photo .*damaged or truncated"):
+        read_photo(png(np.random.default_rng(5).integers(0, 255, (200, 200, 3), dtype=np.uint8))[:5000])
+    assert issubclass(ImageError, ValueError) and MAX_PIXELS == 2048 * 2048
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=400), st.integers(0, 399), st.sampled_from(["L", "P", "RGB", "RGBA"]))
+def test_damaged_pngs_give_ids_or_a_clear_error(noise, where, mode):
+    """Overwrite part of a small valid PNG (or append noise): never an uncaught exception."""
+    base = bytearray(png(np.asarray(Image.new(mode, (23, 17), 3 if mode in "LP" else (23, 110, 31)))))
+    base[where % len(base): where % len(base) + len(noise)] = noise
+    try:
+        ids = read_label_map(bytes(base), LAND)
+    except InputError as exc:
+        assert str(exc)
+        return
+    assert ids.ndim == 2 and ids.dtype == np.int64
+
+
+def test_instance_maps_of_8_and_16_bits_are_read_and_others_refused():
+    cityscapes = np.full((8, 16), 26000, np.uint16)  # Cityscapes: class 26 (car) instance 0 -> 26000
+    cityscapes[:, 8:] = 26001
+    assert np.array_equal(read_instance_map(png(cityscapes)), cityscapes.astype(np.int64))
+    assert read_instance_map(png(np.full((4, 4), 7, np.uint8))).max() == 7
+    with pytest.raises(LabelMapError, match="instance map has mode RGB; expected greyscale ids"):
+        read_instance_map(png(np.zeros((4, 4, 3), np.uint8)))

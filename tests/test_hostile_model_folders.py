@@ -1,0 +1,255 @@
+"""Model folders are data: model.json is validated, weights must be finite tensors, files stay inside the folder."""
+import copy
+import hashlib
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from helpers import coco_sample, coco_sample_names, make_tiny_model
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gaugan import PRESETS, GauGAN, SPADEGenerator, load_model
+from gaugan.__main__ import main as cli
+from gaugan.errors import CheckpointError, InputError, LabelMapError
+from gaugan.labelmaps import write_label_map
+from gaugan.model_card import parse_card
+
+
+@pytest.fixture(scope="module")
+def tiny_folder(tmp_path_factory) -> Path:
+    return make_tiny_model(tmp_path_factory.mktemp("models") / "tiny")
+
+
+@pytest.fixture
+def folder(tmp_path, tiny_folder) -> Path:
+    """A fresh copy of the tiny model folder (generator.pth, encoder.pth, model.json)."""
+    copy_ = tmp_path / "model"
+    copy_.mkdir()
+    for path in tiny_folder.iterdir():
+        (copy_ / path.name).write_bytes(path.read_bytes())
+    return copy_
+
+
+def fingerprint(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def edit_card(folder: Path, change) -> None:
+    card = json.loads((folder / "model.json").read_text())
+    change(card)
+    (folder / "model.json").write_text(json.dumps(card))
+
+
+def refused(folder: Path, message: str, error: type = CheckpointError) -> None:
+    """Loading is refused with the message, and nothing in or beside the folder changes."""
+    before = fingerprint(folder.parent)
+    with pytest.raises(error, match=message):
+        load_model(folder)
+    assert fingerprint(folder.parent) == before
+
+
+def set_label(field: str, value):
+    return lambda card: card["labels"][1].__setitem__(field, value)
+
+
+@pytest.mark.parametrize("change, message", [
+    (set_label("rgb", [300, 0, 0]), r"labels\[1\]\.rgb must be an integer in 0\.\.255, found 300"),
+    (set_label("rgb", [110, 165, 245]), r"labels\[1\] \('clouds'\) repeats the colour \(110, 165, 245\) of 'sky-other'"),
+    (set_label("id", 0), r"repeats the id 0 of 'sky-other'"),
+    (set_label("id", 1e13), r"labels\[1\]\.id must be an integer in 0\.\.13, found float 10000000000000\.0"),
+    (set_label("id", 1.5), r"labels\[1\]\.id must be an integer in 0\.\.13, found float 1\.5"),
+    (set_label("id", 14), r"labels\[1\]\.id must be an integer in 0\.\.13, found 14"),
+    (set_label("id", True), r"labels\[1\]\.id must be an integer .*found bool"),
+    (set_label("name", ""), r"labels\[1\]\.name must be a non-empty string"),
+    (set_label("name", "x" * 65), r"labels\[1\]\.name must be at most 64 characters"),
+    (set_label("name", "sky\u202egnp.exe"), r"labels\[1\]\.name must be plain text, found control characters \['0x202e'\]"),
+    (set_label("rgb", "#ff0000"), r"labels\[1\]\.rgb must be \[r, g, b\]"),
+    (lambda card: card.__setitem__("labels", {"0": "sky"}), r"labels must be a list .* found dict"),
+    (lambda card: card.__setitem__("files", ["generator.pth"]), r"files must be an object .* found list"),
+    (lambda card: card["files"].__setitem__("encoder", "../outside/encoder.pth"),
+     r"files\.encoder must be a plain file name inside the model folder, found '\.\./outside/encoder\.pth'"),
+    (lambda card: card["files"].__setitem__("generator", "/etc/passwd"), r"files\.generator must be a plain file name"),
+    (lambda card: card["files"].__setitem__("encoder", "missing.pth"), r"names 'missing\.pth', but there is no such file"),
+    (lambda card: card["preset"].__setitem__("crop_size", 1 << 20), r"preset\.crop_size must be an integer in 8\.\.2048"),
+    (lambda card: card["preset"].__setitem__("label_nc", "14"), r"preset\.label_nc must be an integer .*found str"),
+    (lambda card: card["preset"].__setitem__("aspect_ratio", float("nan")), r"preset\.aspect_ratio must be a number"),
+    (lambda card: card["preset"].__setitem__("evil", 1), r"preset has unknown fields \['evil'\]"),
+    (lambda card: card["preset"].pop("name"), r"preset lacks the required fields \['name'\]"),
+    (lambda card: card.__setitem__("description", "a\x00b"), r"description must be plain text"),
+    (lambda card: card.__setitem__("format", "gaugan-model/9"), r"expected format 'gaugan-model/1'"),
+])
+def test_bad_model_cards_are_refused_with_what_was_expected_and_found(folder, change, message):
+    edit_card(folder, change)
+    refused(folder, message)
+
+
+def test_markup_in_names_and_description_loads_as_plain_strings(folder):
+    hostile = "![x](http://127.0.0.1:9/x.png) <img src=http://127.0.0.1:9/y.png>"
+    edit_card(folder, lambda card: (card.__setitem__("description", hostile), set_label("name", hostile[:64])(card)))
+    loaded = load_model(folder)
+    assert loaded.labels[1].name == hostile[:64] and loaded.card.description == hostile
+
+
+@pytest.mark.parametrize("text", ["{", "[1, 2", "\xff\xfe", "[" * 100_000 + "]" * 100_000])
+def test_unreadable_model_json_is_refused(folder, text):
+    (folder / "model.json").write_bytes(text.encode("latin-1"))
+    refused(folder, "not valid UTF-8 JSON")
+
+
+def test_an_oversized_model_json_is_refused_unread(folder):
+    (folder / "model.json").write_text(json.dumps({"format": "gaugan-model/1", "pad": "x" * (2 << 20)}))
+    refused(folder, "a model card is at most 1048576")
+
+
+def test_an_encoder_linked_from_outside_the_folder_is_refused(folder, tmp_path):
+    outside = tmp_path / "outside.pth"
+    outside.write_bytes((folder / "encoder.pth").read_bytes())
+    (folder / "encoder.pth").unlink()
+    (folder / "encoder.pth").symlink_to(outside)
+    refused(folder, "leads outside the model folder")
+
+
+def test_nan_in_generator_weights_is_refused(folder):
+    state = torch.load(folder / "generator.pth", weights_only=True)
+    state["conv_img.weight"][0, 0, 0, 0] = float("nan")
+    state["fc.bias"][0] = float("inf")
+    torch.save(state, folder / "generator.pth")
+    refused(folder, r"2 tensor\(s\) hold NaN or infinite values \(.*conv_img\.weight")
+
+
+def test_nan_in_encoder_weights_is_refused(folder):
+    state = torch.load(folder / "encoder.pth", weights_only=True)
+    state["fc_mu.weight"][0, 0] = float("nan")
+    torch.save(state, folder / "encoder.pth")
+    refused(folder, r"encoder\.pth: 1 tensor\(s\) hold NaN")
+
+
+def labels_of(size: int = 64) -> np.ndarray:
+    labels = np.zeros((size, size), np.int64)
+    labels[size // 2:] = 8
+    return labels
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_weights_are_cast_with_a_note(folder, dtype):
+    state = torch.load(folder / "generator.pth", weights_only=True)
+    torch.save({k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}, folder / "generator.pth")
+    model = GauGAN.from_checkpoint(folder, device="cpu")
+    assert any(f"{str(dtype)[6:]} weights cast to float32" in n for n in model.notes)
+    assert all(p.dtype == torch.float32 for p in model.network.parameters())
+    image = np.asarray(model.generate(labels_of(), seed=3))
+    assert image.std() > 0 and image.shape == (64, 64, 3)
+
+
+@pytest.mark.parametrize("key", ["model", "state_dict", "netG"])
+def test_wrapped_state_dicts_are_unwrapped_with_a_note(folder, tiny_folder, key):
+    state = torch.load(folder / "generator.pth", weights_only=True)
+    torch.save({key: state, "epoch": 7}, folder / "generator.pth")
+    wrapped = GauGAN.from_checkpoint(folder, device="cpu")
+    plain = GauGAN.from_checkpoint(tiny_folder, device="cpu")
+    assert any(f"took the weights from its {key!r} entry" in n for n in wrapped.notes)
+    assert np.array_equal(np.asarray(wrapped.generate(labels_of(), seed=1)), np.asarray(plain.generate(labels_of(), seed=1)))
+
+
+def test_an_html_page_saved_as_weights_is_refused(tmp_path):
+    folder = tmp_path / "coco_pretrained"
+    folder.mkdir()
+    (folder / "latest_net_G.pth").write_text("<!DOCTYPE html><html><body>Sign in</body></html>")
+    refused(folder, "refused to load; expected a plain state_dict")
+
+
+def official_folder(tmp_path: Path, preset, name: str = "coco_pretrained") -> Path:
+    folder = tmp_path / name
+    folder.mkdir()
+    torch.save(SPADEGenerator(preset, ngf=4).state_dict(), folder / "latest_net_G.pth")
+    return folder
+
+
+def test_a_182_channel_coco_generator_is_recognised_from_its_shapes(tmp_path):
+    bare = replace(PRESETS["coco"], contain_dontcare_label=False, use_instance=False)
+    folder = official_folder(tmp_path, bare, "doodle_app_model")
+    model = GauGAN.from_checkpoint(folder, device="cpu", fast=False)
+    assert model.preset.semantic_nc == 182 and model.preset.name == "coco" and model.preset.ngf == 4
+    assert any("recognised from its 182 input channels as coco (182 labels, no dont-care, no instance edges)" in n
+               for n in model.notes)
+    label, _ = coco_sample(coco_sample_names()[0])
+    with pytest.raises(LabelMapError, match=r"0\.\.181 .*found \[255\].*dont-care"):
+        model.generate(label)
+    assert np.asarray(model.generate(np.where(label == 255, 156, label))).shape == (*label.shape, 3)
+
+
+def test_an_ambiguous_generator_needs_a_preset_and_loads_with_one(tmp_path):
+    dontcare_only = replace(PRESETS["coco"], use_instance=False)  # 183 channels: dont-care or instance edges?
+    folder = official_folder(tmp_path, dontcare_only, "mystery")
+    refused(folder, r"183 semantic input channels fits coco \(182 labels, no dont-care, instance edges\) or "
+                    r"coco \(182 labels, dont-care, no instance edges\): give a preset JSON")
+    preset_json = tmp_path / "preset.json"
+    preset_json.write_text(json.dumps(replace(dontcare_only, ngf=4).to_dict()))
+    assert load_model(folder, str(preset_json)).generator.preset.use_instance is False
+    with pytest.raises(CheckpointError, match="fits coco .* or coco"):
+        load_model(folder, "coco")
+
+
+def test_a_preset_name_fits_the_dont_care_and_instance_channels(tmp_path):
+    folder = official_folder(tmp_path, replace(PRESETS["ade20k"], contain_dontcare_label=False), "my_ade")
+    loaded = load_model(folder, "ade20k")
+    assert loaded.generator.preset.semantic_nc == 150 and loaded.labels[0].name == "other"
+    with pytest.raises(CheckpointError, match="preset must be one of .* found 'imagenet'"):
+        load_model(folder, "imagenet")
+
+
+def test_the_cli_takes_a_preset_an_instance_map_and_the_native_size(tmp_path):
+    folder = official_folder(tmp_path, PRESETS["coco"], "weights")
+    label, instance = coco_sample(coco_sample_names()[1])
+    write_label_map(tmp_path / "label.png", label)
+    write_label_map(tmp_path / "instance.png", instance)
+    cli(["generate", "--checkpoint", str(folder), "--preset", "coco", "--labels", str(tmp_path / "label.png"),
+         "--instance", str(tmp_path / "instance.png"), "--native-size", "--out", str(tmp_path / "out.png")])
+    from PIL import Image
+    assert Image.open(tmp_path / "out.png").size == (256, 256)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda card: card.__setitem__("files", ["generator.pth"]), "error: .*files must be an object"),
+    (lambda card: card.__setitem__("labels", {"a": 1}), "error: .*labels must be a list"),
+])
+def test_the_cli_reports_bad_cards_as_one_line(folder, tmp_path, change, message):
+    edit_card(folder, change)
+    write_label_map(tmp_path / "l.png", labels_of())
+    with pytest.raises(SystemExit, match=message):
+        cli(["generate", "--checkpoint", str(folder), "--labels", str(tmp_path / "l.png"), "--out", str(tmp_path / "o.png")])
+    assert not (tmp_path / "o.png").exists()
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=80),
+                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+                           max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_fuzzed_model_cards_are_accepted_or_refused_cleanly(tiny_folder, data):
+    card = json.loads((tiny_folder / "model.json").read_text())
+    mutated = copy.deepcopy(card)
+    target, parents = mutated, []
+    while isinstance(target, (dict, list)) and target and data.draw(st.booleans()):
+        key = data.draw(st.sampled_from(sorted(target) if isinstance(target, dict) else range(len(target))))
+        parents.append((target, key))
+        target = target[key]
+    if parents:
+        holder, key = parents[-1]
+        holder[key] = data.draw(json_values)
+    else:
+        mutated = data.draw(json_values)
+    try:
+        parsed = parse_card(mutated, "fuzz")
+    except InputError as exc:
+        assert str(exc).startswith("fuzz: ")
+        return
+    assert len({l.id for l in parsed.labels}) == len(parsed.labels)
+    assert all(all(0 <= c <= 255 for c in l.rgb) for l in parsed.labels)
+    assert all("/" not in name for name in parsed.files.values())
