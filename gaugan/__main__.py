@@ -1,4 +1,4 @@
-"""Command line: python -m gaugan {generate,train,export,evaluate,samples,download} ..."""
+"""Command line: gaugan (or python -m gaugan) {generate,train,export,evaluate,samples,download} ..."""
 from __future__ import annotations
 
 import argparse
@@ -13,8 +13,10 @@ from tqdm import tqdm
 def cmd_generate(args: argparse.Namespace) -> None:
     from .labelmaps import read_label_map
     from .pipeline import GauGAN
+    from .shipped import shipped_checkpoint
 
-    model = GauGAN.from_checkpoint(args.checkpoint, fast=not args.reference, bf16=args.bf16)
+    checkpoint = args.checkpoint or shipped_checkpoint()
+    model = GauGAN.from_checkpoint(checkpoint, fast=not args.reference, bf16=args.bf16)
     source, out = Path(args.labels), Path(args.out)
     if source.is_dir():
         inputs = sorted(source.glob("*.png"))
@@ -73,11 +75,12 @@ def cmd_download(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m gaugan", description=__doc__)
+    parser = argparse.ArgumentParser(prog="gaugan", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     gen = sub.add_parser("generate", help="label map PNG(s) -> image(s)")
-    gen.add_argument("--checkpoint", required=True, help="model folder (ours, or NVIDIA's <name>_pretrained)")
+    gen.add_argument("--checkpoint", help="model folder (ours, or NVIDIA's <name>_pretrained); default: the shipped "
+                     "landscape model")
     gen.add_argument("--labels", required=True, help="a label PNG (ids or palette colours) or a folder of them")
     gen.add_argument("--out", required=True, help="output PNG, or a folder when --labels is a folder")
     gen.add_argument("--seed", type=int, default=0)
