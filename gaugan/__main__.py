@@ -107,7 +107,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
     if warning := sample_size_warning(args.n):
         print(f"warning: {warning}", file=sys.stderr)
-    results = evaluate(args.checkpoint, args.data, args.n, args.out, record=args.record)
+    results = evaluate(args.checkpoint, args.data, args.n, args.out, record=args.record, segmenter_dir=args.segmenter)
     print(format_table(results))
     if args.out:
         print(f"wrote {args.out}/evaluation.json and {args.out}/worst_cases.png")
@@ -182,6 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("-n", type=int, default=200, help="number of held-out layouts; the Fréchet distance needs 100 or "
                     "more to mean much (default: %(default)s)")
     ev.add_argument("--out", help="folder for evaluation.json and worst_cases.png")
+    ev.add_argument("--segmenter", help="segmenter folder (default: the shipped one for 'landscape'; for a folder, one "
+                    "trained on its photos and cached in DATA/.gaugan_segmenter/)")
     ev.add_argument("--record", action="store_true", help="store the results in the checkpoint's model.json")
     ev.set_defaults(func=cmd_evaluate)
 
