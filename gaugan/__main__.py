@@ -10,7 +10,7 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-from .data.folder import LABEL_TABLE, read_label_table
+from .data.folder import LABEL_TABLE, label_entries, read_label_table
 from .data.registry import DATASETS
 from .presets import Preset, landscape_preset
 from .train import TrainConfig
@@ -74,7 +74,7 @@ def training_labels(args: argparse.Namespace) -> list[dict]:
     else:
         raise ValueError(f"{Path(args.data) / LABEL_TABLE} not found: a folder dataset needs its label table, a JSON "
                          'list of {"id", "name", "rgb"} (or name one with --labels FILE)')
-    return [{"id": label.id, "name": label.name, "rgb": list(label.rgb)} for label in table]
+    return label_entries(table)
 
 
 def cmd_train(args: argparse.Namespace) -> None:

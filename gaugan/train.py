@@ -23,6 +23,7 @@ from tqdm import tqdm
 from label_colors import PALETTES, Label
 
 from .checkpoints import save_model
+from .data.folder import label_entries
 from .data.registry import open_dataset
 from .losses import feature_matching_loss, hinge_d_loss, hinge_g_loss, kl_loss
 from .networks import MultiscaleDiscriminator, SPADEGenerator, StyleEncoder
@@ -266,7 +267,7 @@ def export(run_dir: str | Path, model_dir: str | Path, extra_card: dict | None =
     labels = label_table(trainer.config)
     card = {
         "description": open_dataset(trainer.config.data).description,
-        "labels": [{"id": l.id, "name": l.name, "rgb": list(l.rgb)} for l in labels],
+        "labels": label_entries(labels),
         "training": {**{k: v for k, v in asdict(trainer.config).items() if k != "labels"}, "steps_done": trainer.step, "wall_seconds": round(trainer.wall_seconds),
                      "hardware": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU threads, "
                                  f"torch {torch.__version__}"},

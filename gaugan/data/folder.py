@@ -21,6 +21,11 @@ LABEL_TABLE = "labels.json"
 MAX_LABEL_TABLE_BYTES = 1_000_000
 
 
+def label_entries(labels: list[Label]) -> list[dict]:
+    """Labels as a label table's JSON entries (labels.json, model.json)."""
+    return [{"id": label.id, "name": label.name, "rgb": list(label.rgb)} for label in labels]
+
+
 def read_label_table(path: str | Path) -> list[Label]:
     """A label table: a JSON list of {"id", "name", "rgb"} (ids 0..255), or a model.json holding one."""
     path = Path(path)
