@@ -12,6 +12,7 @@ from tqdm import tqdm
 from .data.folder import LABEL_TABLE, label_entries, read_label_table
 from .data.registry import DATASETS
 from .presets import Preset, landscape_preset
+from .shipped import shipped_checkpoint
 from .train import TrainConfig
 
 TRAIN_DEFAULTS, LANDSCAPE = TrainConfig(), landscape_preset()
@@ -27,7 +28,6 @@ def check_image_path(out: Path) -> None:
 def cmd_generate(args: argparse.Namespace) -> None:
     from .labelmaps import read_label_map
     from .pipeline import GauGAN
-    from .shipped import shipped_checkpoint
 
     source, out = Path(args.labels), Path(args.out)
     if source.is_dir():
@@ -104,7 +104,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
     if warning := sample_size_warning(args.n):
         print(f"warning: {warning}", file=sys.stderr)
-    results = evaluate(args.checkpoint, args.data, args.n, args.out, record=args.record, segmenter_dir=args.segmenter)
+    results = evaluate(args.checkpoint or shipped_checkpoint(), args.data, args.n, args.out, record=args.record, segmenter_dir=args.segmenter)
     print(format_table(results))
     if args.out:
         print(f"wrote {args.out}/evaluation.json and {args.out}/worst_cases.png")
@@ -113,7 +113,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 def cmd_samples(args: argparse.Namespace) -> None:
     from .samples import sample_sheet
 
-    print(f"wrote {sample_sheet(args.checkpoint, args.out)}")
+    print(f"wrote {sample_sheet(args.checkpoint or shipped_checkpoint(), args.out)}")
 
 
 def cmd_download(args: argparse.Namespace) -> None:
@@ -173,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     exp.set_defaults(func=cmd_export)
 
     ev = sub.add_parser("evaluate", help="label fidelity (mIoU) and Fréchet distance of a checkpoint")
-    ev.add_argument("--checkpoint", required=True)
+    ev.add_argument("--checkpoint", help="model folder (default: the shipped landscape model)")
     ev.add_argument("--data", default="landscape",
                     help="'landscape' (procedural) or a folder of label/image pairs (default: %(default)s)")
     ev.add_argument("-n", type=int, default=200, help="number of held-out layouts; the Fréchet distance needs 100 or "
@@ -185,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=cmd_evaluate)
 
     sm = sub.add_parser("samples", help="a PNG sheet of held-out layouts and doodles with their outputs")
-    sm.add_argument("--checkpoint", required=True)
+    sm.add_argument("--checkpoint", help="model folder (default: the shipped landscape model)")
     sm.add_argument("--out", default="docs/samples_landscape.png", help="(default: %(default)s)")
     sm.set_defaults(func=cmd_samples)
 
