@@ -1,36 +1,52 @@
-"""Command line: python -m gaugan {generate,train,export,evaluate,samples,download} ..."""
+"""Command line: gaugan (or python -m gaugan) {generate,train,export,evaluate,samples,download,data} ..."""
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 from tqdm import tqdm
 
+from .data.folder import LABEL_TABLE, label_entries, read_label_table
+from .data.registry import DATASETS
 from .errors import InputError
+from .presets import Preset, landscape_preset
+from .shipped import shipped_checkpoint
+from .train import TrainConfig
+
+TRAIN_DEFAULTS, LANDSCAPE = TrainConfig(), landscape_preset()
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+
+
+def check_image_path(out: Path) -> None:
+    """An output file name whose extension picks one of IMAGE_EXTENSIONS, or an InputError listing them."""
+    if out.suffix.lower() not in IMAGE_EXTENSIONS:
+        raise InputError(f"--out {out}: the extension picks the image format; use one of {', '.join(IMAGE_EXTENSIONS)}")
 
 
 def cmd_generate(args: argparse.Namespace) -> None:
     from .labelmaps import read_instance_map, read_label_map
     from .pipeline import GauGAN
 
-    model = GauGAN.from_checkpoint(args.checkpoint, fast=not args.reference, bf16=args.bf16, preset=args.preset)
-    for note in model.notes:
-        print(f"note: {note}", file=sys.stderr)
-    instance = read_instance_map(args.instance) if args.instance else None
     source, out = Path(args.labels), Path(args.out)
     if source.is_dir():
         inputs = sorted(source.glob("*.png"))
         if not inputs:
             raise SystemExit(f"no .png label maps in {source}")
-        out.mkdir(parents=True, exist_ok=True)
         pairs = [(p, out / p.name) for p in inputs]
     else:
+        check_image_path(out)
         pairs = [(source, out)]
-    if instance is not None and len(pairs) > 1:
-        raise SystemExit("--instance goes with a single --labels file, not a folder")
+    if args.instance and len(pairs) > 1:
+        raise InputError("--instance goes with a single --labels file, not a folder")
+    checkpoint = args.checkpoint or shipped_checkpoint()
+    model = GauGAN.from_checkpoint(checkpoint, fast=not args.reference, bf16=args.bf16, preset=args.preset)
+    for note in model.notes:
+        print(f"note: {note}", file=sys.stderr)
+    instance = read_instance_map(args.instance) if args.instance else None
+    pairs[0][1].parent.mkdir(parents=True, exist_ok=True)
     for label_path, out_path in tqdm(pairs, disable=len(pairs) == 1, desc="generate"):
         notes: list[str] = []
         labels = read_label_map(label_path, model.labels, notes=notes)
@@ -40,17 +56,51 @@ def cmd_generate(args: argparse.Namespace) -> None:
     print(f"wrote {len(pairs)} image(s) to {out}")
 
 
-def cmd_train(args: argparse.Namespace) -> None:
-    from .train import TrainConfig, landscape_preset, main
+def read_preset_json(path: str) -> Preset:
+    """A preset JSON file (the Preset fields); without "name", the file's stem names it."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"--preset-json {path}: not a readable JSON file ({exc})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"--preset-json {path}: expected a JSON object of Preset fields, found {type(data).__name__}")
+    try:
+        return Preset.from_dict({"name": Path(path).stem, **data})
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"--preset-json {path}: {exc}") from None
 
-    overrides = {k: v for k, v in vars(args).items() if k in {f.name for f in fields(TrainConfig)} and v is not None}
+
+def training_labels(args: argparse.Namespace) -> list[dict]:
+    """The label table: --labels, else DATA/labels.json for a folder; none for a built-in dataset."""
+    if args.labels:
+        table = read_label_table(args.labels)
+    elif args.data in DATASETS:
+        return []
+    elif (Path(args.data) / LABEL_TABLE).is_file():
+        table = read_label_table(Path(args.data) / LABEL_TABLE)
+    elif args.preset_json:
+        return []  # the palette named like the preset, if there is one (checked before training)
+    else:
+        raise InputError(f"{Path(args.data) / LABEL_TABLE} not found: a folder dataset needs its label table, a JSON "
+                         'list of {"id", "name", "rgb"} (or name one with --labels FILE)')
+    return label_entries(table)
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from .train import main
+
+    config = {k: v for k, v in vars(args).items() if k in {f.name for f in fields(TrainConfig)}}
+    config["labels"] = training_labels(args)
     if args.preset_json:
-        overrides["preset"] = json.loads(Path(args.preset_json).read_text())
-    elif args.crop_size or args.ngf or args.spade_hidden:
-        base = landscape_preset()
-        overrides["preset"] = landscape_preset(args.crop_size or base.crop_size, args.ngf or base.ngf,
-                                               args.spade_hidden or base.spade_hidden).to_dict()
-    print(main(TrainConfig(**overrides), progress=not args.quiet, time_limit=args.time_limit))
+        preset = read_preset_json(args.preset_json)
+    else:
+        preset = landscape_preset(args.crop_size, args.ngf, args.spade_hidden)
+        if config["labels"]:  # the compact configuration, sized to your label table
+            preset = replace(preset, name=Path(args.data).resolve().name,
+                             label_nc=max(label["id"] for label in config["labels"]) + 1)
+    metrics = main(TrainConfig(**config, preset=preset.to_dict()), progress=not args.quiet, time_limit=args.time_limit)
+    print(f"trained {args.out} to step {args.steps:,}; last losses "
+          f"{', '.join(f'{k} {v:.3f}' for k, v in metrics.items())}; metrics.csv and samples/ are in {args.out}")
 
 
 def cmd_export(args: argparse.Namespace) -> None:
@@ -62,9 +112,12 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from .evaluate import evaluate, format_table
+    from .evaluate import evaluate, format_table, sample_size_warning
 
-    results = evaluate(args.checkpoint, args.data, args.n, args.out, record=args.record, photos=args.photos)
+    if warning := sample_size_warning(args.n):
+        print(f"warning: {warning}", file=sys.stderr)
+    results = evaluate(args.checkpoint or shipped_checkpoint(), args.data, args.n, args.out, record=args.record,
+                       segmenter_dir=args.segmenter, photos=args.photos)
     print(format_table(results))
     if args.out:
         print(f"wrote {args.out}/evaluation.json and {args.out}/worst_cases.png")
@@ -73,7 +126,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 def cmd_samples(args: argparse.Namespace) -> None:
     from .samples import sample_sheet
 
-    print(f"wrote {sample_sheet(args.checkpoint, args.out)}")
+    print(f"wrote {sample_sheet(args.checkpoint or shipped_checkpoint(), args.out)}")
 
 
 def cmd_download(args: argparse.Namespace) -> None:
@@ -91,14 +144,17 @@ def cmd_data_photos(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m gaugan", description=__doc__)
+    parser = argparse.ArgumentParser(prog="gaugan", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     gen = sub.add_parser("generate", help="label map PNG(s) -> image(s)")
-    gen.add_argument("--checkpoint", required=True, help="model folder (ours, or NVIDIA's <name>_pretrained)")
+    gen.add_argument("--checkpoint", help="model folder (ours, or NVIDIA's <name>_pretrained); default: the shipped "
+                     "landscape model")
     gen.add_argument("--labels", required=True, help="a label PNG (ids or palette colours) or a folder of them")
-    gen.add_argument("--out", required=True, help="output PNG, or a folder when --labels is a folder")
-    gen.add_argument("--seed", type=int, default=0, help="an integer 0..2**63-1; the same seed gives the same image")
+    gen.add_argument("--out", required=True, help="output image (.png, .jpg, .webp …; missing folders are created), "
+                     "or a folder when --labels is a folder")
+    gen.add_argument("--seed", type=int, default=0, help="an integer 0..2**63-1; the same seed gives the same image "
+                     "(default: %(default)s)")
     gen.add_argument("--preset", help="for weights without model.json: an official preset name (coco, ade20k, "
                      "cityscapes; fitted to the weights' input channels) or a preset .json file")
     gen.add_argument("--instance", help="an instance-id PNG (8- or 16-bit) for presets that use instance edges; "
@@ -109,27 +165,42 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--bf16", action="store_true", help="bf16 convolutions on the fast path (faster, not exact)")
     gen.set_defaults(func=cmd_generate)
 
-    train = sub.add_parser("train", help="train a SPADE model (use torchrun for several processes)")
-    train.add_argument("--out", help="run folder (resumes if it holds state.pt)")
-    train.add_argument("--data", help="'landscape' (procedural, default) or a folder (see gaugan/data/folder.py)")
-    train.add_argument("--steps", type=int)
-    train.add_argument("--batch-size", dest="batch_size", type=int)
-    train.add_argument("--crop-size", dest="crop_size", type=int, help="landscape preset output size")
-    train.add_argument("--ngf", type=int, help="landscape preset generator width")
-    train.add_argument("--spade-hidden", dest="spade_hidden", type=int, help="landscape preset SPADE hidden width")
-    train.add_argument("--preset-json", dest="preset_json", help="a JSON file with a full preset (own data)")
-    train.add_argument("--sample-every", dest="sample_every", type=int)
-    train.add_argument("--checkpoint-every", dest="checkpoint_every", type=int)
-    train.add_argument("--seed", type=int)
-    train.add_argument("--ndf", type=int, help="discriminator width (default 32)")
-    train.add_argument("--photos", help="with --data landscape: a folder from `data photos`; paints the layouts "
-                                        "with real photo textures")
-    train.add_argument("--workers", type=int, help="processes rendering batches ahead of training (default 0)")
-    train.add_argument("--lambda-perceptual", dest="lambda_perceptual", type=float,
-                       help="weight of the ImageNet perceptual loss (default 2; 0 turns it off)")
+    d = TRAIN_DEFAULTS
+    train = sub.add_parser("train", help="train a SPADE model (use torchrun for several processes)",
+                           description="Train a SPADE model. Each step is one batch; it prints an estimate of the "
+                                       "time to --steps after its first steps.")
+    train.add_argument("--out", default=d.out, help="run folder; one holding state.pt resumes (default: %(default)s)")
+    train.add_argument("--data", default=d.data, help="'landscape' (procedural scenes) or a folder of label/image "
+                       "pairs with labels.json (see gaugan/data/folder.py) (default: %(default)s)")
+    train.add_argument("--labels", help="label table JSON (default: DATA/labels.json for a folder)")
+    train.add_argument("--steps", type=int, default=d.steps,
+                       help="total steps to reach; a resumed run continues up to it (default: %(default)s)")
+    train.add_argument("--batch-size", dest="batch_size", type=int, default=d.batch_size,
+                       help="images per step and process (default: %(default)s)")
+    train.add_argument("--crop-size", dest="crop_size", type=int, default=LANDSCAPE.crop_size,
+                       help="output size of the compact preset (default: %(default)s)")
+    train.add_argument("--ngf", type=int, default=LANDSCAPE.ngf,
+                       help="generator width of the compact preset (default: %(default)s)")
+    train.add_argument("--spade-hidden", dest="spade_hidden", type=int, default=LANDSCAPE.spade_hidden,
+                       help="SPADE hidden width of the compact preset (default: %(default)s)")
+    train.add_argument("--preset-json", dest="preset_json", help="a JSON file of Preset fields instead of the compact "
+                       "preset (label_nc, contain_dontcare_label, use_instance, crop_size, ...; name: the file's stem)")
+    train.add_argument("--sample-every", dest="sample_every", type=int, default=d.sample_every,
+                       help="write samples/step_N.png every this many steps (default: %(default)s)")
+    train.add_argument("--checkpoint-every", dest="checkpoint_every", type=int, default=d.checkpoint_every,
+                       help="save state.pt every this many steps (default: %(default)s)")
+    train.add_argument("--seed", type=int, default=d.seed, help="data order and initial weights (default: %(default)s)")
+    train.add_argument("--ndf", type=int, default=d.ndf, help="discriminator width (default: %(default)s)")
+    train.add_argument("--photos", default=d.photos, help="with --data landscape: a folder from `gaugan data photos`; "
+                       "the layouts are painted with real photo textures")
+    train.add_argument("--workers", type=int, default=d.workers,
+                       help="processes rendering batches ahead of training (default: %(default)s)")
+    train.add_argument("--lambda-perceptual", dest="lambda_perceptual", type=float, default=d.lambda_perceptual,
+                       help="weight of the ImageNet (EfficientNet-Lite0) perceptual loss; 0 turns it off "
+                            "(default: %(default)s)")
     train.add_argument("--time-limit", dest="time_limit", type=float,
-                       help="stop after this many seconds with the state saved (continue later with the same command)")
-    train.add_argument("--quiet", action="store_true", help="no progress bar")
+                       help="stop after this many seconds with the state saved; the same command continues")
+    train.add_argument("--quiet", action="store_true", help="no progress bar or messages")
     train.set_defaults(func=cmd_train)
 
     exp = sub.add_parser("export", help="run folder -> model folder with model.json")
@@ -140,22 +211,27 @@ def build_parser() -> argparse.ArgumentParser:
     exp.set_defaults(func=cmd_export)
 
     ev = sub.add_parser("evaluate", help="label fidelity (mIoU) and Fréchet distance of a checkpoint")
-    ev.add_argument("--checkpoint", required=True)
-    ev.add_argument("--data", default="landscape", help="'landscape' (procedural) or a folder of label/image pairs")
-    ev.add_argument("-n", type=int, default=200, help="number of held-out layouts")
+    ev.add_argument("--checkpoint", help="model folder (default: the shipped landscape model)")
+    ev.add_argument("--data", default="landscape",
+                    help="'landscape' (procedural) or a folder of label/image pairs (default: %(default)s)")
+    ev.add_argument("-n", type=int, default=200, help="number of held-out layouts; the Fréchet distance needs 100 or "
+                    "more to mean much (default: %(default)s)")
     ev.add_argument("--out", help="folder for evaluation.json and worst_cases.png")
-    ev.add_argument("--photos", help="a folder from `data photos`: adds KID and Fréchet distance to held-out photographs")
+    ev.add_argument("--segmenter", help="segmenter folder (default: the shipped one for 'landscape'; for a folder, one "
+                    "trained on its photos and cached in DATA/.gaugan_segmenter/)")
+    ev.add_argument("--photos", help="a folder from `gaugan data photos`: adds KID and Fréchet distance to the "
+                    "held-out photographs")
     ev.add_argument("--record", action="store_true", help="store the results in the checkpoint's model.json")
     ev.set_defaults(func=cmd_evaluate)
 
     sm = sub.add_parser("samples", help="a PNG sheet of held-out layouts and doodles with their outputs")
-    sm.add_argument("--checkpoint", required=True)
-    sm.add_argument("--out", default="docs/samples_landscape.png")
+    sm.add_argument("--checkpoint", help="model folder (default: the shipped landscape model)")
+    sm.add_argument("--out", default="docs/samples_landscape.png", help="(default: %(default)s)")
     sm.set_defaults(func=cmd_samples)
 
     dl = sub.add_parser("download", help="fetch NVIDIA's checkpoints.tar.gz (or any weights) into checkpoints/")
     dl.add_argument("source", help="URL or local path")
-    dl.add_argument("--dest", default="checkpoints")
+    dl.add_argument("--dest", default="checkpoints", help="(default: %(default)s)")
     dl.add_argument("--sha256", help="expected SHA-256 of the file, checked before anything is unpacked")
     dl.add_argument("--force", action="store_true", help="replace existing folders or files of the same name")
     dl.set_defaults(func=cmd_download)

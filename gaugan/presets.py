@@ -1,7 +1,9 @@
 """Generator presets: the numbers that define NVIDIA's released SPADE models (and our own)."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
+
+from label_colors import PALETTES
 
 UPSAMPLING_LAYERS = {"normal": 5, "more": 6, "most": 7}
 
@@ -72,6 +74,10 @@ class Preset:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown preset fields {unknown}; known fields are {sorted(known)}")
+        required = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
+        missing = [name for name in required if name not in data]
+        if missing:
+            raise ValueError(f"preset is missing the required fields {missing} (required: {required})")
         return cls(**data)
 
 
@@ -90,3 +96,10 @@ PRESETS: dict[str, Preset] = {
         thing_ids=CITYSCAPES_THING_IDS,
     ),
 }
+
+
+def landscape_preset(crop_size: int = 256, ngf: int = 8, spade_hidden: int = 16, z_dim: int = 64) -> Preset:
+    """The compact configuration of our shipped landscape model (also the default for training on your own data)."""
+    return Preset(name="landscape", label_nc=len(PALETTES["landscape"]), contain_dontcare_label=False,
+                  use_instance=False, crop_size=crop_size, ngf=ngf, z_dim=z_dim, use_vae=True,
+                  spade_hidden=spade_hidden)

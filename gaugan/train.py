@@ -20,34 +20,22 @@ from PIL import Image
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from label_colors import PALETTES
+from label_colors import PALETTES, Label
 
 from .checkpoints import save_model
-from .data.folder import LabelImageFolder
-from .data.landscape import landscape_scene
+from .data.folder import label_entries
 from .data.photos import photo_credits
+from .data.registry import open_dataset
 from .data.texture_bank import TextureBank
+from .errors import InputError
 from .imagenet import ImageNetFeatures, perceptual_loss
 from .losses import feature_matching_loss, hinge_d_loss, hinge_g_loss, kl_loss
 from .networks import MultiscaleDiscriminator, SPADEGenerator, StyleEncoder
-from .presets import Preset
+from .presets import Preset, landscape_preset
+from .progress import Estimate
 from .semantics import encode_semantics
 
 STATE_FILE = "state.pt"
-DATA_DESCRIPTIONS = {
-    "landscape": "procedural landscapes from gaugan/data/landscape.py (seeds from 0 upward, 25% doodle layouts, "
-                 "random time of day, season and haze), generated on the fly at the preset's output size",
-    "landscape+photos": "procedural landscape layouts from gaugan/data/landscape.py (seeds from 0 upward, 25% doodle "
-                        "layouts) painted with real photo textures of each class (gaugan/data/texture_bank.py: "
-                        "boxes cut from the training photographs, see `photos` below), generated on the fly",
-}
-
-
-def landscape_preset(crop_size: int = 256, ngf: int = 8, spade_hidden: int = 16, z_dim: int = 64) -> Preset:
-    """The compact configuration of our shipped landscape model."""
-    return Preset(name="landscape", label_nc=len(PALETTES["landscape"]), contain_dontcare_label=False,
-                  use_instance=False, crop_size=crop_size, ngf=ngf, z_dim=z_dim, use_vae=True,
-                  spade_hidden=spade_hidden)
 
 
 @dataclass
@@ -57,6 +45,7 @@ class TrainConfig:
     out: str = "runs/landscape"
     data: str = "landscape"
     preset: dict = field(default_factory=lambda: landscape_preset().to_dict())
+    labels: list[dict] = field(default_factory=list)  # [{"id", "name", "rgb"}]; empty: the preset's palette
     batch_size: int = 8
     steps: int = 20000
     lr_g: float = 1e-4
@@ -79,20 +68,29 @@ class TrainConfig:
     log_every: int = 10
 
 
+def label_table(config: TrainConfig) -> list[Label]:
+    """The run's labels (written to model.json): its own table, else the palette named like its preset."""
+    preset = Preset.from_dict(config.preset)
+    labels = [Label(e["id"], e["name"], tuple(e["rgb"])) for e in config.labels] or PALETTES.get(preset.name, [])
+    if not labels:
+        raise InputError(f"no label table for preset {preset.name!r}: put labels.json in the data folder or pass "
+                         "--labels FILE (a JSON list of {\"id\", \"name\", \"rgb\"})")
+    too_large = sorted(label.id for label in labels if label.id >= preset.label_nc)
+    if too_large:
+        raise InputError(f"label ids {too_large} do not fit the preset's label_nc {preset.label_nc} (ids 0..{preset.label_nc - 1})")
+    return labels
+
+
 class Batches:
     """Deterministic batches: batch k on rank r is a pure function of (seed, k, r)."""
 
     def __init__(self, config: TrainConfig, preset: Preset, rank: int = 0, world: int = 1) -> None:
         self.config, self.preset, self.rank, self.world = config, preset, rank, world
         self.size = preset.output_size
-        self.folder = None if config.data == "landscape" else LabelImageFolder(config.data, self.size)
-        self.bank = TextureBank(config.photos) if config.data == "landscape" and config.photos else None
+        self.dataset = open_dataset(config.data, config.photos)
 
     def sample(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        if self.folder is None:
-            labels, image = landscape_scene(self.config.seed * 1_000_003 + index, self.size, bank=self.bank)
-            return labels, image, None
-        return self.folder[index]
+        return self.dataset.sample(self.config.seed * 1_000_003 + index, self.size)
 
     def __call__(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         first = (step * self.world + self.rank) * self.config.batch_size
@@ -130,8 +128,9 @@ class Trainer:
         self.distributed = dist.is_available() and dist.is_initialized()
         self.rank = dist.get_rank() if self.distributed else 0
         self.world = dist.get_world_size() if self.distributed else 1
-        self.device = device or torch.device("cuda", self.rank % max(1, torch.cuda.device_count())) \
-            if torch.cuda.is_available() else torch.device("cpu")
+        if device is None:
+            device = torch.device("cuda", self.rank % torch.cuda.device_count()) if torch.cuda.is_available() else "cpu"
+        self.device = torch.device(device)
         torch.manual_seed(config.seed)
         self.preset = Preset.from_dict(config.preset)
         self.generator = SPADEGenerator(self.preset).to(self.device)
@@ -219,7 +218,7 @@ class Trainer:
     def write_sample(self, labels: torch.Tensor, seg: torch.Tensor, images: torch.Tensor) -> Path:
         """A PNG grid, one row per example: colour labels | real | generated."""
         palette = np.zeros((256, 3), np.uint8)
-        for label in PALETTES.get(self.preset.name, PALETTES["landscape"]):
+        for label in label_table(self.config):
             palette[label.id] = label.rgb
         self.generator.eval()
         with torch.no_grad():
@@ -254,6 +253,13 @@ class Trainer:
     def run(self, progress: bool = True, time_limit: float | None = None) -> dict[str, float]:
         """Train until config.steps (or until time_limit seconds have passed), checkpointing, sampling and logging."""
         cfg = self.config
+        if self.step >= cfg.steps:
+            raise InputError(f"{self.out} has already trained {self.step:,} steps and --steps is {cfg.steps:,}: nothing to "
+                             "train (--steps is the total to reach, not a number of further steps)")
+        say = tqdm.write if progress and self.rank == 0 else (lambda message: None)
+        say(f"training {self.out} from step {self.step:,} to step {cfg.steps:,} (batch {cfg.batch_size}); Ctrl-C stops, "
+            f"and the same command resumes from the last checkpoint (every {cfg.checkpoint_every} steps)")
+        estimate = Estimate(cfg.steps - self.step, f"step {cfg.steps:,}", say)
         deadline = time.monotonic() + time_limit if time_limit else None
         metrics: dict[str, float] = {}
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not progress or self.rank != 0, desc="train")
@@ -264,6 +270,7 @@ class Trainer:
             now = time.perf_counter()
             self.wall_seconds, started = self.wall_seconds + now - started, now
             bar.update(1)
+            estimate.step()
             bar.set_postfix({k: f"{v:.3f}" for k, v in metrics.items()})
             if self.rank == 0:
                 if self.step % cfg.log_every == 0:
@@ -276,6 +283,8 @@ class Trainer:
                 self.write_sample(labels, seg, images) if self.rank == 0 else None
                 break
         bar.close()
+        if self.rank == 0 and self.step % cfg.log_every:  # short runs log their last step too
+            self.log(metrics)
         self.save_state()
         return metrics
 
@@ -293,13 +302,13 @@ def compact_state(run_dir: str | Path, dest: str | Path) -> Path:
 
 def export(run_dir: str | Path, model_dir: str | Path, extra_card: dict | None = None) -> Path:
     """Write a run's generator (+ style encoder) and model.json into a model folder."""
-    trainer = Trainer(TrainConfig(**json.loads(torch.load(Path(run_dir) / STATE_FILE, weights_only=True)["config"])))
-    labels = PALETTES.get(trainer.preset.name, [])
+    saved = json.loads(torch.load(Path(run_dir) / STATE_FILE, weights_only=True)["config"])
+    trainer = Trainer(TrainConfig(**{**saved, "out": str(run_dir)}))  # the run may have moved since
+    labels = label_table(trainer.config)
     card = {
-        "description": DATA_DESCRIPTIONS.get(trainer.config.data + ("+photos" if trainer.config.photos else ""),
-                                             f"label/image pairs from {trainer.config.data}"),
-        "labels": [{"id": l.id, "name": l.name, "rgb": list(l.rgb)} for l in labels],
-        "training": {**asdict(trainer.config), "steps_done": trainer.step, "wall_seconds": round(trainer.wall_seconds),
+        "description": open_dataset(trainer.config.data).description,
+        "labels": label_entries(labels),
+        "training": {**{k: v for k, v in asdict(trainer.config).items() if k != "labels"}, "steps_done": trainer.step, "wall_seconds": round(trainer.wall_seconds),
                      "hardware": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU threads, "
                                  f"torch {torch.__version__}"},
         **(extra_card or {}),
@@ -312,6 +321,7 @@ def export(run_dir: str | Path, model_dir: str | Path, extra_card: dict | None =
 
 def main(config: TrainConfig, progress: bool = True, time_limit: float | None = None) -> dict[str, float]:
     """Entry point for `python -m gaugan train` and `torchrun -m gaugan train`; time_limit in seconds."""
+    label_table(config)  # fail before training, not at export
     if "WORLD_SIZE" in os.environ and not dist.is_initialized():
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     try:

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from gaugan.data.landscape import NUM_CLASSES, landscape_scene, random_look, render
-from gaugan.train import Trainer, TrainConfig, export, landscape_preset
+from gaugan.presets import landscape_preset
+from gaugan.train import Trainer, TrainConfig, export
 from gaugan.pipeline import GauGAN
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

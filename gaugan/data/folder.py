@@ -4,17 +4,55 @@ Layout:
     DATA/labels/NAME.png      8-bit ids (mode L or P), same size as the photo
     DATA/images/NAME.jpg|png  the photo
     DATA/instances/NAME.png   optional instance ids (any integer mode)
+    DATA/labels.json          the label table: [{"id": 0, "name": "sky", "rgb": [110, 165, 245]}, ...]
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from label_colors import Label, validate_palette
+
 from ..errors import InputError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+LABEL_TABLE = "labels.json"
+MAX_LABEL_TABLE_BYTES = 1_000_000
+
+
+def label_entries(labels: list[Label]) -> list[dict]:
+    """Labels as a label table's JSON entries (labels.json, model.json)."""
+    return [{"id": label.id, "name": label.name, "rgb": list(label.rgb)} for label in labels]
+
+
+def read_label_table(path: str | Path) -> list[Label]:
+    """A label table: a JSON list of {"id", "name", "rgb"} (ids 0..255), or a model.json holding one."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such label table (a JSON list of {{\"id\", \"name\", \"rgb\"}})")
+    if path.stat().st_size > MAX_LABEL_TABLE_BYTES:
+        raise InputError(f"{path}: {path.stat().st_size:,} bytes is too large for a label table")
+    try:
+        table = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not a JSON label table ({exc})") from None
+    if isinstance(table, dict) and "labels" in table:
+        table = table["labels"]
+    entries_ok = isinstance(table, list) and table and all(
+        isinstance(e, dict) and set(e) == {"id", "name", "rgb"} and isinstance(e["id"], int) and 0 <= e["id"] <= 255
+        and isinstance(e["rgb"], list) for e in table)
+    if not entries_ok:
+        raise InputError(f"{path}: expected a non-empty JSON list of {{\"id\": 0..255, \"name\": str, \"rgb\": [r, g, b]}} "
+                         f"entries, found {json.dumps(table)[:200]}")
+    labels = [Label(e["id"], e["name"], tuple(e["rgb"])) for e in table]
+    try:
+        validate_palette(labels)
+    except ValueError as exc:
+        raise InputError(f"{path}: {exc}") from None
+    return labels
 
 
 class LabelImageFolder:

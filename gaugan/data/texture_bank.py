@@ -20,6 +20,7 @@ from scipy import ndimage
 
 from label_colors import PALETTES
 
+from ..errors import InputError
 from .photos import read_manifest
 
 BOXES_FILE = Path(__file__).with_name("texture_boxes.json")
@@ -74,7 +75,7 @@ class TextureBank:
         self.ids = ids
         self.photo_ids = sorted(photos)
         if not self.crops:
-            raise ValueError(f"no texture box matched a training photo in {photo_dir}")
+            raise InputError(f"no texture box matched a training photo in {photo_dir}")
 
     @staticmethod
     def training_photo_ids(boxes: list[dict] | None = None) -> set[str]:

@@ -1,0 +1,67 @@
+"""The datasets `train` and `evaluate` take: built-in ones by name, or a folder of your own label/image pairs."""
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .folder import LabelImageFolder
+from .landscape import landscape_scene
+from .texture_bank import TextureBank
+
+Sample = tuple[np.ndarray, np.ndarray, np.ndarray | None]  # labels (H, W), photo (H, W, 3), instances or None
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Numbered samples at any (height, width), and what training and evaluation need to know of them."""
+
+    description: str  # written to the model card
+    sample: Callable[[int, tuple[int, int]], Sample]
+    held_out_start: int = 0  # evaluation reads samples from this index on
+    shipped_segmenter: str | None = None  # the shipped segmenter folder for it; None: train one, cached beside the data
+
+
+def _landscape(index: int, size: tuple[int, int]) -> Sample:
+    labels, image = landscape_scene(index, size)
+    return labels, image, None
+
+
+DATASETS = {
+    "landscape": Dataset(
+        description="procedural landscapes from gaugan/data/landscape.py (seeds from 0 upward, 25% doodle layouts, "
+                    "random time of day, season and haze), generated on the fly at the preset's output size",
+        sample=_landscape, held_out_start=10_000_000, shipped_segmenter="segmenter"),  # training never reaches it
+}
+
+
+@functools.lru_cache(maxsize=4)
+def _folder(root: str, size: tuple[int, int]) -> LabelImageFolder:
+    """One directory scan per (folder, size), not one per sample."""
+    return LabelImageFolder(root, size)
+
+
+def photo_textured_landscapes(photos: str) -> Dataset:
+    """Procedural landscapes painted with real photo textures from a `data photos` folder (texture_bank.py)."""
+    bank = TextureBank(photos)
+
+    def sample(index: int, size: tuple[int, int]) -> Sample:
+        labels, image = landscape_scene(index, size, bank=bank)
+        return labels, image, None
+
+    return dataclasses.replace(DATASETS["landscape"], sample=sample, description=(
+        "procedural landscape layouts from gaugan/data/landscape.py (seeds from 0 upward, 25% doodle layouts) painted "
+        "with real photo textures of each class (gaugan/data/texture_bank.py: boxes cut from the training photographs "
+        "listed under training_photos), generated on the fly at the preset's output size"))
+
+
+def open_dataset(data: str, photos: str = "") -> Dataset:
+    """A built-in dataset by name (landscapes painted with photo textures when `photos` is given), or a folder."""
+    if data == "landscape" and photos:
+        return photo_textured_landscapes(photos)
+    if data in DATASETS:
+        return DATASETS[data]
+    return Dataset(description=f"label/image pairs from {data}", sample=lambda index, size: _folder(data, size)[index])

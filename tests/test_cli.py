@@ -1,0 +1,176 @@
+"""The command line's edges: output paths, defaults in --help, presets, label tables, resuming, evaluation notes."""
+import argparse
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from helpers import make_tiny_model
+from label_colors import Label, PALETTES
+
+from gaugan.__main__ import IMAGE_EXTENSIONS, build_parser, main as cli
+from gaugan.data.landscape import landscape_scene
+from gaugan.evaluate import SegmenterConfig, load_or_train_segmenter
+from gaugan.labelmaps import write_label_map
+from gaugan.pipeline import GauGAN
+from gaugan.presets import Preset, landscape_preset
+from gaugan.train import Trainer, TrainConfig
+
+TINY = dict(crop_size=64, ngf=4, spade_hidden=8, z_dim=8)
+TINY_TRAINING = ["--batch-size", "1", "--crop-size", "64", "--ngf", "4", "--spade-hidden", "8", "--quiet"]
+
+
+def cli_error(argv: list[str]) -> str:
+    with pytest.raises(SystemExit) as exited:
+        cli(argv)
+    return str(exited.value.code)
+
+
+@pytest.fixture
+def doodle_png(tmp_path):
+    labels = np.zeros((40, 56), np.uint8)
+    labels[25:] = 2  # mountain under sky
+    write_label_map(tmp_path / "doodle.png", labels)
+    return tmp_path / "doodle.png"
+
+
+def test_generate_creates_missing_folders_with_the_shipped_model(tmp_path, doodle_png):
+    out = tmp_path / "new" / "deeper" / "photo.png"
+    cli(["generate", "--labels", str(doodle_png), "--out", str(out)])
+    assert Image.open(out).size == (56, 40)
+
+
+def test_generate_without_an_extension_lists_the_formats(tmp_path, doodle_png):
+    message = cli_error(["generate", "--labels", str(doodle_png), "--out", str(tmp_path / "photo")])
+    assert "error: --out" in message and all(extension in message for extension in IMAGE_EXTENSIONS)
+    assert not (tmp_path / "photo").exists()
+    for extension in IMAGE_EXTENSIONS:  # each one offered works
+        Image.new("RGB", (4, 4)).save(tmp_path / f"photo{extension}")
+
+
+def test_every_option_with_a_default_shows_it_in_help():
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    for name, command in commands.items():
+        for action in command._actions:
+            if action.default not in (None, False, argparse.SUPPRESS) and action.option_strings:
+                assert "%(default)s" in (action.help or ""), f"{name} {action.option_strings[0]} hides its default"
+    train_help = commands["train"].format_help()
+    assert "total steps to reach" in train_help and f"(default: {TrainConfig.steps})" in train_help
+
+
+def test_preset_without_a_name_is_named_by_its_file_or_explained(tmp_path):
+    with pytest.raises(ValueError, match=r"missing the required fields \['name'\]"):
+        Preset.from_dict({k: v for k, v in landscape_preset().to_dict().items() if k != "name"})
+    nameless = {k: v for k, v in landscape_preset(**TINY).to_dict().items() if k != "name"}
+    (tmp_path / "mine.json").write_text(json.dumps(nameless))
+    cli(["train", "--out", str(tmp_path / "run"), "--steps", "1", "--preset-json", str(tmp_path / "mine.json"),
+         "--labels", str(write_table(tmp_path / "labels.json", PALETTES["landscape"])), *TINY_TRAINING])
+    config = json.loads(torch.load(tmp_path / "run" / "state.pt", weights_only=True)["config"])
+    assert config["preset"]["name"] == "mine"
+
+
+def test_short_runs_write_metrics_and_a_lower_step_count_says_so(tmp_path, capsys):
+    run = tmp_path / "run"
+    cli(["train", "--out", str(run), "--steps", "2", *TINY_TRAINING])
+    rows = (run / "metrics.csv").read_text().splitlines()
+    assert len(rows) == 2 and rows[1].startswith("2,"), "a run shorter than log_every logs its last step"
+    assert "trained" in capsys.readouterr().out
+    message = cli_error(["train", "--out", str(run), "--steps", "1", *TINY_TRAINING])
+    assert "already trained 2 steps" in message and "--steps is the total" in message
+
+
+def test_training_says_where_it_goes_and_how_long_it_takes(tmp_path, capsys):
+    preset = landscape_preset(**TINY).to_dict()
+    Trainer(TrainConfig(out=str(tmp_path), preset=preset, batch_size=1, steps=4, ndf=8, encoder_ndf=4)).run()
+    said = capsys.readouterr().out
+    assert "from step 0 to step 4" in said and "s per step: step 4 in about" in said
+
+
+def test_trainer_honours_the_device_it_is_given(tmp_path):
+    config = TrainConfig(out=str(tmp_path), preset=landscape_preset(**TINY).to_dict(), ndf=8, encoder_ndf=4)
+    trainer = Trainer(config, device="meta")  # a device other than the default, on any machine
+    assert trainer.device == torch.device("meta") and next(trainer.generator.parameters()).is_meta
+
+
+def write_table(path, labels: list[Label]):
+    path.write_text(json.dumps([{"id": l.id, "name": l.name, "rgb": list(l.rgb)} for l in labels]))
+    return path
+
+
+def label_image_folder(root, count: int = 2):
+    for sub in ("labels", "images"):
+        (root / sub).mkdir(parents=True)
+    for i in range(count):
+        labels, image = landscape_scene(i, (64, 64))
+        Image.fromarray((labels % 3).astype(np.uint8)).save(root / "labels" / f"s{i}.png")
+        Image.fromarray(image).save(root / "images" / f"s{i}.jpg")
+    return root
+
+
+def test_a_folder_model_carries_its_label_table_to_generate(tmp_path):
+    data = label_image_folder(tmp_path / "data")
+    message = cli_error(["train", "--data", str(data), "--out", str(tmp_path / "run"), "--steps", "1", *TINY_TRAINING])
+    assert "labels.json not found" in message
+    table = [Label(0, "water", (20, 60, 200)), Label(1, "sand", (230, 210, 150)), Label(2, "rock", (90, 90, 90))]
+    write_table(data / "labels.json", table)
+    cli(["train", "--data", str(data), "--out", str(tmp_path / "run"), "--steps", "1", *TINY_TRAINING])
+    cli(["export", "--run", str(tmp_path / "run"), "--out", str(tmp_path / "model")])
+    card = json.loads((tmp_path / "model" / "model.json").read_text())
+    assert card["labels"] == [{"id": l.id, "name": l.name, "rgb": list(l.rgb)} for l in table]
+    assert card["preset"]["label_nc"] == 3 and card["preset"]["name"] == "data"
+    colours = np.zeros((30, 30, 3), np.uint8)
+    colours[:, 15:] = table[2].rgb  # a colour PNG in the model's own palette
+    Image.fromarray(colours).save(tmp_path / "colours.png")
+    cli(["generate", "--checkpoint", str(tmp_path / "model"), "--labels", str(tmp_path / "colours.png"),
+         "--out", str(tmp_path / "photo.png")])
+    assert Image.open(tmp_path / "photo.png").size == (30, 30)
+    assert [l.name for l in GauGAN.from_checkpoint(tmp_path / "model").labels] == ["water", "sand", "rock"]
+
+
+@pytest.mark.parametrize("content, message", [
+    ("not json", "not a JSON label table"),
+    ('[{"id": 0, "name": "sky"}]', "expected a non-empty JSON list"),
+    ('[{"id": 0, "name": "a", "rgb": [1, 2, 3]}, {"id": 0, "name": "b", "rgb": [90, 2, 3]}]', "duplicate id 0"),
+])
+def test_bad_label_tables_say_what_was_expected(tmp_path, content, message):
+    (tmp_path / "labels.json").write_text(content)
+    assert message in cli_error(["train", "--labels", str(tmp_path / "labels.json"), "--out", str(tmp_path / "run")])
+
+
+def test_label_ids_beyond_the_preset_are_refused_before_training(tmp_path):
+    (tmp_path / "p.json").write_text(json.dumps(replace(landscape_preset(**TINY), label_nc=2).to_dict()))
+    table = write_table(tmp_path / "labels.json", [Label(0, "a", (0, 0, 0)), Label(5, "b", (200, 0, 0))])
+    message = cli_error(["train", "--preset-json", str(tmp_path / "p.json"), "--labels", str(table),
+                         "--out", str(tmp_path / "run"), *TINY_TRAINING])
+    assert "label ids [5] do not fit the preset's label_nc 2" in message
+    assert not (tmp_path / "run").exists()
+
+
+def test_evaluate_warns_that_few_images_make_a_noisy_frechet_distance(tmp_path, capsys):
+    cli(["evaluate", "--checkpoint", str(make_tiny_model(tmp_path / "tiny")), "-n", "2"])
+    captured = capsys.readouterr()
+    assert "warning: -n 2 is too few for the Fréchet distance" in captured.err
+    assert "generated images" in captured.out
+
+
+def test_a_folder_segmenter_is_announced_with_an_estimate_and_cached(tmp_path, capsys):
+    data = label_image_folder(tmp_path / "data")
+    config = SegmenterConfig(data=str(data), num_classes=3, width=4, steps=5, batch_size=2)
+    load_or_train_segmenter(config, progress=True)
+    said = capsys.readouterr().out
+    assert "no segmenter for this data" in said and "s per step: segmenter trained in about" in said
+    assert len(list((data / ".gaugan_segmenter").glob("*/segmenter.pth"))) == 1
+    load_or_train_segmenter(config, progress=True)
+    assert "no segmenter" not in capsys.readouterr().out
+
+
+def test_export_reads_the_run_folder_it_is_given_after_a_move(tmp_path):
+    cli(["train", "--out", str(tmp_path / "here"), "--steps", "1", *TINY_TRAINING])
+    (tmp_path / "here").rename(tmp_path / "moved")
+    cli(["export", "--run", str(tmp_path / "moved"), "--out", str(tmp_path / "model")])
+    assert json.loads((tmp_path / "model" / "model.json").read_text())["training"]["steps_done"] == 1
+    assert not (tmp_path / "here").exists()
