@@ -33,6 +33,10 @@ def cmd_generate(args: argparse.Namespace) -> None:
 def cmd_train(args: argparse.Namespace) -> None:
     from .train import TrainConfig, landscape_preset, main
 
+    if args.model == "pix2pix":
+        from .sketch_train import pix2pix_config_from_args
+        print(main(pix2pix_config_from_args(vars(args)), progress=not args.quiet))
+        return
     overrides = {k: v for k, v in vars(args).items() if k in {f.name for f in fields(TrainConfig)} and v is not None}
     if args.preset_json:
         overrides["preset"] = json.loads(Path(args.preset_json).read_text())
@@ -85,18 +89,31 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--bf16", action="store_true", help="bf16 convolutions on the fast path (faster, not exact)")
     gen.set_defaults(func=cmd_generate)
 
-    train = sub.add_parser("train", help="train a SPADE model (use torchrun for several processes)")
+    train = sub.add_parser("train", help="train a SPADE or sketch model (use torchrun for several processes)")
+    train.add_argument("--model", choices=["spade", "pix2pix"], default="spade",
+                       help="spade: label maps -> photos; pix2pix: sketches -> photos (see gaugan/sketch_train.py)")
     train.add_argument("--out", help="run folder (resumes if it holds state.pt)")
     train.add_argument("--data", help="'landscape' (procedural, default) or a folder (see gaugan/data/folder.py)")
     train.add_argument("--steps", type=int)
     train.add_argument("--batch-size", dest="batch_size", type=int)
-    train.add_argument("--crop-size", dest="crop_size", type=int, help="landscape preset output size")
-    train.add_argument("--ngf", type=int, help="landscape preset generator width")
+    train.add_argument("--crop-size", dest="crop_size", type=int, help="landscape preset output size; pix2pix: random crop (256)")
+    train.add_argument("--ngf", type=int, help="landscape preset generator width; pix2pix: U-Net width (64)")
     train.add_argument("--spade-hidden", dest="spade_hidden", type=int, help="landscape preset SPADE hidden width")
     train.add_argument("--preset-json", dest="preset_json", help="a JSON file with a full preset (own data)")
     train.add_argument("--sample-every", dest="sample_every", type=int)
     train.add_argument("--checkpoint-every", dest="checkpoint_every", type=int)
     train.add_argument("--seed", type=int)
+    sketch = train.add_argument_group("pix2pix", "sketch models (--model pix2pix; --data landscape-sketch or a folder, "
+                                                 "see gaugan/data/sketch.py)")
+    sketch.add_argument("--direction", choices=["AtoB", "BtoA"], help="which half of 'A | B' images is the input")
+    sketch.add_argument("--edges-from-photos", dest="edges_from_photos", action="store_true",
+                        help="--data is a folder of photos: make the sketches with Canny edges + thinning")
+    sketch.add_argument("--network", choices=["unet", "conditional"], help="U-Net or class-conditional generator")
+    sketch.add_argument("--block", choices=["conv", "mru"], help="conditional generator blocks")
+    sketch.add_argument("--depth", type=int, help="U-Net levels (8: unet_256, 7: unet_128)")
+    sketch.add_argument("--norm", choices=["batch", "instance"])
+    sketch.add_argument("--load-size", dest="load_size", type=int, help="resize before the random crop (286)")
+    sketch.add_argument("--workers", type=int, help="processes preparing batches")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=cmd_train)
 

@@ -50,6 +50,8 @@ class TrainConfig:
 
     out: str = "runs/landscape"
     data: str = "landscape"
+    model: str = "spade"  # or "pix2pix": sketch models (gaugan/sketch_train.py), options in `sketch`
+    sketch: dict = field(default_factory=dict)
     preset: dict = field(default_factory=lambda: landscape_preset().to_dict())
     batch_size: int = 8
     steps: int = 20000
@@ -106,6 +108,21 @@ class Trainer:
         self.device = device or torch.device("cuda", self.rank % max(1, torch.cuda.device_count())) \
             if torch.cuda.is_available() else torch.device("cpu")
         torch.manual_seed(config.seed)
+        self.build()
+        self.step = 0
+        self.wall_seconds = 0.0
+        self.out = Path(config.out)
+        self.amp = self.device.type == "cuda"
+        if self.rank == 0:
+            self.out.mkdir(parents=True, exist_ok=True)
+        self._load_state()
+        wrap = (lambda m: DistributedDataParallel(m)) if self.distributed else (lambda m: m)  # noqa: E731
+        self.g, self.d = wrap(self.generator), wrap(self.discriminator)
+        self.e = wrap(self.encoder) if self.encoder is not None else None
+
+    def build(self) -> None:
+        """Networks, optimisers and batches of this model kind (subclasses build other kinds)."""
+        config = self.config
         self.preset = Preset.from_dict(config.preset)
         self.generator = SPADEGenerator(self.preset).to(self.device)
         self.encoder = StyleEncoder(self.preset.z_dim, config.encoder_ndf).to(self.device) if self.preset.use_vae else None
@@ -115,17 +132,7 @@ class Trainer:
         betas = (config.beta1, config.beta2)
         self.opt_g = torch.optim.Adam(g_params, lr=config.lr_g, betas=betas)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr_d, betas=betas)
-        self.step = 0
-        self.wall_seconds = 0.0
-        self.out = Path(config.out)
         self.batches = Batches(config, self.preset, self.rank, self.world)
-        self.amp = self.device.type == "cuda"
-        if self.rank == 0:
-            self.out.mkdir(parents=True, exist_ok=True)
-        self._load_state()
-        wrap = (lambda m: DistributedDataParallel(m)) if self.distributed else (lambda m: m)  # noqa: E731
-        self.g, self.d = wrap(self.generator), wrap(self.discriminator)
-        self.e = wrap(self.encoder) if self.encoder is not None else None
 
     def modules(self) -> dict[str, torch.nn.Module]:
         named = {"generator": self.generator, "discriminator": self.discriminator}
@@ -163,9 +170,10 @@ class Trainer:
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
         return z, kl_loss(mu, logvar)
 
-    def train_step(self, seg: torch.Tensor, images: torch.Tensor) -> dict[str, float]:
-        """One generator update, then one discriminator update (SPADE's order)."""
+    def train_step(self, labels: torch.Tensor, seg: torch.Tensor, images: torch.Tensor) -> dict[str, float]:
+        """One generator update, then one discriminator update (SPADE's order); `labels` only feed samples."""
         cfg = self.config
+        seg, images = seg.to(self.device), images.to(self.device)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
             z, kl = self._style(images)
             fake = self.g(seg, z)
@@ -219,8 +227,8 @@ class Trainer:
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not progress or self.rank != 0, desc="train")
         while self.step < cfg.steps:
             started = time.perf_counter()
-            labels, seg, images = self.batches(self.step)
-            metrics = self.train_step(seg.to(self.device), images.to(self.device))
+            batch = self.batches(self.step)
+            metrics = self.train_step(*batch)
             self.step += 1
             self.wall_seconds += time.perf_counter() - started
             bar.update(1)
@@ -229,7 +237,7 @@ class Trainer:
                 if self.step % cfg.log_every == 0:
                     self.log(metrics)
                 if self.step % cfg.sample_every == 0:
-                    self.write_sample(labels, seg, images)
+                    self.write_sample(*batch)
                 if self.step % cfg.checkpoint_every == 0:
                     self.save_state()
         bar.close()
@@ -250,7 +258,10 @@ def compact_state(run_dir: str | Path, dest: str | Path) -> Path:
 
 def export(run_dir: str | Path, model_dir: str | Path, extra_card: dict | None = None) -> Path:
     """Write a run's generator (+ style encoder) and model.json into a model folder."""
-    trainer = Trainer(TrainConfig(**json.loads(torch.load(Path(run_dir) / STATE_FILE, weights_only=True)["config"])))
+    trainer = trainer_for(TrainConfig(**json.loads(torch.load(Path(run_dir) / STATE_FILE, weights_only=True)["config"])))
+    if trainer.config.model != "spade":
+        from .sketch_train import export_sketch
+        return export_sketch(trainer, model_dir, extra_card)
     labels = PALETTES.get(trainer.preset.name, [])
     card = {
         "description": DATA_DESCRIPTIONS.get(trainer.config.data, f"label/image pairs from {trainer.config.data}"),
@@ -264,12 +275,22 @@ def export(run_dir: str | Path, model_dir: str | Path, extra_card: dict | None =
     return save_model(model_dir, trainer.generator.eval(), card, extra)
 
 
+def trainer_for(config: TrainConfig) -> Trainer:
+    """The trainer of the config's model kind: SPADE here, pix2pix in gaugan/sketch_train.py."""
+    if config.model == "pix2pix":
+        from .sketch_train import Pix2PixTrainer
+        return Pix2PixTrainer(config)
+    if config.model != "spade":
+        raise ValueError(f"unknown model kind {config.model!r}: expected 'spade' or 'pix2pix'")
+    return Trainer(config)
+
+
 def main(config: TrainConfig, progress: bool = True) -> dict[str, float]:
     """Entry point for `python -m gaugan train` and `torchrun -m gaugan train`."""
     if "WORLD_SIZE" in os.environ and not dist.is_initialized():
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     try:
-        return Trainer(config).run(progress)
+        return trainer_for(config).run(progress)
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
