@@ -103,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--sample-every", dest="sample_every", type=int)
     train.add_argument("--checkpoint-every", dest="checkpoint_every", type=int)
     train.add_argument("--seed", type=int)
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
     sketch = train.add_argument_group("pix2pix", "sketch models (--model pix2pix; --data landscape-sketch or a folder, "
                                                  "see gaugan/data/sketch.py)")
     sketch.add_argument("--direction", choices=["AtoB", "BtoA"], help="which half of 'A | B' images is the input")
@@ -113,8 +114,6 @@ def build_parser() -> argparse.ArgumentParser:
     sketch.add_argument("--depth", type=int, help="U-Net levels (8: unet_256, 7: unet_128)")
     sketch.add_argument("--norm", choices=["batch", "instance"])
     sketch.add_argument("--load-size", dest="load_size", type=int, help="resize before the random crop (286)")
-    sketch.add_argument("--workers", type=int, help="processes preparing batches")
-    train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=cmd_train)
 
     exp = sub.add_parser("export", help="run folder -> model folder with model.json")

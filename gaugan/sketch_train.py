@@ -5,7 +5,6 @@ Adam 2e-4 with betas (0.5, 0.999), batch 1, images loaded at 286 and randomly cr
 """
 from __future__ import annotations
 
-import multiprocessing
 import os
 import platform
 from dataclasses import asdict
@@ -28,9 +27,8 @@ SKETCH_DEFAULTS = {
     "block": "conv", "class_planes": 4, "embed_dim": 32,  # conditional network
     "load_size": 286, "crop_size": 256, "direction": "AtoB", "edges_from_photos": False,
     "gan_loss": "vanilla",  # or "lsgan"
-    "workers": 0,  # processes preparing batches (0: in the training process)
-    "prefetch": 4,  # batches prepared ahead per worker pool
 }
+SPADE_ONLY = ("preset", "lambda_feat", "lambda_kl", "d_scales", "encoder_ndf")  # TrainConfig fields pix2pix ignores
 DESCRIPTIONS = {LANDSCAPE_SKETCH: "line sketches of the procedural landscapes (gaugan/data/landscape_sketch.py), "
                                   "seeds from 0 upward, paired with their renders"}
 
@@ -72,8 +70,6 @@ class SketchBatches:
         o = config.sketch
         size = o["load_size"] if config.data == LANDSCAPE_SKETCH else o["crop_size"]
         self.source = SketchSource(config.data, "train", o["direction"], o["edges_from_photos"], size)
-        self.pool = None
-        self.pending: dict[int, multiprocessing.pool.AsyncResult] = {}
 
     def sample(self, index: int) -> tuple[np.ndarray, np.ndarray, int]:
         o = self.config.sketch
@@ -82,28 +78,11 @@ class SketchBatches:
                                 o["crop_size"])
         return np.ascontiguousarray(sketch), np.ascontiguousarray(photo), label
 
-    def _indices(self, step: int) -> list[int]:
-        first = (step * self.world + self.rank) * self.config.batch_size
-        return list(range(first, first + self.config.batch_size))
-
     def __call__(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        workers = self.config.sketch["workers"]
-        if workers:
-            if self.pool is None:
-                self.pool = multiprocessing.get_context("fork").Pool(workers, initializer=torch.set_num_threads,
-                                                                     initargs=(1,))
-            for ahead in range(step, step + self.config.sketch["prefetch"]):
-                if ahead not in self.pending:
-                    self.pending[ahead] = self.pool.map_async(self.sample, self._indices(ahead))
-            self.pending = {k: v for k, v in self.pending.items() if k >= step}
-            samples = self.pending.pop(step).get()
-        else:
-            samples = [self.sample(i) for i in self._indices(step)]
+        first = (step * self.world + self.rank) * self.config.batch_size
+        samples = [self.sample(i) for i in range(first, first + self.config.batch_size)]
         classes = torch.tensor([s[2] for s in samples], dtype=torch.int64)
         return classes, to_tensor([s[0] for s in samples]), to_tensor([s[1] for s in samples])
-
-    def __getstate__(self) -> dict:  # workers get the source, not the pool
-        return {**self.__dict__, "pool": None, "pending": {}}
 
 
 class Pix2PixTrainer(Trainer):
@@ -133,7 +112,7 @@ class Pix2PixTrainer(Trainer):
 
     def train_step(self, classes: torch.Tensor, sketches: torch.Tensor, photos: torch.Tensor) -> dict[str, float]:
         """One discriminator update, then one generator update (the reference's order)."""
-        classes, sketches, photos = classes.to(self.device), sketches.to(self.device), photos.to(self.device)
+        classes = classes.to(self.device)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
             fake = self._generate(classes, sketches)
             d_loss = 0.5 * (self._gan_loss(self.d(torch.cat([sketches, fake.detach()], 1)), False)
@@ -165,15 +144,20 @@ class Pix2PixTrainer(Trainer):
         return path
 
 
+def hardware() -> str:
+    """Where training ran, for the model card."""
+    gpu = f"{torch.cuda.get_device_name()}, " if torch.cuda.is_available() else ""
+    return f"{gpu}{platform.processor() or platform.machine()}, {os.cpu_count()} CPU threads, torch {torch.__version__}"
+
+
 def export_sketch(trainer: Pix2PixTrainer, model_dir: str | Path, extra_card: dict | None = None) -> Path:
     """Write a pix2pix run's generator and its model.json (kind sketch) into a model folder."""
     cfg = trainer.config
     card = {
         "description": DESCRIPTIONS.get(cfg.data, f"sketch/photo pairs from {cfg.data}"),
         "input_size": cfg.sketch["crop_size"], "classes": trainer.classes, "direction": cfg.sketch["direction"],
-        "training": {**asdict(cfg), "steps_done": trainer.step, "wall_seconds": round(trainer.wall_seconds),
-                     "hardware": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU threads, "
-                                 f"torch {torch.__version__}"},
+        "training": {**{k: v for k, v in asdict(cfg).items() if k not in SPADE_ONLY}, "steps_done": trainer.step,
+                     "wall_seconds": round(trainer.wall_seconds), "hardware": hardware()},
         **(extra_card or {}),
     }
     return save_sketch_model(model_dir, trainer.generator.eval(), card)

@@ -121,7 +121,7 @@ class Trainer:
         self.e = wrap(self.encoder) if self.encoder is not None else None
 
     def build(self) -> None:
-        """Networks, optimisers and batches of this model kind (subclasses build other kinds)."""
+        """Networks, optimisers and batches of this model kind (gaugan/sketch_train.py builds pix2pix's)."""
         config = self.config
         self.preset = Preset.from_dict(config.preset)
         self.generator = SPADEGenerator(self.preset).to(self.device)
@@ -171,9 +171,8 @@ class Trainer:
         return z, kl_loss(mu, logvar)
 
     def train_step(self, labels: torch.Tensor, seg: torch.Tensor, images: torch.Tensor) -> dict[str, float]:
-        """One generator update, then one discriminator update (SPADE's order); `labels` only feed samples."""
+        """One generator update, then one discriminator update (SPADE's order); labels only serve other kinds."""
         cfg = self.config
-        seg, images = seg.to(self.device), images.to(self.device)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
             z, kl = self._style(images)
             fake = self.g(seg, z)
@@ -227,8 +226,8 @@ class Trainer:
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not progress or self.rank != 0, desc="train")
         while self.step < cfg.steps:
             started = time.perf_counter()
-            batch = self.batches(self.step)
-            metrics = self.train_step(*batch)
+            labels, seg, images = self.batches(self.step)
+            metrics = self.train_step(labels, seg.to(self.device), images.to(self.device))
             self.step += 1
             self.wall_seconds += time.perf_counter() - started
             bar.update(1)
@@ -237,12 +236,22 @@ class Trainer:
                 if self.step % cfg.log_every == 0:
                     self.log(metrics)
                 if self.step % cfg.sample_every == 0:
-                    self.write_sample(*batch)
+                    self.write_sample(labels, seg, images)
                 if self.step % cfg.checkpoint_every == 0:
                     self.save_state()
         bar.close()
         self.save_state()
         return metrics
+
+
+def trainer_for(config: TrainConfig) -> Trainer:
+    """The trainer of the config's model kind: SPADE here, pix2pix in gaugan/sketch_train.py."""
+    if config.model == "pix2pix":
+        from .sketch_train import Pix2PixTrainer
+        return Pix2PixTrainer(config)
+    if config.model != "spade":
+        raise ValueError(f"unknown model kind {config.model!r}: expected 'spade' or 'pix2pix'")
+    return Trainer(config)
 
 
 def compact_state(run_dir: str | Path, dest: str | Path) -> Path:
@@ -273,16 +282,6 @@ def export(run_dir: str | Path, model_dir: str | Path, extra_card: dict | None =
     }
     extra = {"encoder": trainer.encoder} if trainer.encoder is not None else {}
     return save_model(model_dir, trainer.generator.eval(), card, extra)
-
-
-def trainer_for(config: TrainConfig) -> Trainer:
-    """The trainer of the config's model kind: SPADE here, pix2pix in gaugan/sketch_train.py."""
-    if config.model == "pix2pix":
-        from .sketch_train import Pix2PixTrainer
-        return Pix2PixTrainer(config)
-    if config.model != "spade":
-        raise ValueError(f"unknown model kind {config.model!r}: expected 'spade' or 'pix2pix'")
-    return Trainer(config)
 
 
 def main(config: TrainConfig, progress: bool = True) -> dict[str, float]:
