@@ -10,24 +10,38 @@ from pathlib import Path
 from tqdm import tqdm
 
 
+def input_output_pairs(source: Path, out: Path, what: str) -> list[tuple[Path, Path]]:
+    """(input PNG, output path) pairs: one file, or every .png of a folder into an output folder."""
+    if not source.exists():
+        raise SystemExit(f"no {what} at {source}: expected a .png file or a folder of them")
+    if not source.is_dir():
+        return [(source, out)]
+    inputs = sorted(source.glob("*.png"))
+    if not inputs:
+        raise SystemExit(f"no .png {what} in {source}")
+    out.mkdir(parents=True, exist_ok=True)
+    return [(p, out / p.name) for p in inputs]
+
+
 def cmd_generate(args: argparse.Namespace) -> None:
     from .labelmaps import read_label_map
     from .pipeline import GauGAN
+    from .sketch import model_kind
 
+    if model_kind(args.checkpoint) == "sketch":
+        from .sketch import generate_files
+        pairs = input_output_pairs(Path(args.sketch or args.labels), Path(args.out), "sketches")
+        generate_files(args.checkpoint, tqdm(pairs, disable=len(pairs) == 1, desc="generate"), args.seed, args.class_id)
+        print(f"wrote {len(pairs)} image(s) to {args.out}")
+        return
+    if not args.labels:
+        raise SystemExit("--labels is required for label-map (SPADE) models")
     model = GauGAN.from_checkpoint(args.checkpoint, fast=not args.reference, bf16=args.bf16)
-    source, out = Path(args.labels), Path(args.out)
-    if source.is_dir():
-        inputs = sorted(source.glob("*.png"))
-        if not inputs:
-            raise SystemExit(f"no .png label maps in {source}")
-        out.mkdir(parents=True, exist_ok=True)
-        pairs = [(p, out / p.name) for p in inputs]
-    else:
-        pairs = [(source, out)]
+    pairs = input_output_pairs(Path(args.labels), Path(args.out), "label maps")
     for label_path, out_path in tqdm(pairs, disable=len(pairs) == 1, desc="generate"):
         labels = read_label_map(label_path, model.labels)
-        model.generate(labels, seed=args.seed).save(out_path)
-    print(f"wrote {len(pairs)} image(s) to {out}")
+        model.generate(labels, seed=args.seed or 0).save(out_path)
+    print(f"wrote {len(pairs)} image(s) to {args.out}")
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -56,6 +70,13 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
+    from .sketch import model_kind
+
+    if model_kind(args.checkpoint) == "sketch":
+        from .sketch_evaluate import evaluate_sketch, format_sketch_table
+        data = None if args.data == "landscape" else args.data  # default: the model's own training data
+        print(format_sketch_table(evaluate_sketch(args.checkpoint, data, args.n, args.out, record=args.record)))
+        return
     from .evaluate import evaluate, format_table
 
     results = evaluate(args.checkpoint, args.data, args.n, args.out, record=args.record)
@@ -66,8 +87,13 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 def cmd_samples(args: argparse.Namespace) -> None:
     from .samples import sample_sheet
+    from .sketch import model_kind
 
-    print(f"wrote {sample_sheet(args.checkpoint, args.out)}")
+    if model_kind(args.checkpoint) == "sketch":
+        from .sketch_samples import sketch_sample_sheet
+        print(f"wrote {sketch_sample_sheet(args.checkpoint, args.out or 'docs/samples_sketch.png')}")
+        return
+    print(f"wrote {sample_sheet(args.checkpoint, args.out or 'docs/samples_landscape.png')}")
 
 
 def cmd_download(args: argparse.Namespace) -> None:
@@ -80,11 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m gaugan", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    gen = sub.add_parser("generate", help="label map PNG(s) -> image(s)")
-    gen.add_argument("--checkpoint", required=True, help="model folder (ours, or NVIDIA's <name>_pretrained)")
-    gen.add_argument("--labels", required=True, help="a label PNG (ids or palette colours) or a folder of them")
+    gen = sub.add_parser("generate", help="label map or sketch PNG(s) -> image(s)")
+    gen.add_argument("--checkpoint", required=True, help="model folder (ours, NVIDIA's <name>_pretrained or a "
+                                                         "released <name>_pix2pix)")
+    gen.add_argument("--labels", help="a label PNG (ids or palette colours) or a folder of them")
+    gen.add_argument("--sketch", help="sketch models: a sketch PNG (dark lines on white) or a folder of them")
+    gen.add_argument("--class", dest="class_id", help="class-conditional sketch models: the class name or number")
     gen.add_argument("--out", required=True, help="output PNG, or a folder when --labels is a folder")
-    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--seed", type=int, help="style seed (default 0); sketch models: turns the dropout noise on")
     gen.add_argument("--reference", action="store_true", help="layer-by-layer reference network (slower, same output)")
     gen.add_argument("--bf16", action="store_true", help="bf16 convolutions on the fast path (faster, not exact)")
     gen.set_defaults(func=cmd_generate)
@@ -133,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sm = sub.add_parser("samples", help="a PNG sheet of held-out layouts and doodles with their outputs")
     sm.add_argument("--checkpoint", required=True)
-    sm.add_argument("--out", default="docs/samples_landscape.png")
+    sm.add_argument("--out", help="default docs/samples_landscape.png (docs/samples_sketch.png for sketch models)")
     sm.set_defaults(func=cmd_samples)
 
     dl = sub.add_parser("download", help="fetch NVIDIA's checkpoints.tar.gz (or any weights) into checkpoints/")

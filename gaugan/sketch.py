@@ -7,6 +7,7 @@ the network's constructor arguments, the input size, the class names (if conditi
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from PIL import Image
 
 from .checkpoints import (GENERATOR_WEIGHTS, MODEL_CARD, OFFICIAL_WEIGHTS, CheckpointError, load_weights,
                           read_state_dict)
+from .data.sketch import read_rgb
 from .networks import ClassConditionalGenerator, UnetGenerator
 from .networks.unet import unet_config_from_state
 
@@ -179,6 +181,15 @@ class Pix2Pix:
         out = ((y[0].float().cpu() + 1) / 2 * 255).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
         image = Image.fromarray(out)
         return image if image.size == (width, height) else image.resize((width, height), Image.BICUBIC)
+
+
+def generate_files(checkpoint: str | Path, pairs: Iterable[tuple[Path, Path]], seed: int | None = None,
+                   class_id: str | None = None) -> None:
+    """Sketch PNG -> photo PNG for each (input, output) pair (the `generate` command)."""
+    model = Pix2Pix.from_checkpoint(checkpoint)
+    chosen = int(class_id) if class_id is not None and class_id.isdigit() else class_id
+    for source, target in pairs:
+        model.generate(read_rgb(source), seed, chosen).save(target)
 
 
 def save_sketch_model(directory: str | Path, network: torch.nn.Module, card: dict) -> Path:
