@@ -1,4 +1,4 @@
-"""Command line: python -m gaugan {generate,train,export,evaluate,samples,download} ..."""
+"""Command line: python -m gaugan {generate,train,export,evaluate,samples,models,download} ..."""
 from __future__ import annotations
 
 import argparse
@@ -96,6 +96,16 @@ def cmd_samples(args: argparse.Namespace) -> None:
     print(f"wrote {sample_sheet(args.checkpoint, args.out or 'docs/samples_landscape.png')}")
 
 
+def cmd_models(args: argparse.Namespace) -> None:
+    from .sketch import model_kinds
+
+    found = model_kinds(args.root)
+    for name, (folder, kind) in found.items():
+        print(f"{name:<28} {kind:<7} {folder}")
+    if not found:
+        print(f"no checkpoint folders in {args.root}")
+
+
 def cmd_download(args: argparse.Namespace) -> None:
     from .checkpoints import download
 
@@ -164,6 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--checkpoint", required=True)
     sm.add_argument("--out", help="default docs/samples_landscape.png (docs/samples_sketch.png for sketch models)")
     sm.set_defaults(func=cmd_samples)
+
+    ls = sub.add_parser("models", help="list the checkpoint folders and their kind (spade: labels, sketch: outlines)")
+    ls.add_argument("--root", default="checkpoints")
+    ls.set_defaults(func=cmd_models)
 
     dl = sub.add_parser("download", help="fetch NVIDIA's checkpoints.tar.gz (or any weights) into checkpoints/")
     dl.add_argument("source", help="URL or local path")

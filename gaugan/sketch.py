@@ -14,8 +14,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .checkpoints import (GENERATOR_WEIGHTS, MODEL_CARD, OFFICIAL_WEIGHTS, CheckpointError, load_weights,
-                          read_state_dict)
+from .checkpoints import (GENERATOR_WEIGHTS, MODEL_CARD, OFFICIAL_WEIGHTS, CheckpointError, find_checkpoints,
+                          load_weights, read_state_dict)
 from .data.sketch import read_rgb
 from .networks import ClassConditionalGenerator, UnetGenerator
 from .networks.unet import unet_config_from_state
@@ -47,6 +47,11 @@ def model_kind(folder: str | Path) -> str:
     if folder.name.endswith(RELEASED_SUFFIX) or (weights.is_file() and _is_unet_state_file(weights)):
         return SKETCH_KIND
     return SPADE_KIND
+
+
+def model_kinds(root: str | Path) -> dict[str, tuple[Path, str]]:
+    """Every checkpoint folder under root (gaugan.checkpoints.find_checkpoints) with its kind: spade or sketch."""
+    return {name: (folder, model_kind(folder)) for name, folder in find_checkpoints(root).items()}
 
 
 def read_sketch_card(folder: Path) -> dict | None:

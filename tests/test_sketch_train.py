@@ -107,3 +107,25 @@ def test_cli_trains_on_side_by_side_pairs_in_either_direction(tmp_path, capsys):
              "--steps", "1", "--ngf", "4", "--depth", "6", "--crop-size", "64", "--quiet"])
         config = json.loads(torch.load(out / "state.pt", weights_only=True)["config"])
         assert (config["model"], config["sketch"]["direction"], config["sketch"]["load_size"]) == ("pix2pix", direction, 72)
+
+
+def test_cli_generate_evaluate_and_list_a_sketch_model(tmp_path, capsys):
+    trainer_for(tiny_config(tmp_path / "run", steps=1)).run(progress=False)
+    export(tmp_path / "run", tmp_path / "checkpoints" / "tiny-sketch")
+    model = tmp_path / "checkpoints" / "tiny-sketch"
+    sketches = tmp_path / "sketches"
+    sketches.mkdir()
+    for i, size in enumerate(((90, 60), (64, 64))):
+        Image.new("RGB", size, "white").save(sketches / f"{i}.png")
+    cli(["generate", "--checkpoint", str(model), "--sketch", str(sketches), "--out", str(tmp_path / "photos")])
+    assert Image.open(tmp_path / "photos" / "0.png").size == (90, 60)
+    cli(["generate", "--checkpoint", str(model), "--sketch", str(sketches / "1.png"), "--out", str(tmp_path / "one.png")])
+    assert Image.open(tmp_path / "one.png").size == (64, 64)
+    cli(["evaluate", "--checkpoint", str(model), "-n", "3", "--out", str(tmp_path / "eval"), "--record"])
+    report = capsys.readouterr().out
+    assert "held-out pairs: 3 from landscape-sketch" in report and "L1 to the real photo" in report
+    results = json.loads((tmp_path / "eval" / "evaluation.json").read_text())
+    assert 0 < results["l1"] < 255 and results["frechet"]["generated_vs_real"] > 0
+    assert json.loads((model / "model.json").read_text())["evaluation"]["l1"] == results["l1"]
+    cli(["models", "--root", str(tmp_path / "checkpoints")])
+    assert capsys.readouterr().out.split()[:2] == ["tiny-sketch", "sketch"]
