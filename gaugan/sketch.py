@@ -29,7 +29,8 @@ NETWORKS = {"unet": UnetGenerator, "conditional": ClassConditionalGenerator}
 def _is_unet_state_file(path: Path) -> bool:
     """Whether a weights file has the reference U-Net's first key (read lazily, without loading the tensors)."""
     try:
-        return "model.model.0.weight" in torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        return any(k.removeprefix("module.") == "model.model.0.weight" for k in state)
     except Exception:  # legacy (non-zip) files cannot be memory-mapped: decide by the folder name alone
         return False
 

@@ -113,6 +113,7 @@ def test_module_prefix_and_bare_file_load(tmp_path):
     torch.save({"module." + k: v for k, v in net.state_dict().items()}, tmp_path / "latest_net_G.pth")
     model = Pix2Pix.from_checkpoint(tmp_path / "latest_net_G.pth", device="cpu")
     assert model.input_size == 128 and model.network.config["ngf"] == 4
+    assert model_kind(tmp_path) == "sketch", "a U-Net's latest_net_G.pth is a sketch model whatever the folder name"
     for key, value in net.state_dict().items():
         assert torch.equal(model.network.state_dict()[key], value)
 
