@@ -1,9 +1,14 @@
 """pix2pix through the one trainer: moving losses, bit-exact resume, export, class-conditional data, CLI."""
 import json
+import os
+import socket
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
+from helpers import ROOT
 from PIL import Image
 
 from gaugan import Pix2Pix
@@ -129,3 +134,21 @@ def test_cli_generate_evaluate_and_list_a_sketch_model(tmp_path, capsys):
     assert json.loads((model / "model.json").read_text())["evaluation"]["l1"] == results["l1"]
     cli(["models", "--root", str(tmp_path / "checkpoints")])
     assert capsys.readouterr().out.split()[:2] == ["tiny-sketch", "sketch"]
+
+
+@pytest.mark.slow
+def test_torchrun_ddp_with_two_gloo_processes(tmp_path):
+    for i in range(4):
+        pair = np.full((64, 128, 3), 255, np.uint8)
+        pair[10 * i:10 * i + 20, :] = 0
+        Image.fromarray(pair).save(tmp_path / f"{i}.png")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", port,
+               "-m", "gaugan", "train", "--model", "pix2pix", "--data", str(tmp_path), "--out", str(tmp_path / "run"),
+               "--steps", "2", "--ngf", "4", "--depth", "6", "--crop-size", "64", "--checkpoint-every", "1", "--quiet"]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=240,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert torch.load(tmp_path / "run" / "state.pt", weights_only=True)["step"] == 2
