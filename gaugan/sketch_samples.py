@@ -9,6 +9,13 @@ from PIL import Image, ImageDraw
 from .data.sketch import LANDSCAPE_SKETCH, SketchSource
 from .sketch import Pix2Pix
 
+def loop(cx: float, cy: float, rx: float, ry: float, wobble: float = 0.08) -> list[tuple[float, float]]:
+    """A closed, slightly uneven round stroke (a tree crown, a cloud, the sun)."""
+    t = np.linspace(0, 2 * np.pi, 25)
+    r = 1 + wobble * np.sin(3 * t + cx)
+    return list(zip(cx + rx * r * np.cos(t), cy + ry * r * np.sin(t)))
+
+
 # Pen strokes as a person draws them on the page's 256 x 256 canvas: (pen width, [(x, y), ...]) each.
 HAND_DRAWN = [
     [  # mountains over a lake, two trees
@@ -16,21 +23,21 @@ HAND_DRAWN = [
         (4, [(0, 140), (256, 140)]),
         (3, [(0, 185), (60, 175), (140, 190), (256, 180)]),
         (3, [(40, 155), (70, 158)]), (3, [(120, 165), (160, 162)]),
-        (4, [(200, 235), (190, 215), (195, 195), (215, 190), (232, 200), (235, 222), (222, 237), (200, 235)]),
-        (4, [(30, 240), (22, 222), (32, 205), (50, 205), (58, 225), (48, 242), (30, 240)]),
+        (4, loop(212, 214, 20, 22)), (4, [(212, 236), (212, 252)]),
+        (4, loop(40, 220, 17, 19)), (4, [(40, 239), (40, 254)]),
     ],
     [  # rolling hills, a winding river, a cloud
         (4, [(0, 130), (60, 100), (130, 120), (200, 95), (256, 110)]),
         (3, [(120, 125), (110, 160), (135, 200), (100, 256)]),
         (3, [(135, 125), (140, 160), (170, 205), (150, 256)]),
-        (4, [(40, 45), (50, 30), (75, 28), (90, 40), (110, 38), (115, 55), (40, 58), (40, 45)]),
+        (4, loop(78, 42, 38, 14, wobble=0.2)),
         (3, [(30, 200), (35, 190), (40, 200)]), (3, [(210, 220), (215, 210), (220, 220)]),
     ],
     [  # a beach: horizon, shore, waves, sun
         (4, [(0, 110), (256, 110)]),
         (4, [(0, 190), (80, 175), (170, 185), (256, 165)]),
         (3, [(30, 135), (60, 132)]), (3, [(140, 150), (175, 147)]), (3, [(80, 160), (110, 157)]),
-        (4, [(190, 40), (205, 28), (222, 33), (226, 50), (212, 62), (195, 56), (190, 40)]),
+        (4, loop(208, 45, 17, 17, wobble=0.03)),
     ],
 ]
 HELD_OUT = 3
