@@ -23,6 +23,7 @@ from .networks.unet import unet_config_from_state
 SKETCH_FORMAT = "gaugan-sketch-model/1"
 SKETCH_KIND, SPADE_KIND = "sketch", "spade"
 RELEASED_SUFFIX = "_pix2pix"  # the reference's released folders: <name>_pix2pix/latest_net_G.pth
+MAX_INPUT_SIZE = 2048
 NETWORKS = {"unet": UnetGenerator, "conditional": ClassConditionalGenerator}
 
 
@@ -64,9 +65,10 @@ def read_sketch_card(folder: Path) -> dict | None:
         card = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise CheckpointError(f"{path} is not valid JSON: {exc}") from None
-    network = card.get("network") if isinstance(card, dict) else None
+    card = card if isinstance(card, dict) else {}
+    network = card.get("network")
     if card.get("format") != SKETCH_FORMAT or not isinstance(network, dict) or network.get("type") not in NETWORKS:
-        raise CheckpointError(f"{path}: expected format {SKETCH_FORMAT!r} with a 'network' of type "
+        raise CheckpointError(f"{path}: expected a JSON object of format {SKETCH_FORMAT!r} with a 'network' of type "
                               f"{'/'.join(NETWORKS)}, found format {card.get('format')!r}")
     return card
 
@@ -76,7 +78,7 @@ def build_network(network: dict) -> torch.nn.Module:
     kwargs = {k: v for k, v in network.items() if k != "type"}
     try:
         return NETWORKS[network["type"]](**kwargs)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise CheckpointError(f"model.json 'network' has arguments the {network['type']} network does not take: {exc}") from None
 
 
@@ -84,7 +86,8 @@ def load_sketch_network(path: str | Path) -> tuple[torch.nn.Module, dict]:
     """(generator, card) for our sketch model folder, a released <name>_pix2pix folder or a bare .pth file.
 
     Loading is strict: a file that does not fit raises CheckpointError naming the missing, unexpected and
-    wrongly shaped keys. A `module.` prefix (from DataParallel) is accepted.
+    wrongly shaped keys. A `module.` prefix (from DataParallel) is accepted. The network is built on the meta
+    device and adopts the file's tensors, so a card cannot make it allocate more than the file holds.
     """
     path = Path(path)
     folder = path if path.is_dir() else path.parent
@@ -92,7 +95,8 @@ def load_sketch_network(path: str | Path) -> tuple[torch.nn.Module, dict]:
     if card is not None:
         weights = folder / card.get("files", {}).get("generator", GENERATOR_WEIGHTS)
         state = read_state_dict(weights)
-        network = build_network(card["network"])
+        with torch.device("meta"):
+            network = build_network(card["network"])
     else:
         weights = path if path.is_file() else folder / OFFICIAL_WEIGHTS
         if not weights.is_file():
@@ -103,10 +107,11 @@ def load_sketch_network(path: str | Path) -> tuple[torch.nn.Module, dict]:
             config = unet_config_from_state(state)
         except ValueError:
             config = UnetGenerator().config  # the released layout: the error then names the keys that differ
-        network = UnetGenerator(**config)
+        with torch.device("meta"):
+            network = UnetGenerator(**config)
         card = {"kind": SKETCH_KIND, "network": {"type": "unet", **config}, "input_size": network.grid,
                 "classes": [], "direction": "AtoB", "description": f"released pix2pix generator ({folder.name})"}
-    load_weights(network, state, str(weights))
+    load_weights(network, state, str(weights), assign=True)
     return network, card
 
 
@@ -132,6 +137,9 @@ class Pix2Pix:
         self.eval_mode = eval_mode
         self.classes: list[str] = list(card.get("classes") or [])
         self.input_size = int(card.get("input_size") or network.grid)
+        if not network.grid <= self.input_size <= MAX_INPUT_SIZE or self.input_size % network.grid:
+            raise CheckpointError(f"input_size must be a multiple of {network.grid} up to {MAX_INPUT_SIZE}, "
+                                  f"found {self.input_size}")
         self.direction = card.get("direction", "AtoB")
 
     @classmethod

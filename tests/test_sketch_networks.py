@@ -138,6 +138,20 @@ def test_spade_weights_are_refused_with_the_keys(tmp_path):
         Pix2Pix.from_checkpoint(tmp_path, device="cpu")
 
 
+@pytest.mark.parametrize("edit, message", [
+    (lambda card: [card], "expected a JSON object of format"),
+    (lambda card: {**card, "network": {**card["network"], "depth": 40}}, "depth 5..10"),
+    (lambda card: {**card, "network": {**card["network"], "colour": 1}}, "does not take"),
+    (lambda card: {**card, "input_size": 10**6}, "input_size must be a multiple of 128 up to 2048"),
+])
+def test_untrusted_model_cards_are_refused(tmp_path, edit, message):
+    save_sketch_model(tmp_path, UnetGenerator(depth=7, ngf=4), {})
+    card = json.loads((tmp_path / "model.json").read_text())
+    (tmp_path / "model.json").write_text(json.dumps(edit(card)))
+    with pytest.raises(CheckpointError, match=message):
+        Pix2Pix.from_checkpoint(tmp_path, device="cpu")
+
+
 def test_the_two_modes_and_seeds(tmp_path):
     net = randomize_(UnetGenerator(depth=7, ngf=8), seed=3)
     save_sketch_model(tmp_path / "m", net, {"description": "test"})

@@ -52,8 +52,9 @@ class ClassConditionalGenerator(nn.Module):
     def __init__(self, num_classes: int, input_nc: int = 3, output_nc: int = 3, ngf: int = 32, depth: int = 4,
                  block: str = "conv", class_planes: int = 4, embed_dim: int = 32) -> None:
         super().__init__()
-        if block not in BLOCKS or num_classes < 1:
-            raise ValueError(f"expected block in {BLOCKS} and num_classes >= 1, found {block!r}, {num_classes}")
+        if block not in BLOCKS or num_classes < 1 or not 2 <= depth <= 10:
+            raise ValueError(f"expected block in {BLOCKS}, num_classes >= 1 and depth 2..10, found {block!r}, "
+                             f"{num_classes}, {depth}")
         self.config = {"num_classes": num_classes, "input_nc": input_nc, "output_nc": output_nc, "ngf": ngf,
                        "depth": depth, "block": block, "class_planes": class_planes, "embed_dim": embed_dim}
         widths = [ngf * min(2 ** i, 8) for i in range(depth)]

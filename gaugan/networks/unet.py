@@ -73,8 +73,8 @@ class UnetGenerator(nn.Module):
     def __init__(self, input_nc: int = 3, output_nc: int = 3, depth: int = 8, ngf: int = 64, norm: str = "batch",
                  dropout: bool = True) -> None:
         super().__init__()
-        if norm not in NORMS or depth < 5:
-            raise ValueError(f"expected norm in {NORMS} and depth >= 5, found norm={norm!r} depth={depth}")
+        if norm not in NORMS or not 5 <= depth <= 10:
+            raise ValueError(f"expected norm in {NORMS} and depth 5..10, found norm={norm!r} depth={depth}")
         self.config = {"input_nc": input_nc, "output_nc": output_nc, "depth": depth, "ngf": ngf, "norm": norm,
                        "dropout": dropout}
         block = SkipBlock(ngf * 8, ngf * 8, norm=norm)
