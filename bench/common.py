@@ -12,8 +12,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def median_seconds(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> float:
-    """Median wall time of fn over `repeats` runs after `warmup` runs."""
+def timings(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> list[float]:
+    """Wall times of fn over `repeats` runs after `warmup` runs."""
     for _ in range(warmup):
         fn()
     times = []
@@ -21,7 +21,12 @@ def median_seconds(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) 
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return times
+
+
+def median_seconds(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> float:
+    """Median wall time of fn over `repeats` runs after `warmup` runs."""
+    return statistics.median(timings(fn, repeats, warmup))
 
 
 def peak_rss_gib() -> float:

@@ -7,9 +7,10 @@ from .pipeline import GauGAN
 from .presets import PRESETS, Preset
 from .semantics import compact_semantics, encode_semantics, instance_map, remap, to_label_map
 from .shipped import shipped_checkpoint
+from .sketch import Pix2Pix
 
 __all__ = [
     "PRESETS", "Preset", "SPADEGenerator", "compact_semantics", "encode_semantics", "instance_map", "load_generator",
-    "download", "CheckpointError", "InputError", "load_model", "GauGAN", "to_label_map", "remap",
+    "download", "CheckpointError", "InputError", "load_model", "GauGAN", "Pix2Pix", "to_label_map", "remap",
     "shipped_checkpoint",
 ]

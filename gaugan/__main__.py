@@ -1,4 +1,4 @@
-"""Command line: gaugan (or python -m gaugan) {generate,train,export,evaluate,samples,download,data} ..."""
+"""Command line: gaugan (or python -m gaugan) {generate,train,export,evaluate,samples,models,download,data} ..."""
 from __future__ import annotations
 
 import argparse
@@ -26,34 +26,49 @@ def check_image_path(out: Path) -> None:
         raise InputError(f"--out {out}: the extension picks the image format; use one of {', '.join(IMAGE_EXTENSIONS)}")
 
 
-def cmd_generate(args: argparse.Namespace) -> None:
-    from .labelmaps import read_instance_map, read_label_map
-    from .pipeline import GauGAN
-
-    source, out = Path(args.labels), Path(args.out)
+def input_output_pairs(source: Path, out: Path, what: str) -> list[tuple[Path, Path]]:
+    """(input PNG, output path) pairs: one file, or every .png of a folder into an output folder (created)."""
+    if not source.exists():
+        raise InputError(f"no {what} at {source}: expected a .png file or a folder of them")
     if source.is_dir():
         inputs = sorted(source.glob("*.png"))
         if not inputs:
-            raise SystemExit(f"no .png label maps in {source}")
+            raise InputError(f"no .png {what} in {source}")
         pairs = [(p, out / p.name) for p in inputs]
     else:
         check_image_path(out)
         pairs = [(source, out)]
+    pairs[0][1].parent.mkdir(parents=True, exist_ok=True)
+    return pairs
+
+
+def cmd_generate(args: argparse.Namespace) -> None:
+    from .labelmaps import read_instance_map, read_label_map
+    from .pipeline import GauGAN
+    from .sketch import generate_files, model_kind
+
+    checkpoint = args.checkpoint or shipped_checkpoint()
+    if model_kind(checkpoint) == "sketch":
+        pairs = input_output_pairs(Path(args.sketch or args.labels or ""), Path(args.out), "sketches")
+        generate_files(checkpoint, tqdm(pairs, disable=len(pairs) == 1, desc="generate"), args.seed, args.class_id)
+        print(f"wrote {len(pairs)} image(s) to {args.out}")
+        return
+    if not args.labels:
+        raise InputError("--labels is required for label-map (SPADE) models")
+    pairs = input_output_pairs(Path(args.labels), Path(args.out), "label maps")
     if args.instance and len(pairs) > 1:
         raise InputError("--instance goes with a single --labels file, not a folder")
-    checkpoint = args.checkpoint or shipped_checkpoint()
     model = GauGAN.from_checkpoint(checkpoint, fast=not args.reference, bf16=args.bf16, preset=args.preset)
     for note in model.notes:
         print(f"note: {note}", file=sys.stderr)
     instance = read_instance_map(args.instance) if args.instance else None
-    pairs[0][1].parent.mkdir(parents=True, exist_ok=True)
     for label_path, out_path in tqdm(pairs, disable=len(pairs) == 1, desc="generate"):
         notes: list[str] = []
         labels = read_label_map(label_path, model.labels, notes=notes)
         for note in notes:
             print(f"note: {label_path.name}: {note}", file=sys.stderr)
-        model.generate(labels, instance, seed=args.seed, native_size=args.native_size).save(out_path)
-    print(f"wrote {len(pairs)} image(s) to {out}")
+        model.generate(labels, instance, seed=args.seed or 0, native_size=args.native_size).save(out_path)
+    print(f"wrote {len(pairs)} image(s) to {args.out}")
 
 
 def read_preset_json(path: str) -> Preset:
@@ -74,7 +89,7 @@ def training_labels(args: argparse.Namespace) -> list[dict]:
     """The label table: --labels, else DATA/labels.json for a folder; none for a built-in dataset."""
     if args.labels:
         table = read_label_table(args.labels)
-    elif args.data in DATASETS:
+    elif (args.data or TRAIN_DEFAULTS.data) in DATASETS:
         return []
     elif (Path(args.data) / LABEL_TABLE).is_file():
         table = read_label_table(Path(args.data) / LABEL_TABLE)
@@ -89,18 +104,24 @@ def training_labels(args: argparse.Namespace) -> list[dict]:
 def cmd_train(args: argparse.Namespace) -> None:
     from .train import main
 
-    config = {k: v for k, v in vars(args).items() if k in {f.name for f in fields(TrainConfig)}}
+    if args.model == "pix2pix":
+        from .sketch_train import pix2pix_config_from_args
+        print(main(pix2pix_config_from_args(vars(args)), progress=not args.quiet, time_limit=args.time_limit))
+        return
+    config = {k: v for k, v in vars(args).items() if k in {f.name for f in fields(TrainConfig)} and v is not None}
     config["labels"] = training_labels(args)
     if args.preset_json:
         preset = read_preset_json(args.preset_json)
     else:
-        preset = landscape_preset(args.crop_size, args.ngf, args.spade_hidden)
+        preset = landscape_preset(args.crop_size or LANDSCAPE.crop_size, args.ngf or LANDSCAPE.ngf,
+                                  args.spade_hidden or LANDSCAPE.spade_hidden)
         if config["labels"]:  # the compact configuration, sized to your label table
             preset = replace(preset, name=Path(args.data).resolve().name,
                              label_nc=max(label["id"] for label in config["labels"]) + 1)
     metrics = main(TrainConfig(**config, preset=preset.to_dict()), progress=not args.quiet, time_limit=args.time_limit)
-    print(f"trained {args.out} to step {args.steps:,}; last losses "
-          f"{', '.join(f'{k} {v:.3f}' for k, v in metrics.items())}; metrics.csv and samples/ are in {args.out}")
+    out = config.get("out", TRAIN_DEFAULTS.out)
+    print(f"trained {out}; last losses {', '.join(f'{k} {v:.3f}' for k, v in metrics.items())}; "
+          f"metrics.csv and samples/ are in {out}")
 
 
 def cmd_export(args: argparse.Namespace) -> None:
@@ -113,10 +134,18 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from .evaluate import evaluate, format_table, sample_size_warning
+    from .sketch import model_kind
+
+    checkpoint = args.checkpoint or shipped_checkpoint()
+    if model_kind(checkpoint) == "sketch":
+        from .sketch_evaluate import evaluate_sketch, format_sketch_table
+        data = None if args.data == "landscape" else args.data  # default: the model's own training data
+        print(format_sketch_table(evaluate_sketch(checkpoint, data, args.n, args.out, record=args.record)))
+        return
 
     if warning := sample_size_warning(args.n):
         print(f"warning: {warning}", file=sys.stderr)
-    results = evaluate(args.checkpoint or shipped_checkpoint(), args.data, args.n, args.out, record=args.record,
+    results = evaluate(checkpoint, args.data, args.n, args.out, record=args.record,
                        segmenter_dir=args.segmenter, photos=args.photos)
     print(format_table(results))
     if args.out:
@@ -126,7 +155,24 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 def cmd_samples(args: argparse.Namespace) -> None:
     from .samples import sample_sheet
 
-    print(f"wrote {sample_sheet(args.checkpoint or shipped_checkpoint(), args.out)}")
+    from .sketch import model_kind
+
+    checkpoint = args.checkpoint or shipped_checkpoint()
+    if model_kind(checkpoint) == "sketch":
+        from .sketch_samples import sketch_sample_sheet
+        print(f"wrote {sketch_sample_sheet(checkpoint, args.out or 'docs/samples_sketch.png')}")
+        return
+    print(f"wrote {sample_sheet(checkpoint, args.out or 'docs/samples_landscape.png')}")
+
+
+def cmd_models(args: argparse.Namespace) -> None:
+    from .sketch import model_kinds
+
+    found = model_kinds(args.root)
+    for name, (folder, kind) in found.items():
+        print(f"{name:<28} {kind:<7} {folder}")
+    if not found:
+        print(f"no checkpoint folders in {args.root}")
 
 
 def cmd_download(args: argparse.Namespace) -> None:
@@ -147,14 +193,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gaugan", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    gen = sub.add_parser("generate", help="label map PNG(s) -> image(s)")
-    gen.add_argument("--checkpoint", help="model folder (ours, or NVIDIA's <name>_pretrained); default: the shipped "
-                     "landscape model")
-    gen.add_argument("--labels", required=True, help="a label PNG (ids or palette colours) or a folder of them")
+    gen = sub.add_parser("generate", help="label map or sketch PNG(s) -> image(s)")
+    gen.add_argument("--checkpoint", help="model folder (ours, NVIDIA's <name>_pretrained or a released "
+                     "<name>_pix2pix); default: the shipped landscape model")
+    gen.add_argument("--labels", help="a label PNG (ids or palette colours) or a folder of them")
+    gen.add_argument("--sketch", help="sketch models: a sketch PNG (dark lines on white) or a folder of them")
+    gen.add_argument("--class", dest="class_id", help="class-conditional sketch models: the class name or number")
     gen.add_argument("--out", required=True, help="output image (.png, .jpg, .webp …; missing folders are created), "
                      "or a folder when --labels is a folder")
-    gen.add_argument("--seed", type=int, default=0, help="an integer 0..2**63-1; the same seed gives the same image "
-                     "(default: %(default)s)")
+    gen.add_argument("--seed", type=int, help="an integer 0..2**63-1; the same seed gives the same image "
+                     "(default: 0; sketch models: none, a seed turns the dropout noise on)")
     gen.add_argument("--preset", help="for weights without model.json: an official preset name (coco, ade20k, "
                      "cityscapes; fitted to the weights' input channels) or a preset .json file")
     gen.add_argument("--instance", help="an instance-id PNG (8- or 16-bit) for presets that use instance edges; "
@@ -166,41 +214,53 @@ def build_parser() -> argparse.ArgumentParser:
     gen.set_defaults(func=cmd_generate)
 
     d = TRAIN_DEFAULTS
-    train = sub.add_parser("train", help="train a SPADE model (use torchrun for several processes)",
-                           description="Train a SPADE model. Each step is one batch; it prints an estimate of the "
-                                       "time to --steps after its first steps.")
-    train.add_argument("--out", default=d.out, help="run folder; one holding state.pt resumes (default: %(default)s)")
-    train.add_argument("--data", default=d.data, help="'landscape' (procedural scenes) or a folder of label/image "
-                       "pairs with labels.json (see gaugan/data/folder.py) (default: %(default)s)")
+    train = sub.add_parser("train", help="train a SPADE or sketch model (use torchrun for several processes)",
+                           description="Train a SPADE (label maps) or pix2pix (sketches) model. Each step is one batch; "
+                                       "it prints an estimate of the time to --steps after its first steps. Defaults "
+                                       "below are SPADE's; pix2pix keeps the paper's (gaugan/sketch_train.py).")
+    train.add_argument("--model", choices=["spade", "pix2pix"], default="spade",
+                       help="spade: label maps -> photos; pix2pix: sketches -> photos (default: %(default)s)")
+    train.add_argument("--out", help=f"run folder; one holding state.pt resumes (default: {d.out})")
+    train.add_argument("--data", help="'landscape' (procedural scenes) or a folder of label/image pairs with "
+                       f"labels.json (see gaugan/data/folder.py); pix2pix: see below (default: {d.data})")
     train.add_argument("--labels", help="label table JSON (default: DATA/labels.json for a folder)")
-    train.add_argument("--steps", type=int, default=d.steps,
-                       help="total steps to reach; a resumed run continues up to it (default: %(default)s)")
-    train.add_argument("--batch-size", dest="batch_size", type=int, default=d.batch_size,
-                       help="images per step and process (default: %(default)s)")
-    train.add_argument("--crop-size", dest="crop_size", type=int, default=LANDSCAPE.crop_size,
-                       help="output size of the compact preset (default: %(default)s)")
-    train.add_argument("--ngf", type=int, default=LANDSCAPE.ngf,
-                       help="generator width of the compact preset (default: %(default)s)")
-    train.add_argument("--spade-hidden", dest="spade_hidden", type=int, default=LANDSCAPE.spade_hidden,
-                       help="SPADE hidden width of the compact preset (default: %(default)s)")
+    train.add_argument("--steps", type=int, help=f"total steps to reach; a resumed run continues up to it "
+                       f"(default: {d.steps})")
+    train.add_argument("--batch-size", dest="batch_size", type=int,
+                       help=f"images per step and process (default: {d.batch_size})")
+    train.add_argument("--crop-size", dest="crop_size", type=int,
+                       help=f"output size of the compact preset (default: {LANDSCAPE.crop_size}; pix2pix: random crop 256)")
+    train.add_argument("--ngf", type=int, help=f"generator width of the compact preset (default: {LANDSCAPE.ngf}; "
+                       "pix2pix: U-Net width 64)")
+    train.add_argument("--spade-hidden", dest="spade_hidden", type=int,
+                       help=f"SPADE hidden width of the compact preset (default: {LANDSCAPE.spade_hidden})")
     train.add_argument("--preset-json", dest="preset_json", help="a JSON file of Preset fields instead of the compact "
                        "preset (label_nc, contain_dontcare_label, use_instance, crop_size, ...; name: the file's stem)")
-    train.add_argument("--sample-every", dest="sample_every", type=int, default=d.sample_every,
-                       help="write samples/step_N.png every this many steps (default: %(default)s)")
-    train.add_argument("--checkpoint-every", dest="checkpoint_every", type=int, default=d.checkpoint_every,
-                       help="save state.pt every this many steps (default: %(default)s)")
-    train.add_argument("--seed", type=int, default=d.seed, help="data order and initial weights (default: %(default)s)")
-    train.add_argument("--ndf", type=int, default=d.ndf, help="discriminator width (default: %(default)s)")
-    train.add_argument("--photos", default=d.photos, help="with --data landscape: a folder from `gaugan data photos`; "
-                       "the layouts are painted with real photo textures")
-    train.add_argument("--workers", type=int, default=d.workers,
-                       help="processes rendering batches ahead of training (default: %(default)s)")
-    train.add_argument("--lambda-perceptual", dest="lambda_perceptual", type=float, default=d.lambda_perceptual,
+    train.add_argument("--sample-every", dest="sample_every", type=int,
+                       help=f"write samples/step_N.png every this many steps (default: {d.sample_every})")
+    train.add_argument("--checkpoint-every", dest="checkpoint_every", type=int,
+                       help=f"save state.pt every this many steps (default: {d.checkpoint_every})")
+    train.add_argument("--seed", type=int, help=f"data order and initial weights (default: {d.seed})")
+    train.add_argument("--ndf", type=int, help=f"discriminator width (default: {d.ndf})")
+    train.add_argument("--photos", help="with --data landscape: a folder from `gaugan data photos`; the layouts are "
+                       "painted with real photo textures")
+    train.add_argument("--workers", type=int, help=f"processes rendering batches ahead of training (default: {d.workers})")
+    train.add_argument("--lambda-perceptual", dest="lambda_perceptual", type=float,
                        help="weight of the ImageNet (EfficientNet-Lite0) perceptual loss; 0 turns it off "
-                            "(default: %(default)s)")
+                            f"(default: {d.lambda_perceptual})")
     train.add_argument("--time-limit", dest="time_limit", type=float,
                        help="stop after this many seconds with the state saved; the same command continues")
     train.add_argument("--quiet", action="store_true", help="no progress bar or messages")
+    sketch = train.add_argument_group("pix2pix", "sketch models (--model pix2pix; --data landscape-sketch or a folder, "
+                                                 "see gaugan/data/sketch.py)")
+    sketch.add_argument("--direction", choices=["AtoB", "BtoA"], help="which half of 'A | B' images is the input")
+    sketch.add_argument("--edges-from-photos", dest="edges_from_photos", action="store_true",
+                        help="--data is a folder of photos: make the sketches with Canny edges + thinning")
+    sketch.add_argument("--network", choices=["unet", "conditional"], help="U-Net or class-conditional generator")
+    sketch.add_argument("--block", choices=["conv", "mru"], help="conditional generator blocks")
+    sketch.add_argument("--depth", type=int, help="U-Net levels (8: unet_256, 7: unet_128)")
+    sketch.add_argument("--norm", choices=["batch", "instance"])
+    sketch.add_argument("--load-size", dest="load_size", type=int, help="resize before the random crop (286)")
     train.set_defaults(func=cmd_train)
 
     exp = sub.add_parser("export", help="run folder -> model folder with model.json")
@@ -226,8 +286,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sm = sub.add_parser("samples", help="a PNG sheet of held-out layouts and doodles with their outputs")
     sm.add_argument("--checkpoint", help="model folder (default: the shipped landscape model)")
-    sm.add_argument("--out", default="docs/samples_landscape.png", help="(default: %(default)s)")
+    sm.add_argument("--out", help="(default: docs/samples_landscape.png; docs/samples_sketch.png for sketch models)")
     sm.set_defaults(func=cmd_samples)
+
+    ls = sub.add_parser("models", help="list the checkpoint folders and their kind (spade: labels, sketch: outlines)")
+    ls.add_argument("--root", default="checkpoints", help="(default: %(default)s)")
+    ls.set_defaults(func=cmd_models)
 
     dl = sub.add_parser("download", help="fetch NVIDIA's checkpoints.tar.gz (or any weights) into checkpoints/")
     dl.add_argument("source", help="URL or local path")

@@ -44,6 +44,8 @@ class TrainConfig:
 
     out: str = "runs/landscape"
     data: str = "landscape"
+    model: str = "spade"  # or "pix2pix": sketch models (gaugan/sketch_train.py), options in `sketch`
+    sketch: dict = field(default_factory=dict)
     preset: dict = field(default_factory=lambda: landscape_preset().to_dict())
     labels: list[dict] = field(default_factory=list)  # [{"id", "name", "rgb"}]; empty: the preset's palette
     batch_size: int = 8
@@ -132,6 +134,21 @@ class Trainer:
             device = torch.device("cuda", self.rank % torch.cuda.device_count()) if torch.cuda.is_available() else "cpu"
         self.device = torch.device(device)
         torch.manual_seed(config.seed)
+        self.build()
+        self.step = 0
+        self.wall_seconds = 0.0
+        self.out = Path(config.out)
+        self.amp = self.device.type == "cuda"
+        if self.rank == 0:
+            self.out.mkdir(parents=True, exist_ok=True)
+        self._load_state()
+        wrap = (lambda m: DistributedDataParallel(m)) if self.distributed else (lambda m: m)  # noqa: E731
+        self.g, self.d = wrap(self.generator), wrap(self.discriminator)
+        self.e = wrap(self.encoder) if self.encoder is not None else None
+
+    def build(self) -> None:
+        """Networks, optimisers and batches of this model kind (gaugan/sketch_train.py builds pix2pix's)."""
+        config = self.config
         self.preset = Preset.from_dict(config.preset)
         self.generator = SPADEGenerator(self.preset).to(self.device)
         self.encoder = StyleEncoder(self.preset.z_dim, config.encoder_ndf).to(self.device) if self.preset.use_vae else None
@@ -141,18 +158,8 @@ class Trainer:
         betas = (config.beta1, config.beta2)
         self.opt_g = torch.optim.Adam(g_params, lr=config.lr_g, betas=betas)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr_d, betas=betas)
-        self.step = 0
-        self.wall_seconds = 0.0
-        self.out = Path(config.out)
         self.batches = Batches(config, self.preset, self.rank, self.world)
-        self.amp = self.device.type == "cuda"
         self.features = ImageNetFeatures().to(self.device) if config.lambda_perceptual else None
-        if self.rank == 0:
-            self.out.mkdir(parents=True, exist_ok=True)
-        self._load_state()
-        wrap = (lambda m: DistributedDataParallel(m)) if self.distributed else (lambda m: m)  # noqa: E731
-        self.g, self.d = wrap(self.generator), wrap(self.discriminator)
-        self.e = wrap(self.encoder) if self.encoder is not None else None
 
     def modules(self) -> dict[str, torch.nn.Module]:
         named = {"generator": self.generator, "discriminator": self.discriminator}
@@ -190,8 +197,8 @@ class Trainer:
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
         return z, kl_loss(mu, logvar)
 
-    def train_step(self, seg: torch.Tensor, images: torch.Tensor) -> dict[str, float]:
-        """One generator update, then one discriminator update (SPADE's order)."""
+    def train_step(self, labels: torch.Tensor, seg: torch.Tensor, images: torch.Tensor) -> dict[str, float]:
+        """One generator update, then one discriminator update (SPADE's order); labels only serve other kinds."""
         cfg = self.config
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
             z, kl = self._style(images)
@@ -265,7 +272,7 @@ class Trainer:
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not progress or self.rank != 0, desc="train")
         started = time.perf_counter()
         for labels, seg, images in self._batch_stream():
-            metrics = self.train_step(seg.to(self.device), images.to(self.device))
+            metrics = self.train_step(labels, seg.to(self.device), images.to(self.device))
             self.step += 1
             now = time.perf_counter()
             self.wall_seconds, started = self.wall_seconds + now - started, now
@@ -289,6 +296,16 @@ class Trainer:
         return metrics
 
 
+def trainer_for(config: TrainConfig) -> Trainer:
+    """The trainer of the config's model kind: SPADE here, pix2pix in gaugan/sketch_train.py."""
+    if config.model == "pix2pix":
+        from .sketch_train import Pix2PixTrainer
+        return Pix2PixTrainer(config)
+    if config.model != "spade":
+        raise ValueError(f"unknown model kind {config.model!r}: expected 'spade' or 'pix2pix'")
+    return Trainer(config)
+
+
 def compact_state(run_dir: str | Path, dest: str | Path) -> Path:
     """state.pt without optimiser moments (a third of the size): small enough to commit, resumable anywhere.
 
@@ -303,10 +320,13 @@ def compact_state(run_dir: str | Path, dest: str | Path) -> Path:
 def export(run_dir: str | Path, model_dir: str | Path, extra_card: dict | None = None) -> Path:
     """Write a run's generator (+ style encoder) and model.json into a model folder."""
     saved = json.loads(torch.load(Path(run_dir) / STATE_FILE, weights_only=True)["config"])
-    trainer = Trainer(TrainConfig(**{**saved, "out": str(run_dir)}))  # the run may have moved since
+    trainer = trainer_for(TrainConfig(**{**saved, "out": str(run_dir)}))  # the run may have moved since
+    if trainer.config.model != "spade":
+        from .sketch_train import export_sketch
+        return export_sketch(trainer, model_dir, extra_card)
     labels = label_table(trainer.config)
     card = {
-        "description": open_dataset(trainer.config.data).description,
+        "description": open_dataset(trainer.config.data, trainer.config.photos).description,
         "labels": label_entries(labels),
         "training": {**{k: v for k, v in asdict(trainer.config).items() if k != "labels"}, "steps_done": trainer.step, "wall_seconds": round(trainer.wall_seconds),
                      "hardware": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU threads, "
@@ -325,7 +345,7 @@ def main(config: TrainConfig, progress: bool = True, time_limit: float | None = 
     if "WORLD_SIZE" in os.environ and not dist.is_initialized():
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     try:
-        return Trainer(config).run(progress, time_limit)
+        return trainer_for(config).run(progress, time_limit)
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()

@@ -18,6 +18,8 @@ from gaugan.semantics import remap  # noqa: E402
 from gaugan.studio import (SHIPPED_MODEL, compose_labels, example_scene, fit_label_map, list_models,  # noqa: E402
                            png_bytes)
 from streamlit_drawable_canvas import st_canvas  # noqa: E402
+from gaugan.sketch import model_kind  # noqa: E402
+from streamlit_app import sketch_mode  # noqa: E402
 
 CHECKPOINTS = Path(os.environ.get("GAUGAN_CHECKPOINTS", ROOT / "checkpoints"))
 TOOLS = {"Freehand": "freedraw", "Line": "line", "Rectangle": "rect", "Circle": "circle", "Filled polygon": "polygon"}
@@ -84,6 +86,9 @@ sidebar = st.sidebar
 sidebar.title("🎨 GauGAN")
 chosen = sidebar.selectbox("Model", list(models), key="model",
                            help="The shipped model and every checkpoint folder found in checkpoints/.")
+if model_kind(models[chosen]) == "sketch":  # outlines -> photo: its own page mode
+    sketch_mode.render(models[chosen], chosen, modified_time(models[chosen]))
+    st.stop()
 model, model_error = None, None
 try:
     model = load_model(str(models[chosen]), modified_time(models[chosen]))

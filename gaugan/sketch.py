@@ -1,0 +1,219 @@
+"""Sketch -> photo models: pix2pix U-Nets (ours or the reference's released `<name>_pix2pix` folders) and
+class-conditional sketch generators; loading, saving, telling them apart from SPADE models, and generating.
+
+Our sketch model folders hold generator.pth and a model.json with format SKETCH_FORMAT, "kind": "sketch",
+the network's constructor arguments, the input size, the class names (if conditional) and the data direction.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .checkpoints import (GENERATOR_WEIGHTS, MODEL_CARD, OFFICIAL_WEIGHTS, CheckpointError, find_checkpoints,
+                          load_weights, read_state_dict)
+from .data.sketch import read_rgb
+from .networks import ClassConditionalGenerator, UnetGenerator
+from .networks.unet import unet_config_from_state
+
+SKETCH_FORMAT = "gaugan-sketch-model/1"
+SKETCH_KIND, SPADE_KIND = "sketch", "spade"
+RELEASED_SUFFIX = "_pix2pix"  # the reference's released folders: <name>_pix2pix/latest_net_G.pth
+MAX_INPUT_SIZE = 2048
+NETWORKS = {"unet": UnetGenerator, "conditional": ClassConditionalGenerator}
+
+
+def _is_unet_state_file(path: Path) -> bool:
+    """Whether a weights file has the reference U-Net's first key (read lazily, without loading the tensors)."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        return any(k.removeprefix("module.") == "model.model.0.weight" for k in state)
+    except Exception:  # legacy (non-zip) files cannot be memory-mapped: decide by the folder name alone
+        return False
+
+
+def model_kind(folder: str | Path) -> str:
+    """'sketch' for our sketch models and released pix2pix folders, 'spade' for every other checkpoint folder."""
+    folder = Path(folder)
+    card_path = folder / MODEL_CARD
+    if card_path.is_file():
+        try:
+            return SKETCH_KIND if json.loads(card_path.read_text()).get("kind") == SKETCH_KIND else SPADE_KIND
+        except (json.JSONDecodeError, AttributeError):
+            return SPADE_KIND  # the SPADE loader reports what is wrong with the file
+    weights = folder / OFFICIAL_WEIGHTS
+    if folder.name.endswith(RELEASED_SUFFIX) or (weights.is_file() and _is_unet_state_file(weights)):
+        return SKETCH_KIND
+    return SPADE_KIND
+
+
+def model_kinds(root: str | Path) -> dict[str, tuple[Path, str]]:
+    """Every checkpoint folder under root (gaugan.checkpoints.find_checkpoints) with its kind: spade or sketch."""
+    return {name: (folder, model_kind(folder)) for name, folder in find_checkpoints(root).items()}
+
+
+def read_sketch_card(folder: Path) -> dict | None:
+    """Our sketch model.json, validated, or None when the folder has no model.json."""
+    path = folder / MODEL_CARD
+    if not path.is_file():
+        return None
+    try:
+        card = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{path} is not valid JSON: {exc}") from None
+    card = card if isinstance(card, dict) else {}
+    network = card.get("network")
+    if card.get("format") != SKETCH_FORMAT or not isinstance(network, dict) or network.get("type") not in NETWORKS:
+        raise CheckpointError(f"{path}: expected a JSON object of format {SKETCH_FORMAT!r} with a 'network' of type "
+                              f"{'/'.join(NETWORKS)}, found format {card.get('format')!r}")
+    return card
+
+
+def build_network(network: dict) -> torch.nn.Module:
+    """A generator from a card's 'network' entry ({"type": ..., constructor arguments})."""
+    kwargs = {k: v for k, v in network.items() if k != "type"}
+    try:
+        return NETWORKS[network["type"]](**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"model.json 'network' has arguments the {network['type']} network does not take: {exc}") from None
+
+
+def load_sketch_network(path: str | Path) -> tuple[torch.nn.Module, dict]:
+    """(generator, card) for our sketch model folder, a released <name>_pix2pix folder or a bare .pth file.
+
+    Loading is strict: a file that does not fit raises CheckpointError naming the missing, unexpected and
+    wrongly shaped keys. A `module.` prefix (from DataParallel) is accepted. The network is built on the meta
+    device and adopts the file's tensors, so a card cannot make it allocate more than the file holds.
+    """
+    path = Path(path)
+    folder = path if path.is_dir() else path.parent
+    card = read_sketch_card(folder) if path.is_dir() else None
+    if card is not None:
+        weights = folder / card.get("files", {}).get("generator", GENERATOR_WEIGHTS)
+        state = read_state_dict(weights)
+        with torch.device("meta"):
+            network = build_network(card["network"])
+    else:
+        weights = path if path.is_file() else folder / OFFICIAL_WEIGHTS
+        if not weights.is_file():
+            raise CheckpointError(f"no sketch model in {folder}: expected {MODEL_CARD} + {GENERATOR_WEIGHTS} (ours) "
+                                  f"or {OFFICIAL_WEIGHTS} (a released <name>{RELEASED_SUFFIX} folder)")
+        state = read_state_dict(weights)
+        try:
+            config = unet_config_from_state(state)
+        except ValueError:
+            config = UnetGenerator().config  # the released layout: the error then names the keys that differ
+        with torch.device("meta"):
+            network = UnetGenerator(**config)
+        card = {"kind": SKETCH_KIND, "network": {"type": "unet", **config}, "input_size": network.grid,
+                "classes": [], "direction": "AtoB", "description": f"released pix2pix generator ({folder.name})"}
+    load_weights(network, state, str(weights), assign=True)
+    return network, card
+
+
+def as_rgb_array(sketch: Image.Image | np.ndarray) -> np.ndarray:
+    """A PIL image or (H, W, 3) uint8 array as (H, W, 3) uint8, or a ValueError saying what was found."""
+    if isinstance(sketch, Image.Image):
+        return np.asarray(sketch.convert("RGB"))
+    array = np.asarray(sketch)
+    if array.ndim != 3 or array.shape[2] != 3 or array.dtype != np.uint8 or min(array.shape[:2]) == 0:
+        raise ValueError(f"a sketch must be a PIL image or an (H, W, 3) uint8 array, found shape {array.shape} "
+                         f"dtype {array.dtype}")
+    return array
+
+
+class Pix2Pix:
+    """A sketch model ready to turn drawings into photos: load once, call generate() many times."""
+
+    def __init__(self, network: torch.nn.Module, card: dict, eval_mode: bool = True,
+                 device: torch.device | str | None = None) -> None:
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.network = network.eval().to(self.device)
+        self.card = card
+        self.eval_mode = eval_mode
+        self.classes: list[str] = list(card.get("classes") or [])
+        self.input_size = int(card.get("input_size") or network.grid)
+        if not network.grid <= self.input_size <= MAX_INPUT_SIZE or self.input_size % network.grid:
+            raise CheckpointError(f"input_size must be a multiple of {network.grid} up to {MAX_INPUT_SIZE}, "
+                                  f"found {self.input_size}")
+        self.direction = card.get("direction", "AtoB")
+
+    @classmethod
+    def from_checkpoint(cls, folder: str | Path, eval_mode: bool = True,
+                        device: torch.device | str | None = None) -> "Pix2Pix":
+        """Load our sketch model folder or a released <name>_pix2pix folder (or its latest_net_G.pth).
+
+        eval_mode=True is the reference's `--eval` (running batch-norm statistics); False normalises with each
+        image's own statistics, as the reference's test script does by default.
+        """
+        network, card = load_sketch_network(folder)
+        return cls(network, card, eval_mode, device)
+
+    @property
+    def conditional(self) -> bool:
+        return isinstance(self.network, ClassConditionalGenerator)
+
+    def class_index(self, class_id: int | str | None) -> int | None:
+        """The class number for an id or a class name; None for unconditional models."""
+        if not self.conditional:
+            if class_id is not None:
+                raise ValueError("this sketch model is not class-conditional: pass class_id=None")
+            return None
+        if class_id is None:
+            raise ValueError(f"this model draws one of {len(self.classes)} classes: pass class_id "
+                             f"(0..{len(self.classes) - 1} or a name such as {self.classes[0]!r})")
+        if isinstance(class_id, str):
+            if class_id not in self.classes:
+                raise ValueError(f"unknown class {class_id!r}; this model knows {', '.join(self.classes[:20])}")
+            return self.classes.index(class_id)
+        if not 0 <= int(class_id) < self.network.config["num_classes"]:
+            raise ValueError(f"class_id must be in 0..{self.network.config['num_classes'] - 1}, found {class_id}")
+        return int(class_id)
+
+    @torch.inference_mode()
+    def generate(self, sketch: Image.Image | np.ndarray, seed: int | None = None,
+                 class_id: int | str | None = None) -> Image.Image:
+        """A photo of the sketch's size. seed=None is deterministic; a seed turns the reference's dropout noise
+        on (U-Nets with dropout), repeatably for that seed."""
+        array = as_rgb_array(sketch)
+        index = self.class_index(class_id)
+        height, width = array.shape[:2]
+        side = self.input_size
+        grid = Image.fromarray(array).resize((side, side), Image.BICUBIC) if (height, width) != (side, side) else array
+        x = torch.from_numpy(np.asarray(grid).copy()).permute(2, 0, 1)[None].float().div(127.5).sub(1).to(self.device)
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            if seed is not None:
+                torch.manual_seed(seed)
+            if isinstance(self.network, UnetGenerator):
+                y = self.network.set_inference(self.eval_mode, dropout=seed is not None)(x)
+            else:
+                y = self.network(x, torch.tensor([index], device=self.device))
+        out = ((y[0].float().cpu() + 1) / 2 * 255).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+        image = Image.fromarray(out)
+        return image if image.size == (width, height) else image.resize((width, height), Image.BICUBIC)
+
+
+def generate_files(checkpoint: str | Path, pairs: Iterable[tuple[Path, Path]], seed: int | None = None,
+                   class_id: str | None = None) -> None:
+    """Sketch PNG -> photo PNG for each (input, output) pair (the `generate` command)."""
+    model = Pix2Pix.from_checkpoint(checkpoint)
+    chosen = int(class_id) if class_id is not None and class_id.isdigit() else class_id
+    for source, target in pairs:
+        model.generate(read_rgb(source), seed, chosen).save(target)
+
+
+def save_sketch_model(directory: str | Path, network: torch.nn.Module, card: dict) -> Path:
+    """Write generator.pth and model.json (format, kind, network arguments, then the caller's card)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    torch.save(network.state_dict(), directory / GENERATOR_WEIGHTS)
+    kind = "unet" if isinstance(network, UnetGenerator) else "conditional"
+    full = {"format": SKETCH_FORMAT, "kind": SKETCH_KIND, "network": {"type": kind, **network.config},
+            "input_size": network.grid, "classes": [], "direction": "AtoB", **card,
+            "files": {"generator": GENERATOR_WEIGHTS}}
+    (directory / MODEL_CARD).write_text(json.dumps(full, indent=2) + "\n")
+    return directory

@@ -1,0 +1,71 @@
+"""Quality numbers for a sketch model on held-out sketch/photo pairs: L1 to the real photo, and realism as the
+Fréchet distance between generated and real photos in the shipped landscape segmenter's feature space
+(gaugan/evaluate.py; the distance between two disjoint real sets is the floor)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from .checkpoints import MODEL_CARD
+from .data.sketch import LANDSCAPE_SKETCH, SketchSource
+from .evaluate import SegmenterConfig, frechet_distance, load_or_train_segmenter, predict
+from .sketch import Pix2Pix
+
+
+def evaluate_sketch(checkpoint: str | Path, data: str | None = None, n: int = 200, out: str | Path | None = None,
+                    progress: bool = True, record: bool = False) -> dict:
+    """L1 (0-255 scale) and Fréchet distance on n held-out pairs (the test/ split of a folder, or held-out seeds).
+
+    `data` defaults to the data the model was trained on; record=True stores the results in its model.json.
+    """
+    model = Pix2Pix.from_checkpoint(checkpoint)
+    trained = model.card.get("training", {})
+    data = data or trained.get("data", LANDSCAPE_SKETCH)
+    edges = trained.get("sketch", {}).get("edges_from_photos", False)
+    source = SketchSource(data, "test", model.direction, edges, size=model.input_size)
+    n = min(n, len(source))
+    has_floor = len(source) >= 2 * n
+    segmenter = load_or_train_segmenter(SegmenterConfig(), progress)
+    errors, features, cases = [], {"real": [], "fake": [], "floor": []}, []
+    for i in tqdm(range(n), disable=not progress, desc="evaluate"):
+        sketch, real, label = source[i]
+        fake = np.asarray(model.generate(sketch, class_id=label if model.conditional else None))
+        if real.shape != fake.shape:
+            real = np.asarray(Image.fromarray(real).resize(fake.shape[1::-1], Image.BICUBIC))
+        error = float(np.abs(fake.astype(np.float32) - real).mean())
+        errors.append(error)
+        images = [real, fake] + ([source[n + i][1]] if has_floor else [])
+        for name, feature in zip(("real", "fake", "floor"), predict(segmenter, images)[1]):
+            features[name].append(feature)
+        cases.append((error, sketch, real, fake))
+    floor = frechet_distance(np.array(features["floor"]), np.array(features["real"])) if has_floor else None
+    results = {"n": n, "data": data, "checkpoint": str(checkpoint), "l1": float(np.mean(errors)),
+               "frechet": {"generated_vs_real": frechet_distance(np.array(features["fake"]), np.array(features["real"])),
+                           "real_vs_real_floor": floor}}
+    if out:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "evaluation.json").write_text(json.dumps(results, indent=2) + "\n")
+        worst = sorted(cases, key=lambda c: -c[0])[:6]
+        rows = [np.concatenate([np.asarray(Image.fromarray(a).resize((128, 128))) for a in c[1:]], 1) for c in worst]
+        Image.fromarray(np.concatenate(rows, 0)).save(out / "worst_cases.png")
+    if record:
+        card_path = Path(checkpoint) / MODEL_CARD
+        card = json.loads(card_path.read_text())
+        card["evaluation"] = {k: v for k, v in results.items() if k != "checkpoint"}
+        card_path.write_text(json.dumps(card, indent=2) + "\n")
+    return results
+
+
+def format_sketch_table(results: dict) -> str:
+    f = results["frechet"]
+    floor = f"{f['real_vs_real_floor']:.3f}" if f["real_vs_real_floor"] is not None else "n/a (too few pairs)"
+    return "\n".join([
+        f"held-out pairs: {results['n']} from {results['data']}",
+        f"L1 to the real photo (0-255): {results['l1']:.2f}",
+        f"Fréchet distance generated vs real: {f['generated_vs_real']:.3f}  (real vs real floor: {floor})",
+    ])

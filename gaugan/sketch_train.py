@@ -1,0 +1,163 @@
+"""What pix2pix training changes in the one trainer (gaugan/train.py): networks, losses and data.
+
+Paper defaults: U-Net generator, 70x70 PatchGAN on cat(sketch, photo), vanilla GAN loss + 100 x L1,
+Adam 2e-4 with betas (0.5, 0.999), batch 1, images loaded at 286 and randomly cropped to 256 and flipped.
+"""
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from .data.sketch import LANDSCAPE_SKETCH, SketchSource, augment
+from .evaluate import to_tensor
+from .networks import ClassConditionalGenerator, PatchGAN, UnetGenerator
+from .sketch import save_sketch_model
+from .train import Trainer, TrainConfig
+
+SKETCH_DEFAULTS = {
+    "network": "unet",  # or "conditional" (class-conditional, see gaugan/networks/conditional.py)
+    "depth": 8, "ngf": 64, "norm": "batch", "dropout": True,  # U-Net: 8 levels = unet_256
+    "block": "conv", "class_planes": 4, "embed_dim": 32,  # conditional network
+    "load_size": 286, "crop_size": 256, "direction": "AtoB", "edges_from_photos": False,
+    "gan_loss": "vanilla",  # or "lsgan"
+}
+SPADE_ONLY = ("preset", "lambda_feat", "lambda_kl", "lambda_perceptual", "photos", "d_scales", "encoder_ndf")  # TrainConfig fields pix2pix ignores
+DESCRIPTIONS = {LANDSCAPE_SKETCH: "line sketches of the procedural landscapes (gaugan/data/landscape_sketch.py), "
+                                  "seeds from 0 upward, paired with their renders"}
+
+
+def pix2pix_config(sketch: dict | None = None, **overrides) -> TrainConfig:
+    """A TrainConfig with the pix2pix paper's hyper-parameters; `sketch` overrides SKETCH_DEFAULTS."""
+    options = {**SKETCH_DEFAULTS, **(sketch or {})}
+    unknown = set(options) - set(SKETCH_DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown sketch options {sorted(unknown)}; known: {sorted(SKETCH_DEFAULTS)}")
+    paper = {"out": "runs/landscape-sketch", "data": LANDSCAPE_SKETCH, "batch_size": 1, "lr_g": 2e-4, "lr_d": 2e-4,
+             "beta1": 0.5, "beta2": 0.999, "lambda_l1": 100.0, "ndf": 64, "d_layers": 3}
+    return TrainConfig(**{**paper, **overrides, "model": "pix2pix", "sketch": options})
+
+
+def pix2pix_config_from_args(args: dict) -> TrainConfig:
+    """The config for `python -m gaugan train --model pix2pix ...` (unset options keep the paper's values)."""
+    given = {k: v for k, v in args.items() if v is not None and v is not False}
+    sketch = {k: v for k, v in given.items() if k in SKETCH_DEFAULTS}
+    if "crop_size" in sketch and "load_size" not in sketch:
+        sketch["load_size"] = round(sketch["crop_size"] * 286 / 256)
+    common = {k: v for k, v in given.items() if k in TrainConfig.__dataclass_fields__ and k not in ("model", "preset")}
+    return pix2pix_config(sketch, **common)
+
+
+def build_generator(options: dict, num_classes: int) -> torch.nn.Module:
+    if options["network"] == "conditional":
+        return ClassConditionalGenerator(max(1, num_classes), ngf=options["ngf"], depth=options["depth"],
+                                         block=options["block"], class_planes=options["class_planes"],
+                                         embed_dim=options["embed_dim"])
+    return UnetGenerator(depth=options["depth"], ngf=options["ngf"], norm=options["norm"], dropout=options["dropout"])
+
+
+class SketchBatches:
+    """Deterministic batches of (class ids, sketches, photos): batch k on rank r depends on (seed, k, r) only."""
+
+    def __init__(self, config: TrainConfig, rank: int = 0, world: int = 1) -> None:
+        self.config, self.rank, self.world = config, rank, world
+        o = config.sketch
+        size = o["load_size"] if config.data == LANDSCAPE_SKETCH else o["crop_size"]
+        self.source = SketchSource(config.data, "train", o["direction"], o["edges_from_photos"], size)
+
+    def sample(self, index: int) -> tuple[np.ndarray, np.ndarray, int]:
+        o = self.config.sketch
+        sketch, photo, label = self.source[index]
+        sketch, photo = augment(sketch, photo, np.random.default_rng([self.config.seed, index]), o["load_size"],
+                                o["crop_size"])
+        return np.ascontiguousarray(sketch), np.ascontiguousarray(photo), label
+
+    def __call__(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        first = (step * self.world + self.rank) * self.config.batch_size
+        samples = [self.sample(i) for i in range(first, first + self.config.batch_size)]
+        classes = torch.tensor([s[2] for s in samples], dtype=torch.int64)
+        return classes, to_tensor([s[0] for s in samples]), to_tensor([s[1] for s in samples])
+
+
+class Pix2PixTrainer(Trainer):
+    """The SPADE trainer's loop, resume, samples and metrics with pix2pix networks, losses and data."""
+
+    def build(self) -> None:
+        cfg = self.config
+        self.batches = SketchBatches(cfg, self.rank, self.world)
+        self.classes = self.batches.source.classes
+        self.preset, self.encoder = None, None
+        self.generator = build_generator(cfg.sketch, len(self.classes)).to(self.device)
+        self.discriminator = PatchGAN(6, cfg.ndf, cfg.d_layers, cfg.sketch["norm"]).to(self.device)
+        betas = (cfg.beta1, cfg.beta2)
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=cfg.lr_g, betas=betas)
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=cfg.lr_d, betas=betas)
+
+    def _generate(self, classes: torch.Tensor, sketches: torch.Tensor) -> torch.Tensor:
+        if isinstance(self.generator, ClassConditionalGenerator):
+            return self.g(sketches, classes)
+        return self.g(sketches)
+
+    def _gan_loss(self, logits: torch.Tensor, real: bool) -> torch.Tensor:
+        target = torch.full_like(logits, float(real))
+        if self.config.sketch["gan_loss"] == "lsgan":
+            return F.mse_loss(logits.float(), target.float())
+        return F.binary_cross_entropy_with_logits(logits.float(), target.float())
+
+    def train_step(self, classes: torch.Tensor, sketches: torch.Tensor, photos: torch.Tensor) -> dict[str, float]:
+        """One discriminator update, then one generator update (the reference's order)."""
+        classes = classes.to(self.device)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+            fake = self._generate(classes, sketches)
+            d_loss = 0.5 * (self._gan_loss(self.d(torch.cat([sketches, fake.detach()], 1)), False)
+                            + self._gan_loss(self.d(torch.cat([sketches, photos], 1)), True))
+        self.opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.opt_d.step()
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+            g_gan = self._gan_loss(self.d(torch.cat([sketches, fake], 1)), True)
+            g_l1 = F.l1_loss(fake.float(), photos)
+            g_total = g_gan + self.config.lambda_l1 * g_l1
+        self.opt_g.zero_grad(set_to_none=True)
+        g_total.backward()
+        self.opt_g.step()
+        return {"g_gan": g_gan.item(), "g_l1": g_l1.item(), "d": d_loss.item()}
+
+    def write_sample(self, classes: torch.Tensor, sketches: torch.Tensor, photos: torch.Tensor) -> Path:
+        """A PNG grid, one row per example: sketch | real | generated."""
+        self.generator.eval()
+        with torch.no_grad():
+            fake = self._generate(classes[:4].to(self.device), sketches[:4].to(self.device)).float().cpu()
+        self.generator.train()
+        to_np = lambda t: ((t.permute(0, 2, 3, 1).numpy() + 1) * 127.5).clip(0, 255).astype(np.uint8)  # noqa: E731
+        rows = [np.concatenate([to_np(sketches[:4])[i], to_np(photos[:4])[i], to_np(fake)[i]], 1)
+                for i in range(len(fake))]
+        path = self.out / "samples" / f"step_{self.step:06d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.concatenate(rows, 0)).save(path)
+        return path
+
+
+def hardware() -> str:
+    """Where training ran, for the model card."""
+    gpu = f"{torch.cuda.get_device_name()}, " if torch.cuda.is_available() else ""
+    return f"{gpu}{platform.processor() or platform.machine()}, {os.cpu_count()} CPU threads, torch {torch.__version__}"
+
+
+def export_sketch(trainer: Pix2PixTrainer, model_dir: str | Path, extra_card: dict | None = None) -> Path:
+    """Write a pix2pix run's generator and its model.json (kind sketch) into a model folder."""
+    cfg = trainer.config
+    card = {
+        "description": DESCRIPTIONS.get(cfg.data, f"sketch/photo pairs from {cfg.data}"),
+        "input_size": cfg.sketch["crop_size"], "classes": trainer.classes, "direction": cfg.sketch["direction"],
+        "training": {**{k: v for k, v in asdict(cfg).items() if k not in SPADE_ONLY}, "steps_done": trainer.step,
+                     "wall_seconds": round(trainer.wall_seconds), "hardware": hardware()},
+        **(extra_card or {}),
+    }
+    return save_sketch_model(model_dir, trainer.generator.eval(), card)

@@ -1,0 +1,83 @@
+"""The page's sketch mode (for sketch models): black pen on a white canvas, eraser, pen width, the photo beside it.
+
+Layout and session state only; gaugan.Pix2Pix does the work.
+"""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+from PIL import Image
+
+from gaugan import Pix2Pix
+from gaugan.studio import png_bytes
+from streamlit_drawable_canvas import st_canvas
+
+CANVAS_SIZES = {"Small (320 px)": 320, "Medium (384 px)": 384, "Large (512 px)": 512}
+PEN, ERASER = "✏️ Pen", "🧽 Eraser"
+
+
+@st.cache_resource(show_spinner="Loading sketch model…")
+def load_sketch_model(path: str, modified: float) -> Pix2Pix:
+    """One loaded sketch model per checkpoint (and file version) per process."""
+    return Pix2Pix.from_checkpoint(path)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def photo_png(path: str, modified: float, sketch_png: bytes, class_id: str | None) -> bytes:
+    """The photo for a sketch as PNG, cached by (model, sketch, class)."""
+    sketch = Image.open(io.BytesIO(sketch_png))
+    return png_bytes(load_sketch_model(path, modified).generate(sketch, class_id=class_id))
+
+
+def sketch_from_canvas(rgba: np.ndarray | None) -> Image.Image | None:
+    """The canvas as an RGB image over white, or None while nothing is drawn."""
+    if rgba is None:
+        return None
+    alpha = rgba[:, :, 3:4].astype(np.float32) / 255
+    rgb = (rgba[:, :, :3] * alpha + 255 * (1 - alpha)).astype(np.uint8)
+    return Image.fromarray(rgb) if (rgb < 200).any() else None
+
+
+def render(folder: Path, name: str, modified: float) -> None:
+    """Draw the whole sketch-mode page for the sketch model in `folder`."""
+    state = st.session_state
+    state.setdefault("sketch_gen", 0)
+    try:
+        model = load_sketch_model(str(folder), modified)
+    except Exception as exc:  # a broken checkpoint: say so, keep the page up
+        st.error(f"Could not load sketch model {name!r}: {exc}")
+        return
+    sidebar = st.sidebar
+    sidebar.caption(f"Sketch model: draw outlines in black, get a photo. {model.card.get('description', '')}")
+    tool = sidebar.radio("Tool", [PEN, ERASER], horizontal=True, key="sketch_tool")
+    width = sidebar.slider("Pen width", 1, 30, 4 if tool == PEN else 16, key=f"sketch_width_{tool}")
+    size = CANVAS_SIZES[sidebar.selectbox("Canvas", list(CANVAS_SIZES), index=1, key="sketch_canvas_size")]
+    class_id = sidebar.selectbox("Class", model.classes, key=f"class_{name}") if model.classes else None
+    if sidebar.button("Clear", use_container_width=True, key="sketch_clear"):
+        state.sketch_gen += 1
+
+    left, right = st.columns(2)
+    with left:
+        canvas = st_canvas(stroke_width=width, stroke_color="#000000" if tool == PEN else "#ffffff",
+                           background_color="#ffffff", update_streamlit=True, height=size, width=size,
+                           drawing_mode="freedraw", key=f"sketch_canvas_{state.sketch_gen}", return_image_data=True)
+        sketch = sketch_from_canvas(canvas.image_data)
+    with right:
+        if sketch is None:
+            st.caption("Draw outlines (a horizon, mountains, trees, waves) to generate a photo.")
+            return
+        sketch_png = png_bytes(sketch)
+        try:
+            with st.spinner("Generating…"):
+                image_png = photo_png(str(folder), modified, sketch_png, class_id)
+        except (RuntimeError, MemoryError, ValueError) as exc:
+            st.error(f"Generation failed: {exc}. Your sketch is kept.")
+            return
+        st.image(image_png, caption=f"{name}" + (f" · {class_id}" if class_id else ""), width=size)
+        st.download_button("Download image", image_png, "sketch_photo.png", "image/png", on_click="ignore",
+                           key="download_sketch_photo")
+        st.download_button("Download sketch", sketch_png, "sketch.png", "image/png", on_click="ignore",
+                           key="download_sketch")

@@ -1,0 +1,210 @@
+"""pix2pix U-Net: the reference state_dict layout, strict loading, and the forward in both inference modes."""
+import json
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from helpers import SHARED, randomize_
+from PIL import Image
+
+from gaugan import CheckpointError, Pix2Pix
+from gaugan.networks import ClassConditionalGenerator, PatchGAN, UnetGenerator
+from gaugan.sketch import model_kind, save_sketch_model
+
+PIX2PIX = SHARED / "pix2pix_reference"
+
+
+def manifest_entries(norm: str) -> list[tuple[str, list[int], str]]:
+    data = json.loads((PIX2PIX / f"unet256_{norm}_manifest.json").read_text())
+    return [(e["key"], e["shape"], e["dtype"]) for e in data["state_dict"]]
+
+
+def released_state(norm: str, seed: int = 0) -> dict[str, torch.Tensor]:
+    """A state_dict built from the manifest alone (keys, shapes, dtypes), with non-trivial values."""
+    g = torch.Generator().manual_seed(seed)
+    state = {}
+    for key, shape, dtype in manifest_entries(norm):
+        if dtype == "int64":
+            state[key] = torch.tensor(7)
+        elif key.endswith("running_var"):
+            state[key] = torch.rand(shape, generator=g) + 0.5
+        else:
+            fan_in = int(np.prod(shape[1:])) if len(shape) > 1 else 16
+            state[key] = torch.randn(shape, generator=g) / fan_in**0.5
+    return state
+
+
+def restated_forward(state: dict, x: torch.Tensor, depth: int, norm: str, eval_mode: bool) -> torch.Tensor:
+    """The documented forward, written from the keys alone. As in the reference (its LeakyReLU is in place),
+    the skip half of each concatenation is the activated input."""
+    def normalise(t, key):
+        if eval_mode:
+            mean, var = state[key + ".running_mean"], state[key + ".running_var"]
+            mean, var = mean[None, :, None, None], var[None, :, None, None]
+        else:
+            mean, var = t.mean((2, 3), keepdim=True), t.var((2, 3), unbiased=False, keepdim=True)
+        t = (t - mean) / torch.sqrt(var + 1e-5)
+        if norm == "batch":
+            t = t * state[key + ".weight"][None, :, None, None] + state[key + ".bias"][None, :, None, None]
+        return t
+
+    def conv(t, key, transpose=False):
+        op = F.conv_transpose2d if transpose else F.conv2d
+        return op(t, state[key + ".weight"], state.get(key + ".bias"), stride=2, padding=1)
+
+    def level(t, prefix, i):
+        if i == 0:
+            inner = level(conv(t, prefix + "0"), prefix + "1.model.", 1)
+            return torch.tanh(conv(F.relu(inner), prefix + "3", transpose=True))
+        a = F.leaky_relu(t, 0.2)
+        if i == depth - 1:
+            return torch.cat([a, normalise(conv(F.relu(conv(a, prefix + "1")), prefix + "3", True), prefix + "4")], 1)
+        inner = level(normalise(conv(a, prefix + "1"), prefix + "2"), prefix + "3.model.", i + 1)
+        return torch.cat([a, normalise(conv(F.relu(inner), prefix + "5", True), prefix + "6")], 1)
+
+    return level(x, "model.model.", 0)
+
+
+@pytest.mark.parametrize("norm", ["batch", "instance"])
+def test_state_dict_is_the_reference_layout(norm):
+    ours = [(k, list(v.shape), str(v.dtype).removeprefix("torch.")) for k, v in UnetGenerator(norm=norm).state_dict().items()]
+    assert ours == manifest_entries(norm)
+
+
+@pytest.mark.parametrize("norm", ["batch", "instance"])
+@pytest.mark.parametrize("depth", [8, 7])
+@pytest.mark.parametrize("eval_mode", [True, False])
+def test_forward_equals_the_restated_forward(norm, depth, eval_mode):
+    net = randomize_(UnetGenerator(depth=depth, ngf=8, norm=norm), seed=depth).set_inference(eval_mode)
+    x = torch.rand(2, 3, 2**depth, 2**depth, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    with torch.no_grad():
+        ours = net(x)
+        expected = torch.cat([restated_forward(net.state_dict(), x[i:i + 1], depth, norm, eval_mode) for i in range(2)])
+    assert ours.shape == (2, 3, 2**depth, 2**depth)
+    assert (ours - expected).abs().max() < 1e-4
+    assert ours.std() > 0.05  # not saturated or constant
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("norm", ["batch", "instance"])
+def test_released_folder_loads_strictly_and_runs_like_the_reference(tmp_path, norm):
+    folder = tmp_path / "edges2shoes_pix2pix"
+    folder.mkdir()
+    state = released_state(norm)
+    torch.save(state, folder / "latest_net_G.pth")
+    assert model_kind(folder) == "sketch"
+    sketch = np.full((256, 256, 3), 255, np.uint8)
+    sketch[60:200, 120:124] = 0
+    for eval_mode in (True, False):
+        model = Pix2Pix.from_checkpoint(folder, eval_mode=eval_mode, device="cpu")
+        assert model.network.config == {"input_nc": 3, "output_nc": 3, "depth": 8, "ngf": 64, "norm": norm,
+                                        "dropout": True}
+        ours = np.asarray(model.generate(sketch))
+        x = torch.from_numpy(sketch).permute(2, 0, 1)[None].float() / 127.5 - 1
+        with torch.no_grad():
+            y = restated_forward(state, x, 8, norm, eval_mode)
+        expected = ((y[0] + 1) / 2 * 255).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+        assert np.abs(ours.astype(int) - expected).max() <= 1  # truncation at a rounding edge may differ by one
+
+
+def test_module_prefix_and_bare_file_load(tmp_path):
+    net = randomize_(UnetGenerator(depth=7, ngf=4))
+    torch.save({"module." + k: v for k, v in net.state_dict().items()}, tmp_path / "latest_net_G.pth")
+    model = Pix2Pix.from_checkpoint(tmp_path / "latest_net_G.pth", device="cpu")
+    assert model.input_size == 128 and model.network.config["ngf"] == 4
+    assert model_kind(tmp_path) == "sketch", "a U-Net's latest_net_G.pth is a sketch model whatever the folder name"
+    for key, value in net.state_dict().items():
+        assert torch.equal(model.network.state_dict()[key], value)
+
+
+def test_wrong_file_names_missing_unexpected_and_misshaped_keys(tmp_path):
+    state = UnetGenerator(depth=7, ngf=4).state_dict()
+    state.pop("model.model.1.model.2.weight")
+    state["model.model.1.extra.weight"] = torch.zeros(3)
+    state["model.model.1.model.5.weight"] = torch.zeros(1, 2, 3, 4)
+    torch.save(state, tmp_path / "latest_net_G.pth")
+    with pytest.raises(CheckpointError) as error:
+        Pix2Pix.from_checkpoint(tmp_path, device="cpu")
+    message = str(error.value)
+    assert "missing: model.model.1.model.2.weight" in message
+    assert "unexpected: model.model.1.extra.weight" in message
+    assert "model.model.1.model.5.weight: expected (16, 4, 4, 4), found (1, 2, 3, 4)" in message
+
+
+def test_spade_weights_are_refused_with_the_keys(tmp_path):
+    torch.save({"fc.weight": torch.zeros(2, 2), "head_0.conv_0.weight": torch.zeros(2, 2)}, tmp_path / "latest_net_G.pth")
+    with pytest.raises(CheckpointError, match="missing: model.model.0.weight.*unexpected: fc.weight"):
+        Pix2Pix.from_checkpoint(tmp_path, device="cpu")
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda card: [card], "expected a JSON object of format"),
+    (lambda card: {**card, "network": {**card["network"], "depth": 40}}, "depth 5..10"),
+    (lambda card: {**card, "network": {**card["network"], "colour": 1}}, "does not take"),
+    (lambda card: {**card, "input_size": 10**6}, "input_size must be a multiple of 128 up to 2048"),
+])
+def test_untrusted_model_cards_are_refused(tmp_path, edit, message):
+    save_sketch_model(tmp_path, UnetGenerator(depth=7, ngf=4), {})
+    card = json.loads((tmp_path / "model.json").read_text())
+    (tmp_path / "model.json").write_text(json.dumps(edit(card)))
+    with pytest.raises(CheckpointError, match=message):
+        Pix2Pix.from_checkpoint(tmp_path, device="cpu")
+
+
+def test_the_two_modes_and_seeds(tmp_path):
+    net = randomize_(UnetGenerator(depth=7, ngf=8), seed=3)
+    save_sketch_model(tmp_path / "m", net, {"description": "test"})
+    sketch = np.full((128, 128, 3), 255, np.uint8)
+    sketch[30:90, 40:44] = 0
+    running = Pix2Pix.from_checkpoint(tmp_path / "m", eval_mode=True, device="cpu")
+    image = Pix2Pix.from_checkpoint(tmp_path / "m", eval_mode=False, device="cpu")
+    a, b = np.asarray(running.generate(sketch)), np.asarray(image.generate(sketch))
+    assert np.abs(a.astype(int) - b).mean() > 1, "running and per-image statistics must differ"
+    assert np.array_equal(a, np.asarray(running.generate(sketch)))
+    noisy = [np.asarray(image.generate(sketch, seed=s)) for s in (1, 1, 2)]
+    assert np.array_equal(noisy[0], noisy[1]) and not np.array_equal(noisy[0], noisy[2])
+    assert not np.array_equal(noisy[0], b), "a seed turns the dropout noise on"
+
+
+def test_generate_keeps_any_size_and_checks_input(tmp_path):
+    save_sketch_model(tmp_path / "m", randomize_(UnetGenerator(depth=7, ngf=4)), {})
+    model = Pix2Pix.from_checkpoint(tmp_path / "m", device="cpu")
+    assert model.generate(Image.new("L", (300, 170), 255)).size == (300, 170)
+    assert model.generate(np.zeros((64, 90, 3), np.uint8)).size == (90, 64)
+    with pytest.raises(ValueError, match=r"\(H, W, 3\) uint8 array, found shape \(64, 90\)"):
+        model.generate(np.zeros((64, 90), np.uint8))
+    with pytest.raises(ValueError, match="not class-conditional"):
+        model.generate(np.zeros((64, 90, 3), np.uint8), class_id=2)
+
+
+@pytest.mark.parametrize("block", ["conv", "mru"])
+def test_class_conditional_output_changes_with_the_class(tmp_path, block):
+    net = ClassConditionalGenerator(3, ngf=8, depth=4, block=block)
+    save_sketch_model(tmp_path / "c", randomize_(net), {"classes": ["shoe", "cat", "tree"], "input_size": 64})
+    model = Pix2Pix.from_checkpoint(tmp_path / "c", device="cpu")
+    sketch = np.full((64, 64, 3), 255, np.uint8)
+    sketch[10:50, 30:33] = 0
+    shoe, cat = np.asarray(model.generate(sketch, class_id="shoe")), np.asarray(model.generate(sketch, class_id=1))
+    assert np.abs(shoe.astype(int) - cat).mean() > 1
+    assert np.array_equal(shoe, np.asarray(model.generate(sketch, class_id=0)))
+    with pytest.raises(ValueError, match="pass class_id"):
+        model.generate(sketch)
+    with pytest.raises(ValueError, match="unknown class 'dog'"):
+        model.generate(sketch, class_id="dog")
+
+
+def test_patchgan_is_70_pixels_wide():
+    d = PatchGAN(6, ndf=8).eval()  # batch statistics would couple every pixel
+    x = torch.zeros(1, 6, 256, 256, requires_grad=True)
+    d(x)[0, 0, 15, 15].backward()
+    rows = torch.nonzero(x.grad[0].abs().sum((0, 2)))
+    assert d(torch.zeros(1, 6, 256, 256)).shape == (1, 1, 30, 30)
+    assert int(rows.max() - rows.min() + 1) == 70
+
+
+def test_kinds_of_shipped_and_sketch_folders(tmp_path):
+    from helpers import ROOT
+    assert model_kind(ROOT / "checkpoints" / "landscape") == "spade"
+    save_sketch_model(tmp_path / "s", UnetGenerator(depth=7, ngf=4), {})
+    assert model_kind(tmp_path / "s") == "sketch"

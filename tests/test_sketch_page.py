@@ -1,0 +1,85 @@
+"""The page's sketch mode: under AppTest (no label select-box, a photo for a drawn sketch) and in a real browser."""
+import base64
+import io
+import re
+
+import numpy as np
+import pytest
+import streamlit as st
+from browser import RESULT, browser_page, result_src, streamlit_server, wait_idle
+from helpers import ROOT
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+APP = str(ROOT / "streamlit_app" / "app.py")
+SKETCH_CANVAS = ".st-key-sketch_canvas_0 canvas.upper-canvas"
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    """The shipped SPADE and sketch models side by side."""
+    root = tmp_path_factory.mktemp("checkpoints")
+    for name in ("landscape", "landscape-sketch"):
+        (root / name).symlink_to(ROOT / "checkpoints" / name)
+    return root
+
+
+def drawing(size: int = 384) -> dict:
+    """A canvas value: two black strokes on white, as the canvas sends it."""
+    rgba = np.full((size, size, 4), 255, np.uint8)
+    rgba[200:205, :, :3] = 0
+    rgba[100:200, 150:154, :3] = 0
+    buffer = io.BytesIO()
+    Image.fromarray(rgba).save(buffer, format="PNG")
+    url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    return {"drawing": {"raw": {"objects": [{"type": "path"}, {"type": "path"}]}, "data": url}, "backgroundFit": None}
+
+
+def test_sketch_model_switches_the_page_to_sketch_mode(checkpoints, monkeypatch):
+    monkeypatch.setenv("GAUGAN_CHECKPOINTS", str(checkpoints))
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert [s.label for s in at.selectbox if s.label == "Label"], "the SPADE model shows the label select-box"
+    at.selectbox(key="model").select("landscape-sketch").run()
+    assert not at.exception
+    assert "Label" not in [s.label for s in at.selectbox] and "Pen width" in [s.label for s in at.slider]
+    assert [r.options for r in at.radio if r.label == "Tool"] == [["✏️ Pen", "🧽 Eraser"]]
+    assert not at.get("image"), "no photo before anything is drawn"
+    at.session_state["sketch_canvas_0"] = drawing()
+    at.run()
+    assert not at.exception and not at.error
+    assert len(at.get("image")) == 1 and at.get("image")[0].proto.imgs[0].caption == "landscape-sketch"
+    assert [b.label for b in at.get("download_button")] == ["Download image", "Download sketch"]
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_draw_lines_in_sketch_mode_and_get_a_photo(checkpoints):
+    with streamlit_server(checkpoints) as url, browser_page() as page:
+        page.goto(url)
+        wait_idle(page)
+        page.get_by_role("combobox", name="Model").click()
+        page.get_by_role("option", name="landscape-sketch").click()
+        page.wait_for_selector(SKETCH_CANVAS, timeout=60_000)
+        wait_idle(page)
+        assert page.get_by_role("combobox", name="Label").count() == 0
+        box = page.locator(SKETCH_CANVAS).bounding_box()
+        for points in ([(5, 200), (120, 190), (250, 205), (380, 195)], [(40, 190), (110, 80), (170, 140), (240, 60), (330, 190)]):
+            page.mouse.move(box["x"] + points[0][0], box["y"] + points[0][1])
+            page.mouse.down()
+            for x, y in points[1:]:
+                page.mouse.move(box["x"] + x, box["y"] + y, steps=6)
+            page.mouse.up()
+        page.wait_for_function("sel => { const i = document.querySelector(sel); return i && i.complete && i.naturalWidth > 0; }",
+                               arg=RESULT, timeout=60_000)
+        wait_idle(page)
+        response = page.request.get(page.url.rstrip("/") + result_src(page) if result_src(page).startswith("/")
+                                    else result_src(page))
+        photo = np.asarray(Image.open(io.BytesIO(response.body())).convert("RGB"), np.float32)
+        assert photo.shape[:2] == (384, 384) and photo.std() > 15, "a photo, not a blank or a copy of the lines"
+        assert photo[:150].mean(axis=(0, 1))[2] > photo[:150].mean(axis=(0, 1))[0], "sky above the horizon is blue"
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Download sketch").click()
+        sketch = np.asarray(Image.open(download.value.path()).convert("L"))
+        assert re.fullmatch(r"sketch\.png", download.value.suggested_filename) and (sketch < 128).sum() > 500

@@ -1,0 +1,154 @@
+"""pix2pix through the one trainer: moving losses, bit-exact resume, export, class-conditional data, CLI."""
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from helpers import ROOT
+from PIL import Image
+
+from gaugan import Pix2Pix
+from gaugan.__main__ import main as cli
+from gaugan.sketch import model_kind
+from gaugan.sketch_train import Pix2PixTrainer, pix2pix_config
+from gaugan.train import export, trainer_for
+
+TINY = {"depth": 6, "ngf": 4, "load_size": 72, "crop_size": 64}
+
+
+def tiny_config(out, steps: int, sketch: dict | None = None, **overrides):
+    return pix2pix_config({**TINY, **(sketch or {})}, out=str(out), steps=steps, batch_size=2, ndf=8,
+                          sample_every=2, checkpoint_every=2, log_every=1, **overrides)
+
+
+def test_paper_defaults():
+    cfg = pix2pix_config()
+    assert (cfg.lr_g, cfg.lr_d, cfg.beta1, cfg.beta2, cfg.lambda_l1, cfg.batch_size, cfg.d_layers) == \
+        (2e-4, 2e-4, 0.5, 0.999, 100.0, 1, 3)
+    assert (cfg.sketch["load_size"], cfg.sketch["crop_size"], cfg.sketch["gan_loss"]) == (286, 256, "vanilla")
+    with pytest.raises(ValueError, match="unknown sketch options"):
+        pix2pix_config({"colour": 1})
+
+
+@pytest.mark.slow
+def test_tiny_config_trains_and_losses_move(tmp_path):
+    trainer = trainer_for(tiny_config(tmp_path / "run", steps=5))
+    assert isinstance(trainer, Pix2PixTrainer)
+    before = {k: v.clone() for k, v in trainer.generator.state_dict().items()}
+    trainer.run(progress=False)
+    rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
+    assert rows[0] == "step,wall_seconds,g_gan,g_l1,d" and len(rows) == 6
+    values = np.array([[float(x) for x in row.split(",")[2:]] for row in rows[1:]])
+    assert np.isfinite(values).all() and (values.std(axis=0) > 0).all()
+    assert any(not torch.equal(before[k], v) for k, v in trainer.generator.state_dict().items())
+    sample = Image.open(tmp_path / "run" / "samples" / "step_000004.png")
+    assert sample.size == (3 * 64, 2 * 64)  # sketch | real | generated, one row per example
+
+
+@pytest.mark.slow
+def test_resume_reproduces_the_uninterrupted_run(tmp_path):
+    straight = trainer_for(tiny_config(tmp_path / "a", steps=4))
+    straight.run(progress=False)
+    trainer_for(tiny_config(tmp_path / "b", steps=2)).run(progress=False)
+    resumed = trainer_for(tiny_config(tmp_path / "b", steps=4))
+    assert resumed.step == 2
+    resumed.run(progress=False)
+    for name, module in straight.modules().items():
+        for key, value in module.state_dict().items():
+            assert torch.equal(value, resumed.modules()[name].state_dict()[key]), f"{name}.{key}"
+
+
+def test_export_gives_a_loadable_sketch_model(tmp_path):
+    trainer_for(tiny_config(tmp_path / "run", steps=1)).run(progress=False)
+    export(tmp_path / "run", tmp_path / "model")
+    card = json.loads((tmp_path / "model" / "model.json").read_text())
+    assert (card["kind"], card["input_size"], card["direction"], card["network"]["type"]) == ("sketch", 64, "AtoB", "unet")
+    assert "preset" not in card["training"] and card["training"]["steps_done"] == 1
+    assert model_kind(tmp_path / "model") == "sketch"
+    image = Pix2Pix.from_checkpoint(tmp_path / "model", device="cpu").generate(np.full((50, 70, 3), 255, np.uint8))
+    assert image.size == (70, 50)
+
+
+def make_class_folder(root, size: int = 64) -> None:
+    rng = np.random.default_rng(0)
+    classes = {}
+    for i in range(4):
+        for sub, value in (("sketches", 255), ("images", 60 + 120 * (i % 2))):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+            array = np.full((size, size, 3), value, np.uint8)
+            array[rng.integers(5, 50):, 20:24] = 0
+            Image.fromarray(array).save(root / sub / f"{i}.png")
+        classes[str(i)] = ["dark", "light"][i % 2]
+    (root / "classes.json").write_text(json.dumps(classes))
+
+
+@pytest.mark.parametrize("block", ["conv", "mru"])
+def test_class_conditional_model_trains_on_a_folder_with_classes(tmp_path, block):
+    make_class_folder(tmp_path / "data")
+    cfg = tiny_config(tmp_path / "run", steps=2, sketch={"network": "conditional", "depth": 4, "block": block},
+                      data=str(tmp_path / "data"))
+    trainer_for(cfg).run(progress=False)
+    export(tmp_path / "run", tmp_path / "model")
+    model = Pix2Pix.from_checkpoint(tmp_path / "model", device="cpu")
+    assert model.classes == ["dark", "light"] and model.network.config["block"] == block
+    sketch = np.asarray(Image.open(tmp_path / "data" / "sketches" / "0.png"))
+    dark, light = (np.asarray(model.generate(sketch, class_id=c), np.int16) for c in ("dark", "light"))
+    assert np.abs(dark - light).mean() > 0.5
+
+
+def test_cli_trains_on_side_by_side_pairs_in_either_direction(tmp_path, capsys):
+    for i in range(2):
+        pair = np.zeros((64, 128, 3), np.uint8)
+        pair[:, :64] = 255
+        pair[20:40, 10:50] = 0
+        Image.fromarray(pair).save(tmp_path / f"{i}.png")
+    for direction in ("AtoB", "BtoA"):
+        out = tmp_path / f"run_{direction}"
+        cli(["train", "--model", "pix2pix", "--data", str(tmp_path), "--direction", direction, "--out", str(out),
+             "--steps", "1", "--ngf", "4", "--depth", "6", "--crop-size", "64", "--quiet"])
+        config = json.loads(torch.load(out / "state.pt", weights_only=True)["config"])
+        assert (config["model"], config["sketch"]["direction"], config["sketch"]["load_size"]) == ("pix2pix", direction, 72)
+
+
+def test_cli_generate_evaluate_and_list_a_sketch_model(tmp_path, capsys):
+    trainer_for(tiny_config(tmp_path / "run", steps=1)).run(progress=False)
+    export(tmp_path / "run", tmp_path / "checkpoints" / "tiny-sketch")
+    model = tmp_path / "checkpoints" / "tiny-sketch"
+    sketches = tmp_path / "sketches"
+    sketches.mkdir()
+    for i, size in enumerate(((90, 60), (64, 64))):
+        Image.new("RGB", size, "white").save(sketches / f"{i}.png")
+    cli(["generate", "--checkpoint", str(model), "--sketch", str(sketches), "--out", str(tmp_path / "photos")])
+    assert Image.open(tmp_path / "photos" / "0.png").size == (90, 60)
+    cli(["generate", "--checkpoint", str(model), "--sketch", str(sketches / "1.png"), "--out", str(tmp_path / "one.png")])
+    assert Image.open(tmp_path / "one.png").size == (64, 64)
+    cli(["evaluate", "--checkpoint", str(model), "-n", "3", "--out", str(tmp_path / "eval"), "--record"])
+    report = capsys.readouterr().out
+    assert "held-out pairs: 3 from landscape-sketch" in report and "L1 to the real photo" in report
+    results = json.loads((tmp_path / "eval" / "evaluation.json").read_text())
+    assert 0 < results["l1"] < 255 and results["frechet"]["generated_vs_real"] > 0
+    assert json.loads((model / "model.json").read_text())["evaluation"]["l1"] == results["l1"]
+    cli(["models", "--root", str(tmp_path / "checkpoints")])
+    assert capsys.readouterr().out.split()[:2] == ["tiny-sketch", "sketch"]
+
+
+@pytest.mark.slow
+def test_torchrun_ddp_with_two_gloo_processes(tmp_path):
+    for i in range(4):
+        pair = np.full((64, 128, 3), 255, np.uint8)
+        pair[10 * i:10 * i + 20, :] = 0
+        Image.fromarray(pair).save(tmp_path / f"{i}.png")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", port,
+               "-m", "gaugan", "train", "--model", "pix2pix", "--data", str(tmp_path), "--out", str(tmp_path / "run"),
+               "--steps", "2", "--ngf", "4", "--depth", "6", "--crop-size", "64", "--checkpoint-every", "1", "--quiet"]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=240,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert torch.load(tmp_path / "run" / "state.pt", weights_only=True)["step"] == 2
