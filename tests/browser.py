@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-CANVAS = ".st-key-canvas_0 canvas.upper-canvas"
+CANVAS = '[class*="st-key-canvas_"] canvas.upper-canvas'
 RESULT = '[data-testid="stImage"] img'
 
 
@@ -80,8 +80,8 @@ def wait_idle(page, timeout: float = 60_000) -> None:
 
 
 def choose_label(page, name: str) -> None:
-    page.get_by_role("combobox", name="Label").click()
-    page.get_by_role("option", name=re.compile(rf"\s{re.escape(name)}\s")).first.click()
+    """Click the named colour chip above the canvas."""
+    page.locator('[class*="st-key-chip_"]').get_by_role("button", name=name, exact=True).click()
     wait_idle(page)
 
 
