@@ -13,12 +13,12 @@ import torch
 from PIL import Image
 from scipy import ndimage
 
-from label_colors import PALETTES, Label
+from label_colors import PALETTES, Label, to_label_map
 
 from .checkpoints import find_checkpoints
 from .data.landscape import landscape_layout
 from .pipeline import GauGAN, resize_nearest
-from .semantics import remap, to_label_map
+from .semantics import remap
 
 SHIPPED_MODEL = "landscape"
 NO_LABEL = 65535  # marks unpainted canvas pixels before the base map fills them

@@ -85,6 +85,12 @@ def choose_label(page, name: str) -> None:
     wait_idle(page)
 
 
+def upload_file(page, uploader_label: str, path: Path) -> None:
+    """Put a file into the file uploader whose label starts with uploader_label."""
+    uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text=uploader_label)
+    uploader.locator('input[type="file"]').set_input_files(str(path))
+
+
 def stroke(page, points: list[tuple[int, int]]) -> None:
     """Press, drag through points (canvas coordinates) and release on the drawing canvas."""
     box = page.locator(CANVAS).bounding_box()
