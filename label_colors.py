@@ -537,9 +537,11 @@ def _nearest_binned(colours: np.ndarray, rgb: np.ndarray, bits: int = 5) -> np.n
     return table[(q[..., 0] << (2 * bits)) | (q[..., 1] << bits) | q[..., 2]]
 
 
-def _flat(rgb: np.ndarray, painted: np.ndarray) -> np.ndarray:
-    """Painted pixels whose 3x3 patch is all painted and spans at most FLAT_TOLERANCE in every channel."""
+def _flat(rgb: np.ndarray, painted: np.ndarray, exact: np.ndarray) -> np.ndarray:
+    """Painted pixels whose 3x3 patch is all painted, spans at most FLAT_TOLERANCE in every channel and shows
+    one palette colour exactly throughout or none (so snow next to a white canvas is two regions)."""
     flat = ndimage.minimum_filter(painted, size=3, mode="nearest")
+    flat &= ndimage.maximum_filter(exact, size=3, mode="nearest") == ndimage.minimum_filter(exact, size=3, mode="nearest")
     for c in range(3):
         channel = rgb[..., c].astype(np.uint8)
         spread = ndimage.maximum_filter(channel, size=3, mode="nearest") - ndimage.minimum_filter(channel, size=3, mode="nearest")
@@ -581,7 +583,8 @@ def to_label_map(rgba: np.ndarray, palette: list[Label], background_id: int,
 
     index = np.full(painted.shape, -1, np.int64)
     index[~painted] = background
-    regions, count = ndimage.label(_flat(rgb, painted))
+    exact = _exact_index(rgb, colours)
+    regions, count = ndimage.label(_flat(rgb, painted, exact))
     if count:
         sizes = np.bincount(regions.ravel(), minlength=count + 1)[1:].astype(np.float64)
         means = np.stack([np.bincount(regions.ravel(), rgb[..., c].ravel(), count + 1)[1:] for c in range(3)], -1)
@@ -592,7 +595,7 @@ def to_label_map(rgba: np.ndarray, palette: list[Label], background_id: int,
         member = regions[inside] - 1
         spread = np.sqrt(((rgb[inside] - means[member]) ** 2).sum(-1))
         index[inside] = np.where(spread <= REGION_SPREAD, region_label[member], -1)
-    return ids[_resolve_seams(index, rgb, colours, background)]
+    return ids[_resolve_seams(index, rgb, colours, exact, background)]
 
 
 def _exact_index(rgb: np.ndarray, colours: np.ndarray) -> np.ndarray:
@@ -621,12 +624,13 @@ def _nearest_candidate(source: np.ndarray, ys: np.ndarray, xs: np.ndarray, radiu
     return choice
 
 
-def _resolve_seams(index: np.ndarray, rgb: np.ndarray, colours: np.ndarray, background: int) -> np.ndarray:
+def _resolve_seams(index: np.ndarray, rgb: np.ndarray, colours: np.ndarray, exact: np.ndarray,
+                   background: int) -> np.ndarray:
     """Undecided pixels (seams, overlaps, noise) take, in this order: the nearest colour among labels shown
     exactly in their 3x3 neighbourhood; the label they show within NEAR_DISTANCE; the nearest among labels
-    decided around them (twice), then within 2 and 4 pixels; else the nearest colour within FAR_DISTANCE."""
-    exact = _exact_index(rgb, colours)
-    exact[index == background] = -1
+    decided around them (twice), then within 2 and 4 pixels (labels of the NEAR_DISTANCE tier do not spread:
+    JPEG noise on a seam can land near a third colour); else the nearest colour within FAR_DISTANCE."""
+    exact = np.where(index == background, -1, exact)
     ys, xs = np.nonzero(index < 0)
     tiers = [("shown", 1), ("near", 0), *(("grown", 1),) * GROWTH_ROUNDS, *(("seeds", r) for r in SEED_RADII)]
     if len(ys) > MAX_SEAM_FRACTION * index.size:  # a photo or noise, not a doodle: pixel by pixel, approximately
@@ -634,14 +638,16 @@ def _resolve_seams(index: np.ndarray, rgb: np.ndarray, colours: np.ndarray, back
         distance = np.sqrt(((rgb[ys, xs] - colours[nearest]) ** 2).sum(-1))
         index[ys, xs] = np.where(distance <= FAR_DISTANCE, nearest, background)
         return index
+    near_only = np.zeros(index.shape, bool)  # labels taken from the pixel's colour alone do not spread
     for tier, radius in tiers:
         if not len(ys):
             break
         if tier == "near":
             choice, distance = _nearest(colours, rgb[ys, xs])
             choice[distance > NEAR_DISTANCE] = -1
+            near_only[ys[choice >= 0], xs[choice >= 0]] = True
         else:
-            source = exact if tier == "shown" else index.copy()
+            source = exact if tier == "shown" else np.where(near_only, -1, index)
             choice = _nearest_candidate(source, ys, xs, radius, rgb, colours, background)
         found = choice >= 0
         index[ys[found], xs[found]] = choice[found]
