@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT / "streamlit_app"))
 
 from gaugan import GauGAN  # noqa: E402
 from gaugan.canvas import (SHIPPED_MODEL, background_label, bucket_fill, compose_labels, example_scene,  # noqa: E402
-                           fit_label_map, list_models, png_bytes, read_photo, style_code)
+                           fit_label_map, list_models, png_bytes, read_photo, refuse_photo, style_code)
 from gaugan.labelmaps import colourize, label_map_png, read_label_map  # noqa: E402
 from gaugan.semantics import remap  # noqa: E402
 from label_colors import Label, validate_palette  # noqa: E402
@@ -161,16 +161,29 @@ def sidebar(models: dict[str, Path], name: str, model: GauGAN) -> Controls:
     max_width = CANVAS_WIDTHS[bar.selectbox("Canvas", list(CANVAS_WIDTHS), index=2, key="canvas_size",
                                             help="At most this wide; it shrinks to fit narrow windows.")]
     bar.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="seed")
-    bar.button("New variation", on_click=new_variation, width="stretch")
+    bar.button("New variation", on_click=new_variation, width="stretch", key="new_variation")
     live = bar.toggle("Live: regenerate after each stroke", value=name == SHIPPED_MODEL, key=f"live_{name}")
     variations = bar.toggle("Show 4 variations", key="variations")
     style, strength = None, 1.0
     if model.has_style_encoder:
         photo = bar.file_uploader("Style from a photo", type=["png", "jpg", "jpeg", "webp"], key="style")
-        style = photo.getvalue() if photo else None
+        style = checked_style(photo)
         strength = bar.slider("Style strength", 0.0, 1.0, 0.8, 0.05, key="strength", disabled=style is None,
                               help="1 copies the photo's look; lower values mix in the seed, so seeds still vary.")
     return Controls(brush, max_width, live, variations, style, strength, background_id)
+
+
+def checked_style(photo) -> bytes | None:
+    """The style photo's bytes if it decodes; else None, with an error shown while the file stays."""
+    state.style_error = None
+    if photo is None:
+        return None
+    try:
+        read_photo(photo.getvalue())
+    except ValueError as exc:
+        state.style_error = f"Could not use **{plain(photo.name)}** as a style photo: {plain(exc)}. Your drawing is kept."
+        return None
+    return photo.getvalue()
 
 
 def model_card_description(folder: Path) -> str | None:
@@ -210,6 +223,7 @@ def take_upload(upload, name: str, palette: list[Label], background_id: int, siz
     state.upload_done = upload.file_id
     try:
         uploaded = read_label_map(upload.getvalue(), palette, background_id)
+        refuse_photo(upload.getvalue(), palette, name)
         unknown = sorted(set(np.unique(uploaded).tolist()) - {l.id for l in palette})
         if unknown:
             raise ValueError(f"ids {unknown[:12]} are not labels of {name} "
@@ -353,8 +367,9 @@ def show_messages(box) -> None:
     """Errors that stay while their cause stays; notices shown once."""
     if state.model_error:
         box.error(state.model_error + f" Still using **{plain(state.active_model)}**; your drawing is kept.")
-    if state.upload_error:
-        box.error(state.upload_error)
+    for error in (state.upload_error, state.get("style_error")):
+        if error:
+            box.error(error)
     for text in state.notices:
         box.info(text)
     state.notices = []

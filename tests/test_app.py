@@ -130,3 +130,111 @@ def test_broken_checkpoint_is_reported_and_the_drawing_stays(app):
     assert app.selectbox(key="model").value == "landscape", "the select-box shows the model in use"
     assert np.array_equal(app.session_state["current_labels"], before)
     assert len(app.get("image")) == 1
+
+
+def png(array: np.ndarray, fmt: str = "PNG") -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def style_uploader(app):
+    return next(u for u in app.sidebar.get("file_uploader") if "Style" in u.proto.label)
+
+
+def test_bad_style_photo_is_a_clear_error_and_the_drawing_stays(app):
+    app.session_state["canvas_0"] = strokes(("tree", (10, 60, 10, 60)))
+    app.run()
+    before = app.session_state["current_labels"].copy()
+    style_uploader(app).set_value(("broken.jpg", b"\xff\xd8\xff not a jpeg", "image/jpeg")).run()
+    assert not app.exception, app.exception
+    assert "Could not use broken.jpg as a style photo: not a readable photo" in texts(app)
+    assert np.array_equal(app.session_state["current_labels"], before)
+    assert len(app.get("image")) == 1, "the page still generates, without the style"
+    app.run()
+    assert "Could not use broken.jpg" in texts(app), "the error stays while the file does"
+
+
+def test_seed_still_varies_with_a_style_photo(app):
+    app.session_state["canvas_0"] = strokes(("sea", (200, SIZE, 0, SIZE)))
+    app.run()
+    photo = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    style_uploader(app).set_value(("photo.png", png(photo), "image/png")).run()
+    first = app.session_state["last_image"]
+    app.button(key="new_variation").click().run()
+    assert not app.exception, app.exception
+    second = app.session_state["last_image"]
+    assert first != second, "New variation changes the image with a style photo loaded"
+    assert "style from your photo" in app.get("image")[0].proto.imgs[0].caption
+
+
+def test_notices_show_once(app):
+    app.run()
+    ids = np.full((50, 50), LAND["grass"].id, np.uint8)
+    app.sidebar.get("file_uploader")[1].set_value(("ids.png", label_map_png(ids), "image/png")).run()
+    assert "Loaded ids.png" in texts(app)
+    app.run()
+    assert "Loaded ids.png" not in texts(app)
+
+
+def test_chosen_label_survives_a_model_switch(app):
+    app.run()
+    app.button(key=f"chip_{LAND['river'].id}").click().run()
+    assert app.session_state["chosen_labels"]["landscape"] == LAND["river"].id
+    app.selectbox(key="model").select("ade20k_pretrained").run()
+    app.selectbox(key="model").select("landscape").run()
+    assert not app.exception, app.exception
+    assert app.session_state["chosen_labels"]["landscape"] == LAND["river"].id
+
+
+def test_a_photo_offered_as_a_label_map_is_refused(app):
+    app.session_state["canvas_0"] = strokes(("tree", (10, 60, 10, 60)))
+    app.run()
+    before = app.session_state["current_labels"].copy()
+    yy, xx = np.mgrid[0:120, 0:160]
+    photo = np.dstack([xx * 1.5, yy * 2, 255 - xx]).astype(np.uint8)  # a smooth gradient, no label colours
+    app.sidebar.get("file_uploader")[1].set_value(("holiday.png", png(photo), "image/png")).run()
+    assert "Could not use holiday.png: this looks like a photo, not a label map" in texts(app)
+    assert np.array_equal(app.session_state["current_labels"], before)
+
+
+def test_fill_paints_the_enclosed_region(app):
+    outline = np.zeros((SIZE, SIZE, 4), np.uint8)
+    outline[100:300, 100:300] = (*LAND["mountain"].rgb, 255)
+    outline[110:290, 110:290] = 0  # a hollow square: a mountain outline on the sky
+    value = strokes()
+    value["drawing"]["data"] = "data:image/png;base64," + base64.b64encode(png(outline)).decode()
+    value["drawing"]["raw"]["objects"] = [{"type": "path"}]
+    app.session_state["canvas_0"] = value
+    app.run()
+    app.radio(key="tool").set_value("Fill").run()
+    click = {"type": "circle", "left": 200 - 1.5, "top": 200, "radius": 1, "strokeWidth": 1}
+    value = {**value, "drawing": {**value["drawing"], "raw": {"objects": [{"type": "path"}, click]}}}
+    app.session_state["canvas_0"] = value
+    app.run()
+    assert not app.exception, app.exception
+    labels = app.session_state["current_labels"]
+    assert (labels[120:280, 120:280] == LAND["mountain"].id).all(), "the inside of the outline became mountain"
+    assert (labels[:90] == LAND["sky-other"].id).all(), "the outside stays sky"
+
+
+def test_text_from_a_model_folder_is_shown_as_text(app, checkpoints):
+    import json
+    import shutil
+
+    hostile = checkpoints / "hostile"
+    shutil.copytree(checkpoints / "landscape", hostile)
+    card = json.loads((hostile / "model.json").read_text())
+    card["description"] = "![x](http://127.0.0.1:9/d.png) <img src=http://127.0.0.1:9/e.png> :red[x]"
+    card["labels"][0]["name"] = "![sky](http://127.0.0.1:9/s.png)"
+    (hostile / "model.json").write_text(json.dumps(card))
+    try:
+        app.run()
+        app.selectbox(key="model").select("hostile").run()
+        assert not app.exception, app.exception
+        chip = app.button(key="chip_0").proto.label
+        assert chip == r"\!\[sky\]\(http\://127\.0\.0\.1\:9/s\.png\)", "Markdown in a label name is escaped"
+        caption = app.sidebar.get("caption")[0].value
+        assert "<" not in caption.replace(r"\<", "") and "![" not in caption
+    finally:
+        shutil.rmtree(hostile)
