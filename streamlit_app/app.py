@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "streamlit_app"))
 
-from gaugan import GauGAN  # noqa: E402
+from gaugan import GauGAN, download  # noqa: E402
 from gaugan.canvas import (SHIPPED_MODEL, background_label, bucket_fill, compose_labels, example_scene,  # noqa: E402
                            fit_label_map, list_models, png_bytes, read_photo, refuse_photo, style_code)
 from gaugan.labelmaps import colourize, label_map_png, read_label_map  # noqa: E402
@@ -28,6 +28,10 @@ from streamlit_drawable_canvas import st_canvas  # noqa: E402
 from widgets import chip_styles, column_width, hex_colour, plain  # noqa: E402
 
 CHECKPOINTS = Path(os.environ.get("GAUGAN_CHECKPOINTS", ROOT / "checkpoints"))
+NVIDIA_URL = os.environ.get("GAUGAN_NVIDIA_URL", "")  # a direct link to NVlabs/SPADE's checkpoints.tar.gz
+LICENCE = ("NVIDIA's pretrained SPADE models (COCO-Stuff, ADE20K, Cityscapes) are licensed "
+           "[CC BY-NC-SA 4.0](https://creativecommons.org/licenses/by-nc-sa/4.0/): non-commercial use only, "
+           "with attribution, and adaptations shared alike.")
 TOOLS = {"Brush": "freedraw", "Line": "line", "Rectangle": "rect", "Circle": "circle", "Polygon": "polygon",
          "Eraser": "freedraw", "Fill": "point"}
 CANVAS_WIDTHS = {"Small (320 px)": 320, "Medium (384 px)": 384, "Large (512 px)": 512}
@@ -171,6 +175,28 @@ def sidebar(models: dict[str, Path], name: str, model: GauGAN) -> Controls:
         strength = bar.slider("Style strength", 0.0, 1.0, 0.8, 0.05, key="strength", disabled=style is None,
                               help="1 copies the photo's look; lower values mix in the seed, so seeds still vary.")
     return Controls(brush, max_width, live, variations, style, strength, background_id)
+
+
+def nvidia_models(models: dict[str, Path]) -> None:
+    """Download, verify and unpack NVIDIA's checkpoints.tar.gz into the checkpoints folder, after the licence."""
+    with st.sidebar.expander("Get NVIDIA's pretrained models"):
+        st.markdown(LICENCE)
+        url = st.text_input("checkpoints.tar.gz URL", value=NVIDIA_URL, key="nvidia_url",
+                            help="The archive linked from the NVlabs/SPADE README (or a local path).")
+        agreed = st.checkbox("I accept the licence: non-commercial use only", key="nvidia_licence")
+        if not st.button("Download and unpack", disabled=not (agreed and url.strip()), key="nvidia_download"):
+            return
+        with st.spinner("Downloading, verifying and unpacking… (the full archive is about 0.6 GB)"):
+            try:
+                download(url.strip(), CHECKPOINTS)
+            except (ValueError, OSError) as exc:  # OSError: no network, refused connection, full disk
+                state.download_error = (f"Could not download {plain(url.strip())}: {plain(exc)}. Without a network "
+                                        "connection, download the archive elsewhere and give its local path.")
+                return
+        state.download_error = None
+        added = sorted(set(list_models(CHECKPOINTS)) - set(models))
+        notice(f"Unpacked into {plain(CHECKPOINTS)}: " + (plain(", ".join(added)) if added else "no new models") + ".")
+        st.rerun()
 
 
 def checked_style(photo) -> bytes | None:
@@ -367,7 +393,7 @@ def show_messages(box) -> None:
     """Errors that stay while their cause stays; notices shown once."""
     if state.model_error:
         box.error(state.model_error + f" Still using **{plain(state.active_model)}**; your drawing is kept.")
-    for error in (state.upload_error, state.get("style_error")):
+    for error in (state.upload_error, state.get("style_error"), state.get("download_error")):
         if error:
             box.error(error)
     for text in state.notices:
@@ -404,6 +430,7 @@ def main() -> None:
             downloads(labels, model.labels)
     if controls.variations and labels is not None:
         variations(name, models, labels, controls)
+    nvidia_models(models)
     show_messages(messages)
 
 

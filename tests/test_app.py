@@ -238,3 +238,59 @@ def test_text_from_a_model_folder_is_shown_as_text(app, checkpoints):
         assert "<" not in caption.replace(r"\<", "") and "![" not in caption
     finally:
         shutil.rmtree(hostile)
+
+
+@pytest.fixture()
+def archive_server(tmp_path):
+    """A server on 127.0.0.1 handing out an archive laid out like NVIDIA's checkpoints.tar.gz."""
+    import functools
+    import http.server
+    import tarfile
+    import threading
+
+    folder = tmp_path / "serve"
+    (folder / "checkpoints" / "tiny_pretrained").mkdir(parents=True)
+    torch.save(SPADEGenerator(PRESETS["ade20k"], ngf=8).state_dict(),
+               folder / "checkpoints" / "tiny_pretrained" / "latest_net_G.pth")
+    with tarfile.open(tmp_path / "checkpoints.tar.gz", "w:gz") as archive:
+        archive.add(folder / "checkpoints", arcname="checkpoints")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    thread.join()
+
+
+def nvidia_download(app, url: str):
+    app.text_input(key="nvidia_url").input(url).run()
+    assert app.button(key="nvidia_download").disabled, "nothing is downloaded before the licence is accepted"
+    app.checkbox(key="nvidia_licence").check().run()
+    return app.button(key="nvidia_download").click().run()
+
+
+def test_nvidia_models_download_after_the_licence(app, checkpoints, archive_server):
+    import shutil
+
+    app.run()
+    assert "CC BY-NC-SA 4.0" in " ".join(str(m.value) for m in app.sidebar.get("markdown"))
+    try:
+        nvidia_download(app, archive_server + "/checkpoints.tar.gz")
+        assert not app.exception, app.exception
+        assert "Unpacked into" in texts(app) and "tiny_pretrained" in texts(app)
+        assert "tiny_pretrained" in app.selectbox(key="model").options
+    finally:
+        shutil.rmtree(checkpoints / "tiny_pretrained", ignore_errors=True)
+
+
+def test_nvidia_download_without_network_says_so(app):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app.run()
+    nvidia_download(app, f"http://127.0.0.1:{port}/checkpoints.tar.gz")
+    assert not app.exception, app.exception
+    assert "Could not download" in texts(app) and "Without a network connection" in texts(app)
