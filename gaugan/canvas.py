@@ -96,14 +96,40 @@ def read_photo(data: bytes, max_pixels: int = MAX_PHOTO_PIXELS) -> Image.Image:
     return image.convert("RGB")
 
 
-def style_code(model: GauGAN, photo: Image.Image, seed: int, strength: float) -> torch.Tensor:
-    """A photo's style code mixed with the seed's noise: strength 1 copies the photo, lower values vary with the seed.
+def mixed_style(model: GauGAN, code: torch.Tensor, seed: int, strength: float) -> torch.Tensor:
+    """A style code mixed with the seed's noise: strength 1 copies the style, lower values vary with the seed.
 
-    The mix keeps the prior's scale: strength * photo + sqrt(1 - strength²) * noise.
+    The mix keeps the prior's scale: strength * code + sqrt(1 - strength²) * noise.
     """
-    code = model.encode_style(photo)
     noise = model.style_code(seed, None)
     return strength * code + (1 - strength**2) ** 0.5 * noise.to(code.device)
+
+
+LOOKS = {"Day": ("day", "summer"), "Golden hour": ("golden", "summer"), "Dusk": ("dusk", "summer"),
+         "Overcast": ("overcast", "summer"), "Autumn": ("day", "autumn"), "Spring": ("day", "spring")}
+LOOK_SAMPLES = 4  # photos averaged into each look's style code
+
+
+def style_looks(model: GauGAN) -> dict[str, tuple[torch.Tensor, np.ndarray]]:
+    """Built-in looks of a model trained on the procedural landscapes: name -> (style code, a sample photo).
+
+    Each code is the mean of the model's style encoding of LOOK_SAMPLES procedural photos in that look
+    (the photos its encoder learnt from); other models have none."""
+    if not model.has_style_encoder or model.preset.name != SHIPPED_MODEL:
+        return {}
+    from .data.landscape import look, render
+
+    size = model.preset.output_size
+    looks = {}
+    for name, (time_of_day, season) in LOOKS.items():
+        photos = []
+        for seed in range(LOOK_SAMPLES):
+            rng = np.random.default_rng(seed)
+            layout = landscape_layout(rng, *size)
+            photos.append(render(layout, look(time_of_day, season, rng, haze=0.1), rng))
+        codes = torch.cat([model.encode_style(Image.fromarray(photo)) for photo in photos])
+        looks[name] = (codes.mean(0, keepdim=True), photos[0])
+    return looks
 
 
 def png_bytes(image: Image.Image) -> bytes:

@@ -20,7 +20,8 @@ sys.path.insert(0, str(ROOT / "streamlit_app"))
 
 from gaugan import GauGAN, download  # noqa: E402
 from gaugan.canvas import (SHIPPED_MODEL, background_label, bucket_fill, compose_labels, example_scene,  # noqa: E402
-                           fit_label_map, list_models, png_bytes, read_photo, refuse_photo, style_code)
+                           fit_label_map, list_models, mixed_style, png_bytes, read_photo, refuse_photo,
+                           style_looks)
 from gaugan.labelmaps import colourize, label_map_png, read_label_map  # noqa: E402
 from gaugan.semantics import remap  # noqa: E402
 from label_colors import Label, validate_palette  # noqa: E402
@@ -49,6 +50,7 @@ class Controls(NamedTuple):
     live: bool
     variations: bool
     style: bytes | None
+    look: str | None
     strength: float
     background_id: int
 
@@ -61,12 +63,22 @@ def load_model(path: str, modified: float) -> GauGAN:
     return model
 
 
+@st.cache_resource(show_spinner="Preparing the built-in looks…", max_entries=4)
+def looks_of(path: str, modified: float) -> dict:
+    """The model's built-in looks (style code and sample photo by name), computed once per model."""
+    return style_looks(load_model(path, modified))
+
+
 @st.cache_data(max_entries=64, show_spinner=False)
-def generate_png(path: str, modified: float, labels: np.ndarray, seed: int, style: bytes | None,
+def generate_png(path: str, modified: float, labels: np.ndarray, seed: int, style: bytes | None, look: str | None,
                  strength: float) -> bytes:
-    """A generated image as PNG, cached by (model, labels, seed, style photo, style strength)."""
+    """A generated image as PNG, cached by (model, labels, seed, style photo or look, style strength)."""
     model = load_model(path, modified)
-    code = style_code(model, read_photo(style), seed, strength) if style else None
+    code = None
+    if style:
+        code = mixed_style(model, model.encode_style(read_photo(style)), seed, strength)
+    elif look:
+        code = mixed_style(model, looks_of(path, modified)[look][0], seed, strength)
     return png_bytes(model.generate(labels, seed=seed, style=code))
 
 
@@ -168,13 +180,32 @@ def sidebar(models: dict[str, Path], name: str, model: GauGAN) -> Controls:
     bar.button("New variation", on_click=new_variation, width="stretch", key="new_variation")
     live = bar.toggle("Live: regenerate after each stroke", value=name == SHIPPED_MODEL, key=f"live_{name}")
     variations = bar.toggle("Show 4 variations", key="variations")
-    style, strength = None, 1.0
-    if model.has_style_encoder:
-        photo = bar.file_uploader("Style from a photo", type=["png", "jpg", "jpeg", "webp"], key="style")
-        style = checked_style(photo)
-        strength = bar.slider("Style strength", 0.0, 1.0, 0.8, 0.05, key="strength", disabled=style is None,
-                              help="1 copies the photo's look; lower values mix in the seed, so seeds still vary.")
-    return Controls(brush, max_width, live, variations, style, strength, background_id)
+    style, look, strength = style_controls(models, name, model) if model.has_style_encoder else (None, None, 1.0)
+    return Controls(brush, max_width, live, variations, style, look, strength, background_id)
+
+
+def style_controls(models: dict[str, Path], name: str, model: GauGAN) -> tuple[bytes | None, str | None, float]:
+    """A style photo, or one of the model's built-in looks (thumbnails; a click picks one), and the strength."""
+    bar = st.sidebar
+    bar.subheader("Style")
+    looks = looks_of(str(models[name]), modified_time(models[name]))
+    if looks:
+        for row in range(0, len(looks), 3):
+            for column, look in zip(bar.columns(3), list(looks)[row:row + 3]):
+                column.image(looks[look][1], width="stretch")
+                column.button(look, key=f"look_{look}", on_click=pick_look, args=(look,), width="stretch",
+                              type="primary" if state.get("look") == look else "secondary")
+        bar.button("No look (seed only)", key="look_none", on_click=pick_look, args=(None,), width="stretch")
+    photo = bar.file_uploader("Style from a photo", type=["png", "jpg", "jpeg", "webp"], key="style")
+    style = checked_style(photo)
+    look = state.get("look") if state.get("look") in looks and style is None else None
+    strength = bar.slider("Style strength", 0.0, 1.0, 0.8, 0.05, key="strength", disabled=not (style or look),
+                          help="1 copies the look; lower values mix in the seed, so seeds still vary.")
+    return style, look, strength
+
+
+def pick_look(look: str | None) -> None:
+    state.look = look
 
 
 def nvidia_models(models: dict[str, Path]) -> None:
@@ -357,12 +388,13 @@ def result(name: str, models: dict[str, Path], labels: np.ndarray, controls: Con
         slot.image(state.last_image, caption="Generating…", width=width)
     try:
         image = generate_png(str(models[name]), modified_time(models[name]), labels, int(state.seed), controls.style,
-                             controls.strength)
+                             controls.look, controls.strength)
     except ValueError as exc:
         slot.error(f"Could not generate: {plain(exc)}. Your drawing is kept.")
         return
     state.generated_for, state.last_image = drawing, image
-    style = "style from your photo" if controls.style else "no style photo"
+    style = ("style from your photo" if controls.style else f"{controls.look} look" if controls.look
+             else "style from the seed")
     slot.image(image, caption=f"{plain(name)} · seed {state.seed} · {style}", width=width)
     st.download_button("Download image", image, "gaugan.png", "image/png", on_click="ignore", key="download_image")
 
@@ -381,7 +413,7 @@ def variations(name: str, models: dict[str, Path], labels: np.ndarray, controls:
         seed = int(state.seed) + offset
         try:
             column.image(generate_png(str(models[name]), modified_time(models[name]), labels, seed, controls.style,
-                                      controls.strength), caption=f"seed {seed}")
+                                      controls.look, controls.strength), caption=f"seed {seed}")
         except ValueError as exc:
             column.error(plain(exc))
             continue

@@ -69,7 +69,7 @@ def test_painting_generates_an_image(app):
     assert labels.shape == (SIZE, SIZE)
     assert (labels[250:] == LAND["sea"].id).all() and (labels[120:180, 60:290] == LAND["mountain"].id).all()
     assert (labels[:90] == LAND["sky-other"].id).all(), "unpainted pixels take the background label"
-    images = app.get("image")
+    images = app.main.get("image")
     assert len(images) == 1 and "landscape" in images[0].proto.imgs[0].caption
     assert [b.label for b in app.get("download_button")] == ["Download image", "Download label map (ids)",
                                                                "Download label map (colours)"]
@@ -129,7 +129,7 @@ def test_broken_checkpoint_is_reported_and_the_drawing_stays(app):
     assert "Could not load model broken_pretrained" in message and "Still using landscape" in message
     assert app.selectbox(key="model").value == "landscape", "the select-box shows the model in use"
     assert np.array_equal(app.session_state["current_labels"], before)
-    assert len(app.get("image")) == 1
+    assert len(app.main.get("image")) == 1
 
 
 def png(array: np.ndarray, fmt: str = "PNG") -> bytes:
@@ -150,7 +150,7 @@ def test_bad_style_photo_is_a_clear_error_and_the_drawing_stays(app):
     assert not app.exception, app.exception
     assert "Could not use broken.jpg as a style photo: not a readable photo" in texts(app)
     assert np.array_equal(app.session_state["current_labels"], before)
-    assert len(app.get("image")) == 1, "the page still generates, without the style"
+    assert len(app.main.get("image")) == 1, "the page still generates, without the style"
     app.run()
     assert "Could not use broken.jpg" in texts(app), "the error stays while the file does"
 
@@ -165,7 +165,7 @@ def test_seed_still_varies_with_a_style_photo(app):
     assert not app.exception, app.exception
     second = app.session_state["last_image"]
     assert first != second, "New variation changes the image with a style photo loaded"
-    assert "style from your photo" in app.get("image")[0].proto.imgs[0].caption
+    assert "style from your photo" in app.main.get("image")[0].proto.imgs[0].caption
 
 
 def test_notices_show_once(app):
@@ -294,3 +294,18 @@ def test_nvidia_download_without_network_says_so(app):
     nvidia_download(app, f"http://127.0.0.1:{port}/checkpoints.tar.gz")
     assert not app.exception, app.exception
     assert "Could not download" in texts(app) and "Without a network connection" in texts(app)
+
+
+def test_built_in_looks_are_offered_and_named_in_the_caption(app):
+    app.session_state["canvas_0"] = strokes(("sea", (200, SIZE, 0, SIZE)))
+    app.run()
+    plain_image = app.session_state["last_image"]
+    assert "style from the seed" in app.main.get("image")[0].proto.imgs[0].caption
+    app.button(key="look_Dusk").click().run()
+    assert not app.exception, app.exception
+    dusk = app.session_state["last_image"]
+    assert "Dusk look" in app.main.get("image")[0].proto.imgs[0].caption and dusk != plain_image
+    app.button(key="look_Day").click().run()
+    assert app.session_state["last_image"] != dusk, "another look gives another image"
+    app.button(key="new_variation").click().run()
+    assert "Day look" in app.main.get("image")[0].proto.imgs[0].caption
