@@ -106,29 +106,24 @@ def mixed_style(model: GauGAN, code: torch.Tensor, seed: int, strength: float) -
 
 
 LOOKS = {"Day": ("day", "summer"), "Golden hour": ("golden", "summer"), "Dusk": ("dusk", "summer"),
-         "Overcast": ("overcast", "summer"), "Autumn": ("day", "autumn"), "Spring": ("day", "spring")}
-LOOK_SAMPLES = 4  # photos averaged into each look's style code
+         "Overcast": ("overcast", "summer")}  # seasons barely move the shipped encoder's code: not offered
 
 
 def style_looks(model: GauGAN) -> dict[str, tuple[torch.Tensor, np.ndarray]]:
-    """Built-in looks of a model trained on the procedural landscapes: name -> (style code, a sample photo).
+    """Built-in looks of a model trained on the procedural landscapes: name -> (style code, its photo).
 
-    Each code is the mean of the model's style encoding of LOOK_SAMPLES procedural photos in that look
-    (the photos its encoder learnt from); other models have none."""
+    Each code is the model's style encoding of one procedural photo of one scene in that look (the kind of
+    photo its encoder learnt from); other models have none."""
     if not model.has_style_encoder or model.preset.name != SHIPPED_MODEL:
         return {}
     from .data.landscape import look, render
 
-    size = model.preset.output_size
+    layout = landscape_layout(np.random.default_rng(0), *model.preset.output_size)
     looks = {}
     for name, (time_of_day, season) in LOOKS.items():
-        photos = []
-        for seed in range(LOOK_SAMPLES):
-            rng = np.random.default_rng(seed)
-            layout = landscape_layout(rng, *size)
-            photos.append(render(layout, look(time_of_day, season, rng, haze=0.1), rng))
-        codes = torch.cat([model.encode_style(Image.fromarray(photo)) for photo in photos])
-        looks[name] = (codes.mean(0, keepdim=True), photos[0])
+        rng = np.random.default_rng(1)
+        photo = render(layout, look(time_of_day, season, rng, haze=0.1), rng)
+        looks[name] = (model.encode_style(Image.fromarray(photo)), photo)
     return looks
 
 

@@ -190,8 +190,8 @@ def style_controls(models: dict[str, Path], name: str, model: GauGAN) -> tuple[b
     bar.subheader("Style")
     looks = looks_of(str(models[name]), modified_time(models[name]))
     if looks:
-        for row in range(0, len(looks), 3):
-            for column, look in zip(bar.columns(3), list(looks)[row:row + 3]):
+        for row in range(0, len(looks), 2):
+            for column, look in zip(bar.columns(2), list(looks)[row:row + 2]):
                 column.image(looks[look][1], width="stretch")
                 column.button(look, key=f"look_{look}", on_click=pick_look, args=(look,), width="stretch",
                               type="primary" if state.get("look") == look else "secondary")
@@ -374,7 +374,7 @@ def fill_at_point(drawing: dict | None, label_id: int) -> bool:
 def result(name: str, models: dict[str, Path], labels: np.ndarray, controls: Controls, clicked: bool,
            width: int) -> None:
     """The generated image; the last one stays on screen, marked stale, until the next one is ready."""
-    slot = st.empty()
+    slot = st.container(key="result").empty()
     drawing = (name, labels.tobytes(), labels.shape)
     changed = state.generated_for != drawing
     if changed and not (controls.live or clicked):

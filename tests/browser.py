@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 CANVAS = '[class*="st-key-canvas_"] canvas.upper-canvas'
-RESULT = '[data-testid="stImage"] img'
+RESULT = '.st-key-result [data-testid="stImage"] img'
 
 
 def chromium_path() -> str:

@@ -309,3 +309,22 @@ def test_built_in_looks_are_offered_and_named_in_the_caption(app):
     assert app.session_state["last_image"] != dusk, "another look gives another image"
     app.button(key="new_variation").click().run()
     assert "Day look" in app.main.get("image")[0].proto.imgs[0].caption
+
+
+def test_a_model_whose_palette_clashes_is_refused_by_name(app, checkpoints):
+    import json
+    import shutil
+
+    clash = checkpoints / "clash"
+    shutil.copytree(checkpoints / "landscape", clash)
+    card = json.loads((clash / "model.json").read_text())
+    card["labels"][1]["rgb"] = [card["labels"][0]["rgb"][0] + 2, *card["labels"][0]["rgb"][1:]]
+    (clash / "model.json").write_text(json.dumps(card))
+    try:
+        app.run()
+        app.selectbox(key="model").select("clash").run()
+        assert not app.exception, app.exception
+        assert "Could not load model clash: invalid palette: colours of 0 'sky-other'" in texts(app)
+        assert app.selectbox(key="model").value == "landscape"
+    finally:
+        shutil.rmtree(clash)

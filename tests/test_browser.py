@@ -130,14 +130,21 @@ def test_bad_upload_error_stays_and_the_drawing_survives(url, tmp_path):
 def test_canvas_and_image_fit_the_window(url, width, height):
     with browser_page(width=width, height=height) as page:
         open_page(page, url)
+        if width > 500:  # on a phone the sidebar is folded away
+            page.get_by_role("combobox", name="Canvas").click()
+            page.get_by_role("option", name="Large (512 px)").click()
+            wait_idle(page)
         paint(page, [(20, 60), (80, 80)])
         wait_idle(page)
-        column = page.locator('[data-testid="stColumn"]').first.bounding_box()
+        column = page.locator('[data-testid="stColumn"]').filter(has=page.locator(CANVAS)).last.bounding_box()
         canvas = canvas_box(page)
         image = page.locator(RESULT).first.bounding_box()
         assert column["x"] - 1 <= canvas["x"] and canvas["x"] + canvas["width"] <= column["x"] + column["width"] + 1
         assert image["x"] >= 0 and image["x"] + image["width"] <= width, "the image runs off the window"
         assert canvas["width"] >= 200
+        cut = page.evaluate("""() => [...document.querySelectorAll('button p')]
+            .filter(p => p.scrollWidth > p.clientWidth + 1).map(p => p.textContent)""")
+        assert cut == [], f"button labels cut off: {cut}"
 
 
 def test_size_change_rescales_strokes_and_base_map(url):
@@ -197,3 +204,56 @@ def test_live_off_seed_and_new_variation_regenerate(url):
         wait_idle(page)
         assert page.get_by_text("The drawing changed").count() == 0
         assert page.get_by_text("Out of date").count() == 0
+
+
+@pytest.fixture()
+def request_log():
+    """A server on 127.0.0.1 that records every request: the page must never make the browser fetch from it."""
+    import http.server
+    import threading
+
+    hits = []
+
+    class Recorder(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            hits.append(self.path)
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", hits
+    server.shutdown()
+    thread.join()
+
+
+def test_text_from_model_files_and_uploads_is_shown_as_text(tmp_path, request_log):
+    import json
+
+    base, hits = request_log
+    root = tmp_path / "checkpoints"
+    (root / "hostile").mkdir(parents=True)
+    shipped = ROOT / "checkpoints" / "landscape"
+    for name in ("generator.pth", "encoder.pth"):
+        os.symlink(shipped / name, root / "hostile" / name)
+    card = json.loads((shipped / "model.json").read_text())
+    card["description"] = f"![d]({base}/d.png) <img src={base}/e.png> [link]({base}/f)"
+    card["labels"][2]["name"] = f"![m]({base}/m.png)"
+    card["labels"][6]["name"] = f"<img src={base}/t.png>"
+    (root / "hostile" / "model.json").write_text(json.dumps(card))
+    junk = tmp_path / f"<img src={base.replace('/', '_')}_u.png>.png"
+    junk.write_bytes(b"not an image")
+    with streamlit_server(root) as url, browser_page() as page:
+        open_page(page, url)
+        page.get_by_role("button", name=f"![m]({base}/m.png)", exact=True).wait_for(state="visible", timeout=30_000)
+        page.get_by_role("button", name=f"<img src={base}/t.png>", exact=True).wait_for(state="visible")
+        page.get_by_text(f"![d]({base}/d.png) <img src={base}/e.png>").first.wait_for(state="visible")
+        upload_file(page, LABEL_MAP_UPLOADER, junk)
+        page.get_by_text(re.compile(r"Could not use <img src=")).wait_for(state="visible", timeout=30_000)
+        page.wait_for_timeout(500)
+        assert page.locator(f'img[src^="{base}"], a[href^="{base}"]').count() == 0
+    assert hits == [], f"the browser fetched {hits} from text in a model folder or an upload name"
