@@ -28,8 +28,11 @@ _width_probe = st.components.v2.component("gaugan_column_width", js=_WIDTH_PROBE
 
 
 def plain(text: object) -> str:
-    """Text from a file, an upload or an exception, escaped so Markdown shows it literally (no links, images, HTML)."""
-    return MARKDOWN_SPECIAL.sub(r"\\\1", str(text)).replace("\n", "  \n")
+    """Text from a file, an upload or an exception, escaped so Markdown shows it literally (no links, images, HTML).
+
+    Bare URLs get a zero-width space after "://" and "www": GFM links them after escapes are resolved."""
+    text = str(text).replace("://", ":\u200b//").replace("www.", "www\u200b.")
+    return MARKDOWN_SPECIAL.sub(r"\\\1", text).replace("\n", "  \n")
 
 
 def column_width(key: str) -> int | None:
