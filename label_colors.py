@@ -1,9 +1,11 @@
-"""Label palettes as plain data: edit names, ids and colours here.
+"""Label palettes as plain data, name matching between label spaces, and canvas colours -> label ids.
 
 Each palette lists Label(id, name, rgb) for one label space. Ids are the values the model reads;
 colours are what the canvas paints. A model's own model.json label table wins over these defaults.
 Colours must stay pairwise at least MIN_COLOUR_DISTANCE apart (RGB Euclidean) so antialiased
 strokes can be decoded; `validate_palette` checks that and names the clashing entries.
+Palettes of other doodle apps (a list of {"color": [r, g, b], "label": name, "id": n}) load with
+`palette_from_dicts`; names match across label spaces through ALIASES (`canonical_name`).
 """
 from __future__ import annotations
 
@@ -11,7 +13,11 @@ import itertools
 import math
 from typing import NamedTuple
 
+import numpy as np
+from scipy import ndimage
+
 MIN_COLOUR_DISTANCE = 10.0
+MAX_NAME_LENGTH = 64
 
 
 class Label(NamedTuple):
@@ -32,8 +38,12 @@ def validate_palette(labels: list[Label], min_distance: float = MIN_COLOUR_DISTA
         seen_ids[label.id] = label
         if not isinstance(label.name, str) or not label.name.strip():
             problems.append(f"id {label.id} has an empty name")
+        elif len(label.name) > MAX_NAME_LENGTH:
+            problems.append(f"id {label.id} has a name of {len(label.name)} characters (at most {MAX_NAME_LENGTH})")
         if len(label.rgb) != 3 or not all(isinstance(c, int) and 0 <= c <= 255 for c in label.rgb):
             problems.append(f"id {label.id} ({label.name!r}) has colour {label.rgb}; expected three ints in 0..255")
+    if problems:  # colour distances need valid colours
+        raise ValueError("invalid palette: " + "; ".join(problems))
     for a, b in itertools.combinations(labels, 2):
         distance = math.dist(a.rgb, b.rgb)
         if distance < min_distance:
@@ -43,6 +53,46 @@ def validate_palette(labels: list[Label], min_distance: float = MIN_COLOUR_DISTA
             )
     if problems:
         raise ValueError("invalid palette: " + "; ".join(problems))
+
+
+def palette_from_dicts(entries: object) -> list[Label]:
+    """The common palette format of doodle apps, [{"color": [r, g, b], "label": name, "id": n}, ...], checked."""
+    if not isinstance(entries, list) or not entries:
+        raise ValueError(f"expected a non-empty list of {{'color', 'label', 'id'}} objects, found {type(entries).__name__}")
+    labels = []
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise ValueError(f"entry {i}: expected an object with color, label and id, found {type(entry).__name__}")
+        colour = entry.get("color", entry.get("colour", entry.get("rgb")))
+        name = entry.get("label", entry.get("name"))
+        ident = entry.get("id", i)
+        if not isinstance(colour, (list, tuple)) or len(colour) != 3 or not all(
+                isinstance(c, int) and not isinstance(c, bool) for c in colour):
+            raise ValueError(f"entry {i}: 'color' must be three ints in 0..255, found {colour!r}")
+        if not isinstance(name, str):
+            raise ValueError(f"entry {i}: 'label' must be a string, found {type(name).__name__}")
+        if not isinstance(ident, int) or isinstance(ident, bool) or not 0 <= ident <= 255:
+            raise ValueError(f"entry {i}: 'id' must be an int in 0..255, found {ident!r}")
+        labels.append(Label(ident, name, tuple(colour)))
+    validate_palette(labels)
+    return labels
+
+
+# Names that mean the same class in different label spaces (after lower-casing, joining separators with
+# spaces and dropping an "other"/"merged"/"stuff" suffix: "sky-other" is already "sky").
+ALIASES = {
+    "clouds": "cloud", "fire hydrant": "fire", "trees": "tree", "mountains": "mountain", "hills": "hill",
+    "rocks": "rock", "stones": "stone", "flowers": "flower", "bushes": "bush", "ocean": "sea", "plants": "plant",
+    "grassland": "grass", "lawn": "grass", "sand beach": "sand", "beach": "sand", "earth": "dirt", "soil": "dirt",
+}
+
+
+def canonical_name(name: str) -> str:
+    """One spelling per class, used wherever label names are compared: 'Sky-other' == 'sky', 'clouds' == 'cloud'."""
+    name = " ".join(name.strip().lower().replace("_", " ").replace("-", " ").split())
+    for suffix in (" other", " merged", " stuff"):
+        name = name.removesuffix(suffix)
+    return ALIASES.get(name, name)
 
 
 PALETTES: dict[str, list[Label]] = {
@@ -437,3 +487,181 @@ PALETTES: dict[str, list[Label]] = {
         Label(13, 'dirt', (149, 107, 83)),
     ],
 }
+
+
+# ---------------------------------------------------------------- canvas colours -> label ids
+ALPHA_THRESHOLD = 128  # painted pixels: alpha at least this
+FLAT_TOLERANCE = 8  # a 3x3 patch spanning at most this in every channel is flat: part of a region of near-equal colour
+REGION_SPREAD = 24.0  # a region pixel this far from its region's mean colour is resolved locally instead
+NEAR_DISTANCE = 4.0  # a seam pixel this close to a palette colour (and none shown exactly around it) shows it
+FAR_DISTANCE = 60.0  # no label is given to colours farther than this from its colour: they are unpainted
+MAX_SEAM_FRACTION = 0.3  # beyond this share of pixels between regions, the image is converted pixel by pixel
+GROWTH_ROUNDS = 2  # seam pixels choose among the labels decided around them this many rounds,
+SEED_RADII = (2, 4)  # then among those within these radii
+CANVAS_BACKGROUNDS = ((255, 255, 255), (0, 0, 0))  # an opaque white or black canvas, unless a label has the colour
+
+
+def _check_canvas(rgba: np.ndarray) -> np.ndarray:
+    array = np.asarray(rgba)
+    if array.ndim != 3 or array.shape[2] not in (3, 4) or min(array.shape[:2]) == 0:
+        raise ValueError(f"expected an (H, W, 4) RGBA or (H, W, 3) RGB image, got shape {array.shape}")
+    if not np.issubdtype(array.dtype, np.integer) or array.dtype == np.bool_:
+        raise ValueError(f"expected uint8 colour values, got dtype {array.dtype}")
+    if array.dtype != np.uint8 and (array.min() < 0 or array.max() > 255):
+        raise ValueError(f"colour values must lie in 0..255, found {array.min()}..{array.max()}")
+    return array.astype(np.int16, copy=False)
+
+
+def _nearest(colours: np.ndarray, rgb: np.ndarray, chunk: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+    """(index, distance) of the nearest of colours (K, 3) for each (N, 3) colour, in chunks to bound memory."""
+    colours32 = colours.astype(np.float32)
+    norms = (colours32 * colours32).sum(-1)
+    index, distance = np.empty(len(rgb), np.int64), np.empty(len(rgb), np.float64)
+    for start in range(0, len(rgb), chunk):
+        part = rgb[start:start + chunk].astype(np.float32)
+        squared = norms[None, :] - 2 * part @ colours32.T  # |p - c|² - |p|²: same order, a matrix product
+        best = squared.argmin(axis=1)
+        index[start:start + chunk] = best
+        exact = ((part - colours32[best]) ** 2).sum(-1)
+        distance[start:start + chunk] = np.sqrt(exact)
+    return index, distance
+
+
+def _nearest_binned(colours: np.ndarray, rgb: np.ndarray, bits: int = 5) -> np.ndarray:
+    """Index of the palette colour nearest to each colour's bin centre (2**bits levels a channel): O(pixels)."""
+    shift = 8 - bits
+    levels = (np.arange(1 << bits) << shift) + (1 << shift) // 2
+    centres = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), -1).reshape(-1, 3)
+    table, _ = _nearest(colours, centres)
+    q = rgb.astype(np.int64) >> shift
+    return table[(q[..., 0] << (2 * bits)) | (q[..., 1] << bits) | q[..., 2]]
+
+
+def _flat(rgb: np.ndarray, painted: np.ndarray, exact: np.ndarray) -> np.ndarray:
+    """Painted pixels whose 3x3 patch is all painted, spans at most FLAT_TOLERANCE in every channel and shows
+    one palette colour exactly throughout or none (so snow next to a white canvas is two regions)."""
+    flat = ndimage.minimum_filter(painted, size=3, mode="nearest")
+    flat &= ndimage.maximum_filter(exact, size=3, mode="nearest") == ndimage.minimum_filter(exact, size=3, mode="nearest")
+    for c in range(3):
+        channel = rgb[..., c].astype(np.uint8)
+        spread = ndimage.maximum_filter(channel, size=3, mode="nearest") - ndimage.minimum_filter(channel, size=3, mode="nearest")
+        flat &= spread <= FLAT_TOLERANCE
+    return flat
+
+
+def _window_candidates(index: np.ndarray, ys: np.ndarray, xs: np.ndarray, radius: int) -> np.ndarray:
+    """(N, (2r+1)²) decided palette indices around each pixel (-1 where undecided)."""
+    padded = np.pad(index, radius, constant_values=-1)
+    offsets = range(-radius, radius + 1)
+    return np.stack([padded[ys + radius + dy, xs + radius + dx] for dy in offsets for dx in offsets], axis=1)
+
+
+def to_label_map(rgba: np.ndarray, palette: list[Label], background_id: int,
+                 alpha_threshold: int = ALPHA_THRESHOLD) -> np.ndarray:
+    """Canvas or doodle pixels -> label ids; transparent, far-off and canvas-background pixels -> background_id.
+
+    Decided by region: each connected area of near-equal colour (a flat region) takes the label whose colour
+    is nearest to the region's mean colour, so screenshots and JPEGs a few levels off the palette keep whole
+    regions. Only the pixels between regions (antialiased seams, overlaps, noise) are resolved locally, among
+    the labels shown or decided around them (see _resolve_seams), so a blend of two labels never becomes a
+    third. Regions and isolated pixels whose colour is more than FAR_DISTANCE from every label colour stay
+    unpainted, and so does an opaque white or black canvas unless a label has that colour.
+    """
+    if not palette:
+        raise ValueError("palette is empty")
+    if isinstance(background_id, bool) or not isinstance(background_id, (int, np.integer)) or background_id < 0:
+        raise ValueError(f"background_id must be a non-negative int, got {background_id!r}")
+    array = _check_canvas(rgba)
+    rgb = array[..., :3]
+    painted = array[..., 3] >= alpha_threshold if array.shape[2] == 4 else np.ones(rgb.shape[:2], bool)
+    colours = np.array([label.rgb for label in palette], np.float64)
+    extra = [c for c in CANVAS_BACKGROUNDS if np.sqrt(((colours - c) ** 2).sum(-1)).min() >= 1]
+    background = len(palette)  # palette index of "unpainted"; canvas backgrounds map there too
+    targets = np.concatenate([colours, np.array(extra, np.float64).reshape(-1, 3)])
+    target_index = np.concatenate([np.arange(len(palette)), np.full(len(extra), background)])
+    ids = np.array([label.id for label in palette] + [int(background_id)], np.int64)
+
+    index = np.full(painted.shape, -1, np.int64)
+    index[~painted] = background
+    exact = _exact_index(rgb, colours)
+    regions, count = ndimage.label(_flat(rgb, painted, exact))
+    if count:
+        sizes = np.bincount(regions.ravel(), minlength=count + 1)[1:].astype(np.float64)
+        means = np.stack([np.bincount(regions.ravel(), rgb[..., c].ravel(), count + 1)[1:] for c in range(3)], -1)
+        means /= sizes[:, None]
+        nearest, distance = _nearest(targets, means)
+        region_label = np.where(distance <= FAR_DISTANCE, target_index[nearest], background)
+        inside = regions > 0
+        member = regions[inside] - 1
+        spread = np.sqrt(((rgb[inside] - means[member]) ** 2).sum(-1))
+        index[inside] = np.where(spread <= REGION_SPREAD, region_label[member], -1)
+    return ids[_resolve_seams(index, rgb, colours, exact, background)]
+
+
+def _exact_index(rgb: np.ndarray, colours: np.ndarray) -> np.ndarray:
+    """Palette index of pixels showing a palette colour exactly, else -1."""
+    keys = (rgb[..., 0].astype(np.int32) << 16) | (rgb[..., 1].astype(np.int32) << 8) | rgb[..., 2]
+    palette_keys = (colours[:, 0].astype(np.int32) << 16) | (colours[:, 1].astype(np.int32) << 8) | colours[:, 2].astype(np.int32)
+    order = np.argsort(palette_keys)
+    position = np.minimum(np.searchsorted(palette_keys[order], keys), len(order) - 1)
+    return np.where(palette_keys[order][position] == keys, order[position], -1)
+
+
+def _nearest_candidate(source: np.ndarray, ys: np.ndarray, xs: np.ndarray, radius: int, rgb: np.ndarray,
+                       colours: np.ndarray, background: int, chunk: int = 32768) -> np.ndarray:
+    """For each pixel, the label among source's labels in its (2r+1)² window whose colour is nearest its own (-1: none)."""
+    choice = np.full(len(ys), -1, np.int64)
+    for start in range(0, len(ys), chunk):
+        cy, cx = ys[start:start + chunk], xs[start:start + chunk]
+        candidates = _window_candidates(source, cy, cx, radius)
+        candidates[candidates == background] = -1
+        difference = colours[np.maximum(candidates, 0)] - rgb[cy, cx].astype(np.float64)[:, None, :]
+        distance = (difference * difference).sum(-1)
+        distance[candidates < 0] = np.inf
+        best = distance.argmin(axis=1)
+        rows = np.arange(len(cy))
+        choice[start:start + chunk] = np.where(np.isfinite(distance[rows, best]), candidates[rows, best], -1)
+    return choice
+
+
+def _resolve_seams(index: np.ndarray, rgb: np.ndarray, colours: np.ndarray, exact: np.ndarray,
+                   background: int) -> np.ndarray:
+    """Undecided pixels (seams, overlaps, noise) take, in this order: the nearest colour among labels shown
+    exactly in their 3x3 neighbourhood; the label they show within NEAR_DISTANCE; the nearest among labels
+    decided around them (twice), then within 2 and 4 pixels (labels of the NEAR_DISTANCE tier do not spread:
+    JPEG noise on a seam can land near a third colour); else the nearest colour within FAR_DISTANCE."""
+    exact = np.where(index == background, -1, exact)
+    ys, xs = np.nonzero(index < 0)
+    tiers = [("shown", 1), ("near", 0), *(("grown", 1),) * GROWTH_ROUNDS, *(("seeds", r) for r in SEED_RADII)]
+    if len(ys) > MAX_SEAM_FRACTION * index.size:  # a photo or noise, not a doodle: pixel by pixel, approximately
+        nearest = _nearest_binned(colours, rgb[ys, xs])
+        distance = np.sqrt(((rgb[ys, xs] - colours[nearest]) ** 2).sum(-1))
+        index[ys, xs] = np.where(distance <= FAR_DISTANCE, nearest, background)
+        return index
+    near_only = np.zeros(index.shape, bool)  # labels taken from the pixel's colour alone do not spread
+    for tier, radius in tiers:
+        if not len(ys):
+            break
+        if tier == "near":
+            choice, distance = _nearest(colours, rgb[ys, xs])
+            choice[distance > NEAR_DISTANCE] = -1
+            near_only[ys[choice >= 0], xs[choice >= 0]] = True
+        else:
+            source = exact if tier == "shown" else np.where(near_only, -1, index)
+            choice = _nearest_candidate(source, ys, xs, radius, rgb, colours, background)
+        found = choice >= 0
+        index[ys[found], xs[found]] = choice[found]
+        ys, xs = ys[~found], xs[~found]
+    nearest, distance = _nearest(colours, rgb[ys, xs])
+    index[ys, xs] = np.where(distance <= FAR_DISTANCE, nearest, background)
+    return index
+
+
+def unmatched_share(rgb: np.ndarray, palette: list[Label], sample: int = 65536) -> float:
+    """Share of pixels (a strided sample) farther than FAR_DISTANCE from every label colour and canvas
+    background: near 0 for doodles and label maps, high for photos."""
+    pixels = np.asarray(rgb)[..., :3].reshape(-1, 3)
+    pixels = pixels[:: max(1, len(pixels) // sample)]
+    targets = np.array([label.rgb for label in palette] + list(CANVAS_BACKGROUNDS), np.float64)
+    _, distance = _nearest(targets, pixels)
+    return float((distance > FAR_DISTANCE).mean()) if len(pixels) else 0.0

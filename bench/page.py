@@ -37,11 +37,10 @@ def time_strokes(page, count: int) -> list[float]:
     return timings
 
 
-def paint_scene(page, choose: bool = True) -> None:
-    """Paint the demo scene; on a phone the sidebar is folded away, so only the default label is used."""
+def paint_scene(page) -> None:
+    """Paint the demo scene with the colour chips above the canvas (on a phone too)."""
     for label, points in SCENE:
-        if choose:
-            choose_label(page, label)
+        choose_label(page, label)
         stroke(page, points)
         wait_idle(page)
         time.sleep(0.5)
@@ -65,14 +64,16 @@ def main() -> None:
             wait_idle(page)
             choose_label(page, "grass")
             timings = time_strokes(page, args.strokes)
+            page.get_by_role("button", name="Dusk").click()
+            wait_idle(page)
             paint_scene(page)
             settle(page)
             page.screenshot(path=str(ROOT / "docs" / "page_desktop.png"))
-        with browser_page(width=420, height=1400) as page:
+        with browser_page(width=390, height=844) as page:
             page.goto(url)
             page.wait_for_selector(CANVAS, timeout=60_000)
             wait_idle(page)
-            paint_scene(page, choose=False)
+            paint_scene(page)
             settle(page)
             page.screenshot(path=str(ROOT / "docs" / "page_phone.png"), full_page=True)
     print(f"mouse-up -> new image on screen, shipped model, {args.strokes} strokes: "

@@ -1,12 +1,13 @@
 """Label maps -> instance maps -> the one-hot tensor the generator reads."""
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 
 import numpy as np
 import torch
 from scipy import ndimage
+
+from label_colors import canonical_name, to_label_map  # noqa: F401  (to_label_map: part of the API)
 
 from .presets import Preset
 
@@ -95,108 +96,6 @@ def instance_map(labels: np.ndarray, thing_ids: Iterable[int]) -> np.ndarray:
         instances[mask] = components[mask] - 1 + next_id
         next_id += count
     return instances
-
-
-ALPHA_THRESHOLD = 128
-SEED_SEARCH_RADII = (2, 4)
-GROWTH_ROUNDS = 2
-NEAR_COLOUR_DISTANCE = 4.0  # a painted pixel this close to a palette colour shows that colour
-NEIGHBOUR_OFFSETS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx]
-
-
-def _check_canvas(rgba: np.ndarray) -> np.ndarray:
-    array = np.asarray(rgba)
-    if array.ndim != 3 or array.shape[2] not in (3, 4) or min(array.shape[:2]) == 0:
-        raise ValueError(f"expected an (H, W, 4) RGBA or (H, W, 3) RGB image, got shape {array.shape}")
-    if not np.issubdtype(array.dtype, np.integer) or array.dtype == np.bool_:
-        raise ValueError(f"expected uint8 colour values, got dtype {array.dtype}")
-    if array.dtype != np.uint8 and (array.min() < 0 or array.max() > 255):
-        raise ValueError(f"colour values must lie in 0..255, found {array.min()}..{array.max()}")
-    return array.astype(np.int32, copy=False)
-
-
-@functools.lru_cache(maxsize=8)
-def _colour_lookup(colours: tuple[tuple[int, int, int], ...]) -> np.ndarray:
-    """A 2**24 table from packed RGB to palette index; len(colours) marks "no exact match"."""
-    table = np.full(1 << 24, len(colours), dtype=np.uint8 if len(colours) < 255 else np.uint16)
-    for i, (r, g, b) in enumerate(colours):
-        table[(r << 16) | (g << 8) | b] = i
-    return table
-
-
-def _nearest_colour(colours: np.ndarray, rgb: np.ndarray, chunk: int = 16384) -> np.ndarray:
-    """Index of the nearest palette colour for each (N, 3) pixel, in chunks to bound memory."""
-    out = np.empty(len(rgb), dtype=np.int64)
-    for start in range(0, len(rgb), chunk):
-        part = rgb[start:start + chunk, None, :] - colours[None, :, :]
-        out[start:start + chunk] = (part * part).sum(-1).argmin(axis=1)
-    return out
-
-
-def to_label_map(rgba: np.ndarray, palette: list, background_id: int, alpha_threshold: int = ALPHA_THRESHOLD) -> np.ndarray:
-    """Canvas pixels -> label ids: transparent -> background_id, painted -> the palette colour it shows.
-
-    Pixels inside a uniform 3x3 patch of one exact palette colour are trusted (seeds): a blend of two
-    strokes can land exactly on a third colour. Every other painted pixel takes, in this order: the
-    nearest colour among labels shown exactly in its 3x3 neighbourhood; the palette colour it shows
-    within NEAR_COLOUR_DISTANCE; the nearest among labels decided around it; among seed labels within
-    2, then 4 pixels; else the nearest of the whole palette. So antialiased edges and overlaps keep a
-    label painted around them.
-    """
-    if not palette:
-        raise ValueError("palette is empty")
-    if isinstance(background_id, bool) or not isinstance(background_id, (int, np.integer)) or background_id < 0:
-        raise ValueError(f"background_id must be a non-negative int, got {background_id!r}")
-    array = _check_canvas(rgba)
-    ids = np.array([label.id for label in palette] + [int(background_id)], dtype=np.int64)
-    colours = np.array([label.rgb for label in palette], dtype=np.int32)
-    background = len(palette)
-    rgb = array[..., :3]
-    keys = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
-    transparent = array[..., 3] < alpha_threshold if array.shape[2] == 4 else np.zeros(keys.shape, bool)
-    keys[transparent] = -1
-    exact = _colour_lookup(tuple(map(tuple, colours.tolist())))[np.maximum(keys, 0)].astype(np.int64)
-    padded = np.pad(keys, 1, mode="edge")
-    h, w = keys.shape
-    uniform = np.ones(keys.shape, bool)
-    for dy, dx in NEIGHBOUR_OFFSETS:
-        uniform &= padded[1 + dy:1 + dy + h, 1 + dx:1 + dx + w] == keys
-    exact[(exact == len(palette)) | transparent] = -1
-    index = np.where(uniform, exact, -1)
-    index[transparent] = background
-    ys, xs = np.nonzero(index < 0)
-    for tier, radius in (("shown", 1), ("near", 0), *(("grown", 1),) * GROWTH_ROUNDS, *(("seeds", r) for r in SEED_SEARCH_RADII)):
-        if not len(ys):
-            break
-        if tier == "near":
-            nearest = _nearest_colour(colours, rgb[ys, xs])
-            close = ((colours[nearest] - rgb[ys, xs]) ** 2).sum(-1) <= NEAR_COLOUR_DISTANCE**2
-            index[ys[close], xs[close]] = nearest[close]
-            ys, xs = ys[~close], xs[~close]
-            continue
-        source = exact if tier == "shown" else index
-        padded = np.pad(source, radius, constant_values=-1)
-        offsets = range(-radius, radius + 1)
-        candidates = np.stack([padded[ys + radius + dy, xs + radius + dx] for dy in offsets for dx in offsets], axis=1)
-        candidates[candidates == background] = -1
-        difference = colours[np.maximum(candidates, 0)] - rgb[ys, xs][:, None, :]
-        distance = (difference * difference).sum(-1).astype(np.float64)
-        distance[candidates < 0] = np.inf
-        best = distance.argmin(axis=1)
-        found = np.isfinite(distance[np.arange(len(ys)), best])
-        index[ys[found], xs[found]] = candidates[np.arange(len(ys)), best][found]
-        ys, xs = ys[~found], xs[~found]
-    if len(ys):
-        index[ys, xs] = _nearest_colour(colours, rgb[ys, xs])
-    return ids[index]
-
-
-def canonical_name(name: str) -> str:
-    """Label names compared across label spaces: 'sky-other' == 'Sky' == 'sky'."""
-    name = name.strip().lower().replace("_", " ").replace("-", " ")
-    for suffix in (" other", " merged", " stuff"):
-        name = name.removesuffix(suffix)
-    return name
 
 
 def remap(labels: np.ndarray, from_palette: list, to_palette: list, fallback_id: int | None = None) -> tuple[np.ndarray, list[str]]:

@@ -1,9 +1,14 @@
-"""GauGAN doodle → photo: the Streamlit page (layout and session state only; all work goes through gaugan)."""
+"""GauGAN doodle → photo: the Streamlit page (layout and session state only; all work goes through gaugan).
+
+Every element that comes and goes (notices, errors) lives in a container created on every run, so the canvas
+keeps its place in the page and is never remounted: nothing a person does loses the drawing.
+"""
 from __future__ import annotations
 
 import os
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import streamlit as st
@@ -11,225 +16,466 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "streamlit_app"))
 
-from gaugan import GauGAN  # noqa: E402
+from gaugan import GauGAN, download  # noqa: E402
+from gaugan.allocator import tune_for_inference  # noqa: E402
+from gaugan.canvas import (SHIPPED_MODEL, background_label, bucket_fill, compose_labels, example_scene,  # noqa: E402
+                           fit_label_map, list_models, mixed_style, png_bytes, read_photo, refuse_photo,
+                           style_looks)
 from gaugan.labelmaps import colourize, label_map_png, read_label_map  # noqa: E402
 from gaugan.semantics import remap  # noqa: E402
-from gaugan.studio import (SHIPPED_MODEL, compose_labels, example_scene, fit_label_map, list_models,  # noqa: E402
-                           png_bytes)
-from streamlit_drawable_canvas import st_canvas  # noqa: E402
 from gaugan.sketch import model_kind  # noqa: E402
+from label_colors import Label, validate_palette  # noqa: E402
+from streamlit_drawable_canvas import st_canvas  # noqa: E402
 from streamlit_app import sketch_mode  # noqa: E402
+from widgets import chip_styles, column_width, hex_colour, plain  # noqa: E402
 
 CHECKPOINTS = Path(os.environ.get("GAUGAN_CHECKPOINTS", ROOT / "checkpoints"))
-TOOLS = {"Freehand": "freedraw", "Line": "line", "Rectangle": "rect", "Circle": "circle", "Filled polygon": "polygon"}
-CANVAS_WIDTHS = {"Small (320 px)": 320, "Medium (360 px)": 360, "Large (512 px)": 512}
-SWATCHES = {"🟥": (220, 40, 40), "🟧": (240, 140, 30), "🟨": (240, 220, 50), "🟩": (60, 170, 60), "🟦": (50, 110, 220),
-            "🟪": (150, 70, 190), "🟫": (140, 90, 50), "⬛": (20, 20, 20), "⬜": (240, 240, 240)}
-BACKGROUND_NAMES = ("sky-other", "sky", "grass", "road", "wall")
+NVIDIA_URL = os.environ.get("GAUGAN_NVIDIA_URL", "")  # a direct link to NVlabs/SPADE's checkpoints.tar.gz
+LICENCE = ("NVIDIA's pretrained SPADE models (COCO-Stuff, ADE20K, Cityscapes) are licensed "
+           "[CC BY-NC-SA 4.0](https://creativecommons.org/licenses/by-nc-sa/4.0/): non-commercial use only, "
+           "with attribution, and adaptations shared alike.")
+TOOLS = {"Brush": "freedraw", "Line": "line", "Rectangle": "rect", "Circle": "circle", "Polygon": "polygon",
+         "Eraser": "freedraw", "Fill": "point"}
+CANVAS_WIDTHS = {"Small (320 px)": 320, "Medium (384 px)": 384, "Large (512 px)": 512}
+MIN_CANVAS_WIDTH = 200
 
 st.set_page_config(page_title="GauGAN doodle → photo", page_icon="🎨", layout="wide")
+state = st.session_state
 
 
-@st.cache_resource(show_spinner="Loading model…")
+class Controls(NamedTuple):
+    """What the sidebar asks for on this run."""
+
+    brush: int
+    max_width: int
+    live: bool
+    variations: bool
+    style: bytes | None
+    look: str | None
+    strength: float
+    background_id: int
+
+
+@st.cache_resource(show_spinner="Loading model…", max_entries=4)
 def load_model(path: str, modified: float) -> GauGAN:
-    """One loaded model per checkpoint (and file version) per process."""
-    return GauGAN.from_checkpoint(path)
+    """One loaded model per checkpoint (and file version) per process; its palette is checked on load."""
+    model = GauGAN.from_checkpoint(path)
+    validate_palette(model.labels)
+    tune_for_inference()
+    return model
+
+
+@st.cache_resource(show_spinner="Preparing the built-in looks…", max_entries=4)
+def looks_of(path: str, modified: float) -> dict:
+    """The model's built-in looks (style code and sample photo by name), computed once per model."""
+    return style_looks(load_model(path, modified))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def generate_png(path: str, modified: float, labels: np.ndarray, seed: int, style: bytes | None) -> bytes:
-    """A generated image as PNG, cached by (model, labels, seed, style)."""
-    import io
-
+def generate_png(path: str, modified: float, labels: np.ndarray, seed: int, style: bytes | None, look: str | None,
+                 strength: float) -> bytes:
+    """A generated image as PNG, cached by (model, labels, seed, style photo or look, style strength)."""
     model = load_model(path, modified)
-    photo = Image.open(io.BytesIO(style)) if style else None
-    return png_bytes(model.generate(labels, seed=seed, style=photo))
-
-
-def swatch(rgb: tuple[int, int, int]) -> str:
-    """The coloured square emoji closest to a label colour (select-box options are plain text)."""
-    return min(SWATCHES, key=lambda k: sum((a - b) ** 2 for a, b in zip(SWATCHES[k], rgb)))
-
-
-def hex_colour(rgb: tuple[int, int, int]) -> str:
-    return "#%02x%02x%02x" % tuple(rgb)
+    code = None
+    if style:
+        code = mixed_style(model, model.encode_style(read_photo(style)), seed, strength)
+    elif look:
+        code = mixed_style(model, looks_of(path, modified)[look][0], seed, strength)
+    return png_bytes(model.generate(labels, seed=seed, style=code))
 
 
 def modified_time(folder: Path) -> float:
     return max((p.stat().st_mtime for p in folder.iterdir() if p.is_file()), default=0.0)
 
 
+def load(models: dict[str, Path], name: str) -> GauGAN:
+    return load_model(str(models[name]), modified_time(models[name]))
+
+
+def notice(text: str) -> None:
+    """An info line shown on the next render only (our words; untrusted parts passed through plain())."""
+    state.notices.append(text)
+
+
 def reset_canvas() -> None:
-    st.session_state.canvas_gen = st.session_state.get("canvas_gen", 0) + 1
+    state.canvas_gen += 1
+    state.strokes = 0
+
+
+def init_state() -> None:
+    defaults = {"canvas_gen": 0, "base": None, "notices": [], "seed": 0, "model_error": None, "upload_error": None,
+                "chosen_labels": {}, "generated_for": None, "last_image": None}
+    for key, value in defaults.items():
+        state.setdefault(key, value)
+
+
+# ---------------------------------------------------------------- callbacks (run before the script)
+def switch_model(models: dict[str, Path]) -> None:
+    """Load the model picked in the select-box; if it is broken, say so and go back to the one in use."""
+    if model_kind(models[state.model]) == "sketch":  # sketch mode loads its own model
+        state.model_error = None
+        return
+    try:
+        load(models, state.model)
+        state.model_error = None
+    except ValueError as exc:
+        state.model_error = f"Could not load model **{plain(state.model)}**: {plain(exc)}"
+        state.model = state.active_model
 
 
 def new_variation() -> None:
-    st.session_state.seed = int(st.session_state.get("seed", 0)) + 1
+    state.seed = int(state.seed) + 1
 
 
-state = st.session_state
-state.setdefault("canvas_gen", 0)
-state.setdefault("base", None)
-state.setdefault("base_source", "fill")
-state.setdefault("notices", [])
-state.setdefault("seed", 0)
+def adopt_seed(seed: int) -> None:
+    state.seed = seed
 
-models = list_models(CHECKPOINTS)
-if not models:
-    st.error(f"No models found in {CHECKPOINTS}. Expected folders with model.json (ours) or latest_net_G.pth "
-             "(NVIDIA's <name>_pretrained).")
-    st.stop()
 
-# ---------------------------------------------------------------- sidebar: model and tools
-sidebar = st.sidebar
-sidebar.title("🎨 GauGAN")
-chosen = sidebar.selectbox("Model", list(models), key="model",
-                           help="The shipped model and every checkpoint folder found in checkpoints/.")
-if model_kind(models[chosen]) == "sketch":  # outlines -> photo: its own page mode
-    sketch_mode.render(models[chosen], chosen, modified_time(models[chosen]))
-    st.stop()
-model, model_error = None, None
-try:
-    model = load_model(str(models[chosen]), modified_time(models[chosen]))
-    active = chosen
-except Exception as exc:  # a broken checkpoint must not lose the drawing
-    model_error = f"Could not load model {chosen!r}: {exc}"
-    active = state.get("active_model") if state.get("active_model") in models else None
-    if active is not None:
-        model = load_model(str(models[active]), modified_time(models[active]))
+def choose_label(model_name: str, label_id: int) -> None:
+    state.chosen_labels[model_name] = label_id
 
-if model is None:
-    st.error(model_error)
-    st.stop()
 
-palette = model.labels
-by_id = {label.id: label for label in palette}
-previous = state.get("active_model")
-if previous and previous != active and state.get("current_labels") is not None:
-    previous_labels = load_model(str(models[previous]), modified_time(models[previous])).labels
-    moved, missing = remap(state.current_labels, previous_labels, palette,
-                           next((l.id for l in palette if l.name in BACKGROUND_NAMES), palette[0].id))
-    state.base, state.base_source = moved, "drawing"
+# ---------------------------------------------------------------- model in use
+def active_model(models: dict[str, Path]) -> tuple[str, GauGAN]:
+    """The model in use; a drawing made with another model is moved to it by label name."""
+    state.setdefault("model", next(iter(models)))
+    if state.model not in models:
+        state.model = next(iter(models))
+    name = state.model
+    try:
+        model = load(models, name)
+    except ValueError as exc:  # a broken default model: nothing else to fall back on
+        st.error(f"Could not load model **{plain(name)}**: {plain(exc)}")
+        st.stop()
+    previous, previous_labels = state.get("active_model"), state.get("active_labels")
+    if previous and previous != name and state.get("current_labels") is not None:
+        move_drawing(previous, previous_labels, name, model.labels)
+    state.active_model, state.active_labels = name, model.labels
+    return name, model
+
+
+def move_drawing(previous: str, old: list[Label], name: str, new: list[Label]) -> None:
+    moved, missing = remap(state.current_labels, old, new, background_label(new))
+    state.base = state.current_labels = moved
     reset_canvas()
-    state.notices = [f"Moved the drawing from {previous} to {active} by label name."]
+    notice(f"Moved the drawing from **{plain(previous)}** to **{plain(name)}** by label name.")
     if missing:
-        state.notices.append(f"{active} has no label for: {', '.join(missing)} (painted as its background).")
-state.active_model = active
+        notice(f"{plain(name)} has no label for: {plain(', '.join(missing))} (painted as its background).")
 
-label_id = sidebar.selectbox(
-    "Label", [l.id for l in palette], key=f"label_{active}",
-    format_func=lambda i: f"{swatch(by_id[i].rgb)} {by_id[i].name}  {hex_colour(by_id[i].rgb)}",
-    index=next((i for i, l in enumerate(palette) if l.name in ("mountain", "tree", "person", "car")), 0))
-sidebar.markdown(f"<div style='height:14px;border-radius:3px;background:{hex_colour(by_id[label_id].rgb)}'></div>",
-                 unsafe_allow_html=True)
-default_background = next((i for i, l in enumerate(palette) if l.name in BACKGROUND_NAMES), 0)
-background_id = sidebar.selectbox("Unpainted area", [l.id for l in palette], key=f"background_{active}",
-                                  index=default_background, format_func=lambda i: f"{swatch(by_id[i].rgb)} {by_id[i].name}",
-                                  help="The label of every pixel you have not painted (bucket fill).")
-tool = sidebar.radio("Tool", list(TOOLS), horizontal=True, key="tool")
-brush = sidebar.slider("Brush size", 2, 80, 24, key="brush")
-canvas_width = CANVAS_WIDTHS[sidebar.selectbox("Canvas", list(CANVAS_WIDTHS), index=1, key="canvas_size")]
-sidebar.number_input("Seed", min_value=0, step=1, key="seed")
-sidebar.button("🎲 New variation", on_click=new_variation, use_container_width=True)
-live = sidebar.toggle("Live: regenerate after each stroke", value=active == SHIPPED_MODEL, key=f"live_{active}")
-show_variations = sidebar.toggle("Show 4 variations", key="variations")
-style_bytes = None
-if model.has_style_encoder:
-    style_file = sidebar.file_uploader("Style from a photo", type=["png", "jpg", "jpeg", "webp"], key="style")
-    style_bytes = style_file.getvalue() if style_file else None
 
-# ---------------------------------------------------------------- base map: fill, upload, example
-out_h, out_w = model.preset.output_size
-height = max(64, round(canvas_width * out_h / out_w))
-size = (height, canvas_width)
-upload = st.sidebar.file_uploader("Start from a label map (ids or colours PNG)", type=["png"], key="upload")
-if upload is not None and state.get("upload_done") != upload.file_id:
+# ---------------------------------------------------------------- sidebar
+def sidebar(models: dict[str, Path], name: str, model: GauGAN) -> Controls:
+    bar = st.sidebar
+    bar.title("GauGAN")
+    bar.selectbox("Model", list(models), key="model", on_change=switch_model, args=(models,),
+                  help="The shipped model and every checkpoint folder found in checkpoints/.")
+    description = (model_card_description(models[name]) or "").strip()
+    if description:
+        bar.caption(plain(description[:300]))
+    palette = model.labels
+    background_id = bar.selectbox(
+        "Unpainted area", [l.id for l in palette], key=f"background_{name}",
+        index=[l.id for l in palette].index(background_label(palette)),
+        format_func=lambda i: next(l.name for l in palette if l.id == i),
+        help="The label of every pixel you have not painted; the eraser paints it too.")
+    brush = bar.slider("Brush size", 2, 80, 24, key="brush")
+    max_width = CANVAS_WIDTHS[bar.selectbox("Canvas", list(CANVAS_WIDTHS), index=2, key="canvas_size",
+                                            help="At most this wide; it shrinks to fit narrow windows.")]
+    bar.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="seed")
+    bar.button("New variation", on_click=new_variation, width="stretch", key="new_variation")
+    live = bar.toggle("Live: regenerate after each stroke", value=name == SHIPPED_MODEL, key=f"live_{name}")
+    variations = bar.toggle("Show 4 variations", key="variations")
+    style, look, strength = style_controls(models, name, model) if model.has_style_encoder else (None, None, 1.0)
+    return Controls(brush, max_width, live, variations, style, look, strength, background_id)
+
+
+def style_controls(models: dict[str, Path], name: str, model: GauGAN) -> tuple[bytes | None, str | None, float]:
+    """A style photo, or one of the model's built-in looks (thumbnails; a click picks one), and the strength."""
+    bar = st.sidebar
+    bar.subheader("Style")
+    looks = looks_of(str(models[name]), modified_time(models[name]))
+    if looks:
+        for row in range(0, len(looks), 2):
+            for column, look in zip(bar.columns(2), list(looks)[row:row + 2]):
+                column.image(looks[look][1], width="stretch")
+                column.button(look, key=f"look_{look}", on_click=pick_look, args=(look,), width="stretch",
+                              type="primary" if state.get("look") == look else "secondary")
+        bar.button("No look (seed only)", key="look_none", on_click=pick_look, args=(None,), width="stretch")
+    photo = bar.file_uploader("Style from a photo", type=["png", "jpg", "jpeg", "webp"], key="style")
+    style = checked_style(photo)
+    look = state.get("look") if state.get("look") in looks and style is None else None
+    strength = bar.slider("Style strength", 0.0, 1.0, 0.8, 0.05, key="strength", disabled=not (style or look),
+                          help="1 copies the look; lower values mix in the seed, so seeds still vary.")
+    return style, look, strength
+
+
+def pick_look(look: str | None) -> None:
+    state.look = look
+
+
+def nvidia_models(models: dict[str, Path]) -> None:
+    """Download, verify and unpack NVIDIA's checkpoints.tar.gz into the checkpoints folder, after the licence."""
+    with st.sidebar.expander("Get NVIDIA's pretrained models"):
+        st.markdown(LICENCE)
+        url = st.text_input("checkpoints.tar.gz URL", value=NVIDIA_URL, key="nvidia_url",
+                            help="The archive linked from the NVlabs/SPADE README (or a local path).")
+        agreed = st.checkbox("I accept the licence: non-commercial use only", key="nvidia_licence")
+        if not st.button("Download and unpack", disabled=not (agreed and url.strip()), key="nvidia_download"):
+            return
+        with st.spinner("Downloading, verifying and unpacking… (the full archive is about 0.6 GB)"):
+            try:
+                download(url.strip(), CHECKPOINTS)
+            except (ValueError, OSError) as exc:  # OSError: no network, refused connection, full disk
+                state.download_error = (f"Could not download {plain(url.strip())}: {plain(exc)}. Without a network "
+                                        "connection, download the archive elsewhere and give its local path.")
+                return
+        state.download_error = None
+        added = sorted(set(list_models(CHECKPOINTS)) - set(models))
+        notice(f"Unpacked into {plain(CHECKPOINTS)}: " + (plain(", ".join(added)) if added else "no new models") + ".")
+        st.rerun()
+
+
+def checked_style(photo) -> bytes | None:
+    """The style photo's bytes if it decodes; else None, with an error shown while the file stays."""
+    state.style_error = None
+    if photo is None:
+        return None
+    try:
+        read_photo(photo.getvalue())
+    except ValueError as exc:
+        state.style_error = f"Could not use **{plain(photo.name)}** as a style photo: {plain(exc)}. Your drawing is kept."
+        return None
+    return photo.getvalue()
+
+
+def model_card_description(folder: Path) -> str | None:
+    from gaugan.checkpoints import read_model_card
+
+    try:
+        card = read_model_card(folder) or {}
+    except ValueError:
+        return None
+    description = card.get("description")
+    return description if isinstance(description, str) else None
+
+
+def base_map_controls(name: str, model: GauGAN, controls: Controls, size: tuple[int, int]) -> None:
+    """Upload a label map, load an example or clear: each replaces the base map under a fresh canvas."""
+    bar = st.sidebar
+    upload = bar.file_uploader("Start from a label map (ids or colours PNG)", type=["png"], key="upload")
+    take_upload(upload, name, model.labels, controls.background_id, size)
+    if bar.button("Example scene", width="stretch", key="example"):
+        state.example = state.get("example", -1) + 1
+        state.base, missing = example_scene(state.example, model.labels, size)
+        reset_canvas()
+        if missing:
+            notice(f"{plain(name)} lacks {plain(', '.join(missing))}; shown as its fallback label.")
+    if bar.button("Clear", width="stretch", key="clear"):
+        state.base = None
+        reset_canvas()
+
+
+def take_upload(upload, name: str, palette: list[Label], background_id: int, size: tuple[int, int]) -> None:
+    """Read a new upload once; its error stays on screen as long as the file stays in the uploader."""
+    if upload is None:
+        state.upload_error = None
+        return
+    if state.get("upload_done") == upload.file_id:
+        return
     state.upload_done = upload.file_id
     try:
         uploaded = read_label_map(upload.getvalue(), palette, background_id)
-        unknown = sorted(set(np.unique(uploaded).tolist()) - set(by_id))
+        refuse_photo(upload.getvalue(), palette, name)
+        unknown = sorted(set(np.unique(uploaded).tolist()) - {l.id for l in palette})
         if unknown:
-            raise ValueError(f"ids {unknown[:12]} are not labels of {active} (valid: {min(by_id)}..{max(by_id)})")
-        state.base, state.base_source = fit_label_map(uploaded, size), "upload"
-        reset_canvas()
-        state.notices = [f"Loaded {upload.name} ({uploaded.shape[1]}×{uploaded.shape[0]})."]
+            raise ValueError(f"ids {unknown[:12]} are not labels of {name} "
+                             f"(valid: {min(l.id for l in palette)}..{max(l.id for l in palette)})")
     except ValueError as exc:
-        state.notices = []
-        st.error(f"Could not use {upload.name}: {exc}")
-
-col_a, col_b = st.sidebar.columns(2)
-if col_a.button("Example scene", use_container_width=True):
-    state.example = state.get("example", -1) + 1
-    state.base, missing = example_scene(state.example, palette, size)
-    state.base_source = "example"
+        state.upload_error = f"Could not use **{plain(upload.name)}**: {plain(exc)}. Your drawing is kept."
+        return
+    state.upload_error = None
+    state.base = fit_label_map(uploaded, size)
     reset_canvas()
-    state.notices = [f"{active} lacks {', '.join(missing)}; shown as its fallback label."] if missing else []
-if col_b.button("Clear", use_container_width=True):
-    state.base, state.base_source, state.notices = None, "fill", []
-    reset_canvas()
+    notice(f"Loaded {plain(upload.name)} ({uploaded.shape[1]}×{uploaded.shape[0]}).")
 
-if state.base is None or state.base_source == "fill":
-    base = np.full(size, background_id, dtype=np.int64)
-else:
-    base = state.base if state.base.shape == size else fit_label_map(state.base, size)
-state.base = base if state.base_source != "fill" else None
 
-# ---------------------------------------------------------------- canvas | result
-for notice in state.notices:
-    st.info(notice)
-if model_error:
-    st.error(model_error + f" — still using {active}; your drawing is kept.")
+# ---------------------------------------------------------------- canvas
+def canvas_size(model: GauGAN, controls: Controls, available: int | None) -> tuple[int, int]:
+    """(height, width) of the canvas: the chosen width, shrunk to the column, in the model's aspect ratio."""
+    width = controls.max_width if available is None else max(MIN_CANVAS_WIDTH, min(controls.max_width, available))
+    out_h, out_w = model.preset.output_size
+    return max(64, round(width * out_h / out_w)), width
 
-left, right = st.columns(2)
-with left:
-    colour = hex_colour(by_id[label_id].rgb)
+
+def fit_drawing_to(size: tuple[int, int]) -> None:
+    """After a size change, the whole drawing (strokes and base map) is rescaled into the base of a fresh canvas."""
+    previous = state.get("canvas_shape")
+    state.canvas_shape = size
+    if previous is None or previous == size:
+        return
+    if state.get("strokes"):  # the canvas cannot rescale its strokes: bake them into the base of a fresh canvas
+        state.base = fit_label_map(state.current_labels, size)
+        state.strokes = 0
+        reset_canvas()
+    elif state.base is not None:
+        state.base = fit_label_map(state.base, size)
+    if state.get("current_labels") is not None:
+        state.current_labels = fit_label_map(state.current_labels, size)
+
+
+def palette_chips(name: str, palette: list[Label], controls: Controls) -> int:
+    """Clickable named colour chips and the tools, always beside the canvas; returns the chosen label id."""
+    ids = [l.id for l in palette]
+    chosen = state.chosen_labels.get(name)
+    if chosen not in ids:
+        chosen = next((l.id for l in palette if l.name in ("mountain", "tree", "person", "car")), ids[0])
+        state.chosen_labels[name] = chosen
+    chips = st.container(horizontal=True, gap="small", key="chips")
+    for label in palette:
+        chips.button(plain(label.name), key=f"chip_{label.id}", on_click=choose_label, args=(name, label.id),
+                     help=f"{hex_colour(label.rgb)}")
+    chip_styles({f"chip_{l.id}": l.rgb for l in palette}, f"chip_{chosen}")
+    st.radio("Tool", list(TOOLS), horizontal=True, key="tool", label_visibility="collapsed")
+    return chosen
+
+
+def draw(palette: list[Label], base: np.ndarray, label_id: int, controls: Controls) -> np.ndarray | None:
+    """The canvas over the base map; returns the label map it shows (None if the canvas cannot be read)."""
+    by_id = {l.id: l for l in palette}
+    tool = state.get("tool", "Brush")
+    colour = hex_colour(by_id[controls.background_id if tool == "Eraser" else label_id].rgb)
+    fill = tool == "Fill"
     canvas = st_canvas(
-        fill_color=colour, stroke_width=brush, stroke_color=colour, background_color="",
+        fill_color=colour, stroke_width=1 if fill else controls.brush, stroke_color=colour, background_color="",
         background_image=Image.fromarray(colourize(base, palette)), update_streamlit=True,
-        height=height, width=canvas_width, drawing_mode=TOOLS[tool], key=f"canvas_{state.canvas_gen}",
-        return_image_data=True,
-    )
-    labels = None
+        height=base.shape[0], width=base.shape[1], drawing_mode=TOOLS[tool], point_display_radius=1,
+        key=f"canvas_{state.canvas_gen}", return_image_data=True)
+    if fill and fill_at_point(canvas.json_data, label_id):
+        st.rerun()
     try:
         labels = compose_labels(canvas.image_data, base, palette)
-        state.current_labels = labels
     except ValueError as exc:
-        st.error(f"Could not read the canvas: {exc}")
-    generate_clicked = st.button("Generate", type="primary", use_container_width=True)
+        st.error(f"Could not read the canvas: {plain(exc)}")
+        return None
+    state.current_labels = labels
+    state.strokes = len((canvas.json_data or {}).get("objects", []))
+    return labels
 
-with right:
-    if labels is not None and (live or generate_clicked or state.get("shown_for") is not None):
-        request = (active, labels.tobytes(), labels.shape, int(state.seed), style_bytes)
-        if live or generate_clicked:
-            state.shown_for = request
-        if state.shown_for == request:
-            try:
-                with st.spinner("Generating…"):
-                    image_png = generate_png(str(models[active]), modified_time(models[active]), labels,
-                                             int(state.seed), style_bytes)
-                st.image(image_png, caption=f"{active} · seed {state.seed}", width=canvas_width)
-                st.download_button("Download image", image_png, "gaugan.png", "image/png", on_click="ignore",
-                                   key="download_image")
-            except (RuntimeError, MemoryError, ValueError) as exc:
-                st.error(f"Generation failed: {exc}. Your drawing is kept; try a smaller canvas or another model.")
+
+def fill_at_point(drawing: dict | None, label_id: int) -> bool:
+    """A click with the Fill tool paints the enclosed region under it (on the drawing as it was before the click)."""
+    points = [o for o in (drawing or {}).get("objects", []) if o.get("type", "").lower() == "circle"]
+    if not points or state.get("current_labels") is None:
+        return False
+    point = points[-1]
+    x = point["left"] + point.get("radius", 1) + point.get("strokeWidth", 1) / 2
+    state.base = bucket_fill(state.current_labels, (round(point["top"]), round(x)), label_id)
+    state.current_labels = state.base
+    reset_canvas()
+    return True
+
+
+# ---------------------------------------------------------------- result
+def result(name: str, models: dict[str, Path], labels: np.ndarray, controls: Controls, clicked: bool,
+           width: int) -> None:
+    """The generated image; the last one stays on screen, marked stale, until the next one is ready."""
+    slot = st.container(key="result").empty()
+    drawing = (name, labels.tobytes(), labels.shape)
+    changed = state.generated_for != drawing
+    if changed and not (controls.live or clicked):
+        if state.last_image:
+            slot.image(state.last_image, caption="Out of date: the drawing changed. Press Generate (or turn on "
+                       "Live).", width=width)
         else:
-            st.caption("The drawing changed: press Generate (or turn on Live).")
-    else:
-        st.caption("Paint, then press Generate." if not live else "Paint to generate.")
-    if labels is not None:
-        st.download_button("Download label map (ids)", label_map_png(labels), "labels_ids.png", "image/png",
-                           on_click="ignore", key="download_ids")
-        st.download_button("Download label map (colours)", label_map_png(labels, palette), "labels_colours.png",
-                           "image/png", on_click="ignore", key="download_colours")
+            slot.caption("Paint, then press Generate." if not controls.live else "Paint to generate.")
+        return
+    if state.last_image:
+        slot.image(state.last_image, caption="Generating…", width=width)
+    try:
+        image = generate_png(str(models[name]), modified_time(models[name]), labels, int(state.seed), controls.style,
+                             controls.look, controls.strength)
+    except ValueError as exc:
+        slot.error(f"Could not generate: {plain(exc)}. Your drawing is kept.")
+        return
+    state.generated_for, state.last_image = drawing, image
+    style = ("style from your photo" if controls.style else f"{controls.look} look" if controls.look
+             else "style from the seed")
+    slot.image(image, caption=f"{plain(name)} · seed {state.seed} · {style}", width=width)
+    st.download_button("Download image", image, "gaugan.png", "image/png", on_click="ignore", key="download_image")
 
-if show_variations and labels is not None:
+
+def downloads(labels: np.ndarray, palette: list[Label]) -> None:
+    st.download_button("Download label map (ids)", label_map_png(labels), "labels_ids.png", "image/png",
+                       on_click="ignore", key="download_ids")
+    st.download_button("Download label map (colours)", label_map_png(labels, palette), "labels_colours.png",
+                       "image/png", on_click="ignore", key="download_colours")
+
+
+def variations(name: str, models: dict[str, Path], labels: np.ndarray, controls: Controls) -> None:
+    """Four seeds side by side; the button under one adopts its seed."""
     st.subheader("Variations")
-    columns = st.columns(4)
-    for offset, column in enumerate(columns):
+    for offset, column in enumerate(st.columns(4)):
         seed = int(state.seed) + offset
         try:
-            column.image(generate_png(str(models[active]), modified_time(models[active]), labels, seed, style_bytes),
-                         caption=f"seed {seed}")
-        except (RuntimeError, MemoryError, ValueError) as exc:
-            column.error(str(exc))
+            column.image(generate_png(str(models[name]), modified_time(models[name]), labels, seed, controls.style,
+                                      controls.look, controls.strength), caption=f"seed {seed}")
+        except ValueError as exc:
+            column.error(plain(exc))
+            continue
+        column.button(f"Use seed {seed}", key=f"adopt_{offset}", on_click=adopt_seed, args=(seed,),
+                      width="stretch")
+
+
+def show_messages(box) -> None:
+    """Errors that stay while their cause stays; notices shown once."""
+    if state.model_error:
+        box.error(state.model_error + f" Still using **{plain(state.active_model)}**; your drawing is kept.")
+    for error in (state.upload_error, state.get("style_error"), state.get("download_error")):
+        if error:
+            box.error(error)
+    for text in state.notices:
+        box.info(text)
+    state.notices = []
+
+
+# ---------------------------------------------------------------- page
+def main() -> None:
+    init_state()
+    models = list_models(CHECKPOINTS)
+    if not models:
+        st.error(f"No models found in {plain(CHECKPOINTS)}. Expected folders with model.json (ours) or "
+                 "latest_net_G.pth (NVIDIA's <name>\\_pretrained).")
+        st.stop()
+    if state.get("model") in models and model_kind(models[state.model]) == "sketch":  # outlines -> photo
+        st.sidebar.selectbox("Model", list(models), key="model", on_change=switch_model, args=(models,),
+                             help="The shipped model and every checkpoint folder found in checkpoints/.")
+        sketch_mode.render(models[state.model], state.model, modified_time(models[state.model]))
+        return
+    name, model = active_model(models)
+    controls = sidebar(models, name, model)
+    messages = st.container(key="messages")
+    left, right = st.columns(2)
+    with left:
+        available = column_width("canvas_column")
+        size = canvas_size(model, controls, available)
+        base_map_controls(name, model, controls, size)
+        fit_drawing_to(size)
+        if state.base is not None and state.base.shape != size:
+            state.base = fit_label_map(state.base, size)
+        base = state.base if state.base is not None else np.full(size, controls.background_id, dtype=np.int64)
+        label_id = palette_chips(name, model.labels, controls)
+        labels = draw(model.labels, base, label_id, controls)
+        clicked = st.button("Generate", type="primary", width="stretch", key="generate")
+    with right:
+        if labels is not None:
+            result(name, models, labels, controls, clicked, size[1])
+            downloads(labels, model.labels)
+    if controls.variations and labels is not None:
+        variations(name, models, labels, controls)
+    nvidia_models(models)
+    show_messages(messages)
+
+
+main()

@@ -12,7 +12,7 @@ import streamlit as st
 from PIL import Image
 
 from gaugan import Pix2Pix
-from gaugan.studio import png_bytes
+from gaugan.canvas import png_bytes
 from streamlit_drawable_canvas import st_canvas
 
 CANVAS_SIZES = {"Small (320 px)": 320, "Medium (384 px)": 384, "Large (512 px)": 512}

@@ -17,8 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-CANVAS = ".st-key-canvas_0 canvas.upper-canvas"
-RESULT = '[data-testid="stImage"] img'
+CANVAS = '[class*="st-key-canvas_"] canvas.upper-canvas'
+RESULT = '.st-key-result [data-testid="stImage"] img'
 
 
 def chromium_path() -> str:
@@ -80,9 +80,15 @@ def wait_idle(page, timeout: float = 60_000) -> None:
 
 
 def choose_label(page, name: str) -> None:
-    page.get_by_role("combobox", name="Label").click()
-    page.get_by_role("option", name=re.compile(rf"\s{re.escape(name)}\s")).first.click()
+    """Click the named colour chip above the canvas."""
+    page.locator('[class*="st-key-chip_"]').get_by_role("button", name=name, exact=True).click()
     wait_idle(page)
+
+
+def upload_file(page, uploader_label: str, path: Path) -> None:
+    """Put a file into the file uploader whose label starts with uploader_label."""
+    uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text=uploader_label)
+    uploader.locator('input[type="file"]').set_input_files(str(path))
 
 
 def stroke(page, points: list[tuple[int, int]]) -> None:

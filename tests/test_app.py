@@ -1,6 +1,7 @@
 """The Streamlit page under AppTest: generate, model switch, uploads, bad input, broken checkpoints."""
 import base64
 import io
+import re
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ from label_colors import PALETTES
 APP = str(ROOT / "streamlit_app" / "app.py")
 LAND = {l.name: l for l in PALETTES["landscape"]}
 ADE = {l.name: l.id for l in PALETTES["ade20k"]}
-SIZE = 360  # the page's default canvas is 360 px wide, square for square models
+SIZE = 512  # the page's default canvas (no browser reports a narrower column here), square models
 
 
 @pytest.fixture(scope="module")
@@ -55,25 +56,27 @@ def strokes(*rects: tuple[str, tuple[int, int, int, int]]) -> dict:
 
 
 def texts(at) -> str:
-    return " | ".join(str(e.value) for kind in ("error", "info", "warning", "caption") for e in at.get(kind))
+    """The messages on the page as a reader sees them (Markdown escapes and bold marks removed)."""
+    raw = " | ".join(str(e.value) for kind in ("error", "info", "warning", "caption") for e in at.get(kind))
+    return re.sub(r"\\(.)", r"\1", raw.replace("**", ""))
 
 
 def test_painting_generates_an_image(app):
-    app.session_state["canvas_0"] = strokes(("sea", (200, 360, 0, 360)), ("mountain", (100, 200, 50, 300)))
+    app.session_state["canvas_0"] = strokes(("sea", (200, SIZE, 0, SIZE)), ("mountain", (100, 200, 50, 300)))
     app.run()
     assert not app.exception, app.exception
     labels = app.session_state["current_labels"]
     assert labels.shape == (SIZE, SIZE)
     assert (labels[250:] == LAND["sea"].id).all() and (labels[120:180, 60:290] == LAND["mountain"].id).all()
     assert (labels[:90] == LAND["sky-other"].id).all(), "unpainted pixels take the background label"
-    images = app.get("image")
+    images = app.main.get("image")
     assert len(images) == 1 and "landscape" in images[0].proto.imgs[0].caption
     assert [b.label for b in app.get("download_button")] == ["Download image", "Download label map (ids)",
                                                                "Download label map (colours)"]
 
 
 def test_switching_models_remaps_the_drawing_by_name(app):
-    app.session_state["canvas_0"] = strokes(("sea", (200, 360, 0, 360)), ("clouds", (20, 80, 20, 200)))
+    app.session_state["canvas_0"] = strokes(("sea", (200, SIZE, 0, SIZE)), ("clouds", (20, 80, 20, 200)))
     app.run()
     app.selectbox(key="model").select("ade20k_pretrained").run()
     assert not app.exception, app.exception
@@ -100,7 +103,7 @@ def test_upload_of_a_colour_label_map(app):
     ids[:, 32:] = LAND["sea"].id
     app.sidebar.get("file_uploader")[1].set_value(("colours.png", label_map_png(ids, PALETTES["landscape"]), "image/png")).run()
     labels = app.session_state["current_labels"]
-    assert (labels[:, :170] == LAND["sand"].id).all() and (labels[:, 190:] == LAND["sea"].id).all()
+    assert (labels[:, :SIZE // 2 - 10] == LAND["sand"].id).all() and (labels[:, SIZE // 2 + 10:] == LAND["sea"].id).all()
 
 
 def test_bad_upload_is_an_error_and_the_drawing_stays(app):
@@ -123,6 +126,205 @@ def test_broken_checkpoint_is_reported_and_the_drawing_stays(app):
     app.selectbox(key="model").select("broken_pretrained").run()
     assert not app.exception
     message = texts(app)
-    assert "Could not load model 'broken_pretrained'" in message and "still using landscape" in message
+    assert "Could not load model broken_pretrained" in message and "Still using landscape" in message
+    assert app.selectbox(key="model").value == "landscape", "the select-box shows the model in use"
     assert np.array_equal(app.session_state["current_labels"], before)
-    assert len(app.get("image")) == 1
+    assert len(app.main.get("image")) == 1
+
+
+def png(array: np.ndarray, fmt: str = "PNG") -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def style_uploader(app):
+    return next(u for u in app.sidebar.get("file_uploader") if "Style" in u.proto.label)
+
+
+def test_bad_style_photo_is_a_clear_error_and_the_drawing_stays(app):
+    app.session_state["canvas_0"] = strokes(("tree", (10, 60, 10, 60)))
+    app.run()
+    before = app.session_state["current_labels"].copy()
+    style_uploader(app).set_value(("broken.jpg", b"\xff\xd8\xff not a jpeg", "image/jpeg")).run()
+    assert not app.exception, app.exception
+    assert "Could not use broken.jpg as a style photo: not a readable photo" in texts(app)
+    assert np.array_equal(app.session_state["current_labels"], before)
+    assert len(app.main.get("image")) == 1, "the page still generates, without the style"
+    app.run()
+    assert "Could not use broken.jpg" in texts(app), "the error stays while the file does"
+
+
+def test_seed_still_varies_with_a_style_photo(app):
+    app.session_state["canvas_0"] = strokes(("sea", (200, SIZE, 0, SIZE)))
+    app.run()
+    photo = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    style_uploader(app).set_value(("photo.png", png(photo), "image/png")).run()
+    first = app.session_state["last_image"]
+    app.button(key="new_variation").click().run()
+    assert not app.exception, app.exception
+    second = app.session_state["last_image"]
+    assert first != second, "New variation changes the image with a style photo loaded"
+    assert "style from your photo" in app.main.get("image")[0].proto.imgs[0].caption
+
+
+def test_notices_show_once(app):
+    app.run()
+    ids = np.full((50, 50), LAND["grass"].id, np.uint8)
+    app.sidebar.get("file_uploader")[1].set_value(("ids.png", label_map_png(ids), "image/png")).run()
+    assert "Loaded ids.png" in texts(app)
+    app.run()
+    assert "Loaded ids.png" not in texts(app)
+
+
+def test_chosen_label_survives_a_model_switch(app):
+    app.run()
+    app.button(key=f"chip_{LAND['river'].id}").click().run()
+    assert app.session_state["chosen_labels"]["landscape"] == LAND["river"].id
+    app.selectbox(key="model").select("ade20k_pretrained").run()
+    app.selectbox(key="model").select("landscape").run()
+    assert not app.exception, app.exception
+    assert app.session_state["chosen_labels"]["landscape"] == LAND["river"].id
+
+
+def test_a_photo_offered_as_a_label_map_is_refused(app):
+    app.session_state["canvas_0"] = strokes(("tree", (10, 60, 10, 60)))
+    app.run()
+    before = app.session_state["current_labels"].copy()
+    yy, xx = np.mgrid[0:120, 0:160]
+    photo = np.dstack([xx * 1.5, yy * 2, 255 - xx]).astype(np.uint8)  # a smooth gradient, no label colours
+    app.sidebar.get("file_uploader")[1].set_value(("holiday.png", png(photo), "image/png")).run()
+    assert "Could not use holiday.png: this looks like a photo, not a label map" in texts(app)
+    assert np.array_equal(app.session_state["current_labels"], before)
+
+
+def test_fill_paints_the_enclosed_region(app):
+    outline = np.zeros((SIZE, SIZE, 4), np.uint8)
+    outline[100:300, 100:300] = (*LAND["mountain"].rgb, 255)
+    outline[110:290, 110:290] = 0  # a hollow square: a mountain outline on the sky
+    value = strokes()
+    value["drawing"]["data"] = "data:image/png;base64," + base64.b64encode(png(outline)).decode()
+    value["drawing"]["raw"]["objects"] = [{"type": "path"}]
+    app.session_state["canvas_0"] = value
+    app.run()
+    app.radio(key="tool").set_value("Fill").run()
+    click = {"type": "circle", "left": 200 - 1.5, "top": 200, "radius": 1, "strokeWidth": 1}
+    value = {**value, "drawing": {**value["drawing"], "raw": {"objects": [{"type": "path"}, click]}}}
+    app.session_state["canvas_0"] = value
+    app.run()
+    assert not app.exception, app.exception
+    labels = app.session_state["current_labels"]
+    assert (labels[120:280, 120:280] == LAND["mountain"].id).all(), "the inside of the outline became mountain"
+    assert (labels[:90] == LAND["sky-other"].id).all(), "the outside stays sky"
+
+
+def test_text_from_a_model_folder_is_shown_as_text(app, checkpoints):
+    import json
+    import shutil
+
+    hostile = checkpoints / "hostile"
+    shutil.copytree(checkpoints / "landscape", hostile)
+    card = json.loads((hostile / "model.json").read_text())
+    card["description"] = "![x](http://127.0.0.1:9/d.png) <img src=http://127.0.0.1:9/e.png> :red[x]"
+    card["labels"][0]["name"] = "![sky](http://127.0.0.1:9/s.png)"
+    (hostile / "model.json").write_text(json.dumps(card))
+    try:
+        app.run()
+        app.selectbox(key="model").select("hostile").run()
+        assert not app.exception, app.exception
+        chip = app.button(key="chip_0").proto.label
+        assert chip == "\\!\\[sky\\]\\(http\\:\u200b//127\\.0\\.0\\.1\\:9/s\\.png\\)", "Markdown in a label name is escaped"
+        caption = app.sidebar.get("caption")[0].value
+        assert "<" not in caption.replace(r"\<", "") and "![" not in caption
+    finally:
+        shutil.rmtree(hostile)
+
+
+@pytest.fixture()
+def archive_server(tmp_path):
+    """A server on 127.0.0.1 handing out an archive laid out like NVIDIA's checkpoints.tar.gz."""
+    import functools
+    import http.server
+    import tarfile
+    import threading
+
+    folder = tmp_path / "serve"
+    (folder / "checkpoints" / "tiny_pretrained").mkdir(parents=True)
+    torch.save(SPADEGenerator(PRESETS["ade20k"], ngf=8).state_dict(),
+               folder / "checkpoints" / "tiny_pretrained" / "latest_net_G.pth")
+    with tarfile.open(tmp_path / "checkpoints.tar.gz", "w:gz") as archive:
+        archive.add(folder / "checkpoints", arcname="checkpoints")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    thread.join()
+
+
+def nvidia_download(app, url: str):
+    app.text_input(key="nvidia_url").input(url).run()
+    assert app.button(key="nvidia_download").disabled, "nothing is downloaded before the licence is accepted"
+    app.checkbox(key="nvidia_licence").check().run()
+    return app.button(key="nvidia_download").click().run()
+
+
+def test_nvidia_models_download_after_the_licence(app, checkpoints, archive_server):
+    import shutil
+
+    app.run()
+    assert "CC BY-NC-SA 4.0" in " ".join(str(m.value) for m in app.sidebar.get("markdown"))
+    try:
+        nvidia_download(app, archive_server + "/checkpoints.tar.gz")
+        assert not app.exception, app.exception
+        assert "Unpacked into" in texts(app) and "tiny_pretrained" in texts(app)
+        assert "tiny_pretrained" in app.selectbox(key="model").options
+    finally:
+        shutil.rmtree(checkpoints / "tiny_pretrained", ignore_errors=True)
+
+
+def test_nvidia_download_without_network_says_so(app):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app.run()
+    nvidia_download(app, f"http://127.0.0.1:{port}/checkpoints.tar.gz")
+    assert not app.exception, app.exception
+    assert "Could not download" in texts(app) and "Without a network connection" in texts(app)
+
+
+def test_built_in_looks_are_offered_and_named_in_the_caption(app):
+    app.session_state["canvas_0"] = strokes(("sea", (200, SIZE, 0, SIZE)))
+    app.run()
+    plain_image = app.session_state["last_image"]
+    assert "style from the seed" in app.main.get("image")[0].proto.imgs[0].caption
+    app.button(key="look_Dusk").click().run()
+    assert not app.exception, app.exception
+    dusk = app.session_state["last_image"]
+    assert "Dusk look" in app.main.get("image")[0].proto.imgs[0].caption and dusk != plain_image
+    app.button(key="look_Day").click().run()
+    assert app.session_state["last_image"] != dusk, "another look gives another image"
+    app.button(key="new_variation").click().run()
+    assert "Day look" in app.main.get("image")[0].proto.imgs[0].caption
+
+
+def test_a_model_whose_palette_clashes_is_refused_by_name(app, checkpoints):
+    import json
+    import shutil
+
+    clash = checkpoints / "clash"
+    shutil.copytree(checkpoints / "landscape", clash)
+    card = json.loads((clash / "model.json").read_text())
+    card["labels"][1]["rgb"] = [card["labels"][0]["rgb"][0] + 2, *card["labels"][0]["rgb"][1:]]
+    (clash / "model.json").write_text(json.dumps(card))
+    try:
+        app.run()
+        app.selectbox(key="model").select("clash").run()
+        assert not app.exception, app.exception
+        assert "Could not load model clash: invalid palette: colours of 0 'sky-other'" in texts(app)
+        assert app.selectbox(key="model").value == "landscape"
+    finally:
+        shutil.rmtree(clash)

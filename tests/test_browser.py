@@ -1,12 +1,43 @@
-"""End to end in a real browser: paint two labels, generate live and by button, download both PNGs."""
+"""End to end in a real browser (Debian Chromium): painting, generating, downloads, and nothing losing the drawing."""
 import io
+import os
+import re
 
 import numpy as np
 import pytest
-from browser import CANVAS, RESULT, browser_page, choose_label, result_src, stroke, streamlit_server, wait_idle
+from browser import (CANVAS, RESULT, browser_page, choose_label, result_src, stroke, streamlit_server, upload_file,
+                     wait_idle)
+from helpers import ROOT
 from PIL import Image
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+MOUNTAIN, SKY = 2, 0  # ids in the shipped landscape model; mountain is the label chosen when the page opens
+LABEL_MAP_UPLOADER = "Start from a label map"
+
+
+@pytest.fixture(scope="module")
+def url():
+    with streamlit_server() as address:
+        yield address
+
+
+@pytest.fixture(scope="module")
+def broken_url(tmp_path_factory):
+    """The shipped model beside a model folder whose weights file is not a checkpoint."""
+    root = tmp_path_factory.mktemp("checkpoints")
+    os.symlink(ROOT / "checkpoints" / "landscape", root / "landscape")
+    (root / "broken_pretrained").mkdir()
+    (root / "broken_pretrained" / "latest_net_G.pth").write_bytes(b"<html>not a checkpoint</html>")
+    with streamlit_server(root) as address:
+        yield address
+
+
+def open_page(page, url: str) -> None:
+    page.goto(url)
+    page.wait_for_selector(CANVAS, timeout=60_000)
+    wait_idle(page)
+    page.wait_for_timeout(800)  # the column-width probe may fit the canvas once after the first render
+    wait_idle(page)
 
 
 def wait_new_result(page, previous: str | None, timeout: float = 60_000) -> str:
@@ -21,13 +52,22 @@ def fetch_png(page, src: str) -> Image.Image:
     return Image.open(io.BytesIO(response.body()))
 
 
-def test_paint_generate_and_download():
-    with streamlit_server() as url, browser_page() as page:
-        page.goto(url)
-        page.wait_for_selector(CANVAS, timeout=60_000)
-        wait_idle(page)
-        canvas = page.locator(CANVAS).bounding_box()
+def label_map(page) -> np.ndarray:
+    """The ids label map as the page's download button hands it out."""
+    wait_idle(page)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download label map (ids)").click()
+    return np.asarray(Image.open(download.value.path()))
 
+
+def canvas_box(page) -> dict:
+    return page.locator(CANVAS).bounding_box()
+
+
+def test_paint_generate_and_download(url):
+    with browser_page() as page:
+        open_page(page, url)
+        canvas = canvas_box(page)
         choose_label(page, "sea")
         before = result_src(page)
         stroke(page, [(10, 300), (180, 310), (350, 300)])
@@ -40,9 +80,9 @@ def test_paint_generate_and_download():
         page.get_by_text("Live: regenerate after each stroke").click()
         wait_idle(page)
         stroke(page, [(60, 60), (100, 60)])
-        page.get_by_text("The drawing changed: press Generate").wait_for(state="visible", timeout=30_000)
-        assert result_src(page) is None, "live mode is off: no image until Generate"
-        page.get_by_role("button", name="Generate").click()
+        page.get_by_text("Out of date: the drawing changed").wait_for(state="visible", timeout=30_000)
+        assert result_src(page) == second, "the last image stays on screen, marked out of date"
+        page.get_by_role("button", name="Generate", exact=True).click()
         third = wait_new_result(page, second)
 
         image = fetch_png(page, third)
@@ -61,10 +101,161 @@ def test_paint_generate_and_download():
         assert len(np.unique(ids)) >= 3, "sky, sea and mountain should all be in the label map"
 
 
-def test_phone_width_fits_the_canvas():
-    with streamlit_server() as url, browser_page(width=420, height=860) as page:
-        page.goto(url)
-        page.wait_for_selector(CANVAS, timeout=60_000)
+def paint(page, points: list[tuple[float, float]]) -> str:
+    """One stroke with live generation on; returns the new image's src once it is on screen."""
+    before = result_src(page)
+    stroke(page, points)
+    return wait_new_result(page, before)
+
+
+def test_bad_upload_error_stays_and_the_drawing_survives(url, tmp_path):
+    with browser_page() as page:
+        open_page(page, url)
+        paint(page, [(40, 100), (200, 110)])
+        painted = (label_map(page) == MOUNTAIN).sum()
+        assert painted > 500
+        junk = tmp_path / "junk.png"
+        junk.write_bytes(b"\x89PNG\r\n\x1a\n but not really")
+        upload_file(page, LABEL_MAP_UPLOADER, junk)
+        error = page.get_by_text(re.compile(r"Could not use junk\.png: .*not a readable image"))
+        error.wait_for(state="visible", timeout=30_000)
+        paint(page, [(40, 250), (200, 260)])  # another rerun: the error stays while the file does
+        assert error.is_visible(), "the error stays on screen while the bad file is in the uploader"
+        ids = label_map(page)
+        assert (ids[: ids.shape[0] // 2] == MOUNTAIN).sum() >= painted * 0.9, "the first stroke survived the upload"
+        assert (ids[ids.shape[0] // 2:] == MOUNTAIN).sum() > 500, "the second stroke is there too"
+
+
+@pytest.mark.parametrize("width, height", [(1280, 900), (1000, 800), (390, 844)])
+def test_canvas_and_image_fit_the_window(url, width, height):
+    with browser_page(width=width, height=height) as page:
+        open_page(page, url)
+        if width > 500:  # on a phone the sidebar is folded away
+            page.get_by_role("combobox", name="Canvas").click()
+            page.get_by_role("option", name="Large (512 px)").click()
+            wait_idle(page)
+        paint(page, [(20, 60), (80, 80)])
         wait_idle(page)
-        box = page.locator(CANVAS).bounding_box()
-        assert box["x"] >= 0 and box["x"] + box["width"] <= 420
+        column = page.locator('[data-testid="stColumn"]').filter(has=page.locator(CANVAS)).last.bounding_box()
+        canvas = canvas_box(page)
+        image = page.locator(RESULT).first.bounding_box()
+        assert column["x"] - 1 <= canvas["x"] and canvas["x"] + canvas["width"] <= column["x"] + column["width"] + 1
+        assert image["x"] >= 0 and image["x"] + image["width"] <= width, "the image runs off the window"
+        assert canvas["width"] >= 200
+        cut = page.evaluate("""() => [...document.querySelectorAll('button p')]
+            .filter(p => p.clientWidth > 0 && p.scrollWidth > p.clientWidth + 1).map(p => p.textContent)""")
+        assert cut == [], f"button labels cut off: {cut}"
+
+
+def test_size_change_rescales_strokes_and_base_map(url):
+    with browser_page() as page:
+        open_page(page, url)
+        box = canvas_box(page)
+        w, h = box["width"], box["height"]
+        paint(page, [(0.80 * w, 0.2 * h), (0.97 * w, 0.2 * h)])  # near the right edge
+        before = label_map(page)
+        page.get_by_role("combobox", name="Canvas").click()
+        page.get_by_role("option", name="Small (320 px)").click()
+        wait_idle(page)
+        page.wait_for_timeout(500)
+        wait_idle(page)
+        assert canvas_box(page)["width"] <= 321
+        assert page.get_by_text(re.compile("canvas is .* but the base map")).count() == 0
+        after = label_map(page)
+        assert after.shape == (320, 320)
+        ys, xs = np.nonzero(after == MOUNTAIN)
+        assert len(xs) and xs.max() >= 0.9 * 320, "the stroke by the right edge was rescaled, not cut off"
+        rescaled = np.asarray(Image.fromarray(before.astype(np.uint8)).resize((320, 320), Image.NEAREST))
+        assert (rescaled == after).mean() > 0.98
+
+
+def test_broken_checkpoint_keeps_the_drawing_and_the_model_in_use(broken_url):
+    with browser_page() as page:
+        open_page(page, broken_url)
+        paint(page, [(40, 100), (200, 110)])
+        painted = (label_map(page) == MOUNTAIN).sum()
+        page.get_by_role("combobox", name="Model").click()
+        page.get_by_role("option", name="broken_pretrained").click()
+        page.get_by_text("Could not load model").wait_for(state="visible", timeout=30_000)
+        wait_idle(page)
+        assert page.get_by_role("combobox", name="Model").input_value() == "landscape"
+        assert (label_map(page) == MOUNTAIN).sum() >= painted * 0.9, "the drawing is kept"
+        paint(page, [(40, 250), (200, 260)])
+        ids = label_map(page)
+        assert (ids[: ids.shape[0] // 2] == MOUNTAIN).sum() >= painted * 0.9, "the next stroke keeps the old one"
+
+
+def test_live_off_seed_and_new_variation_regenerate(url):
+    with browser_page() as page:
+        open_page(page, url)
+        page.get_by_text("Live: regenerate after each stroke").click()
+        wait_idle(page)
+        stroke(page, [(40, 100), (200, 110)])
+        page.wait_for_timeout(1000)  # the canvas sends 200 ms after mouse-up
+        wait_idle(page)
+        page.get_by_role("button", name="Generate", exact=True).click()
+        first = wait_new_result(page, None)
+        assert (label_map(page) == MOUNTAIN).sum() > 500
+        page.get_by_role("button", name="New variation").click()
+        second = wait_new_result(page, first)
+        page.get_by_label("Seed", exact=True).fill("7")
+        page.get_by_label("Seed", exact=True).press("Enter")
+        wait_new_result(page, second)
+        wait_idle(page)
+        assert page.get_by_text("The drawing changed").count() == 0
+        assert page.get_by_text("Out of date").count() == 0
+
+
+@pytest.fixture()
+def request_log():
+    """A server on 127.0.0.1 that records every request: the page must never make the browser fetch from it."""
+    import http.server
+    import threading
+
+    hits = []
+
+    class Recorder(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            hits.append(self.path)
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", hits
+    server.shutdown()
+    thread.join()
+
+
+def test_text_from_model_files_and_uploads_is_shown_as_text(tmp_path, request_log):
+    import json
+
+    base, hits = request_log
+    root = tmp_path / "checkpoints"
+    (root / "hostile").mkdir(parents=True)
+    shipped = ROOT / "checkpoints" / "landscape"
+    for name in ("generator.pth", "encoder.pth"):
+        os.symlink(shipped / name, root / "hostile" / name)
+    card = json.loads((shipped / "model.json").read_text())
+    card["description"] = f"![d]({base}/d.png) <img src={base}/e.png> [link]({base}/f)"
+    card["labels"][2]["name"] = f"![m]({base}/m.png)"
+    card["labels"][6]["name"] = f"<img src={base}/t.png>"
+    (root / "hostile" / "model.json").write_text(json.dumps(card))
+    junk = tmp_path / f"<img src={base.replace('/', '_')}_u.png>.png"
+    junk.write_bytes(b"not an image")
+    with streamlit_server(root) as url, browser_page() as page:
+        open_page(page, url)
+        shown = base.replace("://", ":\u200b//")  # the page breaks bare URLs with a zero-width space
+        page.get_by_role("button", name=f"![m]({shown}/m.png)", exact=True).wait_for(state="visible", timeout=30_000)
+        page.get_by_role("button", name=f"<img src={shown}/t.png>", exact=True).wait_for(state="visible")
+        page.get_by_text(f"![d]({shown}/d.png) <img src={shown}/e.png>").first.wait_for(state="visible")
+        upload_file(page, LABEL_MAP_UPLOADER, junk)
+        page.get_by_text(re.compile(r"Could not use <img src=")).wait_for(state="visible", timeout=30_000)
+        page.wait_for_timeout(500)
+        fetching = page.locator(f'img[src^="{base}"], a[href^="{base}"]')
+        assert fetching.count() == 0, [fetching.nth(i).evaluate("e => e.outerHTML") for i in range(fetching.count())]
+    assert hits == [], f"the browser fetched {hits} from text in a model folder or an upload name"

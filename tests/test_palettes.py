@@ -13,7 +13,7 @@ from scipy import ndimage
 from gaugan import to_label_map
 from gaugan.labelmaps import MAX_PIXELS, colourize, label_map_png, read_label_map
 from gaugan.semantics import remap
-from label_colors import PALETTES, Label, validate_palette
+from label_colors import PALETTES, Label, canonical_name, palette_from_dicts, validate_palette
 
 COCO = PALETTES["coco"]
 EDGE_BLUR_SIGMA = 0.5  # pixels: an antialiased edge spreads over about one pixel
@@ -151,3 +151,111 @@ def test_remap_by_name_between_label_spaces():
     assert missing == ["clouds"]
     coco, missing = remap(drawing, PALETTES["landscape"], COCO)
     assert missing == [] and coco[0, 0] == 156
+
+
+LANDSCAPE = PALETTES["landscape"]
+LAND = {l.name: l.id for l in LANDSCAPE}
+
+
+def doodle(seed: int, size: int = 256) -> np.ndarray:
+    """A landscape doodle layout with several labels (seeds chosen to hold at least four)."""
+    from gaugan.data.landscape import doodle_layout
+
+    return doodle_layout(np.random.default_rng(seed), size, size).astype(np.int64)
+
+
+def screenshot(labels: np.ndarray, offsets: np.ndarray, background: tuple[int, int, int] | None = None) -> np.ndarray:
+    """An opaque RGB rendering as another app's screenshot: each label's colour a few levels off the palette,
+    edges antialiased (drawn at twice the size and box-filtered down), optionally unpainted sky as a flat colour."""
+    colours = np.array([l.rgb for l in LANDSCAPE], np.float64) + offsets
+    if background is not None:
+        colours[LAND["sky-other"]] = background
+    big = np.repeat(np.repeat(colours[labels], 2, 0), 2, 1)
+    small = big.reshape(labels.shape[0], 2, labels.shape[1], 2, 3).mean((1, 3))
+    return np.clip(np.round(small), 0, 255).astype(np.uint8)
+
+
+def interior(labels: np.ndarray, margin: int = 2) -> np.ndarray:
+    """Pixels at least margin pixels from any label change."""
+    edges = ndimage.morphological_gradient(labels, size=(3, 3)) > 0
+    return ~ndimage.binary_dilation(edges, iterations=margin)
+
+
+@pytest.mark.parametrize("seed", [3, 8, 11])
+def test_off_palette_screenshot_keeps_whole_regions(seed):
+    labels = doodle(seed)
+    offsets = np.random.default_rng(seed).integers(-6, 7, (len(LANDSCAPE), 3))
+    out = to_label_map(screenshot(labels, offsets), LANDSCAPE, background_id=255)
+    inside = interior(labels)
+    assert (out[inside] == labels[inside]).all(), f"{(out[inside] != labels[inside]).sum()} flat pixels relabelled"
+    assert (out == labels).mean() >= 0.995
+
+
+@pytest.mark.parametrize("quality", [75, 90])
+def test_jpeg_doodle_converts_by_region(quality):
+    labels = doodle(8, 384)
+    buffer = io.BytesIO()
+    Image.fromarray(screenshot(labels, np.zeros((len(LANDSCAPE), 3)))).save(buffer, format="JPEG", quality=quality)
+    rgb = np.asarray(Image.open(buffer).convert("RGB"))
+    out = to_label_map(rgb, LANDSCAPE, background_id=255)
+    inside = interior(labels, margin=4)  # JPEG rings up to a block away from an edge
+    assert (out[inside] == labels[inside]).mean() >= 0.999
+    assert (out == labels).mean() >= 0.98
+    around = np.stack([np.roll(labels, (dy, dx), (0, 1)) for dy in range(-3, 4) for dx in range(-3, 4)])
+    colours = np.array([l.rgb for l in LANDSCAPE], np.float64)
+    shown = np.sqrt(((colours[out] - rgb) ** 2).sum(-1)) <= 12
+    foreign = ~(around == out[None]).any(0) & ~shown
+    assert not foreign.any(), f"{foreign.sum()} pixels took a label neither within 3 px nor near their colour"
+
+
+@pytest.mark.parametrize("canvas", [(255, 255, 255), (0, 0, 0)])
+def test_opaque_canvas_background_is_unpainted(canvas):
+    labels = doodle(11)
+    labels[40:80, 40:120] = LAND["snow"]  # snow is almost white: it must stay snow
+    out = to_label_map(screenshot(labels, np.zeros((len(LANDSCAPE), 3)), background=canvas), LANDSCAPE,
+                       background_id=255)
+    sky = labels == LAND["sky-other"]
+    inside = interior(labels)
+    assert (out[sky & inside] == 255).all(), "the canvas background is unpainted, not snow or any label"
+    assert (out[~sky & inside] == labels[~sky & inside]).all()
+
+
+def test_colours_far_from_every_label_stay_unpainted():
+    rgb = np.zeros((40, 60, 3), np.uint8)
+    rgb[:, :30] = LANDSCAPE[LAND["grass"]].rgb
+    rgb[:, 30:] = (255, 0, 0)  # pure red: no landscape label is near it (flower is 127 away)
+    out = to_label_map(rgb, LANDSCAPE, background_id=255)
+    assert (out[:, :28] == LAND["grass"]).all() and (out[:, 32:] == 255).all()
+
+
+def test_noise_is_converted_in_bounded_time():
+    import time
+
+    noise = np.random.default_rng(0).integers(0, 256, (1024, 1024, 3), dtype=np.uint8)
+    start = time.perf_counter()
+    out = to_label_map(noise, COCO, background_id=255)
+    assert time.perf_counter() - start < 10
+    assert out.shape == noise.shape[:2]
+
+
+def test_palette_from_the_list_of_dicts_format():
+    entries = [{"color": [110, 165, 245], "label": "sky", "id": 0}, {"color": [23, 110, 31], "label": "tree", "id": 1}]
+    assert palette_from_dicts(entries) == [Label(0, "sky", (110, 165, 245)), Label(1, "tree", (23, 110, 31))]
+    with pytest.raises(ValueError, match="entry 1: 'color' must be three ints"):
+        palette_from_dicts([entries[0], {"color": [300, 0], "label": "x", "id": 1}])
+    with pytest.raises(ValueError, match="colours of 0 'sky' .* and 1 'cloud' .* apart"):
+        palette_from_dicts([entries[0], {"color": [111, 165, 245], "label": "cloud", "id": 1}])
+    with pytest.raises(ValueError, match="expected a non-empty list"):
+        palette_from_dicts({"sky": [0, 0, 0]})
+
+
+@pytest.mark.parametrize("a, b", [("cloud", "clouds"), ("sky", "sky-other"), ("fire", "fire hydrant"),
+                                  ("Tree", "trees"), ("wall_other", "wall")])
+def test_aliases_match_names_across_label_spaces(a, b):
+    assert canonical_name(a) == canonical_name(b)
+
+
+def test_remap_uses_the_alias_table():
+    other_app = [Label(0, "sky", (0, 0, 255)), Label(1, "cloud", (255, 255, 255)), Label(2, "trees", (0, 255, 0))]
+    moved, missing = remap(np.array([[0, 1, 2]]), other_app, LANDSCAPE)
+    assert moved.tolist() == [[LAND["sky-other"], LAND["clouds"], LAND["tree"]]] and missing == []

@@ -34,24 +34,33 @@ class Look:
     haze: float
 
 
+TIMES_OF_DAY = {  # sky top, sky at the horizon, light
+    "day": ((40, 100, 200), (170, 205, 240), (255, 250, 240)),
+    "golden": ((70, 90, 170), (250, 180, 110), (255, 210, 150)),
+    "dusk": ((30, 30, 80), (220, 110, 90), (200, 150, 170)),
+    "overcast": ((130, 140, 150), (190, 195, 200), (210, 210, 215)),
+}
+SEASONS = {  # foliage, grass
+    "summer": ((40, 90, 35), (90, 150, 50)),
+    "spring": ((70, 130, 50), (120, 180, 70)),
+    "autumn": ((170, 90, 30), (150, 140, 60)),
+}
+
+
+def look(time_of_day: str, season: str, rng: np.random.Generator, haze: float | None = None) -> Look:
+    """The look of a time of day and a season, its colours jittered by rng."""
+    sky_top, sky_horizon, light = TIMES_OF_DAY[time_of_day]
+    foliage, grass = SEASONS[season]
+    jitter = lambda c: np.clip(np.array(c, np.float32) + rng.normal(0, 12, 3), 0, 255) / 255  # noqa: E731
+    return Look(jitter(sky_top), jitter(sky_horizon), jitter(light), jitter(foliage), jitter(grass),
+                float(rng.uniform(0.0, 0.5)) if haze is None else haze)
+
+
 def random_look(rng: np.random.Generator) -> Look:
     """A time of day and a season, jittered."""
     time_of_day = rng.choice(["day", "day", "golden", "dusk", "overcast"])
-    sky_top, sky_horizon, light = {
-        "day": ((40, 100, 200), (170, 205, 240), (255, 250, 240)),
-        "golden": ((70, 90, 170), (250, 180, 110), (255, 210, 150)),
-        "dusk": ((30, 30, 80), (220, 110, 90), (200, 150, 170)),
-        "overcast": ((130, 140, 150), (190, 195, 200), (210, 210, 215)),
-    }[time_of_day]
     season = rng.choice(["summer", "summer", "spring", "autumn"])
-    foliage, grass = {
-        "summer": ((40, 90, 35), (90, 150, 50)),
-        "spring": ((70, 130, 50), (120, 180, 70)),
-        "autumn": ((170, 90, 30), (150, 140, 60)),
-    }[season]
-    jitter = lambda c: np.clip(np.array(c, np.float32) + rng.normal(0, 12, 3), 0, 255) / 255  # noqa: E731
-    return Look(jitter(sky_top), jitter(sky_horizon), jitter(light), jitter(foliage), jitter(grass),
-                float(rng.uniform(0.0, 0.5)))
+    return look(str(time_of_day), str(season), rng)
 
 
 def _blobs(rng: np.random.Generator, mask: np.ndarray, count: int, radius: tuple[float, float],

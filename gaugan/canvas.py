@@ -1,0 +1,133 @@
+"""The drawing page's work on arrays and files: model discovery, canvas layers, fills, resizing, photos, looks.
+
+Plain functions (no Streamlit), so the page stays layout and state only.
+"""
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from scipy import ndimage
+
+from label_colors import PALETTES, Label, to_label_map, unmatched_share
+
+from .checkpoints import find_checkpoints
+from .data.landscape import landscape_layout
+from .pipeline import GauGAN, resize_nearest
+from .semantics import remap
+
+SHIPPED_MODEL = "landscape"
+NO_LABEL = 65535  # marks unpainted canvas pixels before the base map fills them
+MAX_PHOTO_PIXELS = 4096 * 4096
+BACKGROUND_NAMES = ("sky-other", "sky", "grass", "road", "wall")
+
+
+def list_models(root: str | Path) -> dict[str, Path]:
+    """Checkpoint folders under root, the shipped model first."""
+    found = find_checkpoints(root)
+    return dict(sorted(found.items(), key=lambda item: (item[0] != SHIPPED_MODEL, item[0])))
+
+
+def background_label(palette: list[Label]) -> int:
+    """The id unpainted pixels take by default: sky, grass, road or wall where the palette has one."""
+    return next((l.id for name in BACKGROUND_NAMES for l in palette if l.name == name), palette[0].id)
+
+
+def compose_labels(strokes_rgba: np.ndarray | None, base: np.ndarray, palette: list[Label]) -> np.ndarray:
+    """The label map the user sees: painted strokes over the base map (a fill, an upload or an example)."""
+    if strokes_rgba is None:
+        return base.copy()
+    if strokes_rgba.shape[:2] != base.shape:
+        raise ValueError(f"canvas is {strokes_rgba.shape[1]}×{strokes_rgba.shape[0]} but the base map is "
+                         f"{base.shape[1]}×{base.shape[0]}")
+    painted = to_label_map(strokes_rgba, palette, NO_LABEL)
+    return np.where(painted == NO_LABEL, base, painted)
+
+
+def fit_label_map(labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Nearest-neighbour resize of a label map to the canvas (height, width)."""
+    return resize_nearest(np.asarray(labels), size)
+
+
+def bucket_fill(labels: np.ndarray, point: tuple[int, int], label_id: int) -> np.ndarray:
+    """The enclosed region under point (y, x): its 4-connected area of one label, painted label_id."""
+    y, x = (min(max(int(v), 0), n - 1) for v, n in zip(point, labels.shape))
+    region, _ = ndimage.label(labels == labels[y, x])
+    return np.where(region == region[y, x], label_id, labels)
+
+
+def example_scene(seed: int, palette: list[Label], size: tuple[int, int]) -> tuple[np.ndarray, list[str]]:
+    """A procedural landscape layout in the palette's label space, and the landscape labels it lacks."""
+    layout = landscape_layout(np.random.default_rng(seed), *size)
+    fallback = next((l.id for l in palette if l.name in ("grass", "sky-other", "sky")), palette[0].id)
+    return remap(layout, PALETTES["landscape"], palette, fallback)
+
+
+MAX_UNMATCHED_SHARE = 0.2  # a colour label map with more pixels far from every label colour is a photo
+
+
+def refuse_photo(data: bytes, palette: list[Label], model_name: str) -> None:
+    """ValueError if a colour PNG offered as a label map is a photo: most colours far from every label colour."""
+    image = Image.open(io.BytesIO(data))
+    if image.mode not in ("RGB", "RGBA"):
+        return
+    share = unmatched_share(np.asarray(image), palette)
+    if share > MAX_UNMATCHED_SHARE:
+        raise ValueError(f"this looks like a photo, not a label map: {share:.0%} of its pixels are far from every "
+                         f"label colour of {model_name}; upload a PNG of label ids or of the label colours")
+
+
+def read_photo(data: bytes, max_pixels: int = MAX_PHOTO_PIXELS) -> Image.Image:
+    """An uploaded photo, size-checked before decoding; ValueError saying what is wrong with it."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+            if width * height > max_pixels:
+                raise ValueError(f"the photo is {width}×{height} pixels; at most {max_pixels} pixels are accepted")
+            image.load()
+    except (OSError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ValueError(f"not a readable photo (PNG, JPEG or WebP expected): {exc}") from None
+    return image.convert("RGB")
+
+
+def mixed_style(model: GauGAN, code: torch.Tensor, seed: int, strength: float) -> torch.Tensor:
+    """A style code mixed with the seed's noise: strength 1 copies the style, lower values vary with the seed.
+
+    The mix keeps the prior's scale: strength * code + sqrt(1 - strength²) * noise.
+    """
+    noise = model.style_code(seed, None)
+    return strength * code + (1 - strength**2) ** 0.5 * noise.to(code.device)
+
+
+LOOKS = {"Day": ("day", "summer"), "Golden hour": ("golden", "summer"), "Dusk": ("dusk", "summer"),
+         "Overcast": ("overcast", "summer")}  # seasons barely move the shipped encoder's code: not offered
+
+
+def style_looks(model: GauGAN) -> dict[str, tuple[torch.Tensor, np.ndarray]]:
+    """Built-in looks of a model trained on the procedural landscapes: name -> (style code, its photo).
+
+    Each code is the model's style encoding of one procedural photo of one scene in that look (the kind of
+    photo its encoder learnt from); other models have none."""
+    if not model.has_style_encoder or model.preset.name != SHIPPED_MODEL:
+        return {}
+    from .data.landscape import look, render
+
+    layout = landscape_layout(np.random.default_rng(0), *model.preset.output_size)
+    looks = {}
+    for name, (time_of_day, season) in LOOKS.items():
+        rng = np.random.default_rng(1)
+        photo = render(layout, look(time_of_day, season, rng, haze=0.1), rng)
+        looks[name] = (model.encode_style(Image.fromarray(photo)), photo)
+    return looks
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
