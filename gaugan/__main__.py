@@ -1,4 +1,4 @@
-"""Command line: python -m gaugan {generate,train,export,evaluate,samples,download} ..."""
+"""Command line: python -m gaugan {generate,explain,train,export,evaluate,samples,download} ..."""
 from __future__ import annotations
 
 import argparse
@@ -9,12 +9,15 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from .allocator import tune_for_inference
+
 
 def cmd_generate(args: argparse.Namespace) -> None:
     from .labelmaps import read_label_map
     from .pipeline import GauGAN
 
     model = GauGAN.from_checkpoint(args.checkpoint, fast=not args.reference, bf16=args.bf16)
+    tune_for_inference()
     source, out = Path(args.labels), Path(args.out)
     if source.is_dir():
         inputs = sorted(source.glob("*.png"))
@@ -28,6 +31,16 @@ def cmd_generate(args: argparse.Namespace) -> None:
         labels = read_label_map(label_path, model.labels)
         model.generate(labels, seed=args.seed).save(out_path)
     print(f"wrote {len(pairs)} image(s) to {out}")
+
+
+def cmd_explain(args: argparse.Namespace) -> None:
+    from .labelmaps import read_label_map
+    from .pipeline import GauGAN
+    from .semantics import encode
+
+    model = GauGAN.from_checkpoint(args.checkpoint)
+    channels, edges = encode(read_label_map(args.labels, model.labels), None, model.preset)
+    print(model.network.explain(model.network.compact_tokens(channels, edges)))
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -84,6 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--reference", action="store_true", help="layer-by-layer reference network (slower, same output)")
     gen.add_argument("--bf16", action="store_true", help="bf16 convolutions on the fast path (faster, not exact)")
     gen.set_defaults(func=cmd_generate)
+
+    expl = sub.add_parser("explain", help="how the fast path runs on a label map: layout and paths per block")
+    expl.add_argument("--checkpoint", required=True, help="model folder (ours, or NVIDIA's <name>_pretrained)")
+    expl.add_argument("--labels", required=True, help="a label PNG (ids or palette colours)")
+    expl.set_defaults(func=cmd_explain)
 
     train = sub.add_parser("train", help="train a SPADE model (use torchrun for several processes)")
     train.add_argument("--out", help="run folder (resumes if it holds state.pt)")

@@ -141,7 +141,7 @@ def evaluate(checkpoint: str | Path, data: str = "landscape", n: int = 200, out:
     record=True stores the results under "evaluation" in the checkpoint's model.json.
     """
     model = GauGAN.from_checkpoint(checkpoint)
-    num_classes = model.preset.label_nc + int(model.preset.contain_dontcare_label)
+    num_classes = model.preset.label_channels
     segmenter = load_or_train_segmenter(SegmenterConfig(data=data, num_classes=num_classes), progress)
     size = model.preset.output_size
     real_matrix = np.zeros((num_classes, num_classes), np.int64)

@@ -9,33 +9,14 @@ from PIL import Image
 
 from label_colors import PALETTES, Label
 
-from .allocator import keep_freed_memory, release_free_memory
 from .checkpoints import CheckpointError, load_generator, load_weights, read_model_card, read_state_dict, weights_file
 from .networks import FastSPADEGenerator, SPADEGenerator, StyleEncoder
-from .semantics import compact_semantics, instance_map
-
-
-def resize_nearest(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Centre-sampled nearest resize of a (H, W) map to (h, w), like PIL's NEAREST, for any int dtype."""
-    h, w = size
-    rows = np.minimum(((np.arange(h) + 0.5) * array.shape[0] / h).astype(np.int64), array.shape[0] - 1)
-    cols = np.minimum(((np.arange(w) + 0.5) * array.shape[1] / w).astype(np.int64), array.shape[1] - 1)
-    return array[rows[:, None], cols[None, :]]
+from .semantics import encode, resize_nearest  # noqa: F401 (resize_nearest: re-exported for callers of pipeline)
 
 
 def to_uint8_image(y: torch.Tensor) -> np.ndarray:
     """(3, H, W) tensor in [-1, 1] -> (H, W, 3) uint8, truncating like NVIDIA's tensor2im."""
     return ((y.float().cpu() + 1) / 2 * 255).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
-
-
-def check_label_array(labels: np.ndarray, name: str = "labels") -> np.ndarray:
-    """A 2-D integer id map, or a ValueError that says what was found."""
-    labels = np.asarray(labels)
-    if labels.ndim != 2 or min(labels.shape) == 0:
-        raise ValueError(f"{name} must be a non-empty 2-D (H, W) array of label ids, got shape {labels.shape}")
-    if not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"{name} must hold integer label ids, got dtype {labels.dtype}")
-    return labels
 
 
 def default_device() -> torch.device:
@@ -45,7 +26,7 @@ def default_device() -> torch.device:
 class GauGAN:
     """A generator ready to turn label maps into images; load once, call generate() many times.
 
-    Loading one tunes glibc's malloc to reuse freed memory (see gaugan/allocator.py): 1.3x faster on CPU.
+    Programs that serve many passes call allocator.tune_for_inference() once the model is loaded (1.3x on CPU).
     """
 
     def __init__(self, generator: SPADEGenerator, labels: list[Label], encoder: StyleEncoder | None = None,
@@ -57,8 +38,6 @@ class GauGAN:
         self.network = FastSPADEGenerator(generator, release_source=True, conv_dtype=conv_dtype) if fast else generator
         self.encoder = encoder.eval().to(self.device) if encoder is not None else None
         self.preset = generator.preset
-        release_free_memory()  # what loading and folding left free
-        keep_freed_memory()  # from now on: reuse freed blocks
         self.labels = labels
         self.name = name
 
@@ -103,15 +82,7 @@ class GauGAN:
 
     def prepare(self, labels: np.ndarray, instance: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Resize labels (and instances) to the model's grid: the network's compact input (see compact_semantics)."""
-        labels = check_label_array(labels)
-        size = self.preset.output_size
-        if self.preset.use_instance:
-            instance = instance_map(labels, self.preset.thing_ids) if instance is None else check_label_array(instance, "instance")
-            if instance.shape != labels.shape:
-                raise ValueError(f"instance map shape {instance.shape} differs from labels shape {labels.shape}")
-            instance = torch.from_numpy(resize_nearest(instance.astype(np.int64), size))[None, None]
-        label = torch.from_numpy(resize_nearest(labels.astype(np.int64), size))[None, None]
-        channels, edges = compact_semantics(label, instance, self.preset)
+        channels, edges = encode(labels, instance, self.preset)
         return channels.to(self.device), None if edges is None else edges.to(self.device)
 
     def style_code(self, seed: int | None, style: torch.Tensor | None) -> torch.Tensor | None:

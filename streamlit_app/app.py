@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from gaugan import GauGAN  # noqa: E402
+from gaugan.allocator import tune_for_inference  # noqa: E402
 from gaugan.labelmaps import colourize, label_map_png, read_label_map  # noqa: E402
 from gaugan.semantics import remap  # noqa: E402
 from gaugan.studio import (SHIPPED_MODEL, compose_labels, example_scene, fit_label_map, list_models,  # noqa: E402
@@ -31,8 +32,10 @@ st.set_page_config(page_title="GauGAN doodle → photo", page_icon="🎨", layou
 
 @st.cache_resource(show_spinner="Loading model…")
 def load_model(path: str, modified: float) -> GauGAN:
-    """One loaded model per checkpoint (and file version) per process."""
-    return GauGAN.from_checkpoint(path)
+    """One loaded model per checkpoint (and file version) per process; malloc tuned for the passes to come."""
+    model = GauGAN.from_checkpoint(path)
+    tune_for_inference()
+    return model
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
