@@ -148,16 +148,18 @@ def interleaved(preset: Preset, paths: list[str], onnx_file: Path, maps: int, re
     runs = {path: runner(path, preset, onnx_file) for path in paths}
     tune_for_inference()
     results = {}
+    encoded = inputs(preset, maps)
     with torch.inference_mode():
-        for name, channels, edges, seg in inputs(preset, maps):
+        for run in runs.values():  # one warm-up pass each
+            run(*encoded[0][1:])
+        for name, channels, edges, seg in encoded:
             times: dict[str, list[float]] = {path: [] for path in paths}
             outputs = {}
-            for round_ in range(repeats + 1):  # the first round warms up
+            for _ in range(repeats):
                 for path, run in runs.items():
                     start = time.perf_counter()
                     outputs[path] = run(channels, edges, seg)
-                    if round_:
-                        times[path].append(time.perf_counter() - start)
+                    times[path].append(time.perf_counter() - start)
             assert outputs["reference"].std() > 0.05, "saturated output would hide differences"
             results[name] = {path: (statistics.median(times[path]),
                                     float((outputs[path] - outputs["reference"]).abs().max())) for path in paths}

@@ -70,9 +70,10 @@ def plan(schedule: list[BlockSpec], blocks: dict[str, FastBlock], tokens: torch.
 
 
 def explain(plans: list[BlockPlan], blocks: dict[str, FastBlock]) -> str:
-    """A plan as text: one line per block (resolution, layout, band share and patterns, upsampling, conv_0, γ|β)."""
-    lines = [f"{'block':<11} {'size':>9} {'layout':<6} {'band':>6} {'patterns':>8}  {'upsampled input':<20} "
-             f"{'conv_0':<24} γ|β"]
+    """A plan as text: one line per block (resolution, layout, band share, distinct 5×5 patterns and 3×3 windows,
+    upsampling, conv_0, where γ|β rows are computed)."""
+    lines = [f"{'block':<11} {'size':>9} {'layout':<6} {'band':>6} {'patterns':>8} {'windows':>8}  "
+             f"{'upsampled input':<20} {'conv_0':<24} γ|β"]
     for p in plans:
         n, h, w = p.layout.shape
         band = isinstance(p.layout, BandLayout)
@@ -83,7 +84,7 @@ def explain(plans: list[BlockPlan], blocks: dict[str, FastBlock]) -> str:
         if p.recompute is not None:
             conv_0 += f" ({len(p.recompute) / (n * h * w):.0%} exact)"
         direct = blocks[p.spec.name].norm_0.gb_conv is not None
-        gamma_beta = "per pattern" if band else "direct conv" if direct else "im2col per pixel"
-        lines.append(f"{p.spec.name:<11} {f'{h}x{w}':>9} {'band' if band else 'dense':<6} {share:6.0%} {patterns:>8}  "
-                     f"{upsampled:<20} {conv_0:<24} {gamma_beta}")
+        gamma_beta = "per pattern" if band else "direct conv" if direct else "per pixel"
+        lines.append(f"{p.spec.name:<11} {f'{h}x{w}':>9} {'band' if band else 'dense':<6} {share:6.0%} {patterns:>8} "
+                     f"{len(p.layout.taps):>8}  {upsampled:<20} {conv_0:<24} {gamma_beta}")
     return "\n".join(lines)

@@ -1,8 +1,10 @@
 """SPADE for the fast generator: batch norm folded into the modulation, mlp_shared read from token tables.
 
-mlp_shared's input is one-hot, so its 3×3 convolution is a sum of gathered kernel columns (one per tap and token);
-γ|β are per-token constants away from label boundaries (see token_layout.py) and 3×3 convolutions of the hidden map
-elsewhere. The modulation x · scale + shift and its activation run fused, chunk by chunk, from a per-pixel row index.
+mlp_shared's input is one-hot, so its 3×3 convolution is a sum of gathered kernel columns (one per tap and token),
+computed once per distinct 3×3 token window. γ|β are per-token constants away from label boundaries (see
+token_layout.py); elsewhere the 3×3 γ|β convolution is a sum over its 9 taps of W_tap · hidden, and hidden takes one
+value per distinct window: W_tap · hidden is computed once per (window, tap), and each γ|β row sums 9 of them.
+The modulation x · scale + shift and its activation run fused, chunk by chunk, from a per-pixel row index.
 """
 from __future__ import annotations
 
@@ -15,7 +17,6 @@ from .prepacked import Affine
 from .spade import SPADE
 from .token_layout import KERNEL_TAPS, BandLayout, DenseLayout, Layout, as_channels_last, pixel_rows
 
-BAND_CHUNK = 2048  # γ|β rows per im2col matrix product (bounds im2col memory)
 MODULATION_CHUNK = 2**18  # values per chunk of the per-pixel modulation (small temporaries stay in cache)
 
 
@@ -32,12 +33,14 @@ class FastSPADE(nn.Module):
         self.register_buffer("shared_bias", shared.bias.detach().clone())
         gb_weight = torch.cat([spade.mlp_gamma.weight, spade.mlp_beta.weight]).detach()  # (2C, hidden, 3, 3)
         gb_bias = torch.cat([spade.mlp_gamma.bias, spade.mlp_beta.bias]).detach()
-        # the 3×3 γ|β convolution as a matrix over im2col rows (9·hidden, taps in row-major order)
-        self.gamma_beta = Affine(gb_weight.permute(0, 2, 3, 1).reshape(gb_weight.shape[0], -1), gb_bias)
+        self.gb_channels = gb_weight.shape[0]
+        # the 3×3 γ|β convolution's taps stacked as a (9·2C, hidden) matrix, taps in row-major order (dy, then dx)
+        self.gamma_beta_per_tap = Affine(gb_weight.permute(2, 3, 0, 1).reshape(-1, gb_weight.shape[1]), None)
+        self.register_buffer("gb_bias", gb_bias)
         # small layers run dense layouts as one direct convolution (faster there than im2col; the copy is cheap)
         direct = gb_weight.numel() <= DIRECT_GAMMA_BETA_WEIGHTS
         self.register_buffer("gb_conv", gb_weight.contiguous(memory_format=torch.channels_last) if direct else None)
-        self.register_buffer("gb_summed", gb_weight.sum((2, 3)).T.contiguous())  # (hidden, 2C): γ|β of a uniform map
+        self.register_buffer("gb_summed", gb_weight.sum((2, 3)).T.contiguous())  # (hidden, 2C): γ|β, uniform map
         self.register_buffer("a", a)
         self.register_buffer("b", -bn.running_mean * a)
 
@@ -52,20 +55,17 @@ class FastSPADE(nn.Module):
         return (layout.token_inputs @ self.shared_per_tap).view(-1, KERNEL_TAPS, hidden).transpose(0, 1)
 
     def _hidden(self, layout: Layout, token_taps: torch.Tensor) -> torch.Tensor:
-        """mlp_shared's output at the layout's tap rows (every pixel, or around one pixel of each band pattern)."""
+        """(K, hidden): mlp_shared's output for each of the layout's distinct 3×3 token windows."""
         table = F.pad(token_taps, (0, 0, 0, 1)).flatten(0, 1)  # (9·(P+1), hidden); each tap's last row: padding
         return F.relu(F.embedding_bag(layout.taps, table, mode="sum") + self.shared_bias)
 
-    def _gamma_beta_rows(self, layout: Layout, token_taps: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
-        """(len(layout.slots), 2C) γ|β, one row per band pattern (per pixel when dense), by im2col products over
-        the hidden patches layout.slots names; written into out when given."""
-        hidden = F.pad(self._hidden(layout, token_taps), (0, 0, 0, 1))  # the zero row stands for conv padding
-        if out is None:
-            out = hidden.new_empty(len(layout.slots), self.gamma_beta.out_features)
-        for start in range(0, len(layout.slots), BAND_CHUNK):
-            slots = layout.slots[start:start + BAND_CHUNK]
-            out[start:start + len(slots)] = self.gamma_beta(F.embedding(slots, hidden).flatten(1))
-        return out
+    def _gamma_beta_rows(self, layout: Layout, token_taps: torch.Tensor) -> torch.Tensor:
+        """(len(layout.slots), 2C) γ|β, one row per band pattern (per pixel when dense): the sum over the 9 taps of
+        W_tap · hidden at the tap's window (window id K: outside the image, zero)."""
+        hidden = F.pad(self._hidden(layout, token_taps), (0, 0, 0, 1))  # window K: zero (outside the image)
+        table = self.gamma_beta_per_tap(hidden).view(-1, self.gb_channels)  # row 9k + t: W_t · hidden_k
+        index = layout.slots * KERNEL_TAPS + torch.arange(KERNEL_TAPS, device=table.device)
+        return F.embedding_bag(index, table, mode="sum").add_(self.gb_bias)
 
     def forward(self, x: torch.Tensor, layout: Layout, slope: float | None = None, upsample: bool = False,
                 project: Affine | None = None, out: torch.Tensor | None = None) -> torch.Tensor:
@@ -93,9 +93,9 @@ class FastSPADE(nn.Module):
         n, h, w = layout.shape
         token_taps = self._token_taps(layout)
         if self.gb_conv is not None:
-            hidden = as_channels_last(self._hidden(layout, token_taps), n, h, w)
-            gamma_beta = F.conv2d(hidden, self.gb_conv, self.gamma_beta.bias, padding=1)
-            gamma_beta = gamma_beta.permute(0, 2, 3, 1).reshape(-1, self.gamma_beta.out_features)
+            hidden = as_channels_last(self._hidden(layout, token_taps)[layout.pixel_window], n, h, w)
+            gamma_beta = F.conv2d(hidden, self.gb_conv, self.gb_bias, padding=1)
+            gamma_beta = gamma_beta.permute(0, 2, 3, 1).reshape(-1, self.gb_channels)
         else:
             gamma_beta = self._gamma_beta_rows(layout, token_taps)
         scale, shift = (as_channels_last(t, n, h, w) for t in self._scale_shift(gamma_beta))
@@ -109,11 +109,10 @@ class FastSPADE(nn.Module):
         sees that token), then one per band pattern; layout.rows indexes them."""
         token_taps = self._token_taps(layout)
         tokens = token_taps.shape[1]
-        gamma_beta = token_taps.new_empty(tokens + layout.patterns, self.gamma_beta.out_features)
         uniform_hidden = F.relu(token_taps.sum(0) + self.shared_bias)
-        torch.addmm(self.gamma_beta.bias, uniform_hidden, self.gb_summed, out=gamma_beta[:tokens])
+        gamma_beta = torch.addmm(self.gb_bias, uniform_hidden, self.gb_summed)
         if layout.patterns:
-            self._gamma_beta_rows(layout, token_taps, out=gamma_beta[tokens:])
+            gamma_beta = torch.cat([gamma_beta, self._gamma_beta_rows(layout, token_taps)])
         return self._scale_shift(gamma_beta)
 
     def modulate(self, x_rows: torch.Tensor, tables: tuple[torch.Tensor, torch.Tensor], rows: torch.Tensor,

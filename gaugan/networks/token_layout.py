@@ -16,10 +16,23 @@ KERNEL_TAPS = 9  # a 3×3 kernel's taps, everywhere in row-major order (dy, then
 SPADE_RADIUS = 2  # γ, β at a pixel read tokens up to 2 pixels away (two stacked 3×3 convolutions)
 
 
-def tap_rows(tokens: torch.Tensor, pixels: torch.Tensor, pad_token: int) -> torch.Tensor:
-    """(len(pixels), 9) rows of the per-tap token tables stacked as (9·(P+1), hidden), one per tap of each pixel's
-    3×3 neighbourhood (pad_token outside the image): summed by embedding_bag they give mlp_shared's input."""
-    return neighbourhoods(tokens, pixels, 1, pad_token) + torch.arange(KERNEL_TAPS, device=tokens.device) * (pad_token + 1)
+def first_of_each(count: int, group_of: torch.Tensor, pixels: torch.Tensor) -> torch.Tensor:
+    """One pixel of each of `count` groups: pixels[i] for one i with group_of[i] == g, for every g."""
+    chosen = torch.empty(count, dtype=torch.long, device=pixels.device)
+    return pixels[chosen.scatter_(0, group_of, torch.arange(len(pixels), device=pixels.device))]
+
+
+def hidden_windows(tokens: torch.Tensor, pixels: torch.Tensor, pad_token: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """mlp_shared's output at a pixel depends on its 3×3 token window only: the distinct windows of the listed
+    pixels as (K, 9) rows of the per-tap token tables stacked as (9·(P+1), hidden) (summed by embedding_bag they
+    give mlp_shared's input), and the (N·H·W) map of each listed pixel's window id (K at the others)."""
+    n, h, w = tokens.shape
+    count, window_of = distinct_windows(tokens, pixels, 1, pad_token)
+    taps = neighbourhoods(tokens, first_of_each(count, window_of, pixels), 1, pad_token)
+    taps = taps + torch.arange(KERNEL_TAPS, device=tokens.device) * (pad_token + 1)
+    window_map = torch.full((n * h * w,), count, dtype=torch.long, device=tokens.device)
+    window_map[pixels] = window_of
+    return taps, window_map
 
 
 def band_pixels(tokens: torch.Tensor) -> torch.Tensor:
@@ -28,7 +41,7 @@ def band_pixels(tokens: torch.Tensor) -> torch.Tensor:
 
 
 class DenseLayout:
-    """Every pixel's taps and 3×3 neighbours: SPADE convolutions over the whole map."""
+    """SPADE's γ, β computed at every pixel."""
 
     def __init__(self, tokens: torch.Tensor, token_inputs: torch.Tensor, band: torch.Tensor) -> None:
         """tokens: (N, H, W) ids into token_inputs, the (P, S) one-hot input vectors of the tokens in use;
@@ -38,14 +51,14 @@ class DenseLayout:
         self.token_inputs = token_inputs
         self.band = band
         every = torch.arange(n * h * w, device=tokens.device)
-        self.taps = tap_rows(tokens, every, len(token_inputs))  # (N·H·W, 9)
-        # (N·H·W, 9): each pixel's 3×3 neighbours as rows of the hidden map; N·H·W stands for zero padding
-        self.slots = neighbourhoods(every.view(n, h, w), every, 1, n * h * w)
+        self.taps, self.pixel_window = hidden_windows(tokens, every, len(token_inputs))
+        # (N·H·W, 9): the window ids of each pixel's 3×3 neighbours, K (a zero hidden row) outside the image
+        self.slots = neighbourhoods(self.pixel_window.view(n, h, w), every, 1, len(self.taps))
 
 
 class BandLayout:
-    """Band pixels grouped by their 5×5 token pattern: what the per-pattern SPADE convolutions read, and each
-    pixel's row in a SPADE's [per-token rows; per-pattern rows] scale and shift tables."""
+    """Band pixels grouped by their 5×5 token pattern: what the per-pattern γ, β read, and each pixel's row in a
+    SPADE's [per-token rows; per-pattern rows] scale and shift tables."""
 
     def __init__(self, tokens: torch.Tensor, token_inputs: torch.Tensor, band: torch.Tensor) -> None:
         """As for DenseLayout."""
@@ -56,16 +69,13 @@ class BandLayout:
         pad_token = len(token_inputs)
         # each pattern is computed at one pixel that has it (conv padding shows as pad_token: borders told apart)
         self.patterns, pattern_of = distinct_windows(tokens, band, SPADE_RADIUS, pad_token)
-        chosen = torch.empty(self.patterns, dtype=torch.long, device=tokens.device)
-        chosen = band[chosen.scatter_(0, pattern_of, torch.arange(len(band), device=tokens.device))]
-        # pixels whose hidden activation the chosen pixels' 3×3 convolutions read: those pixels grown by one
+        chosen = first_of_each(self.patterns, pattern_of, band)
+        # the hidden activations the chosen pixels' 3×3 convolutions read: at those pixels grown by one
         grown = torch.zeros(n * h * w, dtype=torch.bool, device=tokens.device)
         grown[chosen] = True
         needed = dilate(grown.view(n, h, w)).reshape(-1).nonzero().squeeze(1)
-        self.taps = tap_rows(tokens, needed, pad_token)  # (needed, 9), as for dense layouts
-        slot = torch.full((n * h * w,), len(needed), dtype=torch.long, device=tokens.device)  # last: padding
-        slot[needed] = torch.arange(len(needed), device=tokens.device)
-        self.slots = neighbourhoods(slot.view(n, h, w), chosen, 1, len(needed))  # (patterns, 9) rows of taps
+        self.taps, window_map = hidden_windows(tokens, needed, pad_token)
+        self.slots = neighbourhoods(window_map.view(n, h, w), chosen, 1, len(self.taps))  # (patterns, 9)
         self.rows = tokens.reshape(-1).clone()  # uniform pixels: their token's row
         self.rows[band] = pad_token + pattern_of
         # each pixel's row in the (N, H/2, W/2) map it is the nearest ×2 upsampling of (read without upsampling)
