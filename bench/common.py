@@ -30,5 +30,11 @@ def median_seconds(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) 
 
 
 def peak_rss_gib() -> float:
-    """Peak resident memory of this process so far, in GiB (Linux reports KiB)."""
+    """Peak resident memory of this process so far, in GiB. Linux: VmHWM, which starts afresh at exec (getrusage's
+    peak would count a parent's memory inherited through fork)."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 2**20  # kB
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20

@@ -1,4 +1,4 @@
-"""Command line: gaugan (or python -m gaugan) {generate,train,export,evaluate,samples,models,download,data} ..."""
+"""Command line: gaugan (or python -m gaugan) {generate,explain,train,export,evaluate,samples,models,download,data} ..."""
 from __future__ import annotations
 
 import argparse
@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from .allocator import tune_for_inference
 from .data.folder import LABEL_TABLE, label_entries, read_label_table
 from .data.registry import DATASETS
 from .errors import InputError
@@ -59,6 +60,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
     if args.instance and len(pairs) > 1:
         raise InputError("--instance goes with a single --labels file, not a folder")
     model = GauGAN.from_checkpoint(checkpoint, fast=not args.reference, bf16=args.bf16, preset=args.preset)
+    tune_for_inference()
     for note in model.notes:
         print(f"note: {note}", file=sys.stderr)
     instance = read_instance_map(args.instance) if args.instance else None
@@ -69,6 +71,16 @@ def cmd_generate(args: argparse.Namespace) -> None:
             print(f"note: {label_path.name}: {note}", file=sys.stderr)
         model.generate(labels, instance, seed=args.seed or 0, native_size=args.native_size).save(out_path)
     print(f"wrote {len(pairs)} image(s) to {args.out}")
+
+
+def cmd_explain(args: argparse.Namespace) -> None:
+    from .labelmaps import read_label_map
+    from .pipeline import GauGAN
+    from .semantics import encode
+
+    model = GauGAN.from_checkpoint(args.checkpoint or shipped_checkpoint())
+    channels, edges = encode(read_label_map(args.labels, model.labels), None, model.preset)
+    print(model.network.explain(model.network.compact_tokens(channels, edges)))
 
 
 def read_preset_json(path: str) -> Preset:
@@ -212,6 +224,12 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--reference", action="store_true", help="layer-by-layer reference network (slower, same output)")
     gen.add_argument("--bf16", action="store_true", help="bf16 convolutions on the fast path (faster, not exact)")
     gen.set_defaults(func=cmd_generate)
+
+    expl = sub.add_parser("explain", help="how the fast path runs on a label map: layout and paths per block")
+    expl.add_argument("--checkpoint", help="model folder (ours, or NVIDIA's <name>_pretrained); default: the shipped "
+                      "landscape model")
+    expl.add_argument("--labels", required=True, help="a label PNG (ids or palette colours)")
+    expl.set_defaults(func=cmd_explain)
 
     d = TRAIN_DEFAULTS
     train = sub.add_parser("train", help="train a SPADE or sketch model (use torchrun for several processes)",

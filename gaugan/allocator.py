@@ -6,6 +6,9 @@ cost more than the arithmetic in VMs (a 48 MB copy: 16 ms into fresh pages, 5 ms
 Serving every block from the heap and keeping freed memory there avoids that; it does not raise the peak,
 only how soon memory goes back to the system. release_free_memory() hands back what a one-off step
 (loading, folding weights) left free.
+
+These change the whole process, so only programs call them (the CLI, the page, the bench), through
+tune_for_inference() once their model is loaded; library constructors never do.
 """
 from __future__ import annotations
 
@@ -36,3 +39,9 @@ def release_free_memory() -> None:
     libc = _glibc()
     if libc is not None:
         libc.malloc_trim(0)
+
+
+def tune_for_inference() -> bool:
+    """Hand back what loading left free, then keep freed blocks for the passes to come; False where not glibc."""
+    release_free_memory()
+    return keep_freed_memory()

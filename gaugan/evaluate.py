@@ -144,7 +144,7 @@ def evaluate(checkpoint: str | Path, data: str = "landscape", n: int = 200, out:
     model.json; segmenter_dir: where the segmenter is (or is cached once trained), default_segmenter_dir's choice by default.
     """
     model = GauGAN.from_checkpoint(checkpoint)
-    num_classes = model.preset.label_nc + int(model.preset.contain_dontcare_label)
+    num_classes = model.preset.label_channels
     segmenter = load_or_train_segmenter(SegmenterConfig(data=data, num_classes=num_classes), segmenter_dir, progress)
     size = model.preset.output_size
     real_matrix = np.zeros((num_classes, num_classes), np.int64)

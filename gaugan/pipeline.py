@@ -11,35 +11,16 @@ from PIL import Image
 
 from label_colors import Label
 
-from .allocator import keep_freed_memory, release_free_memory
 from .checkpoints import load_model
-from .errors import InputError, LabelMapError, SeedError
+from .errors import InputError, SeedError
 from .networks import FastSPADEGenerator, SPADEGenerator, StyleEncoder
 from .presets import Preset
-from .semantics import compact_semantics, instance_map
-
-
-def resize_nearest(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Centre-sampled nearest resize of a (H, W) map to (h, w), like PIL's NEAREST, for any int dtype."""
-    h, w = size
-    rows = np.minimum(((np.arange(h) + 0.5) * array.shape[0] / h).astype(np.int64), array.shape[0] - 1)
-    cols = np.minimum(((np.arange(w) + 0.5) * array.shape[1] / w).astype(np.int64), array.shape[1] - 1)
-    return array[rows[:, None], cols[None, :]]
+from .semantics import encode, resize_nearest  # noqa: F401 (resize_nearest: re-exported for callers of pipeline)
 
 
 def to_uint8_image(y: torch.Tensor) -> np.ndarray:
     """(3, H, W) tensor in [-1, 1] -> (H, W, 3) uint8, truncating like NVIDIA's tensor2im."""
     return ((y.float().cpu() + 1) / 2 * 255).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
-
-
-def check_label_array(labels: np.ndarray, name: str = "labels") -> np.ndarray:
-    """A 2-D integer id map, or a LabelMapError that says what was found."""
-    labels = np.asarray(labels)
-    if labels.ndim != 2 or min(labels.shape) == 0:
-        raise LabelMapError(f"{name} must be a non-empty 2-D (H, W) array of label ids, got shape {labels.shape}")
-    if not np.issubdtype(labels.dtype, np.integer):
-        raise LabelMapError(f"{name} must hold integer label ids, got dtype {labels.dtype}")
-    return labels
 
 
 MAX_SEED = 2**63 - 1  # seeds are integers 0..MAX_SEED (what torch.Generator.manual_seed takes without wrapping)
@@ -65,7 +46,7 @@ def default_device() -> torch.device:
 class GauGAN:
     """A generator ready to turn label maps into images; load once, call generate() many times.
 
-    Loading one tunes glibc's malloc to reuse freed memory (see gaugan/allocator.py): 1.3x faster on CPU.
+    Programs that serve many passes call allocator.tune_for_inference() once the model is loaded (1.3x on CPU).
     """
 
     def __init__(self, generator: SPADEGenerator, labels: list[Label], encoder: StyleEncoder | None = None,
@@ -77,8 +58,6 @@ class GauGAN:
         self.network = FastSPADEGenerator(generator, release_source=True, conv_dtype=conv_dtype) if fast else generator
         self.encoder = encoder.eval().to(self.device) if encoder is not None else None
         self.preset = generator.preset
-        release_free_memory()  # what loading and folding left free
-        keep_freed_memory()  # from now on: reuse freed blocks
         self.labels = labels
         self.name = name
         self.notes = list(notes or [])  # remarks from loading (casts, unwrapped weights, a recognised preset)
@@ -113,18 +92,7 @@ class GauGAN:
 
     def prepare(self, labels: np.ndarray, instance: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Resize labels (and instances) to the model's grid: the network's compact input (see compact_semantics)."""
-        labels = check_label_array(labels)
-        size = self.preset.output_size
-        if self.preset.use_instance:
-            instance = instance_map(labels, self.preset.thing_ids) if instance is None else check_label_array(instance, "instance")
-            if instance.shape != labels.shape:
-                raise LabelMapError(f"instance map shape {instance.shape} differs from labels shape {labels.shape}")
-            instance = torch.from_numpy(resize_nearest(instance.astype(np.int64), size))[None, None]
-        label = torch.from_numpy(resize_nearest(labels.astype(np.int64), size))[None, None]
-        try:
-            channels, edges = compact_semantics(label, instance, self.preset)
-        except ValueError as exc:  # ids outside the model's classes: the caller's input, not a bug
-            raise LabelMapError(str(exc)) from None
+        channels, edges = encode(labels, instance, self.preset)
         return channels.to(self.device), None if edges is None else edges.to(self.device)
 
     def style_code(self, seed: int | None, style: torch.Tensor | None) -> torch.Tensor | None:

@@ -39,9 +39,14 @@ class Preset:
         object.__setattr__(self, "thing_ids", tuple(int(t) for t in self.thing_ids))
 
     @property
+    def label_channels(self) -> int:
+        """One-hot label channels of the input: the labels, + dont-care."""
+        return self.label_nc + int(self.contain_dontcare_label)
+
+    @property
     def semantic_nc(self) -> int:
         """Input channels: one-hot labels, + dont-care, + instance edges."""
-        return self.label_nc + int(self.contain_dontcare_label) + int(self.use_instance)
+        return self.label_channels + int(self.use_instance)
 
     @property
     def num_up_layers(self) -> int:

@@ -9,6 +9,7 @@ from scipy import ndimage
 
 from label_colors import canonical_name, to_label_map  # noqa: F401  (to_label_map: part of the API)
 
+from .errors import LabelMapError
 from .presets import Preset
 
 DONTCARE_VALUE = 255
@@ -44,7 +45,7 @@ def compact_semantics(
     """(N, 1, H, W) label ids -> each pixel's input channel (dont-care 255 -> its own channel), checked, and
     the instance edges (N, 1, H, W) for presets that use instances (else None): what the one-hot input encodes."""
     label = _as_label_tensor(label)
-    channels = preset.label_nc + int(preset.contain_dontcare_label)
+    channels = preset.label_channels
     if preset.contain_dontcare_label:
         label = torch.where(label == DONTCARE_VALUE, preset.label_nc, label)
     invalid = (label < 0) | (label >= channels)
@@ -65,10 +66,47 @@ def compact_semantics(
     return label, instance_edges(instance.to(label.device))
 
 
+def resize_nearest(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Centre-sampled nearest resize of a (H, W) map to (h, w), like PIL's NEAREST, for any int dtype."""
+    h, w = size
+    rows = np.minimum(((np.arange(h) + 0.5) * array.shape[0] / h).astype(np.int64), array.shape[0] - 1)
+    cols = np.minimum(((np.arange(w) + 0.5) * array.shape[1] / w).astype(np.int64), array.shape[1] - 1)
+    return array[rows[:, None], cols[None, :]]
+
+
+def check_label_array(labels: np.ndarray, name: str = "labels") -> np.ndarray:
+    """A 2-D integer id map, or a LabelMapError that says what was found."""
+    labels = np.asarray(labels)
+    if labels.ndim != 2 or min(labels.shape) == 0:
+        raise LabelMapError(f"{name} must be a non-empty 2-D (H, W) array of label ids, got shape {labels.shape}")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise LabelMapError(f"{name} must hold integer label ids, got dtype {labels.dtype}")
+    return labels
+
+
+def encode(labels: np.ndarray, instance: np.ndarray | None, preset: Preset,
+           size: tuple[int, int] | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """A (H, W) label id map (and its instance map) -> the network's compact input at size (default: the preset's
+    output size), as compact_semantics gives it. Presets that use instances derive them from the labels' thing
+    blobs when none is given."""
+    labels = check_label_array(labels)
+    size = preset.output_size if size is None else size
+    small_instance = None
+    if preset.use_instance:
+        instance = instance_map(labels, preset.thing_ids) if instance is None else check_label_array(instance, "instance")
+        if instance.shape != labels.shape:
+            raise LabelMapError(f"instance map shape {instance.shape} differs from labels shape {labels.shape}")
+        small_instance = torch.from_numpy(resize_nearest(instance.astype(np.int64), size))[None, None]
+    small_labels = torch.from_numpy(resize_nearest(labels.astype(np.int64), size))[None, None]
+    try:
+        return compact_semantics(small_labels, small_instance, preset)
+    except ValueError as exc:  # ids outside the model's classes: the caller's input, not a bug
+        raise LabelMapError(str(exc)) from None
+
+
 def one_hot_semantics(channels: torch.Tensor, edges: torch.Tensor | None, preset: Preset) -> torch.Tensor:
     """compact_semantics' output -> the generator's input: one-hot label channels, then the edge channel."""
-    count = preset.label_nc + int(preset.contain_dontcare_label)
-    one_hot = torch.zeros(channels.shape[0], count, *channels.shape[2:], dtype=torch.float32, device=channels.device)
+    one_hot = torch.zeros(channels.shape[0], preset.label_channels, *channels.shape[2:], dtype=torch.float32, device=channels.device)
     one_hot.scatter_(1, channels, 1.0)
     return one_hot if edges is None else torch.cat([one_hot, edges], dim=1)
 

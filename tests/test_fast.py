@@ -4,13 +4,15 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from helpers import ROOT, coco_sample, coco_sample_names, make_tiny_model, randomize_
 
-from gaugan import PRESETS, GauGAN, SPADEGenerator, encode_semantics, instance_map
+from gaugan import PRESETS, GauGAN, SPADEGenerator, allocator, encode_semantics
+from gaugan import __main__ as cli
 from gaugan.networks import FastSPADEGenerator
-from gaugan.networks.token_layout import distinct_windows, neighbourhoods
-from gaugan.pipeline import resize_nearest
-from gaugan.semantics import compact_semantics, one_hot_semantics
+from gaugan.networks.fast_plan import DENSE_FRACTION, SUBPIXEL_FRACTION
+from gaugan.networks.token_layout import BandLayout, DenseLayout, distinct_windows, neighbourhoods
+from gaugan.semantics import encode, one_hot_semantics
 
 TOLERANCE = 1e-4
 
@@ -32,13 +34,7 @@ def hard_doodle(h: int, w: int, label_count: int, seed: int) -> np.ndarray:
 
 def compare(generator: SPADEGenerator, labels: np.ndarray, instance: np.ndarray | None = None) -> float:
     preset = generator.preset
-    size = preset.output_size
-    label = torch.from_numpy(resize_nearest(labels.astype(np.int64), size))[None, None]
-    inst = None
-    if preset.use_instance:
-        inst = instance if instance is not None else instance_map(labels, preset.thing_ids)
-        inst = torch.from_numpy(resize_nearest(inst.astype(np.int64), size))[None, None]
-    channels, edges = compact_semantics(label, inst, preset)
+    channels, edges = encode(labels, instance, preset)
     seg = one_hot_semantics(channels, edges, preset)
     z = torch.randn(1, preset.z_dim, generator=torch.Generator().manual_seed(0)) if preset.use_vae else None
     with torch.inference_mode():
@@ -66,11 +62,16 @@ def test_most_upsampling_layers():
     assert compare(generator, hard_doodle(256, 256, preset.label_nc, seed=10)) < TOLERANCE
 
 
-@pytest.mark.parametrize("sample", coco_sample_names()[:5])
-def test_coco_preset_on_coco_samples(sample):
-    generator = randomize_(SPADEGenerator(PRESETS["coco"], ngf=8), seed=12).eval()
+@pytest.fixture(scope="module")
+def coco_generator() -> SPADEGenerator:
+    return randomize_(SPADEGenerator(PRESETS["coco"], ngf=8), seed=12).eval()
+
+
+@pytest.mark.parametrize("sample", [name if i < 5 else pytest.param(name, marks=pytest.mark.slow)
+                                    for i, name in enumerate(coco_sample_names())])
+def test_coco_preset_on_coco_samples(coco_generator, sample):
     label, instance = coco_sample(sample)
-    assert compare(generator, label, instance) < TOLERANCE
+    assert compare(coco_generator, label, instance) < TOLERANCE
 
 
 def test_shipped_model_on_a_hard_doodle():
@@ -97,13 +98,9 @@ def test_a_batch_of_different_layouts_matches_image_by_image():
     preset = PRESETS["coco"]
     generator = randomize_(SPADEGenerator(preset, ngf=8), seed=17).eval()
     coco_label, coco_instance = coco_sample(coco_sample_names()[1])
-    layouts = [(hard_doodle(256, 256, preset.label_nc, seed=9), None), (coco_label, coco_instance)]
-    labels, instances = [], []
-    for label, instance in layouts:
-        instance = instance_map(label, preset.thing_ids) if instance is None else instance
-        labels.append(torch.from_numpy(resize_nearest(label.astype(np.int64), (256, 256))))
-        instances.append(torch.from_numpy(resize_nearest(instance.astype(np.int64), (256, 256))))
-    channels, edges = compact_semantics(torch.stack(labels)[:, None], torch.stack(instances)[:, None], preset)
+    layouts = [encode(hard_doodle(256, 256, preset.label_nc, seed=9), None, preset),
+               encode(coco_label, coco_instance, preset)]
+    channels, edges = (torch.cat(parts) for parts in zip(*layouts))
     fast = FastSPADEGenerator(generator)
     with torch.inference_mode():
         reference = generator(one_hot_semantics(channels, edges, preset))
@@ -162,3 +159,43 @@ def test_without_onednn_prepacking_the_output_is_the_same(monkeypatch):
     assert not FastSPADEGenerator(generator).blocks["up_0"].conv_0.prepacked
     label, instance = coco_sample(coco_sample_names()[6])
     assert compare(generator, label, instance) < TOLERANCE
+
+
+def test_the_plan_follows_the_layout():
+    preset = PRESETS["coco"]
+    generator = randomize_(SPADEGenerator(preset, ngf=8), seed=19).eval()
+    fast = FastSPADEGenerator(generator)
+    label, instance = coco_sample(coco_sample_names()[0])
+    plans = fast.plan(fast.compact_tokens(*encode(label, instance, preset)))
+    assert [p.spec.name for p in plans] == [spec.name for spec in generator.schedule]
+    for p in plans:
+        n, h, w = p.layout.shape
+        band_share = len(p.layout.band) / (n * h * w)
+        assert isinstance(p.layout, DenseLayout) == (band_share > DENSE_FRACTION)
+        if isinstance(p.layout, DenseLayout):
+            assert p.conv_0 == "dense" and not p.read_half_resolution
+        if p.conv_0 == "sub-pixel":
+            assert p.read_half_resolution and len(p.recompute) <= SUBPIXEL_FRACTION * n * h * w
+    assert {p.conv_0 for p in plans} == {"dense", "row tiles", "sub-pixel"}  # this map exercises all three
+    uniform = fast.plan(torch.zeros(1, 256, 256, dtype=torch.long))
+    assert all(isinstance(p.layout, BandLayout) and p.layout.patterns > 0 for p in uniform[3:])  # image borders
+
+
+def test_building_does_not_touch_the_process_allocator(monkeypatch):
+    def refuse() -> None:
+        raise AssertionError("a constructor changed the process's malloc")
+
+    monkeypatch.setattr(allocator, "_glibc", refuse)
+    model = GauGAN.from_checkpoint(ROOT / "checkpoints" / "landscape", device="cpu")
+    assert isinstance(model.network, FastSPADEGenerator)
+
+
+def test_explain_command_prints_the_plan(tmp_path, capsys):
+    labels = hard_doodle(256, 256, 14, seed=8).astype(np.uint8)
+    Image.fromarray(labels).save(tmp_path / "map.png")
+    cli.main(["explain", "--checkpoint", str(ROOT / "checkpoints" / "landscape"), "--labels", str(tmp_path / "map.png")])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].split()[:3] == ["block", "size", "layout"]
+    rows = {line.split()[0]: line.split() for line in lines[1:]}
+    assert list(rows) == ["head_0", "G_middle_0", "G_middle_1", "up_0", "up_1", "up_2", "up_3"]
+    assert rows["up_3"][1] == "256x256" and rows["head_0"][1] == "8x8"

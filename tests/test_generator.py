@@ -7,6 +7,7 @@ from helpers import manifest, randomize_, reference_forward
 
 from gaugan import PRESETS, SPADEGenerator, encode_semantics, load_generator
 from gaugan.checkpoints import CheckpointError
+from gaugan.networks.generator import block_schedule
 
 CASES = [(p, n) for p in ("coco", "ade20k", "cityscapes") for n in (64, 8)]
 
@@ -127,3 +128,17 @@ def test_wrong_checkpoint_names_the_keys(tmp_path):
     message = str(err.value)
     assert "up_1.norm_s.mlp_beta.bias" in message and "extra.weight" in message
     assert "conv_img.bias: expected (3,), found (4,)" in message
+
+
+@pytest.mark.parametrize("upsampling", ["normal", "more", "most"])
+def test_block_schedule_reaches_the_output_size(upsampling):
+    preset = replace(PRESETS["ade20k"], num_upsampling_layers=upsampling, ngf=8)
+    schedule = block_schedule(preset)
+    generator = SPADEGenerator(preset)
+    blocks = [name.split(".")[0] for name in generator.state_dict() if name.endswith("conv_0.bias")]
+    assert [spec.name for spec in schedule] == blocks  # running order is NVIDIA's key order
+    doublings = sum(spec.upsample for spec in schedule)
+    assert (preset.sh << doublings, preset.sw << doublings) == preset.output_size
+    assert all(a.fout == b.fin for a, b in zip(schedule, schedule[1:]))
+    assert [spec.name for spec in schedule if not spec.upsample] == (
+        ["head_0", "G_middle_1"] if upsampling == "normal" else ["head_0"])

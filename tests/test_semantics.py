@@ -1,4 +1,6 @@
 """Encoding follows NVIDIA's preprocessing; instance maps follow the COCO convention."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -6,7 +8,7 @@ from helpers import coco_sample, coco_sample_names
 from scipy import ndimage
 
 from gaugan import PRESETS, encode_semantics, instance_map
-from gaugan.semantics import instance_edges
+from gaugan.semantics import encode, instance_edges
 
 CROSS = ndimage.generate_binary_structure(2, 1)
 
@@ -93,3 +95,28 @@ def test_instance_edges_agree_with_shipped_maps_on_stuff_thing_boundaries(name):
     checked = boundary & ~spilled
     assert np.array_equal(ours[checked], shipped[checked])
     assert ours[boundary].all()
+
+
+def test_encode_resizes_to_the_model_grid_and_derives_instances():
+    label, instance = coco_sample(coco_sample_names()[2])
+    preset = PRESETS["coco"]
+    channels, edges = encode(label, instance, preset)
+    assert channels.shape == edges.shape == (1, 1, 256, 256)
+    rows = ((np.arange(256) + 0.5) * label.shape[0] / 256).astype(int)  # centre-sampled nearest, as PIL's
+    cols = ((np.arange(256) + 0.5) * label.shape[1] / 256).astype(int)
+    expected = np.where(label == 255, preset.label_nc, label)[rows[:, None], cols]
+    assert np.array_equal(channels[0, 0].numpy(), expected)
+    small, _ = encode(label, instance, preset, size=(64, 96))
+    assert small.shape == (1, 1, 64, 96)
+    _, derived = encode(label, None, preset)  # instances from the labels' thing blobs
+    _, given = encode(label, instance_map(label, preset.thing_ids), preset)
+    assert torch.equal(derived, given)
+    assert encode(label, None, replace(preset, use_instance=False))[1] is None
+
+
+def test_encode_says_what_is_wrong():
+    label, instance = coco_sample(coco_sample_names()[2])
+    with pytest.raises(ValueError, match="instance map shape"):
+        encode(label, instance[:-1], PRESETS["coco"])
+    with pytest.raises(ValueError, match="integer label ids"):
+        encode(label.astype(np.float32), None, PRESETS["coco"])

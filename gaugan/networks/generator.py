@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -10,6 +11,27 @@ from torch import nn
 from ..presets import Preset
 from ..semantics import one_hot_semantics
 from .spade import LRELU_SLOPE, SPADEResnetBlock
+
+
+class BlockSpec(NamedTuple):
+    """One residual block of the generator: its attribute name, channels, and whether its input is the nearest ×2
+    upsampling of the previous block's output."""
+
+    name: str
+    fin: int
+    fout: int
+    upsample: bool
+
+
+def block_schedule(preset: Preset) -> list[BlockSpec]:
+    """The generator's residual blocks in running order (the order of NVIDIA's state_dict keys too)."""
+    nf, more = preset.ngf, preset.num_upsampling_layers in ("more", "most")
+    blocks = [BlockSpec("head_0", 16 * nf, 16 * nf, False), BlockSpec("G_middle_0", 16 * nf, 16 * nf, True),
+              BlockSpec("G_middle_1", 16 * nf, 16 * nf, more)]
+    blocks += [BlockSpec(f"up_{i}", 16 * nf >> i, 8 * nf >> i, True) for i in range(4)]
+    if preset.num_upsampling_layers == "most":
+        blocks.append(BlockSpec("up_4", nf, nf // 2, True))
+    return blocks
 
 
 class SPADEGenerator(nn.Module):
@@ -24,18 +46,10 @@ class SPADEGenerator(nn.Module):
             self.fc = nn.Linear(self.preset.z_dim, 16 * nf * self.sh * self.sw)
         else:
             self.fc = nn.Conv2d(snc, 16 * nf, 3, padding=1)
-        self.head_0 = SPADEResnetBlock(16 * nf, 16 * nf, snc, hidden)
-        self.G_middle_0 = SPADEResnetBlock(16 * nf, 16 * nf, snc, hidden)
-        self.G_middle_1 = SPADEResnetBlock(16 * nf, 16 * nf, snc, hidden)
-        self.up_0 = SPADEResnetBlock(16 * nf, 8 * nf, snc, hidden)
-        self.up_1 = SPADEResnetBlock(8 * nf, 4 * nf, snc, hidden)
-        self.up_2 = SPADEResnetBlock(4 * nf, 2 * nf, snc, hidden)
-        self.up_3 = SPADEResnetBlock(2 * nf, nf, snc, hidden)
-        final_nc = nf
-        if self.preset.num_upsampling_layers == "most":
-            self.up_4 = SPADEResnetBlock(nf, nf // 2, snc, hidden)
-            final_nc = nf // 2
-        self.conv_img = nn.Conv2d(final_nc, 3, 3, padding=1)
+        self.schedule = block_schedule(self.preset)
+        for spec in self.schedule:
+            setattr(self, spec.name, SPADEResnetBlock(spec.fin, spec.fout, snc, hidden))
+        self.conv_img = nn.Conv2d(self.schedule[-1].fout, 3, 3, padding=1)
 
     def initial_features(self, seg: torch.Tensor, z: torch.Tensor | None) -> torch.Tensor:
         """The (16·ngf, sh, sw) tensor the blocks start from: from z (VAE) or the downsampled labels."""
@@ -52,16 +66,9 @@ class SPADEGenerator(nn.Module):
 
     def forward(self, seg: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
         x = self.initial_features(seg, z)
-        x = self.head_0(x, seg)
-        x = F.interpolate(x, scale_factor=2, mode="nearest")
-        x = self.G_middle_0(x, seg)
-        if self.preset.num_upsampling_layers in ("more", "most"):
-            x = F.interpolate(x, scale_factor=2, mode="nearest")
-        x = self.G_middle_1(x, seg)
-        blocks = [self.up_0, self.up_1, self.up_2, self.up_3]
-        if self.preset.num_upsampling_layers == "most":
-            blocks.append(self.up_4)
-        for block in blocks:
-            x = block(F.interpolate(x, scale_factor=2, mode="nearest"), seg)
+        for spec in self.schedule:
+            if spec.upsample:
+                x = F.interpolate(x, scale_factor=2, mode="nearest")
+            x = getattr(self, spec.name)(x, seg)
         x = self.conv_img(F.leaky_relu(x, LRELU_SLOPE))
         return torch.tanh(x)

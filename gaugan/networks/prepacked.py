@@ -27,15 +27,6 @@ class Affine(nn.Module):
         return rows @ self.weight.T if self.bias is None else torch.addmm(self.bias, rows, self.weight.T)
 
 
-def subpixel_weight(weight: torch.Tensor) -> torch.Tensor:
-    """(Cout, Cin, 3, 3) -> (4·Cout, Cin, 2, 2): a 3×3 convolution of a nearest ×2 upsampled map as four 2×2
-    kernels over the map itself, one per output phase 2a+b (output pixel (2Y+a, 2X+b) reads map rows Y-1+a and
-    Y+a, columns likewise)."""
-    # fold[a, i, t]: whether kernel tap t (dy = t-1) of an output in phase a reads the map's row i of the two
-    fold = weight.new_tensor([[[1, 0, 0], [0, 1, 1]], [[1, 1, 0], [0, 0, 1]]])
-    return torch.einsum("ait,bju,octu->abocij", fold, fold, weight).reshape(-1, weight.shape[1], 2, 2)
-
-
 def folded_weight(conv: nn.Conv2d, in_place: bool) -> torch.Tensor:
     """A spectral-norm convolution's weight with σ (from the stored u and v, as in eval mode) divided out.
 

@@ -1,58 +1,89 @@
-"""Per-resolution layout of a label map for the fast generator: which pixels need real SPADE convolutions
-(the band along label boundaries), their distinct 5×5 token patterns, and the gather indices."""
+"""Per-resolution layouts of a label map for the fast generator, shared by every SPADE layer at that size.
+
+A token is a pixel's input vector (its label, and whether it lies on an instance edge). SPADE's γ and β at a pixel
+depend on the tokens of its 5×5 neighbourhood only. Two layouts:
+- DenseLayout: the SPADE convolutions run over every pixel (coarse resolutions, busy maps);
+- BandLayout: γ, β are per-token constants wherever the 5×5 neighbourhood is one token inside the image; the
+  others (the band along label boundaries and image borders) are computed once per distinct 5×5 pattern.
+Which one a resolution gets is decided in fast_plan.py.
+"""
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
 KERNEL_TAPS = 9  # a 3×3 kernel's taps, everywhere in row-major order (dy, then dx)
-DENSE_FRACTION = 0.5  # band share of the pixels above which SPADE convolutions run densely
+SPADE_RADIUS = 2  # γ, β at a pixel read tokens up to 2 pixels away (two stacked 3×3 convolutions)
 
 
-class Tokens:
-    """Per-resolution layout shared by every SPADE layer at that size: tokens, band pixels and their distinct
-    5×5 patterns, gather indices.
+def first_of_each(count: int, group_of: torch.Tensor, pixels: torch.Tensor) -> torch.Tensor:
+    """One pixel of each of `count` groups: pixels[i] for one i with group_of[i] == g, for every g."""
+    chosen = torch.empty(count, dtype=torch.long, device=pixels.device)
+    return pixels[chosen.scatter_(0, group_of, torch.arange(len(pixels), device=pixels.device))]
 
-    When most pixels lie in the band (coarse resolutions, busy layouts) the layout is `dense`: every SPADE
-    convolution then runs as one dense convolution, which beats gathering patches for nearly every pixel.
-    """
 
-    def __init__(self, tokens: torch.Tensor, token_inputs: torch.Tensor) -> None:
-        """tokens: (N, H, W) ids into token_inputs, the (P, S) one-hot input vectors of the tokens in use."""
+def hidden_windows(tokens: torch.Tensor, pixels: torch.Tensor, pad_token: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """mlp_shared's output at a pixel depends on its 3×3 token window only: the distinct windows of the listed
+    pixels as (K, 9) rows of the per-tap token tables stacked as (9·(P+1), hidden) (summed by embedding_bag they
+    give mlp_shared's input), and the (N·H·W) map of each listed pixel's window id (K at the others)."""
+    n, h, w = tokens.shape
+    count, window_of = distinct_windows(tokens, pixels, 1, pad_token)
+    taps = neighbourhoods(tokens, first_of_each(count, window_of, pixels), 1, pad_token)
+    taps = taps + torch.arange(KERNEL_TAPS, device=tokens.device) * (pad_token + 1)
+    window_map = torch.full((n * h * w,), count, dtype=torch.long, device=tokens.device)
+    window_map[pixels] = window_of
+    return taps, window_map
+
+
+def band_pixels(tokens: torch.Tensor) -> torch.Tensor:
+    """Flat N·H·W indices of the pixels whose γ, β are not their token's (5×5 window not uniform or not inside)."""
+    return (~uniform_windows(tokens, SPADE_RADIUS)).reshape(-1).nonzero().squeeze(1)
+
+
+class DenseLayout:
+    """SPADE's γ, β computed at every pixel."""
+
+    def __init__(self, tokens: torch.Tensor, token_inputs: torch.Tensor, band: torch.Tensor) -> None:
+        """tokens: (N, H, W) ids into token_inputs, the (P, S) one-hot input vectors of the tokens in use;
+        band: band_pixels(tokens)."""
         n, h, w = tokens.shape
         self.shape = (n, h, w)
         self.token_inputs = token_inputs
+        self.band = band
+        every = torch.arange(n * h * w, device=tokens.device)
+        self.taps, self.pixel_window = hidden_windows(tokens, every, len(token_inputs))
+        # (N·H·W, 9): the window ids of each pixel's 3×3 neighbours, K (a zero hidden row) outside the image
+        self.slots = neighbourhoods(self.pixel_window.view(n, h, w), every, 1, len(self.taps))
+
+
+class BandLayout:
+    """Band pixels grouped by their 5×5 token pattern: what the per-pattern γ, β read, and each pixel's row in a
+    SPADE's [per-token rows; per-pattern rows] scale and shift tables."""
+
+    def __init__(self, tokens: torch.Tensor, token_inputs: torch.Tensor, band: torch.Tensor) -> None:
+        """As for DenseLayout."""
+        n, h, w = tokens.shape
+        self.shape = (n, h, w)
+        self.token_inputs = token_inputs
+        self.band = band
         pad_token = len(token_inputs)
-        flat = tokens.reshape(-1)
-        tap_offsets = torch.arange(KERNEL_TAPS, device=tokens.device) * (pad_token + 1)
-        band = ~uniform_windows(tokens, 2)  # pixels whose γ, β are not their token's
-        self.band = band.reshape(-1).nonzero().squeeze(1)
-        self.dense = len(self.band) > DENSE_FRACTION * flat.numel()
+        # each pattern is computed at one pixel that has it (conv padding shows as pad_token: borders told apart)
+        self.patterns, pattern_of = distinct_windows(tokens, band, SPADE_RADIUS, pad_token)
+        chosen = first_of_each(self.patterns, pattern_of, band)
+        # the hidden activations the chosen pixels' 3×3 convolutions read: at those pixels grown by one
+        grown = torch.zeros(n * h * w, dtype=torch.bool, device=tokens.device)
+        grown[chosen] = True
+        needed = dilate(grown.view(n, h, w)).reshape(-1).nonzero().squeeze(1)
+        self.taps, window_map = hidden_windows(tokens, needed, pad_token)
+        self.slots = neighbourhoods(window_map.view(n, h, w), chosen, 1, len(self.taps))  # (patterns, 9)
+        self.rows = tokens.reshape(-1).clone()  # uniform pixels: their token's row
+        self.rows[band] = pad_token + pattern_of
         # each pixel's row in the (N, H/2, W/2) map it is the nearest ×2 upsampling of (read without upsampling)
         image, y, x = (torch.arange(size, device=tokens.device) for size in (n, h, w))
         self.half_res_source = ((image[:, None, None] * (h // 2) + y[:, None] // 2) * (w // 2) + x // 2).reshape(-1)
-        if self.dense:  # every pixel's 3×3 neighbourhood, as rows of the hidden map (index N·H·W: zero padding)
-            every = torch.arange(n * h * w, device=tokens.device)
-            # (N·H·W, 9) rows into the per-tap token tables stacked as (9·(P+1), hidden), summed by embedding_bag
-            self.taps = neighbourhoods(tokens, every, 1, pad_token) + tap_offsets
-            self.band_slots = neighbourhoods(every.view(n, h, w), every, 1, n * h * w)
-            return
-        # band pixels with the same 5×5 token neighbourhood get the same γ and β: each neighbourhood is computed
-        # once, at one pixel that has it (conv padding shows as pad_token, so border positions are told apart)
-        patterns, pattern_of = distinct_windows(tokens, self.band, 2, pad_token)
-        chosen = torch.empty(patterns, dtype=torch.long, device=tokens.device)
-        chosen = self.band[chosen.scatter_(0, pattern_of, torch.arange(len(self.band), device=tokens.device))]
-        # pixels whose hidden activation the chosen pixels' 3×3 convs read: those pixels grown by one
-        grown = torch.zeros(n * h * w, dtype=torch.bool, device=tokens.device)
-        grown[chosen] = True
-        self.needed = dilate(grown.view(n, h, w)).reshape(-1).nonzero().squeeze(1)
-        self.taps = neighbourhoods(tokens, self.needed, 1, pad_token) + tap_offsets  # as for dense layouts
-        slot = torch.full((n * h * w,), len(self.needed), dtype=torch.long, device=tokens.device)  # last: padding
-        slot[self.needed] = torch.arange(len(self.needed), device=tokens.device)
-        self.band_slots = neighbourhoods(slot.view(n, h, w), chosen, 1, len(self.needed))  # (patterns, 9)
-        # each pixel's row in a SPADE's [per-token table; per-pattern rows] modulation table
-        self.rows = flat.clone()
-        self.rows[self.band] = pad_token + pattern_of
+
+
+Layout = DenseLayout | BandLayout
 
 
 def distinct_windows(tokens: torch.Tensor, pixels: torch.Tensor, radius: int, pad_value: int) -> tuple[int, torch.Tensor]:
@@ -125,3 +156,13 @@ def dilate(mask: torch.Tensor) -> torch.Tensor:
     grown[:, 1:] |= wide[:, :-1]
     grown[:, :-1] |= wide[:, 1:]
     return grown
+
+
+def pixel_rows(x: torch.Tensor) -> torch.Tensor:
+    """A channels_last (N, C, H, W) tensor as a (N·H·W, C) view (an error, never a copy, for other layouts)."""
+    return x.permute(0, 2, 3, 1).view(-1, x.shape[1])
+
+
+def as_channels_last(rows: torch.Tensor, n: int, h: int, w: int) -> torch.Tensor:
+    """(N·H·W, C) pixel rows -> the (N, C, H, W) channels_last tensor viewing them."""
+    return rows.view(n, h, w, -1).permute(0, 3, 1, 2)
