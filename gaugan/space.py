@@ -10,7 +10,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from .checkpoints import download
+from .downloads import download
 
 URL_VARIABLE = "GAUGAN_FETCH_NVIDIA_URL"
 SHA256_VARIABLE = "GAUGAN_FETCH_NVIDIA_SHA256"
