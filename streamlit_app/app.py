@@ -251,13 +251,13 @@ def checked_style(photo) -> bytes | None:
 
 
 def model_card_description(folder: Path) -> str | None:
-    from gaugan.checkpoints import read_model_card
+    from gaugan.model_card import read_card
 
     try:
-        card = read_model_card(folder) or {}
+        card = read_card(folder)
     except ValueError:
         return None
-    description = card.get("description")
+    description = card.raw.get("description") if card is not None else None
     return description if isinstance(description, str) else None
 
 
