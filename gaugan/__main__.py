@@ -56,13 +56,15 @@ def cmd_generate(args: argparse.Namespace) -> None:
         return
     if not args.labels:
         raise InputError("--labels is required for label-map (SPADE) models")
-    pairs = input_output_pairs(Path(args.labels), Path(args.out), "label maps")
-    if args.instance and len(pairs) > 1:
-        raise InputError("--instance goes with a single --labels file, not a folder")
+    if not Path(args.labels).is_dir():
+        check_image_path(Path(args.out))  # before the model loads
     model = GauGAN.from_checkpoint(checkpoint, fast=not args.reference, bf16=args.bf16, preset=args.preset)
     tune_for_inference()
     for note in model.notes:
         print(f"note: {note}", file=sys.stderr)
+    pairs = input_output_pairs(Path(args.labels), Path(args.out), "label maps")
+    if args.instance and len(pairs) > 1:
+        raise InputError("--instance goes with a single --labels file, not a folder")
     instance = read_instance_map(args.instance) if args.instance else None
     for label_path, out_path in tqdm(pairs, disable=len(pairs) == 1, desc="generate"):
         notes: list[str] = []

@@ -29,7 +29,7 @@ def evaluate_sketch(checkpoint: str | Path, data: str | None = None, n: int = 20
     source = SketchSource(data, "test", model.direction, edges, size=model.input_size)
     n = min(n, len(source))
     has_floor = len(source) >= 2 * n
-    segmenter = load_or_train_segmenter(SegmenterConfig(), progress)
+    segmenter = load_or_train_segmenter(SegmenterConfig(), progress=progress)
     errors, features, cases = [], {"real": [], "fake": [], "floor": []}, []
     for i in tqdm(range(n), disable=not progress, desc="evaluate"):
         sketch, real, label = source[i]

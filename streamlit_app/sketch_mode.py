@@ -14,6 +14,7 @@ from PIL import Image
 from gaugan import Pix2Pix
 from gaugan.canvas import png_bytes
 from streamlit_drawable_canvas import st_canvas
+from widgets import plain
 
 CANVAS_SIZES = {"Small (320 px)": 320, "Medium (384 px)": 384, "Large (512 px)": 512}
 PEN, ERASER = "✏️ Pen", "🧽 Eraser"
@@ -48,10 +49,10 @@ def render(folder: Path, name: str, modified: float) -> None:
     try:
         model = load_sketch_model(str(folder), modified)
     except Exception as exc:  # a broken checkpoint: say so, keep the page up
-        st.error(f"Could not load sketch model {name!r}: {exc}")
+        st.error(f"Could not load sketch model **{plain(name)}**: {plain(exc)}")
         return
     sidebar = st.sidebar
-    sidebar.caption(f"Sketch model: draw outlines in black, get a photo. {model.card.get('description', '')}")
+    sidebar.caption(f"Sketch model: draw outlines in black, get a photo. {plain(model.card.get('description', ''))}")
     tool = sidebar.radio("Tool", [PEN, ERASER], horizontal=True, key="sketch_tool")
     width = sidebar.slider("Pen width", 1, 30, 4 if tool == PEN else 16, key=f"sketch_width_{tool}")
     size = CANVAS_SIZES[sidebar.selectbox("Canvas", list(CANVAS_SIZES), index=1, key="sketch_canvas_size")]
@@ -74,7 +75,7 @@ def render(folder: Path, name: str, modified: float) -> None:
             with st.spinner("Generating…"):
                 image_png = photo_png(str(folder), modified, sketch_png, class_id)
         except (RuntimeError, MemoryError, ValueError) as exc:
-            st.error(f"Generation failed: {exc}. Your sketch is kept.")
+            st.error(f"Generation failed: {plain(exc)}. Your sketch is kept.")
             return
         st.image(image_png, caption=f"{name}" + (f" · {class_id}" if class_id else ""), width=size)
         st.download_button("Download image", image_png, "sketch_photo.png", "image/png", on_click="ignore",

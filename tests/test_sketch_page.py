@@ -40,10 +40,10 @@ def test_sketch_model_switches_the_page_to_sketch_mode(checkpoints, monkeypatch)
     st.cache_resource.clear()
     st.cache_data.clear()
     at = AppTest.from_file(APP, default_timeout=120).run()
-    assert [s.label for s in at.selectbox if s.label == "Label"], "the SPADE model shows the label select-box"
+    assert [s.label for s in at.selectbox if s.label == "Unpainted area"], "the SPADE model shows its label controls"
     at.selectbox(key="model").select("landscape-sketch").run()
     assert not at.exception
-    assert "Label" not in [s.label for s in at.selectbox] and "Pen width" in [s.label for s in at.slider]
+    assert "Unpainted area" not in [s.label for s in at.selectbox] and "Pen width" in [s.label for s in at.slider]
     assert [r.options for r in at.radio if r.label == "Tool"] == [["✏️ Pen", "🧽 Eraser"]]
     assert not at.get("image"), "no photo before anything is drawn"
     at.session_state["sketch_canvas_0"] = drawing()
@@ -71,6 +71,8 @@ def test_draw_lines_in_sketch_mode_and_get_a_photo(checkpoints):
             for x, y in points[1:]:
                 page.mouse.move(box["x"] + x, box["y"] + y, steps=6)
             page.mouse.up()
+            page.wait_for_timeout(3000)  # a pause between strokes, as a person makes (see the closing note of #13)
+            wait_idle(page)
         page.wait_for_function("sel => { const i = document.querySelector(sel); return i && i.complete && i.naturalWidth > 0; }",
                                arg=RESULT, timeout=60_000)
         wait_idle(page)
