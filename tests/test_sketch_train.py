@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from helpers import ROOT
+from helpers import ROOT, assert_resume_equals_straight_run
 from PIL import Image
 
 from gaugan import Pix2Pix
@@ -51,15 +51,7 @@ def test_tiny_config_trains_and_losses_move(tmp_path):
 
 @pytest.mark.slow
 def test_resume_reproduces_the_uninterrupted_run(tmp_path):
-    straight = trainer_for(tiny_config(tmp_path / "a", steps=4))
-    straight.run(progress=False)
-    trainer_for(tiny_config(tmp_path / "b", steps=2)).run(progress=False)
-    resumed = trainer_for(tiny_config(tmp_path / "b", steps=4))
-    assert resumed.step == 2
-    resumed.run(progress=False)
-    for name, module in straight.modules().items():
-        for key, value in module.state_dict().items():
-            assert torch.equal(value, resumed.modules()[name].state_dict()[key]), f"{name}.{key}"
+    assert_resume_equals_straight_run(trainer_for, tiny_config, tmp_path)
 
 
 def test_export_gives_a_loadable_sketch_model(tmp_path):

@@ -9,6 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from helpers import assert_resume_equals_straight_run
 
 from gaugan.data.landscape import NUM_CLASSES, landscape_scene, random_look, render
 from gaugan.presets import landscape_preset
@@ -72,16 +73,7 @@ def test_tiny_config_trains_and_losses_move(tmp_path):
 
 
 def test_resume_reproduces_the_uninterrupted_run(tmp_path):
-    straight = Trainer(tiny_config(tmp_path / "a", steps=4))
-    straight.run(progress=False)
-    Trainer(tiny_config(tmp_path / "b", steps=2)).run(progress=False)
-    resumed = Trainer(tiny_config(tmp_path / "b", steps=4))
-    assert resumed.step == 2
-    resumed.run(progress=False)
-    for name, module in straight.modules().items():
-        other = resumed.modules()[name].state_dict()
-        for key, value in module.state_dict().items():
-            assert torch.equal(value, other[key]), f"{name}.{key} differs after resume"
+    assert_resume_equals_straight_run(Trainer, tiny_config, tmp_path)
 
 
 def test_compact_state_resumes_without_optimiser_moments(tmp_path):

@@ -108,7 +108,6 @@ class FastSPADE(nn.Module):
         """(P + patterns, C) scale and shift: one row per token in use (its 5×5 neighbourhood uniform: every tap
         sees that token), then one per band pattern; layout.rows indexes them."""
         token_taps = self._token_taps(layout)
-        tokens = token_taps.shape[1]
         uniform_hidden = F.relu(token_taps.sum(0) + self.shared_bias)
         gamma_beta = torch.addmm(self.gb_bias, uniform_hidden, self.gb_summed)
         if layout.patterns:
