@@ -66,7 +66,7 @@ def render(folder: Path, name: str, modified: float) -> None:
                            background_color="#ffffff", update_streamlit=True, height=size, width=size,
                            drawing_mode="freedraw", key=f"sketch_canvas_{state.sketch_gen}", return_image_data=True)
         sketch = sketch_from_canvas(canvas.image_data)
-    with right:
+    with right, st.container(key="result"):  # the same key as the label-map page's result
         if sketch is None:
             st.caption("Draw outlines (a horizon, mountains, trees, waves) to generate a photo.")
             return

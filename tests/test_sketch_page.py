@@ -55,8 +55,6 @@ def test_sketch_model_switches_the_page_to_sketch_mode(checkpoints, monkeypatch)
 
 @pytest.mark.browser
 @pytest.mark.slow
-@pytest.mark.xfail(reason="known defect, issue 13: since the page's second pass, the photo does not appear in this "
-                          "scripted run (a manual run shows it); open until fixed", strict=False)
 def test_draw_lines_in_sketch_mode_and_get_a_photo(checkpoints):
     with streamlit_server(checkpoints) as url, browser_page() as page:
         page.goto(url)
