@@ -11,6 +11,7 @@ import tempfile
 import urllib.error
 import urllib.request
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -25,6 +26,7 @@ MAX_RATIO = 20  # unpacked size / archive size: weights barely compress, so more
 MAX_MEMBERS = 10_000  # NVIDIA's archive holds a handful of files
 TIMEOUT_S = 60
 ARCHIVE_ERRORS = (tarfile.TarError, EOFError, zlib.error, OSError)  # OSError: gzip.BadGzipFile and friends
+Progress = Callable[[int, int | None], None]  # (bytes received, announced total or None), after each chunk
 
 
 def _source(url_or_path: str, timeout: float) -> tuple[BinaryIO, int | None]:
@@ -49,21 +51,25 @@ def _source(url_or_path: str, timeout: float) -> tuple[BinaryIO, int | None]:
     return response, int(length) if length and length.isdigit() else None
 
 
-def _fetch(url_or_path: str, target: Path, timeout: float) -> None:
-    """Copy a URL or local file to target with a progress bar, within MAX_DOWNLOAD_BYTES, complete or refused."""
+def _fetch(url_or_path: str, target: Path, timeout: float, progress: Progress | None) -> None:
+    """Copy a URL or local file to target within MAX_DOWNLOAD_BYTES, complete or refused; progress goes to the
+    callback if given, else to a terminal progress bar."""
     source, total = _source(url_or_path, timeout)
     if total is not None and total > MAX_DOWNLOAD_BYTES:
         source.close()
         raise CheckpointError(f"{url_or_path} is {total} bytes; at most {MAX_DOWNLOAD_BYTES} are downloaded")
     received = 0
     try:
-        with source, target.open("wb") as out, tqdm(total=total, unit="B", unit_scale=True, desc=target.name) as bar:
-            while chunk := source.read(1 << 20):
+        with source, target.open("wb") as out, tqdm(total=total, unit="B", unit_scale=True, desc=target.name,
+                                                    disable=progress is not None) as bar:
+            while chunk := source.read1(1 << 20):  # read1: whatever has arrived, so progress moves on slow links
                 received += len(chunk)
                 if received > MAX_DOWNLOAD_BYTES:
                     raise CheckpointError(f"{url_or_path} sent more than {MAX_DOWNLOAD_BYTES} bytes; stopped")
                 out.write(chunk)
                 bar.update(len(chunk))
+                if progress is not None:
+                    progress(received, total)
     except (TimeoutError, socket.timeout):
         raise CheckpointError(f"{url_or_path}: the transfer stalled for {timeout:g} s after {received} bytes") from None
     except OSError as exc:
@@ -149,8 +155,9 @@ def _plain_name(url_or_path: str) -> str:
 
 
 def download(url_or_path: str, dest: str | Path = "checkpoints", sha256: str | None = None, overwrite: bool = False,
-             timeout: float = TIMEOUT_S) -> Path:
-    """Fetch NVIDIA's checkpoints.tar.gz (unpacked into dest) or a weights file (saved in dest), verified.
+             timeout: float = TIMEOUT_S, progress: Progress | None = None) -> Path:
+    """Fetch NVIDIA's checkpoints.tar.gz (unpacked into dest) or a weights file (saved in dest), verified;
+    `progress(received, total)` is called as bytes arrive (else a terminal progress bar shows them).
 
     Work happens in a temporary folder inside dest that is removed whatever happens (Ctrl-C included); an
     existing file or folder of the same name is kept unless overwrite=True. Returns dest, or the weights file.
@@ -163,7 +170,7 @@ def download(url_or_path: str, dest: str | Path = "checkpoints", sha256: str | N
     work = Path(tempfile.mkdtemp(prefix=".download-", dir=dest))
     try:
         fetched = work / name
-        _fetch(url_or_path, fetched, timeout)
+        _fetch(url_or_path, fetched, timeout, progress)
         if sha256 and (actual := _sha256(fetched)) != sha256.lower():
             raise CheckpointError(f"checksum mismatch for {name}: expected sha256 {sha256}, found {actual}")
         if tarfile.is_tarfile(fetched):

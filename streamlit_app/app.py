@@ -29,7 +29,7 @@ from gaugan.sketch import model_kind  # noqa: E402
 from label_colors import Label, validate_palette  # noqa: E402
 from streamlit_drawable_canvas import st_canvas  # noqa: E402
 from streamlit_app import sketch_mode  # noqa: E402
-from widgets import chip_styles, column_width, hex_colour, plain  # noqa: E402
+from widgets import chip_styles, column_width, download_progress, hex_colour, plain, undo_shortcuts  # noqa: E402
 
 CHECKPOINTS = Path(os.environ.get("GAUGAN_CHECKPOINTS", ROOT / "checkpoints"))
 NVIDIA_URL = os.environ.get("GAUGAN_NVIDIA_URL", "")  # a direct link to NVlabs/SPADE's checkpoints.tar.gz
@@ -224,13 +224,12 @@ def nvidia_models(models: dict[str, Path]) -> None:
         agreed = st.checkbox("I accept the licence: non-commercial use only", key="nvidia_licence")
         if not st.button("Download and unpack", disabled=not (agreed and url.strip()), key="nvidia_download"):
             return
-        with st.spinner("Downloading, verifying and unpacking… (the full archive is about 0.6 GB)"):
-            try:
-                download(url.strip(), CHECKPOINTS)
-            except (ValueError, OSError) as exc:  # OSError: no network, refused connection, full disk
-                state.download_error = (f"Could not download {plain(url.strip())}: {plain(exc)}. Without a network "
-                                        "connection, download the archive elsewhere and give its local path.")
-                return
+        try:
+            download(url.strip(), CHECKPOINTS, progress=download_progress("the archive (about 0.6 GB)"))
+        except (ValueError, OSError) as exc:  # OSError: no network, refused connection, full disk
+            state.download_error = (f"Could not download {plain(url.strip())}: {plain(exc)}. Without a network "
+                                    "connection, download the archive elsewhere and give its local path.")
+            return
         state.download_error = None
         added = sorted(set(list_models(CHECKPOINTS)) - set(models))
         notice(f"Unpacked into {plain(CHECKPOINTS)}: " + (plain(", ".join(added)) if added else "no new models") + ".")
@@ -352,6 +351,7 @@ def draw(palette: list[Label], base: np.ndarray, label_id: int, controls: Contro
         background_image=Image.fromarray(colourize(base, palette)), update_streamlit=True,
         height=base.shape[0], width=base.shape[1], drawing_mode=TOOLS[tool], point_display_radius=1,
         key=f"canvas_{state.canvas_gen}", return_image_data=True)
+    undo_shortcuts("canvas_")
     if fill and fill_at_point(canvas.json_data, label_id):
         st.rerun()
     try:

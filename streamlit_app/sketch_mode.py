@@ -14,7 +14,7 @@ from PIL import Image
 from gaugan import Pix2Pix
 from gaugan.canvas import png_bytes
 from streamlit_drawable_canvas import st_canvas
-from widgets import plain
+from widgets import plain, undo_shortcuts
 
 CANVAS_SIZES = {"Small (320 px)": 320, "Medium (384 px)": 384, "Large (512 px)": 512}
 PEN, ERASER = "✏️ Pen", "🧽 Eraser"
@@ -65,6 +65,7 @@ def render(folder: Path, name: str, modified: float) -> None:
         canvas = st_canvas(stroke_width=width, stroke_color="#000000" if tool == PEN else "#ffffff",
                            background_color="#ffffff", update_streamlit=True, height=size, width=size,
                            drawing_mode="freedraw", key=f"sketch_canvas_{state.sketch_gen}", return_image_data=True)
+        undo_shortcuts("sketch_canvas_")
         sketch = sketch_from_canvas(canvas.image_data)
     with right, st.container(key="result"):  # the same key as the label-map page's result
         if sketch is None:

@@ -1,7 +1,10 @@
-"""Page pieces with no model work: untrusted text shown as text, the column-width probe, colour-chip styles."""
+"""Page pieces with no model work: untrusted text shown as text, the column-width probe, undo shortcuts,
+a download progress bar, colour-chip styles."""
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 
 import streamlit as st
 
@@ -26,6 +29,32 @@ export default function({ parentElement, setStateValue }) {
 """
 _width_probe = st.components.v2.component("gaugan_column_width", js=_WIDTH_PROBE_JS, isolate_styles=False)
 
+# Ctrl+Z / Ctrl+Shift+Z (Ctrl+Y, and Cmd on a Mac) press the drawing canvas's own Undo / Redo toolbar buttons,
+# except while the focus is in a text field. The canvases live in open shadow roots under their keyed containers.
+_UNDO_KEYS_JS = """
+export default function({ data }) {
+  const press = (label) => {
+    const hosts = document.querySelectorAll(`[class*="st-key-${data.canvas}"] [data-testid="stBidiComponentIsolated"]`);
+    for (const host of hosts) {
+      const button = host.shadowRoot && host.shadowRoot.querySelector(`button[aria-label="${label}"]`);
+      if (button) { button.click(); return true; }
+    }
+    return false;
+  };
+  const onKey = (event) => {
+    if (!(event.ctrlKey || event.metaKey) || event.altKey) return;
+    const target = event.composedPath()[0];
+    if (target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName || ""))) return;
+    const key = event.key.toLowerCase();
+    const label = key === "z" ? (event.shiftKey ? "Redo" : "Undo") : key === "y" ? "Redo" : null;
+    if (label && press(label)) event.preventDefault();
+  };
+  document.addEventListener("keydown", onKey);
+  return () => document.removeEventListener("keydown", onKey);
+}
+"""
+_undo_keys = st.components.v2.component("gaugan_undo_keys", js=_UNDO_KEYS_JS, isolate_styles=False)
+
 
 def plain(text: object) -> str:
     """Text from a file, an upload or an exception, escaped so Markdown shows it literally (no links, images, HTML).
@@ -40,6 +69,35 @@ def column_width(key: str) -> int | None:
     result = _width_probe(key=key, default={"width": None}, on_width_change=lambda: None, width="stretch", height=0)
     width = result.get("width") if hasattr(result, "get") else getattr(result, "width", None)
     return int(width) if isinstance(width, (int, float)) and width > 0 else None
+
+
+def undo_shortcuts(canvas_key_prefix: str) -> None:
+    """Ctrl+Z / Ctrl+Shift+Z (or Ctrl+Y) undo and redo strokes on the canvas whose key starts with the prefix."""
+    _undo_keys(key=f"undo_keys_{canvas_key_prefix}", data={"canvas": canvas_key_prefix}, width="stretch", height=0)
+
+
+def size_text(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.0f} KB"
+
+
+def download_progress(what: str) -> Callable[[int, int | None], None]:
+    """A progress bar fed with (bytes received, total or None), redrawn at most five times a second."""
+    bar = st.progress(0.0, text=f"Connecting to {what}…")
+    last = 0.0
+
+    def update(received: int, total: int | None) -> None:
+        nonlocal last
+        done = total is not None and received >= total
+        if time.monotonic() - last < 0.2 and not done:
+            return
+        last = time.monotonic()
+        if done:
+            bar.progress(1.0, text=f"Downloaded {size_text(received)}; verifying and unpacking…")
+        elif total:
+            bar.progress(received / total, text=f"Downloading {what}: {size_text(received)} of {size_text(total)}")
+        else:
+            bar.progress(0.0, text=f"Downloading {what}: {size_text(received)} (size not announced)")
+    return update
 
 
 def hex_colour(rgb: tuple[int, int, int]) -> str:

@@ -1,7 +1,13 @@
-"""Shared test helpers: paths to shared data, non-trivial random weights, an independent reference forward."""
+"""Shared test helpers: paths to shared data, non-trivial random weights, an independent reference forward, an
+archive laid out like NVIDIA's."""
 from __future__ import annotations
 
+import http.server
 import json
+import tarfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +16,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from gaugan.networks.random_init import randomize_  # noqa: F401 (the tests' non-trivial weights)
+
+from gaugan import PRESETS, SPADEGenerator  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -108,3 +116,34 @@ def assert_resume_equals_straight_run(make_trainer, config_for, tmp_path) -> Non
         other = resumed.modules()[name].state_dict()
         for key, value in module.state_dict().items():
             assert torch.equal(value, other[key]), f"{name}.{key} differs after resume"
+
+
+class QuietFiles(http.server.SimpleHTTPRequestHandler):
+    """Serves a folder (pass directory=) without logging each request."""
+
+    def log_message(self, *args):
+        pass
+
+
+@contextmanager
+def local_server(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve with handler on 127.0.0.1 in a thread; yields the base URL, stopped afterwards."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+
+
+def official_archive(folder: Path, name: str = "ade20k_pretrained") -> Path:
+    """A checkpoints.tar.gz laid out like NVIDIA's: checkpoints/<name>/latest_net_G.pth (an ngf 8 ADE20K generator)."""
+    weights = folder / "weights.pth"
+    torch.save(SPADEGenerator(PRESETS["ade20k"], ngf=8).state_dict(), weights)
+    archive = folder / "checkpoints.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(weights, arcname=f"checkpoints/{name}/latest_net_G.pth")
+    return archive

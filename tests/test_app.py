@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import streamlit as st
 import torch
-from helpers import ROOT, make_tiny_model
+from helpers import ROOT, QuietFiles, local_server, make_tiny_model, official_archive
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -244,23 +244,10 @@ def test_text_from_a_model_folder_is_shown_as_text(app, checkpoints):
 def archive_server(tmp_path):
     """A server on 127.0.0.1 handing out an archive laid out like NVIDIA's checkpoints.tar.gz."""
     import functools
-    import http.server
-    import tarfile
-    import threading
 
-    folder = tmp_path / "serve"
-    (folder / "checkpoints" / "tiny_pretrained").mkdir(parents=True)
-    torch.save(SPADEGenerator(PRESETS["ade20k"], ngf=8).state_dict(),
-               folder / "checkpoints" / "tiny_pretrained" / "latest_net_G.pth")
-    with tarfile.open(tmp_path / "checkpoints.tar.gz", "w:gz") as archive:
-        archive.add(folder / "checkpoints", arcname="checkpoints")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    thread.join()
+    official_archive(tmp_path, "tiny_pretrained")
+    with local_server(functools.partial(QuietFiles, directory=str(tmp_path))) as base:
+        yield base
 
 
 def nvidia_download(app, url: str):

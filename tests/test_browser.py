@@ -1,14 +1,16 @@
 """End to end in a real browser (Debian Chromium): painting, generating, downloads, and nothing losing the drawing."""
+import http.server
 import io
 import os
 import re
 import shutil
+import time
 
 import numpy as np
 import pytest
 from browser import (CANVAS, RESULT, browser_page, choose_label, result_src, stroke, streamlit_server, upload_file,
                      wait_idle)
-from helpers import ROOT
+from helpers import ROOT, local_server, official_archive
 from PIL import Image
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -127,6 +129,24 @@ def test_bad_upload_error_stays_and_the_drawing_survives(url, tmp_path):
         assert (ids[ids.shape[0] // 2:] == MOUNTAIN).sum() > 500, "the second stroke is there too"
 
 
+def test_ctrl_z_undoes_and_ctrl_shift_z_redoes_a_stroke(url):
+    with browser_page() as page:
+        open_page(page, url)
+        first = paint(page, [(40, 100), (200, 110), (300, 100)])
+        painted = (label_map(page) == MOUNTAIN).sum()
+        assert painted > 500
+        page.keyboard.press("Control+z")
+        undone = wait_new_result(page, first)
+        assert (label_map(page) == MOUNTAIN).sum() == 0, "Ctrl+Z removes the stroke from the label map"
+        page.keyboard.press("Control+Shift+z")
+        wait_new_result(page, undone)
+        assert (label_map(page) == MOUNTAIN).sum() == painted, "Ctrl+Shift+Z brings it back"
+        page.get_by_label("Seed", exact=True).fill("12")
+        page.get_by_label("Seed", exact=True).press("Control+z")  # in a text field the browser's own undo applies
+        wait_idle(page)
+        assert (label_map(page) == MOUNTAIN).sum() == painted, "Ctrl+Z in a text field leaves the drawing alone"
+
+
 @pytest.mark.parametrize("width, height", [(1280, 900), (1000, 800), (390, 844)])
 def test_canvas_and_image_fit_the_window(url, width, height):
     with browser_page(width=width, height=height) as page:
@@ -210,9 +230,6 @@ def test_live_off_seed_and_new_variation_regenerate(url):
 @pytest.fixture()
 def request_log():
     """A server on 127.0.0.1 that records every request: the page must never make the browser fetch from it."""
-    import http.server
-    import threading
-
     hits = []
 
     class Recorder(http.server.BaseHTTPRequestHandler):
@@ -224,12 +241,57 @@ def request_log():
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", hits
-    server.shutdown()
-    thread.join()
+    with local_server(Recorder) as base:
+        yield base, hits
+
+
+@pytest.fixture()
+def slow_archive(tmp_path):
+    """The URL of an archive laid out like NVIDIA's, sent by a server on 127.0.0.1 in ten pieces 0.3 s apart."""
+    body = official_archive(tmp_path).read_bytes()
+
+    class Slow(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            for start in range(0, len(body), len(body) // 10 + 1):
+                self.wfile.write(body[start:start + len(body) // 10 + 1])
+                self.wfile.flush()
+                time.sleep(0.3)
+
+        def log_message(self, *args):
+            pass
+
+    with local_server(Slow) as base:
+        yield base + "/checkpoints.tar.gz"
+
+
+def test_nvidia_download_shows_progress_then_lists_the_models(tmp_path, slow_archive):
+    root = tmp_path / "checkpoints"
+    root.mkdir()
+    os.symlink(ROOT / "checkpoints" / "landscape", root / "landscape")
+    with streamlit_server(root) as url, browser_page() as page:
+        open_page(page, url)
+        page.get_by_text("Get NVIDIA's pretrained models").click()
+        page.get_by_role("textbox", name="checkpoints.tar.gz URL").fill(slow_archive)
+        page.get_by_role("textbox", name="checkpoints.tar.gz URL").press("Enter")
+        wait_idle(page)
+        page.get_by_text("I accept the licence: non-commercial use only").click()
+        wait_idle(page)
+        page.get_by_role("button", name="Download and unpack").click()
+        bar = page.locator('[data-testid="stProgress"]')
+        bar.get_by_text(re.compile(r"Downloading the archive .*: [\d.]+ [KM]B of [\d.]+ [KM]B")).wait_for(
+            state="visible", timeout=30_000)
+        page.get_by_text(re.compile(r"Unpacked into .*ade20k_pretrained")).wait_for(state="visible", timeout=60_000)
+        wait_idle(page)
+        assert bar.count() == 0, "the bar goes once the models are unpacked"
+        models = page.get_by_role("combobox", name="Model")
+        models.click()
+        page.wait_for_timeout(500)
+        if page.get_by_role("option").count() == 0:  # the first click can go to closing the notice's focus
+            models.click()
+        page.get_by_role("option", name="ade20k_pretrained").wait_for(state="visible")
 
 
 def test_text_from_model_files_and_uploads_is_shown_as_text(tmp_path, request_log):

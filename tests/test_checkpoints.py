@@ -1,13 +1,13 @@
 """Loading is weights_only and strict; presets are inferred; downloads are verified and extracted safely."""
+import functools
 import hashlib
-import http.server
 import io
 import tarfile
-import threading
 from pathlib import Path
 
 import pytest
 import torch
+from helpers import QuietFiles, local_server, official_archive
 
 from gaugan import PRESETS, SPADEGenerator, download, load_generator
 from gaugan.checkpoints import CheckpointError, find_checkpoints, infer_preset
@@ -68,16 +68,6 @@ def test_unknown_channel_count_is_explained():
         infer_preset(state)
 
 
-def official_archive(tmp_path: Path) -> Path:
-    """A checkpoints.tar.gz laid out like NVIDIA's: checkpoints/<name>_pretrained/latest_net_G.pth."""
-    weights = tmp_path / "weights.pth"
-    torch.save(SPADEGenerator(PRESETS["ade20k"], ngf=8).state_dict(), weights)
-    archive = tmp_path / "checkpoints.tar.gz"
-    with tarfile.open(archive, "w:gz") as tar:
-        tar.add(weights, arcname="checkpoints/ade20k_pretrained/latest_net_G.pth")
-    return archive
-
-
 def test_download_from_a_local_file(tmp_path):
     archive = official_archive(tmp_path)
     sha = hashlib.sha256(archive.read_bytes()).hexdigest()
@@ -85,24 +75,14 @@ def test_download_from_a_local_file(tmp_path):
     assert load_generator(dest / "ade20k_pretrained").preset.name == "ade20k"
 
 
-def test_download_from_a_local_http_server(tmp_path):
+def test_download_from_a_local_http_server_reports_progress(tmp_path):
     archive = official_archive(tmp_path)
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, directory=str(tmp_path), **kwargs)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/{archive.name}"
-        dest = download(url, tmp_path / "checkpoints")
-    finally:
-        server.shutdown()
+    seen = []
+    with local_server(functools.partial(QuietFiles, directory=str(tmp_path))) as base:
+        dest = download(f"{base}/{archive.name}", tmp_path / "checkpoints", progress=lambda *p: seen.append(p))
+    size = archive.stat().st_size
+    assert seen and seen[-1] == (size, size) and {total for _, total in seen} == {size}
+    assert all(a < b for (a, _), (b, _) in zip(seen, seen[1:])), "progress only moves forward"
     assert (dest / "ade20k_pretrained" / "latest_net_G.pth").is_file()
     assert not list((tmp_path / "checkpoints").glob("tmp*")), "temporary files left behind"
 

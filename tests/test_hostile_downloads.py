@@ -1,7 +1,7 @@
 """Downloads lose nothing: bad URLs, broken or hostile archives and non-archives get clear errors, existing
 folders survive, and no temporary file is left behind (Ctrl-C included)."""
+import functools
 import hashlib
-import http.server
 import io
 import json
 import os
@@ -10,13 +10,12 @@ import subprocess
 import sys
 import tarfile
 import textwrap
-import threading
 import time
 from pathlib import Path
 
 import pytest
 import torch
-from helpers import ROOT
+from helpers import ROOT, QuietFiles, local_server
 
 from gaugan import PRESETS, SPADEGenerator, download, load_generator
 from gaugan.__main__ import main as cli
@@ -49,11 +48,8 @@ def make_archive(path: Path, members: dict[str, bytes], links: dict[str, tuple[b
     return path
 
 
-class Handler(http.server.SimpleHTTPRequestHandler):
+class Handler(QuietFiles):
     """Serves the test's folder, plus /hang (answers late), /short (sends less than announced), /trickle (slow)."""
-
-    def log_message(self, *args):
-        pass
 
     def do_GET(self):
         if self.path == "/hang":
@@ -75,12 +71,8 @@ def served(tmp_path):
     """(folder served over HTTP on 127.0.0.1, base URL)."""
     root = tmp_path / "served"
     root.mkdir()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), lambda *a, **k: Handler(*a, directory=str(root), **k))
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield root, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with local_server(functools.partial(Handler, directory=str(root))) as base:
+        yield root, base
 
 
 def test_a_404_is_a_clear_error_and_leaves_nothing(served, tmp_path):

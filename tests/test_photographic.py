@@ -1,7 +1,6 @@
 """Photographic training data: the photo fetcher, texture boxes, the photo-textured renderer, the perceptual loss
 and the realism figures."""
 import json
-import shutil
 import subprocess
 import textwrap
 
