@@ -36,6 +36,7 @@ MIN_FRECHET_N = 100
 @dataclass
 class SegmenterConfig:
     data: str = "landscape"
+    photo_textures: bool = False  # landscapes painted with the photo textures of a `data photos` folder
     num_classes: int = 14
     width: int = 16
     steps: int = 1200
@@ -44,9 +45,10 @@ class SegmenterConfig:
     seed: int = 0
 
 
-def scenes(data: str, size: tuple[int, int], index: int) -> tuple[np.ndarray, np.ndarray]:
-    """(labels, image) number `index` of a dataset: procedural landscapes or a LabelImageFolder."""
-    labels, image, _ = open_dataset(data).sample(index, size)
+def scenes(data: str, size: tuple[int, int], index: int, photos: str | Path = "") -> tuple[np.ndarray, np.ndarray]:
+    """(labels, image) number `index` of a dataset: procedural landscapes (painted with the textures of a photos
+    folder, if given) or a LabelImageFolder."""
+    labels, image, _ = open_dataset(data, str(photos or "")).sample(index, size)
     return labels, image
 
 
@@ -62,15 +64,18 @@ def to_tensor(images: list[np.ndarray]) -> torch.Tensor:
     return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 127.5 - 1
 
 
-def train_segmenter(config: SegmenterConfig, progress: bool = True) -> Segmenter:
-    """Deterministic training on real images (seeds 0.. of the dataset)."""
+def train_segmenter(config: SegmenterConfig, progress: bool = True, photos: str | Path = "") -> Segmenter:
+    """Deterministic training on real images (seeds 0.. of the dataset; photo_textures needs the photos folder)."""
+    if config.photo_textures and not photos:
+        raise ValueError("a segmenter for photo-textured scenes trains on them: pass the `data photos` folder")
     torch.manual_seed(config.seed)
     model = Segmenter(config.num_classes, config.width)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=config.steps)
     estimate = Estimate(config.steps, "segmenter trained", tqdm.write if progress else lambda message: None)
     for step in tqdm(range(config.steps), disable=not progress, desc="segmenter"):
-        batch = [scenes(config.data, SEGMENTER_SIZE, step * config.batch_size + i) for i in range(config.batch_size)]
+        batch = [scenes(config.data, SEGMENTER_SIZE, step * config.batch_size + i, photos if config.photo_textures
+                        else "") for i in range(config.batch_size)]
         labels = torch.from_numpy(np.stack([b[0] for b in batch]).astype(np.int64))
         loss = F.cross_entropy(model(to_tensor([b[1] for b in batch])), labels)
         optimizer.zero_grad(set_to_none=True)
@@ -84,14 +89,18 @@ def train_segmenter(config: SegmenterConfig, progress: bool = True) -> Segmenter
 def default_segmenter_dir(config: SegmenterConfig) -> Path:
     """The shipped segmenter of a built-in dataset; for a folder, a cache inside it, one per config."""
     shipped = open_dataset(config.data).shipped_segmenter
+    if shipped and config.photo_textures:
+        shipped += "-photo"
     if shipped:
         return shipped_checkpoint(shipped)
     digest = hashlib.sha1(json.dumps(asdict(config), sort_keys=True).encode()).hexdigest()[:10]
     return Path(config.data) / ".gaugan_segmenter" / digest
 
 
-def load_or_train_segmenter(config: SegmenterConfig, folder: Path | None = None, progress: bool = True) -> Segmenter:
-    """The segmenter cached in `folder` (default: default_segmenter_dir) if it matches config; else train and cache it."""
+def load_or_train_segmenter(config: SegmenterConfig, folder: Path | None = None, progress: bool = True,
+                            photos: str | Path = "") -> Segmenter:
+    """The segmenter cached in `folder` (default: default_segmenter_dir) if it matches config; else train and cache it
+    (photo_textures: on scenes painted with the textures of `photos`)."""
     folder = Path(folder) if folder else default_segmenter_dir(config)
     weights = folder / "segmenter.pth"
     if weights.is_file() and json.loads((folder / "segmenter.json").read_text())["config"] == asdict(config):
@@ -101,7 +110,7 @@ def load_or_train_segmenter(config: SegmenterConfig, folder: Path | None = None,
     if progress:
         tqdm.write(f"no segmenter for this data in {folder}: training one on its real images ({config.steps:,} steps "
                    f"of {config.batch_size}; once, then cached there)")
-    model = train_segmenter(config, progress)
+    model = train_segmenter(config, progress, photos)
     folder.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), weights)
     (folder / "segmenter.json").write_text(json.dumps({"config": asdict(config)}, indent=2) + "\n")
@@ -139,22 +148,24 @@ def evaluate(checkpoint: str | Path, data: str = "landscape", n: int = 200, out:
              photos: str | Path | None = None) -> dict:
     """Label fidelity and Fréchet distance of a checkpoint on n held-out layouts of `data`.
 
-    With `photos` (a folder from `data photos`) the results add the realism figures against the held-out
-    photographs (gaugan/realism.py). record=True stores the results under "evaluation" in the checkpoint's
+    With `photos` (a folder from `data photos`) the real scenes are painted with its photo textures, the segmenter is
+    one trained on such scenes, and the results add the realism figures against the held-out photographs
+    (gaugan/realism.py). record=True stores the results under "evaluation" in the checkpoint's
     model.json; segmenter_dir: where the segmenter is (or is cached once trained), default_segmenter_dir's choice by default.
     """
     model = GauGAN.from_checkpoint(checkpoint)
     num_classes = model.preset.label_channels
-    segmenter = load_or_train_segmenter(SegmenterConfig(data=data, num_classes=num_classes), segmenter_dir, progress)
+    config = SegmenterConfig(data=data, photo_textures=bool(photos), num_classes=num_classes)
+    segmenter = load_or_train_segmenter(config, segmenter_dir, progress, photos or "")
     size = model.preset.output_size
     real_matrix = np.zeros((num_classes, num_classes), np.int64)
     fake_matrix = np.zeros_like(real_matrix)
     real_features, fake_features, floor_features, cases, generated = [], [], [], [], []
     first = open_dataset(data).held_out_start
     for i in tqdm(range(n), disable=not progress, desc="evaluate"):
-        labels, real = scenes(data, size, first + i)
+        labels, real = scenes(data, size, first + i, photos or "")
         fake = np.asarray(model.generate(labels, seed=i))
-        _, other_real = scenes(data, size, first + n + i)
+        _, other_real = scenes(data, size, first + n + i, photos or "")
         (real_pred, fake_pred, _), features = predict(segmenter, [real, fake, other_real])
         target = np.asarray(Image.fromarray(labels.astype(np.uint8)).resize(SEGMENTER_SIZE[::-1], Image.NEAREST))
         real_matrix += confusion(real_pred, target, num_classes)
@@ -166,7 +177,7 @@ def evaluate(checkpoint: str | Path, data: str = "landscape", n: int = 200, out:
         cases.append((miou(fake_case), target, fake, fake_pred))
         generated.append(fake)
     results = {
-        "n": n, "data": data, "checkpoint": str(checkpoint),
+        "n": n, "data": data, "scenes": "photo-textured" if photos else "procedural", "checkpoint": str(checkpoint),
         "generated": {"miou": miou(fake_matrix), "pixel_accuracy": pixel_accuracy(fake_matrix)},
         "real": {"miou": miou(real_matrix), "pixel_accuracy": pixel_accuracy(real_matrix)},
         "frechet": {"generated_vs_real": frechet_distance(np.array(fake_features), np.array(real_features)),

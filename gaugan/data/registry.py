@@ -44,8 +44,10 @@ def _folder(root: str, size: tuple[int, int]) -> LabelImageFolder:
     return LabelImageFolder(root, size)
 
 
+@functools.lru_cache(maxsize=1)
 def photo_textured_landscapes(photos: str) -> Dataset:
-    """Procedural landscapes painted with real photo textures from a `data photos` folder (texture_bank.py)."""
+    """Procedural landscapes painted with real photo textures from a `data photos` folder (texture_bank.py); one
+    bank per folder and process."""
     bank = TextureBank(photos)
 
     def sample(index: int, size: tuple[int, int]) -> Sample:
