@@ -66,3 +66,13 @@ def test_shipped_model_paints_what_was_drawn(segmenter):
     """Coloured noise or a collapsed generator would be read back near chance (see the shuffled-labels test)."""
     results = evaluate(ROOT / "checkpoints" / "landscape", n=12, progress=False)
     assert results["generated"]["miou"] >= SHIPPED_MODEL_MIOU  # (12 images are too few for a Fréchet distance)
+
+
+def test_photo_textured_scenes_have_their_own_shipped_segmenter(tmp_path):
+    """`evaluate --photos` reads labels back with a segmenter trained on photo-textured scenes; it ships, so it loads
+    without the photos, and a new one cannot be trained without them."""
+    shipped = load_or_train_segmenter(SegmenterConfig(photo_textures=True), progress=False)
+    noise = load_or_train_segmenter(SegmenterConfig(), progress=False)
+    assert any(not np.array_equal(a, b) for a, b in zip(shipped.state_dict().values(), noise.state_dict().values()))
+    with pytest.raises(ValueError, match="pass the `data photos` folder"):
+        load_or_train_segmenter(SegmenterConfig(photo_textures=True), tmp_path / "new", progress=False)
