@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from .checkpoints import update_card, weights_file
 from .data.registry import open_dataset
+from .imagenet import REALISM_NETWORK, ImageNetSegmenter
 from .labelmaps import colourize
 from .networks.segmenter import Segmenter
 from .pipeline import GauGAN
@@ -28,6 +29,7 @@ from .realism import frechet_distance, realism
 from .shipped import shipped_checkpoint
 
 SEGMENTER_SIZE = (128, 128)
+AnySegmenter = Segmenter | ImageNetSegmenter
 # Between two disjoint sets of n real procedural scenes the distance is 6.3 at n=10, 1.4 at 50, 0.64 at 100 and
 # 0.38 at 200 (means of 5 draws): below 100 it is mostly sampling noise.
 MIN_FRECHET_N = 100
@@ -37,6 +39,7 @@ MIN_FRECHET_N = 100
 class SegmenterConfig:
     data: str = "landscape"
     photo_textures: bool = False  # landscapes painted with the photo textures of a `data photos` folder
+    backbone: str = "unet"  # or an ImageNet network's name: its frozen stages under a trained head
     num_classes: int = 14
     width: int = 16
     steps: int = 1200
@@ -64,13 +67,29 @@ def to_tensor(images: list[np.ndarray]) -> torch.Tensor:
     return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 127.5 - 1
 
 
-def train_segmenter(config: SegmenterConfig, progress: bool = True, photos: str | Path = "") -> Segmenter:
+def segmenter_config(data: str = "landscape", num_classes: int = 14, photo_textures: bool = False) -> SegmenterConfig:
+    """The yardstick for a dataset: the small U-Net for procedural scenes and folders; for photo-textured scenes,
+    EfficientNet-Lite1's frozen stages under a trained head (texture is what tells their classes apart)."""
+    if not photo_textures:
+        return SegmenterConfig(data=data, num_classes=num_classes)
+    return SegmenterConfig(data=data, photo_textures=True, backbone=REALISM_NETWORK, num_classes=num_classes,
+                           width=32, steps=1200)
+
+
+def new_segmenter(config: SegmenterConfig) -> AnySegmenter:
+    if config.backbone == "unet":
+        return Segmenter(config.num_classes, config.width)
+    return ImageNetSegmenter(config.num_classes, config.width, config.backbone)
+
+
+def train_segmenter(config: SegmenterConfig, progress: bool = True, photos: str | Path = "") -> AnySegmenter:
     """Deterministic training on real images (seeds 0.. of the dataset; photo_textures needs the photos folder)."""
     if config.photo_textures and not photos:
         raise ValueError("a segmenter for photo-textured scenes trains on them: pass the `data photos` folder")
     torch.manual_seed(config.seed)
-    model = Segmenter(config.num_classes, config.width)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=1e-4)
+    model = new_segmenter(config)
+    trained = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trained, lr=config.lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=config.steps)
     estimate = Estimate(config.steps, "segmenter trained", tqdm.write if progress else lambda message: None)
     for step in tqdm(range(config.steps), disable=not progress, desc="segmenter"):
@@ -98,21 +117,22 @@ def default_segmenter_dir(config: SegmenterConfig) -> Path:
 
 
 def load_or_train_segmenter(config: SegmenterConfig, folder: Path | None = None, progress: bool = True,
-                            photos: str | Path = "") -> Segmenter:
+                            photos: str | Path = "") -> AnySegmenter:
     """The segmenter cached in `folder` (default: default_segmenter_dir) if it matches config; else train and cache it
     (photo_textures: on scenes painted with the textures of `photos`)."""
     folder = Path(folder) if folder else default_segmenter_dir(config)
     weights = folder / "segmenter.pth"
     if weights.is_file() and json.loads((folder / "segmenter.json").read_text())["config"] == asdict(config):
-        model = Segmenter(config.num_classes, config.width)
-        model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+        model = new_segmenter(config)
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+        model.load_state_dict(state) if isinstance(model, Segmenter) else model.load_head_state_dict(state)
         return model.eval()
     if progress:
         tqdm.write(f"no segmenter for this data in {folder}: training one on its real images ({config.steps:,} steps "
                    f"of {config.batch_size}; once, then cached there)")
     model = train_segmenter(config, progress, photos)
     folder.mkdir(parents=True, exist_ok=True)
-    torch.save(model.state_dict(), weights)
+    torch.save(model.state_dict() if isinstance(model, Segmenter) else model.head_state_dict(), weights)
     (folder / "segmenter.json").write_text(json.dumps({"config": asdict(config)}, indent=2) + "\n")
     return model
 
@@ -135,7 +155,7 @@ def pixel_accuracy(matrix: np.ndarray) -> float:
     return float(np.diag(matrix).sum() / max(1, matrix.sum()))
 
 
-def predict(segmenter: Segmenter, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def predict(segmenter: AnySegmenter, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """(labels (N, H, W), pooled features (N, D)) of images resized to the segmenter's size."""
     h, w = SEGMENTER_SIZE
     batch = to_tensor([np.asarray(Image.fromarray(i).resize((w, h), Image.BICUBIC)) for i in images])
@@ -155,7 +175,7 @@ def evaluate(checkpoint: str | Path, data: str = "landscape", n: int = 200, out:
     """
     model = GauGAN.from_checkpoint(checkpoint)
     num_classes = model.preset.label_channels
-    config = SegmenterConfig(data=data, photo_textures=bool(photos), num_classes=num_classes)
+    config = segmenter_config(data, num_classes, photo_textures=bool(photos))
     segmenter = load_or_train_segmenter(config, segmenter_dir, progress, photos or "")
     size = model.preset.output_size
     real_matrix = np.zeros((num_classes, num_classes), np.int64)

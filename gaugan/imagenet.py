@@ -2,7 +2,8 @@
 
 `ImageNetFeatures` returns the activations at the end of each resolution stage (for the perceptual loss) and
 the pooled head features (for the realism figures). Training uses lite0; evaluation uses lite1, so the
-realism figures are not measured by the network the generator was trained against.
+realism figures are not measured by the network the generator was trained against. `ImageNetSegmenter` puts a
+small trained head on lite1's frozen stages: the label-fidelity yardstick for photographic images.
 """
 from __future__ import annotations
 
@@ -74,3 +75,38 @@ def perceptual_loss(features: ImageNetFeatures, fake: torch.Tensor, real: torch.
         real_stages, _ = features(real)
     weights = [2.0 ** (i - len(fake_stages) + 1) for i in range(len(fake_stages))]
     return sum(w * F.l1_loss(f, r) for w, f, r in zip(weights, fake_stages, real_stages))
+
+
+class ImageNetSegmenter(nn.Module):
+    """Frozen ImageNet stages and a small trained head: images in [-1, 1] -> class logits at the input size.
+
+    `features` gives the backbone's pooled head features; `head_state_dict` holds all that training changes."""
+
+    def __init__(self, num_classes: int, width: int = 32, name: str = REALISM_NETWORK) -> None:
+        super().__init__()
+        self.backbone = ImageNetFeatures(name)
+        with torch.no_grad():
+            channels = [stage.shape[1] for stage in self.backbone(torch.zeros(1, 3, 64, 64))[0]]
+        self.lateral = nn.ModuleList(nn.Conv2d(c, width, 1) for c in channels)
+        self.head = nn.Sequential(nn.BatchNorm2d(width), nn.ReLU(), nn.Conv2d(width, width, 3, padding=1),
+                                  nn.BatchNorm2d(width), nn.ReLU(), nn.Conv2d(width, num_classes, 1))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        stages, _ = self.backbone(images)
+        size = stages[0].shape[2:]  # stride 2: doodled details are small
+        x = sum(F.interpolate(lateral(s), size=size, mode="bilinear", align_corners=False)
+                for lateral, s in zip(self.lateral, stages))
+        return F.interpolate(self.head(x), size=images.shape[2:], mode="bilinear", align_corners=False)
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        return self.backbone(images)[1]
+
+    def head_state_dict(self) -> dict[str, torch.Tensor]:
+        return {k: v for k, v in self.state_dict().items() if not k.startswith("backbone.")}
+
+    def load_head_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Load a head_state_dict strictly: every head key, nothing else (the backbone comes from its package)."""
+        missing, unexpected = self.load_state_dict(state, strict=False)
+        wrong = [k for k in missing if not k.startswith("backbone.")] + list(unexpected)
+        if wrong:
+            raise ValueError(f"segmenter head does not match: {', '.join(wrong[:5])}")

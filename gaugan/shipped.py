@@ -9,7 +9,8 @@ SHIPPED_ROOTS = (PACKAGE / "_shipped", PACKAGE.parent / "checkpoints")
 
 
 def shipped_checkpoint(name: str = "landscape") -> Path:
-    """The folder of a shipped model: "landscape" (the default generator) or "segmenter" (for evaluation)."""
+    """The folder of a shipped model: "landscape" (the default generator), "segmenter" or "segmenter-photo" (for
+    evaluation)."""
     for root in SHIPPED_ROOTS:
         if (root / name).is_dir():
             return root / name

@@ -3,10 +3,12 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from helpers import ROOT, make_tiny_model
 
 from gaugan.data.registry import DATASETS
-from gaugan.evaluate import (SEGMENTER_SIZE, SegmenterConfig, confusion, evaluate,
+from gaugan.imagenet import ImageNetSegmenter
+from gaugan.evaluate import (SEGMENTER_SIZE, SegmenterConfig, confusion, evaluate, segmenter_config,
                              frechet_distance, load_or_train_segmenter, miou, pixel_accuracy, predict, scenes)
 
 SEGMENTER_HELD_OUT_MIOU = 0.80  # stated in docs/evaluation.md (measured 0.823): the shipped segmenter on 32 held-out scenes
@@ -69,10 +71,15 @@ def test_shipped_model_paints_what_was_drawn(segmenter):
 
 
 def test_photo_textured_scenes_have_their_own_shipped_segmenter(tmp_path):
-    """`evaluate --photos` reads labels back with a segmenter trained on photo-textured scenes; it ships, so it loads
-    without the photos, and a new one cannot be trained without them."""
-    shipped = load_or_train_segmenter(SegmenterConfig(photo_textures=True), progress=False)
-    noise = load_or_train_segmenter(SegmenterConfig(), progress=False)
-    assert any(not np.array_equal(a, b) for a, b in zip(shipped.state_dict().values(), noise.state_dict().values()))
+    """`evaluate --photos` reads labels back with an ImageNet-backed segmenter trained on photo-textured scenes; it
+    ships (only its head), so it loads without the photos, and a new one cannot be trained without them."""
+    shipped = load_or_train_segmenter(segmenter_config(photo_textures=True), progress=False)
+    assert isinstance(shipped, ImageNetSegmenter)
+    head = torch.load(ROOT / "checkpoints" / "segmenter-photo" / "segmenter.pth", weights_only=True)
+    assert head.keys() == shipped.head_state_dict().keys() and not any(k.startswith("backbone.") for k in head)
+    with pytest.raises(ValueError, match="segmenter head does not match"):
+        shipped.load_head_state_dict({**head, "extra.weight": torch.zeros(1)})
+    logits = shipped(torch.zeros(2, 3, *SEGMENTER_SIZE))
+    assert logits.shape == (2, 14, *SEGMENTER_SIZE)
     with pytest.raises(ValueError, match="pass the `data photos` folder"):
-        load_or_train_segmenter(SegmenterConfig(photo_textures=True), tmp_path / "new", progress=False)
+        load_or_train_segmenter(segmenter_config(photo_textures=True), tmp_path / "new", progress=False)
