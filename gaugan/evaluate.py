@@ -155,6 +155,11 @@ def pixel_accuracy(matrix: np.ndarray) -> float:
     return float(np.diag(matrix).sum() / max(1, matrix.sum()))
 
 
+def segmenter_target(labels: np.ndarray) -> np.ndarray:
+    """A layout at the segmenter's size (nearest), to score its predictions against."""
+    return np.asarray(Image.fromarray(labels.astype(np.uint8)).resize(SEGMENTER_SIZE[::-1], Image.NEAREST))
+
+
 def predict(segmenter: AnySegmenter, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """(labels (N, H, W), pooled features (N, D)) of images resized to the segmenter's size."""
     h, w = SEGMENTER_SIZE
@@ -187,7 +192,7 @@ def evaluate(checkpoint: str | Path, data: str = "landscape", n: int = 200, out:
         fake = np.asarray(model.generate(labels, seed=i))
         _, other_real = scenes(data, size, first + n + i, photos or "")
         (real_pred, fake_pred, _), features = predict(segmenter, [real, fake, other_real])
-        target = np.asarray(Image.fromarray(labels.astype(np.uint8)).resize(SEGMENTER_SIZE[::-1], Image.NEAREST))
+        target = segmenter_target(labels)
         real_matrix += confusion(real_pred, target, num_classes)
         fake_case = confusion(fake_pred, target, num_classes)
         fake_matrix += fake_case

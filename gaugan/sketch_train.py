@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .data.sketch import LANDSCAPE_SKETCH, SketchSource, augment
+from .data.texture_bank import TextureBank
 from .evaluate import to_tensor
 from .networks import ClassConditionalGenerator, PatchGAN, UnetGenerator
 from .sketch import save_sketch_model
@@ -28,7 +29,7 @@ SKETCH_DEFAULTS = {
     "load_size": 286, "crop_size": 256, "direction": "AtoB", "edges_from_photos": False,
     "gan_loss": "vanilla",  # or "lsgan"
 }
-SPADE_ONLY = ("preset", "lambda_feat", "lambda_kl", "lambda_perceptual", "photos", "d_scales", "encoder_ndf")  # TrainConfig fields pix2pix ignores
+SPADE_ONLY = ("preset", "lambda_feat", "lambda_kl", "lambda_perceptual", "d_scales", "encoder_ndf")  # TrainConfig fields pix2pix ignores
 DESCRIPTIONS = {LANDSCAPE_SKETCH: "line sketches of the procedural landscapes (gaugan/data/landscape_sketch.py), "
                                   "seeds from 0 upward, paired with their renders"}
 
@@ -69,7 +70,7 @@ class SketchBatches:
         self.config, self.rank, self.world = config, rank, world
         o = config.sketch
         size = o["load_size"] if config.data == LANDSCAPE_SKETCH else o["crop_size"]
-        self.source = SketchSource(config.data, "train", o["direction"], o["edges_from_photos"], size)
+        self.source = SketchSource(config.data, "train", o["direction"], o["edges_from_photos"], size, config.photos)
 
     def sample(self, index: int) -> tuple[np.ndarray, np.ndarray, int]:
         o = self.config.sketch
@@ -154,10 +155,13 @@ def export_sketch(trainer: Pix2PixTrainer, model_dir: str | Path, extra_card: di
     """Write a pix2pix run's generator and its model.json (kind sketch) into a model folder."""
     cfg = trainer.config
     card = {
-        "description": DESCRIPTIONS.get(cfg.data, f"sketch/photo pairs from {cfg.data}"),
+        "description": DESCRIPTIONS.get(cfg.data, f"sketch/photo pairs from {cfg.data}")
+                       + (", painted with real photo textures (texture_bank.py)" if cfg.photos else ""),
         "input_size": cfg.sketch["crop_size"], "classes": trainer.classes, "direction": cfg.sketch["direction"],
         "training": {**{k: v for k, v in asdict(cfg).items() if k not in SPADE_ONLY}, "steps_done": trainer.step,
                      "wall_seconds": round(trainer.wall_seconds), "hardware": hardware()},
         **(extra_card or {}),
     }
+    if cfg.photos:
+        card["training_photos"] = TextureBank.credits(cfg.photos)
     return save_sketch_model(model_dir, trainer.generator.eval(), card)

@@ -24,7 +24,6 @@ from label_colors import PALETTES, Label
 
 from .checkpoints import save_model
 from .data.folder import label_entries
-from .data.photos import photo_credits
 from .data.registry import open_dataset
 from .data.texture_bank import TextureBank
 from .errors import InputError
@@ -334,7 +333,7 @@ def export(run_dir: str | Path, model_dir: str | Path, extra_card: dict | None =
         **(extra_card or {}),
     }
     if trainer.config.photos:
-        card["training_photos"] = photo_credits(trainer.config.photos, TextureBank.training_photo_ids())
+        card["training_photos"] = TextureBank.credits(trainer.config.photos)
     extra = {"encoder": trainer.encoder} if trainer.encoder is not None else {}
     return save_model(model_dir, trainer.generator.eval(), card, extra)
 

@@ -11,7 +11,9 @@ from PIL import Image
 from scipy import ndimage
 
 from gaugan.data.landscape import landscape_scene
+from gaugan.data.landscape_sketch import landscape_sketch_pair
 from gaugan.data.photos import PhotoSource, fetch_photos, photo_id
+from gaugan.data.sketch import SketchSource
 from gaugan.data.texture_bank import BOXES_FILE, TextureBank, is_held_out, load_boxes
 from gaugan.imagenet import ImageNetFeatures, perceptual_loss, weights_path
 from gaugan.realism import held_out_crops, kid, realism
@@ -158,6 +160,17 @@ def test_held_out_photos_never_enter_the_bank(solid_bank):
     bank, held = solid_bank
     assert held not in bank.photo_ids and len(bank.crops[bank.ids["sea"]]) == 1
     assert all(not is_held_out(p) for p in bank.photo_ids)
+
+
+def test_sketch_pairs_with_photo_textures_keep_the_layouts_outlines(solid_bank):
+    bank, _ = solid_bank
+    sketch, photo = landscape_sketch_pair(31, (128, 128), bank)
+    plain_sketch, plain_photo = landscape_sketch_pair(31, (128, 128))
+    assert np.array_equal(sketch, plain_sketch), "the outlines are the layout's, whatever paints it"
+    assert np.array_equal(photo, landscape_scene(31, (128, 128), doodle_fraction=0.0, bank=bank)[1])
+    assert np.abs(photo.astype(int) - plain_photo).mean() > 20, "painted with the bank's textures, not noise"
+    with pytest.raises(ValueError, match="--photos paints the procedural scenes"):
+        SketchSource("some/folder", photos="photos")
 
 
 def test_perceptual_loss_uses_the_packaged_weights_and_moves():

@@ -15,6 +15,7 @@ from skimage.morphology import disk
 from .landscape import (BUSH, CLOUDS, FLOWER, GRASS, MOUNTAIN, RIVER, ROCK, SEA, SKY, SNOW, TREE,
                         landscape_scene)
 from .noise import fbm
+from .texture_bank import TextureBank
 
 EVAL_SEED_OFFSET = 10_000_000  # held-out scenes (as for the SPADE evaluation): training seeds stay below
 
@@ -100,7 +101,9 @@ def line_sketch(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.repeat(grey[:, :, None], 3, axis=2)
 
 
-def landscape_sketch_pair(seed: int, size: tuple[int, int] = (256, 256)) -> tuple[np.ndarray, np.ndarray]:
-    """(sketch, photo) for a seed: the procedural scene's render and a line drawing of its layout."""
-    labels, photo = landscape_scene(seed, size, doodle_fraction=0.0)
+def landscape_sketch_pair(seed: int, size: tuple[int, int] = (256, 256),
+                          bank: TextureBank | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(sketch, photo) for a seed: the procedural scene's render (painted with photo textures if a bank is given)
+    and a line drawing of its layout."""
+    labels, photo = landscape_scene(seed, size, doodle_fraction=0.0, bank=bank)
     return line_sketch(labels, np.random.default_rng([seed, 1])), photo

@@ -45,10 +45,14 @@ def _folder(root: str, size: tuple[int, int]) -> LabelImageFolder:
 
 
 @functools.lru_cache(maxsize=1)
+def texture_bank(photos: str) -> TextureBank:
+    """The texture bank of a `data photos` folder, loaded once per process."""
+    return TextureBank(photos)
+
+
 def photo_textured_landscapes(photos: str) -> Dataset:
-    """Procedural landscapes painted with real photo textures from a `data photos` folder (texture_bank.py); one
-    bank per folder and process."""
-    bank = TextureBank(photos)
+    """Procedural landscapes painted with real photo textures from a `data photos` folder (texture_bank.py)."""
+    bank = texture_bank(photos)
 
     def sample(index: int, size: tuple[int, int]) -> Sample:
         labels, image = landscape_scene(index, size, bank=bank)

@@ -17,6 +17,7 @@ from PIL import Image
 
 from .folder import IMAGE_SUFFIXES
 from .landscape_sketch import EVAL_SEED_OFFSET, landscape_sketch_pair
+from .registry import texture_bank
 
 LANDSCAPE_SKETCH = "landscape-sketch"
 DIRECTIONS = ("AtoB", "BtoA")
@@ -63,9 +64,12 @@ class SketchSource:
     """Indexable (sketch, photo, class index) pairs of one split; `classes` names the class indices."""
 
     def __init__(self, data: str, split: str = "train", direction: str = "AtoB", edges_from_photos: bool = False,
-                 size: int = 256) -> None:
+                 size: int = 256, photos: str = "") -> None:
         self.data, self.split, self.direction, self.size = data, split, direction, size
         self.edges_from_photos = edges_from_photos
+        if photos and data != LANDSCAPE_SKETCH:
+            raise ValueError(f"--photos paints the procedural scenes of '{LANDSCAPE_SKETCH}'; --data {data} has photos")
+        self.bank = texture_bank(photos) if photos else None
         self.classes: list[str] = []
         self.items: list = []
         self.layout = LANDSCAPE_SKETCH if data == LANDSCAPE_SKETCH else self._scan(Path(data))
@@ -106,7 +110,7 @@ class SketchSource:
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray, int]:
         if self.layout == LANDSCAPE_SKETCH:
             seed = index + (EVAL_SEED_OFFSET if self.split != "train" else 0)
-            return (*landscape_sketch_pair(seed, (self.size, self.size)), 0)
+            return (*landscape_sketch_pair(seed, (self.size, self.size), self.bank), 0)
         item = self.items[index % len(self.items)]
         if self.layout == "aligned":
             return (*split_aligned(read_rgb(item), self.direction), 0)

@@ -21,7 +21,7 @@ from scipy import ndimage
 from label_colors import PALETTES
 
 from ..errors import InputError
-from .photos import read_manifest
+from .photos import photo_credits, read_manifest
 
 BOXES_FILE = Path(__file__).with_name("texture_boxes.json")
 WORKING_HEIGHT = 360  # photos are decoded at this height (1440x720 -> 720x360): scene scale for 256² renders
@@ -81,6 +81,11 @@ class TextureBank:
     def training_photo_ids(boxes: list[dict] | None = None) -> set[str]:
         """The photos whose boxes a bank takes (every boxed photo outside the held-out split)."""
         return {b["photo"] for b in (boxes if boxes is not None else load_boxes()) if not is_held_out(b["photo"])}
+
+    @staticmethod
+    def credits(photo_dir: str | Path) -> list[dict]:
+        """Author and licence of every photo a bank of this folder takes: a model card's `training_photos`."""
+        return photo_credits(photo_dir, TextureBank.training_photo_ids())
 
     def texture(self, label: int, height: int, width: int, rng: np.random.Generator,
                 prefer: str | None = None) -> np.ndarray | None:
