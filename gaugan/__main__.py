@@ -154,7 +154,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     if model_kind(checkpoint) == "sketch":
         from .sketch_evaluate import evaluate_sketch, format_sketch_table
         data = None if args.data == "landscape" else args.data  # default: the model's own training data
-        print(format_sketch_table(evaluate_sketch(checkpoint, data, args.n, args.out, record=args.record)))
+        print(format_sketch_table(evaluate_sketch(checkpoint, data, args.n, args.out, record=args.record,
+                                                  photos=args.photos or "")))
         return
 
     if warning := sample_size_warning(args.n):
@@ -299,8 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", help="folder for evaluation.json and worst_cases.png")
     ev.add_argument("--segmenter", help="segmenter folder (default: the shipped one for 'landscape'; for a folder, one "
                     "trained on its photos and cached in DATA/.gaugan_segmenter/)")
-    ev.add_argument("--photos", help="a folder from `gaugan data photos`: adds KID and Fréchet distance to the "
-                    "held-out photographs")
+    ev.add_argument("--photos", help="a folder from `gaugan data photos`: the held-out scenes are painted with its "
+                    "photo textures and read back by the photo segmenter, and KID and Fréchet distance to the held-out "
+                    "photographs are added (sketch models trained with --photos need it)")
     ev.add_argument("--record", action="store_true", help="store the results in the checkpoint's model.json")
     ev.set_defaults(func=cmd_evaluate)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import io
 import shutil
 import socket
 import tarfile
@@ -13,7 +14,6 @@ import urllib.request
 import zlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
 
 from tqdm import tqdm
 
@@ -29,7 +29,7 @@ ARCHIVE_ERRORS = (tarfile.TarError, EOFError, zlib.error, OSError)  # OSError: g
 Progress = Callable[[int, int | None], None]  # (bytes received, announced total or None), after each chunk
 
 
-def _source(url_or_path: str, timeout: float) -> tuple[BinaryIO, int | None]:
+def _source(url_or_path: str, timeout: float) -> tuple[io.BufferedIOBase, int | None]:
     """An open byte stream and its announced length, or a CheckpointError for 404s, timeouts and missing files."""
     if "://" not in url_or_path:
         local = Path(url_or_path)

@@ -72,11 +72,11 @@ def segmenter_config(data: str = "landscape", num_classes: int = 14, photo_textu
     EfficientNet-Lite1's frozen stages under a trained head (texture is what tells their classes apart)."""
     if not photo_textures:
         return SegmenterConfig(data=data, num_classes=num_classes)
-    return SegmenterConfig(data=data, photo_textures=True, backbone=REALISM_NETWORK, num_classes=num_classes,
-                           width=32, steps=1200)
+    return SegmenterConfig(data=data, photo_textures=True, backbone=REALISM_NETWORK, num_classes=num_classes, width=32)
 
 
 def new_segmenter(config: SegmenterConfig) -> AnySegmenter:
+    """An untrained segmenter of the config's kind."""
     if config.backbone == "unet":
         return Segmenter(config.num_classes, config.width)
     return ImageNetSegmenter(config.num_classes, config.width, config.backbone)
@@ -107,9 +107,8 @@ def train_segmenter(config: SegmenterConfig, progress: bool = True, photos: str 
 
 def default_segmenter_dir(config: SegmenterConfig) -> Path:
     """The shipped segmenter of a built-in dataset; for a folder, a cache inside it, one per config."""
-    shipped = open_dataset(config.data).shipped_segmenter
-    if shipped and config.photo_textures:
-        shipped += "-photo"
+    dataset = open_dataset(config.data)
+    shipped = dataset.shipped_photo_segmenter if config.photo_textures else dataset.shipped_segmenter
     if shipped:
         return shipped_checkpoint(shipped)
     digest = hashlib.sha1(json.dumps(asdict(config), sort_keys=True).encode()).hexdigest()[:10]
@@ -124,15 +123,14 @@ def load_or_train_segmenter(config: SegmenterConfig, folder: Path | None = None,
     weights = folder / "segmenter.pth"
     if weights.is_file() and json.loads((folder / "segmenter.json").read_text())["config"] == asdict(config):
         model = new_segmenter(config)
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-        model.load_state_dict(state) if isinstance(model, Segmenter) else model.load_head_state_dict(state)
+        model.load_trained_state(torch.load(weights, map_location="cpu", weights_only=True))
         return model.eval()
     if progress:
         tqdm.write(f"no segmenter for this data in {folder}: training one on its real images ({config.steps:,} steps "
                    f"of {config.batch_size}; once, then cached there)")
     model = train_segmenter(config, progress, photos)
     folder.mkdir(parents=True, exist_ok=True)
-    torch.save(model.state_dict() if isinstance(model, Segmenter) else model.head_state_dict(), weights)
+    torch.save(model.trained_state(), weights)
     (folder / "segmenter.json").write_text(json.dumps({"config": asdict(config)}, indent=2) + "\n")
     return model
 
@@ -233,6 +231,7 @@ def write_worst_cases(cases: list, model: GauGAN, path: Path, count: int = 6) ->
 def format_table(results: dict) -> str:
     g, r, f = results["generated"], results["real"], results["frechet"]
     lines = [
+        f"{results['n']} held-out layouts, {results['scenes']} scenes",
         f"{'':<28}{'mIoU':>8}{'pixel acc':>11}",
         f"{'generated images':<28}{g['miou']:8.3f}{g['pixel_accuracy']:11.3f}",
         f"{'real images (upper bound)':<28}{r['miou']:8.3f}{r['pixel_accuracy']:11.3f}",

@@ -80,7 +80,7 @@ def perceptual_loss(features: ImageNetFeatures, fake: torch.Tensor, real: torch.
 class ImageNetSegmenter(nn.Module):
     """Frozen ImageNet stages and a small trained head: images in [-1, 1] -> class logits at the input size.
 
-    `features` gives the backbone's pooled head features; `head_state_dict` holds all that training changes."""
+    `features` pools the fused stage map (its own feature space, not the realism network's pooled features)."""
 
     def __init__(self, num_classes: int, width: int = 32, name: str = REALISM_NETWORK) -> None:
         super().__init__()
@@ -91,21 +91,28 @@ class ImageNetSegmenter(nn.Module):
         self.head = nn.Sequential(nn.BatchNorm2d(width), nn.ReLU(), nn.Conv2d(width, width, 3, padding=1),
                                   nn.BatchNorm2d(width), nn.ReLU(), nn.Conv2d(width, num_classes, 1))
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
+    def fused(self, images: torch.Tensor) -> torch.Tensor:
+        """The stages projected to `width` channels and summed at stride 2 (doodled details are small)."""
         stages, _ = self.backbone(images)
-        size = stages[0].shape[2:]  # stride 2: doodled details are small
-        x = sum(F.interpolate(lateral(s), size=size, mode="bilinear", align_corners=False)
-                for lateral, s in zip(self.lateral, stages))
-        return F.interpolate(self.head(x), size=images.shape[2:], mode="bilinear", align_corners=False)
+        size = stages[0].shape[2:]
+        return sum(F.interpolate(lateral(s), size=size, mode="bilinear", align_corners=False)
+                   for lateral, s in zip(self.lateral, stages))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(self.head(self.fused(images)), size=images.shape[2:], mode="bilinear",
+                             align_corners=False)
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
-        return self.backbone(images)[1]
+        """(N, 2·width) mean and std of the fused map, for Fréchet distances."""
+        fused = self.fused(images)
+        return torch.cat([fused.mean((2, 3)), fused.std((2, 3))], dim=1)
 
-    def head_state_dict(self) -> dict[str, torch.Tensor]:
+    def trained_state(self) -> dict[str, torch.Tensor]:
+        """The head's weights only: the backbone comes from its package."""
         return {k: v for k, v in self.state_dict().items() if not k.startswith("backbone.")}
 
-    def load_head_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        """Load a head_state_dict strictly: every head key, nothing else (the backbone comes from its package)."""
+    def load_trained_state(self, state: dict[str, torch.Tensor]) -> None:
+        """Load a trained_state strictly: every head key, nothing else."""
         missing, unexpected = self.load_state_dict(state, strict=False)
         wrong = [k for k in missing if not k.startswith("backbone.")] + list(unexpected)
         if wrong:

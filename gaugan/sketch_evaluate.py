@@ -12,21 +12,26 @@ from tqdm import tqdm
 
 from .checkpoints import MODEL_CARD
 from .data.sketch import LANDSCAPE_SKETCH, SketchSource
+from .errors import InputError
 from .evaluate import SegmenterConfig, frechet_distance, load_or_train_segmenter, predict
 from .sketch import Pix2Pix
 
 
 def evaluate_sketch(checkpoint: str | Path, data: str | None = None, n: int = 200, out: str | Path | None = None,
-                    progress: bool = True, record: bool = False) -> dict:
+                    progress: bool = True, record: bool = False, photos: str | Path = "") -> dict:
     """L1 (0-255 scale) and Fréchet distance on n held-out pairs (the test/ split of a folder, or held-out seeds).
 
-    `data` defaults to the data the model was trained on; record=True stores the results in its model.json.
+    `data` defaults to the data the model was trained on; a model trained with photo textures needs the `data photos`
+    folder (`photos`) to paint its held-out scenes alike. record=True stores the results in its model.json.
     """
     model = Pix2Pix.from_checkpoint(checkpoint)
     trained = model.card.get("training", {})
     data = data or trained.get("data", LANDSCAPE_SKETCH)
     edges = trained.get("sketch", {}).get("edges_from_photos", False)
-    source = SketchSource(data, "test", model.direction, edges, size=model.input_size)
+    if trained.get("photos") and not photos:
+        raise InputError("this sketch model learnt scenes painted with photo textures: pass the `data photos` folder "
+                         "(--photos) so that its held-out scenes are painted alike")
+    source = SketchSource(data, "test", model.direction, edges, size=model.input_size, photos=str(photos or ""))
     n = min(n, len(source))
     has_floor = len(source) >= 2 * n
     segmenter = load_or_train_segmenter(SegmenterConfig(), progress=progress)

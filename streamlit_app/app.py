@@ -225,7 +225,8 @@ def nvidia_models(models: dict[str, Path]) -> None:
         if not st.button("Download and unpack", disabled=not (agreed and url.strip()), key="nvidia_download"):
             return
         try:
-            download(url.strip(), CHECKPOINTS, progress=download_progress("the archive (about 0.6 GB)"))
+            with download_progress("the archive (about 0.6 GB)") as progress:
+                download(url.strip(), CHECKPOINTS, progress=progress)
         except (ValueError, OSError) as exc:  # OSError: no network, refused connection, full disk
             state.download_error = (f"Could not download {plain(url.strip())}: {plain(exc)}. Without a network "
                                     "connection, download the archive elsewhere and give its local path.")

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import streamlit as st
+
+from gaugan.downloads import Progress
 
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=\"'^])")
 
@@ -76,12 +79,15 @@ def undo_shortcuts(canvas_key_prefix: str) -> None:
     _undo_keys(key=f"undo_keys_{canvas_key_prefix}", data={"canvas": canvas_key_prefix}, width="stretch", height=0)
 
 
-def size_text(n: int) -> str:
+def _size_text(n: int) -> str:
+    """A byte count for people: KB below 0.1 MB, else MB."""
     return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.0f} KB"
 
 
-def download_progress(what: str) -> Callable[[int, int | None], None]:
-    """A progress bar fed with (bytes received, total or None), redrawn at most five times a second."""
+@contextmanager
+def download_progress(what: str) -> Iterator[Progress]:
+    """A progress bar for the block, fed with (bytes received, total or None) at most five times a second; it goes
+    when the block ends, however it ends."""
     bar = st.progress(0.0, text=f"Connecting to {what}…")
     last = 0.0
 
@@ -92,12 +98,16 @@ def download_progress(what: str) -> Callable[[int, int | None], None]:
             return
         last = time.monotonic()
         if done:
-            bar.progress(1.0, text=f"Downloaded {size_text(received)}; verifying and unpacking…")
+            bar.progress(1.0, text=f"Downloaded {_size_text(received)}; verifying and unpacking…")
         elif total:
-            bar.progress(received / total, text=f"Downloading {what}: {size_text(received)} of {size_text(total)}")
+            bar.progress(received / total, text=f"Downloading {what}: {_size_text(received)} of {_size_text(total)}")
         else:
-            bar.progress(0.0, text=f"Downloading {what}: {size_text(received)} (size not announced)")
-    return update
+            bar.progress(0.0, text=f"Downloading {what}: {_size_text(received)} (size not announced)")
+
+    try:
+        yield update
+    finally:
+        bar.empty()
 
 
 def hex_colour(rgb: tuple[int, int, int]) -> str:

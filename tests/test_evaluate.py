@@ -7,9 +7,9 @@ import torch
 from helpers import ROOT, make_tiny_model
 
 from gaugan.data.registry import DATASETS
+from gaugan.evaluate import (SEGMENTER_SIZE, SegmenterConfig, confusion, evaluate, frechet_distance,
+                             load_or_train_segmenter, miou, pixel_accuracy, predict, scenes, segmenter_config)
 from gaugan.imagenet import ImageNetSegmenter
-from gaugan.evaluate import (SEGMENTER_SIZE, SegmenterConfig, confusion, evaluate, segmenter_config,
-                             frechet_distance, load_or_train_segmenter, miou, pixel_accuracy, predict, scenes)
 
 SEGMENTER_HELD_OUT_MIOU = 0.80  # stated in docs/evaluation.md (measured 0.823): the shipped segmenter on 32 held-out scenes
 SHIPPED_MODEL_MIOU = 0.65  # the shipped generator read back on 12 held-out layouts (measured 0.794; 0.809 on 200)
@@ -76,9 +76,9 @@ def test_photo_textured_scenes_have_their_own_shipped_segmenter(tmp_path):
     shipped = load_or_train_segmenter(segmenter_config(photo_textures=True), progress=False)
     assert isinstance(shipped, ImageNetSegmenter)
     head = torch.load(ROOT / "checkpoints" / "segmenter-photo" / "segmenter.pth", weights_only=True)
-    assert head.keys() == shipped.head_state_dict().keys() and not any(k.startswith("backbone.") for k in head)
+    assert head.keys() == shipped.trained_state().keys() and not any(k.startswith("backbone.") for k in head)
     with pytest.raises(ValueError, match="segmenter head does not match"):
-        shipped.load_head_state_dict({**head, "extra.weight": torch.zeros(1)})
+        shipped.load_trained_state({**head, "extra.weight": torch.zeros(1)})
     logits = shipped(torch.zeros(2, 3, *SEGMENTER_SIZE))
     assert logits.shape == (2, 14, *SEGMENTER_SIZE)
     with pytest.raises(ValueError, match="pass the `data photos` folder"):

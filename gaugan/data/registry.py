@@ -8,9 +8,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import InputError
 from .folder import LabelImageFolder
 from .landscape import landscape_scene
-from .texture_bank import TextureBank
+from .texture_bank import shared_bank
 
 Sample = tuple[np.ndarray, np.ndarray, np.ndarray | None]  # labels (H, W), photo (H, W, 3), instances or None
 
@@ -23,6 +24,7 @@ class Dataset:
     sample: Callable[[int, tuple[int, int]], Sample]
     held_out_start: int = 0  # evaluation reads samples from this index on
     shipped_segmenter: str | None = None  # the shipped segmenter folder for it; None: train one, cached beside the data
+    shipped_photo_segmenter: str | None = None  # the same for its scenes painted with photo textures
 
 
 def _landscape(index: int, size: tuple[int, int]) -> Sample:
@@ -34,7 +36,8 @@ DATASETS = {
     "landscape": Dataset(
         description="procedural landscapes from gaugan/data/landscape.py (seeds from 0 upward, 25% doodle layouts, "
                     "random time of day, season and haze), generated on the fly at the preset's output size",
-        sample=_landscape, held_out_start=10_000_000, shipped_segmenter="segmenter"),  # training never reaches it
+        sample=_landscape, held_out_start=10_000_000, shipped_segmenter="segmenter",
+        shipped_photo_segmenter="segmenter-photo"),  # training never reaches it
 }
 
 
@@ -44,15 +47,9 @@ def _folder(root: str, size: tuple[int, int]) -> LabelImageFolder:
     return LabelImageFolder(root, size)
 
 
-@functools.lru_cache(maxsize=1)
-def texture_bank(photos: str) -> TextureBank:
-    """The texture bank of a `data photos` folder, loaded once per process."""
-    return TextureBank(photos)
-
-
 def photo_textured_landscapes(photos: str) -> Dataset:
     """Procedural landscapes painted with real photo textures from a `data photos` folder (texture_bank.py)."""
-    bank = texture_bank(photos)
+    bank = shared_bank(photos)
 
     def sample(index: int, size: tuple[int, int]) -> Sample:
         labels, image = landscape_scene(index, size, bank=bank)
@@ -66,7 +63,9 @@ def photo_textured_landscapes(photos: str) -> Dataset:
 
 def open_dataset(data: str, photos: str = "") -> Dataset:
     """A built-in dataset by name (landscapes painted with photo textures when `photos` is given), or a folder."""
-    if data == "landscape" and photos:
+    if photos:
+        if data != "landscape":
+            raise InputError(f"photo textures paint the procedural 'landscape' scenes; --data {data} has its own photos")
         return photo_textured_landscapes(photos)
     if data in DATASETS:
         return DATASETS[data]

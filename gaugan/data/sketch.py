@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ..errors import InputError
 from .folder import IMAGE_SUFFIXES
 from .landscape_sketch import EVAL_SEED_OFFSET, landscape_sketch_pair
-from .registry import texture_bank
+from .texture_bank import shared_bank
 
 LANDSCAPE_SKETCH = "landscape-sketch"
 DIRECTIONS = ("AtoB", "BtoA")
@@ -68,8 +69,9 @@ class SketchSource:
         self.data, self.split, self.direction, self.size = data, split, direction, size
         self.edges_from_photos = edges_from_photos
         if photos and data != LANDSCAPE_SKETCH:
-            raise ValueError(f"--photos paints the procedural scenes of '{LANDSCAPE_SKETCH}'; --data {data} has photos")
-        self.bank = texture_bank(photos) if photos else None
+            raise InputError(f"--photos paints the procedural scenes of '{LANDSCAPE_SKETCH}'; --data {data} is a "
+                             "folder with photos of its own")
+        self.bank = shared_bank(photos) if photos else None
         self.classes: list[str] = []
         self.items: list = []
         self.layout = LANDSCAPE_SKETCH if data == LANDSCAPE_SKETCH else self._scan(Path(data))

@@ -9,6 +9,7 @@ Photos whose id falls in the held-out split (`is_held_out`) never enter the bank
 """
 from __future__ import annotations
 
+import functools
 import json
 import zlib
 from collections.abc import Callable
@@ -39,6 +40,16 @@ def is_held_out(photo_id: str) -> bool:
 def load_boxes(path: str | Path = BOXES_FILE) -> list[dict]:
     """The texture boxes: [{"photo": id, "label": name, "box": [x0, y0, x1, y1] as fractions}]."""
     return json.loads(Path(path).read_text())
+
+
+@functools.lru_cache(maxsize=1)
+def _cached_bank(photo_dir: Path) -> "TextureBank":
+    return TextureBank(photo_dir)
+
+
+def shared_bank(photo_dir: str | Path) -> "TextureBank":
+    """The texture bank of a `data photos` folder, loaded once per process and folder."""
+    return _cached_bank(Path(photo_dir).resolve())
 
 
 def load_photo(photo_dir: Path, entry: dict, height: int = WORKING_HEIGHT) -> np.ndarray:

@@ -34,6 +34,13 @@ class Segmenter(nn.Module):
         bottleneck = self.encode(image)[-1]
         return torch.cat([bottleneck.mean((2, 3)), bottleneck.std((2, 3))], dim=1)
 
+    def trained_state(self) -> dict[str, torch.Tensor]:
+        """Everything training changed (all weights): what a segmenter folder stores."""
+        return self.state_dict()
+
+    def load_trained_state(self, state: dict[str, torch.Tensor]) -> None:
+        self.load_state_dict(state)
+
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         skips = self.encode(image)
         x = skips[-1]
