@@ -267,8 +267,8 @@ def base_map_controls(name: str, model: GauGAN, controls: Controls, size: tuple[
     upload = bar.file_uploader("Start from a label map (ids or colours PNG)", type=["png"], key="upload")
     take_upload(upload, name, model.labels, controls.background_id, size)
     if bar.button("Example scene", width="stretch", key="example"):
-        state.example = state.get("example", -1) + 1
-        state.base, missing = example_scene(state.example, model.labels, size)
+        state.example_seed = state.get("example_seed", -1) + 1  # each click shows the next scene
+        state.base, missing = example_scene(state.example_seed, model.labels, size)
         reset_canvas()
         if missing:
             notice(f"{plain(name)} lacks {plain(', '.join(missing))}; shown as its fallback label.")

@@ -315,3 +315,14 @@ def test_a_model_whose_palette_clashes_is_refused_by_name(app, checkpoints):
         assert app.selectbox(key="model").value == "landscape"
     finally:
         shutil.rmtree(clash)
+
+
+def test_example_scene_loads_a_new_landscape_on_each_click(app):
+    app.run()
+    app.button(key="example").click().run()
+    assert not app.exception, app.exception
+    first = app.session_state["base"].copy()
+    assert len(np.unique(first)) >= 5, "a landscape layout, not one flat label"
+    assert len(app.main.get("image")) == 1, "the example scene is generated at once (live mode)"
+    app.button(key="example").click().run()
+    assert not app.exception and not np.array_equal(app.session_state["base"], first)
