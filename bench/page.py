@@ -38,6 +38,8 @@ def time_strokes(page, count: int) -> list[float]:
 
 def paint_scene(page, phone: bool = False) -> None:
     """Load the example scene in the Day look and paint over it with the colour chips above the canvas."""
+    time.sleep(1.0)  # the column-width probe may fit the canvas once after the first render
+    wait_idle(page)
     if phone:  # the sidebar is folded away on a phone
         page.get_by_test_id("stExpandSidebarButton").click()
     page.get_by_role("button", name="Example scene").click()

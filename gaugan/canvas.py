@@ -109,21 +109,26 @@ LOOKS = {"Day": ("day", "summer"), "Golden hour": ("golden", "summer"), "Dusk": 
          "Overcast": ("overcast", "summer")}  # seasons barely move the shipped encoder's code: not offered
 
 
-def style_looks(model: GauGAN) -> dict[str, tuple[torch.Tensor, np.ndarray]]:
-    """Built-in looks of a model trained on the procedural landscapes: name -> (style code, its photo).
+def looks_layout(size: tuple[int, int]) -> np.ndarray:
+    """The landscape layout that the built-in looks are encoded from and shown on."""
+    return landscape_layout(np.random.default_rng(0), *size)
 
-    Each code is the model's style encoding of one procedural photo of one scene in that look (the kind of
-    photo its encoder learnt from); other models have none."""
+
+def style_looks(model: GauGAN) -> dict[str, tuple[torch.Tensor, np.ndarray]]:
+    """Built-in looks of the shipped landscape model: name -> (style code, the model's image in that look).
+
+    Each code is the model's style encoding of a procedural render of one scene under that light; the thumbnail is
+    what the model paints for that scene with the code. Other models have none."""
     if not model.has_style_encoder or model.preset.name != SHIPPED_MODEL:
         return {}
     from .data.landscape import look, render
 
-    layout = landscape_layout(np.random.default_rng(0), *model.preset.output_size)
+    layout = looks_layout(model.preset.output_size)
     looks = {}
     for name, (time_of_day, season) in LOOKS.items():
         rng = np.random.default_rng(1)
-        photo = render(layout, look(time_of_day, season, rng, haze=0.1), rng)
-        looks[name] = (model.encode_style(Image.fromarray(photo)), photo)
+        code = model.encode_style(Image.fromarray(render(layout, look(time_of_day, season, rng, haze=0.1), rng)))
+        looks[name] = (code, np.asarray(model.generate(layout, style=code)))
     return looks
 
 

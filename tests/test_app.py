@@ -11,7 +11,8 @@ from helpers import ROOT, QuietFiles, local_server, make_tiny_model, official_ar
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from gaugan import PRESETS, SPADEGenerator
+from gaugan import PRESETS, GauGAN, SPADEGenerator
+from gaugan.canvas import looks_layout, style_looks
 from gaugan.labelmaps import label_map_png
 from label_colors import PALETTES
 
@@ -326,3 +327,14 @@ def test_example_scene_loads_a_new_landscape_on_each_click(app):
     assert len(app.main.get("image")) == 1, "the example scene is generated at once (live mode)"
     app.button(key="example").click().run()
     assert not app.exception and not np.array_equal(app.session_state["base"], first)
+
+
+def test_look_thumbnails_are_the_models_own_images_of_one_scene():
+    model = GauGAN.from_checkpoint(ROOT / "checkpoints" / "landscape")
+    looks = style_looks(model)
+    layout = looks_layout(model.preset.output_size)
+    thumbnails = [thumbnail for _, thumbnail in looks.values()]
+    assert len(looks) == 4 and all(t.shape == (*model.preset.output_size, 3) for t in thumbnails)
+    for code, thumbnail in looks.values():
+        assert np.array_equal(thumbnail, np.asarray(model.generate(layout, style=code)))
+    assert all(np.abs(a.astype(int) - b).mean() > 3 for i, a in enumerate(thumbnails) for b in thumbnails[i + 1:])
