@@ -15,9 +15,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from gaugan import PRESETS, SPADEGenerator
 from gaugan.networks.random_init import randomize_  # noqa: F401 (the tests' non-trivial weights)
-
-from gaugan import PRESETS, SPADEGenerator  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
