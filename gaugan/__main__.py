@@ -116,7 +116,7 @@ def training_labels(args: argparse.Namespace) -> list[dict]:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from .train import main
+    from .train import main, with_run_shape
 
     if args.model == "pix2pix":
         from .sketch_train import pix2pix_config_from_args
@@ -132,10 +132,12 @@ def cmd_train(args: argparse.Namespace) -> None:
         if config["labels"]:  # the compact configuration, sized to your label table
             preset = replace(preset, name=Path(args.data).resolve().name,
                              label_nc=max(label["id"] for label in config["labels"]) + 1)
-    metrics = main(TrainConfig(**config, preset=preset.to_dict()), progress=not args.quiet, time_limit=args.time_limit)
-    out = config.get("out", TRAIN_DEFAULTS.out)
-    print(f"trained {out}; last losses {', '.join(f'{k} {v:.3f}' for k, v in metrics.items())}; "
-          f"metrics.csv and samples/ are in {out}")
+    given = {"labels"} | ({"preset"} if args.preset_json else set()) \
+        | {name for name in ("crop_size", "ngf", "spade_hidden", "ndf") if getattr(args, name)}
+    config = with_run_shape(TrainConfig(**config, preset=preset.to_dict()), given)
+    metrics = main(config, progress=not args.quiet, time_limit=args.time_limit)
+    print(f"trained {config.out}; last losses {', '.join(f'{k} {v:.3f}' for k, v in metrics.items())}; "
+          f"metrics.csv and samples/ are in {config.out}")
 
 
 def cmd_export(args: argparse.Namespace) -> None:
@@ -241,7 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
                                        "below are SPADE's; pix2pix keeps the paper's (gaugan/sketch_train.py).")
     train.add_argument("--model", choices=["spade", "pix2pix"], default="spade",
                        help="spade: label maps -> photos; pix2pix: sketches -> photos (default: %(default)s)")
-    train.add_argument("--out", help=f"run folder; one holding state.pt resumes (default: {d.out})")
+    train.add_argument("--out", help=f"run folder; one holding state.pt resumes, with the network shape it was "
+                                          f"started with (default: {d.out})")
     train.add_argument("--data", help="'landscape' (procedural scenes) or a folder of label/image pairs with "
                        f"labels.json (see gaugan/data/folder.py); pix2pix: see below (default: {d.data})")
     train.add_argument("--labels", help="label table JSON (default: DATA/labels.json for a folder)")

@@ -5,8 +5,6 @@ Adam 2e-4 with betas (0.5, 0.999), batch 1, images loaded at 286 and randomly cr
 """
 from __future__ import annotations
 
-import os
-import platform
 from dataclasses import asdict
 from pathlib import Path
 
@@ -145,13 +143,7 @@ class Pix2PixTrainer(Trainer):
         return path
 
 
-def hardware() -> str:
-    """Where training ran, for the model card."""
-    gpu = f"{torch.cuda.get_device_name()}, " if torch.cuda.is_available() else ""
-    return f"{gpu}{platform.processor() or platform.machine()}, {os.cpu_count()} CPU threads, torch {torch.__version__}"
-
-
-def export_sketch(trainer: Pix2PixTrainer, model_dir: str | Path, extra_card: dict | None = None) -> Path:
+def export_sketch(trainer: Pix2PixTrainer, model_dir: str | Path, hardware: str, extra_card: dict | None = None) -> Path:
     """Write a pix2pix run's generator and its model.json (kind sketch) into a model folder."""
     cfg = trainer.config
     card = {
@@ -159,7 +151,7 @@ def export_sketch(trainer: Pix2PixTrainer, model_dir: str | Path, extra_card: di
                        + (", painted with real photo textures (texture_bank.py)" if cfg.photos else ""),
         "input_size": cfg.sketch["crop_size"], "classes": trainer.classes, "direction": cfg.sketch["direction"],
         "training": {**{k: v for k, v in asdict(cfg).items() if k not in SPADE_ONLY}, "steps_done": trainer.step,
-                     "wall_seconds": round(trainer.wall_seconds), "hardware": hardware()},
+                     "wall_seconds": round(trainer.wall_seconds), "hardware": hardware},
         **(extra_card or {}),
     }
     if cfg.photos:

@@ -10,7 +10,7 @@ import json
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +35,8 @@ from .progress import Estimate
 from .semantics import encode_semantics
 
 STATE_FILE = "state.pt"
+# Options that fix the networks' shape: a run folder keeps those it was started with.
+SHAPE_OPTIONS = ("preset", "labels", "ndf", "d_layers", "d_scales", "encoder_ndf")
 
 
 @dataclass
@@ -117,6 +119,12 @@ class _Steps(torch.utils.data.Dataset):
         return self.batches(self.steps[i])
 
 
+def hardware() -> str:
+    """Where this process trains (GPU, CPU threads, torch), for the state file and the model card."""
+    gpu = f"{torch.cuda.get_device_name()}, " if torch.cuda.is_available() else ""
+    return f"{gpu}{platform.processor() or platform.machine()}, {os.cpu_count()} CPU threads, torch {torch.__version__}"
+
+
 def _one_thread(_: int) -> None:
     torch.set_num_threads(1)
 
@@ -184,7 +192,8 @@ class Trainer:
             return
         state = {name: m.state_dict() for name, m in self.modules().items()}
         state.update(opt_g=self.opt_g.state_dict(), opt_d=self.opt_d.state_dict(), step=self.step,
-                     wall_seconds=self.wall_seconds, rng=torch.get_rng_state(), config=json.dumps(asdict(self.config)))
+                     wall_seconds=self.wall_seconds, rng=torch.get_rng_state(), config=json.dumps(asdict(self.config)),
+                     hardware=hardware())
         tmp = self.out / (STATE_FILE + ".tmp")
         torch.save(state, tmp)
         tmp.replace(self.out / STATE_FILE)
@@ -295,6 +304,32 @@ class Trainer:
         return metrics
 
 
+def with_run_shape(config: TrainConfig, given: set[str]) -> TrainConfig:
+    """The config with the network shape of the run already in config.out (unchanged for a new run).
+
+    given: the options set on the command line (SHAPE_OPTIONS or Preset fields such as ngf); one that differs from
+    the run's is an InputError.
+    """
+    path = Path(config.out) / STATE_FILE
+    if not path.is_file():
+        return config
+    saved = json.loads(torch.load(path, map_location="cpu", weights_only=True)["config"])
+    mine, theirs = {**asdict(config), **config.preset}, {**saved, **saved["preset"]}
+    differences = []
+    for name in sorted(given):
+        if name == "preset":  # a whole preset file
+            differences += [f"{k} {v}, not {config.preset.get(k)}" for k, v in saved["preset"].items()
+                            if k != "name" and config.preset.get(k) != v]
+        elif name == "labels" and mine[name] != theirs[name]:
+            differences.append("another label table")
+        elif mine[name] != theirs[name]:
+            differences.append(f"{name} {theirs[name]}, not {mine[name]}")
+    if differences:
+        raise InputError(f"{config.out} holds a run trained with {'; '.join(differences)}: leave those options out to "
+                         "continue it, or give a new --out")
+    return replace(config, **{name: saved[name] for name in SHAPE_OPTIONS})
+
+
 def trainer_for(config: TrainConfig) -> Trainer:
     """The trainer of the config's model kind: SPADE here, pix2pix in gaugan/sketch_train.py."""
     if config.model == "pix2pix":
@@ -318,18 +353,18 @@ def compact_state(run_dir: str | Path, dest: str | Path) -> Path:
 
 def export(run_dir: str | Path, model_dir: str | Path, extra_card: dict | None = None) -> Path:
     """Write a run's generator (+ style encoder) and model.json into a model folder."""
-    saved = json.loads(torch.load(Path(run_dir) / STATE_FILE, weights_only=True)["config"])
-    trainer = trainer_for(TrainConfig(**{**saved, "out": str(run_dir)}))  # the run may have moved since
+    state = torch.load(Path(run_dir) / STATE_FILE, map_location="cpu", weights_only=True)  # GPU runs export anywhere
+    trainer = trainer_for(TrainConfig(**{**json.loads(state["config"]), "out": str(run_dir)}))  # it may have moved
+    trained_on = state.get("hardware", hardware())  # states saved before it was recorded: this machine
     if trainer.config.model != "spade":
         from .sketch_train import export_sketch
-        return export_sketch(trainer, model_dir, extra_card)
+        return export_sketch(trainer, model_dir, trained_on, extra_card)
     labels = label_table(trainer.config)
     card = {
         "description": open_dataset(trainer.config.data, trainer.config.photos).description,
         "labels": label_entries(labels),
         "training": {**{k: v for k, v in asdict(trainer.config).items() if k != "labels"}, "steps_done": trainer.step, "wall_seconds": round(trainer.wall_seconds),
-                     "hardware": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU threads, "
-                                 f"torch {torch.__version__}"},
+                     "hardware": trained_on},
         **(extra_card or {}),
     }
     if trainer.config.photos:

@@ -174,3 +174,17 @@ def test_export_reads_the_run_folder_it_is_given_after_a_move(tmp_path):
     cli(["export", "--run", str(tmp_path / "moved"), "--out", str(tmp_path / "model")])
     assert json.loads((tmp_path / "model" / "model.json").read_text())["training"]["steps_done"] == 1
     assert not (tmp_path / "here").exists()
+
+
+def test_a_resumed_run_keeps_its_network_shape_and_records_its_hardware(tmp_path):
+    run = tmp_path / "run"
+    cli(["train", "--out", str(run), "--steps", "1", "--ndf", "8", *TINY_TRAINING])
+    cli(["train", "--out", str(run), "--steps", "2", "--batch-size", "1", "--quiet"])  # no shape options: the run's
+    state = torch.load(run / "state.pt", weights_only=True)
+    assert state["step"] == 2 and json.loads(state["config"])["preset"]["ngf"] == 4
+    message = cli_error(["train", "--out", str(run), "--steps", "3", "--ngf", "8", "--ndf", "8", "--quiet"])
+    assert "holds a run trained with ngf 4, not 8" in message and "give a new --out" in message
+    state["hardware"] = "NVIDIA H200, x86_64, 16 CPU threads, torch 2.11.0"  # a run trained elsewhere
+    torch.save(state, run / "state.pt")
+    cli(["export", "--run", str(run), "--out", str(tmp_path / "model")])
+    assert json.loads((tmp_path / "model" / "model.json").read_text())["training"]["hardware"] == state["hardware"]
