@@ -1,0 +1,73 @@
+"""Realism on layouts traced from real photographs: each 256² crop of a held-out photo is read into a label map by
+the photo segmenter (checkpoints/segmenter-photo), each model paints that map, and KID / Fréchet distance
+(EfficientNet-Lite1) compare the paintings with the crops. Also writes a sheet: traced layout | each model (the photos
+themselves stay out of it: they are not ours to redistribute in the repository).
+
+python bench/photo_layouts.py --photos ~/.cache/gaugan/photos [--checkpoint DIR ...] [--sheet docs/photo_layouts.png]
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import common
+import numpy as np
+import torch
+from PIL import Image
+
+from gaugan import GauGAN, shipped_checkpoint
+from gaugan.evaluate import load_or_train_segmenter, predict, segmenter_config
+from gaugan.imagenet import REALISM_NETWORK, ImageNetFeatures
+from gaugan.realism import frechet_distance, held_out_crops, kid, pooled_features
+from label_colors import PALETTES
+
+SHEET_ROWS = 4
+
+
+def traced_layouts(crops: list[np.ndarray]) -> list[np.ndarray]:
+    """The photo segmenter's label map of each crop, at the crop's size."""
+    segmenter = load_or_train_segmenter(segmenter_config(photo_textures=True), progress=False)
+    labels, _ = predict(segmenter, crops)
+    size = crops[0].shape[1], crops[0].shape[0]
+    return [np.asarray(Image.fromarray(m.astype(np.uint8)).resize(size, Image.NEAREST)) for m in labels]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--photos", required=True, help="a folder from `gaugan data photos`")
+    parser.add_argument("--checkpoint", action="append", help="model folder(s) to compare (default: the shipped one)")
+    parser.add_argument("--sheet", help="write layout | outputs for a few crops to this PNG")
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    crops, ids = held_out_crops(args.photos)
+    layouts = traced_layouts(crops)
+    network = ImageNetFeatures(REALISM_NETWORK)
+    real = pooled_features(crops, network)
+    photos = sorted(set(ids))
+    half = np.isin(ids, photos[::2])
+    print(f"{len(crops)} crops of {len(photos)} held-out photos; real vs real: KID x1000 "
+          f"{kid(real[half], real[~half])[0] * 1000:.1f}, Fréchet {frechet_distance(real[half], real[~half]):.1f}")
+    print(f"{'model':<40} {'KID x1000':>14} {'Fréchet':>8}")
+    checkpoints = args.checkpoint or [str(shipped_checkpoint("landscape"))]
+    outputs = []
+    for path in checkpoints:
+        model = GauGAN.from_checkpoint(path, device="cpu")
+        images = [np.asarray(model.generate(layout, seed=i)) for i, layout in enumerate(layouts)]
+        fake = pooled_features(images, network)
+        value, std = kid(fake, real)
+        print(f"{str(path)[-40:]:<40} {value * 1000:8.1f} ± {std * 1000:4.1f} {frechet_distance(fake, real):8.1f}",
+              flush=True)
+        outputs.append(images)
+    if args.sheet:
+        palette = np.zeros((256, 3), np.uint8)
+        for label in PALETTES["landscape"]:
+            palette[label.id] = label.rgb
+        rows = np.linspace(0, len(crops) - 1, SHEET_ROWS + 2)[1:-1].astype(int)
+        sheet = np.concatenate([np.concatenate([palette[layouts[i]], *(o[i] for o in outputs)], 1) for i in rows], 0)
+        Path(args.sheet).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(sheet).save(args.sheet)
+        print(f"wrote {args.sheet}: rows traced from {', '.join(ids[i] for i in rows)}")
+
+
+if __name__ == "__main__":
+    main()
