@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import common
+import common  # noqa: F401 (puts the repository on the path)
 import numpy as np
 import torch
 from PIL import Image
@@ -18,15 +18,15 @@ from PIL import Image
 from gaugan import GauGAN, shipped_checkpoint
 from gaugan.evaluate import load_or_train_segmenter, predict, segmenter_config
 from gaugan.imagenet import REALISM_NETWORK, ImageNetFeatures
-from gaugan.realism import frechet_distance, held_out_crops, kid, pooled_features
+from gaugan.realism import frechet_distance, held_out_crops, kid, photo_halves, pooled_features
 from label_colors import PALETTES
 
 SHEET_ROWS = 4
 
 
-def traced_layouts(crops: list[np.ndarray]) -> list[np.ndarray]:
+def traced_layouts(crops: list[np.ndarray], photos: str) -> list[np.ndarray]:
     """The photo segmenter's label map of each crop, at the crop's size."""
-    segmenter = load_or_train_segmenter(segmenter_config(photo_textures=True), progress=False)
+    segmenter = load_or_train_segmenter(segmenter_config(photo_textures=True), progress=False, photos=photos)
     labels, _ = predict(segmenter, crops)
     size = crops[0].shape[1], crops[0].shape[0]
     return [np.asarray(Image.fromarray(m.astype(np.uint8)).resize(size, Image.NEAREST)) for m in labels]
@@ -40,13 +40,12 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(2)
     crops, ids = held_out_crops(args.photos)
-    layouts = traced_layouts(crops)
+    layouts = traced_layouts(crops, args.photos)
     network = ImageNetFeatures(REALISM_NETWORK)
     real = pooled_features(crops, network)
-    photos = sorted(set(ids))
-    half = np.isin(ids, photos[::2])
-    print(f"{len(crops)} crops of {len(photos)} held-out photos; real vs real: KID x1000 "
-          f"{kid(real[half], real[~half])[0] * 1000:.1f}, Fréchet {frechet_distance(real[half], real[~half]):.1f}")
+    halves = photo_halves(real, ids)
+    print(f"{len(crops)} crops of {len(set(ids))} held-out photos; real vs real: KID x1000 "
+          f"{kid(*halves)[0] * 1000:.1f}, Fréchet {frechet_distance(*halves):.1f}")
     print(f"{'model':<40} {'KID x1000':>14} {'Fréchet':>8}")
     checkpoints = args.checkpoint or [str(shipped_checkpoint("landscape"))]
     outputs = []

@@ -115,16 +115,30 @@ def training_labels(args: argparse.Namespace) -> list[dict]:
     return label_entries(table)
 
 
+def given_options(args: argparse.Namespace) -> set[str]:
+    """The data and network-shape options this command line sets (a resumed run keeps its own for the others)."""
+    given = {name for name in ("data", "labels", "crop_size", "ngf", "spade_hidden", "ndf") if getattr(args, name)}
+    if args.data:  # the label table comes with the data
+        given.add("labels")
+    if args.preset_json:
+        given |= {f.name for f in fields(Preset)}
+    return given
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     from .train import main, with_run_shape
 
     if args.model == "pix2pix":
         from .sketch_train import pix2pix_config_from_args
-        print(main(pix2pix_config_from_args(vars(args)), progress=not args.quiet, time_limit=args.time_limit))
+        config = with_run_shape(pix2pix_config_from_args(vars(args)), set())
+        print(main(config, progress=not args.quiet, time_limit=args.time_limit))
         return
     config = {k: v for k, v in vars(args).items() if k in {f.name for f in fields(TrainConfig)} and v is not None}
     config["labels"] = training_labels(args)
     if args.preset_json:
+        if args.crop_size or args.ngf or args.spade_hidden:
+            raise InputError("--preset-json gives the whole preset: put crop_size, ngf and spade_hidden in the file "
+                             "rather than beside it")
         preset = read_preset_json(args.preset_json)
     else:
         preset = landscape_preset(args.crop_size or LANDSCAPE.crop_size, args.ngf or LANDSCAPE.ngf,
@@ -132,9 +146,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         if config["labels"]:  # the compact configuration, sized to your label table
             preset = replace(preset, name=Path(args.data).resolve().name,
                              label_nc=max(label["id"] for label in config["labels"]) + 1)
-    given = {"labels"} | ({"preset"} if args.preset_json else set()) \
-        | {name for name in ("crop_size", "ngf", "spade_hidden", "ndf") if getattr(args, name)}
-    config = with_run_shape(TrainConfig(**config, preset=preset.to_dict()), given)
+    config = with_run_shape(TrainConfig(**config, preset=preset.to_dict()), given_options(args))
     metrics = main(config, progress=not args.quiet, time_limit=args.time_limit)
     print(f"trained {config.out}; last losses {', '.join(f'{k} {v:.3f}' for k, v in metrics.items())}; "
           f"metrics.csv and samples/ are in {config.out}")
@@ -243,8 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
                                        "below are SPADE's; pix2pix keeps the paper's (gaugan/sketch_train.py).")
     train.add_argument("--model", choices=["spade", "pix2pix"], default="spade",
                        help="spade: label maps -> photos; pix2pix: sketches -> photos (default: %(default)s)")
-    train.add_argument("--out", help=f"run folder; one holding state.pt resumes, with the network shape it was "
-                                          f"started with (default: {d.out})")
+    train.add_argument("--out", help=f"run folder; one holding state.pt resumes (a SPADE run with the network "
+                                          f"shape and, unless --data is given, the data it was started with) "
+                                          f"(default: {d.out})")
     train.add_argument("--data", help="'landscape' (procedural scenes) or a folder of label/image pairs with "
                        f"labels.json (see gaugan/data/folder.py); pix2pix: see below (default: {d.data})")
     train.add_argument("--labels", help="label table JSON (default: DATA/labels.json for a folder)")

@@ -104,7 +104,7 @@ PRESETS: dict[str, Preset] = {
 
 
 def landscape_preset(crop_size: int = 256, ngf: int = 8, spade_hidden: int = 16, z_dim: int = 64) -> Preset:
-    """The compact configuration of our shipped landscape model (also the default for training on your own data)."""
+    """The compact landscape configuration: `gaugan train`'s default (the shipped model uses ngf 16, spade_hidden 64)."""
     return Preset(name="landscape", label_nc=len(PALETTES["landscape"]), contain_dontcare_label=False,
                   use_instance=False, crop_size=crop_size, ngf=ngf, z_dim=z_dim, use_vae=True,
                   spade_hidden=spade_hidden)

@@ -73,18 +73,23 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * root))
 
 
+def photo_halves(features: np.ndarray, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The crops' features split by alternate photo: two disjoint real sets, whose distance is the floor."""
+    half = np.isin(ids, sorted(set(ids))[::2])
+    return features[half], features[~half]
+
+
 def realism(generated: list[np.ndarray], photo_dir: str | Path) -> dict:
     """KID and Fréchet distance of generated images to the held-out photo crops, with the real-vs-real floor."""
     network = ImageNetFeatures(REALISM_NETWORK)
     crops, ids = held_out_crops(photo_dir)
     real = pooled_features(crops, network)
     fake = pooled_features(generated, network)
-    photos = sorted(set(ids))
-    half = np.isin(ids, photos[::2])
+    halves = photo_halves(real, ids)
     kid_fake, kid_fake_std = kid(fake, real)
-    kid_floor, kid_floor_std = kid(real[half], real[~half])
+    kid_floor, kid_floor_std = kid(*halves)
     return {
-        "network": REALISM_NETWORK, "generated": len(fake), "real_crops": len(real), "real_photos": len(photos),
+        "network": REALISM_NETWORK, "generated": len(fake), "real_crops": len(real), "real_photos": len(set(ids)),
         "kid": kid_fake, "kid_std": kid_fake_std, "kid_floor": kid_floor, "kid_floor_std": kid_floor_std,
-        "frechet": frechet_distance(fake, real), "frechet_floor": frechet_distance(real[half], real[~half]),
+        "frechet": frechet_distance(fake, real), "frechet_floor": frechet_distance(*halves),
     }

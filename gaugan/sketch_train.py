@@ -143,7 +143,8 @@ class Pix2PixTrainer(Trainer):
         return path
 
 
-def export_sketch(trainer: Pix2PixTrainer, model_dir: str | Path, hardware: str, extra_card: dict | None = None) -> Path:
+def export_sketch(trainer: Pix2PixTrainer, model_dir: str | Path, extra_card: dict | None = None, *,
+                  hardware: str) -> Path:
     """Write a pix2pix run's generator and its model.json (kind sketch) into a model folder."""
     cfg = trainer.config
     card = {

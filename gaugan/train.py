@@ -119,10 +119,11 @@ class _Steps(torch.utils.data.Dataset):
         return self.batches(self.steps[i])
 
 
-def hardware() -> str:
-    """Where this process trains (GPU, CPU threads, torch), for the state file and the model card."""
+def hardware(processes: int = 1) -> str:
+    """Where a run trains (GPU, processes, CPU threads, torch): the last machine to save its state, for the card."""
     gpu = f"{torch.cuda.get_device_name()}, " if torch.cuda.is_available() else ""
-    return f"{gpu}{platform.processor() or platform.machine()}, {os.cpu_count()} CPU threads, torch {torch.__version__}"
+    many = f"{processes} processes, " if processes > 1 else ""
+    return f"{many}{gpu}{platform.processor() or platform.machine()}, {os.cpu_count()} CPU threads, torch {torch.__version__}"
 
 
 def _one_thread(_: int) -> None:
@@ -193,7 +194,7 @@ class Trainer:
         state = {name: m.state_dict() for name, m in self.modules().items()}
         state.update(opt_g=self.opt_g.state_dict(), opt_d=self.opt_d.state_dict(), step=self.step,
                      wall_seconds=self.wall_seconds, rng=torch.get_rng_state(), config=json.dumps(asdict(self.config)),
-                     hardware=hardware())
+                     hardware=hardware(self.world))
         tmp = self.out / (STATE_FILE + ".tmp")
         torch.save(state, tmp)
         tmp.replace(self.out / STATE_FILE)
@@ -305,29 +306,35 @@ class Trainer:
 
 
 def with_run_shape(config: TrainConfig, given: set[str]) -> TrainConfig:
-    """The config with the network shape of the run already in config.out (unchanged for a new run).
+    """The config with the network shape (and, unless given, the data) of the run already in config.out.
 
-    given: the options set on the command line (SHAPE_OPTIONS or Preset fields such as ngf); one that differs from
-    the run's is an InputError.
+    given: the options set on the command line (SHAPE_OPTIONS, "data", or Preset fields such as ngf); one that
+    differs from the run's is an InputError. A new run's config comes back unchanged; pix2pix runs keep their shape
+    in `sketch`, which the command line gives in full, so only their model kind is checked.
     """
     path = Path(config.out) / STATE_FILE
     if not path.is_file():
         return config
-    saved = json.loads(torch.load(path, map_location="cpu", weights_only=True)["config"])
-    mine, theirs = {**asdict(config), **config.preset}, {**saved, **saved["preset"]}
+    saved = json.loads(torch.load(path, map_location="cpu", weights_only=True, mmap=True)["config"])
+    kind = saved.get("model", "spade")
+    if kind != config.model:
+        raise InputError(f"{config.out} holds a {kind} run, not {config.model}: add --model {kind} to continue it, or "
+                         "give a new --out")
+    if config.model != "spade":
+        return config
+    kept = {name: saved[name] for name in SHAPE_OPTIONS if name in saved}
+    if "data" not in given:
+        kept["data"] = saved.get("data", config.data)
+    mine, theirs = {**asdict(config), **config.preset}, {**saved, **saved.get("preset", {})}
     differences = []
-    for name in sorted(given):
-        if name == "preset":  # a whole preset file
-            differences += [f"{k} {v}, not {config.preset.get(k)}" for k, v in saved["preset"].items()
-                            if k != "name" and config.preset.get(k) != v]
-        elif name == "labels" and mine[name] != theirs[name]:
-            differences.append("another label table")
-        elif mine[name] != theirs[name]:
-            differences.append(f"{name} {theirs[name]}, not {mine[name]}")
+    for name in sorted(given & (set(SHAPE_OPTIONS) | set(config.preset)) - {"name"}):
+        if name not in theirs or mine[name] == theirs[name]:
+            continue
+        differences.append("another label table" if name == "labels" else f"{name} {theirs[name]}, not {mine[name]}")
     if differences:
         raise InputError(f"{config.out} holds a run trained with {'; '.join(differences)}: leave those options out to "
                          "continue it, or give a new --out")
-    return replace(config, **{name: saved[name] for name in SHAPE_OPTIONS})
+    return replace(config, **kept)
 
 
 def trainer_for(config: TrainConfig) -> Trainer:
@@ -355,10 +362,10 @@ def export(run_dir: str | Path, model_dir: str | Path, extra_card: dict | None =
     """Write a run's generator (+ style encoder) and model.json into a model folder."""
     state = torch.load(Path(run_dir) / STATE_FILE, map_location="cpu", weights_only=True)  # GPU runs export anywhere
     trainer = trainer_for(TrainConfig(**{**json.loads(state["config"]), "out": str(run_dir)}))  # it may have moved
-    trained_on = state.get("hardware", hardware())  # states saved before it was recorded: this machine
+    trained_on = state.get("hardware", "not recorded")
     if trainer.config.model != "spade":
         from .sketch_train import export_sketch
-        return export_sketch(trainer, model_dir, trained_on, extra_card)
+        return export_sketch(trainer, model_dir, extra_card, hardware=trained_on)
     labels = label_table(trainer.config)
     card = {
         "description": open_dataset(trainer.config.data, trainer.config.photos).description,

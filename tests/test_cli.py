@@ -68,7 +68,7 @@ def test_preset_without_a_name_is_named_by_its_file_or_explained(tmp_path):
     nameless = {k: v for k, v in landscape_preset(**TINY).to_dict().items() if k != "name"}
     (tmp_path / "mine.json").write_text(json.dumps(nameless))
     cli(["train", "--out", str(tmp_path / "run"), "--steps", "1", "--preset-json", str(tmp_path / "mine.json"),
-         "--labels", str(write_table(tmp_path / "labels.json", PALETTES["landscape"])), *TINY_TRAINING])
+         "--labels", str(write_table(tmp_path / "labels.json", PALETTES["landscape"])), "--batch-size", "1", "--quiet"])
     config = json.loads(torch.load(tmp_path / "run" / "state.pt", weights_only=True)["config"])
     assert config["preset"]["name"] == "mine"
 
@@ -118,6 +118,8 @@ def test_a_folder_model_carries_its_label_table_to_generate(tmp_path):
     table = [Label(0, "water", (20, 60, 200)), Label(1, "sand", (230, 210, 150)), Label(2, "rock", (90, 90, 90))]
     write_table(data / "labels.json", table)
     cli(["train", "--data", str(data), "--out", str(tmp_path / "run"), "--steps", "1", *TINY_TRAINING])
+    cli(["train", "--out", str(tmp_path / "run"), "--steps", "2", "--batch-size", "1", "--quiet"])  # resumes on DATA
+    assert json.loads(torch.load(tmp_path / "run" / "state.pt", weights_only=True)["config"])["data"] == str(data)
     cli(["export", "--run", str(tmp_path / "run"), "--out", str(tmp_path / "model")])
     card = json.loads((tmp_path / "model" / "model.json").read_text())
     assert card["labels"] == [{"id": l.id, "name": l.name, "rgb": list(l.rgb)} for l in table]
@@ -145,7 +147,7 @@ def test_label_ids_beyond_the_preset_are_refused_before_training(tmp_path):
     (tmp_path / "p.json").write_text(json.dumps(replace(landscape_preset(**TINY), label_nc=2).to_dict()))
     table = write_table(tmp_path / "labels.json", [Label(0, "a", (0, 0, 0)), Label(5, "b", (200, 0, 0))])
     message = cli_error(["train", "--preset-json", str(tmp_path / "p.json"), "--labels", str(table),
-                         "--out", str(tmp_path / "run"), *TINY_TRAINING])
+                         "--out", str(tmp_path / "run"), "--batch-size", "1", "--quiet"])
     assert "label ids [5] do not fit the preset's label_nc 2" in message
     assert not (tmp_path / "run").exists()
 
@@ -176,15 +178,29 @@ def test_export_reads_the_run_folder_it_is_given_after_a_move(tmp_path):
     assert not (tmp_path / "here").exists()
 
 
-def test_a_resumed_run_keeps_its_network_shape_and_records_its_hardware(tmp_path):
+def test_a_resumed_run_keeps_its_network_shape_and_says_which_option_conflicts(tmp_path):
     run = tmp_path / "run"
     cli(["train", "--out", str(run), "--steps", "1", "--ndf", "8", *TINY_TRAINING])
     cli(["train", "--out", str(run), "--steps", "2", "--batch-size", "1", "--quiet"])  # no shape options: the run's
     state = torch.load(run / "state.pt", weights_only=True)
     assert state["step"] == 2 and json.loads(state["config"])["preset"]["ngf"] == 4
     message = cli_error(["train", "--out", str(run), "--steps", "3", "--ngf", "8", "--ndf", "8", "--quiet"])
-    assert "holds a run trained with ngf 4, not 8" in message and "give a new --out" in message
-    state["hardware"] = "NVIDIA H200, x86_64, 16 CPU threads, torch 2.11.0"  # a run trained elsewhere
-    torch.save(state, run / "state.pt")
-    cli(["export", "--run", str(run), "--out", str(tmp_path / "model")])
-    assert json.loads((tmp_path / "model" / "model.json").read_text())["training"]["hardware"] == state["hardware"]
+    assert "holds a run trained with ngf 4, not 8: leave those options out" in message
+    assert "holds a spade run, not pix2pix: add --model spade" in cli_error(
+        ["train", "--model", "pix2pix", "--out", str(run), "--steps", "3", "--quiet"])
+    (tmp_path / "p.json").write_text(json.dumps(landscape_preset(**TINY).to_dict()))
+    assert "put crop_size, ngf and spade_hidden in the file" in cli_error(
+        ["train", "--preset-json", str(tmp_path / "p.json"), "--ngf", "8", "--out", str(tmp_path / "new")])
+
+
+def test_export_records_the_hardware_the_run_trained_on(tmp_path):
+    run = tmp_path / "run"
+    cli(["train", "--out", str(run), "--steps", "1", "--ndf", "8", *TINY_TRAINING])
+    state = torch.load(run / "state.pt", weights_only=True)
+    assert "CPU threads, torch" in state["hardware"]
+    for hardware in ("NVIDIA H200, x86_64, 16 CPU threads, torch 2.11.0", None):  # another machine; not recorded
+        state.pop("hardware", None)
+        torch.save({**state, **({"hardware": hardware} if hardware else {})}, run / "state.pt")
+        cli(["export", "--run", str(run), "--out", str(tmp_path / "model")])
+        card = json.loads((tmp_path / "model" / "model.json").read_text())
+        assert card["training"]["hardware"] == (hardware or "not recorded")
