@@ -18,6 +18,7 @@ from PIL import Image
 from gaugan import GauGAN, shipped_checkpoint
 from gaugan.evaluate import load_or_train_segmenter, predict, segmenter_config
 from gaugan.imagenet import REALISM_NETWORK, ImageNetFeatures
+from gaugan.labelmaps import colourize
 from gaugan.realism import frechet_distance, held_out_crops, kid, photo_halves, pooled_features
 from label_colors import PALETTES
 
@@ -58,11 +59,9 @@ def main() -> None:
               flush=True)
         outputs.append(images)
     if args.sheet:
-        palette = np.zeros((256, 3), np.uint8)
-        for label in PALETTES["landscape"]:
-            palette[label.id] = label.rgb
         rows = np.linspace(0, len(crops) - 1, SHEET_ROWS + 2)[1:-1].astype(int)
-        sheet = np.concatenate([np.concatenate([palette[layouts[i]], *(o[i] for o in outputs)], 1) for i in rows], 0)
+        sheet = np.concatenate([np.concatenate([colourize(layouts[i], PALETTES["landscape"]), *(o[i] for o in outputs)],
+                                               1) for i in rows], 0)
         Path(args.sheet).parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(sheet).save(args.sheet)
         print(f"wrote {args.sheet}: rows traced from {', '.join(ids[i] for i in rows)}")

@@ -19,9 +19,7 @@ import torch
 
 from gaugan import GauGAN
 from gaugan.data.landscape import landscape_layout
-from gaugan.samples import HELD_OUT_SEED, hand_drawn
-
-HAND_DRAWN_KINDS = 3
+from gaugan.samples import HAND_DRAWN_KINDS, HELD_OUT_SEED, hand_drawn
 
 
 def main() -> None:

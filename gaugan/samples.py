@@ -11,6 +11,7 @@ from .labelmaps import colourize
 from .pipeline import GauGAN
 
 HELD_OUT_SEED = 20_000_000  # never used in training or evaluation
+HAND_DRAWN_KINDS = 3  # beach, snowy mountain over a lake, meadow with trees
 
 
 def hand_drawn(kind: int, size: int = 256) -> np.ndarray:
@@ -42,7 +43,7 @@ def sample_sheet(checkpoint: str | Path, out: str | Path, columns: int = 3) -> P
     rng = np.random.default_rng(HELD_OUT_SEED)
     layouts = [landscape_layout(rng, 256, 256) for _ in range(3)]
     layouts += [doodle_layout(rng, 256, 256) for _ in range(3)]
-    layouts += [hand_drawn(kind) for kind in range(3)]
+    layouts += [hand_drawn(kind) for kind in range(HAND_DRAWN_KINDS)]
     tiles = [np.concatenate([colourize(l, model.labels), np.asarray(model.generate(l, seed=i))], 1)
              for i, l in enumerate(layouts)]
     rows = [np.concatenate(tiles[r:r + columns], 1) for r in range(0, len(tiles), columns)]
