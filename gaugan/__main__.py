@@ -100,10 +100,11 @@ def read_preset_json(path: str) -> Preset:
 
 
 def training_labels(args: argparse.Namespace) -> list[dict]:
-    """The label table: --labels, else DATA/labels.json for a folder; none for a built-in dataset."""
+    """The label table: --labels, else DATA/labels.json for a folder; none (the landscape palette) for a built-in
+    dataset or a folder mixed with photo-textured landscapes (--photos)."""
     if args.labels:
         table = read_label_table(args.labels)
-    elif (args.data or TRAIN_DEFAULTS.data) in DATASETS:
+    elif (args.data or TRAIN_DEFAULTS.data) in DATASETS or args.photos:
         return []
     elif (Path(args.data) / LABEL_TABLE).is_file():
         table = read_label_table(Path(args.data) / LABEL_TABLE)
@@ -195,9 +196,13 @@ def cmd_samples(args: argparse.Namespace) -> None:
 
 
 def cmd_models(args: argparse.Namespace) -> None:
+    from .shipped import shipped_root
     from .sketch import model_kinds
 
     found = model_kinds(args.root)
+    shipped = shipped_root()
+    if shipped and shipped.resolve() != Path(args.root).resolve():  # e.g. an installed package, run elsewhere
+        found |= {name: model for name, model in model_kinds(shipped).items() if name not in found}
     for name, (folder, kind) in found.items():
         print(f"{name:<28} {kind:<7} {folder}")
     if not found:
@@ -216,6 +221,14 @@ def cmd_data_photos(args: argparse.Namespace) -> None:
     manifest = fetch_photos(args.out, args.debs)
     licences = sorted({entry["licence"] for entry in manifest})
     print(f"{len(manifest)} photos in {args.out}/photos, manifest {args.out}/manifest.json (licences: {', '.join(licences)})")
+
+
+def cmd_data_traced(args: argparse.Namespace) -> None:
+    from .tracing import trace_photos
+
+    count = trace_photos(args.photos, args.out)
+    print(f"{count} traced pairs in {args.out} (labels/, images/, labels.json); train on them beside photo-textured "
+          f"scenes with --data {args.out} --photos {args.photos}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -327,7 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--out", help="(default: docs/samples_landscape.png; docs/samples_sketch.png for sketch models)")
     sm.set_defaults(func=cmd_samples)
 
-    ls = sub.add_parser("models", help="list the checkpoint folders and their kind (spade: labels, sketch: outlines)")
+    ls = sub.add_parser("models", help="list the checkpoint folders under --root, then the shipped models, with "
+                                        "their kind (spade: labels, sketch: outlines)")
     ls.add_argument("--root", default="checkpoints", help="(default: %(default)s)")
     ls.set_defaults(func=cmd_models)
 
@@ -344,6 +358,11 @@ def build_parser() -> argparse.ArgumentParser:
     photos.add_argument("--debs", help="folder holding the .deb files (default OUT/debs; missing ones are "
                                        "downloaded with apt-get)")
     photos.set_defaults(func=cmd_data_photos)
+    traced = data.add_parser("traced", help="crops of the training photos labelled by the photo segmenter: real "
+                                            "photographs as label/image pairs (gaugan/tracing.py)")
+    traced.add_argument("--photos", required=True, help="a folder from `gaugan data photos`")
+    traced.add_argument("--out", required=True, help="folder for labels/, images/, labels.json and traced.json")
+    traced.set_defaults(func=cmd_data_traced)
     return parser
 
 

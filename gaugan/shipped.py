@@ -16,3 +16,8 @@ def shipped_checkpoint(name: str = "landscape") -> Path:
             return root / name
     raise ValueError(f"no shipped model {name!r}: looked in {', '.join(str(r) for r in SHIPPED_ROOTS)}; "
                      "reinstall the package or pass --checkpoint")
+
+
+def shipped_root() -> Path | None:
+    """The folder holding the shipped models (the installed copy first), or None in a checkout without them."""
+    return next((root for root in SHIPPED_ROOTS if root.is_dir()), None)

@@ -70,3 +70,7 @@ def test_wheel_runs_generate_from_another_directory_without_a_checkpoint(tmp_pat
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.split()[:2] == [str(site / "gaugan" / "__init__.py"), str(site / "label_colors.py")]
     assert Image.open(elsewhere / "photo.png").size == (64, 48)
+    listed = subprocess.run([sys.executable, "-c", run_console_script, "models"], cwd=elsewhere, capture_output=True,
+                            text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(site)})
+    assert listed.returncode == 0 and listed.stdout.splitlines()[1].split() == [
+        "landscape", "spade", str(site / "gaugan" / "_shipped" / "landscape")], listed.stdout

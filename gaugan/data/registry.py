@@ -5,11 +5,14 @@ import dataclasses
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from label_colors import PALETTES
+
 from ..errors import InputError
-from .folder import LabelImageFolder
+from .folder import LABEL_TABLE, LabelImageFolder, read_label_table
 from .landscape import landscape_scene
 from .texture_bank import shared_bank
 
@@ -61,12 +64,38 @@ def photo_textured_landscapes(photos: str) -> Dataset:
         "listed under training_photos), generated on the fly at the preset's output size"))
 
 
+def with_photo_textured_landscapes(folder: str, photos: str) -> Dataset:
+    """A folder of landscape-labelled pairs (e.g. `data traced`) interleaved one for one with photo-textured scenes:
+    even samples from the folder in a fixed shuffled order, odd ones painted by the texture bank."""
+    table = Path(folder) / LABEL_TABLE
+    found = read_label_table(table) if table.is_file() else None
+    if found != PALETTES["landscape"]:
+        raise InputError(f"--photos beside --data {folder} mixes its pairs with landscape scenes, so its labels.json "
+                         f"must hold the landscape label table; found {table if found is None else 'a different table'}")
+    landscapes = photo_textured_landscapes(photos)
+
+    def sample(index: int, size: tuple[int, int]) -> Sample:
+        if index % 2:
+            return landscapes.sample(index, size)
+        pairs = _folder(folder, size)
+        return pairs[int(_shuffled(len(pairs))[index // 2 % len(pairs)])]
+
+    return dataclasses.replace(landscapes, sample=sample, description=(
+        f"label/image pairs from {folder} interleaved one for one with {landscapes.description}"))
+
+
+@functools.lru_cache(maxsize=4)
+def _shuffled(count: int) -> np.ndarray:
+    return np.random.default_rng(0).permutation(count)
+
+
 def open_dataset(data: str, photos: str = "") -> Dataset:
-    """A built-in dataset by name (landscapes painted with photo textures when `photos` is given), or a folder."""
+    """A built-in dataset by name (landscapes painted with photo textures when `photos` is given), or a folder (its
+    pairs interleaved with photo-textured landscapes when `photos` is given)."""
     if photos:
-        if data != "landscape":
+        if data in DATASETS and data != "landscape":
             raise InputError(f"photo textures paint the procedural 'landscape' scenes; --data {data} has its own photos")
-        return photo_textured_landscapes(photos)
+        return photo_textured_landscapes(photos) if data == "landscape" else with_photo_textured_landscapes(data, photos)
     if data in DATASETS:
         return DATASETS[data]
     return Dataset(description=f"label/image pairs from {data}", sample=lambda index, size: _folder(data, size)[index])

@@ -1,0 +1,79 @@
+"""Training pairs traced from real photographs: crops of the training photos, labelled by the photo segmenter.
+
+Photo-textured scenes (texture_bank.py) align labels and pixels exactly but look like collages; these pairs are
+real photographs whose labels are the segmenter's reading of them (noisy, like hasty doodles). `trace_photos`
+writes them as a label/image folder (gaugan/data/folder.py) that `train --data FOLDER --photos DIR` interleaves
+with the photo-textured scenes. Only the texture bank's training photos are traced: held-out photos stay unseen.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from scipy import ndimage
+from tqdm import tqdm
+
+from label_colors import PALETTES
+
+from .data.folder import LABEL_TABLE, label_entries
+from .data.photos import read_manifest
+from .data.texture_bank import TextureBank
+from .evaluate import SEGMENTER_SIZE, AnySegmenter, load_or_train_segmenter, segmenter_config, to_tensor
+
+CROP = 256
+SCALES = (256, 320, 384, 448)  # photo heights the crops are cut at: near and far views of each scene
+STRIDE = 128  # between crops along a scaled photo
+SMOOTHING = 1.5  # Gaussian sigma on the segmenter's logits, in its pixels: drops single-pixel specks
+SOURCE_FILE = "traced.json"
+
+
+def photo_crops(photo: Image.Image) -> list[np.ndarray]:
+    """CROP² crops of one photo at each scale, vertically centred, every STRIDE pixels across."""
+    crops = []
+    for height in SCALES:
+        width = round(photo.width * height / photo.height)
+        scaled = np.asarray(photo.resize((width, height), Image.Resampling.LANCZOS))
+        y = (height - CROP) // 2
+        for x in np.unique(np.linspace(0, width - CROP, max(1, (width - CROP) // STRIDE + 1)).astype(int)):
+            crops.append(scaled[y:y + CROP, x:x + CROP])
+    return crops
+
+
+def trace(segmenter: AnySegmenter, crops: list[np.ndarray]) -> np.ndarray:
+    """(N, H, W) uint8 label maps of crops: smoothed logits at the segmenter's size, upsampled, argmax."""
+    h, w = SEGMENTER_SIZE
+    batch = to_tensor([np.asarray(Image.fromarray(c).resize((w, h), Image.BICUBIC)) for c in crops])
+    with torch.inference_mode():
+        logits = segmenter(batch).numpy()
+    logits = ndimage.gaussian_filter(logits, sigma=(0, 0, SMOOTHING, SMOOTHING))
+    full = F.interpolate(torch.from_numpy(logits), size=crops[0].shape[:2], mode="bilinear", align_corners=False)
+    return full.argmax(1).numpy().astype(np.uint8)
+
+
+def trace_photos(photo_dir: str | Path, out: str | Path, progress: bool = True) -> int:
+    """Write out/labels/*.png, out/images/*.png, labels.json and traced.json (sources); returns the pair count."""
+    photo_dir, out = Path(photo_dir), Path(out)
+    segmenter = load_or_train_segmenter(segmenter_config(photo_textures=True), progress=progress, photos=photo_dir)
+    training = TextureBank.training_photo_ids()
+    entries = [e for e in sorted(read_manifest(photo_dir), key=lambda e: e["id"]) if e["id"] in training]
+    if not entries:
+        raise FileNotFoundError(f"{photo_dir} holds none of the texture bank's training photos")
+    (out / "labels").mkdir(parents=True, exist_ok=True)
+    (out / "images").mkdir(exist_ok=True)
+    count = 0
+    for entry in tqdm(entries, disable=not progress, desc="tracing"):
+        with Image.open(photo_dir / entry["file"]) as photo:
+            crops = photo_crops(photo.convert("RGB"))
+        for i, (crop, labels) in enumerate(zip(crops, trace(segmenter, crops))):
+            name = f"{entry['id']}_{i:02d}.png"
+            Image.fromarray(labels, mode="L").save(out / "labels" / name)
+            Image.fromarray(crop).save(out / "images" / name)
+            count += 1
+    (out / LABEL_TABLE).write_text(json.dumps(label_entries(PALETTES["landscape"]), indent=1) + "\n")
+    (out / SOURCE_FILE).write_text(json.dumps({"photos": str(photo_dir.resolve()), "pairs": count,
+                                               "photo_ids": [e["id"] for e in entries]}, indent=1) + "\n")
+    return count

@@ -1,0 +1,96 @@
+"""Pairs traced from photographs (gaugan/tracing.py) and their mix with photo-textured scenes for training."""
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gaugan.__main__ import main as cli
+from gaugan.data.folder import LabelImageFolder, read_label_table
+from gaugan.data.landscape import landscape_scene
+from gaugan.data.registry import open_dataset
+from gaugan.data.texture_bank import TextureBank, is_held_out, shared_bank
+from gaugan.errors import InputError
+from gaugan.tracing import SCALES, photo_crops
+from label_colors import PALETTES
+
+IDS = {label.name: label.id for label in PALETTES["landscape"]}
+
+
+def sky_over_grass(seed: int, size=(360, 720)) -> np.ndarray:
+    """A clear sky gradient over the horizon at mid-height, grainy green grass below."""
+    rng = np.random.default_rng(seed)
+    h, w = size
+    t = np.linspace(0, 1, h // 2)[:, None, None]
+    sky = np.broadcast_to(np.array([70, 130, 220]) * (1 - t) + np.array([170, 200, 240]) * t, (h // 2, w, 3))
+    grass = np.array([70, 120, 40]) + rng.normal(0, 25, (h - h // 2, w, 3))
+    return np.clip(np.concatenate([sky, grass]), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def traced(tmp_path_factory):
+    """(photos folder: two training photos and a held-out one, its traced folder, their ids)."""
+    photos = tmp_path_factory.mktemp("photos")
+    (photos / "photos").mkdir()
+    training = sorted(TextureBank.training_photo_ids())[:2]
+    held = next(f"held{i}" for i in range(100) if is_held_out(f"held{i}"))
+    manifest = []
+    for seed, pid in enumerate([*training, held]):
+        Image.fromarray(sky_over_grass(seed)).save(photos / "photos" / f"{pid}.png")
+        manifest.append({"id": pid, "file": f"photos/{pid}.png"})
+    (photos / "manifest.json").write_text(json.dumps(manifest))
+    out = tmp_path_factory.mktemp("traced")
+    cli(["data", "traced", "--photos", str(photos), "--out", str(out)])
+    return photos, out, training, held
+
+
+def test_photo_crops_cover_each_scale_across_the_photo():
+    photo = Image.fromarray(sky_over_grass(0))  # 720 x 360
+    crops = photo_crops(photo)
+    assert len(crops) == 3 + 4 + 5 + 6 and {c.shape for c in crops} == {(256, 256, 3)}  # widths 512 .. 896
+    nearest = np.asarray(photo.resize((512, SCALES[0]), Image.Resampling.LANCZOS))
+    farthest = np.asarray(photo.resize((896, SCALES[-1]), Image.Resampling.LANCZOS))
+    assert np.array_equal(crops[0], nearest[:, :256]) and np.array_equal(crops[2], nearest[:, 256:])
+    assert np.array_equal(crops[-1], farthest[96:352, 640:])  # vertically centred, flush with the right edge
+
+
+def test_traced_pairs_are_training_photo_crops_labelled_where_they_are(traced):
+    photos, out, training, held = traced
+    names = sorted(p.stem for p in (out / "labels").glob("*.png"))
+    assert {n.rsplit("_", 1)[0] for n in names} == set(training), "held-out photos are never traced"
+    assert len(names) == 2 * len(photo_crops(Image.fromarray(sky_over_grass(0))))
+    assert read_label_table(out / "labels.json") == PALETTES["landscape"]
+    assert json.loads((out / "traced.json").read_text())["photo_ids"] == training
+    crops = photo_crops(Image.open(photos / "photos" / f"{training[0]}.png").convert("RGB"))
+    assert np.array_equal(np.asarray(Image.open(out / "images" / f"{training[0]}_05.png")), crops[5])
+    for name in names:  # the horizon sits at mid-height in every crop: sky above, grass below
+        labels = np.asarray(Image.open(out / "labels" / f"{name}.png"))
+        assert labels.shape == (256, 256)
+        assert (labels[:120] == IDS["sky-other"]).mean() > 0.97, name
+        assert (labels[136:] == IDS["grass"]).mean() > 0.97, name
+    pairs = LabelImageFolder(out, (256, 256))
+    assert len(pairs) == len(names)
+
+
+def test_a_traced_folder_interleaves_with_photo_textured_scenes(traced, tmp_path):
+    photos, out, _, _ = traced
+    mix = open_dataset(str(out), str(photos))
+    folder = LabelImageFolder(out, (128, 128))
+    stems = set()
+    for index in range(0, 40, 2):
+        labels, image, _ = mix.sample(index, (128, 128))
+        match = [i for i in range(len(folder)) if np.array_equal(folder[i][1], image)]
+        assert len(match) == 1 and np.array_equal(folder[match[0]][0], labels)
+        stems.add(folder.pairs[match[0]][0].stem.rsplit("_", 1)[0])
+    assert len(stems) == 2, "a shuffled order: both photos within the first 20 pairs"
+    labels, image, _ = mix.sample(7, (128, 128))
+    expected = landscape_scene(7, (128, 128), bank=shared_bank(photos))
+    assert np.array_equal(labels, expected[0]) and np.array_equal(image, expected[1])
+    assert str(out) in mix.description and "photo textures" in mix.description
+
+    other = tmp_path / "other"
+    for sub in ("labels", "images"):
+        (other / sub).mkdir(parents=True)
+    (other / "labels.json").write_text(json.dumps([{"id": 0, "name": "road", "rgb": [1, 2, 3]}]))
+    with pytest.raises(InputError, match="must hold the landscape label table"):
+        open_dataset(str(other), str(photos))
