@@ -24,6 +24,9 @@ REFERENCE = SHARED / "spade_reference"
 COCO_SAMPLES = SHARED / "coco_samples"
 
 
+# train options for a tiny landscape run (seconds per step on a CPU)
+TINY_TRAINING = ["--batch-size", "1", "--crop-size", "64", "--ngf", "4", "--spade-hidden", "8", "--quiet"]
+
 def manifest(preset: str, ngf: int) -> dict:
     return json.loads((REFERENCE / f"{preset}_ngf{ngf}_manifest.json").read_text())
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from helpers import make_tiny_model
+from helpers import TINY_TRAINING, make_tiny_model
 from label_colors import Label, PALETTES
 
 from gaugan.__main__ import IMAGE_EXTENSIONS, build_parser, main as cli
@@ -20,7 +20,6 @@ from gaugan.presets import Preset, landscape_preset
 from gaugan.train import Trainer, TrainConfig
 
 TINY = dict(crop_size=64, ngf=4, spade_hidden=8, z_dim=8)
-TINY_TRAINING = ["--batch-size", "1", "--crop-size", "64", "--ngf", "4", "--spade-hidden", "8", "--quiet"]
 
 
 def cli_error(argv: list[str]) -> str:

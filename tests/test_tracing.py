@@ -5,8 +5,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from helpers import TINY_TRAINING
+
 from gaugan.__main__ import main as cli
-from gaugan.data.folder import LabelImageFolder, read_label_table
+from gaugan.data.folder import LabelImageFolder, label_entries, read_label_table
 from gaugan.data.landscape import landscape_scene
 from gaugan.data.registry import open_dataset
 from gaugan.data.texture_bank import TextureBank, is_held_out, shared_bank
@@ -37,7 +39,8 @@ def traced(tmp_path_factory):
     manifest = []
     for seed, pid in enumerate([*training, held]):
         Image.fromarray(sky_over_grass(seed)).save(photos / "photos" / f"{pid}.png")
-        manifest.append({"id": pid, "file": f"photos/{pid}.png"})
+        manifest.append({"id": pid, "file": f"photos/{pid}.png", "package": "fake-photos", "version": "1.0-1",
+                         "licence": "public-domain", "author": "Somebody", "licence_note": ""})
     (photos / "manifest.json").write_text(json.dumps(manifest))
     out = tmp_path_factory.mktemp("traced")
     cli(["data", "traced", "--photos", str(photos), "--out", str(out)])
@@ -94,3 +97,16 @@ def test_a_traced_folder_interleaves_with_photo_textured_scenes(traced, tmp_path
     (other / "labels.json").write_text(json.dumps([{"id": 0, "name": "road", "rgb": [1, 2, 3]}]))
     with pytest.raises(InputError, match="must hold the landscape label table"):
         open_dataset(str(other), str(photos))
+
+
+def test_a_landscape_run_continues_on_traced_pairs_and_credits_their_photos(traced, tmp_path):
+    photos, out, training, _ = traced
+    run, model = tmp_path / "run", tmp_path / "model"
+    cli(["train", "--out", str(run), "--steps", "1", *TINY_TRAINING])
+    cli(["train", "--out", str(run), "--data", str(out), "--photos", str(photos), "--steps", "3", "--quiet"])
+    cli(["export", "--run", str(run), "--out", str(model)])
+    card = json.loads((model / "model.json").read_text())
+    assert card["training"]["steps_done"] == 3 and card["training"]["data"] == str(out)
+    assert card["labels"] == label_entries(PALETTES["landscape"]) and card["training"]["preset"]["ngf"] == 4
+    assert f"label/image pairs from {out} interleaved" in card["description"]
+    assert [group["photos"] for group in card["training_photos"]] == [training]
