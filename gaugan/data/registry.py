@@ -86,6 +86,7 @@ def with_photo_textured_landscapes(folder: str, photos: str) -> Dataset:
 
 @functools.lru_cache(maxsize=4)
 def _shuffled(count: int) -> np.ndarray:
+    """A fixed permutation of a folder's pairs, so that consecutive samples come from different photos."""
     return np.random.default_rng(0).permutation(count)
 
 
