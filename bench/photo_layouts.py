@@ -1,6 +1,7 @@
 """Realism on layouts traced from real photographs: each 256² crop of a held-out photo is read into a label map by
-the photo segmenter (checkpoints/segmenter-photo), each model paints that map, and KID / Fréchet distance
-(EfficientNet-Lite1) compare the paintings with the crops. Also writes a sheet: traced layout | each model (the photos
+the photo segmenter (checkpoints/segmenter-photo, gaugan/tracing.py), each model paints that map, and KID / Fréchet
+distance (EfficientNet-Lite1) compare the paintings with the crops; the same segmenter reads each painting back, and
+its mIoU against the traced map is the label fidelity. Also writes a sheet: traced layout | each model (the photos
 themselves stay out of it: they are not ours to redistribute in the repository).
 
 python bench/photo_layouts.py --photos ~/.cache/gaugan/photos [--checkpoint DIR ...] [--sheet docs/photo_layouts.png]
@@ -16,21 +17,19 @@ import torch
 from PIL import Image
 
 from gaugan import GauGAN, shipped_checkpoint
-from gaugan.evaluate import load_or_train_segmenter, predict, segmenter_config
+from gaugan.evaluate import AnySegmenter, confusion, load_or_train_segmenter, miou, segmenter_config
 from gaugan.imagenet import REALISM_NETWORK, ImageNetFeatures
 from gaugan.labelmaps import colourize
 from gaugan.realism import frechet_distance, held_out_crops, kid, photo_halves, pooled_features
+from gaugan.tracing import trace
 from label_colors import PALETTES
 
 SHEET_ROWS = 4
 
 
-def traced_layouts(crops: list[np.ndarray], photos: str) -> list[np.ndarray]:
-    """The photo segmenter's label map of each crop, at the crop's size."""
-    segmenter = load_or_train_segmenter(segmenter_config(photo_textures=True), progress=False, photos=photos)
-    labels, _ = predict(segmenter, crops)
-    size = crops[0].shape[1], crops[0].shape[0]
-    return [np.asarray(Image.fromarray(m.astype(np.uint8)).resize(size, Image.NEAREST)) for m in labels]
+def read_back(segmenter: AnySegmenter, images: list[np.ndarray], batch: int = 16) -> np.ndarray:
+    """(N, H, W) label maps the segmenter traces from images, in batches."""
+    return np.concatenate([trace(segmenter, images[i:i + batch]) for i in range(0, len(images), batch)])
 
 
 def main() -> None:
@@ -41,13 +40,14 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(2)
     crops, ids = held_out_crops(args.photos)
-    layouts = traced_layouts(crops, args.photos)
+    segmenter = load_or_train_segmenter(segmenter_config(photo_textures=True), progress=False, photos=args.photos)
+    layouts = read_back(segmenter, crops)
     network = ImageNetFeatures(REALISM_NETWORK)
     real = pooled_features(crops, network)
     halves = photo_halves(real, ids)
     print(f"{len(crops)} crops of {len(set(ids))} held-out photos; real vs real: KID x1000 "
           f"{kid(*halves)[0] * 1000:.1f}, Fréchet {frechet_distance(*halves):.1f}")
-    print(f"{'model':<40} {'KID x1000':>14} {'Fréchet':>8}")
+    print(f"{'model':<40} {'KID x1000':>14} {'Fréchet':>8} {'mIoU':>6}")
     checkpoints = args.checkpoint or [str(shipped_checkpoint("landscape"))]
     outputs = []
     for path in checkpoints:
@@ -55,8 +55,10 @@ def main() -> None:
         images = [np.asarray(model.generate(layout, seed=i)) for i, layout in enumerate(layouts)]
         fake = pooled_features(images, network)
         value, std = kid(fake, real)
-        print(f"{str(path)[-40:]:<40} {value * 1000:8.1f} ± {std * 1000:4.1f} {frechet_distance(fake, real):8.1f}",
-              flush=True)
+        read = read_back(segmenter, images)
+        fidelity = miou(sum(confusion(r, t, len(PALETTES["landscape"])) for r, t in zip(read, layouts)))
+        print(f"{str(path)[-40:]:<40} {value * 1000:8.1f} ± {std * 1000:4.1f} {frechet_distance(fake, real):8.1f} "
+              f"{fidelity:6.3f}", flush=True)
         outputs.append(images)
     if args.sheet:
         rows = np.linspace(0, len(crops) - 1, SHEET_ROWS + 2)[1:-1].astype(int)
