@@ -22,6 +22,7 @@ from label_colors import PALETTES
 from .data.folder import LABEL_TABLE, label_entries
 from .data.photos import read_manifest
 from .data.texture_bank import TextureBank
+from .errors import InputError
 from .evaluate import SEGMENTER_SIZE, AnySegmenter, load_or_train_segmenter, segmenter_config, to_tensor
 
 CROP = 256
@@ -61,7 +62,8 @@ def trace_photos(photo_dir: str | Path, out: str | Path, progress: bool = True) 
     training = TextureBank.training_photo_ids()
     entries = [e for e in sorted(read_manifest(photo_dir), key=lambda e: e["id"]) if e["id"] in training]
     if not entries:
-        raise FileNotFoundError(f"{photo_dir} holds none of the texture bank's training photos")
+        raise InputError(f"{photo_dir}: its manifest lists none of the texture bank's training photos "
+                         "(expected a folder from `gaugan data photos`)")
     (out / "labels").mkdir(parents=True, exist_ok=True)
     (out / "images").mkdir(exist_ok=True)
     count = 0

@@ -110,3 +110,13 @@ def test_a_landscape_run_continues_on_traced_pairs_and_credits_their_photos(trac
     assert card["labels"] == label_entries(PALETTES["landscape"]) and card["training"]["preset"]["ngf"] == 4
     assert f"label/image pairs from {out} interleaved" in card["description"]
     assert [group["photos"] for group in card["training_photos"]] == [training]
+
+
+def test_tracing_a_folder_without_photos_says_what_it_expected(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exited:
+        cli(["data", "traced", "--photos", str(tmp_path), "--out", str(tmp_path / "out")])
+    assert "no manifest.json in" in str(exited.value.code) and "gaugan data photos" in str(exited.value.code)
+    (tmp_path / "manifest.json").write_text(json.dumps([{"id": "not-a-training-photo", "file": "photos/x.png"}]))
+    with pytest.raises(SystemExit) as exited:
+        cli(["data", "traced", "--photos", str(tmp_path), "--out", str(tmp_path / "out")])
+    assert "lists none of the texture bank's training photos" in str(exited.value.code)

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from PIL import Image
 
+from ..errors import InputError
+
 MANIFEST = "manifest.json"
 
 
@@ -128,7 +130,7 @@ def read_manifest(photo_dir: str | Path) -> list[dict]:
     """The manifest written by fetch_photos, with a clear error when the photos have not been fetched."""
     path = Path(photo_dir) / MANIFEST
     if not path.is_file():
-        raise FileNotFoundError(f"no {MANIFEST} in {photo_dir}: fetch the photos first with "
+        raise InputError(f"no {MANIFEST} in {photo_dir}: fetch the photos first with "
                                 f"`python -m gaugan data photos --out {photo_dir}`")
     return json.loads(path.read_text())
 
