@@ -158,10 +158,15 @@ def segmenter_target(labels: np.ndarray) -> np.ndarray:
     return np.asarray(Image.fromarray(labels.astype(np.uint8)).resize(SEGMENTER_SIZE[::-1], Image.NEAREST))
 
 
+def segmenter_batch(images: list[np.ndarray]) -> torch.Tensor:
+    """uint8 (H, W, 3) images resized to the segmenter's size, as one tensor in [-1, 1]."""
+    h, w = SEGMENTER_SIZE
+    return to_tensor([np.asarray(Image.fromarray(i).resize((w, h), Image.BICUBIC)) for i in images])
+
+
 def predict(segmenter: AnySegmenter, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """(labels (N, H, W), pooled features (N, D)) of images resized to the segmenter's size."""
-    h, w = SEGMENTER_SIZE
-    batch = to_tensor([np.asarray(Image.fromarray(i).resize((w, h), Image.BICUBIC)) for i in images])
+    batch = segmenter_batch(images)
     with torch.inference_mode():
         return segmenter(batch).argmax(1).numpy(), segmenter.features(batch).numpy()
 

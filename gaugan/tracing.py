@@ -23,7 +23,7 @@ from .data.folder import LABEL_TABLE, label_entries
 from .data.photos import read_manifest
 from .data.texture_bank import TextureBank
 from .errors import InputError
-from .evaluate import SEGMENTER_SIZE, AnySegmenter, load_or_train_segmenter, segmenter_config, to_tensor
+from .evaluate import AnySegmenter, load_or_train_segmenter, segmenter_batch, segmenter_config
 
 CROP = 256
 SCALES = (256, 320, 384, 448)  # photo heights the crops are cut at: near and far views of each scene
@@ -46,10 +46,8 @@ def photo_crops(photo: Image.Image) -> list[np.ndarray]:
 
 def trace(segmenter: AnySegmenter, crops: list[np.ndarray]) -> np.ndarray:
     """(N, H, W) uint8 label maps of crops: smoothed logits at the segmenter's size, upsampled, argmax."""
-    h, w = SEGMENTER_SIZE
-    batch = to_tensor([np.asarray(Image.fromarray(c).resize((w, h), Image.BICUBIC)) for c in crops])
     with torch.inference_mode():
-        logits = segmenter(batch).numpy()
+        logits = segmenter(segmenter_batch(crops)).numpy()
     logits = ndimage.gaussian_filter(logits, sigma=(0, 0, SMOOTHING, SMOOTHING))
     full = F.interpolate(torch.from_numpy(logits), size=crops[0].shape[:2], mode="bilinear", align_corners=False)
     return full.argmax(1).numpy().astype(np.uint8)
