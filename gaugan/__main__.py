@@ -294,7 +294,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--ndf", type=int, help=f"discriminator width (default: {d.ndf})")
     train.add_argument("--photos", help="with --data landscape (or landscape-sketch for pix2pix): a folder from "
                        "`gaugan data photos`; the scenes are painted with real photo textures. With --data FOLDER of "
-                       "landscape-labelled pairs (e.g. from `gaugan data traced`): its pairs alternate with those scenes")
+                       "landscape-labelled pairs (e.g. from `gaugan data traced`): its pairs are mixed with those scenes")
+    train.add_argument("--folder-share", dest="folder_share", type=float,
+                       help=f"with --photos beside --data FOLDER: the share of samples taken from the folder, evenly "
+                            f"spread (default: {d.folder_share})")
     train.add_argument("--workers", type=int, help=f"processes rendering batches ahead of training (default: {d.workers})")
     train.add_argument("--lambda-perceptual", dest="lambda_perceptual", type=float,
                        help="weight of the ImageNet (EfficientNet-Lite0) perceptual loss; 0 turns it off "

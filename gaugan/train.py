@@ -60,6 +60,7 @@ class TrainConfig:
     lambda_l1: float = 2.0
     lambda_perceptual: float = 2.0
     photos: str = ""
+    folder_share: float = 0.5  # with --photos beside a --data folder: the share of samples taken from the folder
     workers: int = 0
     ndf: int = 32
     d_layers: int = 3
@@ -90,7 +91,7 @@ class Batches:
     def __init__(self, config: TrainConfig, preset: Preset, rank: int = 0, world: int = 1) -> None:
         self.config, self.preset, self.rank, self.world = config, preset, rank, world
         self.size = preset.output_size
-        self.dataset = open_dataset(config.data, config.photos)
+        self.dataset = open_dataset(config.data, config.photos, config.folder_share)
 
     def sample(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         return self.dataset.sample(self.config.seed * 1_000_003 + index, self.size)
@@ -368,7 +369,7 @@ def export(run_dir: str | Path, model_dir: str | Path, extra_card: dict | None =
         return export_sketch(trainer, model_dir, extra_card, hardware=trained_on)
     labels = label_table(trainer.config)
     card = {
-        "description": open_dataset(trainer.config.data, trainer.config.photos).description,
+        "description": open_dataset(trainer.config.data, trainer.config.photos, trainer.config.folder_share).description,
         "labels": label_entries(labels),
         "training": {**{k: v for k, v in asdict(trainer.config).items() if k != "labels"}, "steps_done": trainer.step, "wall_seconds": round(trainer.wall_seconds),
                      "hardware": trained_on},

@@ -75,22 +75,33 @@ def test_traced_pairs_are_training_photo_crops_labelled_where_they_are(traced):
     assert len(pairs) == len(names)
 
 
-def test_a_traced_folder_interleaves_with_photo_textured_scenes(traced, tmp_path):
+@pytest.mark.parametrize("share", [0.5, 0.25])
+def test_a_traced_folder_is_mixed_evenly_with_photo_textured_scenes(traced, tmp_path, share):
     photos, out, _, _ = traced
-    mix = open_dataset(str(out), str(photos))
+    mix = open_dataset(str(out), str(photos), folder_share=share)
     folder = LabelImageFolder(out, (128, 128))
-    stems = set()
-    for index in range(0, 40, 2):
+    every = round(1 / share)
+    matches, stems = [], set()
+    for index in range(0, 20 * every, every):
         labels, image, _ = mix.sample(index, (128, 128))
         match = [i for i in range(len(folder)) if np.array_equal(folder[i][1], image)]
         assert len(match) == 1 and np.array_equal(folder[match[0]][0], labels)
+        matches.append(match[0])
         stems.add(folder.pairs[match[0]][0].stem.rsplit("_", 1)[0])
+    assert len(set(matches)) == 20, "consecutive folder samples walk through its pairs, none repeated"
     assert len(stems) == 2, "a shuffled order: both photos within the first 20 pairs"
-    labels, image, _ = mix.sample(7, (128, 128))
-    expected = landscape_scene(7, (128, 128), bank=shared_bank(photos))
-    assert np.array_equal(labels, expected[0]) and np.array_equal(image, expected[1])
+    for index in (i for i in range(3 * every) if i % every):
+        labels, image, _ = mix.sample(index, (128, 128))
+        expected = landscape_scene(index, (128, 128), bank=shared_bank(photos))
+        assert np.array_equal(labels, expected[0]) and np.array_equal(image, expected[1])
     assert str(out) in mix.description and "photo textures" in mix.description
+    assert ("one for one" if share == 0.5 else "as 25% of the samples") in mix.description
 
+
+def test_a_folder_mixed_with_photo_textured_scenes_needs_the_landscape_table_and_a_share(traced, tmp_path):
+    photos, out, _, _ = traced
+    with pytest.raises(InputError, match=r"must be in \(0, 1\]; found 0"):
+        open_dataset(str(out), str(photos), folder_share=0)
     other = tmp_path / "other"
     for sub in ("labels", "images"):
         (other / sub).mkdir(parents=True)
@@ -103,12 +114,14 @@ def test_a_landscape_run_continues_on_traced_pairs_and_credits_their_photos(trac
     photos, out, training, _ = traced
     run, model = tmp_path / "run", tmp_path / "model"
     cli(["train", "--out", str(run), "--steps", "1", *TINY_TRAINING])
-    cli(["train", "--out", str(run), "--data", str(out), "--photos", str(photos), "--steps", "3", "--quiet"])
+    cli(["train", "--out", str(run), "--data", str(out), "--photos", str(photos), "--folder-share", "0.25",
+         "--steps", "3", "--quiet"])
     cli(["export", "--run", str(run), "--out", str(model)])
     card = json.loads((model / "model.json").read_text())
     assert card["training"]["steps_done"] == 3 and card["training"]["data"] == str(out)
     assert card["labels"] == label_entries(PALETTES["landscape"]) and card["training"]["preset"]["ngf"] == 4
-    assert f"label/image pairs from {out} interleaved" in card["description"]
+    assert f"label/image pairs from {out} interleaved as 25% of the samples" in card["description"]
+    assert card["training"]["folder_share"] == 0.25
     assert [group["photos"] for group in card["training_photos"]] == [training]
 
 

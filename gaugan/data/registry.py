@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,9 +65,11 @@ def photo_textured_landscapes(photos: str) -> Dataset:
         "listed under training_photos), generated on the fly at the preset's output size"))
 
 
-def with_photo_textured_landscapes(folder: str, photos: str) -> Dataset:
-    """A folder of landscape-labelled pairs (e.g. `data traced`) interleaved one for one with photo-textured scenes:
-    even samples from the folder in a fixed shuffled order, odd ones painted by the texture bank."""
+def with_photo_textured_landscapes(folder: str, photos: str, folder_share: float = 0.5) -> Dataset:
+    """A folder of landscape-labelled pairs (e.g. `data traced`) mixed with photo-textured scenes: a `folder_share`
+    of the samples, evenly spread, from the folder in a fixed shuffled order, the others painted by the texture bank."""
+    if not 0 < folder_share <= 1:
+        raise InputError(f"the share of samples from --data {folder} must be in (0, 1]; found {folder_share}")
     table = Path(folder) / LABEL_TABLE
     found = read_label_table(table) if table.is_file() else None
     if found != PALETTES["landscape"]:
@@ -75,13 +78,15 @@ def with_photo_textured_landscapes(folder: str, photos: str) -> Dataset:
     landscapes = photo_textured_landscapes(photos)
 
     def sample(index: int, size: tuple[int, int]) -> Sample:
-        if index % 2:
+        taken = math.ceil(index * folder_share)  # folder pairs among samples 0 .. index-1
+        if math.ceil((index + 1) * folder_share) == taken:
             return landscapes.sample(index, size)
         pairs = _folder(folder, size)
-        return pairs[int(_shuffled(len(pairs))[index // 2 % len(pairs)])]
+        return pairs[int(_shuffled(len(pairs))[taken % len(pairs)])]
 
+    share = "one for one" if folder_share == 0.5 else f"as {folder_share:.0%} of the samples"
     return dataclasses.replace(landscapes, sample=sample, description=(
-        f"label/image pairs from {folder} interleaved one for one with {landscapes.description}"))
+        f"label/image pairs from {folder} interleaved {share} with {landscapes.description}"))
 
 
 @functools.lru_cache(maxsize=4)
@@ -90,13 +95,13 @@ def _shuffled(count: int) -> np.ndarray:
     return np.random.default_rng(0).permutation(count)
 
 
-def open_dataset(data: str, photos: str = "") -> Dataset:
+def open_dataset(data: str, photos: str = "", folder_share: float = 0.5) -> Dataset:
     """A built-in dataset by name (landscapes painted with photo textures when `photos` is given), or a folder (its
-    pairs interleaved with photo-textured landscapes when `photos` is given)."""
+    pairs, as `folder_share` of the samples, mixed with photo-textured landscapes when `photos` is given)."""
     if photos:
         if data in DATASETS and data != "landscape":
             raise InputError(f"photo textures paint the procedural 'landscape' scenes; --data {data} has its own photos")
-        return photo_textured_landscapes(photos) if data == "landscape" else with_photo_textured_landscapes(data, photos)
+        return photo_textured_landscapes(photos) if data == "landscape" else with_photo_textured_landscapes(data, photos, folder_share)
     if data in DATASETS:
         return DATASETS[data]
     return Dataset(description=f"label/image pairs from {data}", sample=lambda index, size: _folder(data, size)[index])
