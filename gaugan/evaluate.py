@@ -18,6 +18,8 @@ import torch.nn.functional as F
 from PIL import Image
 from tqdm import tqdm
 
+from label_colors import Label
+
 from .checkpoints import update_card, weights_file
 from .data.registry import open_dataset
 from .imagenet import REALISM_NETWORK, ImageNetSegmenter
@@ -141,12 +143,24 @@ def confusion(predicted: np.ndarray, target: np.ndarray, num_classes: int) -> np
     return np.bincount(index, minlength=num_classes**2).reshape(num_classes, num_classes)
 
 
-def miou(matrix: np.ndarray) -> float:
-    """Mean IoU over the classes present in the targets or the predictions."""
+def class_iou(matrix: np.ndarray) -> np.ndarray:
+    """Each class's IoU; NaN for a class in neither the targets nor the predictions."""
     intersection = np.diag(matrix).astype(np.float64)
     union = matrix.sum(0) + matrix.sum(1) - intersection
-    present = union > 0
-    return float((intersection[present] / union[present]).mean()) if present.any() else 1.0
+    return np.where(union > 0, intersection / np.maximum(union, 1), np.nan)
+
+
+def miou(matrix: np.ndarray) -> float:
+    """Mean IoU over the classes present in the targets or the predictions."""
+    iou = class_iou(matrix)
+    return float(np.nanmean(iou)) if not np.isnan(iou).all() else 1.0
+
+
+def fidelity(matrix: np.ndarray, labels: list[Label]) -> dict:
+    """mIoU, pixel accuracy and the IoU of each label present, by name."""
+    iou = class_iou(matrix)
+    by_name = {label.name: round(float(iou[label.id]), 4) for label in labels if not np.isnan(iou[label.id])}
+    return {"miou": miou(matrix), "pixel_accuracy": pixel_accuracy(matrix), "iou_by_class": by_name}
 
 
 def pixel_accuracy(matrix: np.ndarray) -> float:
@@ -207,8 +221,8 @@ def evaluate(checkpoint: str | Path, data: str = "landscape", n: int = 200, out:
         generated.append(fake)
     results = {
         "n": n, "data": data, "scenes": "photo-textured" if photos else "procedural", "checkpoint": str(checkpoint),
-        "generated": {"miou": miou(fake_matrix), "pixel_accuracy": pixel_accuracy(fake_matrix)},
-        "real": {"miou": miou(real_matrix), "pixel_accuracy": pixel_accuracy(real_matrix)},
+        "generated": fidelity(fake_matrix, model.labels),
+        "real": fidelity(real_matrix, model.labels),
         "frechet": {"generated_vs_real": frechet_distance(np.array(fake_features), np.array(real_features)),
                     "real_vs_real_floor": frechet_distance(np.array(floor_features), np.array(real_features))},
     }
@@ -235,14 +249,20 @@ def write_worst_cases(cases: list, model: GauGAN, path: Path, count: int = 6) ->
 
 
 def format_table(results: dict) -> str:
+    """The results as the CLI prints them: fidelity (overall, then each class from the worst painted), realism."""
     g, r, f = results["generated"], results["real"], results["frechet"]
     lines = [
         f"{results['n']} held-out layouts, {results['scenes']} scenes",
         f"{'':<28}{'mIoU':>8}{'pixel acc':>11}",
         f"{'generated images':<28}{g['miou']:8.3f}{g['pixel_accuracy']:11.3f}",
         f"{'real images (upper bound)':<28}{r['miou']:8.3f}{r['pixel_accuracy']:11.3f}",
-        f"Fréchet distance generated vs real: {f['generated_vs_real']:.3f}  (real vs real floor: {f['real_vs_real_floor']:.3f})",
     ]
+    by_class = [(name, g["iou_by_class"].get(name, 0.0), r["iou_by_class"].get(name, 0.0))
+                for name in {**g["iou_by_class"], **r["iou_by_class"]}]  # absent from one: predicted there only
+    lines.append(f"{'IoU by class, worst first':<26}{'generated':>10}{'real':>11}")
+    lines += [f"  {name:<24}{fake:10.3f}{real:11.3f}" for name, fake, real in sorted(by_class, key=lambda c: c[1])]
+    lines.append(f"Fréchet distance generated vs real: {f['generated_vs_real']:.3f}  (real vs real floor: "
+                 f"{f['real_vs_real_floor']:.3f})")
     if "realism" in results:
         q = results["realism"]
         lines += [f"Realism vs {q['real_crops']} crops of {q['real_photos']} held-out photos ({q['network']} features):",

@@ -156,6 +156,9 @@ def test_evaluate_warns_that_few_images_make_a_noisy_frechet_distance(tmp_path, 
     captured = capsys.readouterr()
     assert "warning: -n 2 is too few for the Fréchet distance" in captured.err
     assert "generated images" in captured.out
+    table = captured.out.split("IoU by class, worst first")[1].split("Fréchet")[0].splitlines()[1:]
+    generated = [float(line.split()[-2]) for line in table]
+    assert len(generated) >= 3 and generated == sorted(generated)
 
 
 def test_a_folder_segmenter_is_announced_with_an_estimate_and_cached(tmp_path, capsys):

@@ -8,10 +8,11 @@ from helpers import ROOT, make_tiny_model
 
 from gaugan import GauGAN
 from gaugan.data.registry import DATASETS
-from gaugan.evaluate import (SEGMENTER_SIZE, SegmenterConfig, confusion, evaluate, frechet_distance,
-                             load_or_train_segmenter, miou, pixel_accuracy, predict, scenes, segmenter_config,
-                             segmenter_target)
+from gaugan.evaluate import (SEGMENTER_SIZE, SegmenterConfig, class_iou, confusion, evaluate, fidelity,
+                             frechet_distance, load_or_train_segmenter, miou, pixel_accuracy, predict, scenes,
+                             segmenter_config, segmenter_target)
 from gaugan.imagenet import ImageNetSegmenter
+from label_colors import PALETTES, Label
 
 SEGMENTER_HELD_OUT_MIOU = 0.80  # stated in docs/evaluation.md (measured 0.823): the shipped segmenter on 32 held-out scenes
 SHIPPED_MODEL_MIOU = 0.40  # the shipped generator read back by segmenter-photo on 12 held-out layouts (measured 0.481; 0.490 on 200)
@@ -28,6 +29,15 @@ def test_perfect_predictions_score_one():
     target = np.random.default_rng(1).integers(0, 14, (64, 64))
     matrix = confusion(target, target, 14)
     assert miou(matrix) == 1.0 and pixel_accuracy(matrix) == 1.0
+
+
+def test_each_class_iou_counts_its_misses_and_false_alarms():
+    target, predicted = np.array([0, 0, 1, 1, 3]), np.array([0, 1, 1, 1, 3])
+    matrix = confusion(predicted, target, 4)
+    assert np.allclose(class_iou(matrix), [1 / 2, 2 / 3, np.nan, 1], equal_nan=True)  # class 2: nowhere
+    assert miou(matrix) == pytest.approx((1 / 2 + 2 / 3 + 1) / 3)
+    labels = [Label(i, name, (i, i, i)) for i, name in enumerate(["sky", "sea", "sand", "tree"])]
+    assert fidelity(matrix, labels)["iou_by_class"] == {"sky": 0.5, "sea": 0.6667, "tree": 1.0}
 
 
 def test_shuffled_labels_score_near_chance():
@@ -64,6 +74,10 @@ def test_evaluate_end_to_end_writes_json_and_worst_cases(tmp_path, segmenter):
     assert (tmp_path / "eval" / "worst_cases.png").is_file()
     card = json.loads((model_dir / "model.json").read_text())
     assert card["evaluation"]["generated"] == results["generated"]
+    for scored in (results["real"], results["generated"]):
+        by_class = scored["iou_by_class"]
+        assert set(by_class) <= {label.name for label in PALETTES["landscape"]} and len(by_class) >= 5
+        assert np.mean(list(by_class.values())) == pytest.approx(scored["miou"], abs=1e-4)
 
 
 def test_shipped_model_paints_what_was_drawn():
