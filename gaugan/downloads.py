@@ -118,6 +118,9 @@ def _unpack(archive_path: Path, into: Path, free_bytes: int) -> Path:
     try:
         with tarfile.open(archive_path) as archive:
             members = _checked_members(archive, name, archive_path.stat().st_size, free_bytes)
+            if not members:  # e.g. a file of zero bytes, which tarfile reads as an empty archive
+                raise CheckpointError(f"{name}: the archive holds no files; expected model folders such as "
+                                      "checkpoints/coco_pretrained/")
             archive.extractall(into, members=members, filter="data")
     except CheckpointError:
         raise

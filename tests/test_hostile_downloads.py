@@ -237,7 +237,8 @@ def test_the_cli_reports_download_errors_and_takes_force(tmp_path, own_model):
 def test_ctrl_c_during_a_download_leaves_no_temporary_files(served, tmp_path):
     _, url = served
     dest = tmp_path / "dest"
-    script = f"from gaugan import download; download({url + '/trickle'!r}, {str(dest)!r})"
+    script = ("import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n"  # even if launched ignoring it
+              f"from gaugan import download; download({url + '/trickle'!r}, {str(dest)!r})")
     child = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
     while not any(p.is_file() and p.stat().st_size for p in dest.rglob("*")) and time.monotonic() < deadline:
@@ -247,6 +248,14 @@ def test_ctrl_c_during_a_download_leaves_no_temporary_files(served, tmp_path):
     _, stderr = child.communicate(timeout=30)
     assert "KeyboardInterrupt" in stderr
     assert fingerprint(dest) == {}
+
+
+def test_a_file_of_zeros_is_an_empty_archive_and_refused(tmp_path):
+    zeros = tmp_path / "checkpoints.tar"
+    zeros.write_bytes(bytes(1 << 20))
+    with pytest.raises(CheckpointError, match="checkpoints.tar: the archive holds no files"):
+        download(str(zeros), tmp_path / "dest")
+    assert fingerprint(tmp_path / "dest") == {}
 
 
 def test_an_archive_of_very_many_members_is_refused(tmp_path):
