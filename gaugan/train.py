@@ -24,7 +24,7 @@ from label_colors import PALETTES, Label
 
 from .checkpoints import save_model
 from .data.folder import label_entries
-from .data.registry import open_dataset
+from .data.registry import FOLDER_SHARE, open_dataset
 from .data.texture_bank import TextureBank
 from .errors import InputError
 from .imagenet import ImageNetFeatures, perceptual_loss
@@ -60,7 +60,7 @@ class TrainConfig:
     lambda_l1: float = 2.0
     lambda_perceptual: float = 2.0
     photos: str = ""
-    folder_share: float = 0.5  # with --photos beside a --data folder: the share of samples taken from the folder
+    folder_share: float = FOLDER_SHARE  # with --photos beside a --data folder: the share of samples taken from it
     workers: int = 0
     ndf: int = 32
     d_layers: int = 3

@@ -102,6 +102,10 @@ def test_a_folder_mixed_with_photo_textured_scenes_needs_the_landscape_table_and
     photos, out, _, _ = traced
     with pytest.raises(InputError, match=r"must be in \(0, 1\]; found 0"):
         open_dataset(str(out), str(photos), folder_share=0)
+    with pytest.raises(InputError, match="needs --data FOLDER beside --photos; found --data landscape$"):
+        open_dataset("landscape", str(photos), folder_share=0.25)
+    with pytest.raises(InputError, match=f"found --data {out} without --photos"):
+        open_dataset(str(out), folder_share=0.25)
     other = tmp_path / "other"
     for sub in ("labels", "images"):
         (other / sub).mkdir(parents=True)
@@ -133,3 +137,16 @@ def test_tracing_a_folder_without_photos_says_what_it_expected(tmp_path, capsys)
     with pytest.raises(SystemExit) as exited:
         cli(["data", "traced", "--photos", str(tmp_path), "--out", str(tmp_path / "out")])
     assert "lists none of the texture bank's training photos" in str(exited.value.code)
+
+
+def test_a_share_without_a_folder_to_mix_is_refused_before_training(traced, tmp_path):
+    photos, out, _, _ = traced
+    run = tmp_path / "run"
+    with pytest.raises(SystemExit) as exited:
+        cli(["train", "--out", str(run), "--photos", str(photos), "--folder-share", "0.25", "--steps", "1", "--quiet"])
+    assert "needs --data FOLDER beside --photos; found --data landscape" in str(exited.value.code)
+    with pytest.raises(SystemExit) as exited:
+        cli(["train", "--model", "pix2pix", "--out", str(run), "--data", str(out), "--folder-share", "0.25",
+             "--steps", "1", "--quiet"])
+    assert "pix2pix runs take their sketches from --data alone" in str(exited.value.code)
+    assert not run.exists()

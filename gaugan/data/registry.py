@@ -18,6 +18,7 @@ from .landscape import landscape_scene
 from .texture_bank import shared_bank
 
 Sample = tuple[np.ndarray, np.ndarray, np.ndarray | None]  # labels (H, W), photo (H, W, 3), instances or None
+FOLDER_SHARE = 0.5  # a folder mixed with photo-textured scenes gives every other sample
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ def photo_textured_landscapes(photos: str) -> Dataset:
         "listed under training_photos), generated on the fly at the preset's output size"))
 
 
-def with_photo_textured_landscapes(folder: str, photos: str, folder_share: float = 0.5) -> Dataset:
+def with_photo_textured_landscapes(folder: str, photos: str, folder_share: float = FOLDER_SHARE) -> Dataset:
     """A folder of landscape-labelled pairs (e.g. `data traced`) mixed with photo-textured scenes: a `folder_share`
     of the samples, evenly spread, from the folder in a fixed shuffled order, the others painted by the texture bank."""
     if not 0 < folder_share <= 1:
@@ -95,9 +96,12 @@ def _shuffled(count: int) -> np.ndarray:
     return np.random.default_rng(0).permutation(count)
 
 
-def open_dataset(data: str, photos: str = "", folder_share: float = 0.5) -> Dataset:
+def open_dataset(data: str, photos: str = "", folder_share: float = FOLDER_SHARE) -> Dataset:
     """A built-in dataset by name (landscapes painted with photo textures when `photos` is given), or a folder (its
     pairs, as `folder_share` of the samples, mixed with photo-textured landscapes when `photos` is given)."""
+    if folder_share != FOLDER_SHARE and (not photos or data in DATASETS):
+        raise InputError(f"a share of {folder_share} mixes a --data folder with photo-textured scenes, so it needs "
+                         f"--data FOLDER beside --photos; found --data {data}" + ("" if photos else " without --photos"))
     if photos:
         if data in DATASETS and data != "landscape":
             raise InputError(f"photo textures paint the procedural 'landscape' scenes; --data {data} has its own photos")
