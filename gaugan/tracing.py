@@ -1,7 +1,9 @@
 """Training pairs traced from real photographs: crops of the training photos, labelled by the photo segmenter.
 
 Photo-textured scenes (texture_bank.py) align labels and pixels exactly but look like collages; these pairs are
-real photographs whose labels are the segmenter's reading of them (noisy, like hasty doodles). `trace_photos`
+real photographs whose labels are the segmenter's reading of them (noisy, like hasty doodles), held to the classes
+each photo shows (`photo_classes.json` beside the texture boxes, chosen by eye), with bright colourless ground read
+as snow in the photos that show snow. `trace_photos`
 writes them as a label/image folder (gaugan/data/folder.py) that `train --data FOLDER --photos DIR` interleaves
 with the photo-textured scenes. Only the texture bank's training photos are traced: held-out photos stay unseen.
 """
@@ -30,6 +32,8 @@ SCALES = (256, 320, 384, 448)  # photo heights the crops are cut at: near and fa
 STRIDE = 128  # between crops along a scaled photo
 SMOOTHING = 1.5  # Gaussian sigma on the segmenter's logits, in its pixels: drops single-pixel specks
 SOURCE_FILE = "traced.json"
+SNOW_VALUE, SNOW_SATURATION, SNOW_BLUR = 0.6, 0.25, 2.0  # HSV thresholds of snow, after a blur of this sigma
+CLASSES_FILE = Path(__file__).parent / "data" / "photo_classes.json"  # {photo id: [label names]}
 
 
 def photo_crops(photo: Image.Image) -> list[np.ndarray]:
@@ -44,13 +48,40 @@ def photo_crops(photo: Image.Image) -> list[np.ndarray]:
     return crops
 
 
-def trace(segmenter: AnySegmenter, crops: list[np.ndarray]) -> np.ndarray:
-    """(N, H, W) uint8 label maps of crops: smoothed logits at the segmenter's size, upsampled, argmax."""
+def load_photo_classes(path: str | Path = CLASSES_FILE) -> dict[str, list[str]]:
+    """The landscape classes each training photo shows, chosen by eye: {photo id: [label names]}."""
+    return json.loads(Path(path).read_text())
+
+
+def trace(segmenter: AnySegmenter, crops: list[np.ndarray], allowed: list[int] | None = None) -> np.ndarray:
+    """(N, H, W) uint8 label maps of crops: smoothed logits at the segmenter's size, upsampled, argmax
+    (over the `allowed` label ids only, when given)."""
     with torch.inference_mode():
         logits = segmenter(segmenter_batch(crops)).numpy()
     logits = ndimage.gaussian_filter(logits, sigma=(0, 0, SMOOTHING, SMOOTHING))
     full = F.interpolate(torch.from_numpy(logits), size=crops[0].shape[:2], mode="bilinear", align_corners=False)
+    if allowed is not None:
+        excluded = np.setdiff1d(np.arange(full.shape[1]), allowed)
+        full[:, excluded] = -torch.inf
     return full.argmax(1).numpy().astype(np.uint8)
+
+
+def snow_mask(crop: np.ndarray) -> np.ndarray:
+    """Where a crop looks like snow: bright and nearly colourless (shaded snow is only slightly blue)."""
+    rgb = ndimage.gaussian_filter(crop.astype(np.float32) / 255, sigma=(SNOW_BLUR, SNOW_BLUR, 0))
+    value, low = rgb.max(-1), rgb.min(-1)
+    return (value > SNOW_VALUE) & (value - low < SNOW_SATURATION * value)
+
+
+def trace_photo(segmenter: AnySegmenter, crops: list[np.ndarray], classes: list[str]) -> np.ndarray:
+    """Label maps of one photo's crops, choosing only among the `classes` it shows; where it shows snow,
+    bright colourless ground is snow (the segmenter reads snowfields as mountain)."""
+    ids = {label.name: label.id for label in PALETTES["landscape"]}
+    labels = trace(segmenter, crops, [ids[name] for name in classes])
+    if "snow" in classes:
+        ground = ~np.isin(labels, [ids["sky-other"], ids["clouds"]])
+        labels[ground & np.stack([snow_mask(crop) for crop in crops])] = ids["snow"]
+    return labels
 
 
 def trace_photos(photo_dir: str | Path, out: str | Path, progress: bool = True) -> int:
@@ -62,13 +93,17 @@ def trace_photos(photo_dir: str | Path, out: str | Path, progress: bool = True) 
     if not entries:
         raise InputError(f"{photo_dir}: its manifest lists none of the texture bank's training photos "
                          "(expected a folder from `gaugan data photos`)")
+    classes = load_photo_classes()
+    unlisted = [e["id"] for e in entries if e["id"] not in classes]
+    if unlisted:
+        raise InputError(f"{CLASSES_FILE.name} lists no classes for the training photos {', '.join(unlisted)}")
     (out / "labels").mkdir(parents=True, exist_ok=True)
     (out / "images").mkdir(exist_ok=True)
     count = 0
     for entry in tqdm(entries, disable=not progress, desc="tracing"):
         with Image.open(photo_dir / entry["file"]) as photo:
             crops = photo_crops(photo.convert("RGB"))
-        for i, (crop, labels) in enumerate(zip(crops, trace(segmenter, crops))):
+        for i, (crop, labels) in enumerate(zip(crops, trace_photo(segmenter, crops, classes[entry["id"]]))):
             name = f"{entry['id']}_{i:02d}.png"
             Image.fromarray(labels, mode="L").save(out / "labels" / name)
             Image.fromarray(crop).save(out / "images" / name)

@@ -10,10 +10,12 @@ from helpers import TINY_TRAINING
 from gaugan.__main__ import main as cli
 from gaugan.data.folder import LabelImageFolder, label_entries, read_label_table
 from gaugan.data.landscape import landscape_scene
+from gaugan.data.photos import SOURCES
 from gaugan.data.registry import open_dataset
-from gaugan.data.texture_bank import TextureBank, is_held_out, shared_bank
+from gaugan.data.texture_bank import TextureBank, is_held_out, load_boxes, shared_bank
 from gaugan.errors import InputError
-from gaugan.tracing import SCALES, photo_crops
+from gaugan.evaluate import load_or_train_segmenter, segmenter_config
+from gaugan.tracing import SCALES, load_photo_classes, photo_crops, snow_mask, trace_photo
 from label_colors import PALETTES
 
 IDS = {label.name: label.id for label in PALETTES["landscape"]}
@@ -29,12 +31,17 @@ def sky_over_grass(seed: int, size=(360, 720)) -> np.ndarray:
     return np.clip(np.concatenate([sky, grass]), 0, 255).astype(np.uint8)
 
 
+def photos_showing(*names: str) -> list[str]:
+    """The training photos whose listed classes include all of `names`, sorted."""
+    return sorted(pid for pid, classes in load_photo_classes().items() if set(names) <= set(classes))
+
+
 @pytest.fixture(scope="module")
 def traced(tmp_path_factory):
     """(photos folder: two training photos and a held-out one, its traced folder, their ids)."""
     photos = tmp_path_factory.mktemp("photos")
     (photos / "photos").mkdir()
-    training = sorted(TextureBank.training_photo_ids())[:2]
+    training = photos_showing("sky-other", "grass")[:2]
     held = next(f"held{i}" for i in range(100) if is_held_out(f"held{i}"))
     manifest = []
     for seed, pid in enumerate([*training, held]):
@@ -45,6 +52,52 @@ def traced(tmp_path_factory):
     out = tmp_path_factory.mktemp("traced")
     cli(["data", "traced", "--photos", str(photos), "--out", str(out)])
     return photos, out, training, held
+
+
+def test_every_fetched_training_photo_lists_its_classes_in_palette_order_and_its_boxes_agree():
+    classes = load_photo_classes()
+    skipped = tuple(prefix for source in SOURCES for prefix in source.skip_prefixes)
+    fetched = {pid for pid in TextureBank.training_photo_ids() if not pid.startswith(skipped)}
+    assert set(classes) == fetched
+    order = [label.name for label in PALETTES["landscape"]]
+    for pid, names in classes.items():
+        assert names and names == sorted(set(names), key=order.index), pid  # known names, once each, in order
+    for box in load_boxes():
+        assert box["photo"] not in classes or box["label"] in classes[box["photo"]], box
+
+
+@pytest.fixture(scope="module")
+def segmenter(traced):
+    return load_or_train_segmenter(segmenter_config(photo_textures=True), progress=False, photos=traced[0])
+
+
+def test_tracing_chooses_only_among_the_classes_a_photo_shows(segmenter):
+    crops = photo_crops(Image.fromarray(sky_over_grass(1)))[:3]
+    labels = trace_photo(segmenter, crops, ["sky-other", "clouds", "sand"])
+    assert set(np.unique(labels)) <= {IDS["sky-other"], IDS["clouds"], IDS["sand"]}
+    assert (labels[:, :120] == IDS["sky-other"]).mean() > 0.97
+    assert (labels[:, 136:] == IDS["sand"]).mean() > 0.9, "grass is not listed: its pixels take the next class"
+
+
+def test_bright_colourless_ground_is_snow_where_a_photo_shows_snow(segmenter):
+    rng = np.random.default_rng(2)
+    ground = np.concatenate([rng.normal((226, 232, 242), 6, (256, 128, 3)),  # sunlit snow | dark rock
+                             rng.normal((88, 84, 80), 12, (256, 128, 3))], axis=1)
+    crop = np.clip(ground, 0, 255).astype(np.uint8)
+    snowy = trace_photo(segmenter, [crop], ["mountain", "snow", "rock"])[0]
+    assert (snowy[:, :120] == IDS["snow"]).mean() > 0.97 and IDS["snow"] not in snowy[:, 136:]
+    assert IDS["snow"] not in trace_photo(segmenter, [crop], ["mountain", "rock"])[0], "no snow unless listed"
+    overcast = sky_over_grass(3)[:256, :256]
+    overcast[:128] = np.clip(rng.normal((214, 217, 222), 4, (128, 256, 3)), 0, 255)
+    labels = trace_photo(segmenter, [overcast], ["sky-other", "clouds", "snow", "grass"])[0]
+    assert np.isin(labels[:120], [IDS["sky-other"], IDS["clouds"]]).all(), "a white sky stays sky"
+
+
+@pytest.mark.parametrize("colour, snow", [((236, 238, 244), True), ((168, 184, 212), True), ((241, 207, 113), False),
+                                          ((120, 118, 116), False), ((210, 230, 160), False)])
+def test_snow_is_bright_and_nearly_colourless(colour, snow):
+    """Sunlit and shaded snow are snow; sand, grey rock and pale grass are not."""
+    assert snow_mask(np.full((16, 16, 3), colour, np.uint8)).all() == snow
 
 
 def test_photo_crops_cover_each_scale_across_the_photo():
