@@ -190,6 +190,12 @@ def test_tracing_a_folder_without_photos_says_what_it_expected(tmp_path, capsys)
     with pytest.raises(SystemExit) as exited:
         cli(["data", "traced", "--photos", str(tmp_path), "--out", str(tmp_path / "out")])
     assert "lists none of the texture bank's training photos" in str(exited.value.code)
+    unlisted = sorted(TextureBank.training_photo_ids() - load_photo_classes().keys())[0]  # boxed, never fetched
+    (tmp_path / "manifest.json").write_text(json.dumps([{"id": unlisted, "file": "photos/x.png"}]))
+    with pytest.raises(SystemExit) as exited:
+        cli(["data", "traced", "--photos", str(tmp_path), "--out", str(tmp_path / "out")])
+    assert f"photo_classes.json lists no classes for the training photos {unlisted}" in str(exited.value.code)
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_share_without_a_folder_to_mix_is_refused_before_training(traced, tmp_path):
