@@ -55,6 +55,8 @@ def test_wheel_runs_generate_from_another_directory_without_a_checkpoint(tmp_pat
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     assert (site / "gaugan" / "_shipped" / "landscape" / "generator.pth").is_file()
+    for data in ("texture_boxes.json", "photo_classes.json"):  # read by `data traced` and the texture bank
+        assert (site / "gaugan" / "data" / data).is_file(), data
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
