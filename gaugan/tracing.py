@@ -22,6 +22,7 @@ from tqdm import tqdm
 from label_colors import PALETTES
 
 from .data.folder import LABEL_TABLE, label_entries
+from .data.landscape import LABELS
 from .data.photos import read_manifest
 from .data.texture_bank import TextureBank
 from .errors import InputError
@@ -76,11 +77,10 @@ def snow_mask(crop: np.ndarray) -> np.ndarray:
 def trace_photo(segmenter: AnySegmenter, crops: list[np.ndarray], classes: list[str]) -> np.ndarray:
     """Label maps of one photo's crops, choosing only among the `classes` it shows; where it shows snow,
     bright colourless ground is snow (the segmenter reads snowfields as mountain)."""
-    ids = {label.name: label.id for label in PALETTES["landscape"]}
-    labels = trace(segmenter, crops, [ids[name] for name in classes])
+    labels = trace(segmenter, crops, [LABELS[name] for name in classes])
     if "snow" in classes:
-        ground = ~np.isin(labels, [ids["sky-other"], ids["clouds"]])
-        labels[ground & np.stack([snow_mask(crop) for crop in crops])] = ids["snow"]
+        ground = ~np.isin(labels, [LABELS["sky-other"], LABELS["clouds"]])
+        labels[ground & np.stack([snow_mask(crop) for crop in crops])] = LABELS["snow"]
     return labels
 
 
