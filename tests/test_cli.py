@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from helpers import TINY_TRAINING, make_tiny_model
+from helpers import ROOT, TINY_TRAINING, make_tiny_model
 from label_colors import Label, PALETTES
 
 from gaugan.__main__ import IMAGE_EXTENSIONS, build_parser, main as cli
@@ -193,6 +193,21 @@ def test_a_resumed_run_keeps_its_network_shape_and_says_which_option_conflicts(t
     (tmp_path / "p.json").write_text(json.dumps(landscape_preset(**TINY).to_dict()))
     assert "put crop_size, ngf and spade_hidden in the file" in cli_error(
         ["train", "--preset-json", str(tmp_path / "p.json"), "--ngf", "8", "--out", str(tmp_path / "new")])
+
+
+@pytest.mark.slow
+def test_the_shipped_state_holds_the_shipped_model_and_trains_on_with_no_data_options(tmp_path):
+    """training/landscape_state.pt, as the model card's "Training it further" uses it: its weights are the shipped
+    checkpoint's, and a copy continues on any machine without --data (it names data that exists everywhere)."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "state.pt").write_bytes((ROOT / "training" / "landscape_state.pt").read_bytes())
+    state = torch.load(run / "state.pt", weights_only=True)
+    for part in ("generator", "encoder"):
+        shipped = torch.load(ROOT / "checkpoints" / "landscape" / f"{part}.pth", weights_only=True)
+        assert shipped.keys() == state[part].keys() and all(torch.equal(shipped[k], state[part][k]) for k in shipped)
+    cli(["train", "--out", str(run), "--steps", str(state["step"] + 1), "--batch-size", "1", "--quiet"])
+    assert torch.load(run / "state.pt", weights_only=True)["step"] == state["step"] + 1
 
 
 def test_export_records_the_hardware_the_run_trained_on(tmp_path):
