@@ -304,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--workers", type=int, help=f"processes rendering batches ahead of training (default: {d.workers})")
     train.add_argument("--lambda-perceptual", dest="lambda_perceptual", type=float,
                        help="weight of the ImageNet (EfficientNet-Lite0) perceptual loss; 0 turns it off "
-                            f"(default: {d.lambda_perceptual})")
+                            f"(default: {d.lambda_perceptual}; pix2pix: 0)")
     train.add_argument("--time-limit", dest="time_limit", type=float,
                        help="stop after this many seconds with the state saved; the same command continues")
     train.add_argument("--quiet", action="store_true", help="no progress bar or messages")
@@ -318,6 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
     sketch.add_argument("--depth", type=int, help="U-Net levels (8: unet_256, 7: unet_128)")
     sketch.add_argument("--norm", choices=["batch", "instance"])
     sketch.add_argument("--load-size", dest="load_size", type=int, help="resize before the random crop (286)")
+    sketch.add_argument("--init", help="a sketch model folder (ours or a released <name>_pix2pix) whose generator "
+                                       "starts the run; its network shape comes with it (fine-tuning)")
     train.set_defaults(func=cmd_train)
 
     exp = sub.add_parser("export", help="run folder -> model folder with model.json")

@@ -15,10 +15,12 @@ from PIL import Image
 
 from .data.sketch import LANDSCAPE_SKETCH, SketchSource, augment
 from .data.texture_bank import TextureBank
+from .errors import InputError
 from .evaluate import to_tensor
+from .imagenet import ImageNetFeatures, perceptual_loss
 from .networks import ClassConditionalGenerator, PatchGAN, UnetGenerator
-from .sketch import save_sketch_model
-from .train import Trainer, TrainConfig
+from .sketch import load_sketch_network, save_sketch_model
+from .train import STATE_FILE, Trainer, TrainConfig
 
 SKETCH_DEFAULTS = {
     "network": "unet",  # or "conditional" (class-conditional, see gaugan/networks/conditional.py)
@@ -26,8 +28,9 @@ SKETCH_DEFAULTS = {
     "block": "conv", "class_planes": 4, "embed_dim": 32,  # conditional network
     "load_size": 286, "crop_size": 256, "direction": "AtoB", "edges_from_photos": False,
     "gan_loss": "vanilla",  # or "lsgan"
+    "init": "",  # a sketch model folder (ours or a released pix2pix one) whose generator starts a new run
 }
-SPADE_ONLY = ("preset", "lambda_feat", "lambda_kl", "lambda_perceptual", "d_scales", "encoder_ndf")  # TrainConfig fields pix2pix ignores
+SPADE_ONLY = ("preset", "lambda_feat", "lambda_kl", "d_scales", "encoder_ndf")  # TrainConfig fields pix2pix ignores
 DESCRIPTIONS = {LANDSCAPE_SKETCH: "line sketches of the procedural landscapes (gaugan/data/landscape_sketch.py), "
                                   "seeds from 0 upward, paired with their renders"}
 
@@ -39,7 +42,7 @@ def pix2pix_config(sketch: dict | None = None, **overrides) -> TrainConfig:
     if unknown:
         raise ValueError(f"unknown sketch options {sorted(unknown)}; known: {sorted(SKETCH_DEFAULTS)}")
     paper = {"out": "runs/landscape-sketch", "data": LANDSCAPE_SKETCH, "batch_size": 1, "lr_g": 2e-4, "lr_d": 2e-4,
-             "beta1": 0.5, "beta2": 0.999, "lambda_l1": 100.0, "ndf": 64, "d_layers": 3}
+             "beta1": 0.5, "beta2": 0.999, "lambda_l1": 100.0, "lambda_perceptual": 0.0, "ndf": 64, "d_layers": 3}
     return TrainConfig(**{**paper, **overrides, "model": "pix2pix", "sketch": options})
 
 
@@ -49,8 +52,21 @@ def pix2pix_config_from_args(args: dict) -> TrainConfig:
     sketch = {k: v for k, v in given.items() if k in SKETCH_DEFAULTS}
     if "crop_size" in sketch and "load_size" not in sketch:
         sketch["load_size"] = round(sketch["crop_size"] * 286 / 256)
+    if sketch.get("init"):
+        sketch = {**init_network_options(sketch["init"], sketch), **sketch}
     common = {k: v for k, v in given.items() if k in TrainConfig.__dataclass_fields__ and k not in ("model", "preset")}
     return pix2pix_config(sketch, **common)
+
+
+def init_network_options(folder: str, given: dict) -> dict:
+    """The network shape of the sketch model a run starts from; an option given otherwise is an InputError."""
+    network = load_sketch_network(folder)[0].config
+    shape = {"network": "conditional" if "num_classes" in network else "unet",
+             **{k: v for k, v in network.items() if k in SKETCH_DEFAULTS}}
+    clashes = [f"{k} {shape[k]}, not {given[k]}" for k in shape if k in given and given[k] != shape[k]]
+    if clashes:
+        raise InputError(f"--init {folder} holds a generator with {'; '.join(clashes)}: leave those options out")
+    return shape
 
 
 def build_generator(options: dict, num_classes: int) -> torch.nn.Module:
@@ -93,10 +109,13 @@ class Pix2PixTrainer(Trainer):
         self.classes = self.batches.source.classes
         self.preset, self.encoder = None, None
         self.generator = build_generator(cfg.sketch, len(self.classes)).to(self.device)
+        if cfg.sketch["init"] and not (Path(cfg.out) / STATE_FILE).is_file():  # a resumed run has its own weights
+            self.generator.load_state_dict(load_sketch_network(cfg.sketch["init"])[0].state_dict())
         self.discriminator = PatchGAN(6, cfg.ndf, cfg.d_layers, cfg.sketch["norm"]).to(self.device)
         betas = (cfg.beta1, cfg.beta2)
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=cfg.lr_g, betas=betas)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=cfg.lr_d, betas=betas)
+        self.features = ImageNetFeatures().to(self.device) if cfg.lambda_perceptual else None
 
     def _generate(self, classes: torch.Tensor, sketches: torch.Tensor) -> torch.Tensor:
         if isinstance(self.generator, ClassConditionalGenerator):
@@ -123,10 +142,14 @@ class Pix2PixTrainer(Trainer):
             g_gan = self._gan_loss(self.d(torch.cat([sketches, fake], 1)), True)
             g_l1 = F.l1_loss(fake.float(), photos)
             g_total = g_gan + self.config.lambda_l1 * g_l1
+            if self.features:
+                g_perceptual = perceptual_loss(self.features, fake, photos)
+                g_total = g_total + self.config.lambda_perceptual * g_perceptual
         self.opt_g.zero_grad(set_to_none=True)
         g_total.backward()
         self.opt_g.step()
-        return {"g_gan": g_gan.item(), "g_l1": g_l1.item(), "d": d_loss.item()}
+        metrics = {"g_gan": g_gan.item(), "g_l1": g_l1.item(), "d": d_loss.item()}
+        return {**metrics, "g_perceptual": g_perceptual.item()} if self.features else metrics
 
     def write_sample(self, classes: torch.Tensor, sketches: torch.Tensor, photos: torch.Tensor) -> Path:
         """A PNG grid, one row per example: sketch | real | generated."""

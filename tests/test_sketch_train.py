@@ -1,6 +1,7 @@
 """pix2pix through the one trainer: moving losses, bit-exact resume, export, class-conditional data, CLI."""
 import json
 import os
+from dataclasses import replace
 import socket
 import subprocess
 import sys
@@ -14,7 +15,8 @@ from PIL import Image
 from gaugan import Pix2Pix
 from gaugan.__main__ import main as cli
 from gaugan.sketch import model_kind
-from gaugan.sketch_train import Pix2PixTrainer, pix2pix_config
+from gaugan.errors import InputError
+from gaugan.sketch_train import Pix2PixTrainer, pix2pix_config, pix2pix_config_from_args
 from gaugan.train import export, trainer_for
 
 TINY = {"depth": 6, "ngf": 4, "load_size": 72, "crop_size": 64}
@@ -63,6 +65,27 @@ def test_export_gives_a_loadable_sketch_model(tmp_path):
     assert model_kind(tmp_path / "model") == "sketch"
     image = Pix2Pix.from_checkpoint(tmp_path / "model", device="cpu").generate(np.full((50, 70, 3), 255, np.uint8))
     assert image.size == (70, 50)
+
+
+def test_init_starts_a_run_from_a_sketch_model_with_its_shape(tmp_path):
+    trainer_for(tiny_config(tmp_path / "first", steps=1)).run(progress=False)
+    export(tmp_path / "first", tmp_path / "model")
+    shipped = Pix2Pix.from_checkpoint(tmp_path / "model", device="cpu").network.state_dict()
+    config = pix2pix_config_from_args({"init": str(tmp_path / "model"), "out": str(tmp_path / "tuned"), "steps": 1,
+                                       "batch_size": 2, "ndf": 8, "crop_size": 64, "lambda_perceptual": 1.0})
+    assert (config.sketch["ngf"], config.sketch["depth"]) == (TINY["ngf"], TINY["depth"])  # from the model, not the paper
+    trainer = trainer_for(config)
+    assert all(torch.equal(shipped[k], v) for k, v in trainer.generator.state_dict().items())
+    trainer.run(progress=False)
+    header, row = (tmp_path / "tuned" / "metrics.csv").read_text().splitlines()
+    assert header == "step,wall_seconds,g_gan,g_l1,d,g_perceptual" and float(row.split(",")[-1]) > 0
+    tuned = {k: v.clone() for k, v in trainer.generator.state_dict().items()}
+    assert any(not torch.equal(shipped[k], v) for k, v in tuned.items())
+    with pytest.raises(InputError, match="ngf 4, not 8"):
+        pix2pix_config_from_args({"init": str(tmp_path / "model"), "ngf": 8})
+    (tmp_path / "model" / "generator.pth").unlink()  # a resumed run takes its own weights, not --init's
+    resumed = trainer_for(replace(config, steps=2))
+    assert resumed.step == 1 and all(torch.equal(tuned[k], v) for k, v in resumed.generator.state_dict().items())
 
 
 def make_class_folder(root, size: int = 64) -> None:
