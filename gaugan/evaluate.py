@@ -27,7 +27,7 @@ from .labelmaps import colourize
 from .networks.segmenter import Segmenter
 from .pipeline import GauGAN
 from .progress import Estimate
-from .realism import frechet_distance, realism
+from .realism import format_realism, frechet_distance, realism
 from .shipped import shipped_checkpoint
 
 SEGMENTER_SIZE = (128, 128)
@@ -264,8 +264,5 @@ def format_table(results: dict) -> str:
     lines.append(f"Fréchet distance generated vs real: {f['generated_vs_real']:.3f}  (real vs real floor: "
                  f"{f['real_vs_real_floor']:.3f})")
     if "realism" in results:
-        q = results["realism"]
-        lines += [f"Realism vs {q['real_crops']} crops of {q['real_photos']} held-out photos ({q['network']} features):",
-                  f"  KID x1000 {1000 * q['kid']:.2f} ± {1000 * q['kid_std']:.2f}  (floor {1000 * q['kid_floor']:.2f})",
-                  f"  Fréchet {q['frechet']:.1f}  (floor {q['frechet_floor']:.1f})"]
+        lines += format_realism(results["realism"])
     return "\n".join(lines)

@@ -16,6 +16,7 @@ from scipy import linalg
 
 from .data.photos import read_manifest
 from .data.texture_bank import is_held_out
+from .errors import InputError
 from .imagenet import REALISM_NETWORK, ImageNetFeatures
 
 CROP_HEIGHTS = (256, 320, 384)  # each held-out photo is seen at three scales
@@ -36,8 +37,9 @@ def held_out_crops(photo_dir: str | Path, size: int = 256) -> tuple[list[np.ndar
                     y = (height - size) // 2
                     crops.append(scaled[y:y + size, x:x + size])
                     ids.append(entry["id"])
-    if not crops:
-        raise ValueError(f"no held-out photographs in {photo_dir}")
+    if len(set(ids)) < 2:  # the floor compares two disjoint halves of them
+        raise InputError(f"the realism figures need at least two held-out photographs in {photo_dir} (one photo in "
+                         f"five is held out, by its name: `gaugan data photos` fetches them); found {len(set(ids))}")
     return crops, ids
 
 
@@ -93,3 +95,10 @@ def realism(generated: list[np.ndarray], photo_dir: str | Path) -> dict:
         "kid": kid_fake, "kid_std": kid_fake_std, "kid_floor": kid_floor, "kid_floor_std": kid_floor_std,
         "frechet": frechet_distance(fake, real), "frechet_floor": frechet_distance(*halves),
     }
+
+
+def format_realism(q: dict) -> list[str]:
+    """The realism figures as the CLI prints them."""
+    return [f"Realism vs {q['real_crops']} crops of {q['real_photos']} held-out photos ({q['network']} features):",
+            f"  KID x1000 {1000 * q['kid']:.2f} ± {1000 * q['kid_std']:.2f}  (floor {1000 * q['kid_floor']:.2f})",
+            f"  Fréchet {q['frechet']:.1f}  (floor {q['frechet_floor']:.1f})"]

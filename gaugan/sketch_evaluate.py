@@ -1,6 +1,7 @@
 """Quality numbers for a sketch model on held-out sketch/photo pairs: L1 to the real photo, and realism as the
 Fréchet distance between generated and real photos in the shipped landscape segmenter's feature space
-(gaugan/evaluate.py; the distance between two disjoint real sets is the floor)."""
+(gaugan/evaluate.py; the distance between two disjoint real sets is the floor). With the `data photos` folder,
+also KID and Fréchet distance to held-out photographs (gaugan/realism.py)."""
 from __future__ import annotations
 
 import json
@@ -14,6 +15,7 @@ from .checkpoints import MODEL_CARD
 from .data.sketch import LANDSCAPE_SKETCH, SketchSource
 from .errors import InputError
 from .evaluate import SegmenterConfig, frechet_distance, load_or_train_segmenter, predict
+from .realism import format_realism, realism
 from .sketch import Pix2Pix
 
 
@@ -22,7 +24,8 @@ def evaluate_sketch(checkpoint: str | Path, data: str | None = None, n: int = 20
     """L1 (0-255 scale) and Fréchet distance on n held-out pairs (the test/ split of a folder, or held-out seeds).
 
     `data` defaults to the data the model was trained on; a model trained with photo textures needs the `data photos`
-    folder (`photos`) to paint its held-out scenes alike. record=True stores the results in its model.json.
+    folder (`photos`) to paint its held-out scenes alike; with `photos` the results add the realism figures against the
+    held-out photographs. record=True stores the results in its model.json.
     """
     model = Pix2Pix.from_checkpoint(checkpoint)
     trained = model.card.get("training", {})
@@ -51,6 +54,8 @@ def evaluate_sketch(checkpoint: str | Path, data: str | None = None, n: int = 20
     results = {"n": n, "data": data, "checkpoint": str(checkpoint), "l1": float(np.mean(errors)),
                "frechet": {"generated_vs_real": frechet_distance(np.array(features["fake"]), np.array(features["real"])),
                            "real_vs_real_floor": floor}}
+    if photos:
+        results["realism"] = realism([case[3] for case in cases], photos)
     if out:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
@@ -69,8 +74,9 @@ def evaluate_sketch(checkpoint: str | Path, data: str | None = None, n: int = 20
 def format_sketch_table(results: dict) -> str:
     f = results["frechet"]
     floor = f"{f['real_vs_real_floor']:.3f}" if f["real_vs_real_floor"] is not None else "n/a (too few pairs)"
-    return "\n".join([
+    lines = [
         f"held-out pairs: {results['n']} from {results['data']}",
         f"L1 to the real photo (0-255): {results['l1']:.2f}",
         f"Fréchet distance generated vs real: {f['generated_vs_real']:.3f}  (real vs real floor: {floor})",
-    ])
+    ]
+    return "\n".join(lines + (format_realism(results["realism"]) if "realism" in results else []))

@@ -1,5 +1,7 @@
 """Pairs traced from photographs (gaugan/tracing.py) and their mix with photo-textured scenes for training."""
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,7 +17,9 @@ from gaugan.data.registry import open_dataset
 from gaugan.data.texture_bank import TextureBank, is_held_out, load_boxes, shared_bank
 from gaugan.errors import InputError
 from gaugan.evaluate import load_or_train_segmenter, segmenter_config
+from gaugan.sketch_train import pix2pix_config
 from gaugan import tracing
+from gaugan.train import export, trainer_for
 from gaugan.tracing import SCALES, load_photo_classes, photo_crops, snow_mask, trace_photo
 from label_colors import PALETTES
 
@@ -211,3 +215,31 @@ def test_a_share_without_a_folder_to_mix_is_refused_before_training(traced, tmp_
              "--steps", "1", "--quiet"])
     assert "pix2pix runs take their sketches from --data alone" in str(exited.value.code)
     assert not run.exists()
+
+
+def tiny_sketch_model(folder: Path, photos: Path) -> Path:
+    """A pix2pix model trained one step on landscape sketches painted with the photos' textures."""
+    config = pix2pix_config({"depth": 6, "ngf": 4, "load_size": 72, "crop_size": 64}, out=str(folder / "run"),
+                            steps=1, batch_size=2, ndf=8, photos=str(photos))
+    trainer_for(config).run(progress=False)
+    return export(folder / "run", folder / "model")
+
+
+def test_a_sketch_model_evaluated_with_photos_adds_the_realism_figures(traced, tmp_path, capsys):
+    photos, _, _, held = traced
+    model = tiny_sketch_model(tmp_path, photos)
+    with pytest.raises(SystemExit, match="pass the `data photos` folder"):
+        cli(["evaluate", "--checkpoint", str(model), "-n", "4"])
+    with pytest.raises(SystemExit, match="need at least two held-out photographs .* found 1"):
+        cli(["evaluate", "--checkpoint", str(model), "-n", "4", "--photos", str(photos)])
+    shutil.copytree(photos, tmp_path / "photos")
+    second = next(f"held{i}" for i in range(int(held[4:]) + 1, 200) if is_held_out(f"held{i}"))
+    Image.fromarray(sky_over_grass(9)).save(tmp_path / "photos" / "photos" / f"{second}.png")
+    manifest = json.loads((photos / "manifest.json").read_text())
+    manifest.append({**manifest[-1], "id": second, "file": f"photos/{second}.png"})
+    (tmp_path / "photos" / "manifest.json").write_text(json.dumps(manifest))
+    cli(["evaluate", "--checkpoint", str(model), "-n", "4", "--photos", str(tmp_path / "photos"), "--record"])
+    printed = capsys.readouterr().out
+    assert "crops of 2 held-out photos (efficientnet-lite1 features)" in printed and "KID x1000" in printed
+    realism = json.loads((model / "model.json").read_text())["evaluation"]["realism"]
+    assert realism["generated"] == 4 and realism["real_photos"] == 2 and realism["frechet"] > 0
