@@ -131,9 +131,6 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     if args.model == "pix2pix":
         from .sketch_train import pix2pix_config_from_args
-        if args.folder_share is not None:
-            raise InputError("--folder-share mixes a --data folder into SPADE training; pix2pix runs take their "
-                             "sketches from --data alone")
         config = with_run_shape(pix2pix_config_from_args(vars(args)), set())
         print(main(config, progress=not args.quiet, time_limit=args.time_limit))
         return

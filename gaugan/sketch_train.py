@@ -83,8 +83,9 @@ class SketchBatches:
     def __init__(self, config: TrainConfig, rank: int = 0, world: int = 1) -> None:
         self.config, self.rank, self.world = config, rank, world
         o = config.sketch
-        size = o["load_size"] if config.data == LANDSCAPE_SKETCH else o["crop_size"]
-        self.source = SketchSource(config.data, "train", o["direction"], o["edges_from_photos"], size, config.photos)
+        size = o["load_size"] if config.data == LANDSCAPE_SKETCH or config.photos else o["crop_size"]  # drawn at size
+        self.source = SketchSource(config.data, "train", o["direction"], o["edges_from_photos"], size, config.photos,
+                                   config.folder_share)
 
     def sample(self, index: int) -> tuple[np.ndarray, np.ndarray, int]:
         o = self.config.sketch
@@ -170,9 +171,14 @@ def export_sketch(trainer: Pix2PixTrainer, model_dir: str | Path, extra_card: di
                   hardware: str) -> Path:
     """Write a pix2pix run's generator and its model.json (kind sketch) into a model folder."""
     cfg = trainer.config
+    source = trainer.batches.source
+    if source.layout == "traced":
+        description = f"line sketches (gaugan/data/landscape_sketch.py) of {source.mixed.description}"
+    else:
+        description = DESCRIPTIONS.get(cfg.data, f"sketch/photo pairs from {cfg.data}") + (
+            ", painted with real photo textures (texture_bank.py)" if cfg.photos else "")
     card = {
-        "description": DESCRIPTIONS.get(cfg.data, f"sketch/photo pairs from {cfg.data}")
-                       + (", painted with real photo textures (texture_bank.py)" if cfg.photos else ""),
+        "description": description,
         "input_size": cfg.sketch["crop_size"], "classes": trainer.classes, "direction": cfg.sketch["direction"],
         "training": {**{k: v for k, v in asdict(cfg).items() if k not in SPADE_ONLY}, "steps_done": trainer.step,
                      "wall_seconds": round(trainer.wall_seconds), "hardware": hardware},

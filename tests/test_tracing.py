@@ -12,8 +12,10 @@ from helpers import TINY_TRAINING
 from gaugan.__main__ import main as cli
 from gaugan.data.folder import LabelImageFolder, label_entries, read_label_table
 from gaugan.data.landscape import landscape_scene
+from gaugan.data.landscape_sketch import EVAL_SEED_OFFSET, landscape_sketch_pair, line_sketch
 from gaugan.data.photos import SOURCES
 from gaugan.data.registry import open_dataset
+from gaugan.data.sketch import SketchSource
 from gaugan.data.texture_bank import TextureBank, is_held_out, load_boxes, shared_bank
 from gaugan.errors import InputError
 from gaugan.evaluate import load_or_train_segmenter, segmenter_config
@@ -213,7 +215,7 @@ def test_a_share_without_a_folder_to_mix_is_refused_before_training(traced, tmp_
     with pytest.raises(SystemExit) as exited:
         cli(["train", "--model", "pix2pix", "--out", str(run), "--data", str(out), "--folder-share", "0.25",
              "--steps", "1", "--quiet"])
-    assert "pix2pix runs take their sketches from --data alone" in str(exited.value.code)
+    assert f"needs --data FOLDER beside --photos; found --data {out} without --photos" in str(exited.value.code)
     assert not run.exists()
 
 
@@ -243,3 +245,29 @@ def test_a_sketch_model_evaluated_with_photos_adds_the_realism_figures(traced, t
     assert "crops of 2 held-out photos (efficientnet-lite1 features)" in printed and "KID x1000" in printed
     realism = json.loads((model / "model.json").read_text())["evaluation"]["realism"]
     assert realism["generated"] == 4 and realism["real_photos"] == 2 and realism["frechet"] > 0
+
+
+def test_sketch_training_outlines_traced_label_maps_among_photo_textured_sketches(traced, tmp_path):
+    photos, out, _, _ = traced
+    source = SketchSource(str(out), "train", size=128, photos=str(photos), folder_share=0.5)
+    folder = LabelImageFolder(out, (128, 128))
+    pairs = [folder[i][:2] for i in range(len(folder))]
+    from_folder = 0
+    for index in range(12):
+        sketch, photo, _ = source[index]
+        assert np.array_equal(sketch, source[index][0]) and np.array_equal(photo, source[index][1])
+        labels = next((labels for labels, image in pairs if np.array_equal(photo, image)), None)
+        if labels is None:
+            continue
+        from_folder += 1  # a traced photo, drawn as the procedural layouts are: its label map's outlines
+        assert np.array_equal(sketch, line_sketch(labels, np.random.default_rng([index, 1])))
+    assert from_folder == 6
+    held_out = SketchSource(str(out), "test", size=128, photos=str(photos))
+    expected = landscape_sketch_pair(EVAL_SEED_OFFSET, (128, 128), shared_bank(photos))
+    assert all(np.array_equal(a, b) for a, b in zip(held_out[0][:2], expected))  # never a traced photo
+    run = tmp_path / "run"
+    cli(["train", "--model", "pix2pix", "--out", str(run), "--data", str(out), "--photos", str(photos),
+         "--folder-share", "0.5", "--steps", "1", "--ngf", "4", "--depth", "6", "--crop-size", "64", "--quiet"])
+    cli(["export", "--run", str(run), "--out", str(tmp_path / "model")])
+    description = json.loads((tmp_path / "model" / "model.json").read_text())["description"]
+    assert description.startswith(f"line sketches (gaugan/data/landscape_sketch.py) of label/image pairs from {out}")

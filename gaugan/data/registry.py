@@ -96,12 +96,17 @@ def _shuffled(count: int) -> np.ndarray:
     return np.random.default_rng(0).permutation(count)
 
 
+def refuse_share_without_mix(data: str, photos: str, folder_share: float, mixing: bool) -> None:
+    """An InputError for a --folder-share given where no --data folder is mixed with photo-textured scenes."""
+    if folder_share != FOLDER_SHARE and not mixing:
+        raise InputError(f"a share of {folder_share} mixes a --data folder with photo-textured scenes, so it needs "
+                         f"--data FOLDER beside --photos; found --data {data}" + ("" if photos else " without --photos"))
+
+
 def open_dataset(data: str, photos: str = "", folder_share: float = FOLDER_SHARE) -> Dataset:
     """A built-in dataset by name (landscapes painted with photo textures when `photos` is given), or a folder (its
     pairs, as `folder_share` of the samples, mixed with photo-textured landscapes when `photos` is given)."""
-    if folder_share != FOLDER_SHARE and (not photos or data in DATASETS):
-        raise InputError(f"a share of {folder_share} mixes a --data folder with photo-textured scenes, so it needs "
-                         f"--data FOLDER beside --photos; found --data {data}" + ("" if photos else " without --photos"))
+    refuse_share_without_mix(data, photos, folder_share, mixing=bool(photos) and data not in DATASETS)
     if photos:
         if data in DATASETS and data != "landscape":
             raise InputError(f"photo textures paint the procedural 'landscape' scenes; --data {data} has its own photos")

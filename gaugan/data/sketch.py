@@ -4,6 +4,8 @@
     DIR/*.jpg|png         "A | B" side by side (each half W/2 wide), --direction AtoB|BtoA picks the input half
     DIR/sketches/NAME.*   + DIR/images/NAME.* paired by stem; optional DIR/classes.json {"NAME": "class", ...}
     DIR/*.jpg|png         photos with --edges-from-photos: sketches are their Canny edges, thinned (scikit-image)
+    DIR/labels/ + images/ landscape-labelled pairs (e.g. `gaugan data traced`) with --photos: their label maps
+                          outlined as the procedural ones are, mixed with photo-textured landscape sketches
 
 A folder with train/ and test/ (or val/) sub-folders trains on train/ and evaluates on test/.
 """
@@ -16,8 +18,9 @@ import numpy as np
 from PIL import Image
 
 from ..errors import InputError
-from .folder import IMAGE_SUFFIXES
-from .landscape_sketch import EVAL_SEED_OFFSET, landscape_sketch_pair
+from .folder import IMAGE_SUFFIXES, LABEL_TABLE
+from .landscape_sketch import EVAL_SEED_OFFSET, landscape_sketch_pair, line_sketch
+from .registry import FOLDER_SHARE, refuse_share_without_mix, with_photo_textured_landscapes
 from .texture_bank import shared_bank
 
 LANDSCAPE_SKETCH = "landscape-sketch"
@@ -65,16 +68,23 @@ class SketchSource:
     """Indexable (sketch, photo, class index) pairs of one split; `classes` names the class indices."""
 
     def __init__(self, data: str, split: str = "train", direction: str = "AtoB", edges_from_photos: bool = False,
-                 size: int = 256, photos: str = "") -> None:
+                 size: int = 256, photos: str = "", folder_share: float = FOLDER_SHARE) -> None:
         self.data, self.split, self.direction, self.size = data, split, direction, size
         self.edges_from_photos = edges_from_photos
-        if photos and data != LANDSCAPE_SKETCH:
-            raise InputError(f"--photos paints the procedural scenes of '{LANDSCAPE_SKETCH}'; --data {data} is a "
-                             "folder with photos of its own")
+        traced = data != LANDSCAPE_SKETCH and (Path(data) / LABEL_TABLE).is_file()
+        refuse_share_without_mix(data, photos, folder_share, mixing=traced and bool(photos))
+        if photos and data != LANDSCAPE_SKETCH and not traced:
+            raise InputError(f"--photos paints the procedural scenes of '{LANDSCAPE_SKETCH}' or mixes them with a "
+                             f"folder of landscape label maps ({LABEL_TABLE}, labels/, images/); --data {data} is "
+                             "neither")
         self.bank = shared_bank(photos) if photos else None
         self.classes: list[str] = []
         self.items: list = []
-        self.layout = LANDSCAPE_SKETCH if data == LANDSCAPE_SKETCH else self._scan(Path(data))
+        if traced and photos:  # held-out photos are never traced: evaluation reads held-out procedural sketches
+            self.layout = "traced" if split == "train" else LANDSCAPE_SKETCH
+            self.mixed = with_photo_textured_landscapes(data, photos, folder_share)
+        else:
+            self.layout = LANDSCAPE_SKETCH if data == LANDSCAPE_SKETCH else self._scan(Path(data))
 
     def _scan(self, root: Path) -> str:
         if not root.is_dir():
@@ -113,6 +123,9 @@ class SketchSource:
         if self.layout == LANDSCAPE_SKETCH:
             seed = index + (EVAL_SEED_OFFSET if self.split != "train" else 0)
             return (*landscape_sketch_pair(seed, (self.size, self.size), self.bank), 0)
+        if self.layout == "traced":
+            labels, photo, _ = self.mixed.sample(index, (self.size, self.size))
+            return line_sketch(labels, np.random.default_rng([index, 1])), photo, 0
         item = self.items[index % len(self.items)]
         if self.layout == "aligned":
             return (*split_aligned(read_rgb(item), self.direction), 0)
