@@ -51,7 +51,8 @@ def evaluate_sketch(checkpoint: str | Path, data: str | None = None, n: int = 20
             features[name].append(feature)
         cases.append((error, sketch, real, fake))
     floor = frechet_distance(np.array(features["floor"]), np.array(features["real"])) if has_floor else None
-    results = {"n": n, "data": data, "checkpoint": str(checkpoint), "l1": float(np.mean(errors)),
+    held_out = LANDSCAPE_SKETCH if source.layout == LANDSCAPE_SKETCH else data  # a traced folder holds none
+    results = {"n": n, "data": held_out, "checkpoint": str(checkpoint), "l1": float(np.mean(errors)),
                "frechet": {"generated_vs_real": frechet_distance(np.array(features["fake"]), np.array(features["real"])),
                            "real_vs_real_floor": floor}}
     if photos:
