@@ -67,6 +67,7 @@ def test_export_gives_a_loadable_sketch_model(tmp_path):
     assert image.size == (70, 50)
 
 
+@pytest.mark.slow
 def test_init_starts_a_run_from_a_sketch_model_with_its_shape(tmp_path):
     trainer_for(tiny_config(tmp_path / "first", steps=1)).run(progress=False)
     export(tmp_path / "first", tmp_path / "model")

@@ -227,6 +227,7 @@ def tiny_sketch_model(folder: Path, photos: Path) -> Path:
     return export(folder / "run", folder / "model")
 
 
+@pytest.mark.slow
 def test_a_sketch_model_evaluated_with_photos_adds_the_realism_figures(traced, tmp_path, capsys):
     photos, _, _, held = traced
     model = tiny_sketch_model(tmp_path, photos)
@@ -247,6 +248,7 @@ def test_a_sketch_model_evaluated_with_photos_adds_the_realism_figures(traced, t
     assert realism["generated"] == 4 and realism["real_photos"] == 2 and realism["frechet"] > 0
 
 
+@pytest.mark.slow
 def test_sketch_training_outlines_traced_label_maps_among_photo_textured_sketches(traced, tmp_path):
     photos, out, _, _ = traced
     source = SketchSource(str(out), "train", size=128, photos=str(photos), folder_share=0.5)
