@@ -168,3 +168,19 @@ def test_torchrun_ddp_with_two_gloo_processes(tmp_path):
                             env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr[-3000:]
     assert torch.load(tmp_path / "run" / "state.pt", weights_only=True)["step"] == 2
+
+
+@pytest.mark.slow
+def test_the_shipped_sketch_state_holds_the_shipped_model_and_trains_on(tmp_path):
+    """training/landscape_sketch_state.pt, as docs/sketch.md continues it: the shipped generator's weights, and a
+    copy trains on with no --init or data folder from the machine it came from."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "state.pt").write_bytes((ROOT / "training" / "landscape_sketch_state.pt").read_bytes())
+    state = torch.load(run / "state.pt", weights_only=True)
+    shipped = torch.load(ROOT / "checkpoints" / "landscape-sketch" / "generator.pth", weights_only=True)
+    assert shipped.keys() == state["generator"].keys()
+    assert all(torch.equal(shipped[k], state["generator"][k]) for k in shipped)
+    cli(["train", "--model", "pix2pix", "--out", str(run), "--ngf", "20", "--batch-size", "1",
+         "--steps", str(state["step"] + 1), "--quiet"])
+    assert torch.load(run / "state.pt", weights_only=True)["step"] == state["step"] + 1
