@@ -11,6 +11,8 @@ from PIL import Image
 from gaugan import CheckpointError, Pix2Pix
 from gaugan.networks import ClassConditionalGenerator, PatchGAN, UnetGenerator
 from gaugan.sketch import model_kind, save_sketch_model
+from gaugan.sketch_train import pix2pix_config_from_args
+from gaugan.train import trainer_for
 
 PIX2PIX = SHARED / "pix2pix_reference"
 
@@ -208,3 +210,16 @@ def test_kinds_of_shipped_and_sketch_folders(tmp_path):
     assert model_kind(ROOT / "checkpoints" / "landscape") == "spade"
     save_sketch_model(tmp_path / "s", UnetGenerator(depth=7, ngf=4), {})
     assert model_kind(tmp_path / "s") == "sketch"
+
+
+@pytest.mark.slow
+def test_a_released_generator_starts_a_fine_tuning_run_with_its_shape(tmp_path):
+    folder = tmp_path / "facades_pix2pix"
+    folder.mkdir()
+    state = released_state("instance", seed=3)
+    torch.save(state, folder / "latest_net_G.pth")
+    config = pix2pix_config_from_args({"init": str(folder), "out": str(tmp_path / "run")})
+    assert {k: config.sketch[k] for k in ("network", "depth", "ngf", "norm", "dropout")} == \
+        {"network": "unet", "depth": 8, "ngf": 64, "norm": "instance", "dropout": True}
+    generator = trainer_for(config).generator.state_dict()
+    assert generator.keys() == state.keys() and all(torch.equal(generator[k], state[k]) for k in state)
