@@ -1,42 +1,58 @@
 """The shipped sketch model through the public API: Pix2Pix.from_checkpoint("checkpoints/landscape-sketch")
-.generate(sketch) at 256², 2 threads, on a held-out landscape sketch.
+.generate(sketch) at 256², 2 threads, on held-out landscape sketches and the sample sheet's hand-drawn ones;
+--peer adds another sketch model folder (say an earlier model) to the same run. Sketches are timed in turn, every
+model on each sketch before the next.
 
-Prints the median and best ms of the network alone and of generate() end to end (sketch in, PIL image out),
-the model folder's size and the load time. Budget (issue 13): <= 150 ms per image, <= 25 MB.
-    python bench/sketch_model.py [--checkpoint DIR]
+Prints, per model, its size on disk, the load time and the median and worst over the sketches of the per-sketch
+median ms of the network alone and of generate() end to end (sketch in, PIL image out).
+Budget (issue 13): <= 150 ms per image, <= 25 MB.
+    python bench/sketch_model.py [--sketches 12] [--peer DIR]
 """
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
+from pathlib import Path
 
 import common
-import numpy as np
 import torch
 
 from gaugan import Pix2Pix
 from gaugan.data.sketch import LANDSCAPE_SKETCH, SketchSource
+from gaugan.sketch_samples import HAND_DRAWN, draw_strokes
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--checkpoint", default=str(common.ROOT / "checkpoints" / "landscape-sketch"))
-    parser.add_argument("--repeats", type=int, default=15)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", type=Path, default=common.ROOT / "checkpoints" / "landscape-sketch")
+    parser.add_argument("--peer", type=Path, help="another sketch model folder to time in the same run")
+    parser.add_argument("--sketches", type=int, default=12, help="held-out landscape sketches")
+    parser.add_argument("--repeats", type=int, default=7, help="timed runs per sketch (median taken)")
     args = parser.parse_args()
     torch.set_num_threads(2)
-    size_mb = sum(p.stat().st_size for p in common.Path(args.checkpoint).iterdir()) / 1e6
-    started = time.perf_counter()
-    model = Pix2Pix.from_checkpoint(args.checkpoint, device="cpu")
-    load = time.perf_counter() - started
-    sketch = SketchSource(LANDSCAPE_SKETCH, "test")[0][0]
-    x = torch.from_numpy(sketch).permute(2, 0, 1)[None].float() / 127.5 - 1
-    times = {}
-    with torch.inference_mode():
-        times["network"] = common.timings(lambda: model.network(x), args.repeats)
-    times["generate()"] = common.timings(lambda: model.generate(sketch), args.repeats)
-    print(f"{args.checkpoint}: {size_mb:.1f} MB on disk, loaded in {load:.2f} s, {torch.get_num_threads()} threads")
-    for name, values in times.items():
-        print(f"{name:<11} median {np.median(values) * 1000:7.1f} ms   best {min(values) * 1000:7.1f} ms  (256x256)")
+    held_out = SketchSource(LANDSCAPE_SKETCH, "test")
+    sketches = [held_out[i][0] for i in range(args.sketches)] + [draw_strokes(strokes) for strokes in HAND_DRAWN]
+    folders = {"shipped": args.checkpoint, **({"peer": args.peer} if args.peer else {})}
+    models, loads = {}, {}
+    for name, folder in folders.items():
+        started = time.perf_counter()
+        models[name] = Pix2Pix.from_checkpoint(folder, device="cpu")
+        loads[name] = time.perf_counter() - started
+    times = {(name, part): [] for name in models for part in ("network", "generate()")}
+    for sketch in sketches:
+        x = torch.tensor(sketch).permute(2, 0, 1)[None].float() / 127.5 - 1
+        for name, model in models.items():
+            with torch.inference_mode():
+                times[name, "network"].append(common.median_seconds(lambda: model.network(x), args.repeats))
+            times[name, "generate()"].append(common.median_seconds(lambda: model.generate(sketch), args.repeats))
+    print(f"{len(sketches)} sketches ({args.sketches} held-out, {len(HAND_DRAWN)} hand-drawn), 256x256, "
+          f"{args.repeats} runs each, {torch.get_num_threads()} threads; ms")
+    print(f"{'model':<8} {'MB':>5} {'load s':>7} {'part':<11} {'median':>8} {'worst':>8}")
+    for (name, part), values in times.items():
+        size_mb = sum(p.stat().st_size for p in folders[name].iterdir()) / 1e6
+        print(f"{name:<8} {size_mb:5.1f} {loads[name]:7.2f} {part:<11} {statistics.median(values) * 1000:8.1f} "
+              f"{max(values) * 1000:8.1f}")
 
 
 if __name__ == "__main__":
