@@ -129,15 +129,20 @@ class TextureBank:
         return resized[y:y + height, x:x + width]
 
 
+BLOSSOMS = np.array([(0.95, 0.85, 0.2), (0.95, 0.95, 0.92)], np.float32)  # buttercup yellow, daisy white
+
+
 def _flowers(grass: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Flower meadow: specks of one or two blossom colours on grass texture."""
+    """Flower meadow: yellow and white blossom specks on grass texture.
+
+    One fixed pair of colours, so that a model can commit to it rather than paint the brown mean of many.
+    """
     h, w = grass.shape[:2]
-    colours = np.array([(0.95, 0.85, 0.2), (0.9, 0.3, 0.35), (0.95, 0.95, 0.95), (0.7, 0.45, 0.85), (0.95, 0.55, 0.2)],
-                       np.float32)[rng.choice(5, 2, replace=False)]
     density = ndimage.uniform_filter(rng.random((h, w)).astype(np.float32), 2)
-    speck = density > rng.uniform(0.6, 0.75)
+    speck = density > rng.uniform(0.5, 0.6)  # a quarter to a half of the region in bloom
+    white = rng.random(int(speck.sum())) < 0.3
     out = grass.copy()
-    out[speck] = colours[(rng.random(int(speck.sum())) < 0.3).astype(int)] * rng.uniform(0.75, 1.0, (int(speck.sum()), 1))
+    out[speck] = BLOSSOMS[white.astype(int)] * rng.uniform(0.75, 1.0, (int(speck.sum()), 1))
     return out
 
 
