@@ -1,5 +1,6 @@
 """Photographic training data: the photo fetcher, texture boxes, the photo-textured renderer, the perceptual loss
 and the realism figures."""
+import copy
 import json
 import subprocess
 import textwrap
@@ -11,7 +12,7 @@ from PIL import Image
 from scipy import ndimage
 
 from gaugan.data import texture_bank
-from gaugan.data.landscape import GRASS, ROCK, SKY, TREE, landscape_scene
+from gaugan.data.landscape import FLOWER, GRASS, ROCK, SKY, TREE, landscape_scene
 from gaugan.data.landscape_sketch import landscape_sketch_pair
 from gaugan.data.photos import SOURCES, PhotoSource, fetch_photos, photo_id
 from gaugan.data.shading import shade_standing
@@ -185,6 +186,19 @@ def test_sunlight_on_standing_blobs():
     half = shade_standing(image, labels, [TREE, ROCK], [GRASS], sun, strength=0.5)
     assert np.allclose(half - image, (lit - image) / 2, atol=0.02)  # overcast: weaker light and shadow
     assert shade_standing(image, np.full((96, 96), GRASS, np.uint8), [TREE], [GRASS], sun) is image
+
+
+def test_flower_regions_bloom_on_grass(solid_bank):
+    bank = copy.copy(solid_bank[0])
+    green = np.clip(np.array([60, 120, 40]) + np.random.default_rng(0).normal(0, 4, (60, 120, 3)), 0, 255)
+    bank.crops = {**bank.crops, GRASS: [("green", green.astype(np.uint8))]}
+    for seed in range(5):
+        meadow = bank.texture(FLOWER, 64, 128, np.random.default_rng(seed)).reshape(-1, 3) * 255
+        grass = np.linalg.norm(meadow - [60, 120, 40], axis=1) < 30
+        yellow = (meadow[:, 0] > 150) & (meadow[:, 1] > 130) & (meadow[:, 2] < 60)
+        white = meadow.min(1) > 150
+        assert 0.2 < (yellow | white).mean() < 0.6 and (grass | yellow | white).all()
+        assert yellow.sum() > white.sum() > 0
 
 
 def test_held_out_photos_never_enter_the_bank(solid_bank):
