@@ -15,6 +15,7 @@ from .data.registry import DATASETS
 from .errors import InputError
 from .presets import Preset, landscape_preset
 from .shipped import shipped_checkpoint
+from .sketch_train import SKETCH_DEFAULTS as SK
 from .train import TrainConfig
 
 TRAIN_DEFAULTS, LANDSCAPE = TrainConfig(), landscape_preset()
@@ -279,9 +280,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", dest="batch_size", type=int,
                        help=f"images per step and process (default: {d.batch_size})")
     train.add_argument("--crop-size", dest="crop_size", type=int,
-                       help=f"output size of the compact preset (default: {LANDSCAPE.crop_size}; pix2pix: random crop 256)")
+                       help=f"output size of the compact preset (default: {LANDSCAPE.crop_size}; pix2pix: random crop "
+                            f"{SK['crop_size']})")
     train.add_argument("--ngf", type=int, help=f"generator width of the compact preset (default: {LANDSCAPE.ngf}; "
-                       "pix2pix: U-Net width 64)")
+                       f"pix2pix: U-Net width {SK['ngf']})")
     train.add_argument("--spade-hidden", dest="spade_hidden", type=int,
                        help=f"SPADE hidden width of the compact preset (default: {LANDSCAPE.spade_hidden})")
     train.add_argument("--preset-json", dest="preset_json", help="a JSON file of Preset fields instead of the compact "
@@ -307,14 +309,18 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="no progress bar or messages")
     sketch = train.add_argument_group("pix2pix", "sketch models (--model pix2pix; --data landscape-sketch or a folder, "
                                                  "see gaugan/data/sketch.py)")
-    sketch.add_argument("--direction", choices=["AtoB", "BtoA"], help="which half of 'A | B' images is the input")
+    sketch.add_argument("--direction", choices=["AtoB", "BtoA"],
+                        help=f"which half of 'A | B' images is the input (default: {SK['direction']})")
     sketch.add_argument("--edges-from-photos", dest="edges_from_photos", action="store_true",
                         help="--data is a folder of photos: make the sketches with Canny edges + thinning")
-    sketch.add_argument("--network", choices=["unet", "conditional"], help="U-Net or class-conditional generator")
-    sketch.add_argument("--block", choices=["conv", "mru"], help="conditional generator blocks")
-    sketch.add_argument("--depth", type=int, help="U-Net levels (8: unet_256, 7: unet_128)")
-    sketch.add_argument("--norm", choices=["batch", "instance"])
-    sketch.add_argument("--load-size", dest="load_size", type=int, help="resize before the random crop (286)")
+    sketch.add_argument("--network", choices=["unet", "conditional"],
+                        help=f"U-Net or class-conditional generator (default: {SK['network']})")
+    sketch.add_argument("--block", choices=["conv", "mru"],
+                        help=f"conditional generator blocks (default: {SK['block']})")
+    sketch.add_argument("--depth", type=int, help=f"U-Net levels (8: unet_256, 7: unet_128; default: {SK['depth']})")
+    sketch.add_argument("--norm", choices=["batch", "instance"], help=f"U-Net normalisation (default: {SK['norm']})")
+    sketch.add_argument("--load-size", dest="load_size", type=int,
+                        help=f"resize before the random crop (default: {SK['load_size']})")
     sketch.add_argument("--init", help="a sketch model folder (ours or a released <name>_pix2pix) whose generator "
                                        "starts the run; its network shape comes with it (fine-tuning)")
     train.set_defaults(func=cmd_train)

@@ -17,6 +17,7 @@ from gaugan.evaluate import SegmenterConfig, load_or_train_segmenter
 from gaugan.labelmaps import write_label_map
 from gaugan.pipeline import GauGAN
 from gaugan.presets import Preset, landscape_preset
+from gaugan.sketch_train import SKETCH_DEFAULTS
 from gaugan.train import Trainer, TrainConfig
 
 TINY = dict(crop_size=64, ngf=4, spade_hidden=8, z_dim=8)
@@ -57,6 +58,10 @@ def test_every_option_with_a_default_shows_it_in_help():
         for action in command._actions:
             if action.default not in (None, False, argparse.SUPPRESS) and action.option_strings:
                 assert "%(default)s" in (action.help or ""), f"{name} {action.option_strings[0]} hides its default"
+    for action in commands["train"]._actions:  # pix2pix options default to None (unset keeps the paper's value)
+        paper = SKETCH_DEFAULTS.get(action.dest)
+        if paper not in (None, "", False):
+            assert f"{paper})" in action.help, f"train {action.option_strings[0]} hides pix2pix's default {paper}"
     train_help = commands["train"].format_help()
     assert "total steps to reach" in train_help and f"(default: {TrainConfig.steps})" in train_help
 
