@@ -31,29 +31,25 @@ def shade_standing(image: np.ndarray, labels: np.ndarray, standing: list[int], r
     parts, count = ndimage.label(blobs)
     depth = ndimage.distance_transform_edt(blobs).astype(np.float32)
     radius = np.asarray(ndimage.maximum(depth, parts, np.arange(1, count + 1)), np.float32)
-    grad_y, grad_x = np.gradient(ndimage.gaussian_filter(_dome_heights(depth, parts, radius), 1.0))
-    normal = np.stack([-grad_x, -grad_y, np.ones_like(depth)], -1)
+    inside = parts > 0
+    rim = np.zeros_like(depth)
+    rim[inside] = 1 - depth[inside] / radius[parts[inside] - 1]
+    height = np.where(inside, np.sqrt(np.clip(1 - rim ** 2, 0, 1)), 0) * np.where(inside, radius[parts - 1], 0)
+    grad_y, grad_x = np.gradient(ndimage.gaussian_filter(height, 1.0))
+    normal = np.stack([-grad_x, -grad_y, np.ones_like(height)], -1)
     normal /= np.linalg.norm(normal, axis=-1, keepdims=True)
     light = 1 + strength * (0.85 * np.clip(normal @ sun, 0, 1) - 0.55)
-    lit = np.where(blobs[..., None], image * light[..., None], image)
-    shadow = _shadows(parts, radius, sun) * np.isin(labels, receivers) * ~blobs
-    return np.clip(lit * (1 - 0.45 * strength * shadow[..., None]), 0, 1)
+    out = image.copy()
+    out[inside] *= light[inside, None]
 
-
-def _dome_heights(depth: np.ndarray, parts: np.ndarray, radius: np.ndarray) -> np.ndarray:
-    """Each blob as a dome of its inner radius: 0 on its outline, `radius` at its deepest point."""
-    blob_radius = np.where(parts > 0, radius[parts - 1], 0)
-    middle = np.divide(depth, blob_radius, out=np.zeros_like(depth), where=parts > 0)  # 0 at the outline, 1 deepest
-    return np.sqrt(1 - (1 - middle) ** 2) * blob_radius
-
-
-def _shadows(parts: np.ndarray, radius: np.ndarray, sun: np.ndarray) -> np.ndarray:
-    """Soft shadow mask (0 to 1): each blob moved away from the sun and down, by a share of its radius."""
-    shadow = np.zeros(parts.shape, np.float32)
+    shadow = np.zeros(labels.shape, np.float32)
     for index, slices in enumerate(ndimage.find_objects(parts)):
-        ys, xs = np.nonzero(parts[slices] == index + 1)
-        ys = ys + slices[0].start + round(0.35 * radius[index])
-        xs = xs + slices[1].start + round(-np.sign(sun[0]) * 0.8 * radius[index])
-        keep = (ys >= 0) & (ys < parts.shape[0]) & (xs >= 0) & (xs < parts.shape[1])
+        r = float(radius[index])
+        dy, dx = round(0.35 * r), round(-np.sign(sun[0]) * 0.8 * r)
+        part = parts[slices] == index + 1
+        ys, xs = np.nonzero(part)
+        ys, xs = ys + slices[0].start + dy, xs + slices[1].start + dx
+        keep = (ys >= 0) & (ys < labels.shape[0]) & (xs >= 0) & (xs < labels.shape[1])
         shadow[ys[keep], xs[keep]] = 1
-    return ndimage.gaussian_filter(shadow, 1.5)
+    shadow = ndimage.gaussian_filter(shadow, 1.5) * np.isin(labels, receivers) * ~blobs
+    return np.clip(out * (1 - 0.45 * strength * shadow[..., None]), 0, 1)
