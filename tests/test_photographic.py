@@ -11,11 +11,9 @@ import torch
 from PIL import Image
 from scipy import ndimage
 
-from gaugan.data import texture_bank
-from gaugan.data.landscape import FLOWER, GRASS, ROCK, SKY, TREE, landscape_scene
+from gaugan.data.landscape import FLOWER, GRASS, landscape_scene
 from gaugan.data.landscape_sketch import landscape_sketch_pair
 from gaugan.data.photos import SOURCES, PhotoSource, fetch_photos, photo_id
-from gaugan.data.shading import shade_standing
 from gaugan.data.sketch import SketchSource
 from gaugan.data.texture_bank import BOXES_FILE, TextureBank, is_held_out, load_boxes
 from gaugan.imagenet import ImageNetFeatures, perceptual_loss, weights_path
@@ -138,15 +136,12 @@ def solid_bank(tmp_path_factory):
     return TextureBank(folder, boxes), held
 
 
-def test_photographic_scenes_are_deterministic_and_aligned(solid_bank, monkeypatch):
+def test_photographic_scenes_are_deterministic_and_aligned(solid_bank):
     bank, _ = solid_bank
     a_labels, a_image = landscape_scene(11, bank=bank)
     b_labels, b_image = landscape_scene(11, bank=bank)
     assert np.array_equal(a_labels, b_labels) and np.array_equal(a_image, b_image)
     assert not np.array_equal(a_image, landscape_scene(12, bank=bank)[1])
-    # sunlight re-colours blobs and the ground beside them (test_sunlight_on_standing_blobs); without it, every
-    # region shows its own class's texture
-    monkeypatch.setattr(texture_bank, "shade_standing", lambda image, *args: image)
     checked = 0
     for seed in range(20, 30):
         labels, image = landscape_scene(seed, (128, 128), bank=bank)
@@ -163,29 +158,6 @@ def test_photographic_scenes_are_deterministic_and_aligned(solid_bank, monkeypat
             assert (nearest == band_labels[band_inner]).mean() > 0.97
             checked += band_inner.sum()
     assert checked > 50_000
-
-
-def test_sunlight_on_standing_blobs():
-    labels = np.full((96, 96), GRASS, np.uint8)
-    labels[:30] = SKY
-    yy, xx = np.mgrid[:96, :96]
-    labels[np.hypot(yy - 60, xx - 40) < 16] = TREE
-    image = np.full((96, 96, 3), 0.5, np.float32)
-    sun = np.array([-0.6, -0.6, 0.5], np.float32)  # from the upper left
-    sun /= np.linalg.norm(sun)
-    lit = shade_standing(image, labels, [TREE, ROCK], [GRASS], sun)
-    brightness = lit.mean(-1)
-    assert brightness[50, 32] > 0.55 > 0.45 > brightness[70, 48]  # the sun's side is lit, the far side in shade
-    assert brightness[78, 62] < 0.4  # a shadow on the grass below and away from the sun
-    assert brightness[60, 12] == 0.5  # none on the sun's side
-    assert np.array_equal(lit[:30], image[:30])  # the sky receives no shadow
-    changed = np.abs(lit - image).max(-1) > 1e-6
-    assert not changed[labels == SKY].any() and changed[labels == TREE].mean() > 0.9
-    mirrored = shade_standing(image, labels, [TREE, ROCK], [GRASS], sun * np.array([-1, 1, 1], np.float32))
-    assert mirrored.mean(-1)[78, 62] == 0.5 and mirrored.mean(-1)[78, 18] < 0.4  # the shadow follows the sun
-    half = shade_standing(image, labels, [TREE, ROCK], [GRASS], sun, strength=0.5)
-    assert np.allclose(half - image, (lit - image) / 2, atol=0.02)  # overcast: weaker light and shadow
-    assert shade_standing(image, np.full((96, 96), GRASS, np.uint8), [TREE], [GRASS], sun) is image
 
 
 def test_flower_regions_bloom_on_grass(solid_bank):

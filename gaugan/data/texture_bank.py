@@ -3,9 +3,8 @@
 `texture_boxes.json` (beside this file) lists rectangles cut from the fetched photographs, each holding one
 class only (chosen by eye; a test checks every box lies inside its photo). A `TextureBank` loads those crops
 from the training photos; `render_photographic` fills each region of a layout with a crop of its class,
-scaled for its size and distance, lights the blobs that stand on the ground (`shading.py`), then grades the
-whole scene with one look (white balance, exposure, contrast), adds haze towards the horizon and softens region
-seams, so labels and image align pixel for pixel.
+scaled for its size and distance, then grades the whole scene with one look (white balance, exposure,
+contrast), adds haze towards the horizon and softens region seams, so labels and image align pixel for pixel.
 Photos whose id falls in the held-out split (`is_held_out`) never enter the bank: evaluation uses them.
 """
 from __future__ import annotations
@@ -24,7 +23,6 @@ from label_colors import PALETTES
 
 from ..errors import InputError
 from .photos import photo_credits, read_manifest
-from .shading import SHADOW_RECEIVERS, STANDING, shade_standing, sun_direction
 
 BOXES_FILE = Path(__file__).with_name("texture_boxes.json")
 WORKING_HEIGHT = 360  # photos are decoded at this height (1440x720 -> 720x360): scene scale for 256² renders
@@ -182,8 +180,6 @@ def render_photographic(labels: np.ndarray, bank: TextureBank, rng: np.random.Ge
             image[mask] = painted_elsewise[mask] / np.float32(255)
         else:
             image[y0:y1, x0:x1][mask[y0:y1, x0:x1]] = texture[mask[y0:y1, x0:x1]]
-    image = shade_standing(image, labels, [bank.ids[n] for n in STANDING], [bank.ids[n] for n in SHADOW_RECEIVERS],
-                           sun_direction(rng), rng.uniform(0.4, 1.0))
     sky = np.isin(labels, sky_ids)
     if sky.any() and not sky.all():  # haze: far ground (just under the sky) fades towards the horizon's colour
         horizon_colour = image[sky].reshape(-1, 3)[-max(1, sky.sum() // 10):].mean(0)
