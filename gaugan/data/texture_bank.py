@@ -138,9 +138,10 @@ def _flowers(grass: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     h, w = grass.shape[:2]
     density = ndimage.uniform_filter(rng.random((h, w)).astype(np.float32), 2)
     speck = density > rng.uniform(0.5, 0.6)  # a quarter to a half of the region in bloom
-    white = rng.random(int(speck.sum())) < 0.3
+    count = int(speck.sum())
+    white = rng.random(count) < 0.3
     out = grass.copy()
-    out[speck] = BLOSSOMS[white.astype(int)] * rng.uniform(0.75, 1.0, (int(speck.sum()), 1))
+    out[speck] = BLOSSOMS[white.astype(int)] * rng.uniform(0.75, 1.0, (count, 1))
     return out
 
 
