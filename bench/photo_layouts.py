@@ -2,13 +2,15 @@
 the photo segmenter (checkpoints/segmenter-photo, gaugan/tracing.py), each model paints that map, and KID / Fréchet
 distance (EfficientNet-Lite1) compare the paintings with the crops; the same segmenter reads each painting back, and
 its mIoU against the traced map is the label fidelity. Also writes a sheet: traced layout | each model (the photos
-themselves stay out of it: they are not ours to redistribute in the repository).
+themselves stay out of it: they are not ours to redistribute in the repository). `--renderer` adds the
+photo-textured training renderer as a painter: how photographic the training scenes are on real layouts.
 
-python bench/photo_layouts.py --photos ~/.cache/gaugan/photos [--checkpoint DIR ...] [--sheet docs/photo_layouts.png]
+python bench/photo_layouts.py --photos ~/.cache/gaugan/photos [--checkpoint DIR ...] [--renderer] [--sheet FILE]
 """
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 import common  # noqa: F401 (puts the repository on the path)
@@ -17,6 +19,8 @@ import torch
 from PIL import Image
 
 from gaugan import GauGAN, shipped_checkpoint
+from gaugan.data.landscape import random_look, render
+from gaugan.data.texture_bank import render_photographic, shared_bank
 from gaugan.evaluate import AnySegmenter, confusion, load_or_train_segmenter, miou, segmenter_config
 from gaugan.imagenet import REALISM_NETWORK, ImageNetFeatures
 from gaugan.labelmaps import colourize
@@ -25,6 +29,7 @@ from gaugan.tracing import trace
 from label_colors import PALETTES
 
 SHEET_ROWS = 4
+Painter = Callable[[np.ndarray, int], np.ndarray]  # (layout, crop index) -> (H, W, 3) uint8 image
 
 
 def read_back(segmenter: AnySegmenter, images: list[np.ndarray], batch: int = 16) -> np.ndarray:
@@ -32,10 +37,27 @@ def read_back(segmenter: AnySegmenter, images: list[np.ndarray], batch: int = 16
     return np.concatenate([trace(segmenter, images[i:i + batch]) for i in range(0, len(images), batch)])
 
 
+def model_painter(path: str | Path) -> Painter:
+    """Paints a layout with a model folder's generator, seeded by the crop index."""
+    model = GauGAN.from_checkpoint(path, device="cpu")
+    return lambda layout, index: np.asarray(model.generate(layout, seed=index))
+
+
+def renderer_painter(photos: str | Path) -> Painter:
+    """Paints a layout as the trainer's photo-textured scenes do (noise textures where the bank has none)."""
+    bank = shared_bank(photos)
+
+    def paint(layout: np.ndarray, index: int) -> np.ndarray:
+        rng = np.random.default_rng(index)
+        return render_photographic(layout, bank, rng, lambda: render(layout, random_look(rng), rng))
+    return paint
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photos", required=True, help="a folder from `gaugan data photos`")
     parser.add_argument("--checkpoint", action="append", help="model folder(s) to compare (default: the shipped one)")
+    parser.add_argument("--renderer", action="store_true", help="also paint each layout with the training renderer")
     parser.add_argument("--sheet", help="write layout | outputs for a few crops to this PNG")
     args = parser.parse_args()
     torch.set_num_threads(2)
@@ -48,16 +70,17 @@ def main() -> None:
     print(f"{len(crops)} crops of {len(set(ids))} held-out photos; real vs real: KID x1000 "
           f"{kid(*halves)[0] * 1000:.1f}, Fréchet {frechet_distance(*halves):.1f}")
     print(f"{'model':<40} {'KID x1000':>14} {'Fréchet':>8} {'mIoU':>6}")
-    checkpoints = args.checkpoint or [str(shipped_checkpoint("landscape"))]
+    painters = {str(path): model_painter(path) for path in args.checkpoint or [shipped_checkpoint("landscape")]}
+    if args.renderer:
+        painters["photo-textured renderer"] = renderer_painter(args.photos)
     outputs = []
-    for path in checkpoints:
-        model = GauGAN.from_checkpoint(path, device="cpu")
-        images = [np.asarray(model.generate(layout, seed=i)) for i, layout in enumerate(layouts)]
+    for name, paint in painters.items():
+        images = [paint(layout, i) for i, layout in enumerate(layouts)]
         fake = pooled_features(images, network)
         value, std = kid(fake, real)
         read = read_back(segmenter, images)
         fidelity = miou(sum(confusion(r, t, len(PALETTES["landscape"])) for r, t in zip(read, layouts)))
-        print(f"{str(path)[-40:]:<40} {value * 1000:8.1f} ± {std * 1000:4.1f} {frechet_distance(fake, real):8.1f} "
+        print(f"{name[-40:]:<40} {value * 1000:8.1f} ± {std * 1000:4.1f} {frechet_distance(fake, real):8.1f} "
               f"{fidelity:6.3f}", flush=True)
         outputs.append(images)
     if args.sheet:
