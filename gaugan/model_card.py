@@ -159,18 +159,22 @@ def parse_card(data: object, source: str) -> ModelCard:
     return ModelCard(preset, labels, files, description, data)
 
 
+def read_card_json(path: Path) -> object:
+    """A model.json file's JSON value, of bounded size; CheckpointError if it is not UTF-8 JSON."""
+    if path.stat().st_size > MAX_CARD_BYTES:
+        raise CheckpointError(f"{path} is {path.stat().st_size} bytes; a model card is at most {MAX_CARD_BYTES}")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise CheckpointError(f"{path} is not valid UTF-8 JSON: {str(exc)[:200]}") from None
+
+
 def read_card(folder: Path) -> ModelCard | None:
     """The validated model.json in folder, or None when there is none (NVIDIA's folders)."""
     path = folder / MODEL_CARD
     if not path.is_file():
         return None
-    if path.stat().st_size > MAX_CARD_BYTES:
-        raise CheckpointError(f"{path} is {path.stat().st_size} bytes; a model card is at most {MAX_CARD_BYTES}")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise CheckpointError(f"{path} is not valid UTF-8 JSON: {str(exc)[:200]}") from None
-    return parse_card(data, str(path))
+    return parse_card(read_card_json(path), str(path))
 
 
 def write_card(folder: Path, card: dict) -> Path:

@@ -17,6 +17,7 @@ from PIL import Image
 from .checkpoints import (GENERATOR_WEIGHTS, MODEL_CARD, OFFICIAL_WEIGHTS, CheckpointError, find_checkpoints,
                           load_weights, read_state_dict)
 from .data.sketch import read_rgb
+from .model_card import read_card_json
 from .networks import ClassConditionalGenerator, UnetGenerator
 from .networks.unet import unet_config_from_state
 
@@ -42,9 +43,10 @@ def model_kind(folder: str | Path) -> str:
     card_path = folder / MODEL_CARD
     if card_path.is_file():
         try:
-            return SKETCH_KIND if json.loads(card_path.read_text()).get("kind") == SKETCH_KIND else SPADE_KIND
-        except (json.JSONDecodeError, AttributeError):
+            card = read_card_json(card_path)
+        except CheckpointError:
             return SPADE_KIND  # the SPADE loader reports what is wrong with the file
+        return SKETCH_KIND if isinstance(card, dict) and card.get("kind") == SKETCH_KIND else SPADE_KIND
     weights = folder / OFFICIAL_WEIGHTS
     if folder.name.endswith(RELEASED_SUFFIX) or (weights.is_file() and _is_unet_state_file(weights)):
         return SKETCH_KIND
@@ -61,10 +63,7 @@ def read_sketch_card(folder: Path) -> dict | None:
     path = folder / MODEL_CARD
     if not path.is_file():
         return None
-    try:
-        card = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{path} is not valid JSON: {exc}") from None
+    card = read_card_json(path)
     card = card if isinstance(card, dict) else {}
     network = card.get("network")
     if card.get("format") != SKETCH_FORMAT or not isinstance(network, dict) or network.get("type") not in NETWORKS:

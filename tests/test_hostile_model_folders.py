@@ -225,6 +225,15 @@ def test_the_cli_reports_bad_cards_as_one_line(folder, tmp_path, change, message
     assert not (tmp_path / "o.png").exists()
 
 
+def test_the_cli_reports_a_utf16_model_json_as_one_line(folder, tmp_path, capsys):
+    (folder / "model.json").write_text((folder / "model.json").read_text(), encoding="utf-16")
+    write_label_map(tmp_path / "l.png", labels_of())
+    with pytest.raises(SystemExit, match="error: .*model.json is not valid UTF-8 JSON"):
+        cli(["generate", "--checkpoint", str(folder), "--labels", str(tmp_path / "l.png"), "--out", str(tmp_path / "o.png")])
+    cli(["models", "--root", str(folder.parent)])  # one unreadable card does not stop the listing
+    assert "model" in capsys.readouterr().out
+
+
 json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=80),
                            lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
                            max_leaves=12)
