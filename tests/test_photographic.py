@@ -173,6 +173,19 @@ def test_flower_regions_bloom_on_grass(solid_bank):
         assert yellow.sum() > white.sum() > 0
 
 
+def test_a_region_takes_a_crop_that_covers_it_rather_than_mirror_tiling_a_small_one(solid_bank):
+    bank = copy.copy(solid_bank[0])
+    small = [(f"small{v}", np.full((20, 30, 3), v, np.uint8)) for v in (40, 50)]
+    large = [(f"large{v}", np.full((90, 180, 3), v, np.uint8)) for v in (200, 210, 220)]
+    bank.crops = {**bank.crops, GRASS: small + large}
+
+    def painted(height: int, width: int) -> set[int]:
+        return {round(float(bank.texture(GRASS, height, width, np.random.default_rng(s)).mean() * 255))
+                for s in range(30)}
+    assert painted(120, 200) == {200, 210, 220}  # only the large crops cover 120x200 within grass's upscale cap
+    assert painted(24, 40) == {40, 50, 200, 210, 220}  # every crop covers a small region
+
+
 def test_held_out_photos_never_enter_the_bank(solid_bank):
     bank, held = solid_bank
     assert held not in bank.photo_ids and len(bank.crops[bank.ids["sea"]]) == 1

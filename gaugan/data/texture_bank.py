@@ -2,8 +2,8 @@
 
 `texture_boxes.json` (beside this file) lists rectangles cut from the fetched photographs, each holding one
 class only (chosen by eye; a test checks every box lies inside its photo). A `TextureBank` loads those crops
-from the training photos; `render_photographic` fills each region of a layout with a crop of its class,
-scaled for its size and distance, then grades the whole scene with one look (white balance, exposure,
+from the training photos; `render_photographic` fills each region of a layout with a crop of its class
+large enough to cover it, then grades the whole scene with one look (white balance, exposure,
 contrast), adds haze towards the horizon and softens region seams, so labels and image align pixel for pixel.
 Photos whose id falls in the held-out split (`is_held_out`) never enter the bank: evaluation uses them.
 """
@@ -29,7 +29,8 @@ WORKING_HEIGHT = 360  # photos are decoded at this height (1440x720 -> 720x360):
 HELD_OUT_FOLDS = 5
 # Classes whose texture is stretched over the whole region (gradients: sky, water); the rest keep their grain.
 STRETCHED = {"sky-other", "clouds", "sea", "river", "mountain", "hill"}
-MAX_UPSCALE = {True: 4.0, False: 1.6}
+MAX_UPSCALE = {True: 4.0, False: 1.6}  # per STRETCHED: a region takes a crop that covers it within this upscale
+MIN_CHOICES = 3  # ... or, where fewer crops do, one of the few that need the least
 
 
 def is_held_out(photo_id: str) -> bool:
@@ -110,17 +111,20 @@ class TextureBank:
         if not crops:
             return None
         crops = [c for p, c in crops if p == prefer] or [c for _, c in crops]
-        crop = crops[rng.integers(len(crops))]
+        stretched = self.names[label] in STRETCHED
+        cap = MAX_UPSCALE[stretched]
+        covers = np.array([max(height / c.shape[0], width / c.shape[1]) for c in crops])  # scale that just covers
+        choices = min(len(crops), max(MIN_CHOICES, int((covers <= cap).sum())))
+        index = np.argsort(covers, kind="stable")[rng.integers(choices)]
+        crop, cover = crops[index], covers[index]
         if rng.random() < 0.5:
             crop = crop[:, ::-1]
-        stretched = self.names[label] in STRETCHED
         ch, cw = crop.shape[:2]
-        cover = max(height / ch, width / cw)
-        scale = float(np.clip(cover * (1.0 if stretched else rng.uniform(0.6, 1.0)), 0.5, MAX_UPSCALE[stretched]))
+        scale = float(np.clip(cover * (1.0 if stretched else rng.uniform(1.0, 1.3)), 0.5, cap))
         size = (max(1, round(cw * scale)), max(1, round(ch * scale)))
         resized = np.asarray(Image.fromarray(crop).resize(size, Image.Resampling.BILINEAR), np.float32) / 255
         pad_y, pad_x = max(0, height - size[1]), max(0, width - size[0])
-        if pad_y or pad_x:  # mirror-tile what one crop cannot cover
+        if pad_y or pad_x:  # mirror-tile what no crop covers within its upscale cap
             resized = np.pad(resized, ((0, pad_y), (0, pad_x), (0, 0)), mode="symmetric")
         y = rng.integers(resized.shape[0] - height + 1)
         x = rng.integers(resized.shape[1] - width + 1)
