@@ -5,7 +5,6 @@ Plain functions (no Streamlit), so the page stays layout and state only.
 from __future__ import annotations
 
 import io
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +14,12 @@ from scipy import ndimage
 
 from label_colors import PALETTES, Label, to_label_map, unmatched_share
 
+from . import images
 from .checkpoints import find_checkpoints
 from .data.landscape import landscape_layout
 from .pipeline import GauGAN, resize_nearest
 from .semantics import remap
+from .shipped import shipped_root
 
 SHIPPED_MODEL = "landscape"
 NO_LABEL = 65535  # marks unpainted canvas pixels before the base map fills them
@@ -27,8 +28,10 @@ BACKGROUND_NAMES = ("sky-other", "sky", "grass", "road", "wall")
 
 
 def list_models(root: str | Path) -> dict[str, Path]:
-    """Checkpoint folders under root, the shipped model first."""
-    found = find_checkpoints(root)
+    """The shipped models and the checkpoint folders under root (a folder there wins a name clash), the shipped
+    landscape model first."""
+    shipped = shipped_root()
+    found = {**(find_checkpoints(shipped) if shipped else {}), **find_checkpoints(root)}
     return dict(sorted(found.items(), key=lambda item: (item[0] != SHIPPED_MODEL, item[0])))
 
 
@@ -82,18 +85,8 @@ def refuse_photo(data: bytes, palette: list[Label], model_name: str) -> None:
 
 
 def read_photo(data: bytes, max_pixels: int = MAX_PHOTO_PIXELS) -> Image.Image:
-    """An uploaded photo, size-checked before decoding; ValueError saying what is wrong with it."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            width, height = image.size
-            if width * height > max_pixels:
-                raise ValueError(f"the photo is {width}×{height} pixels; at most {max_pixels} pixels are accepted")
-            image.load()
-    except (OSError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ValueError(f"not a readable photo (PNG, JPEG or WebP expected): {exc}") from None
-    return image.convert("RGB")
+    """An uploaded style photo as RGB (gaugan.images' bounded decoder, with room for a phone camera's photos)."""
+    return images.read_photo(data, max_pixels)
 
 
 def mixed_style(model: GauGAN, code: torch.Tensor, seed: int, strength: float) -> torch.Tensor:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+import textwrap
 from pathlib import Path
 from typing import NamedTuple
 
@@ -29,7 +30,8 @@ from gaugan.sketch import model_kind  # noqa: E402
 from label_colors import Label, validate_palette  # noqa: E402
 from streamlit_drawable_canvas import st_canvas  # noqa: E402
 from streamlit_app import sketch_mode  # noqa: E402
-from widgets import chip_styles, column_width, download_progress, hex_colour, plain, undo_shortcuts  # noqa: E402
+from widgets import (chip_styles, column_width, download_progress, hex_colour, kept, plain,  # noqa: E402
+                     undo_shortcuts)
 
 CHECKPOINTS = Path(os.environ.get("GAUGAN_CHECKPOINTS", ROOT / "checkpoints"))
 NVIDIA_URL = os.environ.get("GAUGAN_NVIDIA_URL", "")  # a direct link to NVlabs/SPADE's checkpoints.tar.gz
@@ -40,6 +42,7 @@ TOOLS = {"Brush": "freedraw", "Line": "line", "Rectangle": "rect", "Circle": "ci
          "Eraser": "freedraw", "Fill": "point"}
 CANVAS_WIDTHS = {"Small (320 px)": 320, "Medium (384 px)": 384, "Large (512 px)": 512}
 MIN_CANVAS_WIDTH = 200
+DESCRIPTION_CHARS = 300  # a longer model description is cut at a word, in full on hover
 
 st.set_page_config(page_title="GauGAN doodle → photo", page_icon="🎨", layout="wide")
 state = st.session_state
@@ -104,8 +107,15 @@ def reset_canvas() -> None:
     state.strokes = 0
 
 
+def bake_strokes() -> None:
+    """The strokes go into the base map under a fresh canvas (a canvas can neither rescale nor outlive them)."""
+    if state.get("strokes"):
+        state.base = state.current_labels
+        reset_canvas()
+
+
 def init_state() -> None:
-    defaults = {"canvas_gen": 0, "base": None, "notices": [], "seed": 0, "model_error": None, "upload_error": None,
+    defaults = {"canvas_gen": 0, "base": None, "notices": [], "model_error": None, "upload_error": None,
                 "chosen_labels": {}, "generated_for": None, "last_image": None}
     for key, value in defaults.items():
         state.setdefault(key, value)
@@ -113,16 +123,11 @@ def init_state() -> None:
 
 # ---------------------------------------------------------------- callbacks (run before the script)
 def switch_model(models: dict[str, Path]) -> None:
-    """Load the model picked in the select-box; if it is broken, say so and go back to the one in use."""
-    if model_kind(models[state.model]) == "sketch":  # sketch mode loads its own model
-        state.model_error = None
-        return
-    try:
-        load(models, state.model)
-        state.model_error = None
-    except ValueError as exc:
-        state.model_error = f"Could not load model **{plain(state.model)}**: {plain(exc)}"
-        state.model = state.active_model
+    """A model picked in the select-box: the last model error goes; sketch mode takes the canvas off the page, so
+    the strokes go into the base map first."""
+    state.model_error = None
+    if model_kind(models[state.model]) == "sketch":
+        bake_strokes()
 
 
 def new_variation() -> None:
@@ -138,22 +143,24 @@ def choose_label(model_name: str, label_id: int) -> None:
 
 
 # ---------------------------------------------------------------- model in use
-def active_model(models: dict[str, Path]) -> tuple[str, GauGAN]:
-    """The model in use; a drawing made with another model is moved to it by label name."""
-    state.setdefault("model", next(iter(models)))
-    if state.model not in models:
-        state.model = next(iter(models))
-    name = state.model
-    try:
-        model = load(models, name)
-    except ValueError as exc:  # a broken default model: nothing else to fall back on
-        st.error(f"Could not load model **{plain(name)}**: {plain(exc)}")
-        st.stop()
-    previous, previous_labels = state.get("active_model"), state.get("active_labels")
-    if previous and previous != name and state.get("current_labels") is not None:
-        move_drawing(previous, previous_labels, name, model.labels)
-    state.active_model, state.active_labels = name, model.labels
-    return name, model
+def active_model(models: dict[str, Path]) -> tuple[str, GauGAN] | None:
+    """The chosen model or, if it does not load (the error stays), the one used before or the first that loads;
+    None if none does. A drawing made with another model is moved to it by label name."""
+    wanted, previous = state.model, state.get("active_model")
+    for name in dict.fromkeys([wanted, previous, *models]):
+        if name not in models or model_kind(models[name]) == "sketch":
+            continue
+        try:
+            model = load(models, name)
+        except ValueError as exc:
+            if name == wanted:
+                state.model_error = f"Could not load model **{plain(name)}**: {plain(exc)}"
+            continue
+        if previous and previous != name and state.get("current_labels") is not None:
+            move_drawing(previous, state.active_labels, name, model.labels)
+        state.model, state.active_model, state.active_labels = name, name, model.labels
+        return name, model
+    return None
 
 
 def move_drawing(previous: str, old: list[Label], name: str, new: list[Label]) -> None:
@@ -166,27 +173,32 @@ def move_drawing(previous: str, old: list[Label], name: str, new: list[Label]) -
 
 
 # ---------------------------------------------------------------- sidebar
+def model_box(models: dict[str, Path]) -> None:
+    """The page title and the Model select-box, in both page modes."""
+    st.sidebar.title("GauGAN")
+    st.sidebar.selectbox("Model", list(models), key="model", on_change=switch_model, args=(models,),
+                         help=f"The shipped models and every checkpoint folder in {plain(CHECKPOINTS)}.")
+
+
 def sidebar(models: dict[str, Path], name: str, model: GauGAN) -> Controls:
+    """The label-map page's settings; each keeps its value while sketch mode is shown."""
     bar = st.sidebar
-    bar.title("GauGAN")
-    bar.selectbox("Model", list(models), key="model", on_change=switch_model, args=(models,),
-                  help="The shipped model and every checkpoint folder found in checkpoints/.")
-    description = (model_card_description(models[name]) or "").strip()
+    description = " ".join((model_card_description(models[name]) or "").split())
     if description:
-        bar.caption(plain(description[:300]))
+        short = textwrap.shorten(description, DESCRIPTION_CHARS, placeholder=" …")
+        bar.caption(plain(short), help=plain(description) if short != description else None)
     palette = model.labels
     background_id = bar.selectbox(
-        "Unpainted area", [l.id for l in palette], key=f"background_{name}",
-        index=[l.id for l in palette].index(background_label(palette)),
+        "Unpainted area", [l.id for l in palette], key=kept(f"background_{name}", background_label(palette)),
         format_func=lambda i: next(l.name for l in palette if l.id == i),
         help="The label of every pixel you have not painted; the eraser paints it too.")
-    brush = bar.slider("Brush size", 2, 80, 24, key="brush")
-    max_width = CANVAS_WIDTHS[bar.selectbox("Canvas", list(CANVAS_WIDTHS), index=2, key="canvas_size",
+    brush = bar.slider("Brush size", 2, 80, key=kept("brush", 24))
+    max_width = CANVAS_WIDTHS[bar.selectbox("Canvas", list(CANVAS_WIDTHS), key=kept("canvas_size", "Large (512 px)"),
                                             help="At most this wide; it shrinks to fit narrow windows.")]
-    bar.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="seed")
+    bar.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key=kept("seed", 0))
     bar.button("New variation", on_click=new_variation, width="stretch", key="new_variation")
-    live = bar.toggle("Live: regenerate after each stroke", value=name == SHIPPED_MODEL, key=f"live_{name}")
-    variations = bar.toggle("Show 4 variations", key="variations")
+    live = bar.toggle("Live: regenerate after each stroke", key=kept(f"live_{name}", name == SHIPPED_MODEL))
+    variations = bar.toggle("Show 4 variations", key=kept("variations", False))
     style, look, strength = style_controls(models, name, model) if model.has_style_encoder else (None, None, 1.0)
     return Controls(brush, max_width, live, variations, style, look, strength, background_id)
 
@@ -206,7 +218,8 @@ def style_controls(models: dict[str, Path], name: str, model: GauGAN) -> tuple[b
     photo = bar.file_uploader("Style from a photo", type=["png", "jpg", "jpeg", "webp"], key="style")
     style = checked_style(photo)
     look = state.get("look") if state.get("look") in looks and style is None else None
-    strength = bar.slider("Style strength", 0.0, 1.0, 0.8, 0.05, key="strength", disabled=not (style or look),
+    strength = bar.slider("Style strength", 0.0, 1.0, step=0.05, key=kept("strength", 0.8),
+                          disabled=not (style or look),
                           help="1 copies the look; lower values mix in the seed, so seeds still vary.")
     return style, look, strength
 
@@ -219,9 +232,9 @@ def nvidia_models(models: dict[str, Path]) -> None:
     """Download, verify and unpack NVIDIA's checkpoints.tar.gz into the checkpoints folder, after the licence."""
     with st.sidebar.expander("Get NVIDIA's pretrained models"):
         st.markdown(LICENCE)
-        url = st.text_input("checkpoints.tar.gz URL", value=NVIDIA_URL, key="nvidia_url",
+        url = st.text_input("checkpoints.tar.gz URL", key=kept("nvidia_url", NVIDIA_URL),
                             help="The archive linked from the NVlabs/SPADE README (or a local path).")
-        agreed = st.checkbox("I accept the licence: non-commercial use only", key="nvidia_licence")
+        agreed = st.checkbox("I accept the licence: non-commercial use only", key=kept("nvidia_licence", False))
         if not st.button("Download and unpack", disabled=not (agreed and url.strip()), key="nvidia_download"):
             return
         try:
@@ -315,11 +328,8 @@ def fit_drawing_to(size: tuple[int, int]) -> None:
     state.canvas_shape = size
     if previous is None or previous == size:
         return
-    if state.get("strokes"):  # the canvas cannot rescale its strokes: bake them into the base of a fresh canvas
-        state.base = fit_label_map(state.current_labels, size)
-        state.strokes = 0
-        reset_canvas()
-    elif state.base is not None:
+    bake_strokes()
+    if state.base is not None:
         state.base = fit_label_map(state.base, size)
     if state.get("current_labels") is not None:
         state.current_labels = fit_label_map(state.current_labels, size)
@@ -337,14 +347,14 @@ def palette_chips(name: str, palette: list[Label], controls: Controls) -> int:
         chips.button(plain(label.name), key=f"chip_{label.id}", on_click=choose_label, args=(name, label.id),
                      help=f"{hex_colour(label.rgb)}")
     chip_styles({f"chip_{l.id}": l.rgb for l in palette}, f"chip_{chosen}")
-    st.radio("Tool", list(TOOLS), horizontal=True, key="tool", label_visibility="collapsed")
+    st.radio("Tool", list(TOOLS), horizontal=True, key=kept("tool", "Brush"), label_visibility="collapsed")
     return chosen
 
 
 def draw(palette: list[Label], base: np.ndarray, label_id: int, controls: Controls) -> np.ndarray | None:
     """The canvas over the base map; returns the label map it shows (None if the canvas cannot be read)."""
     by_id = {l.id: l for l in palette}
-    tool = state.get("tool", "Brush")
+    tool = state.tool
     colour = hex_colour(by_id[controls.background_id if tool == "Eraser" else label_id].rgb)
     fill = tool == "Fill"
     canvas = st_canvas(
@@ -429,10 +439,11 @@ def variations(name: str, models: dict[str, Path], labels: np.ndarray, controls:
                       width="stretch")
 
 
-def show_messages(box) -> None:
-    """Errors that stay while their cause stays; notices shown once."""
+def show_messages(box, name: str | None) -> None:
+    """Errors that stay while their cause stays (name: the model in use, None if none loads); notices shown once."""
     if state.model_error:
-        box.error(state.model_error + f" Still using **{plain(state.active_model)}**; your drawing is kept.")
+        box.error(state.model_error + (f" Using **{plain(name)}** instead; your drawing is kept." if name else
+                                       " No other model loads either; pick one in the Model box."))
     for error in (state.upload_error, state.get("style_error"), state.get("download_error")):
         if error:
             box.error(error)
@@ -446,17 +457,23 @@ def main() -> None:
     init_state()
     models = list_models(CHECKPOINTS)
     if not models:
-        st.error(f"No models found in {plain(CHECKPOINTS)}. Expected folders with model.json (ours) or "
-                 "latest_net_G.pth (NVIDIA's <name>\\_pretrained).")
+        st.error(f"No models found: no shipped models and none in {plain(CHECKPOINTS)}. Expected folders with "
+                 "model.json (ours) or latest_net_G.pth (NVIDIA's <name>\\_pretrained).")
         st.stop()
-    if state.get("model") in models and model_kind(models[state.model]) == "sketch":  # outlines -> photo
-        st.sidebar.selectbox("Model", list(models), key="model", on_change=switch_model, args=(models,),
-                             help="The shipped model and every checkpoint folder found in checkpoints/.")
+    if state.get("model") not in models:
+        state.model = next(iter(models))
+    if model_kind(models[state.model]) == "sketch":  # outlines -> photo
+        model_box(models)
         sketch_mode.render(models[state.model], state.model, modified_time(models[state.model]))
         return
-    name, model = active_model(models)
-    controls = sidebar(models, name, model)
+    loaded = active_model(models)
+    model_box(models)
     messages = st.container(key="messages")
+    if loaded is None:
+        show_messages(messages, None)
+        return
+    name, model = loaded
+    controls = sidebar(models, name, model)
     left, right = st.columns(2)
     with left:
         available = column_width("canvas_column")
@@ -476,7 +493,7 @@ def main() -> None:
     if controls.variations and labels is not None:
         variations(name, models, labels, controls)
     nvidia_models(models)
-    show_messages(messages)
+    show_messages(messages, name)
 
 
 main()

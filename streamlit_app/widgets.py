@@ -1,5 +1,5 @@
-"""Page pieces with no model work: untrusted text shown as text, the column-width probe, undo shortcuts,
-a download progress bar, colour-chip styles."""
+"""Page pieces with no model work: untrusted text shown as text, settings kept while their widgets are away,
+the column-width probe, undo shortcuts, a download progress bar, colour-chip styles."""
 from __future__ import annotations
 
 import re
@@ -65,6 +65,20 @@ def plain(text: object) -> str:
     Bare URLs get a zero-width space after "://" and "www": GFM links them after escapes are resolved."""
     text = str(text).replace("://", ":\u200b//").replace("www.", "www\u200b.")
     return MARKDOWN_SPECIAL.sub(r"\\\1", text).replace("\n", "  \n")
+
+
+def kept(key: str, default: object) -> str:
+    """The key for a widget whose value outlives runs that do not draw it (Streamlit drops such widgets' state).
+
+    The value is copied under session_state.kept and put back when the widget returns; give the widget no default
+    value of its own."""
+    state = st.session_state
+    saved = state.setdefault("kept", {})
+    if key in state:
+        saved[key] = state[key]
+    else:
+        state[key] = saved.get(key, default)
+    return key
 
 
 def column_width(key: str) -> int | None:

@@ -13,6 +13,9 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
+
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -103,3 +106,35 @@ def stroke(page, points: list[tuple[int, int]]) -> None:
 def result_src(page) -> str | None:
     images = page.locator(RESULT)
     return images.first.get_attribute("src") if images.count() else None
+
+
+def open_page(page, url: str) -> None:
+    """Load the page and wait until the drawing canvas is there and fitted to its column."""
+    page.goto(url)
+    page.wait_for_selector(CANVAS, timeout=60_000)
+    wait_idle(page)
+    page.wait_for_timeout(800)  # the column-width probe may fit the canvas once after the first render
+    wait_idle(page)
+
+
+def wait_new_result(page, previous: str | None, timeout: float = 60_000) -> str:
+    """The src of the result image once one other than previous is on screen."""
+    page.wait_for_function(
+        "([sel, prev]) => { const i = document.querySelector(sel); return i && i.complete && i.naturalWidth > 0"
+        " && i.getAttribute('src') !== prev; }", arg=[RESULT, previous], timeout=timeout)
+    return result_src(page)
+
+
+def paint(page, points: list[tuple[float, float]]) -> str:
+    """One stroke with live generation on; returns the new image's src once it is on screen."""
+    before = result_src(page)
+    stroke(page, points)
+    return wait_new_result(page, before)
+
+
+def label_map(page) -> np.ndarray:
+    """The ids label map as the page's download button hands it out."""
+    wait_idle(page)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download label map (ids)").click()
+    return np.asarray(Image.open(download.value.path()))

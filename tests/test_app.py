@@ -1,6 +1,7 @@
 """The Streamlit page under AppTest: generate, model switch, uploads, bad input, broken checkpoints."""
 import base64
 import io
+import json
 import re
 
 import numpy as np
@@ -35,12 +36,17 @@ def checkpoints(tmp_path_factory):
     return root
 
 
-@pytest.fixture()
-def app(checkpoints, monkeypatch):
-    monkeypatch.setenv("GAUGAN_CHECKPOINTS", str(checkpoints))
+def page_on(root, monkeypatch) -> AppTest:
+    """The page with GAUGAN_CHECKPOINTS set to root, its caches cleared."""
+    monkeypatch.setenv("GAUGAN_CHECKPOINTS", str(root))
     st.cache_resource.clear()
     st.cache_data.clear()
     return AppTest.from_file(APP, default_timeout=120)
+
+
+@pytest.fixture()
+def app(checkpoints, monkeypatch):
+    return page_on(checkpoints, monkeypatch)
 
 
 def strokes(*rects: tuple[str, tuple[int, int, int, int]]) -> dict:
@@ -56,10 +62,15 @@ def strokes(*rects: tuple[str, tuple[int, int, int, int]]) -> dict:
     return {"drawing": {"raw": {"objects": objects}, "data": url}, "backgroundFit": None}
 
 
+def unescaped(text: str) -> str:
+    """Text as a reader sees it: Markdown escapes removed."""
+    return re.sub(r"\\(.)", r"\1", text)
+
+
 def texts(at) -> str:
     """The messages on the page as a reader sees them (Markdown escapes and bold marks removed)."""
     raw = " | ".join(str(e.value) for kind in ("error", "info", "warning", "caption") for e in at.get(kind))
-    return re.sub(r"\\(.)", r"\1", raw.replace("**", ""))
+    return unescaped(raw.replace("**", ""))
 
 
 def test_painting_generates_an_image(app):
@@ -127,10 +138,88 @@ def test_broken_checkpoint_is_reported_and_the_drawing_stays(app):
     app.selectbox(key="model").select("broken_pretrained").run()
     assert not app.exception
     message = texts(app)
-    assert "Could not load model broken_pretrained" in message and "Still using landscape" in message
+    assert "Could not load model broken_pretrained" in message and "Using landscape instead" in message
     assert app.selectbox(key="model").value == "landscape", "the select-box shows the model in use"
     assert np.array_equal(app.session_state["current_labels"], before)
     assert len(app.main.get("image")) == 1
+
+
+def broken_model(folder) -> None:
+    folder.mkdir()
+    (folder / "model.json").write_text("{not json")
+
+
+def test_shipped_models_are_listed_beside_another_checkpoints_folder(tmp_path, monkeypatch):
+    broken_model(tmp_path / "aaa")  # sorts before every shipped model
+    app = page_on(tmp_path, monkeypatch).run()
+    assert not app.exception and not app.error, app.exception or texts(app)
+    box = app.selectbox(key="model")
+    assert box.value == "landscape" and box.options[0] == "landscape", "the shipped landscape model is the default"
+    assert {"aaa", "landscape-sketch"} <= set(box.options)
+
+
+def test_a_broken_model_in_use_falls_back_and_the_page_stays(tmp_path, monkeypatch):
+    broken_model(tmp_path / "landscape")  # takes the place of the shipped default
+    make_tiny_model(tmp_path / "tiny")
+    app = page_on(tmp_path, monkeypatch)
+    app.session_state["canvas_0"] = strokes(("tree", (10, 60, 10, 60)))
+    app.run()
+    assert not app.exception, app.exception
+    assert "Could not load model landscape: " in texts(app) and "model.json is not valid" in texts(app)
+    assert "Using tiny instead; your drawing is kept." in texts(app)
+    assert app.selectbox(key="model").value == "tiny" and "Unpainted area" in [s.label for s in app.selectbox]
+    drawn = app.session_state["current_labels"].copy()
+    assert (drawn[10:60, 10:60] == LAND["tree"].id).all()
+    app.run()
+    assert "Could not load model landscape" in texts(app), "the error stays"
+    app.selectbox(key="model").select("landscape").run()
+    assert "Could not load model landscape" in texts(app) and app.selectbox(key="model").value == "tiny"
+    assert np.array_equal(app.session_state["current_labels"], drawn), "the drawing is kept"
+
+
+def test_with_no_model_that_loads_the_model_box_stays(tmp_path, monkeypatch):
+    broken_model(tmp_path / "landscape")
+    app = page_on(tmp_path, monkeypatch).run()
+    assert not app.exception, app.exception
+    assert "Could not load model landscape" in texts(app) and "No other model loads either" in texts(app)
+    app.selectbox(key="model").select("landscape-sketch").run()
+    assert not app.exception and "Pen width" in [s.label for s in app.slider]
+
+
+def test_settings_and_drawing_survive_a_visit_to_sketch_mode(app):
+    app.session_state["canvas_0"] = strokes(("tree", (10, 60, 10, 60)))
+    app.run()
+    app.number_input(key="seed").set_value(7)
+    app.selectbox(key="canvas_size").select("Small (320 px)")
+    app.selectbox(key="background_landscape").set_value(LAND["sea"].id)
+    app.slider(key="brush").set_value(40)
+    app.radio(key="tool").set_value("Line")
+    app.toggle(key="live_landscape").set_value(False)
+    app.run()
+    settings = {w.key: w.value for w in (app.number_input(key="seed"), app.selectbox(key="canvas_size"),
+                                          app.selectbox(key="background_landscape"), app.slider(key="brush"),
+                                          app.radio(key="tool"), app.toggle(key="live_landscape"))}
+    drawn = app.session_state["current_labels"].copy()
+    assert drawn.shape == (320, 320) and (drawn == LAND["tree"].id).any()
+    app.selectbox(key="model").select("landscape-sketch").run()
+    assert "Pen width" in [s.label for s in app.slider]
+    app.selectbox(key="model").select("landscape").run()
+    assert not app.exception, app.exception
+    assert {key: app.session_state[key] for key in settings} == settings
+    assert np.array_equal(app.session_state["current_labels"], drawn), "the drawing comes back as it was"
+
+
+def test_a_long_model_description_is_cut_at_a_word(tmp_path, monkeypatch):
+    card_path = tmp_path / "landscape" / "model.json"
+    make_tiny_model(card_path.parent)
+    description = " ".join(f"part {i} (see gaugan/file{i}.py)" for i in range(20))
+    card_path.write_text(json.dumps({**json.loads(card_path.read_text()), "description": description}))
+    app = page_on(tmp_path, monkeypatch).run()
+    caption = app.sidebar.get("caption")[0]
+    shown = unescaped(caption.value)
+    assert shown.endswith(" …") and len(shown) <= 300, shown
+    assert description.startswith(shown[:-2]) and description[len(shown) - 2] == " ", "cut between two words"
+    assert unescaped(caption.proto.help) == description, "the whole text shows on hover"
 
 
 def png(array: np.ndarray, fmt: str = "PNG") -> bytes:
@@ -143,17 +232,20 @@ def style_uploader(app):
     return next(u for u in app.sidebar.get("file_uploader") if "Style" in u.proto.label)
 
 
-def test_bad_style_photo_is_a_clear_error_and_the_drawing_stays(app):
+@pytest.mark.parametrize("name, data", [("broken.jpg", b"\xff\xd8\xff not a jpeg"), ("notes.png", b"plain text")])
+def test_bad_style_photo_is_a_clear_error_and_the_drawing_stays(app, name, data):
     app.session_state["canvas_0"] = strokes(("tree", (10, 60, 10, 60)))
     app.run()
     before = app.session_state["current_labels"].copy()
-    style_uploader(app).set_value(("broken.jpg", b"\xff\xd8\xff not a jpeg", "image/jpeg")).run()
+    style_uploader(app).set_value((name, data, "image/png")).run()
     assert not app.exception, app.exception
-    assert "Could not use broken.jpg as a style photo: not a readable photo" in texts(app)
+    assert (f"Could not use {name} as a style photo: not a readable image: expected a style photo in "
+            "PNG/JPEG/WEBP/BMP/GIF/TIFF, found none of them. Your drawing is kept.") in texts(app)
+    assert "BytesIO" not in texts(app) and " at 0x" not in texts(app), "no internal object names"
     assert np.array_equal(app.session_state["current_labels"], before)
     assert len(app.main.get("image")) == 1, "the page still generates, without the style"
     app.run()
-    assert "Could not use broken.jpg" in texts(app), "the error stays while the file does"
+    assert f"Could not use {name}" in texts(app), "the error stays while the file does"
 
 
 def test_seed_still_varies_with_a_style_photo(app):
@@ -220,7 +312,6 @@ def test_fill_paints_the_enclosed_region(app):
 
 
 def test_text_from_a_model_folder_is_shown_as_text(app, checkpoints):
-    import json
     import shutil
 
     hostile = checkpoints / "hostile"
@@ -300,7 +391,6 @@ def test_built_in_looks_are_offered_and_named_in_the_caption(app):
 
 
 def test_a_model_whose_palette_clashes_is_refused_by_name(app, checkpoints):
-    import json
     import shutil
 
     clash = checkpoints / "clash"

@@ -8,8 +8,8 @@ import time
 
 import numpy as np
 import pytest
-from browser import (CANVAS, RESULT, browser_page, choose_label, result_src, stroke, streamlit_server, upload_file,
-                     wait_idle)
+from browser import (CANVAS, RESULT, browser_page, choose_label, label_map, open_page, paint, result_src, stroke,
+                     streamlit_server, upload_file, wait_idle, wait_new_result)
 from helpers import ROOT, local_server, official_archive
 from PIL import Image
 
@@ -35,32 +35,9 @@ def broken_url(tmp_path_factory):
         yield address
 
 
-def open_page(page, url: str) -> None:
-    page.goto(url)
-    page.wait_for_selector(CANVAS, timeout=60_000)
-    wait_idle(page)
-    page.wait_for_timeout(800)  # the column-width probe may fit the canvas once after the first render
-    wait_idle(page)
-
-
-def wait_new_result(page, previous: str | None, timeout: float = 60_000) -> str:
-    page.wait_for_function(
-        "([sel, prev]) => { const i = document.querySelector(sel); return i && i.complete && i.naturalWidth > 0"
-        " && i.getAttribute('src') !== prev; }", arg=[RESULT, previous], timeout=timeout)
-    return result_src(page)
-
-
 def fetch_png(page, src: str) -> Image.Image:
     response = page.request.get(src if src.startswith("http") else page.url.rstrip("/") + src)
     return Image.open(io.BytesIO(response.body()))
-
-
-def label_map(page) -> np.ndarray:
-    """The ids label map as the page's download button hands it out."""
-    wait_idle(page)
-    with page.expect_download() as download:
-        page.get_by_role("button", name="Download label map (ids)").click()
-    return np.asarray(Image.open(download.value.path()))
 
 
 def canvas_box(page) -> dict:
@@ -102,13 +79,6 @@ def test_paint_generate_and_download(url):
             assert png.format == "PNG" and png.size == image.size
         ids = np.asarray(Image.open(download.value.path()))
         assert len(np.unique(ids)) >= 3, "sky, sea and mountain should all be in the label map"
-
-
-def paint(page, points: list[tuple[float, float]]) -> str:
-    """One stroke with live generation on; returns the new image's src once it is on screen."""
-    before = result_src(page)
-    stroke(page, points)
-    return wait_new_result(page, before)
 
 
 def test_bad_upload_error_stays_and_the_drawing_survives(url, tmp_path):

@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 import streamlit as st
-from browser import RESULT, browser_page, result_src, streamlit_server, wait_idle
+from browser import CANVAS, RESULT, browser_page, label_map, open_page, paint, result_src, streamlit_server, wait_idle
 from helpers import ROOT
 from PIL import Image
 from streamlit.testing.v1 import AppTest
@@ -53,14 +53,38 @@ def test_sketch_model_switches_the_page_to_sketch_mode(checkpoints, monkeypatch)
     assert [b.label for b in at.get("download_button")] == ["Download image", "Download sketch"]
 
 
+def pick(page, box: str, option: str) -> None:
+    """Choose an option in the named select-box."""
+    page.get_by_role("combobox", name=box).click()
+    page.get_by_role("option", name=option, exact=True).click()
+    wait_idle(page)
+
+
+def label_page_settings(page) -> dict:
+    """What the label-map page's sidebar and tool row show."""
+    return {**{box: page.get_by_role("combobox", name=box).input_value() for box in ("Canvas", "Unpainted area")},
+            "seed": page.get_by_label("Seed", exact=True).input_value(),
+            "tool": page.locator(".st-key-tool label:has(input:checked)").inner_text()}
+
+
 @pytest.mark.browser
 @pytest.mark.slow
-def test_draw_lines_in_sketch_mode_and_get_a_photo(checkpoints):
+def test_draw_lines_in_sketch_mode_and_get_a_photo_then_go_back(checkpoints):
     with streamlit_server(checkpoints) as url, browser_page() as page:
-        page.goto(url)
+        open_page(page, url)
+        pick(page, "Canvas", "Small (320 px)")
+        pick(page, "Unpainted area", "sea")
+        page.get_by_label("Seed", exact=True).fill("7")
+        page.get_by_label("Seed", exact=True).press("Enter")
         wait_idle(page)
-        page.get_by_role("combobox", name="Model").click()
-        page.get_by_role("option", name="landscape-sketch").click()
+        paint(page, [(40, 100), (200, 110), (300, 100)])
+        page.locator(".st-key-tool").get_by_text("Line", exact=True).click()
+        wait_idle(page)
+        settings, drawing = label_page_settings(page), label_map(page)
+        assert settings == {"Canvas": "Small (320 px)", "Unpainted area": "sea", "seed": "7", "tool": "Line"}
+        assert drawing.shape == (320, 320) and (drawing == 2).sum() > 500, "a mountain stroke on a small canvas"
+
+        pick(page, "Model", "landscape-sketch")
         page.wait_for_selector(SKETCH_CANVAS, timeout=60_000)
         wait_idle(page)
         assert page.get_by_role("combobox", name="Label").count() == 0
@@ -82,3 +106,9 @@ def test_draw_lines_in_sketch_mode_and_get_a_photo(checkpoints):
             page.get_by_role("button", name="Download sketch").click()
         sketch = np.asarray(Image.open(download.value.path()).convert("L"))
         assert re.fullmatch(r"sketch\.png", download.value.suggested_filename) and (sketch < 128).sum() > 300
+
+        pick(page, "Model", "landscape")
+        page.wait_for_selector(CANVAS, timeout=60_000)
+        wait_idle(page)
+        assert label_page_settings(page) == settings, "the settings survive sketch mode"
+        assert np.array_equal(label_map(page), drawing), "the drawing comes back as it was, at the same size"
