@@ -14,7 +14,7 @@ from PIL import Image
 from gaugan import Pix2Pix
 from gaugan.canvas import png_bytes
 from streamlit_drawable_canvas import st_canvas
-from widgets import plain, undo_shortcuts
+from widgets import kept, plain, undo_shortcuts
 
 CANVAS_SIZES = {"Small (320 px)": 320, "Medium (384 px)": 384, "Large (512 px)": 512}
 PEN, ERASER = "✏️ Pen", "🧽 Eraser"
@@ -53,10 +53,12 @@ def render(folder: Path, name: str, modified: float) -> None:
         return
     sidebar = st.sidebar
     sidebar.caption(f"Sketch model: draw outlines in black, get a photo. {plain(model.card.get('description', ''))}")
-    tool = sidebar.radio("Tool", [PEN, ERASER], horizontal=True, key="sketch_tool")
-    width = sidebar.slider("Pen width", 1, 30, 4 if tool == PEN else 16, key=f"sketch_width_{tool}")
-    size = CANVAS_SIZES[sidebar.selectbox("Canvas", list(CANVAS_SIZES), index=1, key="sketch_canvas_size")]
-    class_id = sidebar.selectbox("Class", model.classes, key=f"class_{name}") if model.classes else None
+    tool = sidebar.radio("Tool", [PEN, ERASER], horizontal=True, key=kept("sketch_tool", PEN))
+    width = sidebar.slider("Pen width", 1, 30, key=kept(f"sketch_width_{tool}", 4 if tool == PEN else 16))
+    size = CANVAS_SIZES[sidebar.selectbox("Canvas", list(CANVAS_SIZES),
+                                          key=kept("sketch_canvas_size", "Medium (384 px)"))]
+    class_id = (sidebar.selectbox("Class", model.classes, key=kept(f"class_{name}", model.classes[0]))
+                if model.classes else None)
     if sidebar.button("Clear", use_container_width=True, key="sketch_clear"):
         state.sketch_gen += 1
 

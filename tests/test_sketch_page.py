@@ -51,6 +51,15 @@ def test_sketch_model_switches_the_page_to_sketch_mode(checkpoints, monkeypatch)
     assert not at.exception and not at.error
     assert len(at.get("image")) == 1 and at.get("image")[0].proto.imgs[0].caption == "landscape-sketch"
     assert [b.label for b in at.get("download_button")] == ["Download image", "Download sketch"]
+    at.radio(key="sketch_tool").set_value("🧽 Eraser").run()
+    at.slider(key="sketch_width_🧽 Eraser").set_value(25)
+    at.selectbox(key="sketch_canvas_size").select("Small (320 px)")
+    at.run()
+    at.selectbox(key="model").select("landscape").run()
+    at.selectbox(key="model").select("landscape-sketch").run()
+    assert not at.exception, at.exception
+    assert (at.radio(key="sketch_tool").value, at.slider(key="sketch_width_🧽 Eraser").value,
+            at.selectbox(key="sketch_canvas_size").value) == ("🧽 Eraser", 25, "Small (320 px)"), "settings are kept"
 
 
 def pick(page, box: str, option: str) -> None:
