@@ -87,6 +87,13 @@ def choose_label(page, name: str) -> None:
     wait_idle(page)
 
 
+def pick(page, box: str, option: str) -> None:
+    """Choose an option in the named select-box."""
+    page.get_by_role("combobox", name=box).click()
+    page.get_by_role("option", name=option, exact=True).click()
+    wait_idle(page)
+
+
 def upload_file(page, uploader_label: str, path: Path) -> None:
     """Put a file into the file uploader whose label starts with uploader_label."""
     uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text=uploader_label)

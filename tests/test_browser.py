@@ -8,8 +8,8 @@ import time
 
 import numpy as np
 import pytest
-from browser import (CANVAS, RESULT, browser_page, choose_label, label_map, open_page, paint, result_src, stroke,
-                     streamlit_server, upload_file, wait_idle, wait_new_result)
+from browser import (CANVAS, RESULT, browser_page, choose_label, label_map, open_page, paint, pick, result_src,
+                     stroke, streamlit_server, upload_file, wait_idle, wait_new_result)
 from helpers import ROOT, local_server, official_archive
 from PIL import Image
 
@@ -282,6 +282,7 @@ def test_text_from_model_files_and_uploads_is_shown_as_text(tmp_path, request_lo
     junk.write_bytes(b"not an image")
     with streamlit_server(root) as url, browser_page() as page:
         open_page(page, url)
+        pick(page, "Model", "hostile")
         shown = base.replace("://", ":\u200b//")  # the page breaks bare URLs with a zero-width space
         page.get_by_role("button", name=f"![m]({shown}/m.png)", exact=True).wait_for(state="visible", timeout=30_000)
         page.get_by_role("button", name=f"<img src={shown}/t.png>", exact=True).wait_for(state="visible")

@@ -6,7 +6,8 @@ import re
 import numpy as np
 import pytest
 import streamlit as st
-from browser import CANVAS, RESULT, browser_page, label_map, open_page, paint, result_src, streamlit_server, wait_idle
+from browser import (CANVAS, RESULT, browser_page, label_map, open_page, paint, pick, result_src, streamlit_server,
+                     wait_idle)
 from helpers import ROOT
 from PIL import Image
 from streamlit.testing.v1 import AppTest
@@ -60,13 +61,6 @@ def test_sketch_model_switches_the_page_to_sketch_mode(checkpoints, monkeypatch)
     assert not at.exception, at.exception
     assert (at.radio(key="sketch_tool").value, at.slider(key="sketch_width_🧽 Eraser").value,
             at.selectbox(key="sketch_canvas_size").value) == ("🧽 Eraser", 25, "Small (320 px)"), "settings are kept"
-
-
-def pick(page, box: str, option: str) -> None:
-    """Choose an option in the named select-box."""
-    page.get_by_role("combobox", name=box).click()
-    page.get_by_role("option", name=option, exact=True).click()
-    wait_idle(page)
 
 
 def label_page_settings(page) -> dict:
