@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import fields, replace
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from .data.folder import LABEL_TABLE, label_entries, read_label_table
 from .data.registry import DATASETS
 from .errors import InputError
 from .presets import Preset, landscape_preset
-from .shipped import shipped_checkpoint
+from .shipped import checkpoint_argument
 from .sketch_train import SKETCH_DEFAULTS as SK
 from .train import TrainConfig
 
@@ -22,10 +23,35 @@ TRAIN_DEFAULTS, LANDSCAPE = TrainConfig(), landscape_preset()
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
 
+def at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: an integer of at least low."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, found {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected an integer of at least {low}, found {value}")
+        return value
+    return parse
+
+
+def make_folder(folder: Path) -> None:
+    """Create an output folder (and its parents), or an InputError naming it and why not."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the output folder {folder}: {exc.strerror or exc}") from None
+
+
 def check_image_path(out: Path) -> None:
-    """An output file name whose extension picks one of IMAGE_EXTENSIONS, or an InputError listing them."""
+    """An output image file we can write: its extension picks one of IMAGE_EXTENSIONS, it is not a folder, and its
+    folder exists (created if missing); else an InputError."""
     if out.suffix.lower() not in IMAGE_EXTENSIONS:
         raise InputError(f"--out {out}: the extension picks the image format; use one of {', '.join(IMAGE_EXTENSIONS)}")
+    if out.is_dir():
+        raise InputError(f"--out {out} is a folder; name an image file, such as {out / 'image.png'}")
+    make_folder(out.parent)
 
 
 def input_output_pairs(source: Path, out: Path, what: str) -> list[tuple[Path, Path]]:
@@ -36,44 +62,60 @@ def input_output_pairs(source: Path, out: Path, what: str) -> list[tuple[Path, P
         inputs = sorted(source.glob("*.png"))
         if not inputs:
             raise InputError(f"no .png {what} in {source}")
-        pairs = [(p, out / p.name) for p in inputs]
-    else:
-        check_image_path(out)
-        pairs = [(source, out)]
-    pairs[0][1].parent.mkdir(parents=True, exist_ok=True)
-    return pairs
+        make_folder(out)
+        return [(p, out / p.name) for p in inputs]
+    check_image_path(out)
+    return [(source, out)]
+
+
+def for_each_input(pairs: list[tuple[Path, Path]], convert: Callable[[Path, Path], None], out: str) -> None:
+    """convert(input, output) for every pair; in a folder, a refused input is reported by name and the rest go on."""
+    failed = []
+    for source, target in tqdm(pairs, disable=len(pairs) == 1, desc="generate"):
+        try:
+            convert(source, target)
+        except InputError as exc:
+            if len(pairs) == 1:
+                raise InputError(f"{source}: {exc}") from None
+            tqdm.write(f"error: {source.name}: {exc}", file=sys.stderr)
+            failed.append(source.name)
+    print(f"wrote {len(pairs) - len(failed)} image(s) to {out}")
+    if failed:
+        raise InputError(f"{len(failed)} of {len(pairs)} inputs refused: {', '.join(failed[:10])}")
 
 
 def cmd_generate(args: argparse.Namespace) -> None:
     from .labelmaps import read_instance_map, read_label_map
-    from .pipeline import GauGAN
-    from .sketch import generate_files, model_kind
+    from .pipeline import GauGAN, check_seed
+    from .sketch import model_kind, sketch_converter
 
-    checkpoint = args.checkpoint or shipped_checkpoint()
+    checkpoint = checkpoint_argument(args.checkpoint)
+    if args.seed is not None:
+        check_seed(args.seed)
     if model_kind(checkpoint) == "sketch":
-        pairs = input_output_pairs(Path(args.sketch or args.labels or ""), Path(args.out), "sketches")
-        generate_files(checkpoint, tqdm(pairs, disable=len(pairs) == 1, desc="generate"), args.seed, args.class_id)
-        print(f"wrote {len(pairs)} image(s) to {args.out}")
+        if not (args.sketch or args.labels):
+            raise InputError("--sketch is required for sketch models: a sketch PNG or a folder of them")
+        pairs = input_output_pairs(Path(args.sketch or args.labels), Path(args.out), "sketches")
+        for_each_input(pairs, sketch_converter(checkpoint, args.seed, args.class_id), args.out)
         return
     if not args.labels:
         raise InputError("--labels is required for label-map (SPADE) models")
-    if not Path(args.labels).is_dir():
-        check_image_path(Path(args.out))  # before the model loads
+    pairs = input_output_pairs(Path(args.labels), Path(args.out), "label maps")  # before the model loads
+    if args.instance and len(pairs) > 1:
+        raise InputError("--instance goes with a single --labels file, not a folder")
     model = GauGAN.from_checkpoint(checkpoint, fast=not args.reference, bf16=args.bf16, preset=args.preset)
     tune_for_inference()
     for note in model.notes:
         print(f"note: {note}", file=sys.stderr)
-    pairs = input_output_pairs(Path(args.labels), Path(args.out), "label maps")
-    if args.instance and len(pairs) > 1:
-        raise InputError("--instance goes with a single --labels file, not a folder")
     instance = read_instance_map(args.instance) if args.instance else None
-    for label_path, out_path in tqdm(pairs, disable=len(pairs) == 1, desc="generate"):
+
+    def convert(label_path: Path, out_path: Path) -> None:
         notes: list[str] = []
         labels = read_label_map(label_path, model.labels, notes=notes)
         for note in notes:
             print(f"note: {label_path.name}: {note}", file=sys.stderr)
         model.generate(labels, instance, seed=args.seed or 0, native_size=args.native_size).save(out_path)
-    print(f"wrote {len(pairs)} image(s) to {args.out}")
+    for_each_input(pairs, convert, args.out)
 
 
 def cmd_explain(args: argparse.Namespace) -> None:
@@ -81,7 +123,7 @@ def cmd_explain(args: argparse.Namespace) -> None:
     from .pipeline import GauGAN
     from .semantics import encode
 
-    model = GauGAN.from_checkpoint(args.checkpoint or shipped_checkpoint())
+    model = GauGAN.from_checkpoint(checkpoint_argument(args.checkpoint))
     channels, edges = encode(read_label_map(args.labels, model.labels), None, model.preset)
     print(model.network.explain(model.network.compact_tokens(channels, edges)))
 
@@ -155,8 +197,10 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    from .train import compact_state, export
+    from .train import STATE_FILE, compact_state, export
 
+    if not (Path(args.run) / STATE_FILE).is_file():
+        raise InputError(f"--run {args.run}: expected a run folder holding {STATE_FILE} (from `gaugan train --out`)")
     print(f"exported to {export(args.run, args.out)}")
     if args.resume_state:
         print(f"compact resumable state in {compact_state(args.run, args.resume_state)}")
@@ -166,7 +210,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from .evaluate import evaluate, format_table, sample_size_warning
     from .sketch import model_kind
 
-    checkpoint = args.checkpoint or shipped_checkpoint()
+    checkpoint = checkpoint_argument(args.checkpoint)
     if model_kind(checkpoint) == "sketch":
         from .sketch_evaluate import evaluate_sketch, format_sketch_table
         data = None if args.data == "landscape" else args.data  # default: the model's own training data
@@ -188,22 +232,23 @@ def cmd_samples(args: argparse.Namespace) -> None:
 
     from .sketch import model_kind
 
-    checkpoint = args.checkpoint or shipped_checkpoint()
-    if model_kind(checkpoint) == "sketch":
+    checkpoint = checkpoint_argument(args.checkpoint)
+    sketch = model_kind(checkpoint) == "sketch"
+    out = Path(args.out or f"docs/samples_{'sketch' if sketch else 'landscape'}.png")
+    check_image_path(out)  # before minutes of generating
+    if sketch:
         from .sketch_samples import sketch_sample_sheet
-        print(f"wrote {sketch_sample_sheet(checkpoint, args.out or 'docs/samples_sketch.png')}")
+        print(f"wrote {sketch_sample_sheet(checkpoint, out)}")
         return
-    print(f"wrote {sample_sheet(checkpoint, args.out or 'docs/samples_landscape.png')}")
+    print(f"wrote {sample_sheet(checkpoint, out)}")
 
 
 def cmd_models(args: argparse.Namespace) -> None:
-    from .shipped import shipped_root
     from .sketch import model_kinds
 
+    if not Path(args.root).is_dir():
+        print(f"note: no folder {args.root}; listing the shipped models", file=sys.stderr)
     found = model_kinds(args.root)
-    shipped = shipped_root()
-    if shipped and shipped.resolve() != Path(args.root).resolve():  # e.g. an installed package, run elsewhere
-        found |= {name: model for name, model in model_kinds(shipped).items() if name not in found}
     for name, (folder, kind) in found.items():
         print(f"{name:<28} {kind:<7} {folder}")
     if not found:
@@ -275,32 +320,32 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data", help="'landscape' (procedural scenes) or a folder of label/image pairs with "
                        f"labels.json (see gaugan/data/folder.py); pix2pix: see below (default: {d.data})")
     train.add_argument("--labels", help="label table JSON (default: DATA/labels.json for a folder)")
-    train.add_argument("--steps", type=int, help=f"total steps to reach; a resumed run continues up to it "
+    train.add_argument("--steps", type=at_least(1), help=f"total steps to reach; a resumed run continues up to it "
                        f"(default: {d.steps})")
-    train.add_argument("--batch-size", dest="batch_size", type=int,
+    train.add_argument("--batch-size", dest="batch_size", type=at_least(1),
                        help=f"images per step and process (default: {d.batch_size})")
-    train.add_argument("--crop-size", dest="crop_size", type=int,
+    train.add_argument("--crop-size", dest="crop_size", type=at_least(2**LANDSCAPE.num_up_layers),
                        help=f"output size of the compact preset (default: {LANDSCAPE.crop_size}; pix2pix: random crop "
                             f"{SK['crop_size']})")
-    train.add_argument("--ngf", type=int, help=f"generator width of the compact preset (default: {LANDSCAPE.ngf}; "
+    train.add_argument("--ngf", type=at_least(1), help=f"generator width of the compact preset (default: {LANDSCAPE.ngf}; "
                        f"pix2pix: U-Net width {SK['ngf']})")
-    train.add_argument("--spade-hidden", dest="spade_hidden", type=int,
+    train.add_argument("--spade-hidden", dest="spade_hidden", type=at_least(1),
                        help=f"SPADE hidden width of the compact preset (default: {LANDSCAPE.spade_hidden})")
     train.add_argument("--preset-json", dest="preset_json", help="a JSON file of Preset fields instead of the compact "
                        "preset (label_nc, contain_dontcare_label, use_instance, crop_size, ...; name: the file's stem)")
-    train.add_argument("--sample-every", dest="sample_every", type=int,
+    train.add_argument("--sample-every", dest="sample_every", type=at_least(1),
                        help=f"write samples/step_N.png every this many steps (default: {d.sample_every})")
-    train.add_argument("--checkpoint-every", dest="checkpoint_every", type=int,
+    train.add_argument("--checkpoint-every", dest="checkpoint_every", type=at_least(1),
                        help=f"save state.pt every this many steps (default: {d.checkpoint_every})")
     train.add_argument("--seed", type=int, help=f"data order and initial weights (default: {d.seed})")
-    train.add_argument("--ndf", type=int, help=f"discriminator width (default: {d.ndf})")
+    train.add_argument("--ndf", type=at_least(1), help=f"discriminator width (default: {d.ndf})")
     train.add_argument("--photos", help="with --data landscape (or landscape-sketch for pix2pix): a folder from "
                        "`gaugan data photos`; the scenes are painted with real photo textures. With --data FOLDER of "
                        "landscape-labelled pairs (e.g. from `gaugan data traced`): its pairs are mixed with those scenes")
     train.add_argument("--folder-share", dest="folder_share", type=float,
                        help=f"with --photos beside --data FOLDER: the share of samples taken from the folder, evenly "
                             f"spread (default: {d.folder_share})")
-    train.add_argument("--workers", type=int, help=f"processes rendering batches ahead of training (default: {d.workers})")
+    train.add_argument("--workers", type=at_least(0), help=f"processes rendering batches ahead of training (default: {d.workers})")
     train.add_argument("--lambda-perceptual", dest="lambda_perceptual", type=float,
                        help="weight of the ImageNet (EfficientNet-Lite0) perceptual loss; 0 turns it off "
                             f"(default: {d.lambda_perceptual}; pix2pix: 0)")
@@ -317,9 +362,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"U-Net or class-conditional generator (default: {SK['network']})")
     sketch.add_argument("--block", choices=["conv", "mru"],
                         help=f"conditional generator blocks (default: {SK['block']})")
-    sketch.add_argument("--depth", type=int, help=f"U-Net levels (8: unet_256, 7: unet_128; default: {SK['depth']})")
+    sketch.add_argument("--depth", type=at_least(1), help=f"U-Net levels (8: unet_256, 7: unet_128; default: {SK['depth']})")
     sketch.add_argument("--norm", choices=["batch", "instance"], help=f"U-Net normalisation (default: {SK['norm']})")
-    sketch.add_argument("--load-size", dest="load_size", type=int,
+    sketch.add_argument("--load-size", dest="load_size", type=at_least(1),
                         help=f"resize before the random crop (default: {SK['load_size']})")
     sketch.add_argument("--init", help="a sketch model folder (ours or a released <name>_pix2pix) whose generator "
                                        "starts the run; its network shape comes with it (fine-tuning)")
@@ -336,7 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--checkpoint", help="model folder (default: the shipped landscape model)")
     ev.add_argument("--data", default="landscape",
                     help="'landscape' (procedural) or a folder of label/image pairs (default: %(default)s)")
-    ev.add_argument("-n", type=int, default=200, help="number of held-out layouts; the Fréchet distance needs 100 or "
+    ev.add_argument("-n", type=at_least(2), default=200, help="number of held-out layouts; the Fréchet distance needs 100 or "
                     "more to mean much (default: %(default)s)")
     ev.add_argument("--out", help="folder for evaluation.json and worst_cases.png")
     ev.add_argument("--segmenter", help="segmenter folder (default: the shipped one for 'landscape'; for a folder, one "

@@ -15,11 +15,10 @@ from scipy import ndimage
 from label_colors import PALETTES, Label, to_label_map, unmatched_share
 
 from . import images
-from .checkpoints import find_checkpoints
+from .checkpoints import available_checkpoints
 from .data.landscape import landscape_layout
 from .pipeline import GauGAN, resize_nearest
 from .semantics import remap
-from .shipped import shipped_root
 
 SHIPPED_MODEL = "landscape"
 NO_LABEL = 65535  # marks unpainted canvas pixels before the base map fills them
@@ -30,8 +29,7 @@ BACKGROUND_NAMES = ("sky-other", "sky", "grass", "road", "wall")
 def list_models(root: str | Path) -> dict[str, Path]:
     """The shipped models and the checkpoint folders under root (a folder there wins a name clash), the shipped
     landscape model first."""
-    shipped = shipped_root()
-    found = {**(find_checkpoints(shipped) if shipped else {}), **find_checkpoints(root)}
+    found = available_checkpoints(root)
     return dict(sorted(found.items(), key=lambda item: (item[0] != SHIPPED_MODEL, item[0])))
 
 

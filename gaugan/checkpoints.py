@@ -14,6 +14,7 @@ from .errors import CheckpointError
 from .model_card import MODEL_CARD, MODEL_FORMAT, ModelCard, parse_card, parse_preset, read_card, write_card
 from .networks import SPADEGenerator, StyleEncoder
 from .presets import PRESETS, Preset
+from .shipped import shipped_root
 
 OFFICIAL_WEIGHTS = "latest_net_G.pth"
 GENERATOR_WEIGHTS = "generator.pth"
@@ -289,3 +290,11 @@ def find_checkpoints(root: str | Path) -> dict[str, Path]:
         if (folder / MODEL_CARD).is_file() or (folder / OFFICIAL_WEIGHTS).is_file():
             found[folder.name] = folder
     return found
+
+
+def available_checkpoints(root: str | Path) -> dict[str, Path]:
+    """The checkpoint folders under root, then the shipped models (a folder under root wins a name clash)."""
+    found = find_checkpoints(root)
+    shipped = shipped_root()
+    return found | {name: folder for name, folder in (find_checkpoints(shipped) if shipped else {}).items()
+                    if name not in found}

@@ -28,8 +28,10 @@ def open_image(source: Source, what: str = "image", max_pixels: int = MAX_PIXELS
         image = Image.open(source, formats=FORMATS)
     except FileNotFoundError:
         raise ImageError(f"no {what} file at {source}") from None
-    except Image.DecompressionBombError as exc:
-        raise ImageError(f"{what} refused: {exc}") from None
+    except Image.DecompressionBombError:  # Pillow's own limit, far above ours: the header claims a huge image
+        side = int(max_pixels**0.5)
+        raise ImageError(f"{what} is far larger than the {max_pixels} pixels ({side}×{side}) accepted: "
+                         "scale it down first") from None
     except UnidentifiedImageError:
         raise ImageError(f"not a readable image: expected a {what} in {'/'.join(FORMATS)}, found none of them") from None
     except DECODE_ERRORS as exc:

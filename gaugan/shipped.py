@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .errors import CheckpointError
+
 PACKAGE = Path(__file__).resolve().parent
 # pyproject.toml installs checkpoints/landscape and checkpoints/segmenter as gaugan/_shipped/.
 SHIPPED_ROOTS = (PACKAGE / "_shipped", PACKAGE.parent / "checkpoints")
@@ -11,13 +13,32 @@ SHIPPED_ROOTS = (PACKAGE / "_shipped", PACKAGE.parent / "checkpoints")
 def shipped_checkpoint(name: str = "landscape") -> Path:
     """The folder of a shipped model: "landscape" (the default generator), "segmenter" or "segmenter-photo" (for
     evaluation)."""
-    for root in SHIPPED_ROOTS:
-        if (root / name).is_dir():
-            return root / name
-    raise ValueError(f"no shipped model {name!r}: looked in {', '.join(str(r) for r in SHIPPED_ROOTS)}; "
-                     "reinstall the package or pass --checkpoint")
+    found = _shipped(name)
+    if found:
+        return found
+    raise CheckpointError(f"no shipped model {name!r}: looked in {', '.join(str(r) for r in SHIPPED_ROOTS)}; "
+                          "reinstall the package or pass --checkpoint")
 
 
 def shipped_root() -> Path | None:
     """The folder holding the shipped models (the installed copy first), or None in a checkout without them."""
     return next((root for root in SHIPPED_ROOTS if root.is_dir()), None)
+
+
+def checkpoint_argument(value: str | None) -> Path:
+    """A --checkpoint value: the shipped landscape model when absent; a path that exists; else a shipped model's
+    name (as `gaugan models` lists them)."""
+    if value is None:
+        return shipped_checkpoint()
+    path = Path(value)
+    if path.exists():
+        return path
+    found = _shipped(value) if path.name == value else None
+    if found:
+        return found
+    raise CheckpointError(f"--checkpoint {value}: no such model folder or weights file, and no shipped model of that "
+                          "name (`gaugan models` lists them)")
+
+
+def _shipped(name: str) -> Path | None:
+    return next((root / name for root in SHIPPED_ROOTS if (root / name).is_dir()), None)

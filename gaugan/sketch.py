@@ -7,19 +7,21 @@ the network's constructor arguments, the input size, the class names (if conditi
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-from .checkpoints import (GENERATOR_WEIGHTS, MODEL_CARD, OFFICIAL_WEIGHTS, CheckpointError, find_checkpoints,
+from .checkpoints import (GENERATOR_WEIGHTS, MODEL_CARD, OFFICIAL_WEIGHTS, CheckpointError, available_checkpoints,
                           load_weights, read_state_dict)
-from .data.sketch import read_rgb
+from .errors import InputError
+from .images import open_image
 from .model_card import read_card_json
 from .networks import ClassConditionalGenerator, UnetGenerator
 from .networks.unet import unet_config_from_state
+from .pipeline import check_seed
 
 SKETCH_FORMAT = "gaugan-sketch-model/1"
 SKETCH_KIND, SPADE_KIND = "sketch", "spade"
@@ -54,8 +56,9 @@ def model_kind(folder: str | Path) -> str:
 
 
 def model_kinds(root: str | Path) -> dict[str, tuple[Path, str]]:
-    """Every checkpoint folder under root (gaugan.checkpoints.find_checkpoints) with its kind: spade or sketch."""
-    return {name: (folder, model_kind(folder)) for name, folder in find_checkpoints(root).items()}
+    """The shipped models and every checkpoint folder under root (gaugan.checkpoints.available_checkpoints) with
+    its kind: spade or sketch."""
+    return {name: (folder, model_kind(folder)) for name, folder in available_checkpoints(root).items()}
 
 
 def read_sketch_card(folder: Path) -> dict | None:
@@ -160,17 +163,17 @@ class Pix2Pix:
         """The class number for an id or a class name; None for unconditional models."""
         if not self.conditional:
             if class_id is not None:
-                raise ValueError("this sketch model is not class-conditional: pass class_id=None")
+                raise InputError(f"this sketch model is not class-conditional: it takes no class, found {class_id!r}")
             return None
         if class_id is None:
-            raise ValueError(f"this model draws one of {len(self.classes)} classes: pass class_id "
+            raise InputError(f"this model draws one of {len(self.classes)} classes: pass class_id "
                              f"(0..{len(self.classes) - 1} or a name such as {self.classes[0]!r})")
         if isinstance(class_id, str):
             if class_id not in self.classes:
-                raise ValueError(f"unknown class {class_id!r}; this model knows {', '.join(self.classes[:20])}")
+                raise InputError(f"unknown class {class_id!r}; this model knows {', '.join(self.classes[:20])}")
             return self.classes.index(class_id)
         if not 0 <= int(class_id) < self.network.config["num_classes"]:
-            raise ValueError(f"class_id must be in 0..{self.network.config['num_classes'] - 1}, found {class_id}")
+            raise InputError(f"class_id must be in 0..{self.network.config['num_classes'] - 1}, found {class_id}")
         return int(class_id)
 
     @torch.inference_mode()
@@ -186,7 +189,7 @@ class Pix2Pix:
         x = torch.from_numpy(np.asarray(grid).copy()).permute(2, 0, 1)[None].float().div(127.5).sub(1).to(self.device)
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
             if seed is not None:
-                torch.manual_seed(seed)
+                torch.manual_seed(check_seed(seed))
             if isinstance(self.network, UnetGenerator):
                 y = self.network.set_inference(self.eval_mode, dropout=seed is not None)(x)
             else:
@@ -196,13 +199,16 @@ class Pix2Pix:
         return image if image.size == (width, height) else image.resize((width, height), Image.BICUBIC)
 
 
-def generate_files(checkpoint: str | Path, pairs: Iterable[tuple[Path, Path]], seed: int | None = None,
-                   class_id: str | None = None) -> None:
-    """Sketch PNG -> photo PNG for each (input, output) pair (the `generate` command)."""
+def sketch_converter(checkpoint: str | Path, seed: int | None = None,
+                     class_id: str | None = None) -> Callable[[Path, Path], None]:
+    """convert(sketch file, photo file) with a sketch model loaded once (the `generate` command)."""
     model = Pix2Pix.from_checkpoint(checkpoint)
     chosen = int(class_id) if class_id is not None and class_id.isdigit() else class_id
-    for source, target in pairs:
-        model.generate(read_rgb(source), seed, chosen).save(target)
+    model.class_index(chosen)  # refuse a wrong --class before any file is read
+
+    def convert(source: Path, target: Path) -> None:
+        model.generate(open_image(source, "sketch").convert("RGB"), seed, chosen).save(target)
+    return convert
 
 
 def save_sketch_model(directory: str | Path, network: torch.nn.Module, card: dict) -> Path:

@@ -51,6 +51,58 @@ def test_generate_without_an_extension_lists_the_formats(tmp_path, doodle_png):
         Image.new("RGB", (4, 4)).save(tmp_path / f"photo{extension}")
 
 
+def test_unwritable_outputs_are_refused_in_one_line_before_the_model_loads(tmp_path, doodle_png):
+    (tmp_path / "folder.png").mkdir()
+    assert "error: cannot create the output folder" in cli_error(
+        ["generate", "--labels", str(doodle_png), "--out", str(doodle_png / "photo.png")])  # its "folder" is a file
+    assert "is a folder; name an image file" in cli_error(
+        ["generate", "--labels", str(doodle_png), "--out", str(tmp_path / "folder.png")])
+    assert "error: cannot create the output folder" in cli_error(["samples", "--out", str(doodle_png / "s.png")])
+    assert "the extension picks the image format" in cli_error(["samples", "--out", str(tmp_path / "sheet")])
+
+
+def test_a_folder_with_an_unreadable_file_converts_the_rest_and_names_it(tmp_path, doodle_png, capsys):
+    folder = tmp_path / "maps"
+    folder.mkdir()
+    (folder / "doodle.png").write_bytes(doodle_png.read_bytes())
+    (folder / "notes.png").write_text("not an image")
+    message = cli_error(["generate", "--labels", str(folder), "--out", str(tmp_path / "photos")])
+    assert message == "error: 1 of 2 inputs refused: notes.png"
+    assert "error: notes.png: not a readable image" in capsys.readouterr().err
+    assert [p.name for p in (tmp_path / "photos").iterdir()] == ["doodle.png"]
+    assert str(folder / "notes.png") in cli_error(
+        ["generate", "--labels", str(folder / "notes.png"), "--out", str(tmp_path / "one.png")])
+
+
+def test_the_shipped_sketch_model_is_named_as_models_lists_it_and_refuses_bad_input_in_one_line(tmp_path):
+    Image.new("RGB", (48, 40), "white").save(tmp_path / "sketch.png")
+    (tmp_path / "text.png").write_text("not an image")
+    run = ["generate", "--checkpoint", "landscape-sketch", "--out", str(tmp_path / "photo.png")]
+    cli([*run, "--sketch", str(tmp_path / "sketch.png")])
+    assert Image.open(tmp_path / "photo.png").size == (48, 40)
+    assert cli_error(run) == "error: --sketch is required for sketch models: a sketch PNG or a folder of them"
+    assert "text.png: not a readable image: expected a sketch" in cli_error([*run, "--sketch", str(tmp_path / "text.png")])
+    assert "not class-conditional" in cli_error([*run, "--sketch", str(tmp_path / "sketch.png"), "--class", "tree"])
+    assert "seed must be an integer in 0.." in cli_error([*run, "--sketch", str(tmp_path / "sketch.png"), "--seed", "-5"])
+    assert "no such model folder or weights file" in cli_error(
+        ["generate", "--checkpoint", str(tmp_path / "missing"), "--sketch", str(tmp_path / "sketch.png"),
+         "--out", str(tmp_path / "x.png")])
+    assert "expected a run folder holding state.pt" in cli_error(
+        ["export", "--run", str(tmp_path / "missing"), "--out", str(tmp_path / "model")])
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["evaluate", "-n", "1"], "argument -n: expected an integer of at least 2, found 1"),
+    (["train", "--crop-size", "7"], "argument --crop-size: expected an integer of at least 32, found 7"),
+    (["train", "--batch-size", "0"], "argument --batch-size: expected an integer of at least 1, found 0"),
+    (["train", "--steps", "-1"], "argument --steps: expected an integer of at least 1, found -1"),
+    (["train", "--ngf", "x"], "argument --ngf: expected an integer, found 'x'"),
+])
+def test_counts_below_what_works_are_refused_by_the_parser(argv, message, capsys):
+    assert cli_error(argv) == "2"
+    assert message in capsys.readouterr().err
+
+
 def test_every_option_with_a_default_shows_it_in_help():
     parser = build_parser()
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
