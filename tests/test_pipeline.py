@@ -103,9 +103,15 @@ def test_cli_generates_a_file_and_a_folder(tmp_path, tiny):
 
 
 def test_cli_reports_user_errors_without_a_traceback(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    write_label_map(tmp_path / "x.png", doodle(32, 32))
     with pytest.raises(SystemExit) as exit_info:
-        cli(["generate", "--checkpoint", str(tmp_path), "--labels", "x.png", "--out", "y.png"])
+        cli(["generate", "--checkpoint", str(tmp_path / "empty"), "--labels", str(tmp_path / "x.png"),
+             "--out", str(tmp_path / "y.png")])
     assert "error: no generator weights" in str(exit_info.value)
+    with pytest.raises(SystemExit) as exit_info:
+        cli(["generate", "--labels", str(tmp_path / "missing.png"), "--out", str(tmp_path / "y.png")])
+    assert "error: no label maps at" in str(exit_info.value)
 
 
 @pytest.mark.parametrize("seed", [np.int64(5), np.uint8(5), np.array(5), 5])
