@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -43,6 +44,16 @@ def _unwrap(state: object, path: Path, notes: list[str]) -> dict:
     raise CheckpointError(f"{path}: expected a flat dict of tensors, found {type(state).__name__}")
 
 
+def _load_failure(exc: Exception) -> str:
+    """What torch.load's error says about the file, without its advice to load untrusted files unsafely."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))  # torch bolds its advice with terminal escapes
+    unpickler = re.search(r"WeightsUnpickler error:\s*(.+?)(?: was not an allowed global|\n|$)", text)
+    if unpickler:
+        return unpickler.group(1)[:200]
+    first = text.strip().split(". ")[0].splitlines()[0] if text.strip() else type(exc).__name__
+    return first[:200]
+
+
 def read_state_dict(path: str | Path, notes: list[str] | None = None) -> dict[str, torch.Tensor]:
     """Load a state_dict with weights_only=True (anything that would unpickle code is refused), unwrapped,
     "module."-stripped, float32, and finite; remarks on what was changed are appended to notes."""
@@ -52,10 +63,9 @@ def read_state_dict(path: str | Path, notes: list[str] | None = None) -> dict[st
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError, ... depending on the damage
-        reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(
             f"{path}: refused to load; expected a plain state_dict of tensors readable with "
-            f"weights_only=True, but loading failed: {reason}"
+            f"weights_only=True (no code from the file runs), but loading failed: {_load_failure(exc)}"
         ) from None
     state = _unwrap(state, path, notes)
     if not all(isinstance(k, str) for k in state):

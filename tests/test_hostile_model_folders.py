@@ -1,6 +1,7 @@
 """Model folders are data: model.json is validated, weights must be finite tensors, files stay inside the folder."""
 import copy
 import hashlib
+import io
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -160,6 +161,32 @@ def test_an_html_page_saved_as_weights_is_refused(tmp_path):
     folder.mkdir()
     (folder / "latest_net_G.pth").write_text("<!DOCTYPE html><html><body>Sign in</body></html>")
     refused(folder, "refused to load; expected a plain state_dict")
+
+
+class NotATensor:
+    pass
+
+
+@pytest.mark.parametrize("write, found", [
+    (lambda path: path.write_bytes(bytes(range(256)) * 20), "Unsupported operand"),
+    (lambda path: torch.save({"w": torch.zeros(2), "obj": NotATensor()}, path), "Unsupported global: GLOBAL"),
+    (lambda path: path.write_bytes(torch_bytes()[:200]), "PytorchStreamReader failed reading zip archive"),
+])
+def test_unloadable_weights_say_what_was_found_without_advice_to_load_unsafely(tmp_path, write, found):
+    folder = tmp_path / "coco_pretrained"
+    folder.mkdir()
+    write(folder / "latest_net_G.pth")
+    with pytest.raises(CheckpointError) as refusal:
+        load_model(folder)
+    message = str(refusal.value)
+    assert "expected a plain state_dict of tensors" in message and found in message
+    assert "False" not in message and "\x1b" not in message and "trust" not in message and len(message) < 500
+
+
+def torch_bytes() -> bytes:
+    buffer = io.BytesIO()
+    torch.save({"w": torch.zeros(64)}, buffer)
+    return buffer.getvalue()
 
 
 def official_folder(tmp_path: Path, preset, name: str = "coco_pretrained") -> Path:
