@@ -107,7 +107,10 @@ def cmd_generate(args: argparse.Namespace) -> None:
     tune_for_inference()
     for note in model.notes:
         print(f"note: {note}", file=sys.stderr)
-    instance = read_instance_map(args.instance) if args.instance else None
+    if args.instance and not model.preset.use_instance:
+        print(f"note: --instance ignored: this model's preset ({model.preset.name}) takes no instance map",
+              file=sys.stderr)
+    instance = read_instance_map(args.instance) if args.instance and model.preset.use_instance else None
 
     def convert(label_path: Path, out_path: Path) -> None:
         notes: list[str] = []

@@ -61,6 +61,11 @@ def test_unwritable_outputs_are_refused_in_one_line_before_the_model_loads(tmp_p
     assert "the extension picks the image format" in cli_error(["samples", "--out", str(tmp_path / "sheet")])
 
 
+def test_an_instance_map_for_a_model_without_instances_is_noted(tmp_path, doodle_png, capsys):
+    cli(["generate", "--labels", str(doodle_png), "--instance", str(doodle_png), "--out", str(tmp_path / "p.png")])
+    assert "note: --instance ignored: this model's preset (landscape) takes no instance map" in capsys.readouterr().err
+
+
 def test_a_folder_with_an_unreadable_file_converts_the_rest_and_names_it(tmp_path, doodle_png, capsys):
     folder = tmp_path / "maps"
     folder.mkdir()
