@@ -13,6 +13,7 @@ from tqdm import tqdm
 from .allocator import tune_for_inference
 from .data.folder import LABEL_TABLE, label_entries, read_label_table
 from .data.registry import DATASETS
+from .data.sketch import LANDSCAPE_SKETCH
 from .errors import InputError
 from .presets import Preset, landscape_preset
 from .shipped import checkpoint_argument
@@ -214,6 +215,9 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from .sketch import model_kind
 
     checkpoint = checkpoint_argument(args.checkpoint)
+    if args.data not in (*DATASETS, LANDSCAPE_SKETCH) and not Path(args.data).is_dir():
+        raise InputError(f"--data {args.data}: expected {' or '.join((*DATASETS, LANDSCAPE_SKETCH))} or a folder of "
+                         "pairs")
     if model_kind(checkpoint) == "sketch":
         from .sketch_evaluate import evaluate_sketch, format_sketch_table
         data = None if args.data == "landscape" else args.data  # default: the model's own training data

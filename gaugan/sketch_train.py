@@ -54,6 +54,13 @@ def pix2pix_config_from_args(args: dict) -> TrainConfig:
         sketch["load_size"] = round(sketch["crop_size"] * 286 / 256)
     if sketch.get("init"):
         sketch = {**init_network_options(sketch["init"], sketch), **sketch}
+    options = {**SKETCH_DEFAULTS, **sketch}
+    if options["crop_size"] % 2 ** options["depth"]:
+        raise InputError(f"--crop-size {options['crop_size']}: a U-Net of depth {options['depth']} halves the image "
+                         f"{options['depth']} times, so the crop must be a multiple of {2 ** options['depth']}")
+    if options["load_size"] < options["crop_size"]:
+        raise InputError(f"--load-size {options['load_size']} is smaller than the crop ({options['crop_size']}) "
+                         "taken from it")
     common = {k: v for k, v in given.items() if k in TrainConfig.__dataclass_fields__ and k not in ("model", "preset")}
     return pix2pix_config(sketch, **common)
 

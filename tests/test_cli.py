@@ -223,6 +223,12 @@ def test_evaluate_warns_that_few_images_make_a_noisy_frechet_distance(tmp_path, 
     assert len(generated) >= 3 and generated == sorted(generated)
 
 
+def test_evaluate_refuses_missing_data_before_any_work(tmp_path, capsys):
+    message = cli_error(["evaluate", "--data", str(tmp_path / "missing"), "-n", "2"])
+    assert message == f"error: --data {tmp_path / 'missing'}: expected landscape or landscape-sketch or a folder of pairs"
+    assert "segmenter" not in capsys.readouterr().err
+
+
 def test_a_folder_segmenter_is_announced_with_an_estimate_and_cached(tmp_path, capsys):
     data = label_image_folder(tmp_path / "data")
     config = SegmenterConfig(data=str(data), num_classes=3, width=4, steps=5, batch_size=2)

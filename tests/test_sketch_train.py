@@ -152,6 +152,18 @@ def test_cli_generate_evaluate_and_list_a_sketch_model(tmp_path, capsys):
     assert capsys.readouterr().out.split()[:2] == ["tiny-sketch", "sketch"]
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["--crop-size", "64"], "--crop-size 64: a U-Net of depth 8 halves the image 8 times, so the crop must be a "
+                            "multiple of 256"),
+    (["--depth", "6", "--crop-size", "64", "--load-size", "48"], "--load-size 48 is smaller than the crop"),
+])
+def test_pix2pix_sizes_the_u_net_cannot_take_are_refused_before_training(tmp_path, argv, message):
+    with pytest.raises(SystemExit) as exited:
+        cli(["train", "--model", "pix2pix", "--out", str(tmp_path / "run"), "--steps", "1", *argv])
+    assert str(exited.value.code).startswith("error: ") and message in str(exited.value.code)
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.slow
 def test_torchrun_ddp_with_two_gloo_processes(tmp_path):
     for i in range(4):
