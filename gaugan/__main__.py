@@ -253,13 +253,13 @@ def cmd_samples(args: argparse.Namespace) -> None:
 def cmd_models(args: argparse.Namespace) -> None:
     from .sketch import model_kinds
 
-    if not Path(args.root).is_dir():
+    if args.root and not Path(args.root).is_dir():
         print(f"note: no folder {args.root}; listing the shipped models", file=sys.stderr)
-    found = model_kinds(args.root)
+    found = model_kinds(args.root or "checkpoints")
     for name, (folder, kind) in found.items():
         print(f"{name:<28} {kind:<7} {folder}")
     if not found:
-        print(f"no checkpoint folders in {args.root}")
+        print(f"no checkpoint folders in {args.root or 'checkpoints'} and no shipped models")
 
 
 def cmd_download(args: argparse.Namespace) -> None:
@@ -406,7 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ls = sub.add_parser("models", help="list the checkpoint folders under --root, then the shipped models, with "
                                         "their kind (spade: labels, sketch: outlines)")
-    ls.add_argument("--root", default="checkpoints", help="(default: %(default)s)")
+    ls.add_argument("--root", help="a folder of checkpoint folders (default: checkpoints, if there is one)")
     ls.set_defaults(func=cmd_models)
 
     dl = sub.add_parser("download", help="fetch NVIDIA's checkpoints.tar.gz (or any weights) into checkpoints/")

@@ -223,6 +223,17 @@ def test_evaluate_warns_that_few_images_make_a_noisy_frechet_distance(tmp_path, 
     assert len(generated) >= 3 and generated == sorted(generated)
 
 
+def test_models_lists_the_shipped_ones_anywhere_and_notes_only_a_missing_root_that_was_asked_for(
+        tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # no checkpoints/ here
+    cli(["models"])
+    listed = capsys.readouterr()
+    assert listed.out.split()[:2] == ["landscape", "spade"] and listed.err == ""
+    cli(["models", "--root", "elsewhere"])
+    listed = capsys.readouterr()
+    assert "landscape-sketch" in listed.out and listed.err == "note: no folder elsewhere; listing the shipped models\n"
+
+
 def test_evaluate_refuses_missing_data_before_any_work(tmp_path, capsys):
     message = cli_error(["evaluate", "--data", str(tmp_path / "missing"), "-n", "2"])
     assert message == f"error: --data {tmp_path / 'missing'}: expected landscape or landscape-sketch or a folder of pairs"
