@@ -41,4 +41,5 @@ def checkpoint_argument(value: str | None) -> Path:
 
 
 def _shipped(name: str) -> Path | None:
+    """The first shipped-model root holding a folder of that name, joined to it; None if none does."""
     return next((root / name for root in SHIPPED_ROOTS if (root / name).is_dir()), None)
