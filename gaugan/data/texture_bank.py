@@ -27,9 +27,7 @@ from .photos import photo_credits, read_manifest
 BOXES_FILE = Path(__file__).with_name("texture_boxes.json")
 WORKING_HEIGHT = 360  # photos are decoded at this height (1440x720 -> 720x360): scene scale for 256² renders
 HELD_OUT_FOLDS = 5
-# Classes whose texture is stretched over the whole region (gradients: sky, water); the rest keep their grain.
-STRETCHED = {"sky-other", "clouds", "sea", "river", "mountain", "hill"}
-MAX_UPSCALE = {True: 4.0, False: 1.6}  # per STRETCHED: a region takes a crop that covers it within this upscale
+MAX_UPSCALE = 1.6  # a region takes a crop that covers it within this upscale, so textures keep their grain
 MIN_CHOICES = 3  # ... or, where fewer crops do, one of the few that need the least
 
 
@@ -111,16 +109,14 @@ class TextureBank:
         if not crops:
             return None
         crops = [c for p, c in crops if p == prefer] or [c for _, c in crops]
-        stretched = self.names[label] in STRETCHED
-        cap = MAX_UPSCALE[stretched]
         covers = np.array([max(height / c.shape[0], width / c.shape[1]) for c in crops])  # scale that just covers
-        choices = min(len(crops), max(MIN_CHOICES, int((covers <= cap).sum())))
+        choices = min(len(crops), max(MIN_CHOICES, int((covers <= MAX_UPSCALE).sum())))
         index = np.argsort(covers, kind="stable")[rng.integers(choices)]
         crop, cover = crops[index], covers[index]
         if rng.random() < 0.5:
             crop = crop[:, ::-1]
         ch, cw = crop.shape[:2]
-        scale = float(np.clip(cover * (1.0 if stretched else rng.uniform(1.0, 1.3)), 0.5, cap))
+        scale = float(np.clip(cover * rng.uniform(1.0, 1.3), 0.5, MAX_UPSCALE))
         size = (max(1, round(cw * scale)), max(1, round(ch * scale)))
         resized = np.asarray(Image.fromarray(crop).resize(size, Image.Resampling.BILINEAR), np.float32) / 255
         pad_y, pad_x = max(0, height - size[1]), max(0, width - size[0])
