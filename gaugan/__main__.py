@@ -253,13 +253,14 @@ def cmd_samples(args: argparse.Namespace) -> None:
 def cmd_models(args: argparse.Namespace) -> None:
     from .sketch import model_kinds
 
-    if args.root and not Path(args.root).is_dir():
-        print(f"note: no folder {args.root}; listing the shipped models", file=sys.stderr)
-    found = model_kinds(args.root or "checkpoints")
+    root = args.root or "checkpoints"
+    if args.root and not Path(root).is_dir():
+        print(f"note: no folder {root}; listing the shipped models", file=sys.stderr)
+    found = model_kinds(root)
     for name, (folder, kind) in found.items():
         print(f"{name:<28} {kind:<7} {folder}")
     if not found:
-        print(f"no checkpoint folders in {args.root or 'checkpoints'} and no shipped models")
+        print(f"no checkpoint folders in {root} and no shipped models")
 
 
 def cmd_download(args: argparse.Namespace) -> None:
