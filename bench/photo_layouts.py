@@ -3,7 +3,9 @@ the photo segmenter (checkpoints/segmenter-photo, gaugan/tracing.py), each model
 distance (EfficientNet-Lite1) compare the paintings with the crops; the same segmenter reads each painting back, and
 its mIoU against the traced map is the label fidelity. Also writes a sheet: traced layout | each model (the photos
 themselves stay out of it: they are not ours to redistribute in the repository). `--renderer` adds the
-photo-textured training renderer as a painter: how photographic the training scenes are on real layouts.
+photo-textured training renderer as a painter: how photographic the training scenes are on real layouts. A sketch
+model (`kind: sketch`) paints each layout's line drawing (gaugan/data/landscape_sketch.py), as a person would
+outline the photo.
 
 python bench/photo_layouts.py --photos ~/.cache/gaugan/photos [--checkpoint DIR ...] [--renderer] [--sheet FILE]
 """
@@ -18,13 +20,15 @@ import numpy as np
 import torch
 from PIL import Image
 
-from gaugan import GauGAN, shipped_checkpoint
+from gaugan import GauGAN, Pix2Pix, shipped_checkpoint
 from gaugan.data.landscape import random_look, render
+from gaugan.data.landscape_sketch import line_sketch
 from gaugan.data.texture_bank import render_photographic, shared_bank
 from gaugan.evaluate import AnySegmenter, confusion, load_or_train_segmenter, miou, segmenter_config
 from gaugan.imagenet import REALISM_NETWORK, ImageNetFeatures
 from gaugan.labelmaps import colourize
 from gaugan.realism import frechet_distance, held_out_crops, kid, photo_halves, pooled_features
+from gaugan.sketch import model_kind
 from gaugan.tracing import trace
 from label_colors import PALETTES
 
@@ -38,7 +42,10 @@ def read_back(segmenter: AnySegmenter, images: list[np.ndarray], batch: int = 16
 
 
 def model_painter(path: str | Path) -> Painter:
-    """Paints a layout with a model folder's generator, seeded by the crop index."""
+    """Paints a layout with a model folder's generator, seeded by the crop index; a sketch model paints its outline."""
+    if model_kind(path) == "sketch":
+        sketcher = Pix2Pix.from_checkpoint(path, device="cpu")
+        return lambda layout, index: np.asarray(sketcher.generate(line_sketch(layout, np.random.default_rng(index))))
     model = GauGAN.from_checkpoint(path, device="cpu")
     return lambda layout, index: np.asarray(model.generate(layout, seed=index))
 
