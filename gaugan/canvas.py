@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 from scipy import ndimage
 
-from label_colors import PALETTES, Label, to_label_map, unmatched_share
+from label_colors import PALETTES, Label, to_label_map
 
 from . import images
 from .checkpoints import available_checkpoints
@@ -66,20 +66,6 @@ def example_scene(seed: int, palette: list[Label], size: tuple[int, int]) -> tup
     layout = landscape_layout(np.random.default_rng(seed), *size)
     fallback = next((l.id for l in palette if l.name in ("grass", "sky-other", "sky")), palette[0].id)
     return remap(layout, PALETTES["landscape"], palette, fallback)
-
-
-MAX_UNMATCHED_SHARE = 0.2  # a colour label map with more pixels far from every label colour is a photo
-
-
-def refuse_photo(data: bytes, palette: list[Label], model_name: str) -> None:
-    """ValueError if a colour PNG offered as a label map is a photo: most colours far from every label colour."""
-    image = Image.open(io.BytesIO(data))
-    if image.mode not in ("RGB", "RGBA"):
-        return
-    share = unmatched_share(np.asarray(image), palette)
-    if share > MAX_UNMATCHED_SHARE:
-        raise ValueError(f"this looks like a photo, not a label map: {share:.0%} of its pixels are far from every "
-                         f"label colour of {model_name}; upload a PNG of label ids or of the label colours")
 
 
 def read_photo(data: bytes, max_pixels: int = MAX_PHOTO_PIXELS) -> Image.Image:

@@ -1,5 +1,10 @@
 """Label-map files: PNGs of ids (mode L, or P read by index) or of label colours (RGB/RGBA, or P whose
-palette holds the label colours), read in time and memory linear in the pixels, and written."""
+palette holds the label colours), read in time and memory linear in the pixels, and written.
+
+One rule for every reader (the CLI and the page): a colour label map is painted in a few flat colours that cover
+most of it, so an image whose pixels spread over many colours is refused as a photo; a colour filling regions
+of the map that is far from every label colour is refused by name (a palette mistake); any other colour
+(antialiased seams, JPEG noise, a label colour slightly shifted) takes the nearest label colour, with a note."""
 from __future__ import annotations
 
 import io
@@ -9,12 +14,23 @@ import numpy as np
 from PIL import Image
 from scipy.spatial import cKDTree
 
+from label_colors import FAR_DISTANCE
+
 from .errors import LabelMapError
 from .images import LOSSY_FORMATS, MAX_PIXELS, Source, open_image
 
 ALPHA_THRESHOLD = 128  # pixels below this opacity are unpainted: they take the background label
 ID_MODES = ("L", "P")
 COLOUR_MODES = ("RGB", "RGBA")
+MAIN_COLOURS = 32  # a label map's 32 commonest colours cover at least MIN_MAIN_SHARE of its painted pixels,
+MIN_MAIN_SHARE = 0.35  # a photo's a fifth at most (antialiased or JPEG-saved maps: half or more)
+REGION_SHARE = 0.002  # a colour filling this share of the map with the inside of regions is meant as a label colour
+MAX_NAMED_COLOURS = 8  # off-palette colours listed in an error
+
+
+def hex_colour(rgb) -> str:
+    """(r, g, b) -> "#rrggbb"."""
+    return "#%02x%02x%02x" % tuple(int(c) for c in rgb)
 
 
 def colourize(labels: np.ndarray, palette: list) -> np.ndarray:
@@ -31,25 +47,64 @@ def _packed(rgb: np.ndarray) -> np.ndarray:
     return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
 
 
+def inside_regions(keys: np.ndarray) -> np.ndarray:
+    """Which pixels have their four neighbours' colour: the inside of a region, not a seam between two."""
+    inside = np.ones(keys.shape, bool)
+    same_x, same_y = keys[:, 1:] == keys[:, :-1], keys[1:] == keys[:-1]
+    inside[:, 1:] &= same_x
+    inside[:, :-1] &= same_x
+    inside[1:] &= same_y
+    inside[:-1] &= same_y
+    return inside
+
+
+def refuse_photo(counts: np.ndarray) -> None:
+    """LabelMapError if the pixel counts of its distinct colours say the image is a photo, not a label map."""
+    total = int(counts.sum())
+    share = np.sort(counts)[-MAIN_COLOURS:].sum() / total if total else 1.0
+    if share < MIN_MAIN_SHARE:
+        raise LabelMapError(
+            f"this looks like a photo, not a label map: its {MAIN_COLOURS} commonest colours cover only {share:.0%} "
+            f"of it (in a label map, painted in a few flat colours, they cover {MIN_MAIN_SHARE:.0%} or more); "
+            "expected a PNG of label ids or of the label colours")
+
+
+def refuse_off_palette(rgb: np.ndarray, filled: np.ndarray, total: int, distance: np.ndarray, nearest: np.ndarray,
+                       palette: list) -> None:
+    """LabelMapError naming the colours that fill regions (filled: pixels inside them) and are farther than
+    FAR_DISTANCE from every label colour: a palette mistake, not a seam or noise."""
+    far = np.flatnonzero((filled >= REGION_SHARE * total) & (distance > FAR_DISTANCE))
+    if not len(far):
+        return
+    far = far[np.argsort(-filled[far], kind="stable")]
+    named = ", ".join(f"{hex_colour(rgb[i])} filling {filled[i] / total:.1%} of it (nearest label: "
+                      f"{palette[nearest[i]].name} {hex_colour(palette[nearest[i]].rgb)})" for i in far[:MAX_NAMED_COLOURS])
+    more = f" and {len(far) - MAX_NAMED_COLOURS} more" if len(far) > MAX_NAMED_COLOURS else ""
+    raise LabelMapError(f"{len(far)} of its colours are not label colours of this model, nor near one: {named}{more}; "
+                        "repaint them in the label colours, or save the map as label ids")
+
+
 def colours_to_ids(rgba: np.ndarray, palette: list, background_id: int, notes: list[str] | None = None) -> np.ndarray:
     """(H, W, 3|4) uint8 colours -> label ids: a label's exact colour gives its id, another colour the nearest
-    label colour's id, a transparent pixel background_id. Each distinct colour is decided once, through a
-    table over all 2**24 colours, so time and memory grow linearly with the pixels."""
+    label colour's id, a transparent pixel background_id; a photo, or a colour far from every label colour that
+    fills regions, is refused (the module's rule). Each distinct colour is decided once, through tables over all
+    2**24 colours, so time and memory grow linearly with the pixels."""
     keys = _packed(rgba[..., :3])
     opaque = rgba[..., 3] >= ALPHA_THRESHOLD if rgba.shape[-1] == 4 else np.ones(keys.shape, bool)
-    present = np.zeros(1 << 24, bool)
-    present[keys[opaque]] = True
-    distinct = np.flatnonzero(present)
-    del present
+    counts = np.bincount(keys[opaque], minlength=1 << 24)
+    distinct = np.flatnonzero(counts)
+    counts = counts[distinct]
+    refuse_photo(counts)
+    inside = opaque & inside_regions(np.where(opaque, keys, -1))  # transparent pixels make regions of their own
+    filled = np.bincount(keys[inside], minlength=1 << 24)[distinct]
     rgb = np.stack([(distinct >> 16) & 255, (distinct >> 8) & 255, distinct & 255], axis=1).astype(np.float64)
     distance, nearest = cKDTree(np.array([label.rgb for label in palette], np.float64)).query(rgb)
+    refuse_off_palette(rgb, filled, int(counts.sum()), distance, nearest, palette)
     table = np.full(1 << 24, len(palette), np.uint16)  # each colour's nearest label (palettes hold < 65535)
     table[distinct] = nearest
     index = np.where(opaque, table[keys], len(palette))
     if notes is not None and (distance > 0).any():
-        approximate = np.zeros(1 << 24, bool)
-        approximate[distinct] = distance > 0
-        share = np.count_nonzero(approximate[keys] & opaque) / keys.size
+        share = counts[distance > 0].sum() / keys.size
         notes.append(f"{share:.1%} of the pixels ({int((distance > 0).sum()):,} colours) are not exact label colours; "
                      "each took the nearest label colour")
     return np.array([label.id for label in palette] + [background_id], dtype=np.int64)[index]
@@ -92,7 +147,8 @@ def read_label_map(source: Source, palette: list, background_id: int | None = No
     """A label-map image -> (H, W) int64 ids, or LabelMapError/ImageError saying why not.
 
     8-bit greyscale holds ids; RGB(A) holds label colours (transparent pixels -> background_id, default the
-    first label); mode P is read by colour or by index (see paletted_to_ids). Remarks the caller may show
+    first label); mode P is read by colour or by index (see paletted_to_ids). A colour photo, or a colour far
+    from every label colour that fills regions, is refused (the module's rule). Remarks the caller may show
     (approximate colours, lossy formats) are appended to notes.
     """
     if not palette:

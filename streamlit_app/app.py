@@ -22,16 +22,14 @@ sys.path.insert(0, str(ROOT / "streamlit_app"))
 from gaugan import GauGAN, download  # noqa: E402
 from gaugan.allocator import tune_for_inference  # noqa: E402
 from gaugan.canvas import (SHIPPED_MODEL, background_label, bucket_fill, compose_labels, example_scene,  # noqa: E402
-                           fit_label_map, list_models, mixed_style, png_bytes, read_photo, refuse_photo,
-                           style_looks)
-from gaugan.labelmaps import colourize, label_map_png, read_label_map  # noqa: E402
+                           fit_label_map, list_models, mixed_style, png_bytes, read_photo, style_looks)
+from gaugan.labelmaps import colourize, hex_colour, label_map_png, read_label_map  # noqa: E402
 from gaugan.semantics import remap  # noqa: E402
 from gaugan.sketch import model_kind  # noqa: E402
 from label_colors import Label, validate_palette  # noqa: E402
 from streamlit_drawable_canvas import st_canvas  # noqa: E402
 from streamlit_app import sketch_mode  # noqa: E402
-from widgets import (chip_styles, column_width, download_progress, hex_colour, kept, plain,  # noqa: E402
-                     undo_shortcuts)
+from widgets import chip_styles, column_width, download_progress, kept, plain, undo_shortcuts  # noqa: E402
 
 CHECKPOINTS = Path(os.environ.get("GAUGAN_CHECKPOINTS", ROOT / "checkpoints"))
 NVIDIA_URL = os.environ.get("GAUGAN_NVIDIA_URL", "")  # a direct link to NVlabs/SPADE's checkpoints.tar.gz
@@ -298,9 +296,9 @@ def take_upload(upload, name: str, palette: list[Label], background_id: int, siz
     if state.get("upload_done") == upload.file_id:
         return
     state.upload_done = upload.file_id
+    notes: list[str] = []
     try:
-        uploaded = read_label_map(upload.getvalue(), palette, background_id)
-        refuse_photo(upload.getvalue(), palette, name)
+        uploaded = read_label_map(upload.getvalue(), palette, background_id, notes)
         unknown = sorted(set(np.unique(uploaded).tolist()) - {l.id for l in palette})
         if unknown:
             raise ValueError(f"ids {unknown[:12]} are not labels of {name} "
@@ -312,6 +310,8 @@ def take_upload(upload, name: str, palette: list[Label], background_id: int, siz
     state.base = fit_label_map(uploaded, size)
     reset_canvas()
     notice(f"Loaded {plain(upload.name)} ({uploaded.shape[1]}×{uploaded.shape[0]}).")
+    for note in notes:
+        notice(f"{plain(upload.name)}: {plain(note)}.")
 
 
 # ---------------------------------------------------------------- canvas

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 import streamlit as st
 
 from gaugan.downloads import Progress
+from gaugan.labelmaps import hex_colour
 
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=\"'^])")
 
@@ -122,10 +123,6 @@ def download_progress(what: str) -> Iterator[Progress]:
         yield update
     finally:
         bar.empty()
-
-
-def hex_colour(rgb: tuple[int, int, int]) -> str:
-    return "#%02x%02x%02x" % tuple(rgb)
 
 
 def chip_styles(chips: dict[str, tuple[int, int, int]], selected: str) -> None:

@@ -10,10 +10,13 @@ import streamlit as st
 import torch
 from helpers import ROOT, QuietFiles, local_server, make_tiny_model, official_archive
 from PIL import Image
+from skimage import data as photos
 from streamlit.testing.v1 import AppTest
 
 from gaugan import PRESETS, GauGAN, SPADEGenerator
+from gaugan.__main__ import main as cli
 from gaugan.canvas import looks_layout, style_looks
+from gaugan.data.landscape import landscape_scene
 from gaugan.labelmaps import label_map_png
 from label_colors import PALETTES
 
@@ -289,6 +292,61 @@ def test_a_photo_offered_as_a_label_map_is_refused(app):
     app.sidebar.get("file_uploader")[1].set_value(("holiday.png", png(photo), "image/png")).run()
     assert "Could not use holiday.png: this looks like a photo, not a label map" in texts(app)
     assert np.array_equal(app.session_state["current_labels"], before)
+
+
+def two_colours(top: tuple[int, int, int], bottom: tuple[int, int, int]) -> np.ndarray:
+    """A flat 300×200 colour map: top above row 80, bottom below."""
+    colours = np.zeros((200, 300, 3), np.uint8)
+    colours[:80], colours[80:] = top, bottom
+    return colours
+
+
+REFUSED_MAPS = {  # file name: (its pixels, why it is refused)
+    "scene.png": (lambda: np.asarray(landscape_scene(2, (192, 256))[1]), "this looks like a photo, not a label map"),
+    "cat.png": (photos.chelsea, "this looks like a photo, not a label map"),
+    "two_colours.png": (lambda: two_colours((255, 0, 255), (255, 128, 0)),
+                        r"2 of its colours are not label colours of this model, nor near one: #ff8000 filling [\d.]+% "
+                        r"of it \(nearest label: mountain #8b6139\), #ff00ff filling [\d.]+% of it \(nearest label: "
+                        r"flower #f761c1\)"),
+}
+
+
+def generate_with_cli(model, labels) -> str:
+    """gaugan generate on one label-map file: its one-line error, or "" when it wrote the photo."""
+    try:
+        cli(["generate", "--checkpoint", str(model), "--labels", str(labels), "--out", str(labels.with_suffix(".out.png"))])
+    except SystemExit as exited:
+        return str(exited.code)
+    return ""
+
+
+@pytest.mark.parametrize("name", list(REFUSED_MAPS))
+def test_photos_and_off_palette_maps_are_refused_by_the_page_and_the_cli_alike(app, checkpoints, tmp_path, name):
+    pixels, reason = REFUSED_MAPS[name]
+    path = tmp_path / name
+    Image.fromarray(pixels()).save(path)
+    app.session_state["canvas_0"] = strokes(("tree", (10, 60, 10, 60)))
+    app.run()
+    before = app.session_state["current_labels"].copy()
+    app.sidebar.get("file_uploader")[1].set_value((name, path.read_bytes(), "image/png")).run()
+    assert re.search(rf"Could not use {re.escape(name)}: {reason}", texts(app)), texts(app)
+    assert np.array_equal(app.session_state["current_labels"], before), "the drawing is kept"
+    assert re.fullmatch(rf"error: {re.escape(str(path))}: {reason}.*", generate_with_cli(checkpoints / "landscape", path))
+
+
+def test_a_map_in_slightly_shifted_label_colours_is_read_with_one_note_on_the_page_and_the_cli(
+        app, checkpoints, tmp_path, capsys):
+    sky, sea = np.array(LAND["sky-other"].rgb), np.array(LAND["sea"].rgb)
+    path = tmp_path / "shifted.png"
+    Image.fromarray(two_colours(tuple(sky + (10, 5, -5)), tuple(sea + (7, 1, 20)))).save(path)
+    note = "100.0% of the pixels (2 colours) are not exact label colours; each took the nearest label colour"
+    app.run()
+    app.sidebar.get("file_uploader")[1].set_value(("shifted.png", path.read_bytes(), "image/png")).run()
+    assert not app.error and f"shifted.png: {note}" in texts(app), texts(app)
+    labels = app.session_state["current_labels"]
+    assert (labels[: labels.shape[0] // 3] == LAND["sky-other"].id).all() and (labels[-10:] == LAND["sea"].id).all()
+    assert generate_with_cli(checkpoints / "landscape", path) == ""
+    assert f"note: shifted.png: {note}" in capsys.readouterr().err
 
 
 def test_fill_paints_the_enclosed_region(app):

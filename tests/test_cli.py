@@ -186,7 +186,7 @@ def test_a_folder_model_carries_its_label_table_to_generate(tmp_path):
     assert card["labels"] == [{"id": l.id, "name": l.name, "rgb": list(l.rgb)} for l in table]
     assert card["preset"]["label_nc"] == 3 and card["preset"]["name"] == "data"
     colours = np.zeros((30, 30, 3), np.uint8)
-    colours[:, 15:] = table[2].rgb  # a colour PNG in the model's own palette
+    colours[:, :15], colours[:, 15:] = table[0].rgb, table[2].rgb  # a colour PNG in the model's own palette
     Image.fromarray(colours).save(tmp_path / "colours.png")
     cli(["generate", "--checkpoint", str(tmp_path / "model"), "--labels", str(tmp_path / "colours.png"),
          "--out", str(tmp_path / "photo.png")])
