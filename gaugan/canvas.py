@@ -1,4 +1,5 @@
-"""The drawing page's work on arrays and files: model discovery, canvas layers, fills, resizing, photos, looks.
+"""The drawing page's work on arrays and files: model discovery, canvas layers (label maps and sketches), fills,
+resizing, photos, looks.
 
 Plain functions (no Streamlit), so the page stays layout and state only.
 """
@@ -22,6 +23,7 @@ from .semantics import remap
 
 SHIPPED_MODEL = "landscape"
 NO_LABEL = 65535  # marks unpainted canvas pixels before the base map fills them
+INK_LEVEL = 200  # a sketch pixel darker than this in a channel is drawn
 MAX_PHOTO_PIXELS = 4096 * 4096
 BACKGROUND_NAMES = ("sky-other", "sky", "grass", "road", "wall")
 
@@ -38,15 +40,44 @@ def background_label(palette: list[Label]) -> int:
     return next((l.id for name in BACKGROUND_NAMES for l in palette if l.name == name), palette[0].id)
 
 
+def check_layers(strokes_rgba: np.ndarray, base: np.ndarray) -> None:
+    """ValueError unless the canvas strokes and the picture under them have one size."""
+    if strokes_rgba.shape[:2] != base.shape[:2]:
+        raise ValueError(f"canvas is {strokes_rgba.shape[1]}×{strokes_rgba.shape[0]} but the picture under it is "
+                         f"{base.shape[1]}×{base.shape[0]}")
+
+
 def compose_labels(strokes_rgba: np.ndarray | None, base: np.ndarray, palette: list[Label]) -> np.ndarray:
     """The label map the user sees: painted strokes over the base map (a fill, an upload or an example)."""
     if strokes_rgba is None:
         return base.copy()
-    if strokes_rgba.shape[:2] != base.shape:
-        raise ValueError(f"canvas is {strokes_rgba.shape[1]}×{strokes_rgba.shape[0]} but the base map is "
-                         f"{base.shape[1]}×{base.shape[0]}")
+    check_layers(strokes_rgba, base)
     painted = to_label_map(strokes_rgba, palette, NO_LABEL)
     return np.where(painted == NO_LABEL, base, painted)
+
+
+def blank_sketch(size: tuple[int, int]) -> np.ndarray:
+    """White paper of (height, width): the base of a new sketch."""
+    return np.full((*size, 3), 255, np.uint8)
+
+
+def compose_sketch(strokes_rgba: np.ndarray | None, base: np.ndarray) -> np.ndarray:
+    """The (H, W, 3) sketch the user sees: pen and eraser strokes over the base (white, or a kept sketch)."""
+    if strokes_rgba is None:
+        return base.copy()
+    check_layers(strokes_rgba, base)
+    alpha = strokes_rgba[..., 3:].astype(np.float32) / 255
+    return (strokes_rgba[..., :3] * alpha + base * (1 - alpha)).round().astype(np.uint8)
+
+
+def has_lines(sketch: np.ndarray) -> bool:
+    """Whether anything is drawn: some pixel darker than light grey."""
+    return bool((sketch < INK_LEVEL).any())
+
+
+def fit_sketch(sketch: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A sketch scaled smoothly to (height, width)."""
+    return np.asarray(Image.fromarray(sketch).resize(size[::-1], Image.BILINEAR))
 
 
 def fit_label_map(labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -29,7 +29,8 @@ from gaugan.sketch import model_kind  # noqa: E402
 from label_colors import Label, validate_palette  # noqa: E402
 from streamlit_drawable_canvas import st_canvas  # noqa: E402
 from streamlit_app import sketch_mode  # noqa: E402
-from widgets import chip_styles, column_width, download_progress, kept, plain, undo_shortcuts  # noqa: E402
+from widgets import (CanvasState, bake_strokes, chip_styles, column_width, download_progress, fit_drawing,  # noqa: E402
+                     kept, plain, reset_canvas, undo_shortcuts)
 
 CHECKPOINTS = Path(os.environ.get("GAUGAN_CHECKPOINTS", ROOT / "checkpoints"))
 NVIDIA_URL = os.environ.get("GAUGAN_NVIDIA_URL", "")  # a direct link to NVlabs/SPADE's checkpoints.tar.gz
@@ -40,6 +41,8 @@ TOOLS = {"Brush": "freedraw", "Line": "line", "Rectangle": "rect", "Circle": "ci
          "Eraser": "freedraw", "Fill": "point"}
 CANVAS_WIDTHS = {"Small (320 px)": 320, "Medium (384 px)": 384, "Large (512 px)": 512}
 MIN_CANVAS_WIDTH = 200
+LABEL_CANVAS = CanvasState(base="base", generation="canvas_gen", strokes="strokes", shown="current_labels",
+                           shape="canvas_shape")
 DESCRIPTION_CHARS = 300  # a longer model description is cut at a word, in full on hover
 
 st.set_page_config(page_title="GauGAN doodle → photo", page_icon="🎨", layout="wide")
@@ -100,18 +103,6 @@ def notice(text: str) -> None:
     state.notices.append(text)
 
 
-def reset_canvas() -> None:
-    state.canvas_gen += 1
-    state.strokes = 0
-
-
-def bake_strokes() -> None:
-    """The strokes go into the base map under a fresh canvas (a canvas can neither rescale nor outlive them)."""
-    if state.get("strokes"):
-        state.base = state.current_labels
-        reset_canvas()
-
-
 def init_state() -> None:
     defaults = {"canvas_gen": 0, "base": None, "notices": [], "model_error": None, "upload_error": None,
                 "chosen_labels": {}, "generated_for": None, "last_image": None}
@@ -121,11 +112,10 @@ def init_state() -> None:
 
 # ---------------------------------------------------------------- callbacks (run before the script)
 def switch_model(models: dict[str, Path]) -> None:
-    """A model picked in the select-box: the last model error goes; sketch mode takes the canvas off the page, so
-    the strokes go into the base map first."""
+    """A model picked in the select-box: the last model error goes; the canvas that leaves the page (the label
+    map's for sketch mode, the sketch's for the label-map page) keeps its strokes in its base."""
     state.model_error = None
-    if model_kind(models[state.model]) == "sketch":
-        bake_strokes()
+    bake_strokes(LABEL_CANVAS if model_kind(models[state.model]) == "sketch" else sketch_mode.SKETCH_CANVAS)
 
 
 def new_variation() -> None:
@@ -164,7 +154,7 @@ def active_model(models: dict[str, Path]) -> tuple[str, GauGAN] | None:
 def move_drawing(previous: str, old: list[Label], name: str, new: list[Label]) -> None:
     moved, missing = remap(state.current_labels, old, new, background_label(new))
     state.base = state.current_labels = moved
-    reset_canvas()
+    reset_canvas(LABEL_CANVAS)
     notice(f"Moved the drawing from **{plain(previous)}** to **{plain(name)}** by label name.")
     if missing:
         notice(f"{plain(name)} has no label for: {plain(', '.join(missing))} (painted as its background).")
@@ -280,12 +270,12 @@ def base_map_controls(name: str, model: GauGAN, controls: Controls, size: tuple[
     if bar.button("Example scene", width="stretch", key="example"):
         state.example_seed = state.get("example_seed", -1) + 1  # each click shows the next scene
         state.base, missing = example_scene(state.example_seed, model.labels, size)
-        reset_canvas()
+        reset_canvas(LABEL_CANVAS)
         if missing:
             notice(f"{plain(name)} lacks {plain(', '.join(missing))}; shown as its fallback label.")
     if bar.button("Clear", width="stretch", key="clear"):
         state.base = None
-        reset_canvas()
+        reset_canvas(LABEL_CANVAS)
 
 
 def take_upload(upload, name: str, palette: list[Label], background_id: int, size: tuple[int, int]) -> None:
@@ -308,7 +298,7 @@ def take_upload(upload, name: str, palette: list[Label], background_id: int, siz
         return
     state.upload_error = None
     state.base = fit_label_map(uploaded, size)
-    reset_canvas()
+    reset_canvas(LABEL_CANVAS)
     notice(f"Loaded {plain(upload.name)} ({uploaded.shape[1]}×{uploaded.shape[0]}).")
     for note in notes:
         notice(f"{plain(upload.name)}: {plain(note)}.")
@@ -320,19 +310,6 @@ def canvas_size(model: GauGAN, controls: Controls, available: int | None) -> tup
     width = controls.max_width if available is None else max(MIN_CANVAS_WIDTH, min(controls.max_width, available))
     out_h, out_w = model.preset.output_size
     return max(64, round(width * out_h / out_w)), width
-
-
-def fit_drawing_to(size: tuple[int, int]) -> None:
-    """After a size change, the whole drawing (strokes and base map) is rescaled into the base of a fresh canvas."""
-    previous = state.get("canvas_shape")
-    state.canvas_shape = size
-    if previous is None or previous == size:
-        return
-    bake_strokes()
-    if state.base is not None:
-        state.base = fit_label_map(state.base, size)
-    if state.get("current_labels") is not None:
-        state.current_labels = fit_label_map(state.current_labels, size)
 
 
 def palette_chips(name: str, palette: list[Label], controls: Controls) -> int:
@@ -384,7 +361,7 @@ def fill_at_point(drawing: dict | None, label_id: int) -> bool:
     x = point["left"] + point.get("radius", 1) + point.get("strokeWidth", 1) / 2
     state.base = bucket_fill(state.current_labels, (round(point["top"]), round(x)), label_id)
     state.current_labels = state.base
-    reset_canvas()
+    reset_canvas(LABEL_CANVAS)
     return True
 
 
@@ -479,7 +456,7 @@ def main() -> None:
         available = column_width("canvas_column")
         size = canvas_size(model, controls, available)
         base_map_controls(name, model, controls, size)
-        fit_drawing_to(size)
+        fit_drawing(LABEL_CANVAS, size, fit_label_map)
         if state.base is not None and state.base.shape != size:
             state.base = fit_label_map(state.base, size)
         base = state.base if state.base is not None else np.full(size, controls.background_id, dtype=np.int64)

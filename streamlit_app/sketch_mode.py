@@ -12,12 +12,14 @@ import streamlit as st
 from PIL import Image
 
 from gaugan import Pix2Pix
-from gaugan.canvas import png_bytes
+from gaugan.canvas import blank_sketch, compose_sketch, fit_sketch, has_lines, png_bytes
 from streamlit_drawable_canvas import st_canvas
-from widgets import kept, plain, undo_shortcuts
+from widgets import CanvasState, fit_drawing, kept, plain, reset_canvas, undo_shortcuts
 
 CANVAS_SIZES = {"Small (320 px)": 320, "Medium (384 px)": 384, "Large (512 px)": 512}
 PEN, ERASER = "✏️ Pen", "🧽 Eraser"
+SKETCH_CANVAS = CanvasState(base="sketch_base", generation="sketch_gen", strokes="sketch_strokes", shown="sketch",
+                            shape="sketch_shape")
 
 
 @st.cache_resource(show_spinner="Loading sketch model…")
@@ -33,13 +35,21 @@ def photo_png(path: str, modified: float, sketch_png: bytes, class_id: str | Non
     return png_bytes(load_sketch_model(path, modified).generate(sketch, class_id=class_id))
 
 
-def sketch_from_canvas(rgba: np.ndarray | None) -> Image.Image | None:
-    """The canvas as an RGB image over white, or None while nothing is drawn."""
-    if rgba is None:
+def draw(base: np.ndarray, tool: str, width: int) -> np.ndarray | None:
+    """The canvas over the base sketch; returns the sketch it shows (None if the canvas cannot be read)."""
+    state = st.session_state
+    canvas = st_canvas(stroke_width=width, stroke_color="#000000" if tool == PEN else "#ffffff", background_color="",
+                       background_image=Image.fromarray(base), update_streamlit=True, height=base.shape[0],
+                       width=base.shape[1], drawing_mode="freedraw", key=f"sketch_canvas_{state.sketch_gen}",
+                       return_image_data=True)
+    undo_shortcuts("sketch_canvas_")
+    try:
+        state.sketch = compose_sketch(canvas.image_data, base)
+    except ValueError as exc:
+        st.error(f"Could not read the canvas: {plain(exc)}")
         return None
-    alpha = rgba[:, :, 3:4].astype(np.float32) / 255
-    rgb = (rgba[:, :, :3] * alpha + 255 * (1 - alpha)).astype(np.uint8)
-    return Image.fromarray(rgb) if (rgb < 200).any() else None
+    state.sketch_strokes = len((canvas.json_data or {}).get("objects", []))
+    return state.sketch
 
 
 def render(folder: Path, name: str, modified: float) -> None:
@@ -60,20 +70,18 @@ def render(folder: Path, name: str, modified: float) -> None:
     class_id = (sidebar.selectbox("Class", model.classes, key=kept(f"class_{name}", model.classes[0]))
                 if model.classes else None)
     if sidebar.button("Clear", use_container_width=True, key="sketch_clear"):
-        state.sketch_gen += 1
-
+        state.sketch_base = None
+        reset_canvas(SKETCH_CANVAS)
+    fit_drawing(SKETCH_CANVAS, (size, size), fit_sketch)
+    base = state.get("sketch_base")
     left, right = st.columns(2)
     with left:
-        canvas = st_canvas(stroke_width=width, stroke_color="#000000" if tool == PEN else "#ffffff",
-                           background_color="#ffffff", update_streamlit=True, height=size, width=size,
-                           drawing_mode="freedraw", key=f"sketch_canvas_{state.sketch_gen}", return_image_data=True)
-        undo_shortcuts("sketch_canvas_")
-        sketch = sketch_from_canvas(canvas.image_data)
+        sketch = draw(blank_sketch((size, size)) if base is None else base, tool, width)
     with right, st.container(key="result"):  # the same key as the label-map page's result
-        if sketch is None:
+        if sketch is None or not has_lines(sketch):
             st.caption("Draw outlines (a horizon, mountains, trees, waves) to generate a photo.")
             return
-        sketch_png = png_bytes(sketch)
+        sketch_png = png_bytes(Image.fromarray(sketch))
         try:
             with st.spinner("Generating…"):
                 image_png = photo_png(str(folder), modified, sketch_png, class_id)

@@ -1,12 +1,15 @@
 """Page pieces with no model work: untrusted text shown as text, settings kept while their widgets are away,
-the column-width probe, undo shortcuts, a download progress bar, colour-chip styles."""
+drawings kept while their canvas is away or resized, the column-width probe, undo shortcuts, a download progress
+bar, colour-chip styles."""
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import NamedTuple
 
+import numpy as np
 import streamlit as st
 
 from gaugan.downloads import Progress
@@ -80,6 +83,47 @@ def kept(key: str, default: object) -> str:
     else:
         state[key] = saved.get(key, default)
     return key
+
+
+class CanvasState(NamedTuple):
+    """Where a drawing canvas keeps its drawing in session state: the picture under its strokes (base), the
+    generation in its widget key (a new one mounts a fresh canvas), its stroke count, the picture it shows
+    (strokes over base) and its (height, width)."""
+
+    base: str
+    generation: str
+    strokes: str
+    shown: str
+    shape: str
+
+
+def reset_canvas(canvas: CanvasState) -> None:
+    """A fresh canvas, without strokes, over the base."""
+    state = st.session_state
+    state[canvas.generation] = state.get(canvas.generation, 0) + 1
+    state[canvas.strokes] = 0
+
+
+def bake_strokes(canvas: CanvasState) -> None:
+    """The strokes go into the base under a fresh canvas (a canvas can neither rescale nor outlive its strokes)."""
+    state = st.session_state
+    if state.get(canvas.strokes):
+        state[canvas.base] = state[canvas.shown]
+        reset_canvas(canvas)
+
+
+def fit_drawing(canvas: CanvasState, size: tuple[int, int],
+                resize: Callable[[np.ndarray, tuple[int, int]], np.ndarray]) -> None:
+    """After a size change, the whole drawing (strokes and base) is rescaled into the base of a fresh canvas."""
+    state = st.session_state
+    previous = state.get(canvas.shape)
+    state[canvas.shape] = size
+    if previous is None or previous == size:
+        return
+    bake_strokes(canvas)
+    for key in (canvas.base, canvas.shown):
+        if state.get(key) is not None:
+            state[key] = resize(state[key], size)
 
 
 def column_width(key: str) -> int | None:

@@ -151,7 +151,7 @@ def test_size_change_rescales_strokes_and_base_map(url):
         page.wait_for_timeout(500)
         wait_idle(page)
         assert canvas_box(page)["width"] <= 321
-        assert page.get_by_text(re.compile("canvas is .* but the base map")).count() == 0
+        assert page.get_by_text(re.compile("canvas is .* but the picture under it")).count() == 0
         after = label_map(page)
         assert after.shape == (320, 320)
         ys, xs = np.nonzero(after == MOUNTAIN)

@@ -13,7 +13,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 APP = str(ROOT / "streamlit_app" / "app.py")
-SKETCH_CANVAS = ".st-key-sketch_canvas_0 canvas.upper-canvas"
+SKETCH_CANVAS = '[class*="st-key-sketch_canvas_"] canvas.upper-canvas'
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +63,42 @@ def test_sketch_model_switches_the_page_to_sketch_mode(checkpoints, monkeypatch)
             at.selectbox(key="sketch_canvas_size").value) == ("🧽 Eraser", 25, "Small (320 px)"), "settings are kept"
 
 
+def sketch_page(checkpoints, monkeypatch) -> AppTest:
+    """The page in sketch mode, with a sketch drawn on its canvas."""
+    monkeypatch.setenv("GAUGAN_CHECKPOINTS", str(checkpoints))
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.selectbox(key="model").select("landscape-sketch").run()
+    at.session_state["sketch_canvas_0"] = drawing()
+    return at.run()
+
+
+def shown_photo(at) -> str:
+    """The address of the photo on the page (Streamlit names media by their content)."""
+    (image,) = at.get("image")
+    return image.proto.imgs[0].url
+
+
+def test_a_sketch_survives_a_visit_to_the_label_map_page(checkpoints, monkeypatch):
+    at = sketch_page(checkpoints, monkeypatch)
+    photo = shown_photo(at)
+    at.selectbox(key="model").select("landscape").run()
+    assert "Unpainted area" in [s.label for s in at.selectbox]
+    at.selectbox(key="model").select("landscape-sketch").run()
+    assert not at.exception and not at.error, at.exception or at.error
+    assert shown_photo(at) == photo, "the sketch came back, and with it the same photo"
+
+
+def test_a_sketch_is_rescaled_with_the_canvas(checkpoints, monkeypatch):
+    at = sketch_page(checkpoints, monkeypatch)
+    at.selectbox(key="sketch_canvas_size").select("Small (320 px)").run()
+    assert not at.exception and not at.error, at.exception or at.error
+    sketch = at.session_state["sketch"]
+    assert sketch.shape == (320, 320, 3) and (sketch[:, :, 0] < 128).sum() > 1000, "the lines are kept, scaled down"
+    assert len(at.get("image")) == 1
+
+
 def label_page_settings(page) -> dict:
     """What the label-map page's sidebar and tool row show."""
     return {**{box: page.get_by_role("combobox", name=box).input_value() for box in ("Canvas", "Unpainted area")},
@@ -72,7 +108,18 @@ def label_page_settings(page) -> dict:
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_draw_lines_in_sketch_mode_and_get_a_photo_then_go_back(checkpoints):
+def downloaded_sketch(page) -> np.ndarray:
+    """The sketch as the page's "Download sketch" button hands it out, once a photo of it is on screen."""
+    page.wait_for_function("sel => { const i = document.querySelector(sel); return i && i.complete && i.naturalWidth > 0; }",
+                           arg=RESULT, timeout=60_000)
+    wait_idle(page)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download sketch").click()
+    assert re.fullmatch(r"sketch\.png", download.value.suggested_filename)
+    return np.asarray(Image.open(download.value.path()).convert("RGB"))
+
+
+def test_draw_lines_in_sketch_mode_and_get_a_photo_then_go_back_and_forth(checkpoints):
     with streamlit_server(checkpoints) as url, browser_page() as page:
         open_page(page, url)
         pick(page, "Canvas", "Small (320 px)")
@@ -98,20 +145,21 @@ def test_draw_lines_in_sketch_mode_and_get_a_photo_then_go_back(checkpoints):
         for x, y in points[1:]:
             page.mouse.move(box["x"] + x, box["y"] + y, steps=6)
         page.mouse.up()
-        page.wait_for_function("sel => { const i = document.querySelector(sel); return i && i.complete && i.naturalWidth > 0; }",
-                               arg=RESULT, timeout=60_000)
-        wait_idle(page)
+        sketch = downloaded_sketch(page)
         response = page.request.get(page.url.rstrip("/") + result_src(page) if result_src(page).startswith("/")
                                     else result_src(page))
         photo = np.asarray(Image.open(io.BytesIO(response.body())).convert("RGB"), np.float32)
         assert photo.shape[:2] == (384, 384) and photo.std() > 15, "a photo, not a blank or a copy of the lines"
-        with page.expect_download() as download:
-            page.get_by_role("button", name="Download sketch").click()
-        sketch = np.asarray(Image.open(download.value.path()).convert("L"))
-        assert re.fullmatch(r"sketch\.png", download.value.suggested_filename) and (sketch < 128).sum() > 300
+        assert (sketch.min(axis=2) < 128).sum() > 300
 
         pick(page, "Model", "landscape")
         page.wait_for_selector(CANVAS, timeout=60_000)
         wait_idle(page)
         assert label_page_settings(page) == settings, "the settings survive sketch mode"
         assert np.array_equal(label_map(page), drawing), "the drawing comes back as it was, at the same size"
+
+        pick(page, "Model", "landscape-sketch")
+        page.wait_for_selector(SKETCH_CANVAS, timeout=60_000)
+        assert np.array_equal(downloaded_sketch(page), sketch), "the sketch comes back as it was"
+        shown = np.asarray(Image.open(io.BytesIO(page.locator(SKETCH_CANVAS).screenshot())).convert("L"))
+        assert (shown < 128).sum() > 300, "and it is on the canvas, to draw on"
