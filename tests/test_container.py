@@ -80,6 +80,22 @@ def nvidia_like_archive(path):
     return path, hashlib.sha256(buffer.getvalue()).hexdigest()
 
 
+def space_card() -> dict[str, str]:
+    """The README's front matter (flat `key: value` lines between the two `---`), which configures the Space."""
+    text = (ROOT / "README.md").read_text()
+    assert text.startswith("---\n"), "the README must open with the Space's front matter"
+    block = text[4:text.index("\n---\n", 4)]
+    return dict(line.split(": ", 1) for line in block.splitlines())
+
+
+def test_the_space_card_is_one_the_hub_accepts_and_serves_the_dockerfile_port():
+    card = space_card()
+    assert card["sdk"] == "docker"
+    assert ("EXPOSE", card["app_port"]) in dockerfile_instructions()
+    assert len(card["short_description"]) <= 60, "the Hub refuses a short_description over 60 characters"
+    assert card["title"] and card["emoji"]
+
+
 def test_nvidia_checkpoints_are_fetched_only_when_asked_and_verified(tmp_path):
     archive, digest = nvidia_like_archive(tmp_path / "checkpoints.tar.gz")
     assert fetch_nvidia_checkpoints({}, tmp_path / "dest") is None
