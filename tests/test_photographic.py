@@ -4,6 +4,7 @@ import copy
 import json
 import subprocess
 import textwrap
+import warnings
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ from gaugan.data.photos import SOURCES, PhotoSource, fetch_photos, photo_id
 from gaugan.data.sketch import SketchSource
 from gaugan.data.texture_bank import BOXES_FILE, TextureBank, is_held_out, load_boxes
 from gaugan.imagenet import ImageNetFeatures, perceptual_loss, weights_path
-from gaugan.realism import held_out_crops, kid, realism
+from gaugan.realism import frechet_distance, held_out_crops, kid, realism
 from label_colors import PALETTES
 
 ROOT_IN_PACKAGE = "usr/share/games/fake/"
@@ -228,6 +229,16 @@ def test_kid_is_zero_in_expectation_for_one_distribution_and_large_for_two():
     same, _ = kid(a, b)
     different, _ = kid(a, rng.normal(0.7, 1, (300, 32)))
     assert abs(same) < 0.02 and different > 10 * abs(same) and different > 0.05
+
+
+def test_frechet_distance_on_fewer_images_than_feature_dimensions_warns_nobody():
+    """315 crops in 1280 ReLU6 features, some never active, make singular covariances; the figure still prints cleanly."""
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(0, 1, (40, 64)), rng.normal(0.5, 1, (40, 64))
+    a[:, :8] = b[:, :8] = 0  # features no image activates
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert frechet_distance(a, b) > frechet_distance(a, rng.normal(0, 1, (40, 64)))
 
 
 @pytest.mark.slow
