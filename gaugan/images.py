@@ -7,6 +7,7 @@ import zlib
 from pathlib import Path
 from typing import BinaryIO
 
+import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from .errors import ImageError
@@ -14,14 +15,16 @@ from .errors import ImageError
 MAX_PIXELS = 2048 * 2048  # covers Cityscapes' 2048×1024 maps; the page canvas is at most ~1k pixels wide
 FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF")  # no plugin that shells out (EPS) or parses exotic containers
 LOSSY_FORMATS = ("JPEG", "WEBP")
+WIDE_GREY_MODES = ("I;16", "I;16B", "I;16L", "I")  # 16-bit greys (and Pillow's 32-bit mode, which holds them too)
 # What Pillow raises for damaged data varies by format and by how the data is damaged.
 DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error, IndexError, TypeError)
 
 Source = str | Path | BinaryIO | bytes
 
 
-def open_image(source: Source, what: str = "image", max_pixels: int = MAX_PIXELS) -> Image.Image:
-    """Open and fully decode an image of at most max_pixels, or raise ImageError saying why not."""
+def open_image(source: Source, what: str = "image", max_pixels: int = MAX_PIXELS, decode: bool = True) -> Image.Image:
+    """Open an image of at most max_pixels and decode it fully (with decode False, only its header: the caller closes
+    it), or raise ImageError saying why not."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         source = io.BytesIO(bytes(source))
     try:
@@ -45,6 +48,8 @@ def open_image(source: Source, what: str = "image", max_pixels: int = MAX_PIXELS
         )
     if width == 0 or height == 0:
         raise ImageError(f"{what} is empty ({width}×{height})")
+    if not decode:
+        return image
     try:
         image.load()
     except DECODE_ERRORS as exc:
@@ -52,6 +57,17 @@ def open_image(source: Source, what: str = "image", max_pixels: int = MAX_PIXELS
     return image
 
 
+def to_rgb(image: Image.Image) -> Image.Image:
+    """A decoded image as 8-bit RGB: 16-bit greys scaled to 8 bits, transparent pixels laid onto white."""
+    if image.mode in WIDE_GREY_MODES:
+        grey = np.clip(np.asarray(image, dtype=np.int64), 0, 65535)
+        image = Image.fromarray(((grey * 255 + 32767) // 65535).astype(np.uint8))
+    if image.has_transparency_data:
+        white = Image.new("RGBA", image.size, "white")
+        return Image.alpha_composite(white, image.convert("RGBA")).convert("RGB")
+    return image.convert("RGB")
+
+
 def read_photo(source: Source, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """An example photo (e.g. a style image) as RGB, size-checked before decoding."""
-    return open_image(source, "style photo", max_pixels).convert("RGB")
+    return to_rgb(open_image(source, "style photo", max_pixels))
