@@ -29,17 +29,25 @@ class Label(NamedTuple):
 
 
 def validate_palette(labels: list[Label], min_distance: float = MIN_COLOUR_DISTANCE) -> None:
-    """Raise ValueError naming duplicate ids, empty names, bad or too-close colours."""
+    """Raise ValueError naming bad or duplicate ids, empty or duplicate names, bad or too-close colours."""
     problems = []
     seen_ids: dict[int, Label] = {}
+    seen_names: dict[str, Label] = {}
     for label in labels:
-        if label.id in seen_ids:
+        if not isinstance(label.id, int) or isinstance(label.id, bool) or label.id < 0:
+            problems.append(f"{label.name!r} has id {label.id!r}; expected an integer from 0")
+        elif label.id in seen_ids:
             problems.append(f"duplicate id {label.id}: {seen_ids[label.id].name!r} and {label.name!r}")
         seen_ids[label.id] = label
         if not isinstance(label.name, str) or not label.name.strip():
             problems.append(f"id {label.id} has an empty name")
-        elif len(label.name) > MAX_NAME_LENGTH:
+            continue
+        if len(label.name) > MAX_NAME_LENGTH:
             problems.append(f"id {label.id} has a name of {len(label.name)} characters (at most {MAX_NAME_LENGTH})")
+        key = label.name.strip().casefold()  # the page's chips and name matching would not tell them apart
+        if key in seen_names:
+            problems.append(f"duplicate name {label.name!r}: ids {seen_names[key].id} and {label.id}")
+        seen_names[key] = label
         if len(label.rgb) != 3 or not all(isinstance(c, int) and 0 <= c <= 255 for c in label.rgb):
             problems.append(f"id {label.id} ({label.name!r}) has colour {label.rgb}; expected three ints in 0..255")
     if problems:  # colour distances need valid colours

@@ -110,10 +110,10 @@ def parse_preset(data: object, what: str = "preset") -> Preset:
 
 
 def parse_labels(data: object, preset: Preset) -> list[Label]:
-    """The label table: unique integer ids within the preset's classes, sane names, unique 0..255 colours."""
+    """The label table: unique integer ids within the preset's classes, unique sane names, unique 0..255 colours."""
     if not isinstance(data, list):
         raise CheckpointError(f"labels must be a list of {{id, name, rgb}} objects, found {_shown(data)}")
-    labels, ids, colours = [], {}, {}
+    labels, ids, colours, names = [], {}, {}, {}
     top = preset.label_nc - 1
     for i, entry in enumerate(data):
         what = f"labels[{i}]"
@@ -128,7 +128,7 @@ def parse_labels(data: object, preset: Preset) -> list[Label]:
         if not isinstance(rgb, list) or len(rgb) != 3:
             raise CheckpointError(f"{what}.rgb must be [r, g, b], found {_shown(rgb)}")
         rgb = tuple(_integer(c, f"{what}.rgb", 0, 255) for c in rgb)
-        for seen, key, kind in ((ids, label_id, "id"), (colours, rgb, "colour")):
+        for seen, key, kind in ((ids, label_id, "id"), (colours, rgb, "colour"), (names, name.strip().casefold(), "name")):
             if key in seen:
                 raise CheckpointError(f"{what} ({name!r}) repeats the {kind} {key} of {seen[key]!r}; each must be unique")
             seen[key] = name

@@ -38,6 +38,9 @@ def test_palette_sizes_and_ids():
     ([Label(0, "a", (0, 0, 0)), Label(1, "b", (3, 4, 0))], "colours of 0 'a' .* and 1 'b' .* are 5.0 apart"),
     ([Label(0, " ", (0, 0, 0))], "id 0 has an empty name"),
     ([Label(0, "a", (0, 0, 300))], "expected three ints in 0..255"),
+    ([Label(0, "sky", (0, 0, 0)), Label(1, "Sky ", (90, 0, 0))], "duplicate name 'Sky ': ids 0 and 1"),
+    ([Label(-1, "a", (0, 0, 0))], "'a' has id -1; expected an integer from 0"),
+    ([Label(True, "a", (0, 0, 0))], "'a' has id True"),
 ])
 def test_validate_palette_names_the_clash(labels, message):
     with pytest.raises(ValueError, match=message):
