@@ -140,6 +140,13 @@ def style_looks(model: GauGAN) -> dict[str, tuple[torch.Tensor, np.ndarray]]:
     return looks
 
 
+def thumbnail_png(image: Image.Image, side: int = 240) -> bytes:
+    """A PNG of the image scaled down to fit side×side."""
+    small = image.copy()
+    small.thumbnail((side, side))
+    return png_bytes(small)
+
+
 def png_bytes(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")

@@ -22,7 +22,8 @@ sys.path.insert(0, str(ROOT / "streamlit_app"))
 from gaugan import GauGAN, download  # noqa: E402
 from gaugan.allocator import tune_for_inference  # noqa: E402
 from gaugan.canvas import (SHIPPED_MODEL, background_label, bucket_fill, compose_labels, example_scene,  # noqa: E402
-                           fit_label_map, list_models, mixed_style, png_bytes, read_photo, style_looks)
+                           fit_label_map, list_models, mixed_style, png_bytes, read_photo, style_looks,
+                           thumbnail_png)
 from gaugan.labelmaps import colourize, hex_colour, label_map_png, read_label_map  # noqa: E402
 from gaugan.semantics import remap  # noqa: E402
 from gaugan.sketch import model_kind  # noqa: E402
@@ -60,6 +61,14 @@ class Controls(NamedTuple):
     look: str | None
     strength: float
     background_id: int
+
+
+class StylePhoto(NamedTuple):
+    """An uploaded style photo that decodes: kept in session state, as a file uploader cannot be refilled."""
+
+    name: str
+    data: bytes
+    thumbnail: bytes
 
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=4)
@@ -203,8 +212,11 @@ def style_controls(models: dict[str, Path], name: str, model: GauGAN) -> tuple[b
                 column.button(look, key=f"look_{look}", on_click=pick_look, args=(look,), width="stretch",
                               type="primary" if state.get("look") == look else "secondary")
         bar.button("No look (seed only)", key="look_none", on_click=pick_look, args=(None,), width="stretch")
-    photo = bar.file_uploader("Style from a photo", type=["png", "jpg", "jpeg", "webp"], key="style")
-    style = checked_style(photo)
+    key = f"style_{state.get('style_uploads', 0)}"
+    if bar.file_uploader("Style from a photo", type=["png", "jpg", "jpeg", "webp"], key=key,
+                         on_change=take_style_photo, args=(key,)) is None:
+        state.style_error = None  # a refused file's error goes with the file
+    style = style_photo_in_use()
     look = state.get("look") if state.get("look") in looks and style is None else None
     strength = bar.slider("Style strength", 0.0, 1.0, step=0.05, key=kept("strength", 0.8),
                           disabled=not (style or look),
@@ -238,17 +250,38 @@ def nvidia_models(models: dict[str, Path]) -> None:
         st.rerun()
 
 
-def checked_style(photo) -> bytes | None:
-    """The style photo's bytes if it decodes; else None, with an error shown while the file stays."""
-    state.style_error = None
+def take_style_photo(key: str) -> None:
+    """A file put into the style uploader becomes the style photo if it decodes (else its error shows and the photo
+    in use stays); emptying the uploader drops the photo it held."""
+    upload = state[key]
+    if upload is None:
+        if not state.get("style_error"):  # it held the photo in use, not a refused file
+            state.style_photo = None
+        return
+    try:
+        thumbnail = thumbnail_png(read_photo(upload.getvalue()))
+    except ValueError as exc:
+        state.style_error = f"Could not use **{plain(upload.name)}** as a style photo: {plain(exc)}. Your drawing is kept."
+        return
+    state.style_photo, state.style_error = StylePhoto(upload.name, upload.getvalue(), thumbnail), None
+
+
+def drop_style_photo() -> None:
+    """No style photo any more, and an empty uploader (a fresh one)."""
+    state.style_photo = None
+    state.style_uploads = state.get("style_uploads", 0) + 1
+
+
+def style_photo_in_use() -> bytes | None:
+    """The style photo's bytes, shown with its name and a button that drops it; None without one."""
+    photo = state.get("style_photo")
     if photo is None:
         return None
-    try:
-        read_photo(photo.getvalue())
-    except ValueError as exc:
-        state.style_error = f"Could not use **{plain(photo.name)}** as a style photo: {plain(exc)}. Your drawing is kept."
-        return None
-    return photo.getvalue()
+    bar = st.sidebar
+    bar.image(photo.thumbnail, width=120)
+    bar.caption(f"Style photo in use: **{plain(photo.name)}**")
+    bar.button("Drop the style photo", key="drop_style", on_click=drop_style_photo, width="stretch")
+    return photo.data
 
 
 def model_card_description(folder: Path) -> str | None:

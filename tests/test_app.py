@@ -76,6 +76,11 @@ def texts(at) -> str:
     return unescaped(raw.replace("**", ""))
 
 
+def result_caption(app) -> str:
+    """The caption under the generated image."""
+    return app.main.get("image")[0].proto.imgs[0].caption
+
+
 def test_painting_generates_an_image(app):
     app.session_state["canvas_0"] = strokes(("sea", (200, SIZE, 0, SIZE)), ("mountain", (100, 200, 50, 300)))
     app.run()
@@ -261,7 +266,35 @@ def test_seed_still_varies_with_a_style_photo(app):
     assert not app.exception, app.exception
     second = app.session_state["last_image"]
     assert first != second, "New variation changes the image with a style photo loaded"
-    assert "style from your photo" in app.main.get("image")[0].proto.imgs[0].caption
+    assert "style from your photo" in result_caption(app)
+
+
+def test_a_style_photo_survives_a_visit_to_sketch_mode_until_dropped(app):
+    app.session_state["canvas_0"] = strokes(("sea", (200, SIZE, 0, SIZE)))
+    app.run()
+    unstyled = app.session_state["last_image"]
+    photo = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    style_uploader(app).set_value(("holiday.png", png(photo), "image/png")).run()
+    styled = app.session_state["last_image"]
+    assert styled != unstyled
+    app.selectbox(key="model").select("landscape-sketch").run()
+    app.selectbox(key="model").select("landscape").run()
+    assert not app.exception and not app.error, app.exception or texts(app)
+    assert style_uploader(app).value is None, "a file uploader comes back empty"
+    assert app.session_state["last_image"] == styled, "the photo is still the style"
+    assert "style from your photo" in result_caption(app) and "Style photo in use: holiday.png" in texts(app)
+    app.button(key="drop_style").click().run()
+    assert "Style photo in use" not in texts(app) and "style from the seed" in result_caption(app)
+    assert app.session_state["last_image"] == unstyled
+
+
+def test_a_refused_style_photo_leaves_the_photo_in_use(app):
+    app.run()
+    style_uploader(app).set_value(("good.png", png(np.full((32, 32, 3), 90, np.uint8)), "image/png")).run()
+    style_uploader(app).set_value(("bad.png", b"not an image", "image/png")).run()
+    assert "Could not use bad.png as a style photo" in texts(app) and "Style photo in use: good.png" in texts(app)
+    style_uploader(app).set_value(None).run()
+    assert "Could not use bad.png" not in texts(app) and "Style photo in use: good.png" in texts(app)
 
 
 def test_notices_show_once(app):
