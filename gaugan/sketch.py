@@ -17,7 +17,7 @@ from PIL import Image
 from .checkpoints import (GENERATOR_WEIGHTS, MODEL_CARD, OFFICIAL_WEIGHTS, CheckpointError, available_checkpoints,
                           load_weights, read_state_dict)
 from .errors import InputError
-from .images import open_image
+from .images import open_image, to_rgb
 from .model_card import read_card_json
 from .networks import ClassConditionalGenerator, UnetGenerator
 from .networks.unet import unet_config_from_state
@@ -118,9 +118,10 @@ def load_sketch_network(path: str | Path) -> tuple[torch.nn.Module, dict]:
 
 
 def as_rgb_array(sketch: Image.Image | np.ndarray) -> np.ndarray:
-    """A PIL image or (H, W, 3) uint8 array as (H, W, 3) uint8, or a ValueError saying what was found."""
+    """A PIL image (images.to_rgb: transparency laid onto white) or (H, W, 3) uint8 array as (H, W, 3) uint8, or a
+    ValueError saying what was found."""
     if isinstance(sketch, Image.Image):
-        return np.asarray(sketch.convert("RGB"))
+        return np.asarray(to_rgb(sketch))
     array = np.asarray(sketch)
     if array.ndim != 3 or array.shape[2] != 3 or array.dtype != np.uint8 or min(array.shape[:2]) == 0:
         raise ValueError(f"a sketch must be a PIL image or an (H, W, 3) uint8 array, found shape {array.shape} "
@@ -207,7 +208,7 @@ def sketch_converter(checkpoint: str | Path, seed: int | None = None,
     model.class_index(chosen)  # refuse a wrong --class before any file is read
 
     def convert(source: Path, target: Path) -> None:
-        model.generate(open_image(source, "sketch").convert("RGB"), seed, chosen).save(target)
+        model.generate(open_image(source, "sketch"), seed, chosen).save(target)
     return convert
 
 
