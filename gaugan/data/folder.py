@@ -1,14 +1,25 @@
-"""A dataset of your own: label PNGs, photos and optional instance PNGs with matching file stems.
+"""A dataset of your own: label PNGs, photos and optional instance PNGs with matching file names.
 
 Layout:
-    DATA/labels/NAME.png      8-bit ids (mode L or P), same size as the photo
-    DATA/images/NAME.jpg|png  the photo
+    DATA/labels/NAME.png      8-bit ids (mode L, or P read by index), each listed in labels.json (255 may also
+                              mean dont-care, for presets that have a dont-care label)
+    DATA/images/NAME.jpg|png  the photo (.jpg, .jpeg, .png or .webp, in any letter case); 16-bit greys are scaled
+                              to 8 bits, transparent pixels are laid onto white
     DATA/instances/NAME.png   optional instance ids (any integer mode)
     DATA/labels.json          the label table: [{"id": 0, "name": "sky", "rgb": [110, 165, 245]}, ...]
+
+A label map and its photo (and instance map) have the same size, or at least the same aspect ratio to within a
+pixel (each is resized to the training size; different shapes would stretch one over the other, so they are
+refused). Every pair is checked when the folder is opened, before the first step: each label map is decoded (its
+mode and ids), each photo's header read (its format and size); a photo damaged past its header is named when it is
+read. Files of labels/ and images/ without a partner are left out, named in a warning line.
 """
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +27,101 @@ from PIL import Image
 
 from label_colors import Label, validate_palette
 
-from ..errors import InputError
+from ..errors import ImageError, InputError
+from ..images import LOSSY_FORMATS, open_image, to_rgb
+from ..labelmaps import ID_MODES, read_instance_map
+from ..model_card import DONTCARE_ID, plain_text
+from ..semantics import resize_nearest
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 LABEL_TABLE = "labels.json"
 MAX_LABEL_TABLE_BYTES = 1_000_000
+MAX_PIXELS = 4096 * 4096  # training files larger than this are refused before decoding
+NAMED_FILES = 3  # unpaired files named in a warning or error
+
+
+@contextmanager
+def naming(path: Path) -> Iterator[None]:
+    """Prefix the message of an ImageError raised inside with the file's path."""
+    try:
+        yield
+    except ImageError as exc:
+        raise type(exc)(f"{path}: {exc}") from None
+
+
+def image_size(path: Path, what: str) -> tuple[int, int]:
+    """A training file's (width, height) from its header, refused if unreadable or too large."""
+    with naming(path), open_image(path, what, MAX_PIXELS, decode=False) as image:
+        return image.size
+
+
+def open_rgb(path: Path, what: str) -> Image.Image:
+    """A training file decoded within MAX_PIXELS as 8-bit RGB (images.to_rgb); errors name the file."""
+    with naming(path):
+        return to_rgb(open_image(path, what, MAX_PIXELS))
+
+
+def check_aspect(first: Path, first_size: tuple[int, int], second: Path, second_size: tuple[int, int]) -> None:
+    """Refuse two files of a pair whose aspect ratios differ by more than a pixel (both are resized alike)."""
+    (w1, h1), (w2, h2) = first_size, second_size
+    if abs(w1 * h2 - w2 * h1) > max(w1, h1, w2, h2):
+        raise InputError(f"{first} is {w1}×{h1} but {second} is {w2}×{h2}: the files of a pair must have the same "
+                         "size or aspect ratio (one would be stretched over the other)")
+
+
+def image_files(folder: Path) -> list[Path]:
+    """The image files of a folder (IMAGE_SUFFIXES in any letter case), in name order."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def _by_stem(files: list[Path]) -> dict[str, Path]:
+    by_stem: dict[str, Path] = {}
+    for path in files:
+        if path.stem in by_stem:
+            raise InputError(f"{by_stem[path.stem]} and {path.name} have the same name: keep one of them")
+        by_stem[path.stem] = path
+    return by_stem
+
+
+def _count(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def _named(paths: list[Path]) -> str:
+    """'3 files (a.png, b.png, c.png, …)', naming at most NAMED_FILES."""
+    names = ", ".join(p.name for p in paths[:NAMED_FILES]) + (", …" if len(paths) > NAMED_FILES else "")
+    return _count(len(paths), "file") + (f" ({names})" if paths else "")
+
+
+def pair_by_stem(root: Path, inputs: str, what: str) -> list[tuple[Path, Path]]:
+    """(input, photo) files of root/inputs and root/images with the same stem, in name order. The unpaired are
+    counted and named in a warning line on stderr; an InputError says what each side holds if nothing pairs."""
+    found = _by_stem(image_files(root / inputs))
+    photos = _by_stem(image_files(root / "images"))
+    pairs = [(found[stem], photos[stem]) for stem in sorted(found.keys() & photos.keys())]
+    lonely = [found[stem] for stem in sorted(found.keys() - photos.keys())]
+    orphans = [photos[stem] for stem in sorted(photos.keys() - found.keys())]
+    if not pairs:
+        raise InputError(f"{root}: no {what} in {inputs}/ has a photo of the same name in images/; found "
+                         f"{_named(lonely)} in {inputs}/ and {_named(orphans)} in images/")
+    unpaired = [f"{_named(files)} in {folder}/ without a {partner}" for files, folder, partner in
+                ((lonely, inputs, "photo"), (orphans, "images", what)) if files]
+    if unpaired:
+        print(f"warning: {root}: left out {' and '.join(unpaired)}; using {_count(len(pairs), 'pair')}",
+              file=sys.stderr)
+    return pairs
+
+
+def read_json(path: Path, what: str, max_bytes: int) -> object:
+    """A JSON file of at most max_bytes, parsed, or an InputError naming it."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such {what}")
+    if path.stat().st_size > max_bytes:
+        raise InputError(f"{path}: {path.stat().st_size:,} bytes is too large for a {what} (at most {max_bytes:,})")
+    try:
+        return json.loads(path.read_text(encoding="utf-8-sig"))  # a byte-order mark is allowed
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not a JSON {what} ({exc})") from None
 
 
 def label_entries(labels: list[Label]) -> list[dict]:
@@ -28,26 +129,35 @@ def label_entries(labels: list[Label]) -> list[dict]:
     return [{"id": label.id, "name": label.name, "rgb": list(label.rgb)} for label in labels]
 
 
+def _is_byte(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 255
+
+
+def _label(index: int, entry: object) -> Label:
+    """One label-table entry: exactly an id and an rgb of integers in 0..255 (not booleans) and a plain-text name,
+    as model.json requires them."""
+    shown = json.dumps(entry)[:100]
+    if not isinstance(entry, dict) or set(entry) != {"id", "name", "rgb"}:
+        raise InputError(f"entry {index} has not exactly the keys id, name and rgb: {shown}")
+    rgb = entry["rgb"]
+    if not _is_byte(entry["id"]) or not (isinstance(rgb, list) and len(rgb) == 3 and all(map(_is_byte, rgb))):
+        raise InputError(f"entry {index} has an id or rgb that is not integers in 0..255: {shown}")
+    return Label(entry["id"], plain_text(entry["name"], f"entry {index}'s name"), tuple(rgb))
+
+
 def read_label_table(path: str | Path) -> list[Label]:
     """A label table: a JSON list of {"id", "name", "rgb"} (ids 0..255), or a model.json holding one."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such label table (a JSON list of {{\"id\", \"name\", \"rgb\"}})")
-    if path.stat().st_size > MAX_LABEL_TABLE_BYTES:
-        raise InputError(f"{path}: {path.stat().st_size:,} bytes is too large for a label table")
-    try:
-        table = json.loads(path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: not a JSON label table ({exc})") from None
+    table = read_json(path, "label table", MAX_LABEL_TABLE_BYTES)
     if isinstance(table, dict) and "labels" in table:
         table = table["labels"]
-    entries_ok = isinstance(table, list) and table and all(
-        isinstance(e, dict) and set(e) == {"id", "name", "rgb"} and isinstance(e["id"], int) and 0 <= e["id"] <= 255
-        and isinstance(e["rgb"], list) for e in table)
-    if not entries_ok:
-        raise InputError(f"{path}: expected a non-empty JSON list of {{\"id\": 0..255, \"name\": str, \"rgb\": [r, g, b]}} "
-                         f"entries, found {json.dumps(table)[:200]}")
-    labels = [Label(e["id"], e["name"], tuple(e["rgb"])) for e in table]
+    try:
+        if not isinstance(table, list) or not table:
+            raise InputError(f"found {json.dumps(table)[:100]}")
+        labels = [_label(index, entry) for index, entry in enumerate(table)]
+    except InputError as exc:
+        raise InputError(f'{path}: expected a non-empty JSON list of {{"id": 0..255, "name": str, "rgb": [r, g, b]}} '
+                         f"entries; {exc}") from None
     try:
         validate_palette(labels)
     except ValueError as exc:
@@ -56,18 +166,49 @@ def read_label_table(path: str | Path) -> list[Label]:
 
 
 class LabelImageFolder:
-    """Pairs (labels, image[, instance]) by file stem, resized to one training size."""
+    """Pairs (labels, image[, instance]) by file stem, each checked when the folder is opened, resized to one
+    training size."""
 
     def __init__(self, root: str | Path, size: tuple[int, int]) -> None:
         self.root = Path(root)
         self.size = size
-        labels_dir, images_dir = self.root / "labels", self.root / "images"
-        if not labels_dir.is_dir() or not images_dir.is_dir():
+        if not (self.root / "labels").is_dir() or not (self.root / "images").is_dir():
             raise InputError(f"{self.root}: expected sub-folders labels/ and images/ (see gaugan/data/folder.py)")
-        images = {p.stem: p for p in images_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
-        self.pairs = [(p, images[p.stem]) for p in sorted(labels_dir.glob("*.png")) if p.stem in images]
-        if not self.pairs:
-            raise InputError(f"{self.root}: no label PNG in labels/ has a photo with the same name in images/")
+        table = self.root / LABEL_TABLE
+        self.ids = {label.id for label in read_label_table(table)} | {DONTCARE_ID} if table.is_file() else None
+        self.pairs = pair_by_stem(self.root, "labels", "label map")
+        for label_path, image_path in self.pairs:
+            self._check(label_path, image_path)
+
+    def _check(self, label_path: Path, image_path: Path) -> None:
+        """Decode a pair's label map (and instance map) and read its photo's header: modes, ids and sizes."""
+        size = self._labels(label_path).size
+        check_aspect(label_path, size, image_path, image_size(image_path, "photo"))
+        instance_path = self.root / "instances" / label_path.name
+        if instance_path.is_file():
+            instances = self._instances(instance_path)
+            check_aspect(label_path, size, instance_path, instances.shape[::-1])
+
+    def _labels(self, path: Path) -> Image.Image:
+        """A decoded label map: lossless, 8-bit ids, each in the label table (if the folder has one)."""
+        with naming(path):
+            image = open_image(path, "label map", MAX_PIXELS)
+        if image.format in LOSSY_FORMATS:
+            raise InputError(f"{path}: a label map must be a PNG of ids, found {image.format}, which blurs them")
+        if image.mode not in ID_MODES:
+            raise InputError(f"{path}: expected 8-bit label ids (mode {' or '.join(ID_MODES)}), found mode {image.mode}; "
+                             "save the ids as an 8-bit greyscale PNG")
+        if self.ids is not None:
+            unknown = sorted(set(np.flatnonzero(np.bincount(np.asarray(image).ravel())).tolist()) - self.ids)
+            if unknown:
+                raise InputError(f"{path}: holds label ids {unknown[:10]} that {self.root / LABEL_TABLE} does not "
+                                 f"list (it lists {sorted(self.ids - {DONTCARE_ID})})")
+        return image
+
+    def _instances(self, path: Path) -> np.ndarray:
+        """A decoded instance map (integer ids)."""
+        with naming(path):
+            return read_instance_map(path, MAX_PIXELS)
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -75,10 +216,8 @@ class LabelImageFolder:
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         label_path, image_path = self.pairs[index % len(self.pairs)]
         height, width = self.size
-        labels = np.asarray(Image.open(label_path).resize((width, height), Image.NEAREST))
-        if labels.ndim != 2:
-            raise InputError(f"{label_path}: label PNGs must be single-channel ids, found mode {Image.open(label_path).mode}")
-        image = np.asarray(Image.open(image_path).convert("RGB").resize((width, height), Image.BICUBIC))
+        labels = np.asarray(self._labels(label_path).resize((width, height), Image.NEAREST))
+        image = np.asarray(open_rgb(image_path, "photo").resize((width, height), Image.BICUBIC))
         instance_path = self.root / "instances" / label_path.name
-        instance = np.asarray(Image.open(instance_path).resize((width, height), Image.NEAREST)) if instance_path.is_file() else None
+        instance = resize_nearest(self._instances(instance_path), self.size) if instance_path.is_file() else None
         return labels, image, instance

@@ -7,7 +7,12 @@
     DIR/labels/ + images/ landscape-labelled pairs (e.g. `gaugan data traced`) with --photos: their label maps
                           outlined as the procedural ones are, mixed with photo-textured landscape sketches
 
-A folder with train/ and test/ (or val/) sub-folders trains on train/ and evaluates on test/.
+A folder with train/ and test/ (or val/) sub-folders trains on train/ and evaluates on test/. Files are read as
+gaugan/data/folder.py reads a label folder's photos (any letter case of .jpg/.jpeg/.png/.webp; 16-bit greys scaled to
+8 bits; transparency laid onto white, so black lines on a transparent background stay black on white), and are
+checked when the folder is opened: every file's header (format, size; an "A | B" image's even width; a sketch and
+its photo of the same size or aspect ratio), classes.json's entries. Sketches or photos without a partner are left
+out, named in a warning line.
 """
 from __future__ import annotations
 
@@ -18,26 +23,21 @@ import numpy as np
 from PIL import Image
 
 from ..errors import InputError
-from .folder import IMAGE_SUFFIXES, LABEL_TABLE
+from ..model_card import plain_text
+from .folder import LABEL_TABLE, check_aspect, image_files, image_size, open_rgb, pair_by_stem, read_json
 from .landscape_sketch import EVAL_SEED_OFFSET, landscape_sketch_pair, line_sketch
 from .registry import FOLDER_SHARE, refuse_share_without_mix, with_photo_textured_landscapes
 from .texture_bank import shared_bank
 
 LANDSCAPE_SKETCH = "landscape-sketch"
 DIRECTIONS = ("AtoB", "BtoA")
-MAX_PIXELS = 4096 * 4096  # larger files are refused rather than decoded
+CLASSES = "classes.json"
+MAX_CLASSES_BYTES = 32_000_000  # a million pairs' classes
 
 
-def _images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-
-
-def read_rgb(path: Path) -> np.ndarray:
-    """An image file as (H, W, 3) uint8, refusing absurd sizes before decoding."""
-    with Image.open(path) as image:
-        if image.width * image.height > MAX_PIXELS:
-            raise ValueError(f"{path}: {image.width}x{image.height} is larger than the {MAX_PIXELS} pixels allowed")
-        return np.asarray(image.convert("RGB"))
+def read_rgb(path: Path, what: str = "image") -> np.ndarray:
+    """An image file as (H, W, 3) uint8 (folder.open_rgb: bounded, errors naming the file)."""
+    return np.asarray(open_rgb(path, what))
 
 
 def split_aligned(pair: np.ndarray, direction: str = "AtoB") -> tuple[np.ndarray, np.ndarray]:
@@ -87,34 +87,54 @@ class SketchSource:
             self.layout = LANDSCAPE_SKETCH if data == LANDSCAPE_SKETCH else self._scan(Path(data))
 
     def _scan(self, root: Path) -> str:
+        """Find this split's files, check each one's header, and name the layout."""
         if not root.is_dir():
-            raise ValueError(f"--data {root}: expected '{LANDSCAPE_SKETCH}' or a folder (see gaugan/data/sketch.py)")
-        names = ("train",) if self.split == "train" else ("test", "val")
-        root = next((root / n for n in names if (root / n).is_dir()), root)
+            raise InputError(f"--data {root}: expected '{LANDSCAPE_SKETCH}' or a folder (see gaugan/data/sketch.py)")
+        root = self._split_folder(root)
         if (root / "sketches").is_dir() and (root / "images").is_dir():
-            photos = {p.stem: p for p in _images(root / "images")}
-            self.items = [(s, photos[s.stem]) for s in _images(root / "sketches") if s.stem in photos]
-            self._read_classes(root / "classes.json")
-            layout = "sketches+images"
-        else:
-            self.items = _images(root / "images" if (root / "images").is_dir() else root)
-            layout = "edges" if self.edges_from_photos else "aligned"
+            self.items = pair_by_stem(root, "sketches", "sketch")
+            for sketch, photo in self.items:
+                check_aspect(sketch, image_size(sketch, "sketch"), photo, image_size(photo, "photo"))
+            self._read_classes(root / CLASSES)
+            return "sketches+images"
+        folder = root / "images" if (root / "images").is_dir() else root
+        self.items = image_files(folder)
+        layout = "edges" if self.edges_from_photos else "aligned"
         if not self.items:
-            raise ValueError(f"{root}: found no {layout} pairs; expected 'A | B' images, sketches/ + images/ with "
-                             f"matching names, or photos with --edges-from-photos")
+            raise InputError(f"{folder}: found no {layout} pairs; expected 'A | B' images, sketches/ + images/ with "
+                             "matching names, or photos with --edges-from-photos (see gaugan/data/sketch.py)")
+        for path in self.items:
+            width = image_size(path, "photo" if layout == "edges" else "'A | B' image")[0]
+            if layout == "aligned" and width % 2:
+                raise InputError(f"{path}: an 'A | B' image holds two halves side by side, so its width must be "
+                                 f"even; found {width} (or give --edges-from-photos if these are photos)")
         return layout
 
+    def _split_folder(self, root: Path) -> Path:
+        """root/train for training, root/test or root/val for evaluation where root is split so; else root itself."""
+        training = self.split == "train"
+        names = ("train",) if training else ("test", "val")
+        found = next((root / n for n in names if (root / n).is_dir()), None)
+        splits = [n + "/" for n in ("train", "test", "val") if (root / n).is_dir()]
+        if found is None and splits:
+            raise InputError(f"{root} is split into {', '.join(splits)} but has no {' or '.join(n + '/' for n in names)} "
+                             f"split to {'train' if training else 'evaluate'} on")
+        return found or root
+
     def _read_classes(self, path: Path) -> None:
+        """Each pair's class index from classes.json {"file stem": "class name"}, when the folder has one."""
         if not path.is_file():
             return
-        mapping = json.loads(path.read_text())
-        if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
-            raise ValueError(f"{path}: expected a JSON object {{\"file stem\": \"class name\"}}")
+        mapping = read_json(path, "class table", MAX_CLASSES_BYTES)
+        if not isinstance(mapping, dict):
+            raise InputError(f'{path}: expected a JSON object {{"file stem": "class name"}}, found '
+                             f"{json.dumps(mapping)[:100]}")
         missing = [s.stem for s, _ in self.items if s.stem not in mapping]
         if missing:
-            raise ValueError(f"{path} gives no class for {len(missing)} pair(s), e.g. {missing[:3]}")
-        self.classes = sorted(set(mapping[s.stem] for s, _ in self.items))
-        self.items = [(s, p, self.classes.index(mapping[s.stem])) for s, p in self.items]
+            raise InputError(f"{path} gives no class for {len(missing)} pair(s), e.g. {missing[:3]}")
+        names = {s.stem: plain_text(mapping[s.stem], f"{path}: the class of {s.stem!r}") for s, _ in self.items}
+        self.classes = sorted(set(names.values()))
+        self.items = [(s, p, self.classes.index(names[s.stem])) for s, p in self.items]
 
     def __len__(self) -> int:
         return len(self.items) if self.items else EVAL_SEED_OFFSET
@@ -128,11 +148,11 @@ class SketchSource:
             return line_sketch(labels, np.random.default_rng([index, 1])), photo, 0
         item = self.items[index % len(self.items)]
         if self.layout == "aligned":
-            return (*split_aligned(read_rgb(item), self.direction), 0)
+            return (*split_aligned(read_rgb(item, "'A | B' image"), self.direction), 0)
         if self.layout == "edges":
-            photo = read_rgb(item)
+            photo = read_rgb(item, "photo")
             return edges_sketch(photo, width=max(1, round(2 * max(photo.shape[:2]) / 256))), photo, 0
-        return read_rgb(item[0]), read_rgb(item[1]), item[2] if len(item) > 2 else 0
+        return read_rgb(item[0], "sketch"), read_rgb(item[1], "photo"), item[2] if len(item) > 2 else 0
 
 
 def augment(sketch: np.ndarray, photo: np.ndarray, rng: np.random.Generator, load: int,
