@@ -187,6 +187,8 @@ class Pix2Pix:
         height, width = array.shape[:2]
         side = self.input_size
         grid = Image.fromarray(array).resize((side, side), Image.BICUBIC) if (height, width) != (side, side) else array
+        if self.network.config["input_nc"] == 1:  # grey models read the sketch's luma, as the reference's loader
+            grid = np.asarray(Image.fromarray(np.asarray(grid)).convert("L"))[..., None]
         x = torch.from_numpy(np.asarray(grid).copy()).permute(2, 0, 1)[None].float().div(127.5).sub(1).to(self.device)
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
             if seed is not None:
@@ -196,7 +198,7 @@ class Pix2Pix:
             else:
                 y = self.network(x, torch.tensor([index], device=self.device))
         out = ((y[0].float().cpu() + 1) / 2 * 255).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
-        image = Image.fromarray(out)
+        image = Image.fromarray(out[..., 0] if out.shape[2] == 1 else out).convert("RGB")
         return image if image.size == (width, height) else image.resize((width, height), Image.BICUBIC)
 
 

@@ -110,6 +110,21 @@ def test_released_folder_loads_strictly_and_runs_like_the_reference(tmp_path, no
         assert np.abs(ours.astype(int) - expected).max() <= 1  # truncation at a rounding edge may differ by one
 
 
+def test_grey_released_generators_read_the_sketchs_luma_and_paint_grey(tmp_path):
+    """A released U-Net with input_nc 1 (or output_nc 1) loads and runs: the reference feeds it the luma."""
+    net = randomize_(UnetGenerator(input_nc=1, output_nc=1, depth=7, ngf=4)).eval()
+    torch.save(net.state_dict(), tmp_path / "latest_net_G.pth")
+    model = Pix2Pix.from_checkpoint(tmp_path, device="cpu")
+    sketch = np.full((128, 128, 3), 255, np.uint8)
+    sketch[30:100, 60:64] = (200, 40, 40)
+    image = model.generate(sketch)
+    assert image.mode == "RGB" and image.size == (128, 128)
+    grey = np.asarray(Image.fromarray(sketch).convert("L"), np.float32)[None, None] / 127.5 - 1
+    with torch.no_grad():
+        expected = ((net(torch.from_numpy(grey))[0, 0] + 1) / 2 * 255).clamp(0, 255).to(torch.uint8).numpy()
+    assert np.abs(np.asarray(image)[..., 1].astype(int) - expected).max() <= 1
+
+
 def test_module_prefix_and_bare_file_load(tmp_path):
     net = randomize_(UnetGenerator(depth=7, ngf=4))
     torch.save({"module." + k: v for k, v in net.state_dict().items()}, tmp_path / "latest_net_G.pth")
