@@ -78,7 +78,8 @@ def refuse_off_palette(rgb: np.ndarray, filled: np.ndarray, total: int, distance
         return
     far = far[np.argsort(-filled[far], kind="stable")]
     named = ", ".join(f"{hex_colour(rgb[i])} filling {filled[i] / total:.1%} of it (nearest label: "
-                      f"{palette[nearest[i]].name} {hex_colour(palette[nearest[i]].rgb)})" for i in far[:MAX_NAMED_COLOURS])
+                      f"{palette[nearest[i]].name} {hex_colour(palette[nearest[i]].rgb)})"
+                      for i in far[:MAX_NAMED_COLOURS])
     more = f" and {len(far) - MAX_NAMED_COLOURS} more" if len(far) > MAX_NAMED_COLOURS else ""
     raise LabelMapError(f"{len(far)} of its colours are not label colours of this model, nor near one: {named}{more}; "
                         "repaint them in the label colours, or save the map as label ids")

@@ -21,17 +21,17 @@ sys.path.insert(0, str(ROOT / "streamlit_app"))
 
 from gaugan import GauGAN, download  # noqa: E402
 from gaugan.allocator import tune_for_inference  # noqa: E402
-from gaugan.canvas import (SHIPPED_MODEL, background_label, bucket_fill, compose_labels, example_scene,  # noqa: E402
-                           fit_label_map, list_models, mixed_style, png_bytes, read_photo, style_looks,
-                           thumbnail_png)
+from gaugan.canvas import (MAX_ASPECT, SHIPPED_MODEL, background_label, bucket_fill, compose_labels,  # noqa: E402
+                           example_scene, fit_label_map, list_models, mixed_style, pad_to_aspect, paint, png_bytes,
+                           read_photo, style_looks, thumbnail_png)
 from gaugan.labelmaps import colourize, hex_colour, label_map_png, read_label_map  # noqa: E402
 from gaugan.semantics import remap  # noqa: E402
 from gaugan.sketch import model_kind  # noqa: E402
 from label_colors import Label, validate_palette  # noqa: E402
 from streamlit_drawable_canvas import st_canvas  # noqa: E402
 from streamlit_app import sketch_mode  # noqa: E402
-from widgets import (CanvasState, bake_strokes, chip_styles, column_width, download_progress, fit_drawing,  # noqa: E402
-                     kept, plain, reset_canvas, undo_shortcuts)
+from widgets import (CANVAS_SIZES, CanvasState, bake_strokes, chip_styles, column_width,  # noqa: E402
+                     download_progress, fit_drawing, kept, plain, reset_canvas, undo_shortcuts)
 
 CHECKPOINTS = Path(os.environ.get("GAUGAN_CHECKPOINTS", ROOT / "checkpoints"))
 NVIDIA_URL = os.environ.get("GAUGAN_NVIDIA_URL", "")  # a direct link to NVlabs/SPADE's checkpoints.tar.gz
@@ -40,7 +40,6 @@ LICENCE = ("NVIDIA's pretrained SPADE models (COCO-Stuff, ADE20K, Cityscapes) ar
            "with attribution, and adaptations shared alike.")
 TOOLS = {"Brush": "freedraw", "Line": "line", "Rectangle": "rect", "Circle": "circle", "Polygon": "polygon",
          "Eraser": "freedraw", "Fill": "point"}
-CANVAS_WIDTHS = {"Small (320 px)": 320, "Medium (384 px)": 384, "Large (512 px)": 512}
 MIN_CANVAS_WIDTH = 200
 LABEL_CANVAS = CanvasState(base="base", generation="canvas_gen", strokes="strokes", shown="current_labels",
                            shape="canvas_shape")
@@ -54,7 +53,7 @@ class Controls(NamedTuple):
     """What the sidebar asks for on this run."""
 
     brush: int
-    max_width: int
+    max_side: int
     live: bool
     variations: bool
     style: bytes | None
@@ -96,7 +95,7 @@ def generate_png(path: str, modified: float, labels: np.ndarray, seed: int, styl
         code = mixed_style(model, model.encode_style(read_photo(style)), seed, strength)
     elif look:
         code = mixed_style(model, looks_of(path, modified)[look][0], seed, strength)
-    return png_bytes(model.generate(labels, seed=seed, style=code))
+    return png_bytes(paint(model, labels, seed, code))
 
 
 def modified_time(folder: Path) -> float:
@@ -190,14 +189,14 @@ def sidebar(models: dict[str, Path], name: str, model: GauGAN) -> Controls:
         format_func=lambda i: next(l.name for l in palette if l.id == i),
         help="The label of every pixel you have not painted; the eraser paints it too.")
     brush = bar.slider("Brush size", 2, 80, key=kept("brush", 24))
-    max_width = CANVAS_WIDTHS[bar.selectbox("Canvas", list(CANVAS_WIDTHS), key=kept("canvas_size", "Large (512 px)"),
-                                            help="At most this wide; it shrinks to fit narrow windows.")]
+    max_side = CANVAS_SIZES[bar.selectbox("Canvas", list(CANVAS_SIZES), key=kept("canvas_size", "Large (512 px)"),
+                                           help="Its longer side at most this; it shrinks to fit narrow windows.")]
     bar.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key=kept("seed", 0))
     bar.button("New variation", on_click=new_variation, width="stretch", key="new_variation")
     live = bar.toggle("Live: regenerate after each stroke", key=kept(f"live_{name}", name == SHIPPED_MODEL))
     variations = bar.toggle("Show 4 variations", key=kept("variations", False))
     style, look, strength = style_controls(models, name, model) if model.has_style_encoder else (None, None, 1.0)
-    return Controls(brush, max_width, live, variations, style, look, strength, background_id)
+    return Controls(brush, max_side, live, variations, style, look, strength, background_id)
 
 
 def style_controls(models: dict[str, Path], name: str, model: GauGAN) -> tuple[bytes | None, str | None, float]:
@@ -295,23 +294,26 @@ def model_card_description(folder: Path) -> str | None:
     return description if isinstance(description, str) else None
 
 
-def base_map_controls(name: str, model: GauGAN, controls: Controls, size: tuple[int, int]) -> None:
-    """Upload a label map, load an example or clear: each replaces the base map under a fresh canvas."""
+def base_map_controls(name: str, model: GauGAN, controls: Controls, available: int | None) -> None:
+    """Upload a label map (the canvas takes its shape), load an example or clear (the canvas takes the model's
+    shape): each replaces the base map under a fresh canvas."""
     bar = st.sidebar
     upload = bar.file_uploader("Start from a label map (ids or colours PNG)", type=["png"], key="upload")
-    take_upload(upload, name, model.labels, controls.background_id, size)
+    take_upload(upload, name, model.labels, controls.background_id)
     if bar.button("Example scene", width="stretch", key="example"):
+        state.canvas_aspect = None
         state.example_seed = state.get("example_seed", -1) + 1  # each click shows the next scene
+        size = canvas_size(model, controls, available)
         state.base, missing = example_scene(state.example_seed, model.labels, size)
         reset_canvas(LABEL_CANVAS)
         if missing:
             notice(f"{plain(name)} lacks {plain(', '.join(missing))}; shown as its fallback label.")
     if bar.button("Clear", width="stretch", key="clear"):
-        state.base = None
+        state.base = state.canvas_aspect = None
         reset_canvas(LABEL_CANVAS)
 
 
-def take_upload(upload, name: str, palette: list[Label], background_id: int, size: tuple[int, int]) -> None:
+def take_upload(upload, name: str, palette: list[Label], background_id: int) -> None:
     """Read a new upload once; its error stays on screen as long as the file stays in the uploader."""
     if upload is None:
         state.upload_error = None
@@ -330,19 +332,27 @@ def take_upload(upload, name: str, palette: list[Label], background_id: int, siz
         state.upload_error = f"Could not use **{plain(upload.name)}**: {plain(exc)}. Your drawing is kept."
         return
     state.upload_error = None
-    state.base = fit_label_map(uploaded, size)
+    state.base = pad_to_aspect(uploaded, background_id)
+    state.canvas_aspect = state.base.shape[0] / state.base.shape[1]
     reset_canvas(LABEL_CANVAS)
-    notice(f"Loaded {plain(upload.name)} ({uploaded.shape[1]}×{uploaded.shape[0]}).")
+    notice(f"Loaded {plain(upload.name)} ({uploaded.shape[1]}×{uploaded.shape[0]}); the canvas takes its shape.")
+    if state.base.shape != uploaded.shape:
+        background = next(l.name for l in palette if l.id == background_id)
+        notice(f"Its sides are more than {MAX_ASPECT:g}:1, the canvas's limit: the canvas is {MAX_ASPECT:g}:1 with the "
+               f"map in the middle and {plain(background)} around it, not stretched.")
     for note in notes:
         notice(f"{plain(upload.name)}: {plain(note)}.")
 
 
 # ---------------------------------------------------------------- canvas
 def canvas_size(model: GauGAN, controls: Controls, available: int | None) -> tuple[int, int]:
-    """(height, width) of the canvas: the chosen width, shrunk to the column, in the model's aspect ratio."""
-    width = controls.max_width if available is None else max(MIN_CANVAS_WIDTH, min(controls.max_width, available))
+    """(height, width) of the canvas in the uploaded map's aspect ratio, else the model's: the chosen size on its
+    longer side, no wider than the column."""
     out_h, out_w = model.preset.output_size
-    return max(64, round(width * out_h / out_w)), width
+    aspect = state.get("canvas_aspect") or out_h / out_w
+    width = controls.max_side if available is None else max(MIN_CANVAS_WIDTH, min(controls.max_side, available))
+    width = min(width, round(controls.max_side / aspect))
+    return max(64, round(width * aspect)), width
 
 
 def palette_chips(name: str, palette: list[Label], controls: Controls) -> int:
@@ -487,8 +497,8 @@ def main() -> None:
     left, right = st.columns(2)
     with left:
         available = column_width("canvas_column")
+        base_map_controls(name, model, controls, available)
         size = canvas_size(model, controls, available)
-        base_map_controls(name, model, controls, size)
         fit_drawing(LABEL_CANVAS, size, fit_label_map)
         if state.base is not None and state.base.shape != size:
             state.base = fit_label_map(state.base, size)

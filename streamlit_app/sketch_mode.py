@@ -14,9 +14,8 @@ from PIL import Image
 from gaugan import Pix2Pix
 from gaugan.canvas import blank_sketch, compose_sketch, fit_sketch, has_lines, png_bytes
 from streamlit_drawable_canvas import st_canvas
-from widgets import CanvasState, fit_drawing, kept, plain, reset_canvas, undo_shortcuts
+from widgets import CANVAS_SIZES, CanvasState, fit_drawing, kept, plain, reset_canvas, undo_shortcuts
 
-CANVAS_SIZES = {"Small (320 px)": 320, "Medium (384 px)": 384, "Large (512 px)": 512}
 PEN, ERASER = "✏️ Pen", "🧽 Eraser"
 SKETCH_CANVAS = CanvasState(base="sketch_base", generation="sketch_gen", strokes="sketch_strokes", shown="sketch",
                             shape="sketch_shape")

@@ -16,6 +16,7 @@ from gaugan.downloads import Progress
 from gaugan.labelmaps import hex_colour
 
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=\"'^])")
+CANVAS_SIZES = {"Small (320 px)": 320, "Medium (384 px)": 384, "Large (512 px)": 512}  # the longer side, both modes
 
 _WIDTH_PROBE_JS = """
 export default function({ parentElement, setStateValue }) {

@@ -8,16 +8,17 @@ import numpy as np
 import pytest
 import streamlit as st
 import torch
-from helpers import ROOT, QuietFiles, local_server, make_tiny_model, official_archive
+from helpers import ROOT, SHARED, QuietFiles, local_server, make_tiny_model, official_archive
 from PIL import Image
 from skimage import data as photos
 from streamlit.testing.v1 import AppTest
 
 from gaugan import PRESETS, GauGAN, SPADEGenerator
 from gaugan.__main__ import main as cli
-from gaugan.canvas import looks_layout, style_looks
+from gaugan.canvas import fit_label_map, looks_layout, paint, style_looks
 from gaugan.data.landscape import landscape_scene
 from gaugan.labelmaps import label_map_png
+from gaugan.semantics import remap
 from label_colors import PALETTES
 
 APP = str(ROOT / "streamlit_app" / "app.py")
@@ -111,10 +112,41 @@ def test_upload_of_an_id_label_map(app):
     ids = np.full((100, 150), LAND["grass"].id, np.uint8)
     ids[:40] = LAND["sky-other"].id
     app.sidebar.get("file_uploader")[1].set_value(("ids.png", label_map_png(ids), "image/png")).run()
-    assert not app.exception and "Loaded ids.png (150×100)" in texts(app)
+    assert not app.exception and "Loaded ids.png (150×100); the canvas takes its shape." in texts(app)
     labels = app.session_state["current_labels"]
-    assert labels.shape == (SIZE, SIZE) and (labels[:100] == LAND["sky-other"].id).all()
-    assert (labels[-100:] == LAND["grass"].id).all()
+    assert labels.shape == (round(SIZE * 100 / 150), SIZE), "the canvas is as wide as chosen, in the map's shape"
+    assert (labels[:130] == LAND["sky-other"].id).all() and (labels[-200:] == LAND["grass"].id).all()
+
+
+def coco_landscape_map(name: str = "000000350505.png") -> np.ndarray:
+    """A COCO-Stuff sample label map (640×420: sky, trees, road …) in landscape ids; labels it lacks become grass."""
+    coco = np.asarray(Image.open(SHARED / "coco_samples" / "label" / name))
+    return remap(coco, PALETTES["coco"], PALETTES["landscape"], LAND["grass"].id)[0]
+
+
+@pytest.mark.parametrize("crop, canvas", [(np.s_[:, :], (336, SIZE)), (np.s_[:, :280], (SIZE, 341))])
+def test_an_uploaded_map_keeps_its_shape_on_the_canvas_and_in_the_photo(app, crop, canvas):
+    ids = coco_landscape_map()[crop]  # as it is (wide), and its left part (tall)
+    app.run()
+    app.sidebar.get("file_uploader")[1].set_value(("coco.png", label_map_png(ids), "image/png")).run()
+    assert not app.exception and not app.error, app.exception or texts(app)
+    labels = app.session_state["current_labels"]
+    assert labels.shape == canvas, "the chosen size on the longer side, the map's aspect ratio"
+    assert np.array_equal(labels, fit_label_map(ids, canvas)), "the map scaled alike both ways"
+    assert Image.open(io.BytesIO(app.session_state["last_image"])).size == canvas[::-1]
+
+
+def test_a_map_beyond_three_to_one_is_padded_not_stretched(app):
+    ids = np.full((50, 400), LAND["sea"].id, np.uint8)
+    app.run()
+    app.sidebar.get("file_uploader")[1].set_value(("strip.png", label_map_png(ids), "image/png")).run()
+    assert "Its sides are more than 3:1, the canvas's limit: the canvas is 3:1 with the map in the middle and " \
+           "sky-other around it, not stretched." in texts(app)
+    labels = app.session_state["current_labels"]
+    assert labels.shape == (172, SIZE) and (labels[:50] == LAND["sky-other"].id).all()
+    assert (labels[60:110] == LAND["sea"].id).all() and (labels[-50:] == LAND["sky-other"].id).all()
+    app.button(key="clear").click().run()
+    assert app.session_state["current_labels"].shape == (SIZE, SIZE), "Clear gives the model's shape back"
 
 
 def test_upload_of_a_colour_label_map(app):
@@ -508,6 +540,14 @@ def test_example_scene_loads_a_new_landscape_on_each_click(app):
     assert len(app.main.get("image")) == 1, "the example scene is generated at once (live mode)"
     app.button(key="example").click().run()
     assert not app.exception and not np.array_equal(app.session_state["base"], first)
+
+
+def test_a_wide_map_is_painted_as_the_middle_of_a_square_one_not_squashed():
+    model = GauGAN.from_checkpoint(ROOT / "checkpoints" / "landscape")
+    sea = np.full((128, 256), LAND["sea"].id)
+    square = np.asarray(model.generate(np.full((256, 256), LAND["sea"].id), seed=4))
+    photo = np.asarray(paint(model, sea, 4, None))
+    assert photo.shape == (128, 256, 3) and np.array_equal(photo, square[64:192])
 
 
 def test_look_thumbnails_are_the_models_own_images_of_one_scene():

@@ -12,6 +12,10 @@ from browser import (CANVAS, RESULT, browser_page, choose_label, label_map, open
                      stroke, streamlit_server, upload_file, wait_idle, wait_new_result)
 from helpers import ROOT, local_server, official_archive
 from PIL import Image
+from test_app import coco_landscape_map
+
+from gaugan.canvas import fit_label_map
+from gaugan.labelmaps import label_map_png
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 MOUNTAIN, SKY = 2, 0  # ids in the shipped landscape model; mountain is the label chosen when the page opens
@@ -97,6 +101,22 @@ def test_bad_upload_error_stays_and_the_drawing_survives(url, tmp_path):
         ids = label_map(page)
         assert (ids[: ids.shape[0] // 2] == MOUNTAIN).sum() >= painted * 0.9, "the first stroke survived the upload"
         assert (ids[ids.shape[0] // 2:] == MOUNTAIN).sum() > 500, "the second stroke is there too"
+
+
+def test_an_uploaded_map_keeps_its_shape_on_the_canvas_and_in_the_photo(url, tmp_path):
+    ids = coco_landscape_map()  # 640×420
+    (tmp_path / "coco.png").write_bytes(label_map_png(ids))
+    with browser_page() as page:
+        open_page(page, url)
+        before = result_src(page)
+        upload_file(page, LABEL_MAP_UPLOADER, tmp_path / "coco.png")
+        page.get_by_text(re.compile(r"Loaded coco\.png \(640×420\)")).wait_for(timeout=30_000)
+        photo = fetch_png(page, wait_new_result(page, before))
+        canvas = canvas_box(page)
+        assert abs(canvas["width"] / canvas["height"] - 640 / 420) < 0.01, canvas
+        drawn = label_map(page)
+        assert drawn.shape == (round(canvas["height"]), round(canvas["width"]))
+        assert np.array_equal(drawn, fit_label_map(ids, drawn.shape)) and photo.size == drawn.shape[::-1]
 
 
 def test_ctrl_z_undoes_and_ctrl_shift_z_redoes_a_stroke(url):
