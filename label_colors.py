@@ -664,12 +664,3 @@ def _resolve_seams(index: np.ndarray, rgb: np.ndarray, colours: np.ndarray, exac
     index[ys, xs] = np.where(distance <= FAR_DISTANCE, nearest, background)
     return index
 
-
-def unmatched_share(rgb: np.ndarray, palette: list[Label], sample: int = 65536) -> float:
-    """Share of pixels (a strided sample) farther than FAR_DISTANCE from every label colour and canvas
-    background: near 0 for doodles and label maps, high for photos."""
-    pixels = np.asarray(rgb)[..., :3].reshape(-1, 3)
-    pixels = pixels[:: max(1, len(pixels) // sample)]
-    targets = np.array([label.rgb for label in palette] + list(CANVAS_BACKGROUNDS), np.float64)
-    _, distance = _nearest(targets, pixels)
-    return float((distance > FAR_DISTANCE).mean()) if len(pixels) else 0.0
