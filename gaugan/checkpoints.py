@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -11,7 +15,7 @@ import torch
 
 from label_colors import PALETTES, Label
 
-from .errors import CheckpointError
+from .errors import CheckpointError, InputError
 from .model_card import MODEL_CARD, MODEL_FORMAT, ModelCard, parse_card, parse_preset, read_card, write_card
 from .networks import SPADEGenerator, StyleEncoder
 from .presets import PRESETS, Preset
@@ -23,7 +27,8 @@ WRAPPER_KEYS = ("model", "state_dict", "netG")  # where training scripts nest a 
 CAST_DTYPES = (torch.float16, torch.bfloat16, torch.float64)
 
 __all__ = ["CheckpointError", "MODEL_CARD", "MODEL_FORMAT", "LoadedModel", "load_model", "load_generator",
-           "read_state_dict", "save_model", "update_card", "find_checkpoints", "infer_preset", "weights_file"]
+           "read_state_dict", "save_model", "update_card", "find_checkpoints", "infer_preset", "weights_file",
+           "writable_folder", "refuse_existing", "move_into", "check_model_destination", "replacing"]
 
 
 def _unwrap(state: object, path: Path, notes: list[str]) -> dict:
@@ -308,3 +313,74 @@ def available_checkpoints(root: str | Path) -> dict[str, Path]:
     shipped = shipped_root()
     return found | {name: folder for name, folder in (find_checkpoints(shipped) if shipped else {}).items()
                     if name not in found}
+
+
+def writable_folder(folder: str | Path, what: str) -> Path:
+    """The folder, created with its parents, once a file could be written in it; else an InputError naming `what` and
+    why not (checked before long work whose result goes there)."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create {what} {folder}: {exc.strerror or exc}") from None
+    try:
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as exc:
+        raise InputError(f"cannot write in {what} {folder}: {exc.strerror or exc}") from None
+    return folder
+
+
+def refuse_existing(paths: list[Path], overwrite: bool) -> list[Path]:
+    """The paths that exist (links included); an error naming them, with nothing changed, unless overwrite (--force)."""
+    clashes = [path for path in paths if path.exists() or path.is_symlink()]
+    if clashes and not overwrite:
+        raise CheckpointError(f"{', '.join(map(str, clashes))} already exist(s); nothing was changed "
+                              "(pass overwrite=True / --force to replace)")
+    return clashes
+
+
+def move_into(items: list[Path], dest: Path, trash: Path, overwrite: bool) -> None:
+    """Move items into dest; an existing item of the same name is refused, or (overwrite) moved into trash whole and
+    put back if the move fails."""
+    clashes = refuse_existing([dest / item.name for item in items], overwrite)
+    trash.mkdir()
+    for item in items:
+        target = dest / item.name
+        old = trash / item.name
+        if target in clashes:
+            target.rename(old)
+        try:
+            item.rename(target)
+        except OSError as exc:
+            if old.exists() or old.is_symlink():
+                old.rename(target)
+            raise CheckpointError(f"could not move {item.name} into {dest} ({exc}); nothing there was changed") from None
+
+
+def check_model_destination(folder: Path, overwrite: bool) -> None:
+    """A folder to write a model folder at: a new or empty one; a model folder of ours (model.json and weights only)
+    to replace whole with overwrite (--force); anything else is refused, with nothing changed."""
+    if folder.exists() and not folder.is_dir():
+        raise CheckpointError(f"{folder} is a file; expected a new or empty folder, or a model folder to replace")
+    names = sorted(path.name for path in folder.iterdir()) if folder.is_dir() else []
+    others = [name for name in names if name != MODEL_CARD and not name.endswith(".pth")]
+    if others or (names and MODEL_CARD not in names):
+        shown = others or names
+        raise CheckpointError(f"{folder} holds {', '.join(shown[:5])}{' …' if len(shown) > 5 else ''}, so it is no model "
+                              f"folder of ours ({MODEL_CARD} and weights only) and is never replaced: name a new or "
+                              "empty folder; nothing was changed")
+    if names:
+        refuse_existing([folder], overwrite)
+
+
+@contextmanager
+def replacing(folder: Path) -> Iterator[Path]:
+    """A path to write a new folder at, in a temporary folder beside `folder`; once the block succeeds it takes the
+    place of `folder` whole (check_model_destination first: whatever was there is replaced)."""
+    parent = writable_folder(folder.parent, "the folder")
+    work = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=parent))
+    try:
+        yield work / folder.name
+        move_into([work / folder.name], parent, work / "replaced", overwrite=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

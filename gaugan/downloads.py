@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .checkpoints import read_state_dict
+from .checkpoints import move_into, read_state_dict
 from .errors import CheckpointError
 
 MAX_DOWNLOAD_BYTES = 8 << 30  # NVIDIA's checkpoints.tar.gz is about 1 GB
@@ -132,26 +132,6 @@ def _unpack(archive_path: Path, into: Path, free_bytes: int) -> Path:
     return into / "checkpoints" if (into / "checkpoints").is_dir() else into
 
 
-def _install(items: list[Path], dest: Path, trash: Path, overwrite: bool) -> None:
-    """Move items into dest; an existing item is refused, or (overwrite) swapped out and restored on failure."""
-    clashes = [dest / item.name for item in items if (dest / item.name).exists() or (dest / item.name).is_symlink()]
-    if clashes and not overwrite:
-        raise CheckpointError(f"{', '.join(map(str, clashes))} already exist(s); nothing was changed "
-                              "(pass overwrite=True / --force to replace)")
-    trash.mkdir()
-    for item in items:
-        target = dest / item.name
-        old = trash / item.name
-        if target in clashes:
-            target.rename(old)
-        try:
-            item.rename(target)
-        except OSError as exc:
-            if old.exists() or old.is_symlink():
-                old.rename(target)
-            raise CheckpointError(f"could not move {item.name} into {dest} ({exc}); nothing there was changed") from None
-
-
 def _plain_name(url_or_path: str) -> str:
     name = url_or_path.split("?")[0].split("#")[0].rstrip("/").rsplit("/", 1)[-1]
     return name if name not in ("", ".", "..") and "\\" not in name else "download"
@@ -178,7 +158,7 @@ def download(url_or_path: str, dest: str | Path = "checkpoints", sha256: str | N
             raise CheckpointError(f"checksum mismatch for {name}: expected sha256 {sha256}, found {actual}")
         if tarfile.is_tarfile(fetched):
             top = _unpack(fetched, work / "unpacked", shutil.disk_usage(dest).free)
-            _install(sorted(top.iterdir()), dest, work / "replaced", overwrite)
+            move_into(sorted(top.iterdir()), dest, work / "replaced", overwrite)
             return dest
         try:
             read_state_dict(fetched)
@@ -186,7 +166,7 @@ def download(url_or_path: str, dest: str | Path = "checkpoints", sha256: str | N
             start = fetched.open("rb").read(60).decode("utf-8", "replace").split("\n")[0]
             raise CheckpointError(f"{name} is neither a tar archive nor a loadable weights file (it starts with "
                                   f"{start!r}: a web page or error message?): {exc}") from None
-        _install([fetched], dest, work / "replaced", overwrite)
+        move_into([fetched], dest, work / "replaced", overwrite)
         return dest / name
     finally:
         shutil.rmtree(work, ignore_errors=True)
