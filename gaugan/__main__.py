@@ -11,6 +11,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .allocator import tune_for_inference
+from .checkpoints import writable_folder
 from .data.folder import LABEL_TABLE, label_entries, read_label_table
 from .data.registry import DATASETS
 from .data.sketch import LANDSCAPE_SKETCH
@@ -37,14 +38,6 @@ def at_least(low: int) -> Callable[[str], int]:
     return parse
 
 
-def make_folder(folder: Path) -> None:
-    """Create an output folder (and its parents), or an InputError naming it and why not."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot create the output folder {folder}: {exc.strerror or exc}") from None
-
-
 def check_image_path(out: Path) -> None:
     """An output image file we can write: its extension picks one of IMAGE_EXTENSIONS, it is not a folder, and its
     folder exists (created if missing); else an InputError."""
@@ -52,7 +45,7 @@ def check_image_path(out: Path) -> None:
         raise InputError(f"--out {out}: the extension picks the image format; use one of {', '.join(IMAGE_EXTENSIONS)}")
     if out.is_dir():
         raise InputError(f"--out {out} is a folder; name an image file, such as {out / 'image.png'}")
-    make_folder(out.parent)
+    writable_folder(out.parent, "the output folder")
 
 
 def input_output_pairs(source: Path, out: Path, what: str) -> list[tuple[Path, Path]]:
@@ -63,7 +56,7 @@ def input_output_pairs(source: Path, out: Path, what: str) -> list[tuple[Path, P
         inputs = sorted(source.glob("*.png"))
         if not inputs:
             raise InputError(f"no .png {what} in {source}")
-        make_folder(out)
+        writable_folder(out, "the output folder")
         return [(p, out / p.name) for p in inputs]
     check_image_path(out)
     return [(source, out)]
@@ -211,7 +204,7 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from .evaluate import evaluate, format_table, sample_size_warning
+    from .evaluate import evaluate, format_table
     from .sketch import model_kind
 
     checkpoint = checkpoint_argument(args.checkpoint)
@@ -225,8 +218,6 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
                                                   photos=args.photos or "")))
         return
 
-    if warning := sample_size_warning(args.n):
-        print(f"warning: {warning}", file=sys.stderr)
     results = evaluate(checkpoint, args.data, args.n, args.out, record=args.record,
                        segmenter_dir=args.segmenter, photos=args.photos)
     print(format_table(results))

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -20,15 +23,16 @@ from tqdm import tqdm
 
 from label_colors import Label
 
-from .checkpoints import update_card, weights_file
-from .data.registry import open_dataset
+from .checkpoints import update_card, weights_file, writable_folder
+from .data.registry import DATASETS, Dataset, has_held_out_split, open_dataset, split_folder
+from .errors import InputError
 from .imagenet import REALISM_NETWORK, ImageNetSegmenter
 from .labelmaps import colourize
 from .networks.segmenter import Segmenter
 from .pipeline import GauGAN
 from .progress import Estimate
 from .realism import format_realism, frechet_distance, realism
-from .shipped import shipped_checkpoint
+from .shipped import shipped_checkpoint, shipped_copies
 
 SEGMENTER_SIZE = (128, 128)
 AnySegmenter = Segmenter | ImageNetSegmenter
@@ -50,19 +54,18 @@ class SegmenterConfig:
     seed: int = 0
 
 
-def scenes(data: str, size: tuple[int, int], index: int, photos: str | Path = "") -> tuple[np.ndarray, np.ndarray]:
-    """(labels, image) number `index` of a dataset: procedural landscapes (painted with the textures of a photos
-    folder, if given) or a LabelImageFolder."""
-    labels, image, _ = open_dataset(data, str(photos or "")).sample(index, size)
-    return labels, image
-
-
-def sample_size_warning(n: int) -> str | None:
-    """What to say when n is too small for the Fréchet distance to tell models apart."""
+def sample_size_warning(n: int, pairs: int | None = None) -> str | None:
+    """What to say when n is too small for the Fréchet distance to tell models apart; pairs: a folder's pair count
+    (None: procedural scenes, whose real-vs-real figures are known)."""
     if n >= MIN_FRECHET_N:
         return None
-    return (f"-n {n} is too few for the Fréchet distance to mean much (between two sets of real images it is 6.3 at "
-            f"n=10 and 0.38 at n=200); use -n {MIN_FRECHET_N} or more, and compare figures only at the same n")
+    if pairs is None:
+        return (f"-n {n} is too few for the Fréchet distance to mean much (between two sets of real procedural scenes "
+                f"it is 6.3 at n=10 and 0.38 at n=200); use -n {MIN_FRECHET_N} or more, and compare figures only at "
+                "the same n")
+    more = f"use -n {MIN_FRECHET_N} or more" if pairs >= MIN_FRECHET_N else f"this folder holds only {pairs} pairs"
+    return (f"-n {n} is too few for the Fréchet distance to mean much (below {MIN_FRECHET_N} images it is mostly "
+            f"sampling noise); {more}; compare figures only at the same n")
 
 
 def to_tensor(images: list[np.ndarray]) -> torch.Tensor:
@@ -93,10 +96,10 @@ def train_segmenter(config: SegmenterConfig, progress: bool = True, photos: str 
     trained = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trained, lr=config.lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=config.steps)
+    dataset = open_dataset(config.data, str(photos) if config.photo_textures else "")
     estimate = Estimate(config.steps, "segmenter trained", tqdm.write if progress else lambda message: None)
     for step in tqdm(range(config.steps), disable=not progress, desc="segmenter"):
-        batch = [scenes(config.data, SEGMENTER_SIZE, step * config.batch_size + i, photos if config.photo_textures
-                        else "") for i in range(config.batch_size)]
+        batch = [dataset.sample(step * config.batch_size + i, SEGMENTER_SIZE) for i in range(config.batch_size)]
         labels = torch.from_numpy(np.stack([b[0] for b in batch]).astype(np.int64))
         loss = F.cross_entropy(model(to_tensor([b[1] for b in batch])), labels)
         optimizer.zero_grad(set_to_none=True)
@@ -107,14 +110,47 @@ def train_segmenter(config: SegmenterConfig, progress: bool = True, photos: str 
     return model.eval()
 
 
+def user_cache() -> Path:
+    """gaugan's folder in the user's cache: $XDG_CACHE_HOME/gaugan, else ~/.cache/gaugan."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gaugan"
+
+
+def trained_config(folder: Path) -> dict | None:
+    """The config of the segmenter in a folder; None where it holds none."""
+    card = folder / "segmenter.json"
+    if not (folder / "segmenter.pth").is_file() or not card.is_file():
+        return None
+    return json.loads(card.read_text())["config"]
+
+
+def shipped_segmenters() -> list[Path]:
+    """Every place a shipped segmenter lives (installed or in the checkout), resolved: never written to."""
+    names = {n for d in DATASETS.values() for n in (d.shipped_segmenter, d.shipped_photo_segmenter) if n}
+    return [copy for name in sorted(names) for copy in shipped_copies(name)]
+
+
 def default_segmenter_dir(config: SegmenterConfig) -> Path:
-    """The shipped segmenter of a built-in dataset; for a folder, a cache inside it, one per config."""
-    dataset = open_dataset(config.data)
-    shipped = dataset.shipped_photo_segmenter if config.photo_textures else dataset.shipped_segmenter
-    if shipped:
+    """The shipped segmenter where it was trained with this config; else a cache, one folder per config: beside the
+    data for a folder dataset, in the user cache (user_cache) for a built-in one."""
+    dataset = DATASETS.get(config.data)
+    shipped = dataset and (dataset.shipped_photo_segmenter if config.photo_textures else dataset.shipped_segmenter)
+    if shipped and trained_config(shipped_checkpoint(shipped)) == asdict(config):
         return shipped_checkpoint(shipped)
     digest = hashlib.sha1(json.dumps(asdict(config), sort_keys=True).encode()).hexdigest()[:10]
-    return Path(config.data) / ".gaugan_segmenter" / digest
+    return (user_cache() / "segmenters" if dataset else Path(config.data) / ".gaugan_segmenter") / digest
+
+
+def segmenter_cache(folder: Path, config: SegmenterConfig) -> Path:
+    """A folder to cache a newly trained segmenter in, checked before training: writable, and neither a shipped
+    segmenter folder nor one holding a segmenter trained otherwise (which would be lost)."""
+    found = trained_config(folder)
+    shipped = folder.resolve() in shipped_segmenters()
+    if found is None and not shipped:
+        return writable_folder(folder, "the segmenter folder")
+    trained = "" if found is None else " trained with " + ", ".join(
+        f"{k} {found.get(k)!r} (needed: {v!r})" for k, v in asdict(config).items() if found.get(k) != v)
+    raise InputError(f"{folder} holds {'a shipped' if shipped else 'a'} segmenter{trained}, not the one this evaluation "
+                     "needs; it is kept: name another --segmenter folder, or leave --segmenter out to cache a new one")
 
 
 def load_or_train_segmenter(config: SegmenterConfig, folder: Path | None = None, progress: bool = True,
@@ -122,17 +158,16 @@ def load_or_train_segmenter(config: SegmenterConfig, folder: Path | None = None,
     """The segmenter cached in `folder` (default: default_segmenter_dir) if it matches config; else train and cache it
     (photo_textures: on scenes painted with the textures of `photos`)."""
     folder = Path(folder) if folder else default_segmenter_dir(config)
-    weights = folder / "segmenter.pth"
-    if weights.is_file() and json.loads((folder / "segmenter.json").read_text())["config"] == asdict(config):
+    if trained_config(folder) == asdict(config):
         model = new_segmenter(config)
-        model.load_trained_state(torch.load(weights, map_location="cpu", weights_only=True))
+        model.load_trained_state(torch.load(folder / "segmenter.pth", map_location="cpu", weights_only=True))
         return model.eval()
+    segmenter_cache(folder, config)
     if progress:
         tqdm.write(f"no segmenter for this data in {folder}: training one on its real images ({config.steps:,} steps "
                    f"of {config.batch_size}; once, then cached there)")
     model = train_segmenter(config, progress, photos)
-    folder.mkdir(parents=True, exist_ok=True)
-    torch.save(model.trained_state(), weights)
+    torch.save(model.trained_state(), folder / "segmenter.pth")
     (folder / "segmenter.json").write_text(json.dumps({"config": asdict(config)}, indent=2) + "\n")
     return model
 
@@ -185,57 +220,120 @@ def predict(segmenter: AnySegmenter, images: list[np.ndarray]) -> tuple[np.ndarr
         return segmenter(batch).argmax(1).numpy(), segmenter.features(batch).numpy()
 
 
+@dataclass(frozen=True)
+class HeldOut:
+    """The samples an evaluation reads: n from the dataset's held_out_start on, and (floor) n more, disjoint from them,
+    for the real-vs-real floor."""
+
+    dataset: Dataset
+    n: int
+    floor: bool
+    description: str  # what they are, for the printed table and evaluation.json
+
+
+def held_out(data: str, n: int, photos: str = "", say: Callable[[str], None] = print) -> HeldOut:
+    """Held-out layouts of a built-in dataset; a folder's test/ (or val/) pairs, or the pairs of a folder that is not
+    split, said to be its training pairs; n above a folder's pairs is capped with a note (`say`)."""
+    dataset = open_dataset(data, photos, split="test")
+    pairs = dataset.count()
+    if pairs is None:
+        scenes = "photo-textured" if photos else "procedural"
+        return HeldOut(dataset, n, True, f"held-out layouts, {scenes} scenes")
+    root = split_folder(data, "test")
+    if n > pairs:
+        say(f"note: -n {n} is more than the {pairs} pairs in {root}: evaluating those {pairs}")
+        n = pairs
+    description = (f"held-out pairs from {root}" if has_held_out_split(data) else
+                   f"pairs of {root}: its training pairs, not held out (it has no test/ or val/ sub-folder)")
+    return HeldOut(dataset, n, 2 * n <= pairs, description)
+
+
+def check_label_tables(model: GauGAN, dataset: Dataset, data: str) -> None:
+    """Refuse data whose label ids name other classes than the model's: the segmenter reads its images back as ids."""
+    if dataset.labels is None:
+        return
+    mine, theirs = ({label.id: label.name for label in table} for table in (model.labels, dataset.labels))
+    if mine == theirs:
+        return
+    differ = [f"{i} {mine.get(i, '-')}/{theirs.get(i, '-')}" for i in sorted(mine.keys() | theirs.keys())
+              if mine.get(i) != theirs.get(i)]
+    raise InputError(f"the model's label table ({len(mine)} labels) differs from that of --data {data} "
+                     f"({len(theirs)} labels; id model/data: {', '.join(differ[:5])}{' …' if len(differ) > 5 else ''}): "
+                     "a model is evaluated on data with its own label table; --data FOLDER evaluates a model trained "
+                     "on a folder on that folder's pairs")
+
+
 def evaluate(checkpoint: str | Path, data: str = "landscape", n: int = 200, out: str | Path | None = None,
              progress: bool = True, record: bool = False, segmenter_dir: str | Path | None = None,
              photos: str | Path | None = None) -> dict:
-    """Label fidelity and Fréchet distance of a checkpoint on n held-out layouts of `data`.
+    """Label fidelity and Fréchet distance of a checkpoint on n held-out samples of `data` (held_out).
 
     With `photos` (a folder from `data photos`) the real scenes are painted with its photo textures, the segmenter is
     one trained on such scenes, and the results add the realism figures against the held-out photographs
     (gaugan/realism.py). record=True stores the results under "evaluation" in the checkpoint's
     model.json; segmenter_dir: where the segmenter is (or is cached once trained), default_segmenter_dir's choice by default.
+    Notes and warnings go to stderr when progress is on.
     """
     photos = str(photos or "")
+    say = (lambda message: tqdm.write(message, file=sys.stderr)) if progress else (lambda message: None)
     model = GauGAN.from_checkpoint(checkpoint)
+    samples = held_out(data, n, photos, say)
+    check_label_tables(model, samples.dataset, data)
+    if warning := sample_size_warning(samples.n, samples.dataset.count()):
+        say(f"warning: {warning}")
+    if out:
+        writable_folder(out, "the output folder")
     num_classes = model.preset.label_channels
     config = segmenter_config(data, num_classes, photo_textures=bool(photos))
     segmenter = load_or_train_segmenter(config, segmenter_dir, progress, photos)
     size = model.preset.output_size
     real_matrix = np.zeros((num_classes, num_classes), np.int64)
     fake_matrix = np.zeros_like(real_matrix)
-    real_features, fake_features, floor_features, cases, generated = [], [], [], [], []
-    first = open_dataset(data).held_out_start
-    for i in tqdm(range(n), disable=not progress, desc="evaluate"):
-        labels, real = scenes(data, size, first + i, photos)
+    features: dict[str, list] = {"real": [], "fake": [], "floor": []}
+    cases, generated = [], []
+    first = samples.dataset.held_out_start
+    for i in tqdm(range(samples.n), disable=not progress, desc="evaluate"):
+        labels, real, _ = samples.dataset.sample(first + i, size)
         fake = np.asarray(model.generate(labels, seed=i))
-        _, other_real = scenes(data, size, first + n + i, photos)
-        (real_pred, fake_pred, _), features = predict(segmenter, [real, fake, other_real])
+        others = [samples.dataset.sample(first + samples.n + i, size)[1]] if samples.floor else []
+        (real_pred, fake_pred, *_), found = predict(segmenter, [real, fake, *others])
         target = segmenter_target(labels)
         real_matrix += confusion(real_pred, target, num_classes)
         fake_case = confusion(fake_pred, target, num_classes)
         fake_matrix += fake_case
-        real_features.append(features[0])
-        fake_features.append(features[1])
-        floor_features.append(features[2])
+        for name, feature in zip(("real", "fake", "floor"), found):
+            features[name].append(feature)
         cases.append((miou(fake_case), target, fake, fake_pred))
         generated.append(fake)
     results = {
-        "n": n, "data": data, "scenes": "photo-textured" if photos else "procedural", "checkpoint": str(checkpoint),
+        "n": samples.n, "data": data, "samples": samples.description, "checkpoint": str(checkpoint),
         "generated": fidelity(fake_matrix, model.labels),
         "real": fidelity(real_matrix, model.labels),
-        "frechet": {"generated_vs_real": frechet_distance(np.array(fake_features), np.array(real_features)),
-                    "real_vs_real_floor": frechet_distance(np.array(floor_features), np.array(real_features))},
+        "frechet": frechet_figures(features),
     }
     if photos:
         results["realism"] = realism(generated, photos)
     if out:
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "evaluation.json").write_text(json.dumps(results, indent=2) + "\n")
-        write_worst_cases(cases, model, out / "worst_cases.png")
+        (Path(out) / "evaluation.json").write_text(json.dumps(results, indent=2) + "\n")
+        write_worst_cases(cases, model, Path(out) / "worst_cases.png")
     if record:
         update_card(weights_file(checkpoint).parent, evaluation={k: v for k, v in results.items() if k != "checkpoint"})
     return results
+
+
+def frechet_figures(features: dict[str, list]) -> dict:
+    """Fréchet distance of generated to real features, and between two disjoint real sets (the floor; None without
+    the second set)."""
+    real = np.array(features["real"])
+    floor = frechet_distance(np.array(features["floor"]), real) if features["floor"] else None
+    return {"generated_vs_real": frechet_distance(np.array(features["fake"]), real), "real_vs_real_floor": floor}
+
+
+def format_frechet(figures: dict) -> str:
+    """The Fréchet line of a results table."""
+    floor = figures["real_vs_real_floor"]
+    shown = f"{floor:.3f}" if floor is not None else "n/a: fewer than twice n real images"
+    return f"Fréchet distance generated vs real: {figures['generated_vs_real']:.3f}  (real vs real floor: {shown})"
 
 
 def write_worst_cases(cases: list, model: GauGAN, path: Path, count: int = 6) -> None:
@@ -250,9 +348,9 @@ def write_worst_cases(cases: list, model: GauGAN, path: Path, count: int = 6) ->
 
 def format_table(results: dict) -> str:
     """The results as the CLI prints them: fidelity (overall, then each class from the worst painted), realism."""
-    g, r, f = results["generated"], results["real"], results["frechet"]
+    g, r = results["generated"], results["real"]
     lines = [
-        f"{results['n']} held-out layouts, {results['scenes']} scenes",
+        f"{results['n']} {results['samples']}",
         f"{'':<28}{'mIoU':>8}{'pixel acc':>11}",
         f"{'generated images':<28}{g['miou']:8.3f}{g['pixel_accuracy']:11.3f}",
         f"{'real images (upper bound)':<28}{r['miou']:8.3f}{r['pixel_accuracy']:11.3f}",
@@ -261,8 +359,7 @@ def format_table(results: dict) -> str:
                 for name in {**g["iou_by_class"], **r["iou_by_class"]}]  # absent from one: predicted there only
     lines.append(f"{'IoU by class, worst first':<26}{'generated':>10}{'real':>11}")
     lines += [f"  {name:<24}{fake:10.3f}{real:11.3f}" for name, fake, real in sorted(by_class, key=lambda c: c[1])]
-    lines.append(f"Fréchet distance generated vs real: {f['generated_vs_real']:.3f}  (real vs real floor: "
-                 f"{f['real_vs_real_floor']:.3f})")
+    lines.append(format_frechet(results["frechet"]))
     if "realism" in results:
         lines += format_realism(results["realism"])
     return "\n".join(lines)

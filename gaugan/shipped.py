@@ -25,6 +25,11 @@ def shipped_root() -> Path | None:
     return next((root for root in SHIPPED_ROOTS if root.is_dir()), None)
 
 
+def shipped_copies(name: str) -> list[Path]:
+    """Every place a shipped model of that name lives or would live (the installed copy, the checkout's), resolved."""
+    return [(root / name).resolve() for root in SHIPPED_ROOTS]
+
+
 def checkpoint_argument(value: str | None) -> Path:
     """A --checkpoint value: the shipped landscape model when absent; a path that exists; else a shipped model's
     name (as `gaugan models` lists them)."""

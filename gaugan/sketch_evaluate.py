@@ -5,6 +5,7 @@ also KID and Fréchet distance to held-out photographs (gaugan/realism.py)."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +13,10 @@ from PIL import Image
 from tqdm import tqdm
 
 from .checkpoints import MODEL_CARD
+from .data.registry import has_held_out_split
 from .data.sketch import LANDSCAPE_SKETCH, SketchSource
 from .errors import InputError
-from .evaluate import SegmenterConfig, frechet_distance, load_or_train_segmenter, predict
+from .evaluate import SegmenterConfig, format_frechet, frechet_figures, load_or_train_segmenter, predict
 from .realism import format_realism, realism
 from .sketch import Pix2Pix
 
@@ -35,7 +37,11 @@ def evaluate_sketch(checkpoint: str | Path, data: str | None = None, n: int = 20
         raise InputError("this sketch model learnt scenes painted with photo textures: pass the `data photos` folder "
                          "(--photos) so that its held-out scenes are painted alike")
     source = SketchSource(data, "test", model.direction, edges, size=model.input_size, photos=str(photos or ""))
-    n = min(n, len(source))
+    if n > len(source):
+        if progress:
+            tqdm.write(f"note: -n {n} is more than the {len(source)} pairs of {data}: evaluating those {len(source)}",
+                       file=sys.stderr)
+        n = len(source)
     has_floor = len(source) >= 2 * n
     segmenter = load_or_train_segmenter(SegmenterConfig(), progress=progress)
     errors, features, cases = [], {"real": [], "fake": [], "floor": []}, []
@@ -50,11 +56,9 @@ def evaluate_sketch(checkpoint: str | Path, data: str | None = None, n: int = 20
         for name, feature in zip(("real", "fake", "floor"), predict(segmenter, images)[1]):
             features[name].append(feature)
         cases.append((error, sketch, real, fake))
-    floor = frechet_distance(np.array(features["floor"]), np.array(features["real"])) if has_floor else None
-    held_out = LANDSCAPE_SKETCH if source.layout == LANDSCAPE_SKETCH else data  # a traced folder holds none
-    results = {"n": n, "data": held_out, "checkpoint": str(checkpoint), "l1": float(np.mean(errors)),
-               "frechet": {"generated_vs_real": frechet_distance(np.array(features["fake"]), np.array(features["real"])),
-                           "real_vs_real_floor": floor}}
+    procedural = source.layout == LANDSCAPE_SKETCH  # held-out seeds (a traced folder holds no held-out pairs)
+    results = {"n": n, "data": LANDSCAPE_SKETCH if procedural else data, "held_out": procedural or has_held_out_split(data),
+               "checkpoint": str(checkpoint), "l1": float(np.mean(errors)), "frechet": frechet_figures(features)}
     if photos:
         results["realism"] = realism([case[3] for case in cases], photos)
     if out:
@@ -73,11 +77,11 @@ def evaluate_sketch(checkpoint: str | Path, data: str | None = None, n: int = 20
 
 
 def format_sketch_table(results: dict) -> str:
-    f = results["frechet"]
-    floor = f"{f['real_vs_real_floor']:.3f}" if f["real_vs_real_floor"] is not None else "n/a (too few pairs)"
+    pairs = f"{results['n']} from {results['data']}"
     lines = [
-        f"held-out pairs: {results['n']} from {results['data']}",
+        f"held-out pairs: {pairs}" if results["held_out"] else
+        f"training pairs: {pairs}, not held out (it has no test/ or val/ sub-folder)",
         f"L1 to the real photo (0-255): {results['l1']:.2f}",
-        f"Fréchet distance generated vs real: {f['generated_vs_real']:.3f}  (real vs real floor: {floor})",
+        format_frechet(results["frechet"]),
     ]
     return "\n".join(lines + (format_realism(results["realism"]) if "realism" in results else []))

@@ -196,3 +196,25 @@ def test_the_shipped_sketch_state_holds_the_shipped_model_and_trains_on(tmp_path
     cli(["train", "--model", "pix2pix", "--out", str(run), "--ngf", "20", "--batch-size", "1",
          "--steps", str(state["step"] + 1), "--quiet"])
     assert torch.load(run / "state.pt", weights_only=True)["step"] == state["step"] + 1
+
+
+def test_evaluating_a_folder_without_a_test_split_says_it_reads_the_training_pairs(tmp_path, capsys, monkeypatch):
+    import gaugan.evaluate
+    from gaugan.sketch_evaluate import evaluate_sketch, format_sketch_table
+
+    monkeypatch.setattr(gaugan.evaluate, "frechet_distance", lambda a, b: 0.0)  # two images in 256 dimensions
+    for folder in (tmp_path / "pairs", tmp_path / "split" / "test"):
+        folder.mkdir(parents=True)
+        for i in range(2):
+            pair = np.full((64, 128, 3), 255, np.uint8)
+            pair[10 * i:10 * i + 20, :] = 0
+            Image.fromarray(pair).save(folder / f"{i}.png")
+    trainer_for(tiny_config(tmp_path / "run", steps=1, data=str(tmp_path / "pairs"))).run(progress=False)
+    export(tmp_path / "run", tmp_path / "model")
+    results = evaluate_sketch(tmp_path / "model", str(tmp_path / "pairs"), n=5)
+    assert f"note: -n 5 is more than the 2 pairs of {tmp_path / 'pairs'}: evaluating those 2" in capsys.readouterr().err
+    assert format_sketch_table(results).splitlines()[0] == (
+        f"training pairs: 2 from {tmp_path / 'pairs'}, not held out (it has no test/ or val/ sub-folder)")
+    assert "real vs real floor: n/a" in format_sketch_table(results)
+    held_out = evaluate_sketch(tmp_path / "model", str(tmp_path / "split"), n=1, progress=False)
+    assert format_sketch_table(held_out).splitlines()[0] == f"held-out pairs: 1 from {tmp_path / 'split'}"

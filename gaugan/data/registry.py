@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from label_colors import PALETTES
+from label_colors import PALETTES, Label
 
 from ..errors import InputError
 from .folder import LABEL_TABLE, LabelImageFolder, read_label_table
@@ -19,6 +19,7 @@ from .texture_bank import shared_bank
 
 Sample = tuple[np.ndarray, np.ndarray, np.ndarray | None]  # labels (H, W), photo (H, W, 3), instances or None
 FOLDER_SHARE = 0.5  # a folder mixed with photo-textured scenes gives every other sample
+SPLITS = {"train": ("train",), "test": ("test", "val")}  # the sub-folders of a split folder dataset, first found wins
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,8 @@ class Dataset:
     description: str  # written to the model card
     sample: Callable[[int, tuple[int, int]], Sample]
     held_out_start: int = 0  # evaluation reads samples from this index on
+    count: Callable[[], int | None] = lambda: None  # how many distinct samples (a folder's pairs); None: unbounded
+    labels: list[Label] | None = None  # its label table; None: not known (a folder without labels.json)
     shipped_segmenter: str | None = None  # the shipped segmenter folder for it; None: train one, cached beside the data
     shipped_photo_segmenter: str | None = None  # the same for its scenes painted with photo textures
 
@@ -41,15 +44,43 @@ DATASETS = {
     "landscape": Dataset(
         description="procedural landscapes from gaugan/data/landscape.py (seeds from 0 upward, 25% doodle layouts, "
                     "random time of day, season and haze), generated on the fly at the preset's output size",
-        sample=_landscape, held_out_start=10_000_000, shipped_segmenter="segmenter",
+        sample=_landscape, held_out_start=10_000_000, labels=PALETTES["landscape"], shipped_segmenter="segmenter",
         shipped_photo_segmenter="segmenter-photo"),  # training never reaches it
 }
 
 
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=8)
 def _folder(root: str, size: tuple[int, int]) -> LabelImageFolder:
     """One directory scan per (folder, size), not one per sample."""
     return LabelImageFolder(root, size)
+
+
+def split_folder(root: str | Path, split: str = "train") -> Path:
+    """root/train for "train", root/test or root/val for "test", where root is split so; else root itself (the
+    convention of sketch folders, gaugan/data/sketch.py)."""
+    root = Path(root)
+    found = next((root / name for name in SPLITS[split] if (root / name).is_dir()), None)
+    splits = [f"{name}/" for names in SPLITS.values() for name in names if (root / name).is_dir()]
+    if found is None and splits:
+        raise InputError(f"{root} is split into {', '.join(splits)} but has no "
+                         f"{' or '.join(name + '/' for name in SPLITS[split])} split to "
+                         f"{'train' if split == 'train' else 'evaluate'} on")
+    return found or root
+
+
+def has_held_out_split(root: str | Path) -> bool:
+    """Whether a folder dataset keeps pairs apart from training (test/ or val/)."""
+    return any((Path(root) / name).is_dir() for name in SPLITS["test"])
+
+
+def folder_dataset(data: str, split: str = "train") -> Dataset:
+    """The label/image pairs of one split of a folder, with the folder's label table (labels.json) if it has one; the
+    folder is read when sampled or counted, so that a run trained on it exports where it is absent."""
+    root = str(split_folder(data, split))
+    table = Path(data) / LABEL_TABLE
+    return Dataset(description=f"label/image pairs from {root}", sample=lambda index, size: _folder(root, size)[index],
+                   count=lambda: len(_folder(root, (1, 1))),  # any size: it only resizes what it reads
+                   labels=read_label_table(table) if table.is_file() else None)
 
 
 def photo_textured_landscapes(photos: str) -> Dataset:
@@ -77,12 +108,13 @@ def with_photo_textured_landscapes(folder: str, photos: str, folder_share: float
         raise InputError(f"--photos beside --data {folder} mixes its pairs with landscape scenes, so its labels.json "
                          f"must hold the landscape label table; found {table if found is None else 'a different table'}")
     landscapes = photo_textured_landscapes(photos)
+    training_pairs = str(split_folder(folder))
 
     def sample(index: int, size: tuple[int, int]) -> Sample:
         taken = math.ceil(index * folder_share)  # folder pairs among samples 0 .. index-1
         if math.ceil((index + 1) * folder_share) == taken:
             return landscapes.sample(index, size)
-        pairs = _folder(folder, size)
+        pairs = _folder(training_pairs, size)
         return pairs[int(_shuffled(len(pairs))[taken % len(pairs)])]
 
     share = "one for one" if folder_share == 0.5 else f"as {folder_share:.0%} of the samples"
@@ -103,9 +135,10 @@ def refuse_share_without_mix(data: str, photos: str, folder_share: float, mixing
                          f"--data FOLDER beside --photos; found --data {data}" + ("" if photos else " without --photos"))
 
 
-def open_dataset(data: str, photos: str = "", folder_share: float = FOLDER_SHARE) -> Dataset:
-    """A built-in dataset by name (landscapes painted with photo textures when `photos` is given), or a folder (its
-    pairs, as `folder_share` of the samples, mixed with photo-textured landscapes when `photos` is given)."""
+def open_dataset(data: str, photos: str = "", folder_share: float = FOLDER_SHARE, split: str = "train") -> Dataset:
+    """A built-in dataset by name (landscapes painted with photo textures when `photos` is given), or a folder (the
+    pairs of its `split`, or its training pairs as `folder_share` of the samples mixed with photo-textured landscapes
+    when `photos` is given)."""
     refuse_share_without_mix(data, photos, folder_share, mixing=bool(photos) and data not in DATASETS)
     if photos:
         if data in DATASETS and data != "landscape":
@@ -113,4 +146,4 @@ def open_dataset(data: str, photos: str = "", folder_share: float = FOLDER_SHARE
         return photo_textured_landscapes(photos) if data == "landscape" else with_photo_textured_landscapes(data, photos, folder_share)
     if data in DATASETS:
         return DATASETS[data]
-    return Dataset(description=f"label/image pairs from {data}", sample=lambda index, size: _folder(data, size)[index])
+    return folder_dataset(data, split)
