@@ -428,6 +428,9 @@ def main(argv: list[str] | None = None) -> None:
         args.func(args)
     except InputError as exc:  # refused input: bad files, wrong checkpoints, seeds out of range
         sys.exit(f"error: {exc}")
+    except KeyboardInterrupt as exc:  # Ctrl-C; training says where it stopped and how to continue
+        print(str(exc) or "interrupted", file=sys.stderr)
+        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import platform
+import signal
+import threading
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -24,7 +27,8 @@ from label_colors import PALETTES, Label
 
 from .checkpoints import save_model
 from .data.folder import label_entries
-from .data.registry import FOLDER_SHARE, open_dataset
+from .data.registry import DATASETS, FOLDER_SHARE, open_dataset
+from .data.sketch import LANDSCAPE_SKETCH
 from .data.texture_bank import TextureBank
 from .errors import InputError
 from .imagenet import ImageNetFeatures, perceptual_loss
@@ -85,6 +89,32 @@ def label_table(config: TrainConfig) -> list[Label]:
     return labels
 
 
+def smallest_crop(preset: Preset) -> int:
+    """The smallest crop whose start grid is at least 2×2 for the preset's upsampling and aspect ratio."""
+    width = max(2, math.ceil(1.5 * preset.aspect_ratio))  # the grid's height is round(width / aspect ratio)
+    while round(width / preset.aspect_ratio) < 2:
+        width += 1
+    return width * 2**preset.num_up_layers
+
+
+def check_crop(preset: Preset) -> None:
+    """Refuse a crop the SPADE generator cannot train at: it doubles a (crop / 2**k) grid k times, so batch and
+    instance norm, which need more than one value, need that grid to be at least 2×2, and a crop that is no multiple
+    of 2**k would paint a smaller image than asked for."""
+    if preset.aspect_ratio <= 0:
+        raise InputError(f"aspect_ratio {preset.aspect_ratio}: expected a positive width / height ratio")
+    scale, crop = 2**preset.num_up_layers, preset.crop_size
+    high = f"that / {preset.aspect_ratio:g} high" if preset.aspect_ratio != 1 else "high"
+    grid = (f"the generator ({preset.num_upsampling_layers!r} upsampling) starts from a grid crop / {scale} wide and "
+            f"{high} ({preset.sw}×{preset.sh} here) and doubles it {preset.num_up_layers} times")
+    if min(preset.sh, preset.sw) < 2:
+        raise InputError(f"crop size {crop}: {grid}; batch and instance norm need that grid to be at least 2×2: use "
+                         f"{smallest_crop(preset)} or a larger multiple of {scale}")
+    if crop % scale:
+        raise InputError(f"crop size {crop}: {grid}, so it would paint {preset.sw * scale} pixels wide: use a multiple "
+                         f"of {scale}, such as {crop // scale * scale} or {(crop // scale + 1) * scale}")
+
+
 class Batches:
     """Deterministic batches: batch k on rank r is a pure function of (seed, k, r)."""
 
@@ -129,6 +159,36 @@ def hardware(processes: int = 1) -> str:
 
 def _one_thread(_: int) -> None:
     torch.set_num_threads(1)
+
+
+class TrainingStopped(KeyboardInterrupt):
+    """Ctrl-C stopped training between two steps, with the state saved; the message says how to continue."""
+
+
+class StopRequest:
+    """Within the block, Ctrl-C (SIGINT) asks training to stop once the current step is done; a second one interrupts.
+
+    Only in a single process's main thread, where Python handles SIGINT: several processes must stop at the same step.
+    """
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = (enabled and threading.current_thread() is threading.main_thread()
+                        and signal.getsignal(signal.SIGINT) not in (signal.SIG_IGN, None))
+        self.requested = False
+        self.previous = None
+
+    def __enter__(self) -> StopRequest:
+        if self.enabled:
+            self.previous = signal.signal(signal.SIGINT, self._request)
+        return self
+
+    def _request(self, signum: int, frame: object) -> None:
+        self.requested = True
+        signal.signal(signal.SIGINT, self.previous)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
+            signal.signal(signal.SIGINT, self.previous)
 
 
 class Trainer:
@@ -259,6 +319,16 @@ class Trainer:
                 writer.writeheader()
             writer.writerow({"step": self.step, "wall_seconds": round(self.wall_seconds, 1), **metrics})
 
+    def drop_metrics_after_step(self) -> None:
+        """Drop metrics.csv rows past the step the run resumes from: those steps are trained again."""
+        path = self.out / "metrics.csv"
+        if not path.is_file():
+            return
+        header, *rows = path.read_text().splitlines(keepends=True) or [""]
+        kept = [row for row in rows if row.split(",", 1)[0].isdigit() and int(row.split(",", 1)[0]) <= self.step]
+        if len(kept) < len(rows):
+            path.write_text(header + "".join(kept))
+
     def _batch_stream(self):
         """Batches for the remaining steps, rendered ahead by config.workers processes (0: in this one)."""
         steps = range(self.step, self.config.steps)
@@ -268,41 +338,50 @@ class Trainer:
                                            prefetch_factor=4, worker_init_fn=_one_thread)
 
     def run(self, progress: bool = True, time_limit: float | None = None) -> dict[str, float]:
-        """Train until config.steps (or until time_limit seconds have passed), checkpointing, sampling and logging."""
+        """Train until config.steps (or until time_limit seconds have passed), checkpointing, sampling and logging;
+        Ctrl-C saves the state after the current step and raises TrainingStopped."""
         cfg = self.config
         if self.step >= cfg.steps:
             raise InputError(f"{self.out} has already trained {self.step:,} steps and --steps is {cfg.steps:,}: nothing to "
                              "train (--steps is the total to reach, not a number of further steps)")
         say = tqdm.write if progress and self.rank == 0 else (lambda message: None)
-        say(f"training {self.out} from step {self.step:,} to step {cfg.steps:,} (batch {cfg.batch_size}); Ctrl-C stops, "
-            f"and the same command resumes from the last checkpoint (every {cfg.checkpoint_every} steps)")
+        say(f"training {self.out} from step {self.step:,} to step {cfg.steps:,} (batch {cfg.batch_size}); Ctrl-C stops "
+            "after the current step with the state saved, and the same command continues")
+        if self.rank == 0:
+            self.drop_metrics_after_step()
         estimate = Estimate(cfg.steps - self.step, f"step {cfg.steps:,}", say)
         deadline = time.monotonic() + time_limit if time_limit else None
         metrics: dict[str, float] = {}
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not progress or self.rank != 0, desc="train")
         started = time.perf_counter()
-        for labels, seg, images in self._batch_stream():
-            metrics = self.train_step(labels, seg.to(self.device), images.to(self.device))
-            self.step += 1
-            now = time.perf_counter()
-            self.wall_seconds, started = self.wall_seconds + now - started, now
-            bar.update(1)
-            estimate.step()
-            bar.set_postfix({k: f"{v:.3f}" for k, v in metrics.items()})
-            if self.rank == 0:
-                if self.step % cfg.log_every == 0:
-                    self.log(metrics)
-                if self.step % cfg.sample_every == 0:
-                    self.write_sample(labels, seg, images)
-                if self.step % cfg.checkpoint_every == 0:
-                    self.save_state()
-            if deadline and time.monotonic() > deadline:
-                self.write_sample(labels, seg, images) if self.rank == 0 else None
-                break
+        with StopRequest(enabled=not self.distributed) as stop:
+            for labels, seg, images in self._batch_stream():
+                metrics = self.train_step(labels, seg.to(self.device), images.to(self.device))
+                self.step += 1
+                now = time.perf_counter()
+                self.wall_seconds, started = self.wall_seconds + now - started, now
+                bar.update(1)
+                estimate.step()
+                bar.set_postfix({k: f"{v:.3f}" for k, v in metrics.items()})
+                if self.rank == 0:
+                    if self.step % cfg.log_every == 0:
+                        self.log(metrics)
+                    if self.step % cfg.sample_every == 0:
+                        self.write_sample(labels, seg, images)
+                    if self.step % cfg.checkpoint_every == 0:
+                        self.save_state()
+                if deadline and time.monotonic() > deadline:
+                    self.write_sample(labels, seg, images) if self.rank == 0 else None
+                    break
+                if stop.requested:
+                    break
         bar.close()
-        if self.rank == 0 and self.step % cfg.log_every:  # short runs log their last step too
+        if self.rank == 0 and self.step % cfg.log_every:  # short or stopped runs log their last step too
             self.log(metrics)
         self.save_state()
+        if stop.requested:
+            raise TrainingStopped(f"stopped at step {self.step:,}, state saved in {self.out / STATE_FILE}: the same "
+                                  "command continues from there")
         return metrics
 
 
@@ -381,9 +460,23 @@ def export(run_dir: str | Path, model_dir: str | Path, extra_card: dict | None =
     return save_model(model_dir, trainer.generator.eval(), card, extra)
 
 
+def with_absolute_paths(config: TrainConfig) -> TrainConfig:
+    """The config with its data folder, photos folder and a sketch run's --init as absolute paths, so that the run
+    resumes from any working directory; dataset names (landscape, landscape-sketch) stay names."""
+    def absolute(path: str) -> str:
+        return os.path.abspath(path) if path else path
+
+    data = config.data if config.data in (*DATASETS, LANDSCAPE_SKETCH) else absolute(config.data)
+    sketch = {**config.sketch, "init": absolute(config.sketch["init"])} if config.sketch.get("init") else config.sketch
+    return replace(config, data=data, photos=absolute(config.photos), sketch=sketch)
+
+
 def main(config: TrainConfig, progress: bool = True, time_limit: float | None = None) -> dict[str, float]:
     """Entry point for `python -m gaugan train` and `torchrun -m gaugan train`; time_limit in seconds."""
+    config = with_absolute_paths(config)
     label_table(config)  # fail before training, not at export
+    if config.model == "spade" and not (Path(config.out) / STATE_FILE).is_file():  # a saved state has trained
+        check_crop(Preset.from_dict(config.preset))
     if "WORLD_SIZE" in os.environ and not dist.is_initialized():
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     try:

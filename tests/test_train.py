@@ -1,6 +1,8 @@
-"""Procedural data, training steps, bit-exact resume, DDP with two gloo processes."""
+"""Procedural data, training steps, bit-exact resume, DDP with two gloo processes, Ctrl-C, and the crops and paths
+a run is started with."""
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -10,11 +12,16 @@ import numpy as np
 import pytest
 import torch
 from helpers import assert_resume_equals_straight_run
+from PIL import Image
 
+from gaugan.__main__ import main as cli
+from gaugan.data.folder import label_entries
 from gaugan.data.landscape import NUM_CLASSES, landscape_scene, random_look, render
 from gaugan.presets import landscape_preset
-from gaugan.train import Trainer, TrainConfig, export
+from gaugan.sketch_train import pix2pix_config
+from gaugan.train import Trainer, TrainConfig, export, with_absolute_paths
 from gaugan.pipeline import GauGAN
+from label_colors import PALETTES
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -144,3 +151,107 @@ def test_folder_without_pairs_says_what_it_expected(tmp_path):
 
     with pytest.raises(ValueError, match="labels/ and images/"):
         LabelImageFolder(tmp_path, (64, 64))
+
+
+QUICK = ["--batch-size", "1", "--quiet"]
+
+
+def ctrl_c_after_step(monkeypatch, step: int) -> None:
+    """Training receives SIGINT (Ctrl-C) during the given step."""
+    original = Trainer.train_step
+
+    def train_step(self, *batch):
+        metrics = original(self, *batch)
+        if self.step + 1 == step:
+            signal.raise_signal(signal.SIGINT)
+        return metrics
+
+    monkeypatch.setattr(Trainer, "train_step", train_step)
+
+
+def test_ctrl_c_saves_the_state_at_the_current_step_and_the_run_continues_as_if_never_stopped(tmp_path, monkeypatch):
+    straight = Trainer(tiny_config(tmp_path / "straight", steps=4))
+    straight.run(progress=False)
+    ctrl_c_after_step(monkeypatch, 3)
+    config = replace(tiny_config(tmp_path / "run", steps=4), checkpoint_every=100)  # no checkpoint before the stop
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        Trainer(config).run(progress=False)
+    assert str(stopped.value) == (f"stopped at step 3, state saved in {tmp_path / 'run' / 'state.pt'}: the same "
+                                  "command continues from there")
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    monkeypatch.undo()
+    resumed = Trainer(config)
+    assert resumed.step == 3
+    resumed.run(progress=False)
+    for name, module in straight.modules().items():
+        assert all(torch.equal(v, resumed.modules()[name].state_dict()[k]) for k, v in module.state_dict().items())
+
+
+def test_ctrl_c_in_the_cli_prints_one_line_that_says_how_to_continue(tmp_path, monkeypatch, capsys):
+    ctrl_c_after_step(monkeypatch, 2)
+    command = ["train", "--out", str(tmp_path / "run"), "--steps", "5", "--crop-size", "64", "--ngf", "4",
+               "--spade-hidden", "8", "--lambda-perceptual", "0", *QUICK]
+    with pytest.raises((SystemExit, KeyboardInterrupt)) as exited:
+        cli(command)
+    assert exited.type is SystemExit and exited.value.code == 130
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"stopped at step 2, state saved in {tmp_path / 'run' / 'state.pt'}: the same command continues from there"]
+    assert torch.load(tmp_path / "run" / "state.pt", weights_only=True)["step"] == 2
+
+
+def test_a_resumed_run_drops_the_metrics_of_the_steps_it_trains_again(tmp_path):
+    Trainer(tiny_config(tmp_path / "run", steps=2)).run(progress=False)
+    metrics = tmp_path / "run" / "metrics.csv"
+    header, *rows = metrics.read_text().splitlines()
+    killed = [f"{step}{rows[-1][1:]}" for step in (3, 4)]  # logged after the last saved state, then killed
+    metrics.write_text("\n".join([header, *rows, *killed]) + "\n")
+    Trainer(tiny_config(tmp_path / "run", steps=4)).run(progress=False)
+    assert [int(row.split(",")[0]) for row in metrics.read_text().splitlines()[1:]] == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("options, needed", [
+    (["--crop-size", "32"], "crop size 32: the generator ('normal' upsampling) starts from a grid crop / 32 wide and "
+                            "high (1×1 here) and doubles it 5 times; batch and instance norm need that grid to be at "
+                            "least 2×2: use 64 or a larger multiple of 32"),
+    (["--crop-size", "63"], "use 64 or a larger multiple of 32"),
+    (["--crop-size", "100"], "so it would paint 96 pixels wide: use a multiple of 32, such as 96 or 128"),
+    ({"crop_size": 50}, "crop size 50: the generator ('normal' upsampling)"),
+    ({"crop_size": 64, "num_upsampling_layers": "most"}, "(0×0 here) and doubles it 7 times; batch and instance norm "
+                                                          "need that grid to be at least 2×2: use 256"),
+])
+def test_crops_the_generator_cannot_train_at_are_refused_before_training(tmp_path, options, needed):
+    if isinstance(options, dict):  # a --preset-json
+        (tmp_path / "p.json").write_text(json.dumps({**landscape_preset(ngf=4, spade_hidden=8).to_dict(), **options}))
+        options = ["--preset-json", str(tmp_path / "p.json")]
+    with pytest.raises(SystemExit) as exited:
+        cli(["train", "--out", str(tmp_path / "run"), "--steps", "1", *options, *QUICK])
+    assert str(exited.value.code).startswith("error: ") and needed in str(exited.value.code)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_run_started_with_relative_paths_resumes_from_another_working_directory(tmp_path, monkeypatch):
+    data = tmp_path / "work" / "data"
+    for sub in ("labels", "images"):
+        (data / sub).mkdir(parents=True)
+    for i in range(2):
+        labels, image = landscape_scene(i, (64, 64))
+        Image.fromarray(labels).save(data / "labels" / f"s{i}.png")
+        Image.fromarray(image).save(data / "images" / f"s{i}.png")
+    (data / "labels.json").write_text(json.dumps(label_entries(PALETTES["landscape"])))
+    monkeypatch.chdir(tmp_path / "work")
+    cli(["train", "--data", "data", "--out", "runs/r", "--steps", "1", "--crop-size", "64", "--ngf", "4",
+         "--spade-hidden", "8", "--lambda-perceptual", "0", *QUICK])
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / "work" / "runs" / "r"
+    cli(["train", "--out", str(run), "--steps", "2", *QUICK])
+    state = torch.load(run / "state.pt", weights_only=True)
+    assert state["step"] == 2 and json.loads(state["config"])["data"] == str(data)
+
+
+def test_paths_are_kept_absolute_and_dataset_names_as_names(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = with_absolute_paths(TrainConfig(data="landscape", photos="photos"))
+    assert (config.data, config.photos) == ("landscape", str(tmp_path / "photos"))
+    sketch = with_absolute_paths(pix2pix_config({"init": "model"}))
+    assert (sketch.data, sketch.photos, sketch.sketch["init"]) == ("landscape-sketch", "", str(tmp_path / "model"))
+
