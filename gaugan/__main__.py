@@ -11,7 +11,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .allocator import tune_for_inference
-from .checkpoints import writable_folder
+from .checkpoints import check_model_destination, refuse_existing, writable_folder
 from .data.folder import LABEL_TABLE, label_entries, read_label_table
 from .data.registry import DATASETS
 from .data.sketch import LANDSCAPE_SKETCH
@@ -198,9 +198,12 @@ def cmd_export(args: argparse.Namespace) -> None:
 
     if not (Path(args.run) / STATE_FILE).is_file():
         raise InputError(f"--run {args.run}: expected a run folder holding {STATE_FILE} (from `gaugan train --out`)")
-    print(f"exported to {export(args.run, args.out)}")
+    check_model_destination(Path(args.out), args.force)  # both refused before either is written
     if args.resume_state:
-        print(f"compact resumable state in {compact_state(args.run, args.resume_state)}")
+        refuse_existing([Path(args.resume_state)], args.force)
+    print(f"exported to {export(args.run, args.out, overwrite=args.force)}")
+    if args.resume_state:
+        print(f"compact resumable state in {compact_state(args.run, args.resume_state, overwrite=args.force)}")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -370,10 +373,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=cmd_train)
 
     exp = sub.add_parser("export", help="run folder -> model folder with model.json")
-    exp.add_argument("--run", required=True)
-    exp.add_argument("--out", required=True)
+    exp.add_argument("--run", required=True, help="a run folder holding state.pt (`gaugan train --out`)")
+    exp.add_argument("--out", required=True, help="the model folder to write (weights and model.json): a new or empty "
+                     "folder, or a model folder to replace with --force")
     exp.add_argument("--resume-state", dest="resume_state",
                      help="also write a compact state.pt (no optimiser moments) to continue training elsewhere")
+    exp.add_argument("--force", action="store_true", help="replace an existing model folder whole (and the "
+                     "--resume-state file); a folder holding other files is never replaced")
     exp.set_defaults(func=cmd_export)
 
     ev = sub.add_parser("evaluate", help="label fidelity (mIoU) and Fréchet distance of a checkpoint")
@@ -403,7 +409,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     dl = sub.add_parser("download", help="fetch NVIDIA's checkpoints.tar.gz (or any weights) into checkpoints/")
     dl.add_argument("source", help="URL or local path")
-    dl.add_argument("--dest", default="checkpoints", help="(default: %(default)s)")
+    dl.add_argument("--dest", default="checkpoints", help="the folder the models are unpacked into, one sub-folder "
+                    "each (a weights file is saved there as it is); created if missing (default: %(default)s)")
     dl.add_argument("--sha256", help="expected SHA-256 of the file, checked before anything is unpacked")
     dl.add_argument("--force", action="store_true", help="replace existing folders or files of the same name")
     dl.set_defaults(func=cmd_download)

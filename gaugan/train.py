@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from label_colors import PALETTES, Label
 
-from .checkpoints import save_model
+from .checkpoints import check_model_destination, refuse_existing, replacing, save_model
 from .data.folder import label_entries
 from .data.registry import DATASETS, FOLDER_SHARE, open_dataset
 from .data.sketch import LANDSCAPE_SKETCH
@@ -427,31 +427,42 @@ def trainer_for(config: TrainConfig) -> Trainer:
     return Trainer(config)
 
 
-def compact_state(run_dir: str | Path, dest: str | Path) -> Path:
-    """state.pt without optimiser moments (a third of the size): small enough to commit, resumable anywhere.
+def compact_state(run_dir: str | Path, dest: str | Path, overwrite: bool = False) -> Path:
+    """state.pt without optimiser moments (a third of the size): small enough to commit, resumable anywhere; an
+    existing dest is replaced only with overwrite.
 
     Copy it to RUN/state.pt and train again; Adam's moments restart, everything else continues.
     """
+    refuse_existing([Path(dest)], overwrite)
     state = torch.load(Path(run_dir) / STATE_FILE, map_location="cpu", weights_only=True)
     Path(dest).parent.mkdir(parents=True, exist_ok=True)
     torch.save({k: v for k, v in state.items() if k not in ("opt_g", "opt_d")}, dest)
     return Path(dest)
 
 
-def export(run_dir: str | Path, model_dir: str | Path, extra_card: dict | None = None) -> Path:
-    """Write a run's generator (+ style encoder) and model.json into a model folder."""
+def export(run_dir: str | Path, model_dir: str | Path, extra_card: dict | None = None, overwrite: bool = False) -> Path:
+    """Write a run's model into a model folder: a new or empty folder, or (overwrite) a model folder, replaced whole."""
+    model_dir = Path(model_dir)
+    check_model_destination(model_dir, overwrite)
     state = torch.load(Path(run_dir) / STATE_FILE, map_location="cpu", weights_only=True)  # GPU runs export anywhere
     trainer = trainer_for(TrainConfig(**{**json.loads(state["config"]), "out": str(run_dir)}))  # it may have moved
-    trained_on = state.get("hardware", "not recorded")
-    if trainer.config.model != "spade":
-        from .sketch_train import export_sketch
-        return export_sketch(trainer, model_dir, extra_card, hardware=trained_on)
+    if trainer.config.model == "spade":
+        write = export_spade
+    else:
+        from .sketch_train import export_sketch as write
+    with replacing(model_dir) as folder:
+        write(trainer, folder, extra_card, hardware=state.get("hardware", "not recorded"))
+    return model_dir
+
+
+def export_spade(trainer: Trainer, model_dir: Path, extra_card: dict | None = None, *, hardware: str) -> Path:
+    """Write a SPADE run's generator (+ style encoder) and model.json into a model folder."""
     labels = label_table(trainer.config)
     card = {
         "description": open_dataset(trainer.config.data, trainer.config.photos, trainer.config.folder_share).description,
         "labels": label_entries(labels),
         "training": {**{k: v for k, v in asdict(trainer.config).items() if k != "labels"}, "steps_done": trainer.step, "wall_seconds": round(trainer.wall_seconds),
-                     "hardware": trained_on},
+                     "hardware": hardware},
         **(extra_card or {}),
     }
     if trainer.config.photos:

@@ -1,0 +1,75 @@
+"""gaugan export: a new or empty folder is written; a model folder of ours is replaced, whole, only with --force;
+a folder holding anything else, and an existing --resume-state file, are left as they are."""
+import pytest
+import torch
+
+from gaugan import GauGAN
+from gaugan.__main__ import build_parser, main as cli
+from gaugan.presets import landscape_preset
+from gaugan.sketch_train import pix2pix_config
+from gaugan.train import Trainer, TrainConfig, trainer_for
+
+
+def cli_error(argv: list[str]) -> str:
+    with pytest.raises(SystemExit) as exited:
+        cli(argv)
+    return str(exited.value.code)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """One-step SPADE (with a style encoder) and pix2pix runs."""
+    root = tmp_path_factory.mktemp("runs")
+    preset = landscape_preset(crop_size=64, ngf=4, spade_hidden=8, z_dim=8).to_dict()
+    Trainer(TrainConfig(out=str(root / "spade"), preset=preset, batch_size=1, steps=1, ndf=8, encoder_ndf=4,
+                        lambda_perceptual=0)).run(progress=False)
+    trainer_for(pix2pix_config({"depth": 6, "ngf": 4, "load_size": 72, "crop_size": 64}, out=str(root / "sketch"),
+                               steps=1, ndf=8)).run(progress=False)
+    return root
+
+
+def test_a_folder_holding_other_files_is_never_written_to(runs, tmp_path):
+    out = tmp_path / "notes"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    for force in ([], ["--force"]):
+        message = cli_error(["export", "--run", str(runs / "spade"), "--out", str(out), *force])
+        assert message.startswith(f"error: {out} holds notes.txt, so it is no model folder of ours") and \
+            "nothing was changed" in message
+    assert [p.name for p in out.iterdir()] == ["notes.txt"] and (out / "notes.txt").read_text() == "mine"
+    cli(["export", "--run", str(runs / "spade"), "--out", str(tmp_path / "model")])
+    (tmp_path / "model" / "notes.txt").write_text("mine")  # a model folder with something of the user's in it
+    assert "holds notes.txt" in cli_error(["export", "--run", str(runs / "spade"), "--out", str(tmp_path / "model"),
+                                           "--force"])
+
+
+def test_a_model_folder_is_replaced_only_with_force_and_whole(runs, tmp_path):
+    out = tmp_path / "model"
+    out.mkdir()  # an empty folder is fine
+    cli(["export", "--run", str(runs / "spade"), "--out", str(out)])
+    assert (out / "encoder.pth").is_file() and GauGAN.from_checkpoint(out).has_style_encoder
+    message = cli_error(["export", "--run", str(runs / "sketch"), "--out", str(out)])
+    assert f"{out} already exist(s); nothing was changed" in message and "--force" in message
+    assert GauGAN.from_checkpoint(out).has_style_encoder
+    cli(["export", "--run", str(runs / "sketch"), "--out", str(out), "--force"])
+    assert sorted(p.name for p in out.iterdir()) == ["generator.pth", "model.json"], "no stale encoder.pth"
+    assert [p.name for p in tmp_path.iterdir()] == ["model"], "no temporary folder is left beside it"
+
+
+def test_an_existing_resume_state_file_is_kept_and_nothing_is_exported(runs, tmp_path):
+    state = tmp_path / "state.pt"
+    state.write_bytes(b"mine")
+    message = cli_error(["export", "--run", str(runs / "spade"), "--out", str(tmp_path / "model"),
+                         "--resume-state", str(state)])
+    assert f"{state} already exist(s); nothing was changed" in message
+    assert state.read_bytes() == b"mine" and not (tmp_path / "model").exists()
+    cli(["export", "--run", str(runs / "spade"), "--out", str(tmp_path / "model"), "--resume-state", str(state),
+         "--force"])
+    assert torch.load(state, weights_only=True)["step"] == 1
+
+
+def test_export_and_download_options_say_what_they_take():
+    commands = next(a for a in build_parser()._actions if a.dest == "command").choices
+    for command, option in (("export", "--run"), ("export", "--out"), ("download", "--dest")):
+        action = next(a for a in commands[command]._actions if option in a.option_strings)
+        assert len((action.help or "").replace("(default: %(default)s)", "")) > 20, f"{command} {option} has no help"
