@@ -297,6 +297,6 @@ def test_export_records_the_hardware_the_run_trained_on(tmp_path):
     for hardware in ("NVIDIA H200, x86_64, 16 CPU threads, torch 2.11.0", None):  # another machine; not recorded
         state.pop("hardware", None)
         torch.save({**state, **({"hardware": hardware} if hardware else {})}, run / "state.pt")
-        cli(["export", "--run", str(run), "--out", str(tmp_path / "model")])
+        cli(["export", "--run", str(run), "--out", str(tmp_path / "model"), "--force"])
         card = json.loads((tmp_path / "model" / "model.json").read_text())
         assert card["training"]["hardware"] == (hardware or "not recorded")

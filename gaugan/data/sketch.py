@@ -26,7 +26,7 @@ from ..errors import InputError
 from ..model_card import plain_text
 from .folder import LABEL_TABLE, check_aspect, image_files, image_size, open_rgb, pair_by_stem, read_json
 from .landscape_sketch import EVAL_SEED_OFFSET, landscape_sketch_pair, line_sketch
-from .registry import FOLDER_SHARE, refuse_share_without_mix, with_photo_textured_landscapes
+from .registry import FOLDER_SHARE, refuse_share_without_mix, split_folder, with_photo_textured_landscapes
 from .texture_bank import shared_bank
 
 LANDSCAPE_SKETCH = "landscape-sketch"
@@ -90,7 +90,7 @@ class SketchSource:
         """Find this split's files, check each one's header, and name the layout."""
         if not root.is_dir():
             raise InputError(f"--data {root}: expected '{LANDSCAPE_SKETCH}' or a folder (see gaugan/data/sketch.py)")
-        root = self._split_folder(root)
+        root = split_folder(root, "train" if self.split == "train" else "test")
         if (root / "sketches").is_dir() and (root / "images").is_dir():
             self.items = pair_by_stem(root, "sketches", "sketch")
             for sketch, photo in self.items:
@@ -109,17 +109,6 @@ class SketchSource:
                 raise InputError(f"{path}: an 'A | B' image holds two halves side by side, so its width must be "
                                  f"even; found {width} (or give --edges-from-photos if these are photos)")
         return layout
-
-    def _split_folder(self, root: Path) -> Path:
-        """root/train for training, root/test or root/val for evaluation where root is split so; else root itself."""
-        training = self.split == "train"
-        names = ("train",) if training else ("test", "val")
-        found = next((root / n for n in names if (root / n).is_dir()), None)
-        splits = [n + "/" for n in ("train", "test", "val") if (root / n).is_dir()]
-        if found is None and splits:
-            raise InputError(f"{root} is split into {', '.join(splits)} but has no {' or '.join(n + '/' for n in names)} "
-                             f"split to {'train' if training else 'evaluate'} on")
-        return found or root
 
     def _read_classes(self, path: Path) -> None:
         """Each pair's class index from classes.json {"file stem": "class name"}, when the folder has one."""
