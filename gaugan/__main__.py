@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import sys
 from collections.abc import Callable
@@ -12,7 +13,7 @@ from tqdm import tqdm
 
 from .allocator import tune_for_inference
 from .checkpoints import check_model_destination, refuse_existing, writable_folder
-from .data.folder import LABEL_TABLE, label_entries, read_label_table
+from .data.folder import IMAGE_SUFFIXES, LABEL_TABLE, label_entries, read_label_table
 from .data.registry import DATASETS
 from .data.sketch import LANDSCAPE_SKETCH
 from .errors import InputError
@@ -49,13 +50,14 @@ def check_image_path(out: Path) -> None:
 
 
 def input_output_pairs(source: Path, out: Path, what: str) -> list[tuple[Path, Path]]:
-    """(input PNG, output path) pairs: one file, or every .png of a folder into an output folder (created)."""
+    """(input image, output path) pairs: one file, or every image of a folder (IMAGE_SUFFIXES, in any case) into an
+    output folder (created)."""
     if not source.exists():
-        raise InputError(f"no {what} at {source}: expected a .png file or a folder of them")
+        raise InputError(f"no {what} at {source}: expected an image file or a folder of them")
     if source.is_dir():
-        inputs = sorted(source.glob("*.png"))
+        inputs = sorted(p for p in source.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
         if not inputs:
-            raise InputError(f"no .png {what} in {source}")
+            raise InputError(f"no {what} in {source}: expected files ending {', '.join(IMAGE_SUFFIXES)}")
         writable_folder(out, "the output folder")
         return [(p, out / p.name) for p in inputs]
     check_image_path(out)
@@ -279,8 +281,17 @@ def cmd_data_traced(args: argparse.Namespace) -> None:
           f"scenes with --data {args.out} --photos {args.photos}")
 
 
+def installed_version() -> str:
+    """The installed package's version, or a note that this checkout is not installed."""
+    try:
+        return importlib.metadata.version("gaugan")
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed: a checkout)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gaugan", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"gaugan {installed_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     gen = sub.add_parser("generate", help="label map or sketch PNG(s) -> image(s)")

@@ -79,6 +79,25 @@ def test_a_folder_with_an_unreadable_file_converts_the_rest_and_names_it(tmp_pat
         ["generate", "--labels", str(folder / "notes.png"), "--out", str(tmp_path / "one.png")])
 
 
+def test_a_folder_of_sketches_takes_every_image_suffix_in_any_case(tmp_path):
+    folder = tmp_path / "sketches"
+    folder.mkdir()
+    sketch = Image.new("RGB", (48, 40), "white")
+    for name in ("a.JPG", "b.png", "c.webp"):
+        sketch.save(folder / name)
+    (folder / "notes.txt").write_text("not a sketch")
+    cli(["generate", "--checkpoint", "landscape-sketch", "--sketch", str(folder), "--out", str(tmp_path / "photos")])
+    assert sorted(p.name for p in (tmp_path / "photos").iterdir()) == ["a.JPG", "b.png", "c.webp"]
+    (tmp_path / "empty").mkdir()
+    assert "no label maps in" in cli_error(["generate", "--labels", str(tmp_path / "empty"), "--out", str(tmp_path / "o")])
+
+
+def test_version_names_the_installed_package(capsys):
+    with pytest.raises(SystemExit):
+        cli(["--version"])
+    assert capsys.readouterr().out.startswith("gaugan ")
+
+
 def test_the_shipped_sketch_model_is_named_as_models_lists_it_and_refuses_bad_input_in_one_line(tmp_path):
     Image.new("RGB", (48, 40), "white").save(tmp_path / "sketch.png")
     (tmp_path / "text.png").write_text("not an image")
