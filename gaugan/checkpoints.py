@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from label_colors import PALETTES, Label
+from label_colors import PALETTES, Label, validate_palette
 
 from .errors import CheckpointError, InputError
 from .model_card import MODEL_CARD, MODEL_FORMAT, ModelCard, parse_card, parse_preset, read_card, write_card
@@ -265,8 +265,19 @@ def load_model(path: str | Path, preset: Preset | str | None = None) -> LoadedMo
     encoder = None
     if card and "encoder" in card.files:
         encoder = load_encoder(file_in_folder(folder, card.files["encoder"]), chosen.z_dim, notes)
-    labels = (card.labels if card else []) or PALETTES.get(chosen.name, [])
+    labels = (card.labels if card else []) or builtin_palette(chosen)
     return LoadedModel(generator.eval(), encoder, labels, card, notes)
+
+
+def builtin_palette(preset: Preset) -> list[Label]:
+    """The preset's palette from label_colors.py (which users edit), checked by validate_palette; empty for presets
+    without one."""
+    labels = PALETTES.get(preset.name, [])
+    try:
+        validate_palette(labels)
+    except ValueError as exc:
+        raise CheckpointError(f"label_colors.py, palette {preset.name!r}: {exc}") from None
+    return labels
 
 
 def load_generator(path_or_dir: str | Path, preset: Preset | str | None = None) -> SPADEGenerator:

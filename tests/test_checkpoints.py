@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 from helpers import QuietFiles, local_server, official_archive
+from label_colors import PALETTES
 
-from gaugan import PRESETS, SPADEGenerator, download, load_generator
+from gaugan import PRESETS, SPADEGenerator, download, load_generator, load_model
 from gaugan.checkpoints import CheckpointError, find_checkpoints, infer_preset
 
 MARKER = Path("/tmp/gaugan_pickle_ran_code")
@@ -53,6 +54,19 @@ def test_official_folder_layout_infers_preset_and_ngf(tmp_path, name):
     assert generator.preset.num_upsampling_layers == ("more" if name == "cityscapes" else "normal")
     assert not generator.training
     assert find_checkpoints(tmp_path) == {f"{name}_pretrained": folder}
+
+
+def test_an_edited_builtin_palette_with_a_clash_is_named_when_the_model_loads(tmp_path, monkeypatch):
+    """label_colors.py is where users edit palettes: two classes given one colour must not decode silently."""
+    folder = tmp_path / "coco_pretrained"
+    folder.mkdir()
+    torch.save(SPADEGenerator(PRESETS["coco"], ngf=4).state_dict(), folder / "latest_net_G.pth")
+    assert len(load_model(folder).labels) == 182
+    edited = list(PALETTES["coco"])
+    edited[1] = edited[1]._replace(rgb=edited[2].rgb)
+    monkeypatch.setitem(PALETTES, "coco", edited)
+    with pytest.raises(CheckpointError, match=r"label_colors\.py, palette 'coco': invalid palette: colours of 1 "):
+        load_model(folder)
 
 
 def test_dataparallel_prefix_is_stripped(tmp_path):
