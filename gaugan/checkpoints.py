@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -49,8 +50,13 @@ def _unwrap(state: object, path: Path, notes: list[str]) -> dict:
     raise CheckpointError(f"{path}: expected a flat dict of tensors, found {type(state).__name__}")
 
 
-def _load_failure(exc: Exception) -> str:
-    """What torch.load's error says about the file, without its advice to load untrusted files unsafely."""
+def _load_failure(exc: Exception, path: Path) -> str:
+    """What torch.load's error says about the file, without its advice to load untrusted files unsafely; a zip that
+    torch.save did not write (no data.pkl inside) is said to be one, rather than quoting torch's zip reader."""
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            if not any(name.endswith("/data.pkl") for name in archive.namelist()):
+                return "it is a zip archive, but not one that torch.save wrote"
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))  # torch bolds its advice with terminal escapes
     unpickler = re.search(r"WeightsUnpickler error:\s*(.+?)(?: was not an allowed global|\n|$)", text)
     if unpickler:
@@ -70,7 +76,7 @@ def read_state_dict(path: str | Path, notes: list[str] | None = None) -> dict[st
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError, ... depending on the damage
         raise CheckpointError(
             f"{path}: refused to load; expected a plain state_dict of tensors readable with "
-            f"weights_only=True (no code from the file runs), but loading failed: {_load_failure(exc)}"
+            f"weights_only=True (no code from the file runs), but loading failed: {_load_failure(exc, path)}"
         ) from None
     state = _unwrap(state, path, notes)
     if not all(isinstance(k, str) for k in state):

@@ -3,6 +3,7 @@ import functools
 import hashlib
 import io
 import tarfile
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,14 @@ def test_truncated_file_is_a_clear_error(tmp_path):
     path = tmp_path / "latest_net_G.pth"
     path.write_bytes(b"PK\x03\x04 truncated")
     with pytest.raises(CheckpointError, match="refused to load"):
+        load_generator(path)
+
+
+def test_a_zip_that_torch_did_not_write_is_named_as_such(tmp_path):
+    path = tmp_path / "latest_net_G.pth"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("weights/readme.txt", "not tensors")
+    with pytest.raises(CheckpointError, match="it is a zip archive, but not one that torch.save wrote$"):
         load_generator(path)
 
 
