@@ -169,7 +169,16 @@ def ctrl_c_after_step(monkeypatch, step: int) -> None:
     monkeypatch.setattr(Trainer, "train_step", train_step)
 
 
-def test_ctrl_c_saves_the_state_at_the_current_step_and_the_run_continues_as_if_never_stopped(tmp_path, monkeypatch):
+@pytest.fixture
+def terminal_sigint():
+    """Ctrl-C handled as in a terminal: a background job (as CI may run the tests) starts with SIGINT ignored."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_saves_the_state_at_the_current_step_and_the_run_continues_as_if_never_stopped(tmp_path, monkeypatch,
+                                                                                              terminal_sigint):
     straight = Trainer(tiny_config(tmp_path / "straight", steps=4))
     straight.run(progress=False)
     ctrl_c_after_step(monkeypatch, 3)
@@ -187,7 +196,7 @@ def test_ctrl_c_saves_the_state_at_the_current_step_and_the_run_continues_as_if_
         assert all(torch.equal(v, resumed.modules()[name].state_dict()[k]) for k, v in module.state_dict().items())
 
 
-def test_ctrl_c_in_the_cli_prints_one_line_that_says_how_to_continue(tmp_path, monkeypatch, capsys):
+def test_ctrl_c_in_the_cli_prints_one_line_that_says_how_to_continue(tmp_path, monkeypatch, capsys, terminal_sigint):
     ctrl_c_after_step(monkeypatch, 2)
     command = ["train", "--out", str(tmp_path / "run"), "--steps", "5", "--crop-size", "64", "--ngf", "4",
                "--spade-hidden", "8", "--lambda-perceptual", "0", *QUICK]
