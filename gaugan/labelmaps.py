@@ -88,16 +88,14 @@ def refuse_off_palette(rgb: np.ndarray, filled: np.ndarray, total: int, distance
 def colours_to_ids(rgba: np.ndarray, palette: list, background_id: int, notes: list[str] | None = None) -> np.ndarray:
     """(H, W, 3|4) uint8 colours -> label ids: a label's exact colour gives its id, another colour the nearest
     label colour's id, a transparent pixel background_id; a photo, or a colour far from every label colour that
-    fills regions, is refused (the module's rule). Each distinct colour is decided once, through tables over all
-    2**24 colours, so time and memory grow linearly with the pixels."""
+    fills regions, is refused (the module's rule). Each distinct colour is counted by sorting and decided once,
+    through a table over all 2**24 colours, so memory grows linearly with the pixels."""
     keys = _packed(rgba[..., :3])
     opaque = rgba[..., 3] >= ALPHA_THRESHOLD if rgba.shape[-1] == 4 else np.ones(keys.shape, bool)
-    counts = np.bincount(keys[opaque], minlength=1 << 24)
-    distinct = np.flatnonzero(counts)
-    counts = counts[distinct]
+    distinct, counts = np.unique(keys[opaque], return_counts=True)
     refuse_photo(counts)
     inside = opaque & inside_regions(np.where(opaque, keys, -1))  # transparent pixels make regions of their own
-    filled = np.bincount(keys[inside], minlength=1 << 24)[distinct]
+    filled = np.bincount(np.searchsorted(distinct, keys[inside]), minlength=len(distinct))
     rgb = np.stack([(distinct >> 16) & 255, (distinct >> 8) & 255, distinct & 255], axis=1).astype(np.float64)
     distance, nearest = cKDTree(np.array([label.rgb for label in palette], np.float64)).query(rgb)
     refuse_off_palette(rgb, filled, int(counts.sum()), distance, nearest, palette)
