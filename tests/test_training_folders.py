@@ -254,3 +254,10 @@ def test_a_sketch_pair_of_other_shapes_is_refused(tmp_path):
     Image.new("RGB", (20, 100), "white").save(root / "sketches" / "p1.png")
     with pytest.raises(InputError, match=r"sketches/p1.png is 20×100 but .*images/p1.jpg is 48×32"):
         SketchSource(str(root))
+
+
+def test_a_label_table_nested_past_the_parsers_depth_is_refused_in_one_line(tmp_path):
+    table = tmp_path / "labels.json"
+    table.write_text("[" * 200_000 + "]" * 200_000)  # within the size bound, beyond Python's recursion limit
+    with pytest.raises(InputError, match="not a JSON label table"):
+        read_label_table(table)

@@ -120,7 +120,7 @@ def read_json(path: Path, what: str, max_bytes: int) -> object:
         raise InputError(f"{path}: {path.stat().st_size:,} bytes is too large for a {what} (at most {max_bytes:,})")
     try:
         return json.loads(path.read_text(encoding="utf-8-sig"))  # a byte-order mark is allowed
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # RecursionError: absurd nesting
         raise InputError(f"{path}: not a JSON {what} ({exc})") from None
 
 
