@@ -89,11 +89,16 @@ def cmd_generate(args: argparse.Namespace) -> None:
     if args.seed is not None:
         check_seed(args.seed)
     if model_kind(checkpoint) == "sketch":
-        if not (args.sketch or args.labels):
+        if args.labels:
+            raise InputError("sketch models take --sketch (a sketch PNG or a folder of them), not --labels")
+        if not args.sketch:
             raise InputError("--sketch is required for sketch models: a sketch PNG or a folder of them")
-        pairs = input_output_pairs(Path(args.sketch or args.labels), Path(args.out), "sketches")
-        for_each_input(pairs, sketch_converter(checkpoint, args.seed, args.class_id), args.out)
+        pairs = input_output_pairs(Path(args.sketch), Path(args.out), "sketches")
+        for_each_input(pairs, sketch_converter(checkpoint, args.seed, args.class_id, not args.stretch), args.out)
         return
+    if args.sketch:
+        raise InputError("label-map (SPADE) models take --labels, not --sketch; sketches need a sketch model such "
+                         "as landscape-sketch")
     if not args.labels:
         raise InputError("--labels is required for label-map (SPADE) models")
     pairs = input_output_pairs(Path(args.labels), Path(args.out), "label maps")  # before the model loads
@@ -113,7 +118,8 @@ def cmd_generate(args: argparse.Namespace) -> None:
         labels = read_label_map(label_path, model.labels, notes=notes)
         for note in notes:
             print(f"note: {label_path.name}: {note}", file=sys.stderr)
-        model.generate(labels, instance, seed=args.seed or 0, native_size=args.native_size).save(out_path)
+        model.generate(labels, instance, seed=args.seed or 0, native_size=args.native_size,
+                       keep_aspect=not args.stretch).save(out_path)
     for_each_input(pairs, convert, args.out)
 
 
@@ -309,7 +315,11 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--instance", help="an instance-id PNG (8- or 16-bit) for presets that use instance edges; "
                      "default: each connected blob of a thing label is one instance")
     gen.add_argument("--native-size", dest="native_size", action="store_true",
-                     help="write the image at the model's own size instead of the label map's")
+                     help="write the image at the model's own scale instead of the label map's size")
+    gen.add_argument("--stretch", action="store_true",
+                     help="resize an input whose aspect ratio differs from the model's to the model's shape and the "
+                     "image back, as NVIDIA's test script does (default: paint it unstretched, mirrored out to the "
+                     "model's shape and cut back)")
     gen.add_argument("--reference", action="store_true", help="layer-by-layer reference network (slower, same output)")
     gen.add_argument("--bf16", action="store_true", help="bf16 convolutions on the fast path (faster, not exact)")
     gen.set_defaults(func=cmd_generate)

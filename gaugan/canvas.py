@@ -19,6 +19,7 @@ from label_colors import PALETTES, Label, to_label_map
 from . import images
 from .checkpoints import available_checkpoints
 from .data.landscape import landscape_layout
+from .framing import pad_centred
 from .pipeline import GauGAN, resize_nearest
 from .semantics import remap
 
@@ -87,28 +88,11 @@ def fit_label_map(labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return resize_nearest(np.asarray(labels), size)
 
 
-def pad_centred(labels: np.ndarray, size: tuple[int, int], **how) -> tuple[np.ndarray, tuple[int, int]]:
-    """The map centred in a frame of (height, width), the rest filled as np.pad's keywords in how say; and its
-    (top, left) place in the frame."""
-    (h, w), (frame_h, frame_w) = labels.shape, size
-    top, left = (frame_h - h) // 2, (frame_w - w) // 2
-    return np.pad(labels, ((top, frame_h - h - top), (left, frame_w - w - left)), **how), (top, left)
-
-
 def pad_to_aspect(labels: np.ndarray, background_id: int) -> np.ndarray:
     """The map, padded with background_id where one side is over MAX_ASPECT times the other (never stretched)."""
     h, w = labels.shape
     frame = max(h, math.ceil(w / MAX_ASPECT)), max(w, math.ceil(h / MAX_ASPECT))
     return pad_centred(labels, frame, constant_values=background_id)[0]
-
-
-def paint(model: GauGAN, labels: np.ndarray, seed: int, style: torch.Tensor | None) -> Image.Image:
-    """The model's photo of a map of any shape, nothing stretched: the map is mirrored out to the model's aspect
-    ratio (its generator paints that one shape), painted, and the photo cut back to the map."""
-    (h, w), (out_h, out_w) = labels.shape, model.preset.output_size
-    frame = max(h, round(w * out_h / out_w)), max(w, round(h * out_w / out_h))
-    padded, (top, left) = pad_centred(labels, frame, mode="symmetric")
-    return model.generate(padded, seed=seed, style=style).crop((left, top, left + w, top + h))
 
 
 def bucket_fill(labels: np.ndarray, point: tuple[int, int], label_id: int) -> np.ndarray:

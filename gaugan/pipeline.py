@@ -15,7 +15,9 @@ from .checkpoints import load_model
 from .errors import InputError, SeedError
 from .networks import FastSPADEGenerator, SPADEGenerator, StyleEncoder
 from .presets import Preset
-from .semantics import encode, resize_nearest  # noqa: F401 (resize_nearest: re-exported for callers of pipeline)
+from .framing import paint_unstretched
+from .semantics import check_instance_array, check_label_array, encode
+from .semantics import resize_nearest  # noqa: F401 (re-exported for callers of pipeline)
 
 
 def to_uint8_image(y: torch.Tensor) -> np.ndarray:
@@ -105,12 +107,20 @@ class GauGAN:
         return torch.randn(1, self.preset.z_dim, generator=rng).to(self.device)
 
     def generate(self, labels: np.ndarray, instance: np.ndarray | None = None, seed: int | None = None,
-                 style: torch.Tensor | Image.Image | None = None, native_size: bool = False) -> Image.Image:
-        """Label ids (H, W) -> RGB image of the same size (or the model's own size if native_size).
+                 style: torch.Tensor | Image.Image | None = None, native_size: bool = False,
+                 keep_aspect: bool = False) -> Image.Image:
+        """Label ids (H, W) -> RGB image of the same size (or at the model's own scale if native_size).
 
         seed: an integer 0..MAX_SEED (Python or NumPy); the same seed gives the same image; None draws one.
         style: an example photo (or its code from encode_style) whose look to copy; needs a style encoder.
+        keep_aspect: a map whose aspect ratio differs from the model's is painted unstretched (gaugan.framing);
+        by default it is resized to the model's shape and the image back, as NVIDIA's test script does.
         """
+        if keep_aspect:
+            labels = check_label_array(labels)
+            arrays = (labels,) if instance is None else (labels, check_instance_array(instance, labels))
+            return paint_unstretched(lambda framed, framed_instance=None: self.generate(
+                framed, framed_instance, seed, style, native_size), self.preset.output_size, *arrays)
         if seed is not None:
             seed = check_seed(seed)
         if isinstance(style, Image.Image):

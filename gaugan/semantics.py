@@ -84,6 +84,14 @@ def check_label_array(labels: np.ndarray, name: str = "labels") -> np.ndarray:
     return labels
 
 
+def check_instance_array(instance: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """A 2-D integer instance id map of the labels' shape, or a LabelMapError that says what was found."""
+    instance = check_label_array(instance, "instance")
+    if instance.shape != labels.shape:
+        raise LabelMapError(f"instance map shape {instance.shape} differs from labels shape {labels.shape}")
+    return instance
+
+
 def encode(labels: np.ndarray, instance: np.ndarray | None, preset: Preset,
            size: tuple[int, int] | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
     """A (H, W) label id map (and its instance map) -> the network's compact input at size (default: the preset's
@@ -93,9 +101,7 @@ def encode(labels: np.ndarray, instance: np.ndarray | None, preset: Preset,
     size = preset.output_size if size is None else size
     small_instance = None
     if preset.use_instance:
-        instance = instance_map(labels, preset.thing_ids) if instance is None else check_label_array(instance, "instance")
-        if instance.shape != labels.shape:
-            raise LabelMapError(f"instance map shape {instance.shape} differs from labels shape {labels.shape}")
+        instance = instance_map(labels, preset.thing_ids) if instance is None else check_instance_array(instance, labels)
         small_instance = torch.from_numpy(resize_nearest(instance.astype(np.int64), size))[None, None]
     small_labels = torch.from_numpy(resize_nearest(labels.astype(np.int64), size))[None, None]
     try:

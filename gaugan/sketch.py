@@ -17,6 +17,7 @@ from PIL import Image
 from .checkpoints import (GENERATOR_WEIGHTS, MODEL_CARD, OFFICIAL_WEIGHTS, CheckpointError, available_checkpoints,
                           load_weights, read_state_dict)
 from .errors import InputError
+from .framing import paint_unstretched
 from .images import open_image, to_rgb
 from .model_card import read_card_json
 from .networks import ClassConditionalGenerator, UnetGenerator
@@ -179,10 +180,14 @@ class Pix2Pix:
 
     @torch.inference_mode()
     def generate(self, sketch: Image.Image | np.ndarray, seed: int | None = None,
-                 class_id: int | str | None = None) -> Image.Image:
+                 class_id: int | str | None = None, keep_aspect: bool = False) -> Image.Image:
         """A photo of the sketch's size. seed=None is deterministic; a seed turns the reference's dropout noise
-        on (U-Nets with dropout), repeatably for that seed."""
+        on (U-Nets with dropout), repeatably for that seed. keep_aspect: a sketch that is not square is painted
+        unstretched (gaugan.framing); by default it is resized to the network's square and the photo back."""
         array = as_rgb_array(sketch)
+        if keep_aspect:
+            return paint_unstretched(lambda framed: self.generate(framed, seed, class_id),
+                                     (self.input_size, self.input_size), array)
         index = self.class_index(class_id)
         height, width = array.shape[:2]
         side = self.input_size
@@ -202,15 +207,15 @@ class Pix2Pix:
         return image if image.size == (width, height) else image.resize((width, height), Image.BICUBIC)
 
 
-def sketch_converter(checkpoint: str | Path, seed: int | None = None,
-                     class_id: str | None = None) -> Callable[[Path, Path], None]:
+def sketch_converter(checkpoint: str | Path, seed: int | None = None, class_id: str | None = None,
+                     keep_aspect: bool = True) -> Callable[[Path, Path], None]:
     """convert(sketch file, photo file) with a sketch model loaded once (the `generate` command)."""
     model = Pix2Pix.from_checkpoint(checkpoint)
     chosen = int(class_id) if class_id is not None and class_id.isdigit() else class_id
     model.class_index(chosen)  # refuse a wrong --class before any file is read
 
     def convert(source: Path, target: Path) -> None:
-        model.generate(open_image(source, "sketch"), seed, chosen).save(target)
+        model.generate(open_image(source, "sketch"), seed, chosen, keep_aspect).save(target)
     return convert
 
 

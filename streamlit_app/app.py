@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT / "streamlit_app"))
 from gaugan import GauGAN, download  # noqa: E402
 from gaugan.allocator import tune_for_inference  # noqa: E402
 from gaugan.canvas import (MAX_ASPECT, SHIPPED_MODEL, background_label, bucket_fill, compose_labels,  # noqa: E402
-                           example_scene, fit_label_map, list_models, mixed_style, pad_to_aspect, paint, png_bytes,
+                           example_scene, fit_label_map, list_models, mixed_style, pad_to_aspect, png_bytes,
                            read_photo, style_looks, thumbnail_png)
 from gaugan.labelmaps import colourize, hex_colour, label_map_png, read_label_map  # noqa: E402
 from gaugan.semantics import remap  # noqa: E402
@@ -95,7 +95,7 @@ def generate_png(path: str, modified: float, labels: np.ndarray, seed: int, styl
         code = mixed_style(model, model.encode_style(read_photo(style)), seed, strength)
     elif look:
         code = mixed_style(model, looks_of(path, modified)[look][0], seed, strength)
-    return png_bytes(paint(model, labels, seed, code))
+    return png_bytes(model.generate(labels, seed=seed, style=code, keep_aspect=True))
 
 
 def modified_time(folder: Path) -> float:

@@ -31,7 +31,7 @@ def load_sketch_model(path: str, modified: float) -> Pix2Pix:
 def photo_png(path: str, modified: float, sketch_png: bytes, class_id: str | None) -> bytes:
     """The photo for a sketch as PNG, cached by (model, sketch, class)."""
     sketch = Image.open(io.BytesIO(sketch_png))
-    return png_bytes(load_sketch_model(path, modified).generate(sketch, class_id=class_id))
+    return png_bytes(load_sketch_model(path, modified).generate(sketch, class_id=class_id, keep_aspect=True))
 
 
 def draw(base: np.ndarray, tool: str, width: int) -> np.ndarray | None:

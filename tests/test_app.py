@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from gaugan import PRESETS, GauGAN, SPADEGenerator
 from gaugan.__main__ import main as cli
-from gaugan.canvas import fit_label_map, looks_layout, paint, style_looks
+from gaugan.canvas import fit_label_map, looks_layout, style_looks
 from gaugan.data.landscape import landscape_scene
 from gaugan.labelmaps import label_map_png
 from gaugan.semantics import remap
@@ -546,7 +546,7 @@ def test_a_wide_map_is_painted_as_the_middle_of_a_square_one_not_squashed():
     model = GauGAN.from_checkpoint(ROOT / "checkpoints" / "landscape")
     sea = np.full((128, 256), LAND["sea"].id)
     square = np.asarray(model.generate(np.full((256, 256), LAND["sea"].id), seed=4))
-    photo = np.asarray(paint(model, sea, 4, None))
+    photo = np.asarray(model.generate(sea, seed=4, keep_aspect=True))
     assert photo.shape == (128, 256, 3) and np.array_equal(photo, square[64:192])
 
 

@@ -105,6 +105,10 @@ def test_the_shipped_sketch_model_is_named_as_models_lists_it_and_refuses_bad_in
     cli([*run, "--sketch", str(tmp_path / "sketch.png")])
     assert Image.open(tmp_path / "photo.png").size == (48, 40)
     assert cli_error(run) == "error: --sketch is required for sketch models: a sketch PNG or a folder of them"
+    assert cli_error([*run, "--labels", str(tmp_path / "sketch.png")]) == \
+        "error: sketch models take --sketch (a sketch PNG or a folder of them), not --labels"
+    assert "label-map (SPADE) models take --labels, not --sketch" in cli_error(
+        ["generate", "--sketch", str(tmp_path / "sketch.png"), "--out", str(tmp_path / "x.png")])
     assert "text.png: not a readable image: expected a sketch" in cli_error([*run, "--sketch", str(tmp_path / "text.png")])
     assert "not class-conditional" in cli_error([*run, "--sketch", str(tmp_path / "sketch.png"), "--class", "tree"])
     assert "seed must be an integer in 0.." in cli_error([*run, "--sketch", str(tmp_path / "sketch.png"), "--seed", "-5"])

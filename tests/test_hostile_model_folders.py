@@ -235,10 +235,15 @@ def test_the_cli_takes_a_preset_an_instance_map_and_the_native_size(tmp_path):
     label, instance = coco_sample(coco_sample_names()[1])
     write_label_map(tmp_path / "label.png", label)
     write_label_map(tmp_path / "instance.png", instance)
-    cli(["generate", "--checkpoint", str(folder), "--preset", "coco", "--labels", str(tmp_path / "label.png"),
-         "--instance", str(tmp_path / "instance.png"), "--native-size", "--out", str(tmp_path / "out.png")])
+    run = ["generate", "--checkpoint", str(folder), "--preset", "coco", "--labels", str(tmp_path / "label.png"),
+           "--instance", str(tmp_path / "instance.png"), "--native-size"]
+    cli([*run, "--out", str(tmp_path / "out.png")])
+    cli([*run, "--stretch", "--out", str(tmp_path / "stretched.png")])
     from PIL import Image
-    assert Image.open(tmp_path / "out.png").size == (256, 256)
+    (h, w), side = label.shape, 256
+    scale = side / max(h, w)
+    assert Image.open(tmp_path / "out.png").size == (round(w * scale), round(h * scale)), "the map's shape at 256²'s scale"
+    assert Image.open(tmp_path / "stretched.png").size == (side, side)
 
 
 @pytest.mark.parametrize("change, message", [

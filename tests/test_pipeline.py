@@ -142,7 +142,11 @@ def test_the_cli_gives_the_librarys_image_for_a_seed_and_refuses_a_huge_one(tmp_
     write_label_map(tmp_path / "a.png", doodle(40, 60))
     cli(["generate", "--checkpoint", str(model_dir), "--labels", str(tmp_path / "a.png"), "--out", str(tmp_path / "o.png"),
          "--seed", "123456789012"])
-    assert np.array_equal(np.asarray(Image.open(tmp_path / "o.png")), np.asarray(tiny.generate(doodle(40, 60), seed=123456789012)))
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "o.png")),
+                          np.asarray(tiny.generate(doodle(40, 60), seed=123456789012, keep_aspect=True)))
+    cli(["generate", "--checkpoint", str(model_dir), "--labels", str(tmp_path / "a.png"), "--out", str(tmp_path / "s.png"),
+         "--seed", "7", "--stretch"])
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "s.png")), np.asarray(tiny.generate(doodle(40, 60), seed=7)))
     with pytest.raises(SystemExit, match="error: seed must be an integer in 0..9223372036854775807"):
         cli(["generate", "--checkpoint", str(model_dir), "--labels", str(tmp_path / "a.png"), "--out", str(tmp_path / "p.png"),
              "--seed", str(2**70)])
@@ -151,3 +155,18 @@ def test_the_cli_gives_the_librarys_image_for_a_seed_and_refuses_a_huge_one(tmp_
 
 def test_native_size_keeps_the_models_grid(tiny):
     assert tiny.generate(doodle(50, 83), seed=1, native_size=True).size == (64, 64)
+    assert tiny.generate(doodle(50, 83), seed=1, native_size=True, keep_aspect=True).size == (64, 39)
+
+
+def test_keep_aspect_paints_the_map_unstretched_with_its_instances():
+    label, instance = coco_sample(coco_sample_names()[0])
+    model = GauGAN(randomize_(SPADEGenerator(PRESETS["coco"], ngf=4)), PALETTES["coco"], device="cpu")
+    h, w = label.shape
+    assert h != w, "a COCO sample that is not square"
+    image = model.generate(label, instance, seed=2, keep_aspect=True)
+    assert image.size == (w, h)
+    assert not np.array_equal(np.asarray(image), np.asarray(model.generate(label, instance, seed=2)))
+    assert not np.array_equal(np.asarray(image), np.asarray(model.generate(label, np.zeros_like(instance), seed=2,
+                                                                           keep_aspect=True))), "instances are used"
+    with pytest.raises(ValueError, match="instance map shape"):
+        model.generate(label, instance[:-1], keep_aspect=True)

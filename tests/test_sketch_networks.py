@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import SHARED, randomize_
+from helpers import ROOT, SHARED, randomize_
 from PIL import Image
 
 from gaugan import CheckpointError, Pix2Pix
@@ -193,6 +193,15 @@ def test_generate_keeps_any_size_and_checks_input(tmp_path):
         model.generate(np.zeros((64, 90), np.uint8))
     with pytest.raises(ValueError, match="not class-conditional"):
         model.generate(np.zeros((64, 90, 3), np.uint8), class_id=2)
+
+
+def test_a_wide_sketch_is_painted_as_the_middle_of_a_square_one_not_squashed():
+    model = Pix2Pix.from_checkpoint(ROOT / "checkpoints" / "landscape-sketch", device="cpu")
+    side = model.input_size
+    square = np.asarray(model.generate(np.full((side, side, 3), 255, np.uint8)))
+    wide = np.full((side // 2, side, 3), 255, np.uint8)
+    assert np.array_equal(np.asarray(model.generate(wide, keep_aspect=True)), square[side // 4: 3 * side // 4])
+    assert not np.array_equal(np.asarray(model.generate(wide)), square[side // 4: 3 * side // 4]), "stretched"
 
 
 @pytest.mark.parametrize("block", ["conv", "mru"])

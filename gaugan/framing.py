@@ -1,0 +1,39 @@
+"""Painting a label map or sketch of any shape with a generator of one fixed shape, nothing stretched: the input is
+mirrored out to the generator's aspect ratio, painted, and the picture cut back to the input."""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+from PIL import Image
+
+
+def pad_centred(array: np.ndarray, size: tuple[int, int], **how) -> tuple[np.ndarray, tuple[int, int]]:
+    """The (H, W, ...) array centred in a frame of (height, width), the rest filled as np.pad's keywords in how
+    say; and its (top, left) place in the frame."""
+    (h, w), (frame_h, frame_w) = array.shape[:2], size
+    top, left = (frame_h - h) // 2, (frame_w - w) // 2
+    widths = ((top, frame_h - h - top), (left, frame_w - w - left)) + ((0, 0),) * (array.ndim - 2)
+    return np.pad(array, widths, **how), (top, left)
+
+
+def covering_frame(shape: tuple[int, int], model_size: tuple[int, int]) -> tuple[int, int]:
+    """The smallest (height, width) that holds shape and has the aspect ratio of model_size (height, width)."""
+    (h, w), (model_h, model_w) = shape, model_size
+    return max(h, round(w * model_h / model_w)), max(w, round(h * model_w / model_h))
+
+
+def paint_unstretched(paint: Callable[..., Image.Image], model_size: tuple[int, int],
+                      *arrays: np.ndarray) -> Image.Image:
+    """paint(*arrays) for (H, W, ...) arrays of one (H, W) whose aspect ratio differs from model_size's: each is
+    mirrored out to that ratio, paint draws the frame (at any scale), and the picture is cut back to the arrays."""
+    shape = arrays[0].shape[:2]
+    frame = covering_frame(shape, model_size)
+    if frame == shape:
+        return paint(*arrays)
+    padded = [pad_centred(array, frame, mode="symmetric") for array in arrays]
+    picture = paint(*(array for array, _ in padded))
+    (h, w), (top, left) = shape, padded[0][1]
+    scale_y, scale_x = picture.height / frame[0], picture.width / frame[1]
+    return picture.crop((round(left * scale_x), round(top * scale_y),
+                         round((left + w) * scale_x), round((top + h) * scale_y)))
