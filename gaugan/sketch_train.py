@@ -94,6 +94,12 @@ class SketchBatches:
         self.source = SketchSource(config.data, "train", o["direction"], o["edges_from_photos"], size, config.photos,
                                    config.folder_share)
 
+    def scan(self) -> None:
+        """Check a traced folder's pairs once, here, before batches are drawn (SketchSource checks the files of the
+        other folders when it opens them)."""
+        if self.source.layout == "traced":
+            self.source.mixed.scan((self.source.size, self.source.size))
+
     def sample(self, index: int) -> tuple[np.ndarray, np.ndarray, int]:
         o = self.config.sketch
         sketch, photo, label = self.source[index]

@@ -123,6 +123,10 @@ class Batches:
         self.size = preset.output_size
         self.dataset = open_dataset(config.data, config.photos, config.folder_share)
 
+    def scan(self) -> None:
+        """Read and check the data's files once, here, before batches are drawn (worker processes inherit the scan)."""
+        self.dataset.scan(self.size)
+
     def sample(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         return self.dataset.sample(self.config.seed * 1_000_003 + index, self.size)
 
@@ -344,6 +348,7 @@ class Trainer:
         if self.step >= cfg.steps:
             raise InputError(f"{self.out} has already trained {self.step:,} steps and --steps is {cfg.steps:,}: nothing to "
                              "train (--steps is the total to reach, not a number of further steps)")
+        self.batches.scan()  # a bad file is named in one line here, not in a worker process's traceback
         say = tqdm.write if progress and self.rank == 0 else (lambda message: None)
         say(f"training {self.out} from step {self.step:,} to step {cfg.steps:,} (batch {cfg.batch_size}); Ctrl-C stops "
             "after the current step with the state saved, and the same command continues")

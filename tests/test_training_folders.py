@@ -8,8 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import TINY_TRAINING
 from PIL import Image
 
+from gaugan.__main__ import main as cli
 from gaugan.data.folder import LabelImageFolder, label_entries, read_label_table
 from gaugan.data.landscape import landscape_scene
 from gaugan.data.sketch import SketchSource, read_rgb
@@ -112,6 +114,37 @@ def test_training_stops_before_its_first_step_on_a_bad_label_map(tmp_path):
     with pytest.raises(InputError, match=r"labels/s3.png: holds label ids \[99\]"):
         trainer.run(progress=False)
     assert trainer.step == 0
+
+
+def test_with_worker_processes_a_bad_file_is_still_named_in_one_line(tmp_path):
+    root = label_folder(tmp_path / "data")
+    with_ids(root / "labels" / "s2.png", (99,))
+    with pytest.raises(SystemExit) as exited:
+        cli(["train", "--data", str(root), "--out", str(tmp_path / "run"), "--steps", "2", "--workers", "2",
+             *TINY_TRAINING])
+    message = str(exited.value.code)
+    assert message.startswith("error: ") and r"labels/s2.png: holds label ids [99]" in message
+    assert "\n" not in message and "Traceback" not in message
+
+
+def test_worker_processes_share_the_one_scan_of_the_folder(tmp_path, monkeypatch):
+    from test_train import tiny_config
+
+    from gaugan.data import registry
+    from gaugan.train import Trainer
+
+    scans = tmp_path / "scans"
+
+    class Counted(LabelImageFolder):
+        def __init__(self, *args, **kwargs) -> None:
+            with scans.open("a") as log:  # a file, so that scans in worker processes count too
+                log.write("scan\n")
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(registry, "LabelImageFolder", Counted)
+    root = label_folder(tmp_path / "data")
+    Trainer(tiny_config(tmp_path / "run", steps=2, data=str(root), workers=2)).run(progress=False)
+    assert scans.read_text() == "scan\n"
 
 
 # 2. A label table is checked entry by entry, as model.json's is.

@@ -30,6 +30,7 @@ class Dataset:
     sample: Callable[[int, tuple[int, int]], Sample]
     held_out_start: int = 0  # evaluation reads samples from this index on
     count: Callable[[], int | None] = lambda: None  # how many distinct samples (a folder's pairs); None: unbounded
+    scan: Callable[[tuple[int, int]], object] = lambda size: None  # reads and checks its files once (a folder's pairs)
     labels: list[Label] | None = None  # its label table; None: not known (a folder without labels.json)
     shipped_segmenter: str | None = None  # the shipped segmenter folder for it; None: train one, cached beside the data
     shipped_photo_segmenter: str | None = None  # the same for its scenes painted with photo textures
@@ -75,11 +76,12 @@ def has_held_out_split(root: str | Path) -> bool:
 
 def folder_dataset(data: str, split: str = "train") -> Dataset:
     """The label/image pairs of one split of a folder, with the folder's label table (labels.json) if it has one; the
-    folder is read when sampled or counted, so that a run trained on it exports where it is absent."""
+    folder is read when scanned, sampled or counted, so that a run trained on it exports where it is absent."""
     root = str(split_folder(data, split))
     table = Path(data) / LABEL_TABLE
-    return Dataset(description=f"label/image pairs from {root}", sample=lambda index, size: _folder(root, size)[index],
-                   count=lambda: len(_folder(root, (1, 1))),  # any size: it only resizes what it reads
+    pairs = functools.partial(_folder, root)
+    return Dataset(description=f"label/image pairs from {root}", sample=lambda index, size: pairs(size)[index],
+                   count=lambda: len(pairs((1, 1))), scan=pairs,  # count at any size: it only resizes what it reads
                    labels=read_label_table(table) if table.is_file() else None)
 
 
@@ -108,17 +110,17 @@ def with_photo_textured_landscapes(folder: str, photos: str, folder_share: float
         raise InputError(f"--photos beside --data {folder} mixes its pairs with landscape scenes, so its labels.json "
                          f"must hold the landscape label table; found {table if found is None else 'a different table'}")
     landscapes = photo_textured_landscapes(photos)
-    training_pairs = str(split_folder(folder))
+    training_pairs = functools.partial(_folder, str(split_folder(folder)))
 
     def sample(index: int, size: tuple[int, int]) -> Sample:
         taken = math.ceil(index * folder_share)  # folder pairs among samples 0 .. index-1
         if math.ceil((index + 1) * folder_share) == taken:
             return landscapes.sample(index, size)
-        pairs = _folder(training_pairs, size)
+        pairs = training_pairs(size)
         return pairs[int(_shuffled(len(pairs))[taken % len(pairs)])]
 
     share = "one for one" if folder_share == 0.5 else f"as {folder_share:.0%} of the samples"
-    return dataclasses.replace(landscapes, sample=sample, description=(
+    return dataclasses.replace(landscapes, sample=sample, scan=training_pairs, description=(
         f"label/image pairs from {folder} interleaved {share} with {landscapes.description}"))
 
 
