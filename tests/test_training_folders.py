@@ -4,6 +4,7 @@ converted properly, suffixes matched in any case, unpaired files reported, misma
 import json
 import struct
 import zlib
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from gaugan.data.sketch import SketchSource, read_rgb
 from gaugan.errors import InputError
 from gaugan.networks import UnetGenerator
 from gaugan.networks.random_init import randomize_
+from gaugan.presets import Preset
 from gaugan.sketch import sketch_converter, save_sketch_model
 from label_colors import PALETTES
 
@@ -114,6 +116,26 @@ def test_training_stops_before_its_first_step_on_a_bad_label_map(tmp_path):
     with pytest.raises(InputError, match=r"labels/s3.png: holds label ids \[99\]"):
         trainer.run(progress=False)
     assert trainer.step == 0
+
+
+def test_dont_care_ids_pass_only_for_a_preset_with_a_dont_care_label(tmp_path):
+    from test_train import tiny_config
+
+    from gaugan.train import Trainer
+
+    root = label_folder(tmp_path / "data")
+    with_ids(root / "labels" / "s1.png", (255,))
+    expected = r"labels/s1.png: holds label ids \[255\] that .*labels.json does not list \(expected one of \[0, 1, .*13\]; "
+    with pytest.raises(InputError, match=expected + "255 is dont-care only with a preset that has a dont-care label"):
+        LabelImageFolder(root, SIZE)
+    assert len(LabelImageFolder(root, SIZE, dontcare=True)) == 3
+    config = tiny_config(tmp_path / "run", steps=1, data=str(root))
+    trainer = Trainer(config)
+    with pytest.raises(InputError, match=expected):
+        trainer.run(progress=False)
+    assert trainer.step == 0
+    dontcare = replace(Preset.from_dict(config.preset), contain_dontcare_label=True).to_dict()
+    Trainer(replace(config, preset=dontcare, out=str(tmp_path / "run2"))).run(progress=False)
 
 
 def test_with_worker_processes_a_bad_file_is_still_named_in_one_line(tmp_path):

@@ -167,15 +167,16 @@ def read_label_table(path: str | Path) -> list[Label]:
 
 class LabelImageFolder:
     """Pairs (labels, image[, instance]) by file stem, each checked when the folder is opened, resized to one
-    training size."""
+    training size; with dontcare (a preset with a dont-care label), ids of 255 pass beside those labels.json lists."""
 
-    def __init__(self, root: str | Path, size: tuple[int, int]) -> None:
+    def __init__(self, root: str | Path, size: tuple[int, int], dontcare: bool = False) -> None:
         self.root = Path(root)
         self.size = size
         if not (self.root / "labels").is_dir() or not (self.root / "images").is_dir():
             raise InputError(f"{self.root}: expected sub-folders labels/ and images/ (see gaugan/data/folder.py)")
         table = self.root / LABEL_TABLE
-        self.ids = {label.id for label in read_label_table(table)} | {DONTCARE_ID} if table.is_file() else None
+        listed = {label.id for label in read_label_table(table)} if table.is_file() else None
+        self.ids = listed | {DONTCARE_ID} if listed is not None and dontcare else listed
         self.pairs = pair_by_stem(self.root, "labels", "label map")
         for label_path, image_path in self.pairs:
             self._check(label_path, image_path)
@@ -201,8 +202,10 @@ class LabelImageFolder:
         if self.ids is not None:
             unknown = sorted(set(np.flatnonzero(np.bincount(np.asarray(image).ravel())).tolist()) - self.ids)
             if unknown:
+                dontcare = f"; {DONTCARE_ID} is dont-care only with a preset that has a dont-care label"
+                hint = dontcare if DONTCARE_ID in unknown else ""
                 raise InputError(f"{path}: holds label ids {unknown[:10]} that {self.root / LABEL_TABLE} does not "
-                                 f"list (it lists {sorted(self.ids - {DONTCARE_ID})})")
+                                 f"list (expected one of {sorted(self.ids)}{hint})")
         return image
 
     def _instances(self, path: Path) -> np.ndarray:
