@@ -15,6 +15,7 @@ from PIL import Image
 from gaugan.__main__ import main as cli
 from gaugan.data.folder import LabelImageFolder, label_entries, read_label_table
 from gaugan.data.landscape import landscape_scene
+from gaugan.data.registry import open_dataset
 from gaugan.data.sketch import SketchSource, read_rgb
 from gaugan.errors import InputError
 from gaugan.networks import UnetGenerator
@@ -136,6 +137,17 @@ def test_dont_care_ids_pass_only_for_a_preset_with_a_dont_care_label(tmp_path):
     assert trainer.step == 0
     dontcare = replace(Preset.from_dict(config.preset), contain_dontcare_label=True).to_dict()
     Trainer(replace(config, preset=dontcare, out=str(tmp_path / "run2"))).run(progress=False)
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_each_split_is_checked_against_the_label_table_beside_the_splits(tmp_path, split):
+    root = tmp_path / "data"
+    for name in ("train", "test"):
+        label_folder(root / name, pairs=2)
+        (root / name / "labels.json").replace(root / "labels.json")  # one table, beside train/ and test/
+    with_ids(root / split / "labels" / "s1.png", (40,))
+    with pytest.raises(InputError, match=rf"data/{split}/labels/s1.png: holds label ids \[40\] that .*data/labels.json "):
+        open_dataset(str(root), split=split).count()
 
 
 def test_with_worker_processes_a_bad_file_is_still_named_in_one_line(tmp_path):

@@ -167,15 +167,17 @@ def read_label_table(path: str | Path) -> list[Label]:
 
 class LabelImageFolder:
     """Pairs (labels, image[, instance]) by file stem, each checked when the folder is opened, resized to one
-    training size; with dontcare (a preset with a dont-care label), ids of 255 pass beside those labels.json lists."""
+    training size; where the label table (default root/labels.json) exists, each id must be listed in it, or be 255
+    with dontcare (a preset with a dont-care label)."""
 
-    def __init__(self, root: str | Path, size: tuple[int, int], dontcare: bool = False) -> None:
+    def __init__(self, root: str | Path, size: tuple[int, int], dontcare: bool = False,
+                 table: Path | None = None) -> None:
         self.root = Path(root)
         self.size = size
         if not (self.root / "labels").is_dir() or not (self.root / "images").is_dir():
             raise InputError(f"{self.root}: expected sub-folders labels/ and images/ (see gaugan/data/folder.py)")
-        table = self.root / LABEL_TABLE
-        listed = {label.id for label in read_label_table(table)} if table.is_file() else None
+        self.table = table or self.root / LABEL_TABLE
+        listed = {label.id for label in read_label_table(self.table)} if self.table.is_file() else None
         self.ids = listed | {DONTCARE_ID} if listed is not None and dontcare else listed
         self.pairs = pair_by_stem(self.root, "labels", "label map")
         for label_path, image_path in self.pairs:
@@ -204,8 +206,8 @@ class LabelImageFolder:
             if unknown:
                 dontcare = f"; {DONTCARE_ID} is dont-care only with a preset that has a dont-care label"
                 hint = dontcare if DONTCARE_ID in unknown else ""
-                raise InputError(f"{path}: holds label ids {unknown[:10]} that {self.root / LABEL_TABLE} does not "
-                                 f"list (expected one of {sorted(self.ids)}{hint})")
+                raise InputError(f"{path}: holds label ids {unknown[:10]} that {self.table} does not list (expected "
+                                 f"one of {sorted(self.ids)}{hint})")
         return image
 
     def _instances(self, path: Path) -> np.ndarray:

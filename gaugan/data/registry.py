@@ -51,9 +51,9 @@ DATASETS = {
 
 
 @functools.lru_cache(maxsize=8)
-def _folder(root: str, size: tuple[int, int], dontcare: bool = False) -> LabelImageFolder:
-    """One directory scan per (folder, size, dontcare), not one per sample."""
-    return LabelImageFolder(root, size, dontcare)
+def _folder(root: str, size: tuple[int, int], dontcare: bool, table: Path) -> LabelImageFolder:
+    """One directory scan per (folder, size, dontcare, label table), not one per sample."""
+    return LabelImageFolder(root, size, dontcare, table)
 
 
 def split_folder(root: str | Path, split: str = "train") -> Path:
@@ -79,7 +79,7 @@ def folder_dataset(data: str, split: str = "train", dontcare: bool = False) -> D
     folder is read when scanned, sampled or counted, so that a run trained on it exports where it is absent."""
     root = str(split_folder(data, split))
     table = Path(data) / LABEL_TABLE
-    pairs = functools.partial(_folder, root, dontcare=dontcare)
+    pairs = functools.partial(_folder, root, dontcare=dontcare, table=table)  # a split's ids are checked against it
     return Dataset(description=f"label/image pairs from {root}", sample=lambda index, size: pairs(size)[index],
                    count=lambda: len(pairs((1, 1))), scan=pairs,  # count at any size: it only resizes what it reads
                    labels=read_label_table(table) if table.is_file() else None)
@@ -111,7 +111,7 @@ def with_photo_textured_landscapes(folder: str, photos: str, folder_share: float
         raise InputError(f"--photos beside --data {folder} mixes its pairs with landscape scenes, so its labels.json "
                          f"must hold the landscape label table; found {table if found is None else 'a different table'}")
     landscapes = photo_textured_landscapes(photos)
-    training_pairs = functools.partial(_folder, str(split_folder(folder)), dontcare=dontcare)
+    training_pairs = functools.partial(_folder, str(split_folder(folder)), dontcare=dontcare, table=table)
 
     def sample(index: int, size: tuple[int, int]) -> Sample:
         taken = math.ceil(index * folder_share)  # folder pairs among samples 0 .. index-1
