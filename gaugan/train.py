@@ -391,6 +391,18 @@ class Trainer:
         return metrics
 
 
+class LastLosses(dict[str, float]):
+    """A run's last losses, as `main` returns them; printed, they are the line `gaugan train` ends with."""
+
+    def __init__(self, out: str, losses: dict[str, float]) -> None:
+        super().__init__(losses)
+        self.out = out
+
+    def __str__(self) -> str:
+        shown = ", ".join(f"{name} {value:.3f}" for name, value in self.items())
+        return f"trained {self.out}; last losses {shown}; metrics.csv and samples/ are in {self.out}"
+
+
 def with_run_shape(config: TrainConfig, given: set[str]) -> TrainConfig:
     """The config with the network shape (and, unless given, the data) of the run already in config.out.
 
@@ -488,7 +500,7 @@ def with_absolute_paths(config: TrainConfig) -> TrainConfig:
     return replace(config, data=data, photos=absolute(config.photos), sketch=sketch)
 
 
-def main(config: TrainConfig, progress: bool = True, time_limit: float | None = None) -> dict[str, float]:
+def main(config: TrainConfig, progress: bool = True, time_limit: float | None = None) -> LastLosses:
     """Entry point for `python -m gaugan train` and `torchrun -m gaugan train`; time_limit in seconds."""
     config = with_absolute_paths(config)
     label_table(config)  # fail before training, not at export
@@ -497,7 +509,7 @@ def main(config: TrainConfig, progress: bool = True, time_limit: float | None = 
     if "WORLD_SIZE" in os.environ and not dist.is_initialized():
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     try:
-        return trainer_for(config).run(progress, time_limit)
+        return LastLosses(config.out, trainer_for(config).run(progress, time_limit))
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()

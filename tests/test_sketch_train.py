@@ -1,6 +1,7 @@
 """pix2pix through the one trainer: moving losses, bit-exact resume, export, class-conditional data, CLI."""
 import json
 import os
+import re
 from dataclasses import replace
 import socket
 import subprocess
@@ -128,6 +129,18 @@ def test_cli_trains_on_side_by_side_pairs_in_either_direction(tmp_path, capsys):
              "--steps", "1", "--ngf", "4", "--depth", "6", "--crop-size", "64", "--quiet"])
         config = json.loads(torch.load(out / "state.pt", weights_only=True)["config"])
         assert (config["model"], config["sketch"]["direction"], config["sketch"]["load_size"]) == ("pix2pix", direction, 72)
+
+
+def test_cli_ends_with_the_line_spade_training_ends_with(tmp_path, capsys):
+    pair = np.full((64, 128, 3), 255, np.uint8)
+    pair[20:40, 10:50] = 0
+    Image.fromarray(pair).save(tmp_path / "0.png")
+    out = str(tmp_path / "run")
+    cli(["train", "--model", "pix2pix", "--data", str(tmp_path), "--out", out, "--steps", "1", "--ngf", "4",
+         "--depth", "6", "--crop-size", "64", "--quiet"])
+    losses = r"g_gan \d+\.\d{3}, g_l1 \d+\.\d{3}, d \d+\.\d{3}"
+    assert re.fullmatch(f"trained {re.escape(out)}; last losses {losses}; metrics.csv and samples/ are in "
+                        f"{re.escape(out)}\n", capsys.readouterr().out)
 
 
 def test_cli_generate_evaluate_and_list_a_sketch_model(tmp_path, capsys):
