@@ -13,12 +13,14 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from .checkpoints import load_model, load_weights
 from .data.sketch import LANDSCAPE_SKETCH, SketchSource, augment
 from .data.texture_bank import TextureBank
-from .errors import InputError
+from .errors import CheckpointError, InputError
 from .evaluate import to_tensor
 from .imagenet import ImageNetFeatures, perceptual_loss
 from .networks import ClassConditionalGenerator, PatchGAN, UnetGenerator
+from .presets import Preset
 from .sketch import load_sketch_network, save_sketch_model
 from .train import STATE_FILE, Trainer, TrainConfig
 
@@ -65,9 +67,37 @@ def pix2pix_config_from_args(args: dict) -> TrainConfig:
     return pix2pix_config(sketch, **common)
 
 
+def spade_preset(path: str) -> Preset | None:
+    """The preset of the SPADE model (folder or weights file) at path; None where it holds none."""
+    try:
+        return load_model(path).generator.preset
+    except CheckpointError:
+        return None
+
+
+def init_network(path: str) -> torch.nn.Module:
+    """The generator of the sketch model --init names; a SPADE model or a network of other than RGB sketches and
+    photos (a grey U-Net) is refused in one line that says what it holds."""
+    expected = (f"--init {path}: expected a sketch model of RGB sketches and photos (ours or a released <name>_pix2pix "
+                "folder)")
+    try:
+        network = load_sketch_network(path)[0]
+    except CheckpointError:
+        preset = spade_preset(path)
+        if preset is None:
+            raise
+        raise CheckpointError(f"{expected}; found a SPADE generator (preset {preset.name}, {preset.label_nc} labels), "
+                              "which paints label maps") from None
+    channels = network.config["input_nc"], network.config["output_nc"]
+    if channels != (3, 3):
+        raise CheckpointError(f"{expected}; found a {type(network).__name__} of {channels[0]}-channel sketches and "
+                              f"{channels[1]}-channel photos")
+    return network
+
+
 def init_network_options(folder: str, given: dict) -> dict:
     """The network shape of the sketch model a run starts from; an option given otherwise is an InputError."""
-    network = load_sketch_network(folder)[0].config
+    network = init_network(folder).config
     shape = {"network": "conditional" if "num_classes" in network else "unet",
              **{k: v for k, v in network.items() if k in SKETCH_DEFAULTS}}
     clashes = [f"{k} {shape[k]}, not {given[k]}" for k in shape if k in given and given[k] != shape[k]]
@@ -124,7 +154,8 @@ class Pix2PixTrainer(Trainer):
         self.preset, self.encoder = None, None
         self.generator = build_generator(cfg.sketch, len(self.classes)).to(self.device)
         if cfg.sketch["init"] and not (Path(cfg.out) / STATE_FILE).is_file():  # a resumed run has its own weights
-            self.generator.load_state_dict(load_sketch_network(cfg.sketch["init"])[0].state_dict())
+            init = cfg.sketch["init"]
+            load_weights(self.generator, init_network(init).state_dict(), f"--init {init}")
         self.discriminator = PatchGAN(6, cfg.ndf, cfg.d_layers, cfg.sketch["norm"]).to(self.device)
         betas = (cfg.beta1, cfg.beta2)
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=cfg.lr_g, betas=betas)

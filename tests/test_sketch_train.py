@@ -13,10 +13,13 @@ import torch
 from helpers import ROOT, assert_resume_equals_straight_run
 from PIL import Image
 
-from gaugan import Pix2Pix
+from gaugan import PRESETS, Pix2Pix, SPADEGenerator
+from gaugan.checkpoints import save_model
 from gaugan.__main__ import main as cli
 from gaugan.sketch import model_kind
 from gaugan.errors import InputError
+from gaugan.networks import UnetGenerator
+from gaugan.presets import landscape_preset
 from gaugan.sketch_train import Pix2PixTrainer, pix2pix_config, pix2pix_config_from_args
 from gaugan.train import export, trainer_for
 
@@ -88,6 +91,39 @@ def test_init_starts_a_run_from_a_sketch_model_with_its_shape(tmp_path):
     (tmp_path / "model" / "generator.pth").unlink()  # a resumed run takes its own weights, not --init's
     resumed = trainer_for(replace(config, steps=2))
     assert resumed.step == 1 and all(torch.equal(tuned[k], v) for k, v in resumed.generator.state_dict().items())
+
+
+def grey_released_unet(tmp_path):
+    folder = tmp_path / "grey_pix2pix"
+    folder.mkdir()
+    torch.save(UnetGenerator(input_nc=1, depth=6, ngf=4).state_dict(), folder / "latest_net_G.pth")
+    return folder
+
+
+def our_spade_model(tmp_path):
+    generator = SPADEGenerator(landscape_preset(crop_size=64, ngf=4, spade_hidden=8))
+    return save_model(tmp_path / "spade", generator, {"description": "a SPADE model", "labels": []})
+
+
+def nvidia_weights_file(tmp_path):
+    (tmp_path / "coco_pretrained").mkdir()
+    path = tmp_path / "coco_pretrained" / "latest_net_G.pth"
+    torch.save(SPADEGenerator(replace(PRESETS["coco"], ngf=2)).state_dict(), path)
+    return path
+
+
+@pytest.mark.parametrize("make, found", [
+    (grey_released_unet, "a UnetGenerator of 1-channel sketches and 3-channel photos"),
+    (our_spade_model, r"a SPADE generator \(preset landscape, 14 labels\), which paints label maps"),
+    (nvidia_weights_file, r"a SPADE generator \(preset coco, 182 labels\), which paints label maps"),
+])
+def test_init_of_another_kind_of_model_is_refused_in_one_line_saying_what_it_holds(tmp_path, make, found):
+    init = make(tmp_path)
+    with pytest.raises(SystemExit) as exited:
+        cli(["train", "--model", "pix2pix", "--init", str(init), "--out", str(tmp_path / "run"), "--steps", "1"])
+    expected = (f"error: --init {re.escape(str(init))}: expected a sketch model of RGB sketches and photos \\(ours or a "
+                f"released <name>_pix2pix folder\\); found {found}")
+    assert re.fullmatch(expected, str(exited.value.code))
 
 
 def make_class_folder(root, size: int = 64) -> None:
