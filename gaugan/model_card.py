@@ -10,7 +10,7 @@ from pathlib import Path
 
 from label_colors import Label
 
-from .errors import CheckpointError
+from .errors import CheckpointError, InputError
 from .presets import Preset
 
 MODEL_CARD = "model.json"
@@ -159,14 +159,21 @@ def parse_card(data: object, source: str) -> ModelCard:
     return ModelCard(preset, labels, files, description, data)
 
 
+def read_json(path: Path, what: str, max_bytes: int, error: type[InputError] = InputError) -> object:
+    """A JSON file of at most max_bytes (UTF-8, a byte-order mark allowed), parsed; else an `error` naming it."""
+    if not path.is_file():
+        raise error(f"{path}: no such {what}")
+    if path.stat().st_size > max_bytes:
+        raise error(f"{path} is {path.stat().st_size} bytes; a {what} is at most {max_bytes}")
+    try:
+        return json.loads(path.read_text(encoding="utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # RecursionError: absurd nesting
+        raise error(f"{path}: not a JSON {what} ({path.name} is not valid UTF-8 JSON: {str(exc)[:200]})") from None
+
+
 def read_card_json(path: Path) -> object:
     """A model.json file's JSON value, of bounded size; CheckpointError if it is not UTF-8 JSON."""
-    if path.stat().st_size > MAX_CARD_BYTES:
-        raise CheckpointError(f"{path} is {path.stat().st_size} bytes; a model card is at most {MAX_CARD_BYTES}")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise CheckpointError(f"{path} is not valid UTF-8 JSON: {str(exc)[:200]}") from None
+    return read_json(path, "model card", MAX_CARD_BYTES, CheckpointError)
 
 
 def read_card(folder: Path) -> ModelCard | None:

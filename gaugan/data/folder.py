@@ -30,7 +30,7 @@ from label_colors import Label, validate_palette
 from ..errors import ImageError, InputError
 from ..images import LOSSY_FORMATS, open_image, to_rgb
 from ..labelmaps import ID_MODES, read_instance_map
-from ..model_card import DONTCARE_ID, plain_text
+from ..model_card import DONTCARE_ID, plain_text, read_json
 from ..semantics import resize_nearest
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
@@ -110,18 +110,6 @@ def pair_by_stem(root: Path, inputs: str, what: str) -> list[tuple[Path, Path]]:
         print(f"warning: {root}: left out {' and '.join(unpaired)}; using {_count(len(pairs), 'pair')}",
               file=sys.stderr)
     return pairs
-
-
-def read_json(path: Path, what: str, max_bytes: int) -> object:
-    """A JSON file of at most max_bytes, parsed, or an InputError naming it."""
-    if not path.is_file():
-        raise InputError(f"{path}: no such {what}")
-    if path.stat().st_size > max_bytes:
-        raise InputError(f"{path}: {path.stat().st_size:,} bytes is too large for a {what} (at most {max_bytes:,})")
-    try:
-        return json.loads(path.read_text(encoding="utf-8-sig"))  # a byte-order mark is allowed
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # RecursionError: absurd nesting
-        raise InputError(f"{path}: not a JSON {what} ({exc})") from None
 
 
 def label_entries(labels: list[Label]) -> list[dict]:

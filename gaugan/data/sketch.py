@@ -23,8 +23,8 @@ import numpy as np
 from PIL import Image
 
 from ..errors import InputError
-from ..model_card import plain_text
-from .folder import LABEL_TABLE, check_aspect, image_files, image_size, open_rgb, pair_by_stem, read_json
+from ..model_card import plain_text, read_json
+from .folder import LABEL_TABLE, check_aspect, image_files, image_size, open_rgb, pair_by_stem
 from .landscape_sketch import EVAL_SEED_OFFSET, landscape_sketch_pair, line_sketch
 from .registry import FOLDER_SHARE, refuse_share_without_mix, split_folder, with_photo_textured_landscapes
 from .texture_bank import shared_bank
