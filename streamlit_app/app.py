@@ -315,10 +315,7 @@ def base_map_controls(name: str, model: GauGAN, controls: Controls, available: i
 
 def take_upload(upload, name: str, palette: list[Label], background_id: int) -> None:
     """Read a new upload once; its error stays on screen as long as the file stays in the uploader."""
-    if upload is None:
-        state.upload_error = None
-        return
-    if state.get("upload_done") == upload.file_id:
+    if upload is None or state.get("upload_done") == upload.file_id:
         return
     state.upload_done = upload.file_id
     notes: list[str] = []
@@ -329,7 +326,8 @@ def take_upload(upload, name: str, palette: list[Label], background_id: int) -> 
             raise ValueError(f"ids {unknown[:12]} are not labels of {name} "
                              f"(valid: {min(l.id for l in palette)}..{max(l.id for l in palette)})")
     except ValueError as exc:
-        state.upload_error = f"Could not use **{plain(upload.name)}**: {plain(exc)}. Your drawing is kept."
+        message = f"Could not use **{plain(upload.name)}**: {plain(exc)}. Your drawing is kept."
+        state.upload_error = upload.file_id, message
         return
     state.upload_error = None
     state.base = pad_to_aspect(uploaded, background_id)
@@ -459,12 +457,18 @@ def variations(name: str, models: dict[str, Path], labels: np.ndarray, controls:
                       width="stretch")
 
 
+def upload_error() -> str | None:
+    """The error of the file in the label-map uploader, while that file stays there."""
+    held, upload = state.upload_error, state.get("upload")
+    return held[1] if held and upload is not None and upload.file_id == held[0] else None
+
+
 def show_messages(box, name: str | None) -> None:
     """Errors that stay while their cause stays (name: the model in use, None if none loads); notices shown once."""
     if state.model_error:
         box.error(state.model_error + (f" Using **{plain(name)}** instead; your drawing is kept." if name else
                                        " No other model loads either; pick one in the Model box."))
-    for error in (state.upload_error, state.get("style_error"), state.get("download_error")):
+    for error in (upload_error(), state.get("style_error"), state.get("download_error")):
         if error:
             box.error(error)
     for text in state.notices:

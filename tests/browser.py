@@ -36,30 +36,40 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def log_tail(log, limit: int = 6000) -> str:
+    log.seek(0)
+    return log.read()[-limit:].decode(errors="replace")
+
+
 @contextmanager
 def streamlit_server(checkpoints: Path | None = None):
-    """Yield the URL of the app served by a fresh `streamlit run` process, stopped afterwards."""
+    """Yield the URL of the app served by a fresh `streamlit run` process, stopped afterwards. Its output goes to a
+    file (a pipe nobody reads would stall it once full); when the block fails, the output's tail is printed."""
     port = free_port()
     env = {**os.environ, **({"GAUGAN_CHECKPOINTS": str(checkpoints)} if checkpoints else {})}
     command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app" / "app.py"),
                "--server.headless", "true", "--server.port", str(port), "--browser.gatherUsageStats", "false",
                "--server.fileWatcherType", "none"]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(150):
-            try:
-                if urllib.request.urlopen(url + "/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            raise RuntimeError("streamlit did not become healthy: " + process.stderr.read1(4000).decode())
-        yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=20)
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True, stdout=log,
+                                   stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(150):
+                try:
+                    if urllib.request.urlopen(url + "/_stcore/health", timeout=1).read() == b"ok":
+                        break
+                except OSError:
+                    time.sleep(0.2)
+            else:
+                raise RuntimeError("streamlit did not become healthy: " + log_tail(log))
+            yield url
+        except BaseException:
+            print("streamlit output (tail):\n" + log_tail(log))
+            raise
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=20)
 
 
 @contextmanager
@@ -71,8 +81,15 @@ def browser_page(width: int = 1280, height: int = 900):
         context = p.chromium.launch_persistent_context(profile, executable_path=chromium_path(), headless=True,
                                                        args=CHROMIUM_ARGS, viewport={"width": width, "height": height},
                                                        accept_downloads=True)
+        page = context.pages[0] if context.pages else context.new_page()
         try:
-            yield context.pages[0] if context.pages else context.new_page()
+            yield page
+        except BaseException:
+            try:
+                print("page text when the test failed:\n" + page.inner_text("body", timeout=5_000)[-3000:])
+            except Exception as exc:  # a closed or crashed page: the test's own error matters more
+                print(f"page text unreadable: {exc}")
+            raise
         finally:
             context.close()
 
