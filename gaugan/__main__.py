@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
-import json
 import sys
 from collections.abc import Callable
 from dataclasses import fields, replace
@@ -17,6 +16,7 @@ from .data.folder import IMAGE_SUFFIXES, LABEL_TABLE, label_entries, read_label_
 from .data.registry import DATASETS
 from .data.sketch import LANDSCAPE_SKETCH
 from .errors import InputError
+from .model_card import MAX_CARD_BYTES, read_json
 from .presets import Preset, landscape_preset
 from .shipped import checkpoint_argument
 from .sketch_train import SKETCH_DEFAULTS as SK
@@ -135,10 +135,7 @@ def cmd_explain(args: argparse.Namespace) -> None:
 
 def read_preset_json(path: str) -> Preset:
     """A preset JSON file (the Preset fields); without "name", the file's stem names it."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"--preset-json {path}: not a readable JSON file ({exc})") from None
+    data = read_json(Path(path), "preset file", MAX_CARD_BYTES)
     if not isinstance(data, dict):
         raise InputError(f"--preset-json {path}: expected a JSON object of Preset fields, found {type(data).__name__}")
     try:
@@ -196,9 +193,7 @@ def cmd_train(args: argparse.Namespace) -> None:
             preset = replace(preset, name=Path(args.data).resolve().name,
                              label_nc=max(label["id"] for label in config["labels"]) + 1)
     config = with_run_shape(TrainConfig(**config, preset=preset.to_dict()), given_options(args))
-    metrics = main(config, progress=not args.quiet, time_limit=args.time_limit)
-    print(f"trained {config.out}; last losses {', '.join(f'{k} {v:.3f}' for k, v in metrics.items())}; "
-          f"metrics.csv and samples/ are in {config.out}")
+    print(main(config, progress=not args.quiet, time_limit=args.time_limit))
 
 
 def cmd_export(args: argparse.Namespace) -> None:

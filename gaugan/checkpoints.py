@@ -2,7 +2,6 @@
 (model.json beside the weights), and other SPADE generators given a preset."""
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import tempfile
@@ -17,7 +16,8 @@ import torch
 from label_colors import PALETTES, Label, validate_palette
 
 from .errors import CheckpointError, InputError
-from .model_card import MODEL_CARD, MODEL_FORMAT, ModelCard, parse_card, parse_preset, read_card, write_card
+from .model_card import (MAX_CARD_BYTES, MODEL_CARD, MODEL_FORMAT, ModelCard, parse_card, parse_preset, read_card,
+                         read_json, write_card)
 from .networks import SPADEGenerator, StyleEncoder
 from .presets import PRESETS, Preset
 from .shipped import shipped_root
@@ -168,10 +168,7 @@ def preset_argument(value: Preset | str, state: dict[str, torch.Tensor], notes: 
     path = Path(value)
     if path.suffix != ".json" or not path.is_file():
         raise CheckpointError(f"preset must be one of {sorted(PRESETS)} or a preset .json file, found {value!r}")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise CheckpointError(f"{path} is not valid UTF-8 JSON: {str(exc)[:200]}") from None
+    data = read_json(path, "preset file", MAX_CARD_BYTES, CheckpointError)
     return parse_preset(data.get("preset", data) if isinstance(data, dict) else data, str(path))
 
 

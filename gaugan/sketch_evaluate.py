@@ -17,6 +17,7 @@ from .data.registry import has_held_out_split
 from .data.sketch import LANDSCAPE_SKETCH, SketchSource
 from .errors import InputError
 from .evaluate import SegmenterConfig, format_frechet, frechet_figures, load_or_train_segmenter, predict
+from .model_card import read_card_json
 from .realism import format_realism, realism
 from .sketch import Pix2Pix
 
@@ -70,7 +71,7 @@ def evaluate_sketch(checkpoint: str | Path, data: str | None = None, n: int = 20
         Image.fromarray(np.concatenate(rows, 0)).save(out / "worst_cases.png")
     if record:
         card_path = Path(checkpoint) / MODEL_CARD
-        card = json.loads(card_path.read_text())
+        card = read_card_json(card_path)
         card["evaluation"] = {k: v for k, v in results.items() if k != "checkpoint"}
         card_path.write_text(json.dumps(card, indent=2) + "\n")
     return results

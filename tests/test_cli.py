@@ -236,6 +236,19 @@ def test_label_ids_beyond_the_preset_are_refused_before_training(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def test_preset_files_are_read_bounded_and_as_json_with_or_without_a_byte_order_mark(tmp_path):
+    preset = tmp_path / "p.json"
+    run = ["train", "--preset-json", str(preset), "--out", str(tmp_path / "run"), "--batch-size", "1", "--quiet"]
+    preset.write_text(" " * (1 << 20) + "{}")
+    assert "p.json is 1048578 bytes; a preset file is at most 1048576" in cli_error(run)
+    preset.write_text('{"label_nc": ')
+    assert "p.json: not a JSON preset file (p.json is not valid UTF-8 JSON" in cli_error(run)
+    preset.write_text(json.dumps(replace(landscape_preset(**TINY), label_nc=2).to_dict()), encoding="utf-8-sig")
+    table = write_table(tmp_path / "labels.json", [Label(0, "a", (0, 0, 0)), Label(5, "b", (200, 0, 0))])
+    assert "label ids [5] do not fit the preset's label_nc 2" in cli_error([*run, "--labels", str(table)]), \
+        "a preset file with a byte-order mark is read"
+
+
 def test_evaluate_warns_that_few_images_make_a_noisy_frechet_distance(tmp_path, capsys):
     cli(["evaluate", "--checkpoint", str(make_tiny_model(tmp_path / "tiny")), "-n", "2"])
     captured = capsys.readouterr()
