@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import NamedTuple
 
@@ -44,6 +45,7 @@ MIN_CANVAS_WIDTH = 200
 LABEL_CANVAS = CanvasState(base="base", generation="canvas_gen", strokes="strokes", shown="current_labels",
                            shape="canvas_shape")
 DESCRIPTION_CHARS = 300  # a longer model description is cut at a word, in full on hover
+NOTICE_SECONDS = 3.0  # a notice goes with the first run that starts this long after it was last shown
 
 st.set_page_config(page_title="GauGAN doodle → photo", page_icon="🎨", layout="wide")
 state = st.session_state
@@ -107,15 +109,18 @@ def load(models: dict[str, Path], name: str) -> GauGAN:
 
 
 def notice(text: str) -> None:
-    """An info line shown on the next render only (our words; untrusted parts passed through plain())."""
-    state.notices.append(text)
+    """An info line (our words; untrusted parts passed through plain()), shown by every run that starts within
+    NOTICE_SECONDS of its last showing: the reruns that follow at once (a fresh canvas mounting) keep it."""
+    state.notices[text] = time.monotonic()
 
 
 def init_state() -> None:
-    defaults = {"canvas_gen": 0, "base": None, "notices": [], "model_error": None, "upload_error": None,
+    defaults = {"canvas_gen": 0, "base": None, "notices": {}, "model_error": None, "upload_error": None,
                 "chosen_labels": {}, "generated_for": None, "last_image": None}
     for key, value in defaults.items():
         state.setdefault(key, value)
+    now = time.monotonic()
+    state.notices = {text: shown for text, shown in state.notices.items() if now - shown < NOTICE_SECONDS}
 
 
 # ---------------------------------------------------------------- callbacks (run before the script)
@@ -464,7 +469,8 @@ def upload_error() -> str | None:
 
 
 def show_messages(box, name: str | None) -> None:
-    """Errors that stay while their cause stays (name: the model in use, None if none loads); notices shown once."""
+    """Errors that stay while their cause stays (name: the model in use, None if none loads); notices until the
+    user's next action."""
     if state.model_error:
         box.error(state.model_error + (f" Using **{plain(name)}** instead; your drawing is kept." if name else
                                        " No other model loads either; pick one in the Model box."))
@@ -473,7 +479,7 @@ def show_messages(box, name: str | None) -> None:
             box.error(error)
     for text in state.notices:
         box.info(text)
-    state.notices = []
+        state.notices[text] = time.monotonic()
 
 
 # ---------------------------------------------------------------- page

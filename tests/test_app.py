@@ -329,11 +329,16 @@ def test_a_refused_style_photo_leaves_the_photo_in_use(app):
     assert "Could not use bad.png" not in texts(app) and "Style photo in use: good.png" in texts(app)
 
 
-def test_notices_show_once(app):
+def test_a_notice_outlives_the_rerun_that_follows_at_once_and_goes_with_the_next_action(app):
+    import time
+
     app.run()
     ids = np.full((50, 50), LAND["grass"].id, np.uint8)
     app.sidebar.get("file_uploader")[1].set_value(("ids.png", label_map_png(ids), "image/png")).run()
     assert "Loaded ids.png" in texts(app)
+    app.run()  # the fresh canvas mounting reruns the page at once
+    assert "Loaded ids.png" in texts(app), "the notice is still there to read"
+    time.sleep(3.1)  # app.NOTICE_SECONDS: the user's next action, a few seconds later
     app.run()
     assert "Loaded ids.png" not in texts(app)
 
