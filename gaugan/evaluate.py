@@ -28,6 +28,7 @@ from .data.registry import DATASETS, Dataset, has_held_out_split, open_dataset, 
 from .errors import InputError
 from .imagenet import REALISM_NETWORK, ImageNetSegmenter
 from .labelmaps import colourize
+from .model_card import DONTCARE_ID
 from .networks.segmenter import Segmenter
 from .pipeline import GauGAN
 from .progress import Estimate
@@ -96,12 +97,12 @@ def train_segmenter(config: SegmenterConfig, progress: bool = True, photos: str 
     trained = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trained, lr=config.lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=config.steps)
-    dataset = open_dataset(config.data, str(photos) if config.photo_textures else "")
+    dataset = open_dataset(config.data, str(photos) if config.photo_textures else "", dontcare=True)
     estimate = Estimate(config.steps, "segmenter trained", tqdm.write if progress else lambda message: None)
     for step in tqdm(range(config.steps), disable=not progress, desc="segmenter"):
         batch = [dataset.sample(step * config.batch_size + i, SEGMENTER_SIZE) for i in range(config.batch_size)]
         labels = torch.from_numpy(np.stack([b[0] for b in batch]).astype(np.int64))
-        loss = F.cross_entropy(model(to_tensor([b[1] for b in batch])), labels)
+        loss = F.cross_entropy(model(to_tensor([b[1] for b in batch])), labels, ignore_index=DONTCARE_ID)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -173,8 +174,11 @@ def load_or_train_segmenter(config: SegmenterConfig, folder: Path | None = None,
 
 
 def confusion(predicted: np.ndarray, target: np.ndarray, num_classes: int) -> np.ndarray:
-    """(C, C) pixel counts: rows = target class, columns = predicted class."""
-    index = target.astype(np.int64).ravel() * num_classes + predicted.astype(np.int64).ravel()
+    """(C, C) pixel counts: rows = target class, columns = predicted class; targets outside 0..C-1 (dont-care 255)
+    are not counted."""
+    target, predicted = target.astype(np.int64).ravel(), predicted.astype(np.int64).ravel()
+    scored = target < num_classes
+    index = target[scored] * num_classes + predicted[scored]
     return np.bincount(index, minlength=num_classes**2).reshape(num_classes, num_classes)
 
 
@@ -231,10 +235,12 @@ class HeldOut:
     description: str  # what they are, for the printed table and evaluation.json
 
 
-def held_out(data: str, n: int, photos: str = "", say: Callable[[str], None] = print) -> HeldOut:
+def held_out(data: str, n: int, photos: str = "", say: Callable[[str], None] = print,
+             dontcare: bool = False) -> HeldOut:
     """Held-out layouts of a built-in dataset; a folder's test/ (or val/) pairs, or the pairs of a folder that is not
-    split, said to be its training pairs; n above a folder's pairs is capped with a note (`say`)."""
-    dataset = open_dataset(data, photos, split="test")
+    split, said to be its training pairs; n above a folder's pairs is capped with a note (`say`); dontcare: ids of
+    255 pass (a model with a dont-care label), and are left out of the scores."""
+    dataset = open_dataset(data, photos, split="test", dontcare=dontcare)
     pairs = dataset.count()
     if pairs is None:
         scenes = "photo-textured" if photos else "procedural"
@@ -277,7 +283,7 @@ def evaluate(checkpoint: str | Path, data: str = "landscape", n: int = 200, out:
     photos = str(photos or "")
     say = (lambda message: tqdm.write(message, file=sys.stderr)) if progress else (lambda message: None)
     model = GauGAN.from_checkpoint(checkpoint)
-    samples = held_out(data, n, photos, say)
+    samples = held_out(data, n, photos, say, dontcare=model.preset.contain_dontcare_label)
     check_label_tables(model, samples.dataset, data)
     if warning := sample_size_warning(samples.n, samples.dataset.count()):
         say(f"warning: {warning}")

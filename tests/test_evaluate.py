@@ -49,6 +49,8 @@ def test_each_class_iou_counts_its_misses_and_false_alarms():
     assert miou(matrix) == pytest.approx((1 / 2 + 2 / 3 + 1) / 3)
     labels = [Label(i, name, (i, i, i)) for i, name in enumerate(["sky", "sea", "sand", "tree"])]
     assert fidelity(matrix, labels)["iou_by_class"] == {"sky": 0.5, "sea": 0.6667, "tree": 1.0}
+    dontcare = confusion(np.append(predicted, 2), np.append(target, 255), 4)
+    assert np.array_equal(dontcare, matrix), "dont-care target pixels are not scored"
 
 
 def test_shuffled_labels_score_near_chance():
@@ -122,9 +124,9 @@ def test_photo_textured_scenes_have_their_own_shipped_segmenter(tmp_path):
 TABLE = [Label(0, "water", (20, 60, 200)), Label(1, "sand", (230, 210, 150)), Label(2, "rock", (90, 90, 90))]
 
 
-def tiny_model_with_labels(folder, labels: list[Label]):
-    """A random-weight model of ours with its own label table."""
-    preset = Preset(name="mine", label_nc=max(label.id for label in labels) + 1, contain_dontcare_label=False,
+def tiny_model_with_labels(folder, labels: list[Label], dontcare: bool = False):
+    """A random-weight model of ours with its own label table (and a dont-care label)."""
+    preset = Preset(name="mine", label_nc=max(label.id for label in labels) + 1, contain_dontcare_label=dontcare,
                     use_instance=False, crop_size=64, ngf=4, z_dim=8, spade_hidden=8)
     generator = randomize_(SPADEGenerator(preset), seed=1)
     card = {"labels": [{"id": l.id, "name": l.name, "rgb": list(l.rgb)} for l in labels], "description": "test"}
@@ -211,6 +213,19 @@ def test_a_folder_is_evaluated_on_its_test_split_or_on_its_training_pairs_said_s
     with pytest.raises(InputError, match="split into train/ but has no test/ or val/ split to evaluate on"):
         held_out(str(split), 2, say=no_training)
     assert held_out("landscape", 7, say=no_training).description == "held-out layouts, procedural scenes"
+
+
+def test_a_folder_with_dont_care_pixels_is_evaluated_for_a_model_with_a_dont_care_label(tmp_path, tiny_segmenters):
+    data = pair_folder(tmp_path / "data", range(3))
+    for path in (data / "labels").iterdir():
+        labels = np.asarray(Image.open(path)).copy()
+        labels[:8] = 255  # unlabelled, as COCO-Stuff stores it
+        Image.fromarray(labels).save(path)
+    (data / "labels.json").write_text(json.dumps([{"id": l.id, "name": l.name, "rgb": list(l.rgb)} for l in TABLE]))
+    with pytest.raises(InputError, match=r"holds label ids \[255\].*dont-care only with a preset that has"):
+        evaluate(tiny_model_with_labels(tmp_path / "plain", TABLE), str(data), n=3, progress=False)
+    results = evaluate(tiny_model_with_labels(tmp_path / "model", TABLE, dontcare=True), str(data), n=3, progress=False)
+    assert results["n"] == 3 and 0 <= results["generated"]["miou"] <= 1
 
 
 def test_a_folder_without_a_split_says_it_reads_its_training_pairs_and_gives_no_floor_of_the_same_images(
