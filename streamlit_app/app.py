@@ -413,8 +413,9 @@ def fill_at_point(drawing: dict | None, label_id: int) -> bool:
 
 # ---------------------------------------------------------------- result
 def result(name: str, models: dict[str, Path], labels: np.ndarray, controls: Controls, clicked: bool,
-           width: int) -> None:
-    """The generated image; the last one stays on screen, marked stale, until the next one is ready."""
+           width: int) -> bool:
+    """The generated image; the last one stays on screen, marked stale, until the next one is ready. Returns
+    whether the image shown is of this drawing (variations follow it)."""
     slot = st.container(key="result").empty()
     drawing = (name, labels.tobytes(), labels.shape)
     changed = state.generated_for != drawing
@@ -424,7 +425,7 @@ def result(name: str, models: dict[str, Path], labels: np.ndarray, controls: Con
                        "Live).", width=width)
         else:
             slot.caption("Paint, then press Generate." if not controls.live else "Paint to generate.")
-        return
+        return False
     if state.last_image:
         slot.image(state.last_image, caption="Generating…", width=width)
     try:
@@ -432,12 +433,13 @@ def result(name: str, models: dict[str, Path], labels: np.ndarray, controls: Con
                              controls.look, controls.strength)
     except ValueError as exc:
         slot.error(f"Could not generate: {plain(exc)}. Your drawing is kept.")
-        return
+        return False
     state.generated_for, state.last_image = drawing, image
     style = ("style from your photo" if controls.style else f"{controls.look} look" if controls.look
              else "style from the seed")
     slot.image(image, caption=f"{plain(name)} · seed {state.seed} · {style}", width=width)
     st.download_button("Download image", image, "gaugan.png", "image/png", on_click="ignore", key="download_image")
+    return True
 
 
 def downloads(labels: np.ndarray, palette: list[Label]) -> None:
@@ -447,9 +449,13 @@ def downloads(labels: np.ndarray, palette: list[Label]) -> None:
                        "image/png", on_click="ignore", key="download_colours")
 
 
-def variations(name: str, models: dict[str, Path], labels: np.ndarray, controls: Controls) -> None:
-    """Four seeds side by side; the button under one adopts its seed."""
+def variations(name: str, models: dict[str, Path], labels: np.ndarray, controls: Controls, current: bool) -> None:
+    """Four seeds side by side, generated when the image is (current: it shows this drawing); the button under one
+    adopts its seed."""
     st.subheader("Variations")
+    if not current:
+        st.caption("They follow the image: press Generate (or turn on Live).")
+        return
     for offset, column in enumerate(st.columns(4)):
         seed = int(state.seed) + offset
         try:
@@ -516,12 +522,13 @@ def main() -> None:
         label_id = palette_chips(name, model.labels, controls)
         labels = draw(model.labels, base, label_id, controls)
         clicked = st.button("Generate", type="primary", width="stretch", key="generate")
+    current = False
     with right:
         if labels is not None:
-            result(name, models, labels, controls, clicked, size[1])
+            current = result(name, models, labels, controls, clicked, size[1])
             downloads(labels, model.labels)
     if controls.variations and labels is not None:
-        variations(name, models, labels, controls)
+        variations(name, models, labels, controls, current)
     nvidia_models(models)
     show_messages(messages, name)
 

@@ -343,6 +343,22 @@ def test_a_notice_outlives_the_rerun_that_follows_at_once_and_goes_with_the_next
     assert "Loaded ids.png" not in texts(app)
 
 
+def test_variations_follow_the_image_with_live_off(app):
+    app.run()
+    app.toggle(key="live_landscape").set_value(False)
+    app.toggle(key="variations").set_value(True).run()
+    app.session_state["canvas_0"] = strokes(("sea", (200, SIZE, 0, SIZE)))
+    app.run()
+    assert not app.exception, app.exception
+    assert len(app.main.get("image")) == 1 and "Out of date" in result_caption(app)
+    assert "They follow the image: press Generate" in texts(app), "no variations of an out-of-date image"
+    app.button(key="generate").click().run()
+    assert len(app.main.get("image")) == 5, "Generate paints the image and its four variations"
+    app.session_state["canvas_0"] = strokes(("sea", (300, SIZE, 0, SIZE)))
+    app.run()
+    assert len(app.main.get("image")) == 1 and "Out of date" in result_caption(app), "a stroke regenerates nothing"
+
+
 def test_chosen_label_survives_a_model_switch(app):
     app.run()
     app.button(key=f"chip_{LAND['river'].id}").click().run()
