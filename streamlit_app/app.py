@@ -25,6 +25,7 @@ from gaugan.allocator import tune_for_inference  # noqa: E402
 from gaugan.canvas import (MAX_ASPECT, SHIPPED_MODEL, background_label, bucket_fill, compose_labels,  # noqa: E402
                            example_scene, fit_label_map, list_models, mixed_style, pad_to_aspect, png_bytes,
                            read_photo, style_looks, thumbnail_png)
+from gaugan.images import FORMATS  # noqa: E402
 from gaugan.labelmaps import colourize, hex_colour, label_map_png, read_label_map  # noqa: E402
 from gaugan.semantics import remap  # noqa: E402
 from gaugan.sketch import model_kind  # noqa: E402
@@ -44,6 +45,7 @@ TOOLS = {"Brush": "freedraw", "Line": "line", "Rectangle": "rect", "Circle": "ci
 MIN_CANVAS_WIDTH = 200
 LABEL_CANVAS = CanvasState(base="base", generation="canvas_gen", strokes="strokes", shown="current_labels",
                            shape="canvas_shape")
+LABEL_MAP_TYPES = sorted(ext[1:] for ext, fmt in Image.registered_extensions().items() if fmt in FORMATS)
 DESCRIPTION_CHARS = 300  # a longer model description is cut at a word, in full on hover
 NOTICE_SECONDS = 3.0  # a notice goes with the first run that starts this long after it was last shown
 
@@ -303,7 +305,9 @@ def base_map_controls(name: str, model: GauGAN, controls: Controls, available: i
     """Upload a label map (the canvas takes its shape), load an example or clear (the canvas takes the model's
     shape): each replaces the base map under a fresh canvas."""
     bar = st.sidebar
-    upload = bar.file_uploader("Start from a label map (ids or colours PNG)", type=["png"], key="upload")
+    upload = bar.file_uploader("Start from a label map (ids or colours; PNG best)", type=LABEL_MAP_TYPES, key="upload",
+                               help="8-bit ids or label colours; JPEG and WEBP store colours approximately, so their "
+                                    "label edges may be off.")
     take_upload(upload, name, model.labels, controls.background_id)
     if bar.button("Example scene", width="stretch", key="example"):
         state.canvas_aspect = None

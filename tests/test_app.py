@@ -158,6 +158,18 @@ def test_upload_of_a_colour_label_map(app):
     assert (labels[:, :SIZE // 2 - 10] == LAND["sand"].id).all() and (labels[:, SIZE // 2 + 10:] == LAND["sea"].id).all()
 
 
+def test_the_label_map_uploader_takes_what_the_reader_reads(app):
+    app.run()
+    uploader = app.sidebar.get("file_uploader")[1]
+    assert {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif"} <= set(uploader.proto.type)
+    colours = np.zeros((120, 160, 3), np.uint8)
+    colours[:60], colours[60:] = LAND["sky-other"].rgb, LAND["sea"].rgb
+    uploader.set_value(("sea.jpg", png(colours, "JPEG"), "image/jpeg")).run()
+    assert not app.error, texts(app)
+    assert "Loaded sea.jpg" in texts(app) and "sea.jpg: JPEG stores colours approximately" in texts(app)
+    assert (app.session_state["current_labels"][-100:] == LAND["sea"].id).all()
+
+
 def test_bad_upload_is_an_error_and_the_drawing_stays(app):
     app.session_state["canvas_0"] = strokes(("tree", (10, 60, 10, 60)))
     app.run()
