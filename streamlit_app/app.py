@@ -236,9 +236,9 @@ def pick_look(look: str | None) -> None:
 
 def nvidia_models(models: dict[str, Path]) -> None:
     """Download, verify and unpack NVIDIA's checkpoints.tar.gz into the checkpoints folder, after the licence."""
-    with st.sidebar.expander("Get NVIDIA's pretrained models"):
+    with st.sidebar.expander("Get NVIDIA's pretrained models", key="nvidia", on_change=drop_download_error):
         st.markdown(LICENCE)
-        url = st.text_input("checkpoints.tar.gz URL", key=kept("nvidia_url", NVIDIA_URL),
+        url = st.text_input("checkpoints.tar.gz URL", key=kept("nvidia_url", NVIDIA_URL), on_change=drop_download_error,
                             help="The archive linked from the NVlabs/SPADE README (or a local path).")
         agreed = st.checkbox("I accept the licence: non-commercial use only", key=kept("nvidia_licence", False))
         if not st.button("Download and unpack", disabled=not (agreed and url.strip()), key="nvidia_download"):
@@ -254,6 +254,11 @@ def nvidia_models(models: dict[str, Path]) -> None:
         added = sorted(set(list_models(CHECKPOINTS)) - set(models))
         notice(f"Unpacked into {plain(CHECKPOINTS)}: " + (plain(", ".join(added)) if added else "no new models") + ".")
         st.rerun()
+
+
+def drop_download_error() -> None:
+    """A download error goes when its URL changes or its expander is closed (or opened)."""
+    state.download_error = None
 
 
 def take_style_photo(key: str) -> None:

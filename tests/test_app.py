@@ -529,6 +529,8 @@ def test_nvidia_download_without_network_says_so(app):
     nvidia_download(app, f"http://127.0.0.1:{port}/checkpoints.tar.gz")
     assert not app.exception, app.exception
     assert "Could not download" in texts(app) and "Without a network connection" in texts(app)
+    app.text_input(key="nvidia_url").input(f"http://127.0.0.1:{port}/other.tar.gz").run()
+    assert "Could not download" not in texts(app), "the error goes with the URL it was about"
 
 
 def test_built_in_looks_are_offered_and_named_in_the_caption(app):

@@ -284,6 +284,22 @@ def test_nvidia_download_shows_progress_then_lists_the_models(tmp_path, slow_arc
         page.get_by_role("option", name="ade20k_pretrained").wait_for(state="visible")
 
 
+def test_a_download_error_goes_when_its_expander_is_closed(url, tmp_path):
+    with browser_page() as page:
+        open_page(page, url)
+        page.get_by_text("Get NVIDIA's pretrained models").click()
+        page.get_by_role("textbox", name="checkpoints.tar.gz URL").fill(str(tmp_path / "missing.tar.gz"))
+        page.get_by_role("textbox", name="checkpoints.tar.gz URL").press("Enter")
+        wait_idle(page)
+        page.get_by_text("I accept the licence: non-commercial use only").click()
+        wait_idle(page)
+        page.get_by_role("button", name="Download and unpack").click()
+        error = page.get_by_text(re.compile(r"Could not download .*missing\.tar\.gz"))
+        error.wait_for(state="visible", timeout=30_000)
+        page.get_by_text("Get NVIDIA's pretrained models").click()  # closes the expander
+        error.wait_for(state="detached", timeout=30_000)
+
+
 def test_text_from_model_files_and_uploads_is_shown_as_text(tmp_path, request_log):
     import json
 
