@@ -211,26 +211,31 @@ def style_controls(models: dict[str, Path], name: str, model: GauGAN) -> tuple[b
     bar = st.sidebar
     bar.subheader("Style")
     looks = looks_of(str(models[name]), modified_time(models[name]))
+    photo = state.get("style_photo")
+    chosen = state.get("look") if state.get("look") in looks and photo is None else None  # the look in use
     if looks:
         for row in range(0, len(looks), 2):
             for column, look in zip(bar.columns(2), list(looks)[row:row + 2]):
                 column.image(looks[look][1], width="stretch")
                 column.button(look, key=f"look_{look}", on_click=pick_look, args=(look,), width="stretch",
-                              type="primary" if state.get("look") == look else "secondary")
-        bar.button("No look (seed only)", key="look_none", on_click=pick_look, args=(None,), width="stretch")
+                              type="primary" if chosen == look else "secondary")
+        bar.button("No look (seed only)", key="look_none", on_click=pick_look, args=(None,), width="stretch",
+                   type="primary" if chosen is None and photo is None else "secondary")
     key = f"style_{state.get('style_uploads', 0)}"
     if bar.file_uploader("Style from a photo", type=["png", "jpg", "jpeg", "webp"], key=key,
                          on_change=take_style_photo, args=(key,)) is None:
         state.style_error = None  # a refused file's error goes with the file
     style = style_photo_in_use()
-    look = state.get("look") if state.get("look") in looks and style is None else None
     strength = bar.slider("Style strength", 0.0, 1.0, step=0.05, key=kept("strength", 0.8),
-                          disabled=not (style or look),
+                          disabled=not (style or chosen),
                           help="1 copies the look; lower values mix in the seed, so seeds still vary.")
-    return style, look, strength
+    return style, chosen, strength
 
 
 def pick_look(look: str | None) -> None:
+    """A look (or none) replaces the style photo in use."""
+    if state.get("style_photo"):
+        drop_style_photo()
     state.look = look
 
 
@@ -274,7 +279,7 @@ def take_style_photo(key: str) -> None:
     except ValueError as exc:
         state.style_error = f"Could not use **{plain(upload.name)}** as a style photo: {plain(exc)}. Your drawing is kept."
         return
-    state.style_photo, state.style_error = StylePhoto(upload.name, upload.getvalue(), thumbnail), None
+    state.style_photo, state.style_error, state.look = StylePhoto(upload.name, upload.getvalue(), thumbnail), None, None
 
 
 def drop_style_photo() -> None:

@@ -548,6 +548,24 @@ def test_built_in_looks_are_offered_and_named_in_the_caption(app):
     assert "Day look" in app.main.get("image")[0].proto.imgs[0].caption
 
 
+def test_the_look_buttons_show_what_is_in_use(app):
+    def types() -> dict:
+        return {key: app.button(key=key).proto.type for key in ("look_Dusk", "look_none")}
+
+    app.run()
+    assert types() == {"look_Dusk": "secondary", "look_none": "primary"}
+    app.button(key="look_Dusk").click().run()
+    assert types() == {"look_Dusk": "primary", "look_none": "secondary"}
+    style_uploader(app).set_value(("photo.png", png(np.full((32, 32, 3), 90, np.uint8)), "image/png")).run()
+    assert types() == {"look_Dusk": "secondary", "look_none": "secondary"}, "the style photo is in use, no look"
+    app.button(key="drop_style").click().run()
+    assert types() == {"look_Dusk": "secondary", "look_none": "primary"}
+    assert "style from the seed" in result_caption(app), "dropping the photo brings back no look unasked"
+    style_uploader(app).set_value(("photo.png", png(np.full((32, 32, 3), 90, np.uint8)), "image/png")).run()
+    app.button(key="look_Dusk").click().run()
+    assert "Style photo in use" not in texts(app) and "Dusk look" in result_caption(app), "a look replaces the photo"
+
+
 def test_a_model_whose_palette_clashes_is_refused_by_name(app, checkpoints):
     import shutil
 
