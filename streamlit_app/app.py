@@ -33,7 +33,7 @@ from label_colors import Label, validate_palette  # noqa: E402
 from streamlit_drawable_canvas import st_canvas  # noqa: E402
 from streamlit_app import sketch_mode  # noqa: E402
 from widgets import (CANVAS_SIZES, CanvasState, bake_strokes, chip_styles, column_width,  # noqa: E402
-                     download_progress, fit_drawing, kept, plain, reset_canvas, undo_shortcuts)
+                     download_progress, fit_drawing, kept, plain, reset_canvas, sentence, undo_shortcuts)
 
 CHECKPOINTS = Path(os.environ.get("GAUGAN_CHECKPOINTS", ROOT / "checkpoints"))
 NVIDIA_URL = os.environ.get("GAUGAN_NVIDIA_URL", "")  # a direct link to NVlabs/SPADE's checkpoints.tar.gz
@@ -157,7 +157,7 @@ def active_model(models: dict[str, Path]) -> tuple[str, GauGAN] | None:
             model = load(models, name)
         except ValueError as exc:
             if name == wanted:
-                state.model_error = f"Could not load model **{plain(name)}**: {plain(exc)}"
+                state.model_error = f"Could not load model **{plain(name)}**: {plain(sentence(exc))}"
             continue
         if previous and previous != name and state.get("current_labels") is not None:
             move_drawing(previous, state.active_labels, name, model.labels)

@@ -72,6 +72,12 @@ def plain(text: object) -> str:
     return MARKDOWN_SPECIAL.sub(r"\\\1", text).replace("\n", "  \n")
 
 
+def sentence(text: object) -> str:
+    """The text ending as a sentence: a full stop added unless it ends with one (or ! or ?)."""
+    text = str(text).rstrip()
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
 def kept(key: str, default: object) -> str:
     """The key for a widget whose value outlives runs that do not draw it (Streamlit drops such widgets' state).
 

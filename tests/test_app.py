@@ -191,6 +191,7 @@ def test_broken_checkpoint_is_reported_and_the_drawing_stays(app):
     assert not app.exception
     message = texts(app)
     assert "Could not load model broken_pretrained" in message and "Using landscape instead" in message
+    assert re.search(r"\w\. Using landscape instead", message), "the error's sentence ends before the next one"
     assert app.selectbox(key="model").value == "landscape", "the select-box shows the model in use"
     assert np.array_equal(app.session_state["current_labels"], before)
     assert len(app.main.get("image")) == 1
