@@ -33,7 +33,8 @@ from label_colors import Label, validate_palette  # noqa: E402
 from streamlit_drawable_canvas import st_canvas  # noqa: E402
 from streamlit_app import sketch_mode  # noqa: E402
 from widgets import (CANVAS_SIZES, CanvasState, bake_strokes, chip_styles, column_width,  # noqa: E402
-                     download_progress, fit_drawing, kept, plain, reset_canvas, sentence, undo_shortcuts)
+                     download_progress, fit_drawing, fitted_width, kept, plain, reset_canvas, sentence,
+                     undo_shortcuts)
 
 CHECKPOINTS = Path(os.environ.get("GAUGAN_CHECKPOINTS", ROOT / "checkpoints"))
 NVIDIA_URL = os.environ.get("GAUGAN_NVIDIA_URL", "")  # a direct link to NVlabs/SPADE's checkpoints.tar.gz
@@ -42,7 +43,6 @@ LICENCE = ("NVIDIA's pretrained SPADE models (COCO-Stuff, ADE20K, Cityscapes) ar
            "with attribution, and adaptations shared alike.")
 TOOLS = {"Brush": "freedraw", "Line": "line", "Rectangle": "rect", "Circle": "circle", "Polygon": "polygon",
          "Eraser": "freedraw", "Fill": "point"}
-MIN_CANVAS_WIDTH = 200
 LABEL_CANVAS = CanvasState(base="base", generation="canvas_gen", strokes="strokes", shown="current_labels",
                            shape="canvas_shape")
 LABEL_MAP_TYPES = sorted(ext[1:] for ext, fmt in Image.registered_extensions().items() if fmt in FORMATS)
@@ -367,8 +367,7 @@ def canvas_size(model: GauGAN, controls: Controls, available: int | None) -> tup
     longer side, no wider than the column."""
     out_h, out_w = model.preset.output_size
     aspect = state.get("canvas_aspect") or out_h / out_w
-    width = controls.max_side if available is None else max(MIN_CANVAS_WIDTH, min(controls.max_side, available))
-    width = min(width, round(controls.max_side / aspect))
+    width = min(fitted_width(controls.max_side, available), round(controls.max_side / aspect))
     return max(64, round(width * aspect)), width
 
 

@@ -14,7 +14,8 @@ from PIL import Image
 from gaugan import Pix2Pix
 from gaugan.canvas import blank_sketch, compose_sketch, fit_sketch, has_lines, png_bytes
 from streamlit_drawable_canvas import st_canvas
-from widgets import CANVAS_SIZES, CanvasState, fit_drawing, kept, plain, reset_canvas, undo_shortcuts
+from widgets import (CANVAS_SIZES, CanvasState, column_width, fit_drawing, fitted_width, kept, plain, reset_canvas,
+                     undo_shortcuts)
 
 PEN, ERASER = "✏️ Pen", "🧽 Eraser"
 SKETCH_CANVAS = CanvasState(base="sketch_base", generation="sketch_gen", strokes="sketch_strokes", shown="sketch",
@@ -64,17 +65,19 @@ def render(folder: Path, name: str, modified: float) -> None:
     sidebar.caption(f"Sketch model: draw outlines in black, get a photo. {plain(model.card.get('description', ''))}")
     tool = sidebar.radio("Tool", [PEN, ERASER], horizontal=True, key=kept("sketch_tool", PEN))
     width = sidebar.slider("Pen width", 1, 30, key=kept(f"sketch_width_{tool}", 4 if tool == PEN else 16))
-    size = CANVAS_SIZES[sidebar.selectbox("Canvas", list(CANVAS_SIZES),
-                                          key=kept("sketch_canvas_size", "Medium (384 px)"))]
+    chosen = CANVAS_SIZES[sidebar.selectbox("Canvas", list(CANVAS_SIZES),
+                                            key=kept("sketch_canvas_size", "Medium (384 px)"),
+                                            help="Its side at most this; it shrinks to fit narrow windows.")]
     class_id = (sidebar.selectbox("Class", model.classes, key=kept(f"class_{name}", model.classes[0]))
                 if model.classes else None)
     if sidebar.button("Clear", use_container_width=True, key="sketch_clear"):
         state.sketch_base = None
         reset_canvas(SKETCH_CANVAS)
-    fit_drawing(SKETCH_CANVAS, (size, size), fit_sketch)
-    base = state.get("sketch_base")
     left, right = st.columns(2)
     with left:
+        size = fitted_width(chosen, column_width("sketch_column"))
+        fit_drawing(SKETCH_CANVAS, (size, size), fit_sketch)
+        base = state.get("sketch_base")
         sketch = draw(blank_sketch((size, size)) if base is None else base, tool, width)
     with right, st.container(key="result"):  # the same key as the label-map page's result
         if sketch is None or not has_lines(sketch):

@@ -17,6 +17,7 @@ from gaugan.labelmaps import hex_colour
 
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=\"'^])")
 CANVAS_SIZES = {"Small (320 px)": 320, "Medium (384 px)": 384, "Large (512 px)": 512}  # the longer side, both modes
+MIN_CANVAS_WIDTH = 200
 
 _WIDTH_PROBE_JS = """
 export default function({ parentElement, setStateValue }) {
@@ -138,6 +139,11 @@ def column_width(key: str) -> int | None:
     result = _width_probe(key=key, default={"width": None}, on_width_change=lambda: None, width="stretch", height=0)
     width = result.get("width") if hasattr(result, "get") else getattr(result, "width", None)
     return int(width) if isinstance(width, (int, float)) and width > 0 else None
+
+
+def fitted_width(chosen: int, available: int | None) -> int:
+    """The chosen canvas width narrowed to the column's available width, but not below MIN_CANVAS_WIDTH."""
+    return chosen if available is None else max(MIN_CANVAS_WIDTH, min(chosen, available))
 
 
 def undo_shortcuts(canvas_key_prefix: str) -> None:

@@ -117,9 +117,9 @@ def upload_file(page, uploader_label: str, path: Path) -> None:
     uploader.locator('input[type="file"]').set_input_files(str(path))
 
 
-def stroke(page, points: list[tuple[int, int]]) -> None:
+def stroke(page, points: list[tuple[float, float]], canvas: str = CANVAS) -> None:
     """Press, drag through points (canvas coordinates) and release on the drawing canvas."""
-    box = page.locator(CANVAS).bounding_box()
+    box = page.locator(canvas).bounding_box()
     page.mouse.move(box["x"] + points[0][0], box["y"] + points[0][1])
     page.mouse.down()
     for x, y in points[1:]:

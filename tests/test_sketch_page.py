@@ -6,8 +6,8 @@ import re
 import numpy as np
 import pytest
 import streamlit as st
-from browser import (CANVAS, RESULT, browser_page, label_map, open_page, paint, pick, result_src, streamlit_server,
-                     wait_idle)
+from browser import (CANVAS, RESULT, browser_page, label_map, open_page, paint, pick, result_src, stroke,
+                     streamlit_server, wait_idle, wait_new_result)
 from helpers import ROOT
 from PIL import Image
 from streamlit.testing.v1 import AppTest
@@ -163,3 +163,34 @@ def test_draw_lines_in_sketch_mode_and_get_a_photo_then_go_back_and_forth(checkp
         assert np.array_equal(downloaded_sketch(page), sketch), "the sketch comes back as it was"
         shown = np.asarray(Image.open(io.BytesIO(page.locator(SKETCH_CANVAS).screenshot())).convert("L"))
         assert (shown < 128).sum() > 300, "and it is on the canvas, to draw on"
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.parametrize("width, height, size", [(1280, 900, "Large (512 px)"), (390, 844, "Medium (384 px)")])
+def test_the_sketch_canvas_and_photo_fit_their_columns_and_keep_the_sketch(checkpoints, width, height, size):
+    with streamlit_server(checkpoints) as url, browser_page(width, height) as page:
+        open_page(page, url)
+        phone = width < 500  # the sidebar is folded away
+        if phone:
+            page.get_by_test_id("stExpandSidebarButton").click()
+        pick(page, "Model", "landscape-sketch")
+        pick(page, "Canvas", size)
+        if phone:
+            page.get_by_test_id("stSidebarCollapseButton").click()
+        page.wait_for_selector(SKETCH_CANVAS, timeout=60_000)
+        wait_idle(page)
+        page.wait_for_timeout(800)  # the column-width probe fits the canvas once after the first render
+        wait_idle(page)
+        canvas = page.locator(SKETCH_CANVAS).bounding_box()
+        stroke(page, [(5, canvas["height"] / 2), (canvas["width"] - 5, canvas["height"] / 2)], SKETCH_CANVAS)
+        wait_new_result(page, None)
+        wait_idle(page)
+        canvas = page.locator(SKETCH_CANVAS).bounding_box()
+        column = page.locator('[data-testid="stColumn"]').filter(has=page.locator(SKETCH_CANVAS)).last.bounding_box()
+        assert column["x"] - 1 <= canvas["x"] and canvas["x"] + canvas["width"] <= column["x"] + column["width"] + 1
+        photo = page.locator(RESULT).first.bounding_box()
+        assert photo["x"] >= 0 and photo["x"] + photo["width"] <= width + 1, "the photo runs off the window"
+        sketch = downloaded_sketch(page)
+        assert sketch.shape[:2] == (round(canvas["height"]), round(canvas["width"]))
+        assert (sketch[:, :, 0] < 128).sum() > 300, "the line drawn on the fitted canvas is in the sketch"
