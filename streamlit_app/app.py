@@ -133,6 +133,14 @@ def switch_model(models: dict[str, Path]) -> None:
     bake_strokes(LABEL_CANVAS if model_kind(models[state.model]) == "sketch" else sketch_mode.SKETCH_CANVAS)
 
 
+def repaint_background(key: str, old: int) -> None:
+    """A new unpainted-area label takes the place of the old one in the whole drawing, under a fresh canvas."""
+    labels = state.get("current_labels")
+    if labels is not None:
+        state.base = state.current_labels = np.where(labels == old, state[key], labels)
+        reset_canvas(LABEL_CANVAS)
+
+
 def new_variation() -> None:
     state.seed = int(state.seed) + 1
 
@@ -191,10 +199,12 @@ def sidebar(models: dict[str, Path], name: str, model: GauGAN) -> Controls:
         short = textwrap.shorten(description, DESCRIPTION_CHARS, placeholder=" …")
         bar.caption(plain(short), help=plain(description) if short != description else None)
     palette = model.labels
+    key = kept(f"background_{name}", background_label(palette))
     background_id = bar.selectbox(
-        "Unpainted area", [l.id for l in palette], key=kept(f"background_{name}", background_label(palette)),
+        "Unpainted area", [l.id for l in palette], key=key, on_change=repaint_background, args=(key, state[key]),
         format_func=lambda i: next(l.name for l in palette if l.id == i),
-        help="The label of every pixel you have not painted; the eraser paints it too.")
+        help="The label of every pixel you have not painted; the eraser and Clear paint it too. Changing it repaints "
+             "every pixel of the old label with the new one, on a blank canvas, a filled one or a loaded map alike.")
     brush = bar.slider("Brush size", 2, 80, key=kept("brush", 24))
     max_side = CANVAS_SIZES[bar.selectbox("Canvas", list(CANVAS_SIZES), key=kept("canvas_size", "Large (512 px)"),
                                            help="Its longer side at most this; it shrinks to fit narrow windows.")]

@@ -596,6 +596,22 @@ def test_example_scene_loads_a_new_landscape_on_each_click(app):
     assert not app.exception and not np.array_equal(app.session_state["base"], first)
 
 
+@pytest.mark.parametrize("start", ["blank", "example"])
+def test_unpainted_area_repaints_the_old_label_on_a_blank_canvas_and_a_loaded_map_alike(app, start):
+    app.session_state["canvas_0"] = strokes(("tree", (10, 60, 10, 60)))
+    app.run()
+    if start == "example":
+        app.button(key="example").click().run()
+    before = app.session_state["current_labels"].copy()
+    sky = before == LAND["sky-other"].id
+    assert sky.sum() > 1000
+    app.selectbox(key="background_landscape").set_value(LAND["sea"].id).run()
+    assert not app.exception, app.exception
+    after = app.session_state["current_labels"]
+    assert (after[sky] == LAND["sea"].id).all(), "every pixel of the old unpainted label takes the new one"
+    assert np.array_equal(after[~sky], before[~sky]), "the rest of the drawing stays"
+
+
 def test_a_wide_map_is_painted_as_the_middle_of_a_square_one_not_squashed():
     model = GauGAN.from_checkpoint(ROOT / "checkpoints" / "landscape")
     sea = np.full((128, 256), LAND["sea"].id)
