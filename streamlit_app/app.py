@@ -47,6 +47,7 @@ LABEL_CANVAS = CanvasState(base="base", generation="canvas_gen", strokes="stroke
                            shape="canvas_shape")
 LABEL_MAP_TYPES = sorted(ext[1:] for ext, fmt in Image.registered_extensions().items() if fmt in FORMATS)
 DESCRIPTION_CHARS = 300  # a longer model description is cut at a word, in full on hover
+MAX_SEED = 2**53 - 1  # the largest integer a browser's number box holds exactly (the API takes up to 2**63-1)
 NOTICE_SECONDS = 3.0  # a notice goes with the first run that starts this long after it was last shown
 
 st.set_page_config(page_title="GauGAN doodle → photo", page_icon="🎨", layout="wide")
@@ -141,8 +142,13 @@ def repaint_background(key: str, old: int) -> None:
         reset_canvas(LABEL_CANVAS)
 
 
+def seed_after(seed: int, offset: int) -> int:
+    """The seed offset places on, wrapping past MAX_SEED to 0."""
+    return (int(seed) + offset) % (MAX_SEED + 1)
+
+
 def new_variation() -> None:
-    state.seed = int(state.seed) + 1
+    state.seed = seed_after(state.seed, 1)
 
 
 def adopt_seed(seed: int) -> None:
@@ -208,7 +214,8 @@ def sidebar(models: dict[str, Path], name: str, model: GauGAN) -> Controls:
     brush = bar.slider("Brush size", 2, 80, key=kept("brush", 24))
     max_side = CANVAS_SIZES[bar.selectbox("Canvas", list(CANVAS_SIZES), key=kept("canvas_size", "Large (512 px)"),
                                            help="Its longer side at most this; it shrinks to fit narrow windows.")]
-    bar.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key=kept("seed", 0))
+    bar.number_input("Seed", min_value=0, max_value=MAX_SEED, step=1, key=kept("seed", 0),
+                     help=f"A whole number from 0 to {MAX_SEED} (2⁵³ − 1); the same seed gives the same image.")
     bar.button("New variation", on_click=new_variation, width="stretch", key="new_variation")
     live = bar.toggle("Live: regenerate after each stroke", key=kept(f"live_{name}", name == SHIPPED_MODEL))
     variations = bar.toggle("Show 4 variations", key=kept("variations", False))
@@ -480,7 +487,7 @@ def variations(name: str, models: dict[str, Path], labels: np.ndarray, controls:
         st.caption("They follow the image: press Generate (or turn on Live).")
         return
     for offset, column in enumerate(st.columns(4)):
-        seed = int(state.seed) + offset
+        seed = seed_after(state.seed, offset)
         try:
             column.image(generate_png(str(models[name]), modified_time(models[name]), labels, seed, controls.style,
                                       controls.look, controls.strength), caption=f"seed {seed}")

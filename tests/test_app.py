@@ -372,6 +372,18 @@ def test_variations_follow_the_image_with_live_off(app):
     assert len(app.main.get("image")) == 1 and "Out of date" in result_caption(app), "a stroke regenerates nothing"
 
 
+def test_the_seed_box_takes_seeds_up_to_two_to_the_53(app):
+    app.run()
+    box = app.number_input(key="seed")
+    assert "9007199254740991" in box.proto.help, "the box says its range"
+    box.set_value(2**53 - 2).run()
+    assert not app.exception, app.exception
+    assert app.session_state["seed"] == 2**53 - 2 and f"seed {2**53 - 2}" in result_caption(app)
+    app.button(key="new_variation").click().run()
+    app.button(key="new_variation").click().run()
+    assert not app.exception and app.session_state["seed"] == 0, "New variation wraps past the largest seed"
+
+
 def test_chosen_label_survives_a_model_switch(app):
     app.run()
     app.button(key=f"chip_{LAND['river'].id}").click().run()
