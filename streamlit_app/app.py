@@ -48,6 +48,7 @@ LABEL_CANVAS = CanvasState(base="base", generation="canvas_gen", strokes="stroke
 LABEL_MAP_TYPES = sorted(ext[1:] for ext, fmt in Image.registered_extensions().items() if fmt in FORMATS)
 DESCRIPTION_CHARS = 300  # a longer model description is cut at a word, in full on hover
 MAX_SEED = 2**53 - 1  # the largest integer a browser's number box holds exactly (the API takes up to 2**63-1)
+UNDO_STEPS = 10  # base-map changes (fill, upload, example, clear, unpainted area) that "Undo" can take back
 NOTICE_SECONDS = 3.0  # a notice goes with the first run that starts this long after it was last shown
 
 st.set_page_config(page_title="GauGAN doodle → photo", page_icon="🎨", layout="wide")
@@ -138,8 +139,23 @@ def repaint_background(key: str, old: int) -> None:
     """A new unpainted-area label takes the place of the old one in the whole drawing, under a fresh canvas."""
     labels = state.get("current_labels")
     if labels is not None:
+        remember_drawing()
         state.base = state.current_labels = np.where(labels == old, state[key], labels)
         reset_canvas(LABEL_CANVAS)
+
+
+def remember_drawing() -> None:
+    """Keep the drawing as it is now (and its canvas aspect) for "Undo", before its base map is replaced."""
+    if state.get("current_labels") is not None:
+        kept_drawings = [*state.get("undo", []), (state.current_labels, state.get("canvas_aspect"))]
+        state.undo = kept_drawings[-UNDO_STEPS:]
+
+
+def undo_base_change() -> None:
+    """The drawing as it was before the last fill, upload, example scene, clear or unpainted-area change."""
+    state.base, state.canvas_aspect = state.undo.pop()
+    state.current_labels = state.base
+    reset_canvas(LABEL_CANVAS)
 
 
 def seed_after(seed: int, offset: int) -> int:
@@ -183,6 +199,7 @@ def active_model(models: dict[str, Path]) -> tuple[str, GauGAN] | None:
 def move_drawing(previous: str, old: list[Label], name: str, new: list[Label]) -> None:
     moved, missing = remap(state.current_labels, old, new, background_label(new))
     state.base = state.current_labels = moved
+    state.undo = []  # drawings in the other model's labels
     reset_canvas(LABEL_CANVAS)
     notice(f"Moved the drawing from **{plain(previous)}** to **{plain(name)}** by label name.")
     if missing:
@@ -337,6 +354,7 @@ def base_map_controls(name: str, model: GauGAN, controls: Controls, available: i
                                     "label edges may be off.")
     take_upload(upload, name, model.labels, controls.background_id)
     if bar.button("Example scene", width="stretch", key="example"):
+        remember_drawing()
         state.canvas_aspect = None
         state.example_seed = state.get("example_seed", -1) + 1  # each click shows the next scene
         size = canvas_size(model, controls, available)
@@ -345,6 +363,7 @@ def base_map_controls(name: str, model: GauGAN, controls: Controls, available: i
         if missing:
             notice(f"{plain(name)} lacks {plain(', '.join(missing))}; shown as its fallback label.")
     if bar.button("Clear", width="stretch", key="clear"):
+        remember_drawing()
         state.base = state.canvas_aspect = None
         reset_canvas(LABEL_CANVAS)
 
@@ -366,6 +385,7 @@ def take_upload(upload, name: str, palette: list[Label], background_id: int) -> 
         state.upload_error = upload.file_id, message
         return
     state.upload_error = None
+    remember_drawing()
     state.base = pad_to_aspect(uploaded, background_id)
     state.canvas_aspect = state.base.shape[0] / state.base.shape[1]
     reset_canvas(LABEL_CANVAS)
@@ -435,6 +455,7 @@ def fill_at_point(drawing: dict | None, label_id: int) -> bool:
         return False
     point = points[-1]
     x = point["left"] + point.get("radius", 1) + point.get("strokeWidth", 1) / 2
+    remember_drawing()
     state.base = bucket_fill(state.current_labels, (round(point["top"]), round(x)), label_id)
     state.current_labels = state.base
     reset_canvas(LABEL_CANVAS)
@@ -551,6 +572,9 @@ def main() -> None:
         base = state.base if state.base is not None else np.full(size, controls.background_id, dtype=np.int64)
         label_id = palette_chips(name, model.labels, controls)
         labels = draw(model.labels, base, label_id, controls)
+        st.button("Undo fill or load", key="undo_base", on_click=undo_base_change, width="stretch",
+                  disabled=not state.get("undo"), help="Takes back the last fill, upload, example scene, Clear or "
+                  "Unpainted area change; the canvas's own Undo (Ctrl+Z) takes back strokes.")
         clicked = st.button("Generate", type="primary", width="stretch", key="generate")
     current = False
     with right:

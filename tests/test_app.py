@@ -478,6 +478,28 @@ def test_fill_paints_the_enclosed_region(app):
     labels = app.session_state["current_labels"]
     assert (labels[120:280, 120:280] == LAND["mountain"].id).all(), "the inside of the outline became mountain"
     assert (labels[:90] == LAND["sky-other"].id).all(), "the outside stays sky"
+    app.button(key="undo_base").click().run()
+    assert not app.exception, app.exception
+    labels = app.session_state["current_labels"]
+    assert (labels[120:280, 120:280] == LAND["sky-other"].id).all(), "Undo takes the fill back"
+    assert (labels[100:110, 100:300] == LAND["mountain"].id).all(), "and keeps the outline"
+    assert app.button(key="undo_base").disabled, "nothing more to undo"
+
+
+def test_undo_takes_back_clear_and_upload_in_turn(app):
+    app.session_state["canvas_0"] = strokes(("tree", (10, 60, 10, 60)))
+    app.run()
+    drawn = app.session_state["current_labels"].copy()
+    app.sidebar.get("file_uploader")[1].set_value(("ids.png", label_map_png(np.full((50, 100), 5, np.uint8)),
+                                                   "image/png")).run()
+    loaded = app.session_state["current_labels"].copy()
+    assert loaded.shape == (SIZE // 2, SIZE)
+    app.button(key="clear").click().run()
+    app.button(key="undo_base").click().run()
+    assert np.array_equal(app.session_state["current_labels"], loaded), "Undo brings back the map, in its shape"
+    app.button(key="undo_base").click().run()
+    assert not app.exception, app.exception
+    assert np.array_equal(app.session_state["current_labels"], drawn), "then the drawing from before the upload"
 
 
 def test_text_from_a_model_folder_is_shown_as_text(app, checkpoints):
