@@ -527,16 +527,21 @@ def upload_error() -> str | None:
 
 def show_messages(box, name: str | None) -> None:
     """Errors that stay while their cause stays (name: the model in use, None if none loads); notices until the
-    user's next action."""
+    user's next action. Each also pops up once as a toast, which shows over the sidebar a phone opens on top."""
+    errors = [upload_error(), state.get("style_error"), state.get("download_error")]
     if state.model_error:
-        box.error(state.model_error + (f" Using **{plain(name)}** instead; your drawing is kept." if name else
-                                       " No other model loads either; pick one in the Model box."))
-    for error in (upload_error(), state.get("style_error"), state.get("download_error")):
-        if error:
-            box.error(error)
+        errors.insert(0, state.model_error + (f" Using **{plain(name)}** instead; your drawing is kept." if name else
+                                              " No other model loads either; pick one in the Model box."))
+    errors = [e for e in errors if e]
+    for error in errors:
+        box.error(error)
     for text in state.notices:
         box.info(text)
-        state.notices[text] = time.monotonic()
+    for text in [*errors, *state.notices]:
+        if text not in state.get("toasted", set()):
+            st.toast(text, icon="⚠️" if text in errors else "ℹ️")
+    state.toasted = {*errors, *state.notices}
+    state.notices = dict.fromkeys(state.notices, time.monotonic())
 
 
 # ---------------------------------------------------------------- page

@@ -183,6 +183,15 @@ def test_bad_upload_is_an_error_and_the_drawing_stays(app):
     assert np.array_equal(app.session_state["current_labels"], before)
 
 
+def test_a_new_error_or_notice_also_pops_up_once_as_a_toast(app):
+    app.run()
+    app.sidebar.get("file_uploader")[1].set_value(("junk.png", b"\x89PNG not really", "image/png")).run()
+    toasts = [unescaped(t.value.replace("**", "")) for t in app.toast]
+    assert len(toasts) == 1 and toasts[0].startswith("Could not use junk.png: not a readable image"), toasts
+    app.run()
+    assert not app.toast and "Could not use junk.png" in texts(app), "once as a toast; the error stays on the page"
+
+
 def test_broken_checkpoint_is_reported_and_the_drawing_stays(app):
     app.session_state["canvas_0"] = strokes(("tree", (10, 60, 10, 60)))
     app.run()

@@ -284,6 +284,24 @@ def test_nvidia_download_shows_progress_then_lists_the_models(tmp_path, slow_arc
         page.get_by_role("option", name="ade20k_pretrained").wait_for(state="visible")
 
 
+@pytest.mark.parametrize("name, data, message", [
+    ("junk.png", b"not an image", r"Could not use junk\.png"),
+    ("sky.png", label_map_png(np.full((40, 60), SKY, np.uint8)), r"Loaded sky\.png"),
+])
+def test_on_a_phone_an_upload_says_how_it_went_over_the_open_sidebar(url, tmp_path, name, data, message):
+    (tmp_path / name).write_bytes(data)
+    with browser_page(width=390, height=844) as page:
+        open_page(page, url)
+        page.get_by_test_id("stExpandSidebarButton").click()
+        upload_file(page, LABEL_MAP_UPLOADER, tmp_path / name)
+        toast = page.get_by_test_id("stToast").filter(has_text=re.compile(message))
+        toast.wait_for(state="visible", timeout=30_000)
+        box = toast.bounding_box()
+        on_top = page.evaluate("([x, y]) => !!document.elementFromPoint(x, y).closest('[data-testid=\"stToast\"]')",
+                               [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2])
+        assert on_top and 0 <= box["x"] and box["x"] + box["width"] <= 390, "the toast shows over the sidebar"
+
+
 def test_a_download_error_goes_when_its_expander_is_closed(url, tmp_path):
     with browser_page() as page:
         open_page(page, url)
