@@ -104,6 +104,11 @@ def choose_label(page, name: str) -> None:
     wait_idle(page)
 
 
+def message(page, text):
+    """The page's error or notice holding text, in the messages box above the canvas (its toast aside)."""
+    return page.locator(".st-key-messages").get_by_text(text)
+
+
 def pick(page, box: str, option: str) -> None:
     """Choose an option in the named select-box."""
     page.get_by_role("combobox", name=box).click()

@@ -8,8 +8,8 @@ import time
 
 import numpy as np
 import pytest
-from browser import (CANVAS, RESULT, browser_page, choose_label, label_map, open_page, paint, pick, result_src,
-                     stroke, streamlit_server, upload_file, wait_idle, wait_new_result)
+from browser import (CANVAS, RESULT, browser_page, choose_label, label_map, message, open_page, paint, pick,
+                     result_src, stroke, streamlit_server, upload_file, wait_idle, wait_new_result)
 from helpers import ROOT, local_server, official_archive
 from PIL import Image
 from test_app import coco_landscape_map
@@ -94,7 +94,7 @@ def test_bad_upload_error_stays_and_the_drawing_survives(url, tmp_path):
         junk = tmp_path / "junk.png"
         junk.write_bytes(b"\x89PNG\r\n\x1a\n but not really")
         upload_file(page, LABEL_MAP_UPLOADER, junk)
-        error = page.get_by_text(re.compile(r"Could not use junk\.png: .*not a readable image"))
+        error = message(page, re.compile(r"Could not use junk\.png: .*not a readable image"))
         error.wait_for(state="visible", timeout=30_000)
         paint(page, [(40, 250), (200, 260)])  # another rerun: the error stays while the file does
         assert error.is_visible(), "the error stays on screen while the bad file is in the uploader"
@@ -110,7 +110,7 @@ def test_an_uploaded_map_keeps_its_shape_on_the_canvas_and_in_the_photo(url, tmp
         open_page(page, url)
         before = result_src(page)
         upload_file(page, LABEL_MAP_UPLOADER, tmp_path / "coco.png")
-        page.get_by_text(re.compile(r"Loaded coco\.png \(640×420\)")).wait_for(timeout=30_000)
+        message(page, re.compile(r"Loaded coco\.png \(640×420\)")).wait_for(timeout=30_000)
         photo = fetch_png(page, wait_new_result(page, before))
         canvas = canvas_box(page)
         assert abs(canvas["width"] / canvas["height"] - 640 / 420) < 0.01, canvas
@@ -187,7 +187,7 @@ def test_broken_checkpoint_keeps_the_drawing_and_the_model_in_use(broken_url):
         painted = (label_map(page) == MOUNTAIN).sum()
         page.get_by_role("combobox", name="Model").click()
         page.get_by_role("option", name="broken_pretrained").click()
-        page.get_by_text("Could not load model").wait_for(state="visible", timeout=30_000)
+        message(page, "Could not load model").wait_for(state="visible", timeout=30_000)
         wait_idle(page)
         assert page.get_by_role("combobox", name="Model").input_value() == "landscape"
         assert (label_map(page) == MOUNTAIN).sum() >= painted * 0.9, "the drawing is kept"
@@ -273,7 +273,7 @@ def test_nvidia_download_shows_progress_then_lists_the_models(tmp_path, slow_arc
         bar = page.locator('[data-testid="stProgress"]')
         bar.get_by_text(re.compile(r"Downloading the archive .*: [\d.]+ [KM]B of [\d.]+ [KM]B")).wait_for(
             state="visible", timeout=30_000)
-        page.get_by_text(re.compile(r"Unpacked into .*ade20k_pretrained")).wait_for(state="visible", timeout=60_000)
+        message(page, re.compile(r"Unpacked into .*ade20k_pretrained")).wait_for(state="visible", timeout=60_000)
         wait_idle(page)
         assert bar.count() == 0, "the bar goes once the models are unpacked"
         models = page.get_by_role("combobox", name="Model")
@@ -312,7 +312,7 @@ def test_a_download_error_goes_when_its_expander_is_closed(url, tmp_path):
         page.get_by_text("I accept the licence: non-commercial use only").click()
         wait_idle(page)
         page.get_by_role("button", name="Download and unpack").click()
-        error = page.get_by_text(re.compile(r"Could not download .*missing\.tar\.gz"))
+        error = message(page, re.compile(r"Could not download .*missing\.tar\.gz"))
         error.wait_for(state="visible", timeout=30_000)
         page.get_by_text("Get NVIDIA's pretrained models").click()  # closes the expander
         error.wait_for(state="detached", timeout=30_000)
@@ -342,7 +342,7 @@ def test_text_from_model_files_and_uploads_is_shown_as_text(tmp_path, request_lo
         page.get_by_role("button", name=f"<img src={shown}/t.png>", exact=True).wait_for(state="visible")
         page.get_by_text(f"![d]({shown}/d.png) <img src={shown}/e.png>").first.wait_for(state="visible")
         upload_file(page, LABEL_MAP_UPLOADER, junk)
-        page.get_by_text(re.compile(r"Could not use <img src=")).wait_for(state="visible", timeout=30_000)
+        message(page, re.compile(r"Could not use <img src=")).wait_for(state="visible", timeout=30_000)
         page.wait_for_timeout(500)
         fetching = page.locator(f'img[src^="{base}"], a[href^="{base}"]')
         assert fetching.count() == 0, [fetching.nth(i).evaluate("e => e.outerHTML") for i in range(fetching.count())]

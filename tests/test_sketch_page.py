@@ -165,6 +165,13 @@ def test_draw_lines_in_sketch_mode_and_get_a_photo_then_go_back_and_forth(checkp
         assert (shown < 128).sum() > 300, "and it is on the canvas, to draw on"
 
 
+def fits_its_column(page) -> bool:
+    """Whether the sketch canvas lies within its column."""
+    canvas = page.locator(SKETCH_CANVAS).bounding_box()
+    column = page.locator('[data-testid="stColumn"]').filter(has=page.locator(SKETCH_CANVAS)).last.bounding_box()
+    return bool(canvas and column) and column["x"] - 1 <= canvas["x"] and canvas["x"] + canvas["width"] <= column["x"] + column["width"] + 1
+
+
 @pytest.mark.browser
 @pytest.mark.slow
 @pytest.mark.parametrize("width, height, size", [(1280, 900, "Large (512 px)"), (390, 844, "Medium (384 px)")])
@@ -179,16 +186,19 @@ def test_the_sketch_canvas_and_photo_fit_their_columns_and_keep_the_sketch(check
         if phone:
             page.get_by_test_id("stSidebarCollapseButton").click()
         page.wait_for_selector(SKETCH_CANVAS, timeout=60_000)
+        for _ in range(60):  # the column-width probe fits the canvas once after the first render
+            if fits_its_column(page):
+                break
+            page.wait_for_timeout(500)
         wait_idle(page)
-        page.wait_for_timeout(800)  # the column-width probe fits the canvas once after the first render
+        page.wait_for_timeout(500)  # the fitted canvas mounts
         wait_idle(page)
         canvas = page.locator(SKETCH_CANVAS).bounding_box()
         stroke(page, [(5, canvas["height"] / 2), (canvas["width"] - 5, canvas["height"] / 2)], SKETCH_CANVAS)
         wait_new_result(page, None)
         wait_idle(page)
+        assert fits_its_column(page)
         canvas = page.locator(SKETCH_CANVAS).bounding_box()
-        column = page.locator('[data-testid="stColumn"]').filter(has=page.locator(SKETCH_CANVAS)).last.bounding_box()
-        assert column["x"] - 1 <= canvas["x"] and canvas["x"] + canvas["width"] <= column["x"] + column["width"] + 1
         photo = page.locator(RESULT).first.bounding_box()
         assert photo["x"] >= 0 and photo["x"] + photo["width"] <= width + 1, "the photo runs off the window"
         sketch = downloaded_sketch(page)
