@@ -109,6 +109,13 @@ def message(page, text):
     return page.locator(".st-key-messages").get_by_text(text)
 
 
+def open_sidebar(page) -> None:
+    """Unfold the sidebar a narrow window folds away, and wait until it has slid in."""
+    page.get_by_test_id("stExpandSidebarButton").click()
+    page.get_by_role("combobox", name="Model").wait_for(state="visible")
+    page.wait_for_timeout(500)
+
+
 def pick(page, box: str, option: str) -> None:
     """Choose an option in the named select-box."""
     page.get_by_role("combobox", name=box).click()

@@ -8,8 +8,8 @@ import time
 
 import numpy as np
 import pytest
-from browser import (CANVAS, RESULT, browser_page, choose_label, label_map, message, open_page, paint, pick,
-                     result_src, stroke, streamlit_server, upload_file, wait_idle, wait_new_result)
+from browser import (CANVAS, RESULT, browser_page, choose_label, label_map, message, open_page, open_sidebar, paint,
+                     pick, result_src, stroke, streamlit_server, upload_file, wait_idle, wait_new_result)
 from helpers import ROOT, local_server, official_archive
 from PIL import Image
 from test_app import coco_landscape_map
@@ -292,7 +292,7 @@ def test_on_a_phone_an_upload_says_how_it_went_over_the_open_sidebar(url, tmp_pa
     (tmp_path / name).write_bytes(data)
     with browser_page(width=390, height=844) as page:
         open_page(page, url)
-        page.get_by_test_id("stExpandSidebarButton").click()
+        open_sidebar(page)
         upload_file(page, LABEL_MAP_UPLOADER, tmp_path / name)
         toast = page.get_by_test_id("stToast").filter(has_text=re.compile(message))
         toast.wait_for(state="visible", timeout=30_000)

@@ -6,8 +6,8 @@ import re
 import numpy as np
 import pytest
 import streamlit as st
-from browser import (CANVAS, RESULT, browser_page, label_map, open_page, paint, pick, result_src, stroke,
-                     streamlit_server, wait_idle, wait_new_result)
+from browser import (CANVAS, RESULT, browser_page, label_map, open_page, open_sidebar, paint, pick, result_src,
+                     stroke, streamlit_server, wait_idle, wait_new_result)
 from helpers import ROOT
 from PIL import Image
 from streamlit.testing.v1 import AppTest
@@ -180,7 +180,7 @@ def test_the_sketch_canvas_and_photo_fit_their_columns_and_keep_the_sketch(check
         open_page(page, url)
         phone = width < 500  # the sidebar is folded away
         if phone:
-            page.get_by_test_id("stExpandSidebarButton").click()
+            open_sidebar(page)
         pick(page, "Model", "landscape-sketch")
         pick(page, "Canvas", size)
         if phone:
