@@ -528,11 +528,10 @@ def upload_error() -> str | None:
 def show_messages(box, name: str | None) -> None:
     """Errors that stay while their cause stays (name: the model in use, None if none loads); notices until the
     user's next action. Each also pops up once as a toast, which shows over the sidebar a phone opens on top."""
-    errors = [upload_error(), state.get("style_error"), state.get("download_error")]
-    if state.model_error:
-        errors.insert(0, state.model_error + (f" Using **{plain(name)}** instead; your drawing is kept." if name else
-                                              " No other model loads either; pick one in the Model box."))
-    errors = [e for e in errors if e]
+    model_error = state.model_error and state.model_error + (
+        f" Using **{plain(name)}** instead; your drawing is kept." if name else
+        " No other model loads either; pick one in the Model box.")
+    errors = [e for e in (model_error, upload_error(), state.get("style_error"), state.get("download_error")) if e]
     for error in errors:
         box.error(error)
     for text in state.notices:
