@@ -106,8 +106,6 @@ def label_page_settings(page) -> dict:
             "tool": page.locator(".st-key-tool label:has(input:checked)").inner_text()}
 
 
-@pytest.mark.browser
-@pytest.mark.slow
 def downloaded_sketch(page) -> np.ndarray:
     """The sketch as the page's "Download sketch" button hands it out, once a photo of it is on screen."""
     page.wait_for_function("sel => { const i = document.querySelector(sel); return i && i.complete && i.naturalWidth > 0; }",
@@ -119,6 +117,8 @@ def downloaded_sketch(page) -> np.ndarray:
     return np.asarray(Image.open(download.value.path()).convert("RGB"))
 
 
+@pytest.mark.browser
+@pytest.mark.slow
 def test_draw_lines_in_sketch_mode_and_get_a_photo_then_go_back_and_forth(checkpoints):
     with streamlit_server(checkpoints) as url, browser_page() as page:
         open_page(page, url)
