@@ -135,10 +135,14 @@ def fit_drawing(canvas: CanvasState, size: tuple[int, int],
 
 
 def column_width(key: str) -> int | None:
-    """The width in CSS pixels of the column this is placed in, as the browser last reported it (None at first)."""
+    """The width in CSS pixels of the column this is placed in, as the browser last reported it. Until a newly
+    placed probe reports (a mode switch places another), the width any probe last reported: both modes' canvas
+    columns are the same width, so the canvas does not change size under the first strokes. None at first."""
     result = _width_probe(key=key, default={"width": None}, on_width_change=lambda: None, width="stretch", height=0)
     width = result.get("width") if hasattr(result, "get") else getattr(result, "width", None)
-    return int(width) if isinstance(width, (int, float)) and width > 0 else None
+    if isinstance(width, (int, float)) and width > 0:
+        st.session_state.column_width = int(width)
+    return st.session_state.get("column_width")
 
 
 def fitted_width(chosen: int, available: int | None) -> int:
