@@ -123,10 +123,24 @@ def pick(page, box: str, option: str) -> None:
     wait_idle(page)
 
 
-def upload_file(page, uploader_label: str, path: Path) -> None:
-    """Put a file into the file uploader whose label starts with uploader_label."""
+def upload_file(page, uploader_label: str, path: Path, tries: int = 3) -> None:
+    """Put a file into the file uploader whose label starts with uploader_label, and wait until it lists the file.
+
+    A file set while a rerun replaces the uploader's input is dropped without a trace (no chip, no rerun), as a
+    person's drop would be in that instant; the file is set again then."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text=uploader_label)
-    uploader.locator('input[type="file"]').set_input_files(str(path))
+    for _ in range(tries):
+        uploader.locator('input[type="file"]').set_input_files([])  # the same file again would change nothing
+        uploader.locator('input[type="file"]').set_input_files(str(path))
+        try:
+            chip = uploader.get_by_test_id("stFileChipName").filter(has_text=path.name[-8:])  # long names: "ab...yz"
+            chip.wait_for(timeout=10_000)
+            return
+        except PlaywrightTimeout:
+            continue
+    raise AssertionError(f"the uploader did not take {path.name} in {tries} tries")
 
 
 def stroke(page, points: list[tuple[float, float]], canvas: str = CANVAS) -> None:
