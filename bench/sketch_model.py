@@ -1,10 +1,11 @@
-"""The shipped sketch model through the public API: Pix2Pix.from_checkpoint("checkpoints/landscape-sketch")
-.generate(sketch) at 256², 2 threads, on held-out landscape sketches and the sample sheet's hand-drawn ones;
---peer adds another sketch model folder (say an earlier model) to the same run. Sketches are timed in turn, every
+"""A sketch model through the public API: load_sketch_model("checkpoints/landscape-sketch").generate(sketch) at
+256², 2 threads, on held-out landscape sketches and the sample sheet's hand-drawn ones; --peer adds another sketch
+model folder (say the read-and-paint landscape-sketch-reader) to the same run. Sketches are timed in turn, every
 model on each sketch before the next.
 
-Prints, per model, its size on disk, the load time and the median and worst over the sketches of the per-sketch
-median ms of the network alone and of generate() end to end (sketch in, PIL image out).
+Prints, per model, its folder's size on disk (a read-and-paint model's painter not counted), the load time and the
+median and worst over the sketches of the per-sketch median ms of the U-Net alone (pix2pix) or of reading the
+sketch (read-and-paint), and of generate() end to end (sketch in, PIL image out).
 Budget (issue 13): <= 150 ms per image, <= 25 MB.
     python bench/sketch_model.py [--sketches 12] [--peer DIR]
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 import common
 import torch
 
-from gaugan import Pix2Pix
+from gaugan import Pix2Pix, load_sketch_model
 from gaugan.data.sketch import LANDSCAPE_SKETCH, SketchSource
 from gaugan.sketch_samples import HAND_DRAWN, draw_strokes
 
@@ -37,14 +38,16 @@ def main() -> None:
     models, loads = {}, {}
     for name, folder in folders.items():
         started = time.perf_counter()
-        models[name] = Pix2Pix.from_checkpoint(folder, device="cpu")
+        models[name] = load_sketch_model(folder, device="cpu")
         loads[name] = time.perf_counter() - started
-    times = {(name, part): [] for name in models for part in ("network", "generate()")}
+    first = {name: "network" if isinstance(model, Pix2Pix) else "read()" for name, model in models.items()}
+    times = {(name, part): [] for name in models for part in (first[name], "generate()")}
     for sketch in sketches:
         x = torch.tensor(sketch).permute(2, 0, 1)[None].float() / 127.5 - 1
         for name, model in models.items():
             with torch.inference_mode():
-                times[name, "network"].append(common.median_seconds(lambda: model.network(x), args.repeats))
+                alone = (lambda: model.network(x)) if first[name] == "network" else (lambda: model.read(sketch))
+                times[name, first[name]].append(common.median_seconds(alone, args.repeats))
             times[name, "generate()"].append(common.median_seconds(lambda: model.generate(sketch), args.repeats))
     print(f"{len(sketches)} sketches ({args.sketches} held-out, {len(HAND_DRAWN)} hand-drawn), 256x256, "
           f"{args.repeats} runs each, {torch.get_num_threads()} threads; ms")

@@ -7,10 +7,11 @@ from .pipeline import GauGAN
 from .presets import PRESETS, Preset
 from .semantics import compact_semantics, encode_semantics, instance_map, remap, to_label_map
 from .shipped import shipped_checkpoint
-from .sketch import Pix2Pix
+from .sketch import Pix2Pix, load_sketch_model
+from .sketch_reader import ReadAndPaint
 
 __all__ = [
     "PRESETS", "Preset", "SPADEGenerator", "compact_semantics", "encode_semantics", "instance_map", "load_generator",
     "download", "CheckpointError", "InputError", "load_model", "GauGAN", "Pix2Pix", "to_label_map", "remap",
-    "shipped_checkpoint",
+    "shipped_checkpoint", "ReadAndPaint", "load_sketch_model",
 ]

@@ -18,6 +18,7 @@ from .data.sketch import LANDSCAPE_SKETCH
 from .errors import InputError
 from .model_card import MAX_CARD_BYTES, read_json
 from .presets import Preset, landscape_preset
+from .reader_train import ReaderConfig
 from .shipped import checkpoint_argument
 from .sketch_train import SKETCH_DEFAULTS as SK
 from .train import TrainConfig
@@ -194,6 +195,20 @@ def cmd_train(args: argparse.Namespace) -> None:
                              label_nc=max(label["id"] for label in config["labels"]) + 1)
     config = with_run_shape(TrainConfig(**config, preset=preset.to_dict()), given_options(args))
     print(main(config, progress=not args.quiet, time_limit=args.time_limit))
+
+
+def cmd_train_reader(args: argparse.Namespace) -> None:
+    from .reader_train import train_reader
+
+    given = {k: v for k, v in vars(args).items() if k in {f.name for f in fields(ReaderConfig)} and v is not None}
+    config = ReaderConfig(**given)
+    if not 0 <= config.folder_share <= 1:
+        raise InputError(f"--folder-share must be in 0..1, found {config.folder_share}")
+    log = (lambda message: None) if args.quiet else print
+    done = train_reader(config, args.workers, args.time_limit, log)
+    if done.name == "model":
+        print(f"wrote the sketch model {done}; it paints with {config.painter!r} (a folder beside it of that name, "
+              "else the shipped model)")
 
 
 def cmd_export(args: argparse.Namespace) -> None:
@@ -387,6 +402,29 @@ def build_parser() -> argparse.ArgumentParser:
     sketch.add_argument("--init", help="a sketch model folder (ours or a released <name>_pix2pix) whose generator "
                                        "starts the run; its network shape comes with it (fine-tuning)")
     train.set_defaults(func=cmd_train)
+
+    r = ReaderConfig()
+    reader = sub.add_parser("train-reader", help="train a read-and-paint sketch model: sketches -> label maps that a "
+                            "SPADE model paints", description="Train a sketch reader for a painter that paints the "
+                            "landscape labels: line sketches of landscape layouts are read back into the layouts. "
+                            "The model folder is written to OUT/model; OUT/state.pt resumes (gaugan/reader_train.py).")
+    reader.add_argument("--out", help=f"run folder (default: {r.out})")
+    reader.add_argument("--data", help="'landscape' (procedural layouts) or a folder whose labels/ holds landscape "
+                        f"label maps, e.g. from `gaugan data traced`, mixed with procedural ones (default: {r.data})")
+    reader.add_argument("--folder-share", dest="folder_share", type=float,
+                        help=f"with --data FOLDER: the share of sketches drawn from its layouts (default: {r.folder_share})")
+    reader.add_argument("--painter", help=f"the SPADE model that paints: a folder or a shipped model's name; it must "
+                        f"paint the landscape labels (default: {r.painter})")
+    reader.add_argument("--pairs", type=at_least(1), help=f"sketches drawn before training (default: {r.pairs})")
+    reader.add_argument("--steps", type=at_least(1), help=f"total steps (default: {r.steps})")
+    reader.add_argument("--batch-size", dest="batch_size", type=at_least(1), help=f"default: {r.batch_size}")
+    reader.add_argument("--width", type=at_least(1), help=f"the reader's U-Net width (default: {r.width})")
+    reader.add_argument("--seed", type=at_least(0), help=f"layouts, sketches and initial weights (default: {r.seed})")
+    reader.add_argument("--workers", type=at_least(1), default=2, help="processes drawing sketches (default: %(default)s)")
+    reader.add_argument("--time-limit", dest="time_limit", type=float,
+                        help="stop after this many seconds with the state saved; the same command continues")
+    reader.add_argument("--quiet", action="store_true", help="no progress messages")
+    reader.set_defaults(func=cmd_train_reader)
 
     exp = sub.add_parser("export", help="run folder -> model folder with model.json")
     exp.add_argument("--run", required=True, help="a run folder holding state.pt (`gaugan train --out`)")

@@ -3,6 +3,8 @@ class-conditional sketch generators; loading, saving, telling them apart from SP
 
 Our sketch model folders hold generator.pth and a model.json with format SKETCH_FORMAT, "kind": "sketch",
 the network's constructor arguments, the input size, the class names (if conditional) and the data direction.
+A network of type "reader" is a read-and-paint model instead (gaugan/sketch_reader.py); load_sketch_model loads
+either kind.
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ SKETCH_KIND, SPADE_KIND = "sketch", "spade"
 RELEASED_SUFFIX = "_pix2pix"  # the reference's released folders: <name>_pix2pix/latest_net_G.pth
 MAX_INPUT_SIZE = 2048
 NETWORKS = {"unet": UnetGenerator, "conditional": ClassConditionalGenerator}
+READER_TYPE = "reader"  # a read-and-paint model (gaugan/sketch_reader.py)
 
 
 def _is_unet_state_file(path: Path) -> bool:
@@ -70,9 +73,10 @@ def read_sketch_card(folder: Path) -> dict | None:
     card = read_card_json(path)
     card = card if isinstance(card, dict) else {}
     network = card.get("network")
-    if card.get("format") != SKETCH_FORMAT or not isinstance(network, dict) or network.get("type") not in NETWORKS:
+    types = (*NETWORKS, READER_TYPE)
+    if card.get("format") != SKETCH_FORMAT or not isinstance(network, dict) or network.get("type") not in types:
         raise CheckpointError(f"{path}: expected a JSON object of format {SKETCH_FORMAT!r} with a 'network' of type "
-                              f"{'/'.join(NETWORKS)}, found format {card.get('format')!r}")
+                              f"{'/'.join(types)}, found format {card.get('format')!r}")
     return card
 
 
@@ -95,6 +99,8 @@ def load_sketch_network(path: str | Path) -> tuple[torch.nn.Module, dict]:
     path = Path(path)
     folder = path if path.is_dir() else path.parent
     card = read_sketch_card(folder) if path.is_dir() else None
+    if card is not None and card["network"]["type"] == READER_TYPE:
+        raise CheckpointError(f"{folder} is a read-and-paint sketch model: load it with gaugan.load_sketch_model")
     if card is not None:
         weights = folder / card.get("files", {}).get("generator", GENERATOR_WEIGHTS)
         state = read_state_dict(weights)
@@ -207,10 +213,21 @@ class Pix2Pix:
         return image if image.size == (width, height) else image.resize((width, height), Image.BICUBIC)
 
 
+def load_sketch_model(path: str | Path, device: torch.device | str | None = None):
+    """Any sketch model: a read-and-paint folder as gaugan.sketch_reader.ReadAndPaint, else Pix2Pix (the same
+    generate() signature)."""
+    from .sketch_reader import ReadAndPaint  # it builds on this module
+
+    card = read_sketch_card(Path(path)) if Path(path).is_dir() else None
+    if card is not None and card["network"]["type"] == READER_TYPE:
+        return ReadAndPaint.from_checkpoint(path, device)
+    return Pix2Pix.from_checkpoint(path, device=device)
+
+
 def sketch_converter(checkpoint: str | Path, seed: int | None = None, class_id: str | None = None,
                      keep_aspect: bool = True) -> Callable[[Path, Path], None]:
     """convert(sketch file, photo file) with a sketch model loaded once (the `generate` command)."""
-    model = Pix2Pix.from_checkpoint(checkpoint)
+    model = load_sketch_model(checkpoint)
     chosen = int(class_id) if class_id is not None and class_id.isdigit() else class_id
     model.class_index(chosen)  # refuse a wrong --class before any file is read
 

@@ -19,7 +19,7 @@ from .errors import InputError
 from .evaluate import SegmenterConfig, format_frechet, frechet_figures, load_or_train_segmenter, predict
 from .model_card import read_card_json
 from .realism import format_realism, realism
-from .sketch import Pix2Pix
+from .sketch import load_sketch_model
 
 
 def evaluate_sketch(checkpoint: str | Path, data: str | None = None, n: int = 200, out: str | Path | None = None,
@@ -30,7 +30,7 @@ def evaluate_sketch(checkpoint: str | Path, data: str | None = None, n: int = 20
     folder (`photos`) to paint its held-out scenes alike; with `photos` the results add the realism figures against the
     held-out photographs. record=True stores the results in its model.json.
     """
-    model = Pix2Pix.from_checkpoint(checkpoint)
+    model = load_sketch_model(checkpoint)
     trained = model.card.get("training", {})
     data = data or trained.get("data", LANDSCAPE_SKETCH)
     edges = trained.get("sketch", {}).get("edges_from_photos", False)

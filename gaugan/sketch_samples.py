@@ -7,7 +7,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from .data.sketch import LANDSCAPE_SKETCH, SketchSource
-from .sketch import Pix2Pix
+from .sketch import load_sketch_model
 
 def loop(cx: float, cy: float, rx: float, ry: float, wobble: float = 0.08) -> list[tuple[float, float]]:
     """A closed, slightly uneven round stroke (a tree crown, a cloud, the sun)."""
@@ -56,7 +56,7 @@ def draw_strokes(strokes: list[tuple[int, list[tuple[int, int]]]], size: int = 2
 
 def sketch_sample_sheet(checkpoint: str | Path, out: str | Path, columns: int = 3) -> Path:
     """PNG grid of (sketch | generated) pairs: held-out landscape sketches, then the hand-drawn ones."""
-    model = Pix2Pix.from_checkpoint(checkpoint)
+    model = load_sketch_model(checkpoint)
     held_out = SketchSource(LANDSCAPE_SKETCH, "test", size=model.input_size)
     sketches = [held_out[i][0] for i in range(HELD_OUT)] + [draw_strokes(s, model.input_size) for s in HAND_DRAWN]
     tiles = [np.concatenate([s, np.asarray(model.generate(s))], 1) for s in sketches]

@@ -1,6 +1,6 @@
 """The page's sketch mode (for sketch models): black pen on a white canvas, eraser, pen width, the photo beside it.
 
-Layout and session state only; gaugan.Pix2Pix does the work.
+Layout and session state only; the sketch model (gaugan.load_sketch_model) does the work.
 """
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from gaugan import Pix2Pix
+from gaugan import Pix2Pix, ReadAndPaint, load_sketch_model
 from gaugan.canvas import blank_sketch, compose_sketch, fit_sketch, has_lines, png_bytes
+from gaugan.labelmaps import colourize
 from streamlit_drawable_canvas import st_canvas
 from widgets import (CANVAS_SIZES, CanvasState, column_width, fit_drawing, fitted_width, kept, plain, reset_canvas,
                      undo_shortcuts)
@@ -23,16 +24,24 @@ SKETCH_CANVAS = CanvasState(base="sketch_base", generation="sketch_gen", strokes
 
 
 @st.cache_resource(show_spinner="Loading sketch model…")
-def load_sketch_model(path: str, modified: float) -> Pix2Pix:
+def cached_sketch_model(path: str, modified: float) -> Pix2Pix | ReadAndPaint:
     """One loaded sketch model per checkpoint (and file version) per process."""
-    return Pix2Pix.from_checkpoint(path)
+    return load_sketch_model(path)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def photo_png(path: str, modified: float, sketch_png: bytes, class_id: str | None) -> bytes:
     """The photo for a sketch as PNG, cached by (model, sketch, class)."""
     sketch = Image.open(io.BytesIO(sketch_png))
-    return png_bytes(load_sketch_model(path, modified).generate(sketch, class_id=class_id, keep_aspect=True))
+    return png_bytes(cached_sketch_model(path, modified).generate(sketch, class_id=class_id, keep_aspect=True))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def reading_png(path: str, modified: float, sketch_png: bytes) -> bytes:
+    """What a read-and-paint model reads in a sketch: its label map in the painter's colours, as PNG."""
+    model = cached_sketch_model(path, modified)
+    labels = model.read(Image.open(io.BytesIO(sketch_png)))
+    return png_bytes(Image.fromarray(colourize(labels, model.painter.labels)))
 
 
 def draw(base: np.ndarray, tool: str, width: int) -> np.ndarray | None:
@@ -57,7 +66,7 @@ def render(folder: Path, name: str, modified: float) -> None:
     state = st.session_state
     state.setdefault("sketch_gen", 0)
     try:
-        model = load_sketch_model(str(folder), modified)
+        model = cached_sketch_model(str(folder), modified)
     except Exception as exc:  # a broken checkpoint: say so, keep the page up
         st.error(f"Could not load sketch model **{plain(name)}**: {plain(exc)}")
         return
@@ -95,3 +104,7 @@ def render(folder: Path, name: str, modified: float) -> None:
                            key="download_sketch_photo")
         st.download_button("Download sketch", sketch_png, "sketch.png", "image/png", on_click="ignore",
                            key="download_sketch")
+        if isinstance(model, ReadAndPaint):
+            with st.expander("What the model read"):
+                st.image(reading_png(str(folder), modified, sketch_png), width=size,
+                         caption="The regions read from your lines: what the painter painted.")

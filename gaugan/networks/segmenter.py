@@ -14,10 +14,10 @@ def _stage(cin: int, cout: int) -> nn.Sequential:
 class Segmenter(nn.Module):
     """A small U-Net: image in [-1, 1] -> per-pixel class logits; `features` gives pooled bottleneck features."""
 
-    def __init__(self, num_classes: int, width: int = 16) -> None:
+    def __init__(self, num_classes: int, width: int = 16, in_channels: int = 3) -> None:
         super().__init__()
         widths = [width, width * 2, width * 4, width * 8]
-        self.down = nn.ModuleList(_stage(cin, cout) for cin, cout in zip([3, *widths[:-1]], widths))
+        self.down = nn.ModuleList(_stage(cin, cout) for cin, cout in zip([in_channels, *widths[:-1]], widths))
         self.up = nn.ModuleList(_stage(widths[i] + widths[i + 1], widths[i]) for i in reversed(range(3)))
         self.head = nn.Conv2d(width, num_classes, 1)
 

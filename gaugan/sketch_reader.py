@@ -1,0 +1,128 @@
+"""Read-and-paint sketch models: a reader turns a line drawing into a label map, a SPADE model paints it.
+
+The folder holds reader.pth and a model.json of SKETCH_FORMAT whose network has type "reader" and whose "painter"
+names the SPADE model folder that paints: a folder beside this one, else a shipped model of that name.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .checkpoints import MODEL_CARD, CheckpointError, load_weights, read_state_dict
+from .errors import InputError
+from .model_card import plain_file_name, plain_text
+from .networks.layout_reader import LayoutReader
+from .pipeline import GauGAN
+from .shipped import shipped_checkpoint
+from .sketch import READER_TYPE, SKETCH_FORMAT, SKETCH_KIND, as_rgb_array, read_sketch_card
+
+READER_WEIGHTS = "reader.pth"
+MAX_READ_SIDE = 512  # the reader's logits are computed at most this large; the map is then enlarged by repetition
+READER_LIMITS = {"num_classes": (1, 1024), "width": (1, 256), "grid": (8, 1024)}
+
+
+def painter_folder(folder: Path, name: object) -> Path:
+    """The painter a reader's card names: the folder of that name beside the reader's, else the shipped model."""
+    name = plain_file_name(name, f"{folder / MODEL_CARD}: painter")
+    beside = folder.resolve().parent / name
+    if beside.is_dir():
+        return beside
+    try:
+        return shipped_checkpoint(name)
+    except CheckpointError:
+        raise CheckpointError(f"{folder}: its painter {name!r} is neither a folder beside it ({beside}) nor a shipped "
+                              "model; put the painter's model folder there") from None
+
+
+def reader_network(card: dict, source: str) -> LayoutReader:
+    """The reader a card's 'network' entry describes (built on the meta device: the weights file supplies tensors)."""
+    network = card["network"]
+    arguments = {k: v for k, v in network.items() if k != "type"}
+    if set(arguments) != set(READER_LIMITS):
+        raise CheckpointError(f"{source}: a reader's network takes {', '.join(READER_LIMITS)}, found "
+                              f"{', '.join(arguments) or 'none'}")
+    for key, (low, high) in READER_LIMITS.items():
+        value = arguments[key]
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise CheckpointError(f"{source}: network.{key} must be an integer in {low}..{high}, found {value!r}")
+    try:
+        with torch.device("meta"):
+            return LayoutReader(**arguments)
+    except ValueError as exc:
+        raise CheckpointError(f"{source}: {exc}") from None
+
+
+class ReadAndPaint:
+    """A sketch model made of a reader and a SPADE painter; generate() takes what Pix2Pix.generate takes."""
+
+    conditional = False
+    classes: list[str] = []
+    direction = "AtoB"
+
+    def __init__(self, reader: LayoutReader, painter: GauGAN, card: dict) -> None:
+        names = [label.name for label in painter.labels]
+        if card.get("labels") != names:
+            raise CheckpointError(f"the reader reads the labels {card.get('labels')}, but its painter "
+                                  f"{painter.name!r} paints {names}")
+        self.reader = reader.eval().to(painter.device)
+        self.painter = painter
+        self.card = card
+        self.ids = np.array([label.id for label in painter.labels], dtype=np.uint8)
+        self.input_size = painter.preset.crop_size
+
+    @classmethod
+    def from_checkpoint(cls, folder: str | Path, device: torch.device | str | None = None) -> "ReadAndPaint":
+        """Load the reader and its painter (strictly, as GauGAN.from_checkpoint does)."""
+        folder = Path(folder)
+        card = read_sketch_card(folder)
+        source = str(folder / MODEL_CARD)
+        if card is None or card["network"]["type"] != READER_TYPE:
+            raise CheckpointError(f"{folder}: expected a read-and-paint sketch model ({MODEL_CARD} with a network of "
+                                  f"type {READER_TYPE!r})")
+        plain_text(card.get("painter"), f"{source}: painter")
+        reader = reader_network(card, source)
+        weights = folder / plain_file_name(card.get("files", {}).get("reader", READER_WEIGHTS), f"{source}: files.reader")
+        load_weights(reader, read_state_dict(weights), str(weights), assign=True)
+        painter = GauGAN.from_checkpoint(painter_folder(folder, card["painter"]), device=device)
+        return cls(reader, painter, card)
+
+    def class_index(self, class_id: int | str | None) -> None:
+        """None: the painter draws whatever the sketch shows; a class is refused."""
+        if class_id is not None:
+            raise InputError(f"this sketch model is not class-conditional: it takes no class, found {class_id!r}")
+
+    @torch.inference_mode()
+    def read(self, sketch: Image.Image | np.ndarray) -> np.ndarray:
+        """The label map (H, W) of painter ids that the reader sees in a sketch of size (H, W)."""
+        grey = Image.fromarray(as_rgb_array(sketch)).convert("L")
+        width, height = grey.size
+        scale = min(1.0, MAX_READ_SIDE / max(width, height))
+        small = grey.resize((max(1, round(width * scale)), max(1, round(height * scale))), Image.BOX)
+        x = torch.from_numpy(np.asarray(small, dtype=np.float32) / 127.5 - 1)[None, None].to(self.painter.device)
+        labels = self.ids[self.reader(x)[0].argmax(0).cpu().numpy()]
+        if labels.shape == (height, width):
+            return labels
+        return np.asarray(Image.fromarray(labels).resize((width, height), Image.NEAREST))
+
+    def generate(self, sketch: Image.Image | np.ndarray, seed: int | None = None,
+                 class_id: int | str | None = None, keep_aspect: bool = False) -> Image.Image:
+        """A photo of the sketch's size: the painter's image of the label map read from it. seed=None is seed 0
+        (deterministic, as Pix2Pix); keep_aspect as GauGAN.generate."""
+        self.class_index(class_id)
+        return self.painter.generate(self.read(sketch), seed=0 if seed is None else seed, keep_aspect=keep_aspect)
+
+
+def save_reader_model(directory: str | Path, reader: LayoutReader, painter: str, labels: list[str],
+                      card: dict) -> Path:
+    """Write reader.pth and model.json (format, kind, network, painter, the labels it reads, then the caller's card)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    torch.save(reader.state_dict(), directory / READER_WEIGHTS)
+    full = {"format": SKETCH_FORMAT, "kind": SKETCH_KIND, "network": {"type": READER_TYPE, **reader.config},
+            "painter": painter, "labels": labels, **card, "files": {"reader": READER_WEIGHTS}}
+    (directory / MODEL_CARD).write_text(json.dumps(full, indent=2) + "\n")
+    return directory

@@ -1,0 +1,133 @@
+"""Read-and-paint sketch models: the reader network, its training (resumable), strict loading of its folder, and
+generation through the painter."""
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from helpers import ROOT, make_tiny_model
+from PIL import Image
+
+from gaugan import CheckpointError, InputError, Pix2Pix, ReadAndPaint, load_sketch_model
+from gaugan.data.landscape import LABELS
+from gaugan.networks.layout_reader import LayoutReader
+from gaugan.reader_train import ReaderConfig, train_reader
+from gaugan.sketch import model_kind
+from gaugan.sketch_samples import HAND_DRAWN, draw_strokes
+
+TINY = {"pairs": 6, "steps": 4, "batch_size": 2, "width": 4, "grid": 32}
+
+
+def tiny_config(out, **changes) -> ReaderConfig:
+    return ReaderConfig(out=str(out), **{**TINY, **changes})
+
+
+@pytest.fixture(scope="module")
+def tiny_reader(tmp_path_factory):
+    """A reader trained for 4 steps beside a copy of the shipped landscape painter: (checkpoints root, folder)."""
+    root = tmp_path_factory.mktemp("checkpoints")
+    (root / "landscape").symlink_to(ROOT / "checkpoints" / "landscape")
+    model = train_reader(tiny_config(tmp_path_factory.mktemp("run")), workers=1, log=lambda _: None)
+    shutil.copytree(model, root / "reader")
+    return root, root / "reader"
+
+
+def test_the_reader_gives_logits_at_the_sketch_size_for_any_shape():
+    reader = LayoutReader(14, width=4, grid=32).eval()
+    assert reader(torch.zeros(2, 1, 96, 160)).shape == (2, 14, 96, 160)
+    assert reader(torch.zeros(1, 1, 17, 9)).shape == (1, 14, 17, 9)
+
+
+def test_a_reader_folder_is_a_sketch_model_that_paints_through_its_painter(tiny_reader):
+    root, folder = tiny_reader
+    assert model_kind(folder) == "sketch"
+    model = load_sketch_model(folder, device="cpu")
+    assert isinstance(model, ReadAndPaint) and model.painter.name == "landscape"
+    sketch = draw_strokes(HAND_DRAWN[2])
+    labels = model.read(sketch)
+    assert labels.shape == (256, 256) and set(np.unique(labels)) <= set(LABELS.values())
+    painted = model.painter.generate(labels, seed=3)
+    assert np.array_equal(np.asarray(model.generate(sketch, seed=3)), np.asarray(painted))
+    assert np.array_equal(np.asarray(model.generate(sketch)), np.asarray(model.generate(sketch, seed=0))), \
+        "no seed is seed 0, so the page's photo is repeatable"
+    wide = np.ascontiguousarray(np.concatenate([sketch, sketch[:, :128]], 1))
+    assert model.generate(wide, keep_aspect=True).size == (384, 256)
+    assert model.read(Image.fromarray(wide)).shape == (256, 384)
+    with pytest.raises(InputError, match="not class-conditional"):
+        model.generate(sketch, class_id="mountain")
+    with pytest.raises(CheckpointError, match="load_sketch_model"):
+        Pix2Pix.from_checkpoint(folder)
+
+
+def test_training_resumes_into_the_same_reader(tmp_path):
+    straight = train_reader(tiny_config(tmp_path / "straight"), workers=1, log=lambda _: None)
+    stopped = train_reader(tiny_config(tmp_path / "resumed"), workers=1, time_limit=0, log=lambda _: None)
+    assert stopped == tmp_path / "resumed" and not (stopped / "model").exists(), "the time limit stops after a step"
+    assert torch.load(stopped / "state.pt", weights_only=True)["step"] == 1
+    resumed = train_reader(tiny_config(tmp_path / "resumed"), workers=1, log=lambda _: None)
+    a, b = (torch.load(folder / "reader.pth", weights_only=True) for folder in (straight, resumed))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(InputError, match="other settings"):
+        train_reader(tiny_config(tmp_path / "resumed", steps=5), workers=1, log=lambda _: None)
+
+
+def test_training_reads_a_folder_of_label_maps_and_refuses_foreign_ids(tmp_path):
+    data = tmp_path / "data"
+    (data / "labels").mkdir(parents=True)
+    for i in range(3):
+        Image.fromarray(np.full((64, 96), LABELS["sea"], np.uint8)).save(data / "labels" / f"{i}.png")
+    model = train_reader(tiny_config(tmp_path / "run", data=str(data), folder_share=1.0), workers=1, log=lambda _: None)
+    pool = np.load(tmp_path / "run" / "pool" / "chunk_000.npz")
+    assert (pool["labels"] == LABELS["sea"]).all(), "every layout comes from the folder at share 1"
+    assert "layouts of data" in json.loads((model / "model.json").read_text())["description"]
+    Image.fromarray(np.full((64, 96), 200, np.uint8)).save(data / "labels" / "1.png")
+    with pytest.raises(InputError, match="1.png.*found id 200"):
+        train_reader(tiny_config(tmp_path / "run2", data=str(data), folder_share=1.0), workers=1, log=lambda _: None)
+
+
+def test_training_refuses_a_painter_with_other_labels(tmp_path):
+    painter = make_tiny_model(tmp_path / "painter", use_vae=False)
+    card = json.loads((painter / "model.json").read_text())
+    card["labels"][0]["name"] = "water-other"
+    (painter / "model.json").write_text(json.dumps(card))
+    with pytest.raises(InputError, match="draws the landscape labels"):
+        train_reader(tiny_config(tmp_path / "run", painter=str(painter)), workers=1, log=lambda _: None)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda card: card.update(painter="../landscape"), "plain file name"),
+    (lambda card: card.update(painter="nowhere"), "neither a folder beside it"),
+    (lambda card: card["labels"].reverse(), "but its painter"),
+    (lambda card: card["network"].update(width=10**6), r"network.width must be an integer in 1..256"),
+    (lambda card: card["network"].update(depth=3), "takes num_classes, width, grid"),
+    (lambda card: card["network"].update(width=8), "size mismatch|shape"),
+    (lambda card: card["files"].update(reader="/etc/passwd"), "plain file name"),
+])
+def test_a_broken_reader_folder_is_refused_by_name(tiny_reader, tmp_path, change, message):
+    root, folder = tiny_reader
+    broken = tmp_path / "broken"
+    shutil.copytree(folder, broken)
+    (tmp_path / "landscape").symlink_to(ROOT / "checkpoints" / "landscape")
+    card = json.loads((broken / "model.json").read_text())
+    change(card)
+    (broken / "model.json").write_text(json.dumps(card))
+    with pytest.raises(CheckpointError, match=message):
+        load_sketch_model(broken, device="cpu")
+
+
+def test_generate_and_models_commands_take_a_reader_folder(tiny_reader, tmp_path):
+    root, folder = tiny_reader
+    Image.fromarray(draw_strokes(HAND_DRAWN[0])).crop((0, 0, 256, 160)).save(tmp_path / "sketch.png")
+    run = [sys.executable, "-m", "gaugan"]
+    subprocess.run(run + ["generate", "--checkpoint", str(folder), "--sketch", str(tmp_path / "sketch.png"),
+                          "--out", str(tmp_path / "photo.png"), "--seed", "5"], check=True, cwd=ROOT)
+    expected = load_sketch_model(folder, device="cpu").generate(Image.open(tmp_path / "sketch.png"), seed=5,
+                                                                keep_aspect=True)
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "photo.png")), np.asarray(expected))
+    listing = subprocess.run(run + ["models", "--root", str(root)], check=True, cwd=ROOT, capture_output=True,
+                             text=True).stdout
+    assert any(line.split()[:2] == ["reader", "sketch"] for line in listing.splitlines())
+
