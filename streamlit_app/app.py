@@ -32,8 +32,8 @@ from gaugan.sketch import model_kind  # noqa: E402
 from label_colors import Label, validate_palette  # noqa: E402
 from streamlit_drawable_canvas import st_canvas  # noqa: E402
 from streamlit_app import sketch_mode  # noqa: E402
-from widgets import (CANVAS_SIZES, CanvasState, bake_strokes, chip_styles, column_width,  # noqa: E402
-                     download_progress, fit_drawing, fitted_width, kept, plain, reset_canvas, sentence,
+from widgets import (CANVAS_SIZES, MAX_SEED, SEED_HELP, CanvasState, bake_strokes, chip_styles,  # noqa: E402
+                     column_width, download_progress, fit_drawing, fitted_width, kept, plain, reset_canvas, sentence,
                      undo_shortcuts)
 
 CHECKPOINTS = Path(os.environ.get("GAUGAN_CHECKPOINTS", ROOT / "checkpoints"))
@@ -47,7 +47,6 @@ LABEL_CANVAS = CanvasState(base="base", generation="canvas_gen", strokes="stroke
                            shape="canvas_shape")
 LABEL_MAP_TYPES = sorted(ext[1:] for ext, fmt in Image.registered_extensions().items() if fmt in FORMATS)
 DESCRIPTION_CHARS = 300  # a longer model description is cut at a word, in full on hover
-MAX_SEED = 2**53 - 1  # the largest integer a browser's number box holds exactly (the API takes up to 2**63-1)
 UNDO_STEPS = 10  # base-map changes (fill, upload, example, clear, unpainted area) that "Undo" can take back
 NOTICE_SECONDS = 3.0  # a notice goes with the first run that starts this long after it was last shown
 
@@ -158,6 +157,23 @@ def undo_base_change() -> None:
     reset_canvas(LABEL_CANVAS)
 
 
+def take_read_layout(painter: str, labels: list[Label], layout: np.ndarray) -> None:
+    """The regions a read-and-paint model read from the sketch become the drawing on the label-map page of its
+    painter; the sketch keeps its strokes."""
+    bake_strokes(sketch_mode.SKETCH_CANVAS)
+    if state.get("active_model") == painter:
+        remember_drawing()
+    else:
+        state.undo = []  # drawings in another model's labels
+    state.base = state.current_labels = layout.astype(np.int64)
+    state.canvas_aspect = layout.shape[0] / layout.shape[1]
+    state.model = state.active_model = painter
+    state.active_labels = labels
+    reset_canvas(LABEL_CANVAS)
+    notice("The regions read from your sketch are on the canvas: repaint any of them, then Generate. Your sketch is "
+           "kept in sketch mode.")
+
+
 def seed_after(seed: int, offset: int) -> int:
     """The seed offset places on, wrapping past MAX_SEED to 0."""
     return (int(seed) + offset) % (MAX_SEED + 1)
@@ -232,7 +248,7 @@ def sidebar(models: dict[str, Path], name: str, model: GauGAN) -> Controls:
     max_side = CANVAS_SIZES[bar.selectbox("Canvas", list(CANVAS_SIZES), key=kept("canvas_size", "Large (512 px)"),
                                            help="Its longer side at most this; it shrinks to fit narrow windows.")]
     bar.number_input("Seed", min_value=0, max_value=MAX_SEED, step=1, key=kept("seed", 0),
-                     help=f"A whole number from 0 to {MAX_SEED} (2⁵³ − 1); the same seed gives the same image.")
+                     help=SEED_HELP)
     bar.button("New variation", on_click=new_variation, width="stretch", key="new_variation")
     live = bar.toggle("Live: regenerate after each stroke", key=kept(f"live_{name}", name == SHIPPED_MODEL))
     variations = bar.toggle("Show 4 variations", key=kept("variations", False))
@@ -555,7 +571,8 @@ def main() -> None:
         state.model = next(iter(models))
     if model_kind(models[state.model]) == "sketch":  # outlines -> photo
         model_box(models)
-        sketch_mode.render(models[state.model], state.model, modified_time(models[state.model]))
+        sketch_mode.render(models[state.model], state.model, modified_time(models[state.model]), models,
+                           take_read_layout)
         return
     loaded = active_model(models)
     model_box(models)

@@ -5,6 +5,7 @@ Layout and session state only; the sketch model (gaugan.load_sketch_model) does 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +15,10 @@ from PIL import Image
 from gaugan import Pix2Pix, ReadAndPaint, load_sketch_model
 from gaugan.canvas import blank_sketch, compose_sketch, fit_sketch, has_lines, png_bytes
 from gaugan.labelmaps import colourize
+from gaugan.sketch import model_kind
 from streamlit_drawable_canvas import st_canvas
-from widgets import (CANVAS_SIZES, CanvasState, column_width, fit_drawing, fitted_width, kept, plain, reset_canvas,
-                     undo_shortcuts)
+from widgets import (CANVAS_SIZES, MAX_SEED, SEED_HELP, CanvasState, column_width, fit_drawing, fitted_width, kept,
+                     plain, reset_canvas, undo_shortcuts)
 
 PEN, ERASER = "✏️ Pen", "🧽 Eraser"
 SKETCH_CANVAS = CanvasState(base="sketch_base", generation="sketch_gen", strokes="sketch_strokes", shown="sketch",
@@ -30,18 +32,30 @@ def cached_sketch_model(path: str, modified: float) -> Pix2Pix | ReadAndPaint:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def photo_png(path: str, modified: float, sketch_png: bytes, class_id: str | None) -> bytes:
-    """The photo for a sketch as PNG, cached by (model, sketch, class)."""
+def photo_png(path: str, modified: float, sketch_png: bytes, class_id: str | None, seed: int | None) -> bytes:
+    """The photo for a sketch as PNG, cached by (model, sketch, class, seed)."""
     sketch = Image.open(io.BytesIO(sketch_png))
-    return png_bytes(cached_sketch_model(path, modified).generate(sketch, class_id=class_id, keep_aspect=True))
+    return png_bytes(cached_sketch_model(path, modified).generate(sketch, seed, class_id, keep_aspect=True))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def reading_png(path: str, modified: float, sketch_png: bytes) -> bytes:
-    """What a read-and-paint model reads in a sketch: its label map in the painter's colours, as PNG."""
-    model = cached_sketch_model(path, modified)
-    labels = model.read(Image.open(io.BytesIO(sketch_png)))
-    return png_bytes(Image.fromarray(colourize(labels, model.painter.labels)))
+def read_layout(path: str, modified: float, sketch_png: bytes) -> np.ndarray:
+    """What a read-and-paint model reads in a sketch: a label map of its painter's ids."""
+    return cached_sketch_model(path, modified).read(Image.open(io.BytesIO(sketch_png)))
+
+
+def reading(model: ReadAndPaint, layout: np.ndarray, models: dict[str, Path], size: int,
+            take_layout: Callable[[str, list, np.ndarray], None]) -> None:
+    """The read label map in the painter's colours, and a button that opens it on the label-map page when the
+    painter is one of the page's models."""
+    with st.expander("What the model read"):
+        st.image(png_bytes(Image.fromarray(colourize(layout, model.painter.labels))), width=size,
+                 caption="The regions read from your lines: what the painter painted.")
+        painter = model.painter.name
+        if painter in models and model_kind(models[painter]) == "spade":
+            st.button(f"Edit these regions with {painter}", key="edit_read_layout", on_click=take_layout,
+                      args=(painter, model.painter.labels, layout),
+                      help="Opens the label-map page with these regions on its canvas; your sketch is kept.")
 
 
 def draw(base: np.ndarray, tool: str, width: int) -> np.ndarray | None:
@@ -61,8 +75,10 @@ def draw(base: np.ndarray, tool: str, width: int) -> np.ndarray | None:
     return state.sketch
 
 
-def render(folder: Path, name: str, modified: float) -> None:
-    """Draw the whole sketch-mode page for the sketch model in `folder`."""
+def render(folder: Path, name: str, modified: float, models: dict[str, Path],
+           take_layout: Callable[[str, list, np.ndarray], None]) -> None:
+    """Draw the whole sketch-mode page for the sketch model in `folder`; take_layout(painter, labels, layout) opens
+    a read-and-paint model's reading on the label-map page."""
     state = st.session_state
     state.setdefault("sketch_gen", 0)
     try:
@@ -79,6 +95,9 @@ def render(folder: Path, name: str, modified: float) -> None:
                                             help="Its side at most this; it shrinks to fit narrow windows.")]
     class_id = (sidebar.selectbox("Class", model.classes, key=kept(f"class_{name}", model.classes[0]))
                 if model.classes else None)
+    seed = (sidebar.number_input("Seed", min_value=0, max_value=MAX_SEED, step=1, key=kept("sketch_seed", 0),
+                                 help=f"{SEED_HELP} Another seed paints the same regions in another light.")
+            if isinstance(model, ReadAndPaint) else None)
     if sidebar.button("Clear", use_container_width=True, key="sketch_clear"):
         state.sketch_base = None
         reset_canvas(SKETCH_CANVAS)
@@ -95,16 +114,15 @@ def render(folder: Path, name: str, modified: float) -> None:
         sketch_png = png_bytes(Image.fromarray(sketch))
         try:
             with st.spinner("Generating…"):
-                image_png = photo_png(str(folder), modified, sketch_png, class_id)
+                image_png = photo_png(str(folder), modified, sketch_png, class_id, seed)
         except (RuntimeError, MemoryError, ValueError) as exc:
             st.error(f"Generation failed: {plain(exc)}. Your sketch is kept.")
             return
-        st.image(image_png, caption=f"{name}" + (f" · {class_id}" if class_id else ""), width=size)
+        st.image(image_png, caption=" · ".join([name, *([class_id] if class_id else []),
+                                                 *([f"seed {seed}"] if seed is not None else [])]), width=size)
         st.download_button("Download image", image_png, "sketch_photo.png", "image/png", on_click="ignore",
                            key="download_sketch_photo")
         st.download_button("Download sketch", sketch_png, "sketch.png", "image/png", on_click="ignore",
                            key="download_sketch")
         if isinstance(model, ReadAndPaint):
-            with st.expander("What the model read"):
-                st.image(reading_png(str(folder), modified, sketch_png), width=size,
-                         caption="The regions read from your lines: what the painter painted.")
+            reading(model, read_layout(str(folder), modified, sketch_png), models, size, take_layout)

@@ -18,6 +18,8 @@ from gaugan.labelmaps import hex_colour
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=\"'^])")
 CANVAS_SIZES = {"Small (320 px)": 320, "Medium (384 px)": 384, "Large (512 px)": 512}  # the longer side, both modes
 MIN_CANVAS_WIDTH = 200
+MAX_SEED = 2**53 - 1  # the largest integer a browser's number box holds exactly (the API takes up to 2**63-1)
+SEED_HELP = f"A whole number from 0 to {MAX_SEED} (2⁵³ − 1); the same seed gives the same image."
 
 _WIDTH_PROBE_JS = """
 export default function({ parentElement, setStateValue }) {

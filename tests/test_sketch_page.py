@@ -12,6 +12,9 @@ from helpers import ROOT
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from gaugan import load_sketch_model
+from gaugan.canvas import fit_label_map
+
 APP = str(ROOT / "streamlit_app" / "app.py")
 SKETCH_CANVAS = '[class*="st-key-sketch_canvas_"] canvas.upper-canvas'
 
@@ -20,7 +23,7 @@ SKETCH_CANVAS = '[class*="st-key-sketch_canvas_"] canvas.upper-canvas'
 def checkpoints(tmp_path_factory):
     """The shipped SPADE and sketch models side by side."""
     root = tmp_path_factory.mktemp("checkpoints")
-    for name in ("landscape", "landscape-sketch"):
+    for name in ("landscape", "landscape-sketch", "landscape-sketch-reader"):
         (root / name).symlink_to(ROOT / "checkpoints" / name)
     return root
 
@@ -63,21 +66,26 @@ def test_sketch_model_switches_the_page_to_sketch_mode(checkpoints, monkeypatch)
             at.selectbox(key="sketch_canvas_size").value) == ("🧽 Eraser", 25, "Small (320 px)"), "settings are kept"
 
 
-def sketch_page(checkpoints, monkeypatch) -> AppTest:
+def sketch_page(checkpoints, monkeypatch, model: str = "landscape-sketch") -> AppTest:
     """The page in sketch mode, with a sketch drawn on its canvas."""
     monkeypatch.setenv("GAUGAN_CHECKPOINTS", str(checkpoints))
     st.cache_resource.clear()
     st.cache_data.clear()
     at = AppTest.from_file(APP, default_timeout=120).run()
-    at.selectbox(key="model").select("landscape-sketch").run()
+    at.selectbox(key="model").select(model).run()
     at.session_state["sketch_canvas_0"] = drawing()
     return at.run()
 
 
+def shown_photos(at) -> list[str]:
+    """The addresses of the images on the page (Streamlit names media by their content)."""
+    return [image.proto.imgs[0].url for image in at.get("image")]
+
+
 def shown_photo(at) -> str:
-    """The address of the photo on the page (Streamlit names media by their content)."""
-    (image,) = at.get("image")
-    return image.proto.imgs[0].url
+    """The address of the one photo on the page."""
+    (url,) = shown_photos(at)
+    return url
 
 
 def test_a_sketch_survives_a_visit_to_the_label_map_page(checkpoints, monkeypatch):
@@ -88,6 +96,28 @@ def test_a_sketch_survives_a_visit_to_the_label_map_page(checkpoints, monkeypatc
     at.selectbox(key="model").select("landscape-sketch").run()
     assert not at.exception and not at.error, at.exception or at.error
     assert shown_photo(at) == photo, "the sketch came back, and with it the same photo"
+
+
+def test_a_read_and_paint_model_shows_what_it_read_and_opens_it_for_editing(checkpoints, monkeypatch):
+    at = sketch_page(checkpoints, monkeypatch, "landscape-sketch-reader")
+    assert not at.exception and not at.error, at.exception or at.error
+    assert [e.label for e in at.expander] == ["What the model read"]
+    photo, reading = at.get("image")
+    assert photo.proto.imgs[0].caption == "landscape-sketch-reader · seed 0"
+    assert reading.proto.imgs[0].caption.startswith("The regions read from your lines")
+    at.number_input(key="sketch_seed").set_value(12).run()
+    assert shown_photos(at)[0] != photo.proto.imgs[0].url, "another seed, another photo of the same regions"
+    assert at.get("image")[0].proto.imgs[0].caption == "landscape-sketch-reader · seed 12"
+    sketch = at.session_state["sketch"]
+    read = load_sketch_model(checkpoints / "landscape-sketch-reader", device="cpu").read(sketch)
+    at.button(key="edit_read_layout").click().run()
+    assert not at.exception and not at.error, at.exception or at.error
+    assert at.session_state["model"] == "landscape" and "Unpainted area" in [s.label for s in at.selectbox]
+    base = at.session_state["base"]
+    assert np.array_equal(base, fit_label_map(read, base.shape)), "the canvas holds the regions read, at its size"
+    assert any("regions read from your sketch" in i.value for i in at.info)
+    at.selectbox(key="model").select("landscape-sketch-reader").run()
+    assert np.array_equal(at.session_state["sketch"], sketch), "the sketch is kept"
 
 
 def test_a_sketch_is_rescaled_with_the_canvas(checkpoints, monkeypatch):
@@ -163,6 +193,28 @@ def test_draw_lines_in_sketch_mode_and_get_a_photo_then_go_back_and_forth(checkp
         assert np.array_equal(downloaded_sketch(page), sketch), "the sketch comes back as it was"
         shown = np.asarray(Image.open(io.BytesIO(page.locator(SKETCH_CANVAS).screenshot())).convert("L"))
         assert (shown < 128).sum() > 300, "and it is on the canvas, to draw on"
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_drawn_sketch_is_read_painted_and_opened_for_editing(checkpoints):
+    with streamlit_server(checkpoints) as url, browser_page() as page:
+        open_page(page, url)
+        pick(page, "Model", "landscape-sketch-reader")
+        page.wait_for_selector(SKETCH_CANVAS, timeout=60_000)
+        wait_idle(page)
+        stroke(page, [(5, 170), (130, 165), (380, 170)], SKETCH_CANVAS)  # a horizon
+        stroke(page, [(20, 160), (120, 60), (220, 160)], SKETCH_CANVAS)  # a mountain on it
+        page.wait_for_function("sel => { const i = document.querySelector(sel); return i && i.complete && "
+                               "i.naturalWidth > 0; }", arg=RESULT, timeout=60_000)
+        page.get_by_text("What the model read").click()
+        page.get_by_role("button", name="Edit these regions with landscape").click()
+        page.wait_for_selector(CANVAS, timeout=60_000)
+        wait_idle(page)
+        assert page.get_by_text("The regions read from your sketch are on the canvas").first.is_visible()
+        regions = label_map(page)
+        assert (regions[:40] == 0).mean() > 0.9, "sky above the mountain"
+        assert (regions[150:190, 140:190] == 2).mean() > 0.5, "the mountain where its outline was drawn"
 
 
 def fits_its_column(page) -> bool:

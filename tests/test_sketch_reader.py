@@ -131,3 +131,16 @@ def test_generate_and_models_commands_take_a_reader_folder(tiny_reader, tmp_path
                              text=True).stdout
     assert any(line.split()[:2] == ["reader", "sketch"] for line in listing.splitlines())
 
+
+
+def test_the_shipped_reader_reads_hand_drawn_sketches_as_drawn():
+    """The page's hand-drawn samples: sky above a horizon, sea under it, a mountain inside its outline, and on a
+    blank page sky at the top only (the position ramp)."""
+    model = load_sketch_model(ROOT / "checkpoints" / "landscape-sketch-reader", device="cpu")
+    sky = [LABELS["sky-other"], LABELS["clouds"]]
+    beach = model.read(draw_strokes(HAND_DRAWN[2]))  # horizon at y 110, shore from y 165
+    assert np.isin(beach[:100], sky).mean() > 0.95 and (beach[120:160] == LABELS["sea"]).mean() > 0.9
+    lake = model.read(draw_strokes(HAND_DRAWN[0]))  # peak at (110, 40), lake between y 140 and 180
+    assert (lake[60:115, 100:120] == LABELS["mountain"]).mean() > 0.9 and (lake[145:170] == LABELS["sea"]).mean() > 0.9
+    blank = model.read(np.full((256, 256, 3), 255, np.uint8))
+    assert np.isin(blank[:32], sky).all() and not np.isin(blank[-32:], sky).any()
