@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from gaugan import GauGAN, ReadAndPaint, load_sketch_model, shipped_checkpoint
+from gaugan import GauGAN, load_sketch_model, shipped_checkpoint
 from gaugan.data.landscape import random_look, render
 from gaugan.data.landscape_sketch import line_sketch
 from gaugan.data.texture_bank import render_photographic, shared_bank
@@ -43,12 +43,12 @@ def read_back(segmenter: AnySegmenter, images: list[np.ndarray], batch: int = 16
 
 def model_painter(path: str | Path) -> Painter:
     """Paints a layout with a model folder's generator, seeded by the crop index; a sketch model paints its outline
-    (a read-and-paint model seeded as its painter; a pix2pix model without its dropout noise, as the reference tests)."""
+    (seeded by the crop index if its seed varies the photo: a read-and-paint model's does, a pix2pix model's only
+    turns on the dropout noise that the reference tests without)."""
     if model_kind(path) == "sketch":
         sketcher = load_sketch_model(path, device="cpu")
-        seeded = isinstance(sketcher, ReadAndPaint)
         return lambda layout, index: np.asarray(sketcher.generate(line_sketch(layout, np.random.default_rng(index)),
-                                                                  seed=index if seeded else None))
+                                                                  seed=index if sketcher.varies_with_seed else None))
     model = GauGAN.from_checkpoint(path, device="cpu")
     return lambda layout, index: np.asarray(model.generate(layout, seed=index))
 

@@ -139,6 +139,8 @@ def as_rgb_array(sketch: Image.Image | np.ndarray) -> np.ndarray:
 class Pix2Pix:
     """A sketch model ready to turn drawings into photos: load once, call generate() many times."""
 
+    varies_with_seed = False  # a seed only turns the dropout noise on, which the reference tests without
+
     def __init__(self, network: torch.nn.Module, card: dict, eval_mode: bool = True,
                  device: torch.device | str | None = None) -> None:
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))

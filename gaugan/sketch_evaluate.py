@@ -48,7 +48,8 @@ def evaluate_sketch(checkpoint: str | Path, data: str | None = None, n: int = 20
     errors, features, cases = [], {"real": [], "fake": [], "floor": []}, []
     for i in tqdm(range(n), disable=not progress, desc="evaluate"):
         sketch, real, label = source[i]
-        fake = np.asarray(model.generate(sketch, class_id=label if model.conditional else None))
+        fake = np.asarray(model.generate(sketch, seed=i if model.varies_with_seed else None,
+                                         class_id=label if model.conditional else None))
         if real.shape != fake.shape:
             real = np.asarray(Image.fromarray(real).resize(fake.shape[1::-1], Image.BICUBIC))
         error = float(np.abs(fake.astype(np.float32) - real).mean())

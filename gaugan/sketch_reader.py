@@ -62,6 +62,7 @@ class ReadAndPaint:
     conditional = False
     classes: list[str] = []
     direction = "AtoB"
+    varies_with_seed = True  # the seed picks the painter's style
 
     def __init__(self, reader: LayoutReader, painter: GauGAN, card: dict) -> None:
         names = [label.name for label in painter.labels]

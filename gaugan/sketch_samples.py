@@ -7,7 +7,9 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from .data.sketch import LANDSCAPE_SKETCH, SketchSource
+from .labelmaps import colourize
 from .sketch import load_sketch_model
+from .sketch_reader import ReadAndPaint
 
 def loop(cx: float, cy: float, rx: float, ry: float, wobble: float = 0.08) -> list[tuple[float, float]]:
     """A closed, slightly uneven round stroke (a tree crown, a cloud, the sun)."""
@@ -55,11 +57,15 @@ def draw_strokes(strokes: list[tuple[int, list[tuple[int, int]]]], size: int = 2
 
 
 def sketch_sample_sheet(checkpoint: str | Path, out: str | Path, columns: int = 3) -> Path:
-    """PNG grid of (sketch | generated) pairs: held-out landscape sketches, then the hand-drawn ones."""
+    """PNG grid of (sketch | generated) pairs, (sketch | read | generated) for read-and-paint models: held-out
+    landscape sketches, then the hand-drawn ones."""
     model = load_sketch_model(checkpoint)
     held_out = SketchSource(LANDSCAPE_SKETCH, "test", size=model.input_size)
     sketches = [held_out[i][0] for i in range(HELD_OUT)] + [draw_strokes(s, model.input_size) for s in HAND_DRAWN]
-    tiles = [np.concatenate([s, np.asarray(model.generate(s))], 1) for s in sketches]
+
+    def read(sketch: np.ndarray) -> list[np.ndarray]:
+        return [colourize(model.read(sketch), model.painter.labels)] if isinstance(model, ReadAndPaint) else []
+    tiles = [np.concatenate([s, *read(s), np.asarray(model.generate(s))], 1) for s in sketches]
     rows = [np.concatenate(tiles[r:r + columns], 1) for r in range(0, len(tiles), columns)]
     Image.fromarray(np.concatenate(rows, 0)).save(out)
     return Path(out)

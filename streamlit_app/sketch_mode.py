@@ -97,7 +97,7 @@ def render(folder: Path, name: str, modified: float, models: dict[str, Path],
                 if model.classes else None)
     seed = (sidebar.number_input("Seed", min_value=0, max_value=MAX_SEED, step=1, key=kept("sketch_seed", 0),
                                  help=f"{SEED_HELP} Another seed paints the same regions in another light.")
-            if isinstance(model, ReadAndPaint) else None)
+            if model.varies_with_seed else None)
     if sidebar.button("Clear", use_container_width=True, key="sketch_clear"):
         state.sketch_base = None
         reset_canvas(SKETCH_CANVAS)
