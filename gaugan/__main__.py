@@ -202,13 +202,10 @@ def cmd_train_reader(args: argparse.Namespace) -> None:
 
     given = {k: v for k, v in vars(args).items() if k in {f.name for f in fields(ReaderConfig)} and v is not None}
     config = ReaderConfig(**given)
-    if not 0 <= config.folder_share <= 1:
-        raise InputError(f"--folder-share must be in 0..1, found {config.folder_share}")
-    log = (lambda message: None) if args.quiet else print
-    done = train_reader(config, args.workers, args.time_limit, log)
-    if done.name == "model":
-        print(f"wrote the sketch model {done}; it paints with {config.painter!r} (a folder beside it of that name, "
-              "else the shipped model)")
+    model = train_reader(config, args.workers, args.time_limit, (lambda message: None) if args.quiet else print)
+    if model:
+        print(f"wrote the sketch model {model}; it paints with the model named in its model.json's \"painter\": a "
+              "folder of that name beside it, else the shipped model")
 
 
 def cmd_export(args: argparse.Namespace) -> None:

@@ -1,13 +1,15 @@
 """Train a sketch reader for the landscape painter: line sketches of landscape layouts -> their label maps.
 
 The layouts come from the procedural landscapes and, optionally, a folder of landscape label maps (such as
-`gaugan data traced`); each is drawn once by the landscape sketcher (gaugan/data/landscape_sketch.py) into a pool
-kept in the run folder. Training samples the pool with flips and random pen thickening, so sketches drawn with a
+`gaugan data traced`); each is drawn once by the landscape sketcher (gaugan/data/landscape_sketch.py), half of
+them with straightened outlines, into a pool kept in the run folder. Training samples the pool with flips and random pen thickening, so sketches drawn with a
 wide pen read as well as thin ones. The run resumes from OUT/state.pt; the model folder is written to OUT/model.
 """
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,17 +23,19 @@ from label_colors import PALETTES
 
 from .data.folder import image_files
 from .data.landscape import NUM_CLASSES, landscape_layout
-from .data.landscape_sketch import line_sketch
+from .data.landscape_sketch import line_sketch, straightened
 from .errors import InputError
 from .images import open_image
 from .networks.layout_reader import LayoutReader
 from .pipeline import GauGAN
 from .shipped import checkpoint_argument
-from .sketch_reader import save_reader_model
+from .sketch_reader import READER_LIMITS, save_reader_model
 
 SIZE = 256  # sketches and layouts of the pool, as the landscape painter's crop
 CHUNK = 100  # pairs per pool file
 STATE_FILE = "state.pt"
+MODEL_FOLDER = "model"  # OUT/model: the trained sketch model
+POOL_VERSION = 2  # how pool_pair draws; a new drawing rule gets a new number
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,21 @@ class ReaderConfig:
     lr: float = 2e-3
     seed: int = 0
     checkpoint_every: int = 100
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.folder_share <= 1:
+            raise InputError(f"folder_share must be in 0..1, found {self.folder_share}")
+        for name in ("pairs", "steps", "batch_size", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise InputError(f"{name} must be at least 1, found {getattr(self, name)}")
+        for name in ("width", "grid"):  # what a reader folder may hold (gaugan.sketch_reader)
+            low, high = READER_LIMITS[name]
+            if not low <= getattr(self, name) <= high:
+                raise InputError(f"{name} must be in {low}..{high}, found {getattr(self, name)}")
+
+    def pool_settings(self) -> dict:
+        """What the pool of sketches depends on: a pool drawn otherwise is not reused."""
+        return {"sketcher": POOL_VERSION, **{k: getattr(self, k) for k in ("data", "folder_share", "pairs", "seed")}}
 
 
 def folder_layouts(data: str) -> list[Path]:
@@ -71,14 +90,17 @@ def read_layout(path: Path) -> np.ndarray:
 
 
 def pool_pair(config: ReaderConfig, files: list[Path], order: np.ndarray, index: int) -> tuple[np.ndarray, np.ndarray]:
-    """(grey sketch, layout) number `index` of the pool: from the folder for an even `folder_share` of indices."""
+    """(grey sketch, layout) number `index` of the pool: from the folder for an even `folder_share` of indices; the
+    outlines of half of them, chosen at random, straightened first, as a pen draws them."""
     share = config.folder_share if files else 0.0
     from_folder = int((index + 1) * share) > int(index * share)
     if from_folder:
         labels = read_layout(files[order[int(index * share) % len(files)]])
     else:
         labels = landscape_layout(np.random.default_rng([config.seed, index, 1]), SIZE, SIZE)
-    return line_sketch(labels, np.random.default_rng([config.seed, index, 2]))[..., 0], labels.astype(np.uint8)
+    rng = np.random.default_rng([config.seed, index, 2])
+    labels = straightened(labels, rng) if rng.random() < 0.5 else labels
+    return line_sketch(labels, rng)[..., 0], labels.astype(np.uint8)
 
 
 def write_chunk(config: ReaderConfig, chunk: int) -> Path:
@@ -93,10 +115,15 @@ def write_chunk(config: ReaderConfig, chunk: int) -> Path:
     return path
 
 
-def build_pool(config: ReaderConfig, workers: int, log=print) -> tuple[np.ndarray, np.ndarray]:
+def build_pool(config: ReaderConfig, workers: int, log: Callable[[str], None]) -> tuple[np.ndarray, np.ndarray]:
     """The pool's (sketches, layouts), drawing the chunks not yet on disk with `workers` processes."""
     folder = Path(config.out) / "pool"
     folder.mkdir(parents=True, exist_ok=True)
+    settings = folder / "settings.json"
+    if settings.is_file() and json.loads(settings.read_text()) != config.pool_settings():
+        raise InputError(f"{folder} holds sketches drawn with other settings ({settings.read_text().strip()}); choose "
+                         "another --out or the same settings")
+    settings.write_text(json.dumps(config.pool_settings()) + "\n")
     chunks = range(-(-config.pairs // CHUNK))
     missing = [c for c in chunks if not (folder / f"chunk_{c:03d}.npz").is_file()]
     if missing:
@@ -123,8 +150,13 @@ def batch(sketches: np.ndarray, labels: np.ndarray, rng: np.random.Generator, si
 
 
 def check_painter(config: ReaderConfig) -> GauGAN:
-    """The painter, which must paint the landscape labels (the sketcher draws those)."""
-    painter = GauGAN.from_checkpoint(checkpoint_argument(config.painter), device="cpu")
+    """The painter, which must paint the landscape labels (the sketcher draws those) and must not share its folder
+    name with the model folder (the model finds its painter beside it, by name)."""
+    folder = checkpoint_argument(config.painter)
+    if folder.name == MODEL_FOLDER:
+        raise InputError(f"--painter {config.painter}: a painter folder named {MODEL_FOLDER!r} would be the trained "
+                         "model's own name; rename the painter's folder")
+    painter = GauGAN.from_checkpoint(folder, device="cpu")
     landscape = [label.name for label in PALETTES["landscape"]]
     if [label.name for label in painter.labels] != landscape:
         raise InputError(f"--painter {config.painter}: the sketcher draws the landscape labels ({', '.join(landscape)}); "
@@ -132,23 +164,25 @@ def check_painter(config: ReaderConfig) -> GauGAN:
     return painter
 
 
-def train_reader(config: ReaderConfig, workers: int = 2, time_limit: float | None = None, log=print) -> Path:
-    """Train (or resume) a reader run; returns OUT/model once config.steps are done, else OUT (stopped early)."""
+def train_reader(config: ReaderConfig, workers: int = 2, time_limit: float | None = None,
+                 log: Callable[[str], None] = print) -> Path | None:
+    """Train (or resume) a reader run; returns the model folder OUT/model once config.steps are done, None when the
+    time limit stopped it first (the same call continues)."""
     out = Path(config.out)
     painter = check_painter(config)
     if config.data != "landscape":
         folder_layouts(config.data)
+    state = torch.load(out / STATE_FILE, map_location="cpu", weights_only=True) if (out / STATE_FILE).is_file() else None
+    if state and {**state["config"], "out": config.out} != asdict(config):
+        raise InputError(f"{out / STATE_FILE} holds a run with other settings: {state['config']}; choose another "
+                         "--out or the same settings")
     sketches, labels = build_pool(config, workers, log)
     torch.manual_seed(config.seed)
     reader = LayoutReader(NUM_CLASSES, config.width, config.grid)
     optimiser = torch.optim.AdamW(reader.parameters(), lr=config.lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, config.lr, total_steps=config.steps)
     step = 0
-    if (out / STATE_FILE).is_file():
-        state = torch.load(out / STATE_FILE, map_location="cpu", weights_only=True)
-        if {**state["config"], "out": config.out} != asdict(config):
-            raise InputError(f"{out / STATE_FILE} holds a run with other settings: {state['config']}; choose another "
-                             "--out or the same settings")
+    if state:
         reader.load_state_dict(state["reader"])
         optimiser.load_state_dict(state["optimiser"])
         schedule.load_state_dict(state["schedule"])
@@ -174,12 +208,11 @@ def train_reader(config: ReaderConfig, workers: int = 2, time_limit: float | Non
             partial.replace(out / STATE_FILE)
         if out_of_time and step < config.steps:
             log(f"stopped at step {step} (time limit); the same command continues")
-            return out
+            return None
     description = (f"reads line sketches into landscape label maps for the {config.painter!r} painter; trained on "
                    f"{config.pairs} sketches drawn by gaugan/data/landscape_sketch.py from "
                    + ("procedural layouts" if config.data == "landscape" else
                       f"layouts of {Path(config.data).name} ({config.folder_share:.0%}) and procedural ones"))
-    return save_reader_model(out / "model", reader.eval(), checkpoint_argument(config.painter).name,
+    return save_reader_model(out / MODEL_FOLDER, reader.eval(), checkpoint_argument(config.painter).name,
                              [label.name for label in painter.labels],
-                             {"description": description, "input_size": painter.preset.crop_size,
-                              "training": {"reader": asdict(config)}})
+                             {"description": description, "training": {"reader": asdict(config)}})

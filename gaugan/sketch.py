@@ -11,20 +11,24 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from PIL import Image
 
 from .checkpoints import (GENERATOR_WEIGHTS, MODEL_CARD, OFFICIAL_WEIGHTS, CheckpointError, available_checkpoints,
-                          load_weights, read_state_dict)
+                          file_in_folder, load_weights, read_state_dict)
 from .errors import InputError
 from .framing import paint_unstretched
 from .images import open_image, to_rgb
-from .model_card import read_card_json
+from .model_card import plain_file_name, read_card_json
 from .networks import ClassConditionalGenerator, UnetGenerator
 from .networks.unet import unet_config_from_state
 from .pipeline import check_seed
+
+if TYPE_CHECKING:
+    from .sketch_reader import ReadAndPaint
 
 SKETCH_FORMAT = "gaugan-sketch-model/1"
 SKETCH_KIND, SPADE_KIND = "sketch", "spade"
@@ -80,6 +84,15 @@ def read_sketch_card(folder: Path) -> dict | None:
     return card
 
 
+def card_file(folder: Path, card: dict, role: str, default: str) -> Path:
+    """The file a sketch card's "files" names for a role (default if unnamed), refused unless it lies in folder."""
+    files = card.get("files", {})
+    if not isinstance(files, dict):
+        raise CheckpointError(f"{folder / MODEL_CARD}: files must be an object mapping roles to file names, found "
+                              f"{type(files).__name__}")
+    return file_in_folder(folder, plain_file_name(files.get(role, default), f"{folder / MODEL_CARD}: files.{role}"))
+
+
 def build_network(network: dict) -> torch.nn.Module:
     """A generator from a card's 'network' entry ({"type": ..., constructor arguments})."""
     kwargs = {k: v for k, v in network.items() if k != "type"}
@@ -102,7 +115,7 @@ def load_sketch_network(path: str | Path) -> tuple[torch.nn.Module, dict]:
     if card is not None and card["network"]["type"] == READER_TYPE:
         raise CheckpointError(f"{folder} is a read-and-paint sketch model: load it with gaugan.load_sketch_model")
     if card is not None:
-        weights = folder / card.get("files", {}).get("generator", GENERATOR_WEIGHTS)
+        weights = card_file(folder, card, "generator", GENERATOR_WEIGHTS)
         state = read_state_dict(weights)
         with torch.device("meta"):
             network = build_network(card["network"])
@@ -215,14 +228,14 @@ class Pix2Pix:
         return image if image.size == (width, height) else image.resize((width, height), Image.BICUBIC)
 
 
-def load_sketch_model(path: str | Path, device: torch.device | str | None = None):
+def load_sketch_model(path: str | Path, device: torch.device | str | None = None) -> Pix2Pix | ReadAndPaint:
     """Any sketch model: a read-and-paint folder as gaugan.sketch_reader.ReadAndPaint, else Pix2Pix (the same
     generate() signature)."""
     from .sketch_reader import ReadAndPaint  # it builds on this module
 
     card = read_sketch_card(Path(path)) if Path(path).is_dir() else None
     if card is not None and card["network"]["type"] == READER_TYPE:
-        return ReadAndPaint.from_checkpoint(path, device)
+        return ReadAndPaint.from_card(Path(path), card, device)
     return Pix2Pix.from_checkpoint(path, device=device)
 
 

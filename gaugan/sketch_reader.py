@@ -14,34 +14,41 @@ from PIL import Image
 
 from .checkpoints import MODEL_CARD, CheckpointError, load_weights, read_state_dict
 from .errors import InputError
-from .model_card import plain_file_name, plain_text
+from .model_card import plain_file_name
 from .networks.layout_reader import LayoutReader
 from .pipeline import GauGAN
 from .shipped import shipped_checkpoint
-from .sketch import READER_TYPE, SKETCH_FORMAT, SKETCH_KIND, as_rgb_array, read_sketch_card
+from .sketch import (READER_TYPE, SKETCH_FORMAT, SKETCH_KIND, SPADE_KIND, as_rgb_array, card_file, model_kind,
+                     read_sketch_card)
 
 READER_WEIGHTS = "reader.pth"
 MAX_READ_SIDE = 512  # the reader's logits are computed at most this large; the map is then enlarged by repetition
-READER_LIMITS = {"num_classes": (1, 1024), "width": (1, 256), "grid": (8, 1024)}
+READER_LIMITS = {"num_classes": (1, 1024), "width": (1, 256), "grid": (8, 512)}  # also what training may ask for
 
 
 def painter_folder(folder: Path, name: object) -> Path:
-    """The painter a reader's card names: the folder of that name beside the reader's, else the shipped model."""
+    """The SPADE model a reader's card names as its painter: the folder of that name beside the reader's, else the
+    shipped model."""
     name = plain_file_name(name, f"{folder / MODEL_CARD}: painter")
     beside = folder.resolve().parent / name
     if beside.is_dir():
-        return beside
-    try:
-        return shipped_checkpoint(name)
-    except CheckpointError:
-        raise CheckpointError(f"{folder}: its painter {name!r} is neither a folder beside it ({beside}) nor a shipped "
-                              "model; put the painter's model folder there") from None
+        found = beside
+    else:
+        try:
+            found = shipped_checkpoint(name)
+        except CheckpointError:
+            raise CheckpointError(f"{folder}: its painter {name!r} is neither a folder beside it ({beside}) nor a "
+                                  "shipped model; put the painter's model folder there") from None
+    if found.resolve() == folder.resolve() or model_kind(found) != SPADE_KIND:
+        raise CheckpointError(f"{folder}: its painter {name!r} must be a SPADE (label-map) model, but {found} is a "
+                              "sketch model")
+    return found
 
 
 def reader_network(card: dict, source: str) -> LayoutReader:
-    """The reader a card's 'network' entry describes (built on the meta device: the weights file supplies tensors)."""
-    network = card["network"]
-    arguments = {k: v for k, v in network.items() if k != "type"}
+    """The reader a card's "network" entry describes, built on the meta device (the weights file supplies the
+    tensors), once the card's label names fit it."""
+    arguments = {k: v for k, v in card["network"].items() if k != "type"}
     if set(arguments) != set(READER_LIMITS):
         raise CheckpointError(f"{source}: a reader's network takes {', '.join(READER_LIMITS)}, found "
                               f"{', '.join(arguments) or 'none'}")
@@ -49,6 +56,11 @@ def reader_network(card: dict, source: str) -> LayoutReader:
         value = arguments[key]
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
             raise CheckpointError(f"{source}: network.{key} must be an integer in {low}..{high}, found {value!r}")
+    labels = card.get("labels")
+    if not isinstance(labels, list) or len(labels) != arguments["num_classes"] or not all(
+            isinstance(name, str) for name in labels):
+        raise CheckpointError(f"{source}: labels must list the names of the {arguments['num_classes']} labels the "
+                              f"reader reads, found {str(labels)[:200]}")
     try:
         with torch.device("meta"):
             return LayoutReader(**arguments)
@@ -80,15 +92,19 @@ class ReadAndPaint:
         """Load the reader and its painter (strictly, as GauGAN.from_checkpoint does)."""
         folder = Path(folder)
         card = read_sketch_card(folder)
-        source = str(folder / MODEL_CARD)
         if card is None or card["network"]["type"] != READER_TYPE:
             raise CheckpointError(f"{folder}: expected a read-and-paint sketch model ({MODEL_CARD} with a network of "
                                   f"type {READER_TYPE!r})")
-        plain_text(card.get("painter"), f"{source}: painter")
+        return cls.from_card(folder, card, device)
+
+    @classmethod
+    def from_card(cls, folder: Path, card: dict, device: torch.device | str | None = None) -> "ReadAndPaint":
+        """Load the reader a validated sketch card (gaugan.sketch.read_sketch_card) describes, and its painter."""
+        source = str(folder / MODEL_CARD)
         reader = reader_network(card, source)
-        weights = folder / plain_file_name(card.get("files", {}).get("reader", READER_WEIGHTS), f"{source}: files.reader")
+        weights = card_file(folder, card, "reader", READER_WEIGHTS)
         load_weights(reader, read_state_dict(weights), str(weights), assign=True)
-        painter = GauGAN.from_checkpoint(painter_folder(folder, card["painter"]), device=device)
+        painter = GauGAN.from_checkpoint(painter_folder(folder, card.get("painter")), device=device)
         return cls(reader, painter, card)
 
     def class_index(self, class_id: int | str | None) -> None:

@@ -161,17 +161,19 @@ def take_read_layout(painter: str, labels: list[Label], layout: np.ndarray) -> N
     """The regions a read-and-paint model read from the sketch become the drawing on the label-map page of its
     painter; the sketch keeps its strokes."""
     bake_strokes(sketch_mode.SKETCH_CANVAS)
-    if state.get("active_model") == painter:
-        remember_drawing()
+    previous = state.get("active_model")
+    if previous not in (None, painter) and state.get("current_labels") is not None:  # kept in the painter's labels
+        moved, _ = remap(state.current_labels, state.active_labels, labels, background_label(labels))
+        state.undo = [(moved, state.get("canvas_aspect"))]
     else:
-        state.undo = []  # drawings in another model's labels
+        remember_drawing()
     state.base = state.current_labels = layout.astype(np.int64)
     state.canvas_aspect = layout.shape[0] / layout.shape[1]
     state.model = state.active_model = painter
     state.active_labels = labels
     reset_canvas(LABEL_CANVAS)
-    notice("The regions read from your sketch are on the canvas: repaint any of them, then Generate. Your sketch is "
-           "kept in sketch mode.")
+    notice("The regions read from your sketch are on the canvas: repaint any of them, then Generate. \"Undo fill or "
+           "load\" brings back the drawing that was here; your sketch is kept in sketch mode.")
 
 
 def seed_after(seed: int, offset: int) -> int:

@@ -28,7 +28,7 @@ def checkpoints(tmp_path_factory):
     return root
 
 
-def drawing(size: int = 384) -> dict:
+def drawing_value(size: int = 384) -> dict:
     """A canvas value: two black strokes on white, as the canvas sends it."""
     rgba = np.full((size, size, 4), 255, np.uint8)
     rgba[200:205, :, :3] = 0
@@ -50,7 +50,7 @@ def test_sketch_model_switches_the_page_to_sketch_mode(checkpoints, monkeypatch)
     assert "Unpainted area" not in [s.label for s in at.selectbox] and "Pen width" in [s.label for s in at.slider]
     assert [r.options for r in at.radio if r.label == "Tool"] == [["✏️ Pen", "🧽 Eraser"]]
     assert not at.get("image"), "no photo before anything is drawn"
-    at.session_state["sketch_canvas_0"] = drawing()
+    at.session_state["sketch_canvas_0"] = drawing_value()
     at.run()
     assert not at.exception and not at.error
     assert len(at.get("image")) == 1 and at.get("image")[0].proto.imgs[0].caption == "landscape-sketch"
@@ -73,7 +73,7 @@ def sketch_page(checkpoints, monkeypatch, model: str = "landscape-sketch") -> Ap
     st.cache_data.clear()
     at = AppTest.from_file(APP, default_timeout=120).run()
     at.selectbox(key="model").select(model).run()
-    at.session_state["sketch_canvas_0"] = drawing()
+    at.session_state["sketch_canvas_0"] = drawing_value()
     return at.run()
 
 
@@ -99,7 +99,15 @@ def test_a_sketch_survives_a_visit_to_the_label_map_page(checkpoints, monkeypatc
 
 
 def test_a_read_and_paint_model_shows_what_it_read_and_opens_it_for_editing(checkpoints, monkeypatch):
-    at = sketch_page(checkpoints, monkeypatch, "landscape-sketch-reader")
+    monkeypatch.setenv("GAUGAN_CHECKPOINTS", str(checkpoints))
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.button(key="example").click().run()
+    drawing = at.session_state["current_labels"].copy()
+    at.selectbox(key="model").select("landscape-sketch-reader").run()
+    at.session_state["sketch_canvas_0"] = drawing_value()
+    at.run()
     assert not at.exception and not at.error, at.exception or at.error
     assert [e.label for e in at.expander] == ["What the model read"]
     photo, reading = at.get("image")
@@ -118,6 +126,11 @@ def test_a_read_and_paint_model_shows_what_it_read_and_opens_it_for_editing(chec
     assert any("regions read from your sketch" in i.value for i in at.info)
     at.selectbox(key="model").select("landscape-sketch-reader").run()
     assert np.array_equal(at.session_state["sketch"], sketch), "the sketch is kept"
+    at.selectbox(key="model").select("landscape").run()
+    at.button(key="undo_base").click().run()
+    assert not at.exception, at.exception
+    assert np.array_equal(at.session_state["current_labels"], fit_label_map(drawing, base.shape)), \
+        "Undo brings back the drawing the regions replaced"
 
 
 def test_a_sketch_is_rescaled_with_the_canvas(checkpoints, monkeypatch):

@@ -12,7 +12,8 @@ from helpers import ROOT, make_tiny_model
 from PIL import Image
 
 from gaugan import CheckpointError, InputError, Pix2Pix, ReadAndPaint, load_sketch_model
-from gaugan.data.landscape import LABELS
+from gaugan.data.landscape import LABELS, landscape_layout
+from gaugan.data.landscape_sketch import straightened
 from gaugan.networks.layout_reader import LayoutReader
 from gaugan.reader_train import ReaderConfig, train_reader
 from gaugan.sketch import model_kind
@@ -62,16 +63,41 @@ def test_a_reader_folder_is_a_sketch_model_that_paints_through_its_painter(tiny_
         Pix2Pix.from_checkpoint(folder)
 
 
+def boundary_length(labels: np.ndarray) -> int:
+    """Pixel edges between different labels."""
+    return int((labels[:, 1:] != labels[:, :-1]).sum() + (labels[1:] != labels[:-1]).sum())
+
+
+def test_straightened_layouts_keep_their_regions_with_fewer_corners():
+    labels = landscape_layout(np.random.default_rng(4), 256, 256)
+    straight = straightened(labels, np.random.default_rng(1))
+    assert np.array_equal(straight, straightened(labels, np.random.default_rng(1))), "the same seed, the same map"
+    assert set(np.unique(straight)) <= set(np.unique(labels)) and (straight == labels).mean() > 0.85
+    assert boundary_length(straight) < boundary_length(labels), "straight strokes are shorter than wiggly outlines"
+
+
 def test_training_resumes_into_the_same_reader(tmp_path):
     straight = train_reader(tiny_config(tmp_path / "straight"), workers=1, log=lambda _: None)
     stopped = train_reader(tiny_config(tmp_path / "resumed"), workers=1, time_limit=0, log=lambda _: None)
-    assert stopped == tmp_path / "resumed" and not (stopped / "model").exists(), "the time limit stops after a step"
-    assert torch.load(stopped / "state.pt", weights_only=True)["step"] == 1
+    assert stopped is None and not (tmp_path / "resumed" / "model").exists(), "the time limit stops after a step"
+    assert torch.load(tmp_path / "resumed" / "state.pt", weights_only=True)["step"] == 1
     resumed = train_reader(tiny_config(tmp_path / "resumed"), workers=1, log=lambda _: None)
     a, b = (torch.load(folder / "reader.pth", weights_only=True) for folder in (straight, resumed))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-    with pytest.raises(InputError, match="other settings"):
+    with pytest.raises(InputError, match="state.pt holds a run with other settings"):
         train_reader(tiny_config(tmp_path / "resumed", steps=5), workers=1, log=lambda _: None)
+    (tmp_path / "resumed" / "state.pt").unlink()
+    with pytest.raises(InputError, match="pool holds sketches drawn with other settings"):
+        train_reader(tiny_config(tmp_path / "resumed", seed=1), workers=1, log=lambda _: None)
+
+
+@pytest.mark.parametrize("changes, message", [({"folder_share": 1.5}, "folder_share must be in 0..1"),
+                                              ({"width": 300}, "width must be in 1..256"),
+                                              ({"grid": 1024}, "grid must be in 8..512"),
+                                              ({"steps": 0}, "steps must be at least 1")])
+def test_settings_a_reader_folder_could_not_hold_are_refused_before_training(tmp_path, changes, message):
+    with pytest.raises(InputError, match=message):
+        tiny_config(tmp_path, **changes)
 
 
 def test_training_reads_a_folder_of_label_maps_and_refuses_foreign_ids(tmp_path):
@@ -105,17 +131,34 @@ def test_training_refuses_a_painter_with_other_labels(tmp_path):
     (lambda card: card["network"].update(depth=3), "takes num_classes, width, grid"),
     (lambda card: card["network"].update(width=8), "size mismatch|shape"),
     (lambda card: card["files"].update(reader="/etc/passwd"), "plain file name"),
+    (lambda card: card.update(files=["reader.pth"]), "files must be an object"),
+    (lambda card: card["labels"].pop(), "labels must list the names of the 14 labels"),
+    (lambda card: card.update(labels="sky"), "labels must list"),
+    (lambda card: card.update(painter="landscape-sketch"), "must be a SPADE .label-map. model"),
+    (lambda card: card.update(painter="broken"), "must be a SPADE .label-map. model"),
 ])
 def test_a_broken_reader_folder_is_refused_by_name(tiny_reader, tmp_path, change, message):
     root, folder = tiny_reader
     broken = tmp_path / "broken"
     shutil.copytree(folder, broken)
-    (tmp_path / "landscape").symlink_to(ROOT / "checkpoints" / "landscape")
+    for name in ("landscape", "landscape-sketch"):
+        (tmp_path / name).symlink_to(ROOT / "checkpoints" / name)
     card = json.loads((broken / "model.json").read_text())
     change(card)
     (broken / "model.json").write_text(json.dumps(card))
     with pytest.raises(CheckpointError, match=message):
         load_sketch_model(broken, device="cpu")
+
+
+def test_a_weights_file_linked_from_outside_the_folder_is_refused(tiny_reader, tmp_path):
+    _, folder = tiny_reader
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / "model.json").write_text((folder / "model.json").read_text())
+    (linked / "reader.pth").symlink_to(folder / "reader.pth")
+    (tmp_path / "landscape").symlink_to(ROOT / "checkpoints" / "landscape")
+    with pytest.raises(CheckpointError, match="leads outside the model folder"):
+        load_sketch_model(linked, device="cpu")
 
 
 def test_generate_and_models_commands_take_a_reader_folder(tiny_reader, tmp_path):

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
-from skimage.draw import line
+from skimage.draw import line, polygon
 from skimage.filters.rank import majority
+from skimage.measure import approximate_polygon, find_contours
+from skimage.measure import label as connected_regions
 from skimage.morphology import disk
 
 from .landscape import (BUSH, CLOUDS, FLOWER, GRASS, MOUNTAIN, RIVER, ROCK, SEA, SKY, SNOW, TREE,
@@ -83,6 +85,25 @@ def _strokes(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         size = rng.uniform(3, 6) * scale
         polyline(np.array([[y - size, x - size * 0.6], [y, x], [y - size, x + size * 0.6]]), labels == GRASS)
     return ink
+
+
+def straightened(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The layout with each region's outline simplified to a few straight strokes, as people draw with a pen: every
+    connected region, largest first, is filled again as its polygon simplified by 2..8 pixels (at 256²)."""
+    h, w = labels.shape
+    regions = connected_regions(labels.astype(np.int32) + 1, background=0, connectivity=1)
+    sizes = np.bincount(regions.ravel())
+    straight = labels.copy()
+    for region in np.argsort(-sizes):
+        if region == 0 or sizes[region] == 0:
+            continue
+        inside = regions == region
+        tolerance = rng.uniform(2, 8) * h / 256
+        for contour in find_contours(np.pad(inside, 1).astype(np.float32), 0.5):
+            corners = approximate_polygon(contour, tolerance) - 1
+            rows, cols = polygon(corners[:, 0], corners[:, 1], (h, w))
+            straight[rows, cols] = labels[inside][0]
+    return straight
 
 
 def line_sketch(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
