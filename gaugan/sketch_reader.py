@@ -22,7 +22,7 @@ from .sketch import (READER_TYPE, SKETCH_FORMAT, SKETCH_KIND, SPADE_KIND, as_rgb
                      read_sketch_card)
 
 READER_WEIGHTS = "reader.pth"
-MAX_READ_SIDE = 512  # the reader's logits are computed at most this large; the map is then enlarged by repetition
+MAX_READ_SIDE = 512  # the reader's logits are computed at most this large; the map is then enlarged (nearest)
 READER_LIMITS = {"num_classes": (1, 1024), "width": (1, 256), "grid": (8, 512)}  # also what training may ask for
 
 
@@ -84,7 +84,7 @@ class ReadAndPaint:
         self.reader = reader.eval().to(painter.device)
         self.painter = painter
         self.card = card
-        self.ids = np.array([label.id for label in painter.labels], dtype=np.uint8)
+        self.ids = np.array([label.id for label in painter.labels], dtype=np.int64)
         self.input_size = painter.preset.crop_size
 
     @classmethod
@@ -121,9 +121,8 @@ class ReadAndPaint:
         small = grey.resize((max(1, round(width * scale)), max(1, round(height * scale))), Image.BOX)
         x = torch.from_numpy(np.asarray(small, dtype=np.float32) / 127.5 - 1)[None, None].to(self.painter.device)
         labels = self.ids[self.reader(x)[0].argmax(0).cpu().numpy()]
-        if labels.shape == (height, width):
-            return labels
-        return np.asarray(Image.fromarray(labels).resize((width, height), Image.NEAREST))
+        rows, cols = (np.arange(n) * small // n for n, small in zip((height, width), labels.shape))
+        return labels[rows][:, cols]  # nearest, to the sketch's size
 
     def generate(self, sketch: Image.Image | np.ndarray, seed: int | None = None,
                  class_id: int | str | None = None, keep_aspect: bool = False) -> Image.Image:
