@@ -210,7 +210,8 @@ def train_reader(config: ReaderConfig, workers: int = 2, time_limit: float | Non
             log(f"stopped at step {step} (time limit); the same command continues")
             return None
     description = (f"reads line sketches into landscape label maps for the {config.painter!r} painter; trained on "
-                   f"{config.pairs} sketches drawn by gaugan/data/landscape_sketch.py from "
+                   f"{config.pairs} sketches (half with straightened outlines) drawn by gaugan/data/landscape_sketch.py "
+                   "from "
                    + ("procedural layouts" if config.data == "landscape" else
                       f"layouts of {Path(config.data).name} ({config.folder_share:.0%}) and procedural ones"))
     return save_reader_model(out / MODEL_FOLDER, reader.eval(), checkpoint_argument(config.painter).name,
