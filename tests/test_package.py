@@ -47,7 +47,7 @@ def test_wheel_runs_generate_from_another_directory_without_a_checkpoint(tmp_pat
     for name in ("pyproject.toml", "README.md", "label_colors.py"):
         shutil.copy(ROOT / name, source / name)
     shutil.copytree(ROOT / "gaugan", source / "gaugan", ignore=shutil.ignore_patterns("__pycache__"))
-    for model in ("landscape", "segmenter"):
+    for model in ("landscape", "landscape-sketch-reader", "segmenter"):
         shutil.copytree(ROOT / "checkpoints" / model, source / "checkpoints" / model)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
                     str(tmp_path / "dist"), str(source)], check=True, capture_output=True, timeout=300)
@@ -72,6 +72,15 @@ def test_wheel_runs_generate_from_another_directory_without_a_checkpoint(tmp_pat
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.split()[:2] == [str(site / "gaugan" / "__init__.py"), str(site / "label_colors.py")]
     assert Image.open(elsewhere / "photo.png").size == (64, 48)
+    sketch = np.full((48, 64), 255, np.uint8)
+    sketch[20, :] = 0  # a horizon
+    Image.fromarray(sketch).save(elsewhere / "sketch.png")
+    result = subprocess.run([sys.executable, "-c", run_console_script, "generate", "--checkpoint",
+                             "landscape-sketch-reader", "--sketch", "sketch.png", "--out", "sketch_photo.png"],
+                            cwd=elsewhere, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "PYTHONPATH": str(site)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert Image.open(elsewhere / "sketch_photo.png").size == (64, 48), "the reader finds its shipped painter"
     listed = subprocess.run([sys.executable, "-c", run_console_script, "models"], cwd=elsewhere, capture_output=True,
                             text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(site)})
     assert listed.returncode == 0 and listed.stdout.splitlines()[1].split() == [
