@@ -1,6 +1,7 @@
 """Median time from mouse-up to the new generated image on screen, in Chromium, with the shipped model.
 
-Also writes docs/page_desktop.png and docs/page_phone.png (the example scene with a few strokes).
+Also writes docs/page_desktop.png and docs/page_phone.png (the example scene with a few strokes), and
+docs/page_sketch.png (sketch mode with landscape-sketch-reader: a hand-drawn sketch and what the model read).
 python bench/page.py [--strokes N]
 """
 from __future__ import annotations
@@ -15,7 +16,12 @@ import common
 ROOT = common.ROOT
 sys.path.insert(0, str(ROOT / "tests"))
 
-from browser import CANVAS, RESULT, browser_page, choose_label, result_src, stroke, streamlit_server, wait_idle  # noqa: E402
+from browser import (CANVAS, RESULT, browser_page, choose_label, pick, result_src, stroke,  # noqa: E402
+                     streamlit_server, wait_idle)
+
+from gaugan.sketch_samples import HAND_DRAWN  # noqa: E402
+
+SKETCH_CANVAS = '[class*="st-key-sketch_canvas_"] canvas.upper-canvas'
 
 SCENE = [("clouds", [(60, 40), (130, 35)]), ("tree", [(40, 215), (60, 205)])]  # painted over the example scene
 
@@ -56,6 +62,22 @@ def paint_scene(page, phone: bool = False) -> None:
         time.sleep(0.5)
 
 
+def draw_sketch(page) -> None:
+    """Sketch mode with the read-and-paint model: the sample sheet's first hand-drawn sketch, what was read shown."""
+    pick(page, "Model", "landscape-sketch-reader")
+    page.wait_for_selector(SKETCH_CANVAS, timeout=60_000)
+    time.sleep(1.0)
+    wait_idle(page)
+    scale = page.locator(SKETCH_CANVAS).bounding_box()["width"] / 256
+    for _, points in HAND_DRAWN[0]:
+        stroke(page, [(x * scale, y * scale) for x, y in points], SKETCH_CANVAS)
+        wait_idle(page)
+    settle(page)
+    page.get_by_text("What the model read").click()
+    wait_idle(page)
+    time.sleep(1.5)  # the expander's opening animation
+
+
 def settle(page) -> None:
     """Wait until the last stroke's image is on screen and nothing is running."""
     time.sleep(1.0)
@@ -88,6 +110,11 @@ def main() -> None:
             paint_scene(page, phone=True)
             settle(page)
             page.screenshot(path=str(ROOT / "docs" / "page_phone.png"), full_page=True)
+        with browser_page(height=1100) as page:
+            page.goto(url)
+            page.wait_for_selector(CANVAS, timeout=60_000)
+            draw_sketch(page)
+            page.screenshot(path=str(ROOT / "docs" / "page_sketch.png"))
     print(f"mouse-up -> new image on screen, shipped model, {args.strokes} strokes: "
           f"median {statistics.median(timings):.3f} s (min {min(timings):.3f}, max {max(timings):.3f})")
 

@@ -209,11 +209,9 @@ def train_reader(config: ReaderConfig, workers: int = 2, time_limit: float | Non
         if out_of_time and step < config.steps:
             log(f"stopped at step {step} (time limit); the same command continues")
             return None
-    description = (f"reads line sketches into landscape label maps for the {config.painter!r} painter; trained on "
-                   f"{config.pairs} sketches (half with straightened outlines) drawn by gaugan/data/landscape_sketch.py "
-                   "from "
-                   + ("procedural layouts" if config.data == "landscape" else
-                      f"layouts of {Path(config.data).name} ({config.folder_share:.0%}) and procedural ones"))
-    return save_reader_model(out / MODEL_FOLDER, reader.eval(), checkpoint_argument(config.painter).name,
+    painter_name = checkpoint_argument(config.painter).name
+    description = (f"It reads the regions your lines outline as the {painter_name!r} model's labels (sky, mountains, "
+                   "water, trees …), and that model paints them; the seed changes the light.")
+    return save_reader_model(out / MODEL_FOLDER, reader.eval(), painter_name,
                              [label.name for label in painter.labels],
                              {"description": description, "training": {"reader": asdict(config)}})

@@ -108,7 +108,7 @@ def test_training_reads_a_folder_of_label_maps_and_refuses_foreign_ids(tmp_path)
     model = train_reader(tiny_config(tmp_path / "run", data=str(data), folder_share=1.0), workers=1, log=lambda _: None)
     pool = np.load(tmp_path / "run" / "pool" / "chunk_000.npz")
     assert (pool["labels"] == LABELS["sea"]).all(), "every layout comes from the folder at share 1"
-    assert "layouts of data" in json.loads((model / "model.json").read_text())["description"]
+    assert json.loads((model / "model.json").read_text())["training"]["reader"]["data"] == str(data)
     Image.fromarray(np.full((64, 96), 200, np.uint8)).save(data / "labels" / "1.png")
     with pytest.raises(InputError, match="1.png.*found id 200"):
         train_reader(tiny_config(tmp_path / "run2", data=str(data), folder_share=1.0), workers=1, log=lambda _: None)
