@@ -76,13 +76,14 @@ class ReadAndPaint:
     direction = "AtoB"
     varies_with_seed = True  # the seed picks the painter's style
 
-    def __init__(self, reader: LayoutReader, painter: GauGAN, card: dict) -> None:
+    def __init__(self, reader: LayoutReader, painter: GauGAN, card: dict, painter_folder: Path | None = None) -> None:
         names = [label.name for label in painter.labels]
         if card.get("labels") != names:
             raise CheckpointError(f"the reader reads the labels {card.get('labels')}, but its painter "
                                   f"{painter.name!r} paints {names}")
         self.reader = reader.eval().to(painter.device)
         self.painter = painter
+        self.painter_folder = painter_folder  # where the painter was loaded from, if from a folder
         self.card = card
         self.ids = np.array([label.id for label in painter.labels], dtype=np.int64)
         self.input_size = painter.preset.crop_size
@@ -104,8 +105,8 @@ class ReadAndPaint:
         reader = reader_network(card, source)
         weights = card_file(folder, card, "reader", READER_WEIGHTS)
         load_weights(reader, read_state_dict(weights), str(weights), assign=True)
-        painter = GauGAN.from_checkpoint(painter_folder(folder, card.get("painter")), device=device)
-        return cls(reader, painter, card)
+        painter = painter_folder(folder, card.get("painter"))
+        return cls(reader, GauGAN.from_checkpoint(painter, device=device), card, painter)
 
     def class_index(self, class_id: int | str | None) -> None:
         """None: the painter draws whatever the sketch shows; a class is refused."""

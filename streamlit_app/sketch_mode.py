@@ -15,7 +15,6 @@ from PIL import Image
 from gaugan import Pix2Pix, ReadAndPaint, load_sketch_model
 from gaugan.canvas import blank_sketch, compose_sketch, fit_sketch, has_lines, png_bytes
 from gaugan.labelmaps import colourize
-from gaugan.sketch import model_kind
 from streamlit_drawable_canvas import st_canvas
 from widgets import (CANVAS_SIZES, MAX_SEED, SEED_HELP, CanvasState, column_width, fit_drawing, fitted_width, kept,
                      plain, reset_canvas, undo_shortcuts)
@@ -47,12 +46,13 @@ def read_layout(path: str, modified: float, sketch_png: bytes) -> np.ndarray:
 def reading(model: ReadAndPaint, layout: np.ndarray, models: dict[str, Path], size: int,
             take_layout: Callable[[str, list, np.ndarray], None]) -> None:
     """The read label map in the painter's colours, and a button that opens it on the label-map page when the
-    painter is one of the page's models."""
+    painter's folder is one of the page's models."""
     with st.expander("What the model read"):
         st.image(png_bytes(Image.fromarray(colourize(layout, model.painter.labels))), width=size,
                  caption="The regions read from your lines: what the painter painted.")
-        painter = model.painter.name
-        if painter in models and model_kind(models[painter]) == "spade":
+        painter = next((name for name, folder in models.items() if model.painter_folder
+                        and folder.resolve() == model.painter_folder.resolve()), None)
+        if painter:
             st.button(f"Edit these regions with {painter}", key="edit_read_layout", on_click=take_layout,
                       args=(painter, model.painter.labels, layout),
                       help="Opens the label-map page with these regions on its canvas; your sketch is kept.")
