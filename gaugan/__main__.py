@@ -16,7 +16,7 @@ from .data.folder import IMAGE_SUFFIXES, LABEL_TABLE, label_entries, read_label_
 from .data.registry import DATASETS
 from .data.sketch import LANDSCAPE_SKETCH
 from .errors import InputError
-from .model_card import MAX_CARD_BYTES, read_json
+from .model_card import MAX_CARD_BYTES, read_card, read_json
 from .presets import Preset, landscape_preset
 from .reader_train import ReaderConfig
 from .shipped import checkpoint_argument
@@ -98,8 +98,10 @@ def cmd_generate(args: argparse.Namespace) -> None:
         for_each_input(pairs, sketch_converter(checkpoint, args.seed, args.class_id, not args.stretch), args.out)
         return
     if args.sketch:
+        if checkpoint.is_dir():
+            read_card(checkpoint)  # a broken model.json (of a sketch model too) says what is wrong with it
         raise InputError("label-map (SPADE) models take --labels, not --sketch; sketches need a sketch model such "
-                         "as landscape-sketch")
+                         "as landscape-sketch-reader")
     if not args.labels:
         raise InputError("--labels is required for label-map (SPADE) models")
     pairs = input_output_pairs(Path(args.labels), Path(args.out), "label maps")  # before the model loads
@@ -314,9 +316,10 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--sketch", help="sketch models: a sketch PNG (dark lines on white) or a folder of them")
     gen.add_argument("--class", dest="class_id", help="class-conditional sketch models: the class name or number")
     gen.add_argument("--out", required=True, help="output image (.png, .jpg, .webp …; missing folders are created), "
-                     "or a folder when --labels is a folder")
+                     "or a folder when --labels or --sketch is a folder")
     gen.add_argument("--seed", type=int, help="an integer 0..2**63-1; the same seed gives the same image "
-                     "(default: 0; sketch models: none, a seed turns the dropout noise on)")
+                     "(default: 0; it picks the light of SPADE and read-and-paint models; pix2pix models: none, a "
+                     "seed turns the dropout noise on)")
     gen.add_argument("--preset", help="for weights without model.json: an official preset name (coco, ade20k, "
                      "cityscapes; fitted to the weights' input channels) or a preset .json file")
     gen.add_argument("--instance", help="an instance-id PNG (8- or 16-bit) for presets that use instance edges; "

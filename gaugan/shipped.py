@@ -41,7 +41,7 @@ def checkpoint_argument(value: str | None) -> Path:
     found = _shipped(value) if path.name == value else None
     if found:
         return found
-    raise CheckpointError(f"--checkpoint {value}: no such model folder or weights file, and no shipped model of that "
+    raise CheckpointError(f"{value}: no such model folder or weights file, and no shipped model of that "
                           "name (`gaugan models` lists them)")
 
 

@@ -26,6 +26,7 @@ from .model_card import plain_file_name, read_card_json
 from .networks import ClassConditionalGenerator, UnetGenerator
 from .networks.unet import unet_config_from_state
 from .pipeline import check_seed
+from .shipped import checkpoint_argument
 
 if TYPE_CHECKING:
     from .sketch_reader import ReadAndPaint
@@ -229,13 +230,14 @@ class Pix2Pix:
 
 
 def load_sketch_model(path: str | Path, device: torch.device | str | None = None) -> Pix2Pix | ReadAndPaint:
-    """Any sketch model: a read-and-paint folder as gaugan.sketch_reader.ReadAndPaint, else Pix2Pix (the same
-    generate() signature)."""
+    """Any sketch model (a folder, a weights file or a shipped model's name): a read-and-paint folder as
+    gaugan.sketch_reader.ReadAndPaint, else Pix2Pix (the same generate() signature)."""
     from .sketch_reader import ReadAndPaint  # it builds on this module
 
-    card = read_sketch_card(Path(path)) if Path(path).is_dir() else None
+    path = checkpoint_argument(str(path))  # a shipped model's name too
+    card = read_sketch_card(path) if path.is_dir() else None
     if card is not None and card["network"]["type"] == READER_TYPE:
-        return ReadAndPaint.from_card(Path(path), card, device)
+        return ReadAndPaint.from_card(path, card, device)
     return Pix2Pix.from_checkpoint(path, device=device)
 
 

@@ -157,9 +157,9 @@ def undo_base_change() -> None:
     reset_canvas(LABEL_CANVAS)
 
 
-def take_read_layout(painter: str, labels: list[Label], layout: np.ndarray) -> None:
+def take_read_layout(painter: str, labels: list[Label], layout: np.ndarray, seed: int) -> None:
     """The regions a read-and-paint model read from the sketch become the drawing on the label-map page of its
-    painter; the sketch keeps its strokes."""
+    painter, with the sketch's seed; the sketch keeps its strokes."""
     bake_strokes(sketch_mode.SKETCH_CANVAS)
     previous = state.get("active_model")
     if previous not in (None, painter) and state.get("current_labels") is not None:  # kept in the painter's labels
@@ -171,6 +171,7 @@ def take_read_layout(painter: str, labels: list[Label], layout: np.ndarray) -> N
     state.canvas_aspect = layout.shape[0] / layout.shape[1]
     state.model = state.active_model = painter
     state.active_labels = labels
+    state.seed = seed
     reset_canvas(LABEL_CANVAS)
     notice("The regions read from your sketch are on the canvas: repaint any of them, then Generate. \"Undo fill or "
            "load\" brings back the drawing that was here; your sketch is kept in sketch mode.")

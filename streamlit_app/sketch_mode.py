@@ -43,19 +43,20 @@ def read_layout(path: str, modified: float, sketch_png: bytes) -> np.ndarray:
     return cached_sketch_model(path, modified).read(Image.open(io.BytesIO(sketch_png)))
 
 
-def reading(model: ReadAndPaint, layout: np.ndarray, models: dict[str, Path], size: int,
-            take_layout: Callable[[str, list, np.ndarray], None]) -> None:
+def reading(model: ReadAndPaint, layout: np.ndarray, models: dict[str, Path], seed: int,
+            take_layout: Callable[[str, list, np.ndarray, int], None]) -> None:
     """The read label map in the painter's colours, and a button that opens it on the label-map page when the
     painter's folder is one of the page's models."""
     with st.expander("What the model read"):
-        st.image(png_bytes(Image.fromarray(colourize(layout, model.painter.labels))), width=size,
+        st.image(png_bytes(Image.fromarray(colourize(layout, model.painter.labels))), width="stretch",
                  caption="The regions read from your lines: what the painter painted.")
         painter = next((name for name, folder in models.items() if model.painter_folder
                         and folder.resolve() == model.painter_folder.resolve()), None)
         if painter:
             st.button(f"Edit these regions with {painter}", key="edit_read_layout", on_click=take_layout,
-                      args=(painter, model.painter.labels, layout),
-                      help="Opens the label-map page with these regions on its canvas; your sketch is kept.")
+                      args=(painter, model.painter.labels, layout, seed),
+                      help="Opens the label-map page with these regions on its canvas and this seed; your sketch "
+                           "is kept.")
 
 
 def draw(base: np.ndarray, tool: str, width: int) -> np.ndarray | None:
@@ -76,9 +77,9 @@ def draw(base: np.ndarray, tool: str, width: int) -> np.ndarray | None:
 
 
 def render(folder: Path, name: str, modified: float, models: dict[str, Path],
-           take_layout: Callable[[str, list, np.ndarray], None]) -> None:
-    """Draw the whole sketch-mode page for the sketch model in `folder`; take_layout(painter, labels, layout) opens
-    a read-and-paint model's reading on the label-map page."""
+           take_layout: Callable[[str, list, np.ndarray, int], None]) -> None:
+    """Draw the whole sketch-mode page for the sketch model in `folder`; take_layout(painter, labels, layout, seed)
+    opens a read-and-paint model's reading on the label-map page."""
     state = st.session_state
     state.setdefault("sketch_gen", 0)
     try:
@@ -125,4 +126,4 @@ def render(folder: Path, name: str, modified: float, models: dict[str, Path],
         st.download_button("Download sketch", sketch_png, "sketch.png", "image/png", on_click="ignore",
                            key="download_sketch")
         if isinstance(model, ReadAndPaint):
-            reading(model, read_layout(str(folder), modified, sketch_png), models, size, take_layout)
+            reading(model, read_layout(str(folder), modified, sketch_png), models, seed, take_layout)

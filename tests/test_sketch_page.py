@@ -121,6 +121,7 @@ def test_a_read_and_paint_model_shows_what_it_read_and_opens_it_for_editing(chec
     at.button(key="edit_read_layout").click().run()
     assert not at.exception and not at.error, at.exception or at.error
     assert at.session_state["model"] == "landscape" and "Unpainted area" in [s.label for s in at.selectbox]
+    assert at.number_input(key="seed").value == 12, "the photo keeps the sketch's light"
     base = at.session_state["base"]
     assert np.array_equal(base, fit_label_map(read, base.shape)), "the canvas holds the regions read, at its size"
     assert any("regions read from your sketch" in i.value for i in at.info)

@@ -161,6 +161,18 @@ def test_a_weights_file_linked_from_outside_the_folder_is_refused(tiny_reader, t
         load_sketch_model(linked, device="cpu")
 
 
+def test_generate_names_the_json_error_of_a_broken_reader_card(tiny_reader, tmp_path):
+    _, folder = tiny_reader
+    broken = tmp_path / "broken"
+    shutil.copytree(folder, broken)
+    (broken / "model.json").write_text((folder / "model.json").read_text().replace('"painter":', '"painter"'))
+    Image.fromarray(draw_strokes(HAND_DRAWN[0])).save(tmp_path / "sketch.png")
+    result = subprocess.run([sys.executable, "-m", "gaugan", "generate", "--checkpoint", str(broken), "--sketch",
+                             str(tmp_path / "sketch.png"), "--out", str(tmp_path / "photo.png")], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 1 and "not valid UTF-8 JSON" in result.stderr, result.stderr
+
+
 def test_generate_and_models_commands_take_a_reader_folder(tiny_reader, tmp_path):
     root, folder = tiny_reader
     Image.fromarray(draw_strokes(HAND_DRAWN[0])).crop((0, 0, 256, 160)).save(tmp_path / "sketch.png")
@@ -179,7 +191,7 @@ def test_generate_and_models_commands_take_a_reader_folder(tiny_reader, tmp_path
 def test_the_shipped_reader_reads_hand_drawn_sketches_as_drawn():
     """The page's hand-drawn samples: sky above a horizon, sea under it, a mountain inside its outline, and on a
     blank page sky at the top only (the position ramp)."""
-    model = load_sketch_model(ROOT / "checkpoints" / "landscape-sketch-reader", device="cpu")
+    model = load_sketch_model("landscape-sketch-reader", device="cpu")  # a shipped model by name
     sky = [LABELS["sky-other"], LABELS["clouds"]]
     beach = model.read(draw_strokes(HAND_DRAWN[2]))  # horizon at y 110, shore from y 165
     assert np.isin(beach[:100], sky).mean() > 0.95 and (beach[120:160] == LABELS["sea"]).mean() > 0.9
