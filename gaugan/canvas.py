@@ -78,9 +78,15 @@ def has_lines(sketch: np.ndarray) -> bool:
     return bool((sketch < INK_LEVEL).any())
 
 
+INK_LEVELS = (80.0, 208.0)  # after scaling a sketch, greys below the first are ink and above the second paper
+
+
 def fit_sketch(sketch: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """A sketch scaled smoothly to (height, width)."""
-    return np.asarray(Image.fromarray(sketch).resize(size[::-1], Image.BILINEAR))
+    """A sketch scaled smoothly to (height, width), its levels stretched back to ink and paper so that lines stay
+    crisp however often the canvas is resized."""
+    scaled = np.asarray(Image.fromarray(sketch).resize(size[::-1], Image.BILINEAR), dtype=np.float32)
+    low, high = INK_LEVELS
+    return np.clip((scaled - low) * 255 / (high - low), 0, 255).round().astype(np.uint8)
 
 
 def fit_label_map(labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:

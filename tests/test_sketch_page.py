@@ -13,7 +13,8 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from gaugan import load_sketch_model
-from gaugan.canvas import fit_label_map
+from gaugan.canvas import fit_label_map, fit_sketch
+from gaugan.sketch_samples import HAND_DRAWN, draw_strokes
 
 APP = str(ROOT / "streamlit_app" / "app.py")
 SKETCH_CANVAS = '[class*="st-key-sketch_canvas_"] canvas.upper-canvas'
@@ -141,6 +142,20 @@ def test_a_sketch_is_rescaled_with_the_canvas(checkpoints, monkeypatch):
     sketch = at.session_state["sketch"]
     assert sketch.shape == (320, 320, 3) and (sketch[:, :, 0] < 128).sum() > 1000, "the lines are kept, scaled down"
     assert len(at.get("image")) == 1
+
+
+def ink_pixels(sketch: np.ndarray) -> int:
+    """Pixels dark enough to be a line."""
+    return int((sketch[..., 0] < 64).sum())
+
+
+def test_a_sketch_stays_crisp_through_many_canvas_resizes():
+    sketch = draw_strokes(HAND_DRAWN[0], 384)
+    resized = sketch
+    for side in (320, 512, 384, 320, 384):
+        resized = fit_sketch(resized, (side, side))
+    assert 0.8 < ink_pixels(resized) / ink_pixels(sketch) < 1.25, "the lines neither fade nor swell"
+    assert ((resized[..., 0] >= 64) & (resized[..., 0] < 192)).sum() < ink_pixels(sketch), "edges stay sharp"
 
 
 def label_page_settings(page) -> dict:
