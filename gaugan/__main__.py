@@ -206,8 +206,9 @@ def cmd_train_reader(args: argparse.Namespace) -> None:
     config = ReaderConfig(**given)
     model = train_reader(config, args.workers, args.time_limit, (lambda message: None) if args.quiet else print)
     if model:
-        print(f"wrote the sketch model {model}; it paints with the model named in its model.json's \"painter\": a "
-              "folder of that name beside it, else the shipped model")
+        print(f"wrote the sketch model {model} (use it with --checkpoint {model}, or copy the folder into "
+              "checkpoints/ for the page); it paints with the model its model.json names as \"painter\": a folder "
+              "of that name beside it, else the shipped model")
 
 
 def cmd_export(args: argparse.Namespace) -> None:

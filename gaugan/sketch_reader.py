@@ -78,9 +78,12 @@ class ReadAndPaint:
 
     def __init__(self, reader: LayoutReader, painter: GauGAN, card: dict, painter_folder: Path | None = None) -> None:
         names = [label.name for label in painter.labels]
-        if card.get("labels") != names:
-            raise CheckpointError(f"the reader reads the labels {card.get('labels')}, but its painter "
-                                  f"{painter.name!r} paints {names}")
+        read = card.get("labels")
+        if read != names:
+            differ = [f"{i}: {a!r} / {b!r}" for i, (a, b) in enumerate(zip(read, names)) if a != b][:5]
+            raise CheckpointError(f"the reader reads {len(read)} labels and its painter {painter.name!r} paints "
+                                  f"{len(names)}; they must be the same, in order (reader / painter: "
+                                  f"{', '.join(differ) or 'the longer list goes on'})")
         self.reader = reader.eval().to(painter.device)
         self.painter = painter
         self.painter_folder = painter_folder  # where the painter was loaded from, if from a folder

@@ -126,7 +126,7 @@ def test_training_refuses_a_painter_with_other_labels(tmp_path):
 @pytest.mark.parametrize("change, message", [
     (lambda card: card.update(painter="../landscape"), "plain file name"),
     (lambda card: card.update(painter="nowhere"), "neither a folder beside it"),
-    (lambda card: card["labels"].reverse(), "but its painter"),
+    (lambda card: card["labels"].reverse(), "must be the same, in order .reader / painter: 0: 'dirt' / 'sky-other'"),
     (lambda card: card["network"].update(width=10**6), r"network.width must be an integer in 1..256"),
     (lambda card: card["network"].update(depth=3), "takes num_classes, width, grid"),
     (lambda card: card["network"].update(width=8), "size mismatch|shape"),
