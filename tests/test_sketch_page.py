@@ -2,6 +2,7 @@
 import base64
 import io
 import re
+import time
 
 import numpy as np
 import pytest
@@ -158,6 +159,14 @@ def test_a_sketch_stays_crisp_through_many_canvas_resizes():
     assert ((resized[..., 0] >= 64) & (resized[..., 0] < 192)).sum() < ink_pixels(sketch), "edges stay sharp"
 
 
+def sketch_canvas_settled(page) -> None:
+    """Wait for the sketch canvas, and for the one refit the column-width probe may make after its first render
+    (a stroke drawn before that refit lands on a canvas that is replaced)."""
+    page.wait_for_selector(SKETCH_CANVAS, timeout=60_000)
+    time.sleep(1.0)
+    wait_idle(page)
+
+
 def label_page_settings(page) -> dict:
     """What the label-map page's sidebar and tool row show."""
     return {**{box: page.get_by_role("combobox", name=box).input_value() for box in ("Canvas", "Unpainted area")},
@@ -194,8 +203,7 @@ def test_draw_lines_in_sketch_mode_and_get_a_photo_then_go_back_and_forth(checkp
         assert drawing.shape == (320, 320) and (drawing == 2).sum() > 500, "a mountain stroke on a small canvas"
 
         pick(page, "Model", "landscape-sketch")
-        page.wait_for_selector(SKETCH_CANVAS, timeout=60_000)
-        wait_idle(page)
+        sketch_canvas_settled(page)
         assert page.get_by_role("combobox", name="Label").count() == 0
         box = page.locator(SKETCH_CANVAS).bounding_box()
         points = [(5, 200), (120, 190), (250, 205), (380, 195)]  # a horizon
@@ -230,8 +238,7 @@ def test_a_drawn_sketch_is_read_painted_and_opened_for_editing(checkpoints):
     with streamlit_server(checkpoints) as url, browser_page() as page:
         open_page(page, url)
         pick(page, "Model", "landscape-sketch-reader")
-        page.wait_for_selector(SKETCH_CANVAS, timeout=60_000)
-        wait_idle(page)
+        sketch_canvas_settled(page)
         stroke(page, [(5, 170), (130, 165), (380, 170)], SKETCH_CANVAS)  # a horizon
         stroke(page, [(20, 160), (120, 60), (220, 160)], SKETCH_CANVAS)  # a mountain on it
         page.wait_for_function("sel => { const i = document.querySelector(sel); return i && i.complete && "
