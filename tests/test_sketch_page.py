@@ -195,6 +195,8 @@ def test_draw_lines_in_sketch_mode_and_get_a_photo_then_go_back_and_forth(checkp
         page.get_by_label("Seed", exact=True).fill("7")
         page.get_by_label("Seed", exact=True).press("Enter")
         wait_idle(page)
+        page.wait_for_timeout(800)  # the canvas refits to the small size once after its first render
+        wait_idle(page)
         paint(page, [(40, 100), (200, 110), (300, 100)])
         page.locator(".st-key-tool").get_by_text("Line", exact=True).click()
         wait_idle(page)
