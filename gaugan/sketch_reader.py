@@ -133,7 +133,11 @@ class ReadAndPaint:
         """A photo of the sketch's size: the painter's image of the label map read from it. seed=None is seed 0
         (deterministic, as Pix2Pix); keep_aspect as GauGAN.generate."""
         self.class_index(class_id)
-        return self.painter.generate(self.read(sketch), seed=0 if seed is None else seed, keep_aspect=keep_aspect)
+        return self.paint(self.read(sketch), seed, keep_aspect)
+
+    def paint(self, labels: np.ndarray, seed: int | None = None, keep_aspect: bool = False) -> Image.Image:
+        """The painter's image of a label map read earlier (read()); seed=None is seed 0."""
+        return self.painter.generate(labels, seed=0 if seed is None else seed, keep_aspect=keep_aspect)
 
 
 def save_reader_model(directory: str | Path, reader: LayoutReader, painter: str, labels: list[str],

@@ -32,9 +32,12 @@ def cached_sketch_model(path: str, modified: float) -> Pix2Pix | ReadAndPaint:
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def photo_png(path: str, modified: float, sketch_png: bytes, class_id: str | None, seed: int | None) -> bytes:
-    """The photo for a sketch as PNG, cached by (model, sketch, class, seed)."""
-    sketch = Image.open(io.BytesIO(sketch_png))
-    return png_bytes(cached_sketch_model(path, modified).generate(sketch, seed, class_id, keep_aspect=True))
+    """The photo for a sketch as PNG, cached by (model, sketch, class, seed); a read-and-paint model paints the
+    reading read_layout keeps, so a new seed does not read the sketch again."""
+    model = cached_sketch_model(path, modified)
+    if isinstance(model, ReadAndPaint):
+        return png_bytes(model.paint(read_layout(path, modified, sketch_png), seed, keep_aspect=True))
+    return png_bytes(model.generate(Image.open(io.BytesIO(sketch_png)), seed, class_id, keep_aspect=True))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

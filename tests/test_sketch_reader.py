@@ -52,6 +52,7 @@ def test_a_reader_folder_is_a_sketch_model_that_paints_through_its_painter(tiny_
     assert labels.shape == (256, 256) and set(np.unique(labels)) <= set(LABELS.values())
     painted = model.painter.generate(labels, seed=3)
     assert np.array_equal(np.asarray(model.generate(sketch, seed=3)), np.asarray(painted))
+    assert np.array_equal(np.asarray(model.paint(labels, seed=3)), np.asarray(painted)), "paint() is the second half"
     assert np.array_equal(np.asarray(model.generate(sketch)), np.asarray(model.generate(sketch, seed=0))), \
         "no seed is seed 0, so the page's photo is repeatable"
     wide = np.ascontiguousarray(np.concatenate([sketch, sketch[:, :128]], 1))
