@@ -9,6 +9,7 @@ import os
 import sys
 import textwrap
 import time
+from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
@@ -23,18 +24,20 @@ sys.path.insert(0, str(ROOT / "streamlit_app"))
 from gaugan import GauGAN, download  # noqa: E402
 from gaugan.allocator import tune_for_inference  # noqa: E402
 from gaugan.canvas import (MAX_ASPECT, SHIPPED_MODEL, background_label, bucket_fill, compose_labels,  # noqa: E402
-                           example_scene, fit_label_map, list_models, mixed_style, pad_to_aspect, png_bytes,
-                           read_photo, style_looks, thumbnail_png)
+                           example_scene, fit_label_map, has_lines, list_models, mixed_style, pad_to_aspect,
+                           png_bytes, read_photo, style_looks, thumbnail_png)
+from gaugan.errors import InputError  # noqa: E402
 from gaugan.images import FORMATS  # noqa: E402
 from gaugan.labelmaps import colourize, hex_colour, label_map_png, read_label_map  # noqa: E402
+from gaugan.saved_drawing import SavedDrawing, read_saved_drawing  # noqa: E402
 from gaugan.semantics import remap  # noqa: E402
 from gaugan.sketch import model_kind  # noqa: E402
 from label_colors import Label, validate_palette  # noqa: E402
 from streamlit_drawable_canvas import st_canvas  # noqa: E402
 from streamlit_app import sketch_mode  # noqa: E402
-from widgets import (CANVAS_SIZES, MAX_SEED, SEED_HELP, CanvasState, bake_strokes, chip_styles,  # noqa: E402
-                     column_width, download_progress, fit_drawing, fitted_width, kept, plain, reset_canvas, sentence,
-                     undo_shortcuts)
+from widgets import (CANVAS_SIZES, MAX_SEED, SEED_HELP, CanvasState, bake_strokes, browser_copy,  # noqa: E402
+                     chip_styles, column_width, download_progress, fit_drawing, fitted_width, is_seed, keep, kept, kept_value,
+                     plain, reset_canvas, sentence, undo_shortcuts)
 
 CHECKPOINTS = Path(os.environ.get("GAUGAN_CHECKPOINTS", ROOT / "checkpoints"))
 NVIDIA_URL = os.environ.get("GAUGAN_NVIDIA_URL", "")  # a direct link to NVlabs/SPADE's checkpoints.tar.gz
@@ -49,6 +52,10 @@ LABEL_MAP_TYPES = sorted(ext[1:] for ext, fmt in Image.registered_extensions().i
 DESCRIPTION_CHARS = 300  # a longer model description is cut at a word, in full on hover
 UNDO_STEPS = 10  # base-map changes (fill, upload, example, clear, unpainted area) that "Undo" can take back
 NOTICE_SECONDS = 3.0  # a notice goes with the first run that starts this long after it was last shown
+STORAGE_NAME = "gaugan-drawing"  # the browser's localStorage entry that keeps the drawing across reloads
+SAVED_SETTINGS = {"seed": is_seed, "sketch_seed": is_seed,  # the settings kept with the drawing: what each takes
+                  "canvas_size": CANVAS_SIZES.__contains__, "sketch_canvas_size": CANVAS_SIZES.__contains__,
+                  "tool": TOOLS.__contains__}  # and the label-map model's unpainted-area label, as "background"
 
 st.set_page_config(page_title="GauGAN doodle → photo", page_icon="🎨", layout="wide")
 state = st.session_state
@@ -562,6 +569,73 @@ def show_messages(box, name: str | None) -> None:
     state.notices = dict.fromkeys(state.notices, time.monotonic())
 
 
+# ---------------------------------------------------------------- the browser's copy of the drawing
+def drawing_text() -> str:
+    """This session's drawing (both pages'), its model and settings, as the text the browser keeps."""
+    sketch = state.get("sketch")
+    settings = {key: value for key in SAVED_SETTINGS if (value := kept_value(key)) is not None}
+    if (background := kept_value(f"background_{state.get('active_model')}")) is not None:
+        settings["background"] = background
+    return SavedDrawing(model=state.get("model"), label_model=state.get("active_model"),
+                        labels=state.get("current_labels"), aspect=state.get("canvas_aspect"),
+                        sketch=sketch if sketch is not None and has_lines(sketch) else None,
+                        settings=settings).to_text()
+
+
+def has_own_drawing() -> bool:
+    """Whether this session has drawn, filled, loaded or sketched anything yet."""
+    return bool(state.get("strokes") or state.get("sketch_strokes") or state.base is not None
+                or state.get("sketch_base") is not None)
+
+
+def restore_drawing(models: dict[str, Path], text: str) -> None:
+    """The drawing this browser kept (text), put back once, before a session has drawn anything of its own (after a
+    reload or on a new visit); a kept part that no longer fits (its model gone, a damaged copy) is left out, saying so."""
+    state.restore_checked = True
+    if not text or has_own_drawing():
+        return
+    try:
+        saved = read_saved_drawing(text)
+    except InputError as exc:
+        notice(f"The drawing kept in this browser could not be restored: {plain(sentence(exc))} You start afresh.")
+        return
+    if saved.model in models:
+        state.model = saved.model
+    restored = saved.labels is not None and restore_label_map(models, saved)
+    if saved.sketch is not None:
+        state.sketch_base = saved.sketch
+        reset_canvas(sketch_mode.SKETCH_CANVAS)
+    for key, value in saved.settings.items():
+        if key in SAVED_SETTINGS and SAVED_SETTINGS[key](value):
+            keep(key, value)
+    if restored or saved.sketch is not None:
+        notice("Your drawing from your last visit in this browser is back; Clear starts afresh.")
+
+
+def restore_label_map(models: dict[str, Path], saved: SavedDrawing) -> bool:
+    """The kept label map on the label-map canvas, if the model it was drawn with is here and has all its ids."""
+    name = saved.label_model
+    if name not in models or model_kind(models[name]) == "sketch":
+        notice(f"The kept label map was drawn with the model **{plain(name)}**, which is not here; it was left out.")
+        return False
+    try:
+        palette = load(models, name).labels
+    except ValueError as exc:
+        notice(f"The kept label map's model **{plain(name)}** does not load ({plain(exc)}); the map was left out.")
+        return False
+    unknown = sorted(set(np.unique(saved.labels).tolist()) - {label.id for label in palette})
+    if unknown:
+        notice(f"The kept label map has ids that **{plain(name)}** lacks ({plain(unknown[:5])}); it was left out.")
+        return False
+    state.base = state.current_labels = saved.labels
+    state.canvas_aspect = saved.aspect
+    state.active_model, state.active_labels = name, palette
+    if saved.settings.get("background") in {label.id for label in palette}:
+        keep(f"background_{name}", saved.settings["background"])
+    reset_canvas(LABEL_CANVAS)
+    return True
+
+
 # ---------------------------------------------------------------- page
 def main() -> None:
     init_state()
@@ -572,10 +646,19 @@ def main() -> None:
         st.stop()
     if state.get("model") not in models:
         state.model = next(iter(models))
+    page(models)
+    browser_copy("browser_copy", STORAGE_NAME, drawing_text() if state.get("restore_checked") else None,
+                 on_saved=partial(restore_drawing, models))
+
+
+def page(models: dict[str, Path]) -> None:
+    """The label-map page, or sketch mode for a sketch model."""
     if model_kind(models[state.model]) == "sketch":  # outlines -> photo
         model_box(models)
+        messages = st.container(key="messages")
         sketch_mode.render(models[state.model], state.model, modified_time(models[state.model]), models,
                            take_read_layout)
+        show_messages(messages, state.model)
         return
     loaded = active_model(models)
     model_box(models)

@@ -110,6 +110,8 @@ def render(folder: Path, name: str, modified: float, models: dict[str, Path],
         size = fitted_width(chosen, column_width("sketch_column"))
         fit_drawing(SKETCH_CANVAS, (size, size), fit_sketch)
         base = state.get("sketch_base")
+        if base is not None and base.shape[:2] != (size, size):  # a sketch restored from the browser's copy
+            base = state.sketch_base = fit_sketch(base, (size, size))
         sketch = draw(blank_sketch((size, size)) if base is None else base, tool, width)
     with right, st.container(key="result"):  # the same key as the label-map page's result
         if sketch is None or not has_lines(sketch):

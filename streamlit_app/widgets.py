@@ -1,6 +1,6 @@
 """Page pieces with no model work: untrusted text shown as text, settings kept while their widgets are away,
-drawings kept while their canvas is away or resized, the column-width probe, undo shortcuts, a download progress
-bar, colour-chip styles."""
+drawings kept while their canvas is away or resized, the column-width probe, the browser's copy of the drawing,
+undo shortcuts, a download progress bar, colour-chip styles."""
 from __future__ import annotations
 
 import re
@@ -40,6 +40,25 @@ export default function({ parentElement, setStateValue }) {
 """
 _width_probe = st.components.v2.component("gaugan_column_width", js=_WIDTH_PROBE_JS, isolate_styles=False)
 
+# The drawing's copy in the browser's localStorage, so that a reload (or a new visit) finds it. Until the page has
+# taken the copy (text null), the copy is reported once as "saved" ("" if none); from then on each run's text
+# replaces it ("" removes it). A browser that blocks storage keeps nothing and reports "".
+_STORE_JS = """
+export default function({ data, setStateValue }) {
+  let stored = null;
+  try { stored = window.localStorage.getItem(data.name); } catch (e) { stored = null; }
+  if (data.text === null) {
+    setStateValue("saved", stored === null ? "" : stored);
+    return;
+  }
+  try {
+    if (data.text === "") window.localStorage.removeItem(data.name);
+    else if (stored !== data.text) window.localStorage.setItem(data.name, data.text);
+  } catch (e) { /* full or blocked storage: the drawing lives on in this session only */ }
+}
+"""
+_store = st.components.v2.component("gaugan_browser_store", js=_STORE_JS, isolate_styles=False)
+
 # Ctrl+Z / Ctrl+Shift+Z (Ctrl+Y, and Cmd on a Mac) press the drawing canvas's own Undo / Redo toolbar buttons,
 # except while the focus is in a text field. The canvases live in open shadow roots under their keyed containers.
 _UNDO_KEYS_JS = """
@@ -65,6 +84,11 @@ export default function({ data }) {
 }
 """
 _undo_keys = st.components.v2.component("gaugan_undo_keys", js=_UNDO_KEYS_JS, isolate_styles=False)
+
+
+def is_seed(value: object) -> bool:
+    """Whether value is a seed the seed boxes take: a whole number from 0 to MAX_SEED."""
+    return type(value) is int and 0 <= value <= MAX_SEED
 
 
 def plain(text: object) -> str:
@@ -93,6 +117,18 @@ def kept(key: str, default: object) -> str:
     else:
         state[key] = saved.get(key, default)
     return key
+
+
+def kept_value(key: str) -> object:
+    """A kept setting's value, whether or not its widget is on the page this run (None before it was ever set)."""
+    state = st.session_state
+    return state[key] if key in state else state.get("kept", {}).get(key)
+
+
+def keep(key: str, value: object) -> None:
+    """Set a kept setting (from a callback), whether or not its widget is on the page this run."""
+    st.session_state[key] = value
+    st.session_state.setdefault("kept", {})[key] = value
 
 
 class CanvasState(NamedTuple):
@@ -145,6 +181,16 @@ def column_width(key: str) -> int | None:
     if isinstance(width, (int, float)) and width > 0:
         st.session_state.column_width = int(width)
     return st.session_state.get("column_width")
+
+
+def browser_copy(key: str, name: str, text: str | None, on_saved: Callable[[str], None]) -> None:
+    """Keep text under name in the browser's storage. While text is None, nothing is written and on_saved gets the
+    copy stored before ("" if none) once, before the next run."""
+    def saved() -> None:
+        on_saved(str(st.session_state[key].get("saved") or ""))
+
+    _store(key=key, data={"name": name, "text": text}, default={"saved": None}, on_saved_change=saved, width="stretch",
+           height=0)
 
 
 def fitted_width(chosen: int, available: int | None) -> int:

@@ -347,3 +347,20 @@ def test_text_from_model_files_and_uploads_is_shown_as_text(tmp_path, request_lo
         fetching = page.locator(f'img[src^="{base}"], a[href^="{base}"]')
         assert fetching.count() == 0, [fetching.nth(i).evaluate("e => e.outerHTML") for i in range(fetching.count())]
     assert hits == [], f"the browser fetched {hits} from text in a model folder or an upload name"
+
+
+def test_a_damaged_copy_in_the_browser_is_refused_and_the_page_starts_afresh(url):
+    with browser_page() as page:
+        open_page(page, url)
+        paint(page, [(30, 300), (300, 320)])
+        assert (label_map(page) == MOUNTAIN).sum() > 1000
+        page.evaluate("localStorage.setItem('gaugan-drawing', '{\"format\": \"gaugan-drawing/1\", \"labels\": 7}')")
+        page.reload()
+        page.wait_for_selector(CANVAS, timeout=60_000)
+        wait_idle(page)
+        assert message(page, "could not be restored: saved label map: expected base64 PNG text, found int").is_visible()
+        assert (label_map(page) == SKY).all(), "a blank canvas to draw on"
+        paint(page, [(30, 100), (300, 120)])
+        assert (label_map(page) == MOUNTAIN).sum() > 1000
+        kept = page.evaluate("localStorage.getItem('gaugan-drawing')")
+        assert kept.startswith('{"format":"gaugan-drawing/1"'), "the new drawing replaces the damaged copy"

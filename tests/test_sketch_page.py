@@ -187,7 +187,7 @@ def downloaded_sketch(page) -> np.ndarray:
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_draw_lines_in_sketch_mode_and_get_a_photo_then_go_back_and_forth(checkpoints):
+def test_draw_lines_in_sketch_mode_and_get_a_photo_then_go_back_and_forth_and_reload(checkpoints):
     with streamlit_server(checkpoints) as url, browser_page() as page:
         open_page(page, url)
         pick(page, "Canvas", "Small (320 px)")
@@ -232,6 +232,16 @@ def test_draw_lines_in_sketch_mode_and_get_a_photo_then_go_back_and_forth(checkp
         assert np.array_equal(downloaded_sketch(page), sketch), "the sketch comes back as it was"
         shown = np.asarray(Image.open(io.BytesIO(page.locator(SKETCH_CANVAS).screenshot())).convert("L"))
         assert (shown < 128).sum() > 300, "and it is on the canvas, to draw on"
+
+        page.reload()  # a new session: the browser's copy brings back the model, both drawings and the settings
+        sketch_canvas_settled(page)
+        assert page.get_by_text("Your drawing from your last visit in this browser is back").first.is_visible()
+        assert np.array_equal(downloaded_sketch(page), sketch), "the sketch survives a reload"
+        pick(page, "Model", "landscape")
+        page.wait_for_selector(CANVAS, timeout=60_000)
+        wait_idle(page)
+        assert label_page_settings(page) == settings, "the settings survive a reload"
+        assert np.array_equal(label_map(page), drawing), "the label map survives a reload"
 
 
 @pytest.mark.browser
