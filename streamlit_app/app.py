@@ -662,13 +662,13 @@ def page(models: dict[str, Path]) -> None:
         return
     loaded = active_model(models)
     model_box(models)
-    messages = st.container(key="messages")
     if loaded is None:
-        show_messages(messages, None)
+        show_messages(st.container(key="messages"), None)
         return
     name, model = loaded
     controls = sidebar(models, name, model)
     left, right = st.columns(2)
+    messages = right.container(key="messages")  # beside the canvas, which a message above would push down
     with left:
         available = column_width("canvas_column")
         base_map_controls(name, model, controls, available)

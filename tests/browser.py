@@ -105,7 +105,7 @@ def choose_label(page, name: str) -> None:
 
 
 def message(page, text):
-    """The page's error or notice holding text, in the messages box above the canvas (its toast aside)."""
+    """The page's error or notice holding text, in the messages box beside the canvas (its toast aside)."""
     return page.locator(".st-key-messages").get_by_text(text)
 
 

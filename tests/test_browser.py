@@ -85,17 +85,19 @@ def test_paint_generate_and_download(url):
         assert len(np.unique(ids)) >= 3, "sky, sea and mountain should all be in the label map"
 
 
-def test_bad_upload_error_stays_and_the_drawing_survives(url, tmp_path):
+def test_bad_upload_error_stays_beside_the_canvas_and_the_drawing_survives(url, tmp_path):
     with browser_page() as page:
         open_page(page, url)
         paint(page, [(40, 100), (200, 110)])
         painted = (label_map(page) == MOUNTAIN).sum()
         assert painted > 500
+        canvas = canvas_box(page)
         junk = tmp_path / "junk.png"
         junk.write_bytes(b"\x89PNG\r\n\x1a\n but not really")
         upload_file(page, LABEL_MAP_UPLOADER, junk)
         error = message(page, re.compile(r"Could not use junk\.png: .*not a readable image"))
         error.wait_for(state="visible", timeout=30_000)
+        assert canvas_box(page) == canvas, "the error shows beside the canvas, which stays where it was"
         paint(page, [(40, 250), (200, 260)])  # another rerun: the error stays while the file does
         assert error.is_visible(), "the error stays on screen while the bad file is in the uploader"
         ids = label_map(page)
