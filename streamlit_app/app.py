@@ -51,6 +51,7 @@ LABEL_CANVAS = CanvasState(base="base", generation="canvas_gen", strokes="stroke
 LABEL_MAP_TYPES = sorted(ext[1:] for ext, fmt in Image.registered_extensions().items() if fmt in FORMATS)
 DESCRIPTION_CHARS = 300  # a longer model description is cut at a word, in full on hover
 UNDO_STEPS = 10  # base-map changes (fill, upload, example, clear, unpainted area) that "Undo" can take back
+STACKED_WIDTH = 640  # Streamlit stacks columns in windows at most this wide (CSS pixels)
 NOTICE_SECONDS = 3.0  # a notice goes with the first run that starts this long after it was last shown
 STORAGE_NAME = "gaugan-drawing"  # the browser's localStorage entry that keeps the drawing across reloads
 SAVED_SETTINGS = {"seed": is_seed, "sketch_seed": is_seed,  # the settings kept with the drawing: what each takes
@@ -553,7 +554,8 @@ def upload_error() -> str | None:
 
 def show_messages(box, name: str | None) -> None:
     """Errors that stay while their cause stays (name: the model in use, None if none loads); notices until the
-    user's next action. Each also pops up once as a toast, which shows over the sidebar a phone opens on top."""
+    user's next action. Each also pops up once as a toast, shown only where the columns stack (a phone): there the
+    box is out of sight, and a toast shows over the sidebar the phone opens on top."""
     model_error = state.model_error and state.model_error + (
         f" Using **{plain(name)}** instead; your drawing is kept." if name else
         " No other model loads either; pick one in the Model box.")
@@ -565,6 +567,8 @@ def show_messages(box, name: str | None) -> None:
     for text in [*errors, *state.notices]:
         if text not in state.get("toasted", set()):
             st.toast(text, icon="⚠️" if text in errors else "ℹ️")
+    st.html(f"<style>@media (min-width: {STACKED_WIDTH + 1}px) {{ [data-testid='stToastContainer'] "
+            "{ display: none; } }</style>")
     state.toasted = {*errors, *state.notices}
     state.notices = dict.fromkeys(state.notices, time.monotonic())
 

@@ -98,6 +98,8 @@ def test_bad_upload_error_stays_beside_the_canvas_and_the_drawing_survives(url, 
         error = message(page, re.compile(r"Could not use junk\.png: .*not a readable image"))
         error.wait_for(state="visible", timeout=30_000)
         assert canvas_box(page) == canvas, "the error shows beside the canvas, which stays where it was"
+        assert not page.get_by_test_id("stToast").filter(has_text="Could not use junk.png").is_visible(), \
+            "no toast repeats it where the messages box is in sight"
         paint(page, [(40, 250), (200, 260)])  # another rerun: the error stays while the file does
         assert error.is_visible(), "the error stays on screen while the bad file is in the uploader"
         ids = label_map(page)
