@@ -268,19 +268,22 @@ def load_model(path: str | Path, preset: Preset | str | None = None) -> LoadedMo
     encoder = None
     if card and "encoder" in card.files:
         encoder = load_encoder(file_in_folder(folder, card.files["encoder"]), chosen.z_dim, notes)
-    labels = (card.labels if card else []) or builtin_palette(chosen)
+    labels = (card.labels if card else []) or builtin_palette(chosen, notes)
     return LoadedModel(generator.eval(), encoder, labels, card, notes)
 
 
-def builtin_palette(preset: Preset) -> list[Label]:
-    """The preset's palette from label_colors.py (which users edit), checked by validate_palette; empty for presets
-    without one."""
+def builtin_palette(preset: Preset, notes: list[str]) -> list[Label]:
+    """The preset's palette from label_colors.py (which users edit), checked by validate_palette, less the labels
+    whose ids the generator has no input channel for (noted); empty for presets without one."""
     labels = PALETTES.get(preset.name, [])
     try:
         validate_palette(labels)
     except ValueError as exc:
         raise CheckpointError(f"label_colors.py, palette {preset.name!r}: {exc}") from None
-    return labels
+    if unfit := preset.unfit_labels(labels):
+        notes.append(f"label_colors.py, palette {preset.name!r}: left out {unfit}: this generator takes label ids "
+                     f"{preset.label_ids_text}")
+    return [label for label in labels if preset.takes_label_id(label.id)]
 
 
 def load_generator(path_or_dir: str | Path, preset: Preset | str | None = None) -> SPADEGenerator:

@@ -28,9 +28,9 @@ from .data.registry import DATASETS, Dataset, has_held_out_split, open_dataset, 
 from .errors import InputError
 from .imagenet import REALISM_NETWORK, ImageNetSegmenter
 from .labelmaps import colourize
-from .model_card import DONTCARE_ID
 from .networks.segmenter import Segmenter
 from .pipeline import GauGAN
+from .presets import DONTCARE_ID
 from .progress import Estimate
 from .realism import format_realism, frechet_distance, realism
 from .shipped import shipped_checkpoint, shipped_copies

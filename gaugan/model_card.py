@@ -21,7 +21,6 @@ MAX_DESCRIPTION_LENGTH = 2000
 # Bounds that keep a preset's generator and its images a sane size (NVIDIA's largest preset: 512 wide, 184 inputs).
 PRESET_LIMITS = {"label_nc": (1, 1024), "crop_size": (8, 2048), "ngf": (1, 1024), "z_dim": (1, 4096),
                  "spade_hidden": (1, 4096), "aspect_ratio": (0.25, 4.0)}
-DONTCARE_ID = 255
 
 
 @dataclass(frozen=True)
@@ -114,15 +113,14 @@ def parse_labels(data: object, preset: Preset) -> list[Label]:
     if not isinstance(data, list):
         raise CheckpointError(f"labels must be a list of {{id, name, rgb}} objects, found {_shown(data)}")
     labels, ids, colours, names = [], {}, {}, {}
-    top = preset.label_nc - 1
     for i, entry in enumerate(data):
         what = f"labels[{i}]"
         if not isinstance(entry, dict) or set(entry) != {"id", "name", "rgb"}:
             raise CheckpointError(f"{what} must be an object with exactly id, name and rgb, found {_shown(entry)}")
-        if preset.contain_dontcare_label and entry["id"] == DONTCARE_ID:
-            label_id = DONTCARE_ID
-        else:
-            label_id = _integer(entry["id"], f"{what}.id", 0, top)
+        label_id = entry["id"]
+        if isinstance(label_id, bool) or not isinstance(label_id, int) or not preset.takes_label_id(label_id):
+            found = label_id if type(label_id) is int else _shown(label_id)
+            raise CheckpointError(f"{what}.id must be an integer in {preset.label_ids_text}, found {found}")
         name = plain_text(entry["name"], f"{what}.name")
         rgb = entry["rgb"]
         if not isinstance(rgb, list) or len(rgb) != 3:

@@ -6,6 +6,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from label_colors import PALETTES
 
 UPSAMPLING_LAYERS = {"normal": 5, "more": 6, "most": 7}
+DONTCARE_ID = 255  # the label id of "not labelled" pixels (its own input channel where a preset has one)
 
 # COCO-Stuff 0-based ids 0..90 are "thing" classes; 91..181 are stuff.
 COCO_THING_IDS = tuple(range(91))
@@ -37,6 +38,23 @@ class Preset:
                 f"got {self.num_upsampling_layers!r}"
             )
         object.__setattr__(self, "thing_ids", tuple(int(t) for t in self.thing_ids))
+
+    def takes_label_id(self, label_id: int) -> bool:
+        """Whether a label table may hold this id: one of the input's label channels (the dont-care channel too:
+        NVIDIA's ade20k weights were fed raw ADE20K values, so their class 150 lies in it), or DONTCARE_ID with a
+        dont-care label."""
+        return 0 <= label_id < self.label_channels or (self.contain_dontcare_label and label_id == DONTCARE_ID)
+
+    @property
+    def label_ids_text(self) -> str:
+        """The ids takes_label_id accepts, for messages."""
+        top = self.label_channels - 1
+        return f"0..{top}" + (f" or {DONTCARE_ID} (dont-care)" if self.contain_dontcare_label else "")
+
+    def unfit_labels(self, labels: list) -> str:
+        """The labels (label_colors.Label) whose ids takes_label_id refuses, named for a message ("" if none)."""
+        unfit = [f"{label.name!r} ({label.id})" for label in labels if not self.takes_label_id(label.id)]
+        return ", ".join(unfit[:5]) + (f" and {len(unfit) - 5} more" if len(unfit) > 5 else "")
 
     @property
     def label_channels(self) -> int:

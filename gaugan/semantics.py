@@ -10,9 +10,8 @@ from scipy import ndimage
 from label_colors import canonical_name, to_label_map  # noqa: F401  (to_label_map: part of the API)
 
 from .errors import LabelMapError
-from .presets import Preset
+from .presets import DONTCARE_ID, Preset
 
-DONTCARE_VALUE = 255
 
 
 def instance_edges(instance: torch.Tensor) -> torch.Tensor:
@@ -47,11 +46,11 @@ def compact_semantics(
     label = _as_label_tensor(label)
     channels = preset.label_channels
     if preset.contain_dontcare_label:
-        label = torch.where(label == DONTCARE_VALUE, preset.label_nc, label)
+        label = torch.where(label == DONTCARE_ID, preset.label_nc, label)
     invalid = (label < 0) | (label >= channels)
     if bool(invalid.any()):
         bad = torch.unique(label[invalid])[:10].tolist()
-        hint = "" if preset.contain_dontcare_label else f" ({DONTCARE_VALUE} = dont-care needs a preset with a dont-care label)"
+        hint = "" if preset.contain_dontcare_label else f" ({DONTCARE_ID} = dont-care needs a preset with a dont-care label)"
         raise ValueError(
             f"label ids must lie in 0..{channels - 1} for preset {preset.name!r}, "
             f"found {bad}{hint}"

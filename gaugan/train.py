@@ -83,9 +83,8 @@ def label_table(config: TrainConfig) -> list[Label]:
     if not labels:
         raise InputError(f"no label table for preset {preset.name!r}: put labels.json in the data folder or pass "
                          "--labels FILE (a JSON list of {\"id\", \"name\", \"rgb\"})")
-    too_large = sorted(label.id for label in labels if label.id >= preset.label_nc)
-    if too_large:
-        raise InputError(f"label ids {too_large} do not fit the preset's label_nc {preset.label_nc} (ids 0..{preset.label_nc - 1})")
+    if unfit := preset.unfit_labels(labels):
+        raise InputError(f"label ids must be {preset.label_ids_text} for preset {preset.name!r}; found {unfit}")
     return labels
 
 

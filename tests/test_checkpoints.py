@@ -2,6 +2,8 @@
 import functools
 import hashlib
 import io
+import itertools
+import math
 import tarfile
 import zipfile
 from pathlib import Path
@@ -9,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 from helpers import QuietFiles, local_server, official_archive
-from label_colors import PALETTES
+from label_colors import PALETTES, Label
 
 from gaugan import PRESETS, SPADEGenerator, download, load_generator, load_model
 from gaugan.checkpoints import CheckpointError, find_checkpoints, infer_preset
@@ -76,6 +78,24 @@ def test_an_edited_builtin_palette_with_a_clash_is_named_when_the_model_loads(tm
     monkeypatch.setitem(PALETTES, "coco", edited)
     with pytest.raises(CheckpointError, match=r"label_colors\.py, palette 'coco': invalid palette: colours of 1 "):
         load_model(folder)
+
+
+@pytest.mark.parametrize("preset, added, message", [
+    ("coco", 200, "left out 'added' (200): this generator takes label ids 0..182 or 255 (dont-care)"),
+    ("cityscapes", 255, "left out 'added' (255): this generator takes label ids 0..34"),
+])
+def test_an_edited_builtin_palette_label_past_the_generator_is_left_out_with_a_note(tmp_path, monkeypatch, preset,
+                                                                                   added, message):
+    """Its chip would paint an id the generator has no input channel for, failing only when used."""
+    folder = tmp_path / f"{preset}_pretrained"
+    folder.mkdir()
+    torch.save(SPADEGenerator(PRESETS[preset], ngf=4).state_dict(), folder / "latest_net_G.pth")
+    free = next(rgb for rgb in itertools.product(range(0, 256, 15), repeat=3)  # a colour far from every label's
+                if all(math.dist(rgb, label.rgb) > 20 for label in PALETTES[preset]))
+    monkeypatch.setitem(PALETTES, preset, [*PALETTES[preset], Label(added, "added", free)])
+    loaded = load_model(folder)
+    assert loaded.labels == PALETTES[preset][:-1]
+    assert f"label_colors.py, palette '{preset}': {message}" in loaded.notes
 
 
 def test_dataparallel_prefix_is_stripped(tmp_path):

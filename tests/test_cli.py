@@ -232,7 +232,7 @@ def test_label_ids_beyond_the_preset_are_refused_before_training(tmp_path):
     table = write_table(tmp_path / "labels.json", [Label(0, "a", (0, 0, 0)), Label(5, "b", (200, 0, 0))])
     message = cli_error(["train", "--preset-json", str(tmp_path / "p.json"), "--labels", str(table),
                          "--out", str(tmp_path / "run"), "--batch-size", "1", "--quiet"])
-    assert "label ids [5] do not fit the preset's label_nc 2" in message
+    assert "label ids must be 0..1 for preset 'landscape'; found 'b' (5)" in message
     assert not (tmp_path / "run").exists()
 
 
@@ -245,7 +245,7 @@ def test_preset_files_are_read_bounded_and_as_json_with_or_without_a_byte_order_
     assert "p.json: not a JSON preset file (p.json is not valid UTF-8 JSON" in cli_error(run)
     preset.write_text(json.dumps(replace(landscape_preset(**TINY), label_nc=2).to_dict()), encoding="utf-8-sig")
     table = write_table(tmp_path / "labels.json", [Label(0, "a", (0, 0, 0)), Label(5, "b", (200, 0, 0))])
-    assert "label ids [5] do not fit the preset's label_nc 2" in cli_error([*run, "--labels", str(table)]), \
+    assert "label ids must be 0..1 for preset 'landscape'; found 'b' (5)" in cli_error([*run, "--labels", str(table)]), \
         "a preset file with a byte-order mark is read"
 
 

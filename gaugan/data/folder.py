@@ -30,7 +30,8 @@ from label_colors import Label, validate_palette
 from ..errors import ImageError, InputError
 from ..images import LOSSY_FORMATS, open_image, to_rgb
 from ..labelmaps import ID_MODES, read_instance_map
-from ..model_card import DONTCARE_ID, plain_text, read_json
+from ..model_card import plain_text, read_json
+from ..presets import DONTCARE_ID
 from ..semantics import resize_nearest
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
