@@ -119,6 +119,19 @@ def test_training_stops_before_its_first_step_on_a_bad_label_map(tmp_path):
     assert trainer.step == 0
 
 
+def test_a_folder_without_labels_json_is_checked_against_the_table_given_with_labels(tmp_path):
+    root = label_folder(tmp_path / "data")
+    (root / "labels.json").rename(tmp_path / "labels.json")
+    with_ids(root / "labels" / "s2.png", (12,))  # in the landscape table, not in the one given
+    table = tmp_path / "labels.json"
+    table.write_text(json.dumps(label_entries([l for l in PALETTES["landscape"] if l.id != 12])))
+    with pytest.raises(SystemExit) as exited:
+        cli(["train", "--data", str(root), "--labels", str(table), "--out", str(tmp_path / "run"), "--steps", "1",
+             *TINY_TRAINING])
+    assert "labels/s2.png: holds label ids [12] that the run's label table does not list" in str(exited.value.code)
+    assert not (tmp_path / "run" / "state.pt").exists(), "refused before the first step"
+
+
 def test_dont_care_ids_pass_only_for_a_preset_with_a_dont_care_label(tmp_path):
     from test_train import tiny_config
 
@@ -126,13 +139,14 @@ def test_dont_care_ids_pass_only_for_a_preset_with_a_dont_care_label(tmp_path):
 
     root = label_folder(tmp_path / "data")
     with_ids(root / "labels" / "s1.png", (255,))
-    expected = r"labels/s1.png: holds label ids \[255\] that .*labels.json does not list \(expected one of \[0, 1, .*13\]; "
-    with pytest.raises(InputError, match=expected + "255 is dont-care only with a preset that has a dont-care label"):
+    expected = r"labels/s1.png: holds label ids \[255\] that {} does not list \(expected one of \[0, 1, .*13\]; "
+    with pytest.raises(InputError, match=expected.format(".*labels.json") + "255 is dont-care only with a preset that "
+                       "has a dont-care label"):
         LabelImageFolder(root, SIZE)
     assert len(LabelImageFolder(root, SIZE, dontcare=True)) == 3
     config = tiny_config(tmp_path / "run", steps=1, data=str(root))
     trainer = Trainer(config)
-    with pytest.raises(InputError, match=expected):
+    with pytest.raises(InputError, match=expected.format("the run's label table")):
         trainer.run(progress=False)
     assert trainer.step == 0
     dontcare = replace(Preset.from_dict(config.preset), contain_dontcare_label=True).to_dict()

@@ -156,17 +156,21 @@ def read_label_table(path: str | Path) -> list[Label]:
 
 class LabelImageFolder:
     """Pairs (labels, image[, instance]) by file stem, each checked when the folder is opened, resized to one
-    training size; where the label table (default root/labels.json) exists, each id must be listed in it, or be 255
-    with dontcare (a preset with a dont-care label)."""
+    training size; each id must be one of `ids` (a run's own label table), else of the label table file (default
+    root/labels.json) where it exists, or be 255 with dontcare (a preset with a dont-care label)."""
 
     def __init__(self, root: str | Path, size: tuple[int, int], dontcare: bool = False,
-                 table: Path | None = None) -> None:
+                 table: Path | None = None, ids: frozenset[int] | None = None) -> None:
         self.root = Path(root)
         self.size = size
         if not (self.root / "labels").is_dir() or not (self.root / "images").is_dir():
             raise InputError(f"{self.root}: expected sub-folders labels/ and images/ (see gaugan/data/folder.py)")
-        self.table = table or self.root / LABEL_TABLE
-        listed = {label.id for label in read_label_table(self.table)} if self.table.is_file() else None
+        table = table or self.root / LABEL_TABLE
+        self.table_name = "the run's label table" if ids is not None else str(table)  # for messages
+        if ids is not None:
+            listed = set(ids)
+        else:
+            listed = {label.id for label in read_label_table(table)} if table.is_file() else None
         self.ids = listed | {DONTCARE_ID} if listed is not None and dontcare else listed
         self.pairs = pair_by_stem(self.root, "labels", "label map")
         for label_path, image_path in self.pairs:
@@ -195,7 +199,7 @@ class LabelImageFolder:
             if unknown:
                 dontcare = f"; {DONTCARE_ID} is dont-care only with a preset that has a dont-care label"
                 hint = dontcare if DONTCARE_ID in unknown else ""
-                raise InputError(f"{path}: holds label ids {unknown[:10]} that {self.table} does not list (expected "
+                raise InputError(f"{path}: holds label ids {unknown[:10]} that {self.table_name} does not list (expected "
                                  f"one of {sorted(self.ids)}{hint})")
         return image
 

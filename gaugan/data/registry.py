@@ -51,9 +51,10 @@ DATASETS = {
 
 
 @functools.lru_cache(maxsize=8)
-def _folder(root: str, size: tuple[int, int], dontcare: bool, table: Path) -> LabelImageFolder:
+def _folder(root: str, size: tuple[int, int], dontcare: bool, table: Path,
+            ids: frozenset[int] | None = None) -> LabelImageFolder:
     """One directory scan per (folder, size, dontcare, label table), not one per sample."""
-    return LabelImageFolder(root, size, dontcare, table)
+    return LabelImageFolder(root, size, dontcare, table, ids)
 
 
 def split_folder(root: str | Path, split: str = "train") -> Path:
@@ -74,12 +75,13 @@ def has_held_out_split(root: str | Path) -> bool:
     return any((Path(root) / name).is_dir() for name in SPLITS["test"])
 
 
-def folder_dataset(data: str, split: str = "train", dontcare: bool = False) -> Dataset:
-    """The label/image pairs of one split of a folder, with the folder's label table (labels.json) if it has one; the
-    folder is read when scanned, sampled or counted, so that a run trained on it exports where it is absent."""
+def folder_dataset(data: str, split: str = "train", dontcare: bool = False, ids: frozenset[int] | None = None) -> Dataset:
+    """The label/image pairs of one split of a folder, with the folder's label table (labels.json) if it has one; its
+    ids are checked against `ids` where given (a run's own table), else that table. The folder is read when scanned,
+    sampled or counted, so that a run trained on it exports where it is absent."""
     root = str(split_folder(data, split))
     table = Path(data) / LABEL_TABLE
-    pairs = functools.partial(_folder, root, dontcare=dontcare, table=table)  # a split's ids are checked against it
+    pairs = functools.partial(_folder, root, dontcare=dontcare, table=table, ids=ids)  # a split's too
     return Dataset(description=f"label/image pairs from {root}", sample=lambda index, size: pairs(size)[index],
                    count=lambda: len(pairs((1, 1))), scan=pairs,  # count at any size: it only resizes what it reads
                    labels=read_label_table(table) if table.is_file() else None)
@@ -139,10 +141,11 @@ def refuse_share_without_mix(data: str, photos: str, folder_share: float, mixing
 
 
 def open_dataset(data: str, photos: str = "", folder_share: float = FOLDER_SHARE, split: str = "train",
-                 dontcare: bool = False) -> Dataset:
+                 dontcare: bool = False, ids: frozenset[int] | None = None) -> Dataset:
     """A built-in dataset by name (landscapes painted with photo textures when `photos` is given), or a folder (the
     pairs of its `split`, or its training pairs as `folder_share` of the samples mixed with photo-textured landscapes
-    when `photos` is given); a folder's label ids of 255 pass as dont-care only with `dontcare`."""
+    when `photos` is given); a folder's label ids must be in `ids` where given (else in its labels.json), and ids
+    of 255 pass as dont-care only with `dontcare`."""
     refuse_share_without_mix(data, photos, folder_share, mixing=bool(photos) and data not in DATASETS)
     if photos:
         if data in DATASETS and data != "landscape":
@@ -152,4 +155,4 @@ def open_dataset(data: str, photos: str = "", folder_share: float = FOLDER_SHARE
         return with_photo_textured_landscapes(data, photos, folder_share, dontcare)
     if data in DATASETS:
         return DATASETS[data]
-    return folder_dataset(data, split, dontcare)
+    return folder_dataset(data, split, dontcare, ids)
