@@ -263,14 +263,15 @@ def cmd_samples(args: argparse.Namespace) -> None:
 
 
 def cmd_models(args: argparse.Namespace) -> None:
-    from .sketch import model_kinds
+    from .sketch import SKETCH_KIND, model_kinds, sketch_method
 
     root = args.root or "checkpoints"
     if args.root and not Path(root).is_dir():
         print(f"note: no folder {root}; listing the shipped models", file=sys.stderr)
     found = model_kinds(root)
     for name, (folder, kind) in found.items():
-        print(f"{name:<28} {kind:<7} {folder}")
+        method = sketch_method(folder) if kind == SKETCH_KIND else "SPADE generator"
+        print(f"{name:<28} {kind:<7} {method:<36} {folder}")
     if not found:
         print(f"no checkpoint folders in {root} and no shipped models")
 

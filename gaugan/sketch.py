@@ -22,7 +22,7 @@ from .checkpoints import (GENERATOR_WEIGHTS, MODEL_CARD, OFFICIAL_WEIGHTS, Check
 from .errors import InputError
 from .framing import paint_unstretched
 from .images import open_image, to_rgb
-from .model_card import plain_file_name, read_card_json
+from .model_card import plain_file_name, plain_text, read_card_json
 from .networks import ClassConditionalGenerator, UnetGenerator
 from .networks.unet import unet_config_from_state
 from .pipeline import check_seed
@@ -68,6 +68,20 @@ def model_kinds(root: str | Path) -> dict[str, tuple[Path, str]]:
     """The shipped models and every checkpoint folder under root (gaugan.checkpoints.available_checkpoints) with
     its kind: spade or sketch."""
     return {name: (folder, model_kind(folder)) for name, folder in available_checkpoints(root).items()}
+
+
+def sketch_method(folder: Path) -> str:
+    """How a sketch model folder turns outlines into a photo, in a few words for listings: its network (pix2pix's
+    U-Net, class-conditional), or a reader and the painter it hands its reading to."""
+    try:
+        card = read_sketch_card(folder)
+        if card is None:
+            return "pix2pix U-Net (released)"
+        if card["network"]["type"] != READER_TYPE:
+            return {"unet": "pix2pix U-Net", "conditional": "class-conditional U-Net"}[card["network"]["type"]]
+        return f"reader, painted by {plain_text(card.get('painter'), 'painter', 60)}"
+    except CheckpointError as exc:
+        return f"unreadable: {exc}"
 
 
 def read_sketch_card(folder: Path) -> dict | None:

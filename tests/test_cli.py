@@ -268,6 +268,13 @@ def test_models_lists_the_shipped_ones_anywhere_and_notes_only_a_missing_root_th
     cli(["models", "--root", "elsewhere"])
     listed = capsys.readouterr()
     assert "landscape-sketch" in listed.out and listed.err == "note: no folder elsewhere; listing the shipped models\n"
+    (tmp_path / "checkpoints" / "odd").mkdir(parents=True)
+    (tmp_path / "checkpoints" / "odd" / "model.json").write_text('{"kind": "sketch", "format": "other/1"}')
+    cli(["models"])
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "SPADE generator" in lines["landscape"] and "pix2pix U-Net" in lines["landscape-sketch"]
+    assert "reader, painted by landscape" in lines["landscape-sketch-reader"]
+    assert "sketch  unreadable:" in lines["odd"] and "found format 'other/1'" in lines["odd"]
 
 
 def test_evaluate_refuses_missing_data_before_any_work(tmp_path, capsys):
