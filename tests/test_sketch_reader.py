@@ -12,8 +12,8 @@ from helpers import ROOT, make_tiny_model
 from PIL import Image
 
 from gaugan import CheckpointError, InputError, Pix2Pix, ReadAndPaint, load_sketch_model
-from gaugan.data.landscape import LABELS, landscape_layout
-from gaugan.data.landscape_sketch import straightened
+from gaugan.data.landscape import CLOUDS, LABELS, MOUNTAIN, SAND, SEA, SKY, SNOW, TREE, landscape_layout
+from gaugan.data.landscape_sketch import straightened, with_conifers, with_lake
 from gaugan.networks.layout_reader import LayoutReader
 from gaugan.reader_train import ReaderConfig, train_reader
 from gaugan.sketch import model_kind
@@ -75,6 +75,21 @@ def test_straightened_layouts_keep_their_regions_with_fewer_corners():
     assert np.array_equal(straight, straightened(labels, np.random.default_rng(1))), "the same seed, the same map"
     assert set(np.unique(straight)) <= set(np.unique(labels)) and (straight == labels).mean() > 0.85
     assert boundary_length(straight) < boundary_length(labels), "straight strokes are shorter than wiggly outlines"
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_conifers_stand_on_the_ground_against_the_sky_and_lakes_lie_inside_the_ground(seed):
+    labels = landscape_layout(np.random.default_rng(seed), 256, 256)
+    ground = ~np.isin(labels, (SKY, CLOUDS, MOUNTAIN, SNOW))
+    pines = with_conifers(labels, np.random.default_rng(seed))
+    assert np.array_equal(pines, with_conifers(labels, np.random.default_rng(seed))), "the same seed, the same map"
+    added = (pines == TREE) & (labels != TREE)
+    assert added.sum() > 100 and (pines[~added] == labels[~added]).all(), "only tree triangles are added"
+    assert (added & ~ground).any(), "tips rise above the ground's top edge"
+    lake = with_lake(labels, np.random.default_rng(seed))
+    water = (lake == SEA) & (labels != SEA)
+    assert water.sum() > 200 and ground[water].all(), "a lake lies within the ground, never in the sky"
+    assert set(np.unique(lake[lake != labels])) <= {SEA, SAND}
 
 
 def test_training_resumes_into_the_same_reader(tmp_path):
@@ -185,7 +200,8 @@ def test_generate_and_models_commands_take_a_reader_folder(tiny_reader, tmp_path
     assert np.array_equal(np.asarray(Image.open(tmp_path / "photo.png")), np.asarray(expected))
     listing = subprocess.run(run + ["models", "--root", str(root)], check=True, cwd=ROOT, capture_output=True,
                              text=True).stdout
-    assert any(line.split()[:2] == ["reader", "sketch"] for line in listing.splitlines())
+    line = next(line for line in listing.splitlines() if line.split()[:2] == ["reader", "sketch"])
+    assert "reader, painted by landscape" in line
 
 
 

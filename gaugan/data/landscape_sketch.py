@@ -14,7 +14,7 @@ from skimage.measure import approximate_polygon, find_contours
 from skimage.measure import label as connected_regions
 from skimage.morphology import disk
 
-from .landscape import (BUSH, CLOUDS, FLOWER, GRASS, MOUNTAIN, RIVER, ROCK, SEA, SKY, SNOW, TREE,
+from .landscape import (BUSH, CLOUDS, FLOWER, GRASS, MOUNTAIN, RIVER, ROCK, SAND, SEA, SKY, SNOW, TREE,
                         landscape_scene)
 from .noise import fbm
 from .texture_bank import TextureBank
@@ -104,6 +104,46 @@ def straightened(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
             rows, cols = polygon(corners[:, 0], corners[:, 1], (h, w))
             straight[rows, cols] = labels[inside][0]
     return straight
+
+
+def with_conifers(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The layout with a row of conifers (tree triangles) standing on the ground's top edge against the sky or the
+    mountains, and a few larger ones on the ground in front, as people draw pines."""
+    h, w = labels.shape
+    out = labels.copy()
+    ground = ~np.isin(labels, (SKY, CLOUDS, MOUNTAIN, SNOW))
+    top = np.where(ground.any(axis=0), ground.argmax(axis=0), h)  # each column's first ground row
+    start, span = rng.uniform(-0.2, 0.6) * w, rng.uniform(0.3, 1.2) * w
+    stands = [(x, top[int(np.clip(x, 0, w - 1))] + rng.uniform(0, 0.02) * h, rng.uniform(0.05, 0.16) * h)
+              for x in np.sort(rng.uniform(start, start + span, rng.integers(3, 14)))]
+    ys, xs = np.nonzero(ground & (np.arange(h)[:, None] > top[None, :] + 0.15 * h))
+    for i in rng.integers(0, len(ys), rng.integers(0, 4)) if len(ys) else []:
+        stands.append((xs[i], ys[i], rng.uniform(0.12, 0.3) * h))
+    for x, base, height in stands:
+        half = height * rng.uniform(0.22, 0.4)
+        rows, cols = polygon([base - height, base, base], [x, x - half, x + half], (h, w))
+        out[rows, cols] = TREE
+    return out
+
+
+def with_lake(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The layout with a lake (sea) lying inside the ground below the horizon, now and then rimmed with sand."""
+    h, w = labels.shape
+    ground = ~np.isin(labels, (SKY, CLOUDS, MOUNTAIN, SNOW))
+    rows = np.flatnonzero(ground.mean(axis=1) > 0.9)
+    if len(rows) == 0 or rows[0] + 0.1 * h >= h:
+        return labels
+    cy, cx = rng.uniform(rows[0] + 0.1 * h, h), rng.uniform(0.15, 0.85) * w
+    rx = rng.uniform(0.1, 0.35) * w
+    ry = rx * rng.uniform(0.15, 0.45)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    wobble = 1 + 0.25 * fbm(rng, h, w, base=4, octaves=2)[0]
+    lake = (((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 < wobble) & ground
+    out = labels.copy()
+    if rng.random() < 0.3:
+        out[ndimage.binary_dilation(lake, iterations=max(1, round(rng.uniform(2, 5) * h / 256))) & ground] = SAND
+    out[lake] = SEA
+    return out
 
 
 def line_sketch(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
