@@ -45,6 +45,18 @@ def painter_folder(folder: Path, name: object) -> Path:
     return found
 
 
+def source_folders(folder: Path) -> list[Path]:
+    """The folders a model's output depends on: its own, and a reader's painter's (where its card names one that
+    is there; loading the model says what is wrong otherwise)."""
+    try:
+        card = read_sketch_card(folder)
+        if card is not None and card["network"]["type"] == READER_TYPE:
+            return [folder, painter_folder(folder, card.get("painter"))]
+    except CheckpointError:
+        pass
+    return [folder]
+
+
 def reader_network(card: dict, source: str) -> LayoutReader:
     """The reader a card's "network" entry describes, built on the meta device (the weights file supplies the
     tensors), once the card's label names fit it."""

@@ -32,6 +32,7 @@ from gaugan.labelmaps import colourize, hex_colour, label_map_png, read_label_ma
 from gaugan.saved_drawing import SavedDrawing, read_saved_drawing  # noqa: E402
 from gaugan.semantics import remap  # noqa: E402
 from gaugan.sketch import model_kind  # noqa: E402
+from gaugan.sketch_reader import source_folders  # noqa: E402
 from label_colors import Label, validate_palette  # noqa: E402
 from streamlit_drawable_canvas import st_canvas  # noqa: E402
 from streamlit_app import sketch_mode  # noqa: E402
@@ -112,7 +113,10 @@ def generate_png(path: str, modified: float, labels: np.ndarray, seed: int, styl
 
 
 def modified_time(folder: Path) -> float:
-    return max((p.stat().st_mtime for p in folder.iterdir() if p.is_file()), default=0.0)
+    """The newest file time of a model, a read-and-paint model's painter's files included: part of the cache keys,
+    so that a model replaced on disk is loaded again."""
+    return max((p.stat().st_mtime for source in source_folders(folder) for p in source.iterdir() if p.is_file()),
+               default=0.0)
 
 
 def load(models: dict[str, Path], name: str) -> GauGAN:

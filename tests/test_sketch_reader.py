@@ -16,7 +16,9 @@ from gaugan.data.landscape import CLOUDS, LABELS, MOUNTAIN, SAND, SEA, SKY, SNOW
 from gaugan.data.landscape_sketch import straightened, with_conifers, with_lake
 from gaugan.networks.layout_reader import LayoutReader
 from gaugan.reader_train import ReaderConfig, train_reader
+from gaugan.shipped import shipped_checkpoint
 from gaugan.sketch import model_kind
+from gaugan.sketch_reader import source_folders
 from gaugan.sketch_samples import HAND_DRAWN, draw_strokes
 
 TINY = {"pairs": 6, "steps": 4, "batch_size": 2, "width": 4, "grid": 32}
@@ -34,6 +36,15 @@ def tiny_reader(tmp_path_factory):
     model = train_reader(tiny_config(tmp_path_factory.mktemp("run")), workers=1, log=lambda _: None)
     shutil.copytree(model, root / "reader")
     return root, root / "reader"
+
+
+def test_a_readers_sources_are_its_folder_and_its_painters(tiny_reader, tmp_path):
+    root, folder = tiny_reader
+    assert source_folders(folder) == [folder, root / "landscape"], "the painter beside it"
+    alone = shutil.copytree(folder, tmp_path / "alone")
+    assert source_folders(alone) == [alone, shipped_checkpoint("landscape")], "else the shipped painter"
+    assert source_folders(ROOT / "checkpoints" / "landscape-sketch") == [ROOT / "checkpoints" / "landscape-sketch"]
+    assert source_folders(root / "landscape") == [root / "landscape"], "a SPADE model has none"
 
 
 def test_the_reader_gives_logits_at_the_sketch_size_for_any_shape():
