@@ -107,7 +107,7 @@ def render(folder: Path, name: str, modified: float, models: dict[str, Path],
         reset_canvas(SKETCH_CANVAS)
     left, right = st.columns(2)
     with left:
-        size = fitted_width(chosen, column_width("sketch_column"))
+        size = fitted_width(chosen, column_width("canvas_column"))
         fit_drawing(SKETCH_CANVAS, (size, size), fit_sketch)
         base = state.get("sketch_base")
         if base is not None and base.shape[:2] != (size, size):  # a sketch restored from the browser's copy

@@ -173,9 +173,10 @@ def fit_drawing(canvas: CanvasState, size: tuple[int, int],
 
 
 def column_width(key: str) -> int | None:
-    """The width in CSS pixels of the column this is placed in, as the browser last reported it. Until a newly
-    placed probe reports (a mode switch places another), the width any probe last reported: both modes' canvas
-    columns are the same width, so the canvas does not change size under the first strokes. None at first."""
+    """The width in CSS pixels of the column this is placed in, as the browser last reported it (None at first).
+    Until a newly placed probe reports, the width any probe last reported: both modes' canvas columns are the same
+    width, and both modes place their probe under one key, so a mode switch neither resizes the canvas nor reruns
+    the page under the first strokes."""
     result = _width_probe(key=key, default={"width": None}, on_width_change=lambda: None, width="stretch", height=0)
     width = result.get("width") if hasattr(result, "get") else getattr(result, "width", None)
     if isinstance(width, (int, float)) and width > 0:
