@@ -14,12 +14,13 @@ from skimage.measure import approximate_polygon, find_contours
 from skimage.measure import label as connected_regions
 from skimage.morphology import disk
 
-from .landscape import (BUSH, CLOUDS, FLOWER, GRASS, MOUNTAIN, RIVER, ROCK, SAND, SEA, SKY, SNOW, TREE,
-                        landscape_scene)
+from .landscape import (BUSH, CLOUDS, DIRT, FLOWER, GRASS, HILL, MOUNTAIN, RIVER, ROCK, SAND, SEA, SKY, SNOW,
+                        TREE, landscape_scene)
 from .noise import fbm
 from .texture_bank import TextureBank
 
 EVAL_SEED_OFFSET = 10_000_000  # held-out scenes (as for the SPADE evaluation): training seeds stay below
+LAND = (HILL, GRASS, FLOWER, BUSH, TREE, ROCK, DIRT)  # where pines stand and lakes lie (not on sand or water)
 
 
 def _warp(labels: np.ndarray, rng: np.random.Generator, amount: float) -> np.ndarray:
@@ -107,16 +108,16 @@ def straightened(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def with_conifers(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The layout with a row of conifers (tree triangles) standing on the ground's top edge against the sky or the
-    mountains, and a few larger ones on the ground in front, as people draw pines."""
+    """The layout with a row of conifers (tree triangles) standing on the land's top edge against the sky or the
+    mountains, and a few larger ones on the land in front, as people draw pines."""
     h, w = labels.shape
     out = labels.copy()
-    ground = ~np.isin(labels, (SKY, CLOUDS, MOUNTAIN, SNOW))
-    top = np.where(ground.any(axis=0), ground.argmax(axis=0), h)  # each column's first ground row
+    land = np.isin(labels, LAND)
+    top = np.where(land.any(axis=0), land.argmax(axis=0), h)  # each column's first land row
     start, span = rng.uniform(-0.2, 0.6) * w, rng.uniform(0.3, 1.2) * w
     stands = [(x, top[int(np.clip(x, 0, w - 1))] + rng.uniform(0, 0.02) * h, rng.uniform(0.05, 0.16) * h)
               for x in np.sort(rng.uniform(start, start + span, rng.integers(3, 14)))]
-    ys, xs = np.nonzero(ground & (np.arange(h)[:, None] > top[None, :] + 0.15 * h))
+    ys, xs = np.nonzero(land & (np.arange(h)[:, None] > top[None, :] + 0.15 * h))
     for i in rng.integers(0, len(ys), rng.integers(0, 4)) if len(ys) else []:
         stands.append((xs[i], ys[i], rng.uniform(0.12, 0.3) * h))
     for x, base, height in stands:
@@ -127,10 +128,10 @@ def with_conifers(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def with_lake(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The layout with a lake (sea) lying inside the ground below the horizon, now and then rimmed with sand."""
+    """The layout with a lake (sea) lying inside the land below the horizon, now and then rimmed with sand."""
     h, w = labels.shape
-    ground = ~np.isin(labels, (SKY, CLOUDS, MOUNTAIN, SNOW))
-    rows = np.flatnonzero(ground.mean(axis=1) > 0.9)
+    land = np.isin(labels, LAND)
+    rows = np.flatnonzero(land.mean(axis=1) > 0.6)
     if len(rows) == 0 or rows[0] + 0.1 * h >= h:
         return labels
     cy, cx = rng.uniform(rows[0] + 0.1 * h, h), rng.uniform(0.15, 0.85) * w
@@ -138,10 +139,10 @@ def with_lake(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     ry = rx * rng.uniform(0.15, 0.45)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     wobble = 1 + 0.25 * fbm(rng, h, w, base=4, octaves=2)[0]
-    lake = (((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 < wobble) & ground
+    lake = (((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 < wobble) & land
     out = labels.copy()
     if rng.random() < 0.3:
-        out[ndimage.binary_dilation(lake, iterations=max(1, round(rng.uniform(2, 5) * h / 256))) & ground] = SAND
+        out[ndimage.binary_dilation(lake, iterations=max(1, round(rng.uniform(2, 5) * h / 256))) & land] = SAND
     out[lake] = SEA
     return out
 
