@@ -663,9 +663,10 @@ def page(models: dict[str, Path]) -> None:
     """The label-map page, or sketch mode for a sketch model."""
     if model_kind(models[state.model]) == "sketch":  # outlines -> photo
         model_box(models)
-        messages = st.container(key="messages")
+        left, right = st.columns(2)
+        messages = right.container(key="messages")  # beside the canvas, as on the label-map page
         sketch_mode.render(models[state.model], state.model, modified_time(models[state.model]), models,
-                           take_read_layout)
+                           take_read_layout, (left, right))
         show_messages(messages, state.model)
         return
     loaded = active_model(models)

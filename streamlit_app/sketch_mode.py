@@ -80,15 +80,16 @@ def draw(base: np.ndarray, tool: str, width: int) -> np.ndarray | None:
 
 
 def render(folder: Path, name: str, modified: float, models: dict[str, Path],
-           take_layout: Callable[[str, list, np.ndarray, int], None]) -> None:
-    """Draw the whole sketch-mode page for the sketch model in `folder`; take_layout(painter, labels, layout, seed)
-    opens a read-and-paint model's reading on the label-map page."""
+           take_layout: Callable[[str, list, np.ndarray, int], None], columns: tuple) -> None:
+    """Draw the sketch-mode page for the sketch model in `folder`: its settings in the sidebar, the canvas and the
+    photo in the two columns given; take_layout(painter, labels, layout, seed) opens a read-and-paint model's
+    reading on the label-map page."""
     state = st.session_state
     state.setdefault("sketch_gen", 0)
     try:
         model = cached_sketch_model(str(folder), modified)
     except Exception as exc:  # a broken checkpoint: say so, keep the page up
-        st.error(f"Could not load sketch model **{plain(name)}**: {plain(exc)}")
+        columns[1].error(f"Could not load sketch model **{plain(name)}**: {plain(exc)}")
         return
     sidebar = st.sidebar
     sidebar.caption(f"Sketch model: draw outlines in black, get a photo. {plain(model.card.get('description', ''))}")
@@ -105,7 +106,7 @@ def render(folder: Path, name: str, modified: float, models: dict[str, Path],
     if sidebar.button("Clear", use_container_width=True, key="sketch_clear"):
         state.sketch_base = None
         reset_canvas(SKETCH_CANVAS)
-    left, right = st.columns(2)
+    left, right = columns
     with left:
         size = fitted_width(chosen, column_width("canvas_column"))
         fit_drawing(SKETCH_CANVAS, (size, size), fit_sketch)

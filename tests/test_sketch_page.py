@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 import streamlit as st
-from browser import (CANVAS, RESULT, browser_page, label_map, open_page, open_sidebar, paint, pick, result_src,
+from browser import (CANVAS, RESULT, browser_page, label_map, message, open_page, open_sidebar, paint, pick, result_src,
                      stroke, streamlit_server, wait_idle, wait_new_result)
 from helpers import ROOT
 from PIL import Image
@@ -235,7 +235,9 @@ def test_draw_lines_in_sketch_mode_and_get_a_photo_then_go_back_and_forth_and_re
 
         page.reload()  # a new session: the browser's copy brings back the model, both drawings and the settings
         sketch_canvas_settled(page)
-        assert page.get_by_text("Your drawing from your last visit in this browser is back").first.is_visible()
+        notice = message(page, "Your drawing from your last visit in this browser is back").bounding_box()
+        canvas = page.locator(SKETCH_CANVAS).bounding_box()
+        assert notice["x"] >= canvas["x"] + canvas["width"], "the notice shows beside the canvas, not above it"
         assert np.array_equal(downloaded_sketch(page), sketch), "the sketch survives a reload"
         pick(page, "Model", "landscape")
         page.wait_for_selector(CANVAS, timeout=60_000)
