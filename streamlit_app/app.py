@@ -57,7 +57,8 @@ NOTICE_SECONDS = 3.0  # a notice goes with the first run that starts this long a
 STORAGE_NAME = "gaugan-drawing"  # the browser's localStorage entry that keeps the drawing across reloads
 SAVED_SETTINGS = {"seed": is_seed, "sketch_seed": is_seed,  # the settings kept with the drawing: what each takes
                   "canvas_size": CANVAS_SIZES.__contains__, "sketch_canvas_size": CANVAS_SIZES.__contains__,
-                  "tool": TOOLS.__contains__}  # and the label-map model's unpainted-area label, as "background"
+                  "tool": TOOLS.__contains__, "sketch_tool": sketch_mode.TOOLS.__contains__}
+# ... and the label-map model's unpainted-area label, kept as "background"
 
 st.set_page_config(page_title="GauGAN doodle → photo", page_icon="🎨", layout="wide")
 state = st.session_state
@@ -579,21 +580,29 @@ def show_messages(box, name: str | None) -> None:
 
 # ---------------------------------------------------------------- the browser's copy of the drawing
 def drawing_text() -> str:
-    """This session's drawing (both pages'), its model and settings, as the text the browser keeps."""
+    """This session's drawing (both pages'), its model and settings, as the text the browser keeps; "" when there
+    is no drawing (nothing drawn yet, or Clear on both pages), which removes the browser's copy."""
+    labels = state.get("current_labels") if state.base is not None or state.get("strokes") else None
     sketch = state.get("sketch")
+    sketch = sketch if sketch is not None and has_lines(sketch) else None
+    if labels is None and sketch is None:
+        return ""
     settings = {key: value for key in SAVED_SETTINGS if (value := kept_value(key)) is not None}
     if (background := kept_value(f"background_{state.get('active_model')}")) is not None:
         settings["background"] = background
-    return SavedDrawing(model=state.get("model"), label_model=state.get("active_model"),
-                        labels=state.get("current_labels"), aspect=state.get("canvas_aspect"),
-                        sketch=sketch if sketch is not None and has_lines(sketch) else None,
-                        settings=settings).to_text()
+    return SavedDrawing(model=state.get("model"), label_model=state.get("active_model"), labels=labels,
+                        aspect=state.get("canvas_aspect"), sketch=sketch, settings=settings).to_text()
 
 
 def has_own_drawing() -> bool:
     """Whether this session has drawn, filled, loaded or sketched anything yet."""
     return bool(state.get("strokes") or state.get("sketch_strokes") or state.base is not None
                 or state.get("sketch_base") is not None)
+
+
+def keep_in_browser(models: dict[str, Path], text: str | None) -> None:
+    """The browser keeps text (the drawing); None asks it for the copy it kept, which restore_drawing takes."""
+    browser_copy("browser_copy", STORAGE_NAME, text, on_saved=partial(restore_drawing, models))
 
 
 def restore_drawing(models: dict[str, Path], text: str) -> None:
@@ -609,22 +618,26 @@ def restore_drawing(models: dict[str, Path], text: str) -> None:
         return
     if saved.model in models:
         state.model = saved.model
+    elif saved.model is not None:
+        notice(f"The model you used, **{plain(saved.model)}**, is not here; the page opens with another.")
     restored = saved.labels is not None and restore_label_map(models, saved)
     if saved.sketch is not None:
-        state.sketch_base = saved.sketch
+        state.sketch_base = state.sketch = saved.sketch
         reset_canvas(sketch_mode.SKETCH_CANVAS)
     for key, value in saved.settings.items():
         if key in SAVED_SETTINGS and SAVED_SETTINGS[key](value):
             keep(key, value)
     if restored or saved.sketch is not None:
-        notice("Your drawing from your last visit in this browser is back; Clear starts afresh.")
+        notice("Your drawing from your last visit in this browser is back; Clear starts a new one.")
 
 
 def restore_label_map(models: dict[str, Path], saved: SavedDrawing) -> bool:
     """The kept label map on the label-map canvas, if the model it was drawn with is here and has all its ids."""
     name = saved.label_model
     if name not in models or model_kind(models[name]) == "sketch":
-        notice(f"The kept label map was drawn with the model **{plain(name)}**, which is not here; it was left out.")
+        model = f"the model **{plain(name)}**" if name else "a model it does not name"
+        notice(f"The kept label map was drawn with {model}, which is not a label-map model here; the map was left "
+               "out.")
         return False
     try:
         palette = load(models, name).labels
@@ -654,9 +667,12 @@ def main() -> None:
         st.stop()
     if state.get("model") not in models:
         state.model = next(iter(models))
-    page(models)
-    browser_copy("browser_copy", STORAGE_NAME, drawing_text() if state.get("restore_checked") else None,
-                 on_saved=partial(restore_drawing, models))
+    if state.get("restore_checked"):
+        page(models)
+        keep_in_browser(models, drawing_text())  # after the page, so that it keeps this run's strokes
+    else:
+        keep_in_browser(models, None)  # first, so that the kept drawing is back before much else runs
+        page(models)
 
 
 def page(models: dict[str, Path]) -> None:

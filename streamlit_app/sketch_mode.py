@@ -20,6 +20,7 @@ from widgets import (CANVAS_SIZES, MAX_SEED, SEED_HELP, CanvasState, column_widt
                      plain, reset_canvas, undo_shortcuts)
 
 PEN, ERASER = "✏️ Pen", "🧽 Eraser"
+TOOLS = (PEN, ERASER)
 SKETCH_CANVAS = CanvasState(base="sketch_base", generation="sketch_gen", strokes="sketch_strokes", shown="sketch",
                             shape="sketch_shape")
 
@@ -93,7 +94,7 @@ def render(folder: Path, name: str, modified: float, models: dict[str, Path],
         return
     sidebar = st.sidebar
     sidebar.caption(f"Sketch model: draw outlines in black, get a photo. {plain(model.card.get('description', ''))}")
-    tool = sidebar.radio("Tool", [PEN, ERASER], horizontal=True, key=kept("sketch_tool", PEN))
+    tool = sidebar.radio("Tool", TOOLS, horizontal=True, key=kept("sketch_tool", PEN))
     width = sidebar.slider("Pen width", 1, 30, key=kept(f"sketch_width_{tool}", 4 if tool == PEN else 16))
     chosen = CANVAS_SIZES[sidebar.selectbox("Canvas", list(CANVAS_SIZES),
                                             key=kept("sketch_canvas_size", "Medium (384 px)"),

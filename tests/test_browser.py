@@ -368,3 +368,6 @@ def test_a_damaged_copy_in_the_browser_is_refused_and_the_page_starts_afresh(url
         assert (label_map(page) == MOUNTAIN).sum() > 1000
         kept = page.evaluate("localStorage.getItem('gaugan-drawing')")
         assert kept.startswith('{"format":"gaugan-drawing/1"'), "the new drawing replaces the damaged copy"
+        page.locator(".st-key-clear button").click()
+        wait_idle(page)
+        page.wait_for_function("localStorage.getItem('gaugan-drawing') === null", timeout=10_000)  # kept nothing

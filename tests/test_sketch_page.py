@@ -245,6 +245,13 @@ def test_draw_lines_in_sketch_mode_and_get_a_photo_then_go_back_and_forth_and_re
         assert label_page_settings(page) == settings, "the settings survive a reload"
         assert np.array_equal(label_map(page), drawing), "the label map survives a reload"
 
+        page.reload()  # now from the label-map page: the sketch it kept out of sight survives a second reload
+        page.wait_for_selector(CANVAS, timeout=60_000)
+        wait_idle(page)
+        pick(page, "Model", "landscape-sketch")
+        sketch_canvas_settled(page)
+        assert np.array_equal(downloaded_sketch(page), sketch), "the sketch survives a second reload"
+
 
 @pytest.mark.browser
 @pytest.mark.slow
