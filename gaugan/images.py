@@ -22,13 +22,14 @@ DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.
 Source = str | Path | BinaryIO | bytes
 
 
-def open_image(source: Source, what: str = "image", max_pixels: int = MAX_PIXELS, decode: bool = True) -> Image.Image:
-    """Open an image of at most max_pixels and decode it fully (with decode False, only its header: the caller closes
-    it), or raise ImageError saying why not."""
+def open_image(source: Source, what: str = "image", max_pixels: int = MAX_PIXELS, decode: bool = True,
+               formats: tuple[str, ...] = FORMATS) -> Image.Image:
+    """Open an image in one of `formats` of at most max_pixels and decode it fully (with decode False, only its
+    header: the caller closes it), or raise ImageError saying why not."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         source = io.BytesIO(bytes(source))
     try:
-        image = Image.open(source, formats=FORMATS)
+        image = Image.open(source, formats=formats)
     except FileNotFoundError:
         raise ImageError(f"no {what} file at {source}") from None
     except Image.DecompressionBombError:  # Pillow's own limit, far above ours: the header claims a huge image
@@ -36,9 +37,9 @@ def open_image(source: Source, what: str = "image", max_pixels: int = MAX_PIXELS
         raise ImageError(f"{what} is far larger than the {max_pixels} pixels ({side}×{side}) accepted: "
                          "scale it down first") from None
     except UnidentifiedImageError:
-        raise ImageError(f"not a readable image: expected a {what} in {'/'.join(FORMATS)}, found none of them") from None
+        raise ImageError(f"not a readable image: expected a {what} in {'/'.join(formats)}, found none of them") from None
     except DECODE_ERRORS as exc:
-        raise ImageError(f"not a readable image: expected a {what} in {'/'.join(FORMATS)}, found damage: {exc}") from None
+        raise ImageError(f"not a readable image: expected a {what} in {'/'.join(formats)}, found damage: {exc}") from None
     width, height = image.size
     if width * height > max_pixels:
         side = int(max_pixels**0.5)

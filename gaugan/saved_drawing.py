@@ -18,7 +18,7 @@ from .images import open_image
 FORMAT = "gaugan-drawing/1"
 MAX_TEXT = 2_000_000  # characters: two 1024² maps as PNG fit many times over
 MAX_SIDE = 1024  # the page's canvases are at most 512 px a side
-MAX_NAME = 200  # characters in a model name or a setting's text
+MAX_NAME = 255  # characters in a model (folder) name or a setting's text
 
 
 @dataclass(frozen=True)
@@ -58,8 +58,8 @@ def _picture(value: object, what: str, modes: tuple[str, ...]) -> np.ndarray | N
         data = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
         raise InputError(f"{what}: not base64 text") from None
-    image = open_image(data, what, max_pixels=MAX_SIDE * MAX_SIDE)
-    if image.format != "PNG" or image.mode not in modes:
+    image = open_image(data, what, max_pixels=MAX_SIDE * MAX_SIDE, formats=("PNG",))
+    if image.mode not in modes:
         raise InputError(f"{what}: expected a PNG in mode {'/'.join(modes)}, found {image.format} {image.mode}")
     if max(image.size) > MAX_SIDE:
         raise InputError(f"{what}: {image.width}×{image.height} is over {MAX_SIDE} pixels a side")
@@ -78,8 +78,8 @@ def read_saved_drawing(text: str) -> SavedDrawing:
         raise InputError(f"the saved drawing is {len(text)} characters; at most {MAX_TEXT} are read")
     try:
         saved = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"the saved drawing is not JSON: {exc}") from None
+    except (ValueError, RecursionError) as exc:  # also: nesting too deep, integers past Python's digit limit
+        raise InputError(f"the saved drawing is not JSON this page reads: {str(exc)[:100]}") from None
     if not isinstance(saved, dict) or saved.get("format") != FORMAT:
         found = saved.get("format") if isinstance(saved, dict) else type(saved).__name__
         raise InputError(f"expected a saved drawing of format {FORMAT!r}, found {found!r:.60}")

@@ -39,6 +39,10 @@ def test_a_coco_label_map_and_a_hand_drawn_sketch_come_back_exactly(name):
         "landscape-sketch", "coco", 0.75, {"seed": 2**53 - 1, "canvas_size": "Small (320 px)"})
 
 
+def test_a_model_folder_name_of_255_characters_is_kept():
+    assert read_saved_drawing(saved_fields(model="m" * 255)).model == "m" * 255
+
+
 def test_an_empty_drawing_comes_back_empty():
     back = read_saved_drawing(SavedDrawing().to_text())
     assert back.labels is None and back.sketch is None and back.model is None and back.settings == {}
@@ -46,21 +50,24 @@ def test_an_empty_drawing_comes_back_empty():
 
 @pytest.mark.parametrize("text, expected", [
     ("{not json", "not JSON"),
+    ("[" * 100_000, "not JSON"),  # nested too deep for the parser
+    ('{"format": "gaugan-drawing/1", "settings": {"seed": ' + "9" * 5000 + "}}", "not JSON"),  # past the digit limit
     ('["a list"]', "format 'gaugan-drawing/1'"),
     (saved_fields(format="gaugan-drawing/9"), "found 'gaugan-drawing/9'"),
     (saved_fields(labels="@@not base64@@"), "not base64"),
     (saved_fields(labels=12), "expected base64 PNG text, found int"),
     (saved_fields(labels=base64.b64encode(b"GIF89a truncated").decode()), "not a readable image"),
     (saved_fields(labels=png_text(Image.new("RGB", (8, 8)))), "mode I;16/I;16B/I;16L/L, found PNG RGB"),
-    (saved_fields(labels=png_text(Image.new("L", (8, 8)), "BMP")), "found BMP"),
+    (saved_fields(labels=png_text(Image.new("L", (8, 8)), "BMP")), "expected a saved label map in PNG, found none"),
     (saved_fields(sketch=png_text(Image.new("L", (MAX_SIDE + 1, 4)))), f"over {MAX_SIDE} pixels a side"),
     (saved_fields(aspect=9.0), "from 1/3 to 3"),
     (saved_fields(aspect=True), "from 1/3 to 3"),
     (saved_fields(settings={"seed": -1}), "whole numbers ≥ 0"),
     (saved_fields(settings={"seed": 1.5}), "whole numbers ≥ 0"),
-    (saved_fields(settings={"canvas_size": "x" * 201}), "short texts"),
+    (saved_fields(settings={"canvas_size": "x" * 256}), "short texts"),
     (saved_fields(settings=[1]), "short texts"),
     (saved_fields(model=""), "model name of 1 to"),
+    (saved_fields(model="m" * 256), "model name of 1 to 255"),
     (saved_fields(label_model=["coco"]), "model name of 1 to"),
     ("x" * (MAX_TEXT + 1), f"at most {MAX_TEXT}"),
 ])
