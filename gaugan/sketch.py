@@ -77,9 +77,10 @@ def sketch_method(folder: Path) -> str:
         card = read_sketch_card(folder)
         if card is None:
             return "pix2pix U-Net (released)"
-        if card["network"]["type"] != READER_TYPE:
-            return {"unet": "pix2pix U-Net", "conditional": "class-conditional U-Net"}[card["network"]["type"]]
-        return f"reader, painted by {plain_text(card.get('painter'), 'painter', 60)}"
+        network = card["network"]["type"]
+        if network != READER_TYPE:
+            return {"unet": "pix2pix U-Net", "conditional": "class-conditional U-Net"}.get(network, network)
+        return f"reader, painted by {plain_text(card.get('painter'), 'painter', 255)}"
     except CheckpointError as exc:
         return f"unreadable: {exc}"
 
