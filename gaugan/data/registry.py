@@ -53,7 +53,7 @@ DATASETS = {
 @functools.lru_cache(maxsize=8)
 def _folder(root: str, size: tuple[int, int], dontcare: bool, table: Path,
             ids: frozenset[int] | None = None) -> LabelImageFolder:
-    """One directory scan per (folder, size, dontcare, label table), not one per sample."""
+    """One directory scan per (folder, size, dontcare, label table, ids checked), not one per sample."""
     return LabelImageFolder(root, size, dontcare, table, ids)
 
 
@@ -102,7 +102,7 @@ def photo_textured_landscapes(photos: str) -> Dataset:
 
 
 def with_photo_textured_landscapes(folder: str, photos: str, folder_share: float = FOLDER_SHARE,
-                                   dontcare: bool = False) -> Dataset:
+                                   dontcare: bool = False, ids: frozenset[int] | None = None) -> Dataset:
     """A folder of landscape-labelled pairs (e.g. `data traced`) mixed with photo-textured scenes: a `folder_share`
     of the samples, evenly spread, from the folder in a fixed shuffled order, the others painted by the texture bank."""
     if not 0 < folder_share <= 1:
@@ -113,7 +113,7 @@ def with_photo_textured_landscapes(folder: str, photos: str, folder_share: float
         raise InputError(f"--photos beside --data {folder} mixes its pairs with landscape scenes, so its labels.json "
                          f"must hold the landscape label table; found {table if found is None else 'a different table'}")
     landscapes = photo_textured_landscapes(photos)
-    training_pairs = functools.partial(_folder, str(split_folder(folder)), dontcare=dontcare, table=table)
+    training_pairs = functools.partial(_folder, str(split_folder(folder)), dontcare=dontcare, table=table, ids=ids)
 
     def sample(index: int, size: tuple[int, int]) -> Sample:
         taken = math.ceil(index * folder_share)  # folder pairs among samples 0 .. index-1
@@ -152,7 +152,7 @@ def open_dataset(data: str, photos: str = "", folder_share: float = FOLDER_SHARE
             raise InputError(f"photo textures paint the procedural 'landscape' scenes; --data {data} has its own photos")
         if data == "landscape":
             return photo_textured_landscapes(photos)
-        return with_photo_textured_landscapes(data, photos, folder_share, dontcare)
+        return with_photo_textured_landscapes(data, photos, folder_share, dontcare, ids)
     if data in DATASETS:
         return DATASETS[data]
     return folder_dataset(data, split, dontcare, ids)
