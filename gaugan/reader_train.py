@@ -35,7 +35,7 @@ SIZE = 256  # sketches and layouts of the pool, as the landscape painter's crop
 CHUNK = 100  # pairs per pool file
 STATE_FILE = "state.pt"
 MODEL_FOLDER = "model"  # OUT/model: the trained sketch model
-POOL_VERSION = 3  # how pool_pair draws; a new drawing rule gets a new number
+POOL_VERSION = 4  # how pool_pair draws; a new drawing rule gets a new number
 CONIFERS, LAKES = 0.3, 0.25  # the shares of layouts given a row of conifers, a lake inside the ground
 
 

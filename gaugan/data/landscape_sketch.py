@@ -117,6 +117,7 @@ def with_conifers(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     start, span = rng.uniform(-0.2, 0.6) * w, rng.uniform(0.3, 1.2) * w
     stands = [(x, top[int(np.clip(x, 0, w - 1))] + rng.uniform(0, 0.02) * h, rng.uniform(0.05, 0.16) * h)
               for x in np.sort(rng.uniform(start, start + span, rng.integers(3, 14)))]
+    stands = [stand for stand in stands if stand[1] < h]  # none where a column has no land
     ys, xs = np.nonzero(land & (np.arange(h)[:, None] > top[None, :] + 0.15 * h))
     for i in rng.integers(0, len(ys), rng.integers(0, 4)) if len(ys) else []:
         stands.append((xs[i], ys[i], rng.uniform(0.12, 0.3) * h))
