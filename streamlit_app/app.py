@@ -5,6 +5,7 @@ keeps its place in the page and is never remounted: nothing a person does loses 
 """
 from __future__ import annotations
 
+import json
 import os
 import sys
 import textwrap
@@ -605,6 +606,13 @@ def keep_in_browser(models: dict[str, Path], text: str | None) -> None:
     browser_copy("browser_copy", STORAGE_NAME, text, on_saved=partial(restore_drawing, models))
 
 
+def keep_drawing(models: dict[str, Path]) -> None:
+    """Once the browser's copy has been asked for, the drawing as the canvas shows it now goes into it: called as
+    soon as the canvas is read, before the photo is generated, so that a reload meanwhile keeps the last change."""
+    if state.get("restore_checked"):
+        keep_in_browser(models, drawing_text())
+
+
 def restore_drawing(models: dict[str, Path], text: str) -> None:
     """The drawing this browser kept (text), put back once, before a session has drawn anything of its own (after a
     reload or on a new visit); a kept part that no longer fits (its model gone, a damaged copy) is left out, saying so."""
@@ -624,9 +632,14 @@ def restore_drawing(models: dict[str, Path], text: str) -> None:
     if saved.sketch is not None:
         state.sketch_base = state.sketch = saved.sketch
         reset_canvas(sketch_mode.SKETCH_CANVAS)
+    refused = []
     for key, value in saved.settings.items():
         if key in SAVED_SETTINGS and SAVED_SETTINGS[key](value):
             keep(key, value)
+        elif key in SAVED_SETTINGS:
+            refused.append(f"{key} {json.dumps(value)[:40]}")
+    if refused:
+        notice(f"Kept settings the page does not take were left out: {plain('; '.join(refused))}.")
     if restored or saved.sketch is not None:
         notice("Your drawing from your last visit in this browser is back; Clear starts a new one.")
 
@@ -667,12 +680,9 @@ def main() -> None:
         st.stop()
     if state.get("model") not in models:
         state.model = next(iter(models))
-    if state.get("restore_checked"):
-        page(models)
-        keep_in_browser(models, drawing_text())  # after the page, so that it keeps this run's strokes
-    else:
-        keep_in_browser(models, None)  # first, so that the kept drawing is back before much else runs
-        page(models)
+    page(models)
+    if not state.get("restore_checked"):  # last: a rerun it causes must not come before the browser shows the
+        keep_in_browser(models, None)     # widgets, or they fall back to their own defaults
 
 
 def page(models: dict[str, Path]) -> None:
@@ -682,7 +692,7 @@ def page(models: dict[str, Path]) -> None:
         left, right = st.columns(2)
         messages = right.container(key="messages")  # beside the canvas, as on the label-map page
         sketch_mode.render(models[state.model], state.model, modified_time(models[state.model]), models,
-                           take_read_layout, (left, right))
+                           take_read_layout, (left, right), partial(keep_drawing, models))
         show_messages(messages, state.model)
         return
     loaded = active_model(models)
@@ -704,6 +714,7 @@ def page(models: dict[str, Path]) -> None:
         base = state.base if state.base is not None else np.full(size, controls.background_id, dtype=np.int64)
         label_id = palette_chips(name, model.labels, controls)
         labels = draw(model.labels, base, label_id, controls)
+        keep_drawing(models)
         st.button("Undo fill or load", key="undo_base", on_click=undo_base_change, width="stretch",
                   disabled=not state.get("undo"), help="Takes back the last fill, upload, example scene, Clear or "
                   "Unpainted area change; the canvas's own Undo (Ctrl+Z) takes back strokes.")

@@ -81,10 +81,11 @@ def draw(base: np.ndarray, tool: str, width: int) -> np.ndarray | None:
 
 
 def render(folder: Path, name: str, modified: float, models: dict[str, Path],
-           take_layout: Callable[[str, list, np.ndarray, int], None], columns: tuple) -> None:
+           take_layout: Callable[[str, list, np.ndarray, int], None], columns: tuple,
+           drawn: Callable[[], None]) -> None:
     """Draw the sketch-mode page for the sketch model in `folder`: its settings in the sidebar, the canvas and the
     photo in the two columns given; take_layout(painter, labels, layout, seed) opens a read-and-paint model's
-    reading on the label-map page."""
+    reading on the label-map page; drawn() is called once the canvas is read, before the photo is made."""
     state = st.session_state
     state.setdefault("sketch_gen", 0)
     try:
@@ -115,6 +116,7 @@ def render(folder: Path, name: str, modified: float, models: dict[str, Path],
         if base is not None and base.shape[:2] != (size, size):  # a sketch restored from the browser's copy
             base = state.sketch_base = fit_sketch(base, (size, size))
         sketch = draw(blank_sketch((size, size)) if base is None else base, tool, width)
+        drawn()
     with right, st.container(key="result"):  # the same key as the label-map page's result
         if sketch is None or not has_lines(sketch):
             st.caption("Draw outlines (a horizon, mountains, trees, waves) to generate a photo.")

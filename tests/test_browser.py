@@ -357,7 +357,15 @@ def test_a_damaged_copy_in_the_browser_is_refused_and_the_page_starts_afresh(url
     with browser_page() as page:
         open_page(page, url)
         paint(page, [(30, 300), (300, 320)])
-        assert (label_map(page) == MOUNTAIN).sum() > 1000
+        drawn = label_map(page)
+        assert (drawn == MOUNTAIN).sum() > 1000
+        page.evaluate("const d = JSON.parse(localStorage.getItem('gaugan-drawing')); d.settings.seed = -5;"
+                      "localStorage.setItem('gaugan-drawing', JSON.stringify(d))")
+        page.reload()
+        page.wait_for_selector(CANVAS, timeout=60_000)
+        wait_idle(page)
+        assert message(page, "Kept settings the page does not take were left out: seed -5").is_visible()
+        assert np.array_equal(label_map(page), drawn), "one bad setting does not cost the drawing"
         page.evaluate("localStorage.setItem('gaugan-drawing', '{\"format\": \"gaugan-drawing/1\", \"labels\": 7}')")
         page.reload()
         page.wait_for_selector(CANVAS, timeout=60_000)

@@ -49,9 +49,9 @@ def test_an_empty_drawing_comes_back_empty():
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("{not json", "not JSON"),
-    ("[" * 100_000, "not JSON"),  # nested too deep for the parser
-    ('{"format": "gaugan-drawing/1", "settings": {"seed": ' + "9" * 5000 + "}}", "not JSON"),  # past the digit limit
+    ("{not json", "not valid JSON (at character 1)"),
+    ("[" * 100_000, "nesting too deep"),
+    ('{"format": "gaugan-drawing/1", "settings": {"seed": ' + "9" * 5000 + "}}", "numbers too long"),
     ('["a list"]', "format 'gaugan-drawing/1'"),
     (saved_fields(format="gaugan-drawing/9"), "found 'gaugan-drawing/9'"),
     (saved_fields(labels="@@not base64@@"), "not base64"),
@@ -62,10 +62,7 @@ def test_an_empty_drawing_comes_back_empty():
     (saved_fields(sketch=png_text(Image.new("L", (MAX_SIDE + 1, 4)))), f"over {MAX_SIDE} pixels a side"),
     (saved_fields(aspect=9.0), "from 1/3 to 3"),
     (saved_fields(aspect=True), "from 1/3 to 3"),
-    (saved_fields(settings={"seed": -1}), "whole numbers ≥ 0"),
-    (saved_fields(settings={"seed": 1.5}), "whole numbers ≥ 0"),
-    (saved_fields(settings={"canvas_size": "x" * 256}), "short texts"),
-    (saved_fields(settings=[1]), "short texts"),
+    (saved_fields(settings=[1]), "saved settings: expected an object, found list"),
     (saved_fields(model=""), "model name of 1 to"),
     (saved_fields(model="m" * 256), "model name of 1 to 255"),
     (saved_fields(label_model=["coco"]), "model name of 1 to"),
