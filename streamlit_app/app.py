@@ -10,7 +10,6 @@ import os
 import sys
 import textwrap
 import time
-from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
@@ -37,7 +36,7 @@ from gaugan.sketch_reader import source_folders  # noqa: E402
 from label_colors import Label, validate_palette  # noqa: E402
 from streamlit_drawable_canvas import st_canvas  # noqa: E402
 from streamlit_app import sketch_mode  # noqa: E402
-from widgets import (CANVAS_SIZES, MAX_SEED, SEED_HELP, CanvasState, bake_strokes, browser_copy,  # noqa: E402
+from widgets import (CANVAS_SIZES, MAX_SEED, SEED_HELP, CanvasState, bake_strokes, browser_copy, browser_saved,  # noqa: E402,E501
                      chip_styles, column_width, download_progress, fit_drawing, fitted_width, is_seed, keep, kept, kept_value,
                      plain, reset_canvas, sentence, undo_shortcuts)
 
@@ -56,6 +55,7 @@ UNDO_STEPS = 10  # base-map changes (fill, upload, example, clear, unpainted are
 STACKED_WIDTH = 640  # Streamlit stacks columns in windows at most this wide (CSS pixels)
 NOTICE_SECONDS = 3.0  # a notice goes with the first run that starts this long after it was last shown
 STORAGE_NAME = "gaugan-drawing"  # the browser's localStorage entry that keeps the drawing across reloads
+BROWSER_COPY = "browser_copy"  # the key of the component that reads and writes it
 SAVED_SETTINGS = {"seed": is_seed, "sketch_seed": is_seed,  # the settings kept with the drawing: what each takes
                   "canvas_size": CANVAS_SIZES.__contains__, "sketch_canvas_size": CANVAS_SIZES.__contains__,
                   "tool": TOOLS.__contains__, "sketch_tool": sketch_mode.TOOLS.__contains__}
@@ -601,28 +601,29 @@ def has_own_drawing() -> bool:
                 or state.get("sketch_base") is not None)
 
 
-def keep_in_browser(models: dict[str, Path], text: str | None) -> None:
-    """The browser keeps text (the drawing); None asks it for the copy it kept, which restore_drawing takes."""
-    browser_copy("browser_copy", STORAGE_NAME, text, on_saved=partial(restore_drawing, models))
-
-
-def keep_drawing(models: dict[str, Path]) -> None:
-    """Once the browser's copy has been asked for, the drawing as the canvas shows it now goes into it: called as
-    soon as the canvas is read, before the photo is generated, so that a reload meanwhile keeps the last change."""
+def keep_drawing() -> None:
+    """Once the browser's copy has been taken, the drawing as the canvas shows it now goes into it: called as soon
+    as the canvas is read, before the photo is generated, so that a reload meanwhile keeps the last change."""
     if state.get("restore_checked"):
-        keep_in_browser(models, drawing_text())
+        browser_copy(BROWSER_COPY, STORAGE_NAME, drawing_text())
 
 
 def restore_drawing(models: dict[str, Path], text: str) -> None:
     """The drawing this browser kept (text), put back once, before a session has drawn anything of its own (after a
-    reload or on a new visit); a kept part that no longer fits (its model gone, a damaged copy) is left out, saying so."""
-    state.restore_checked = True
-    if not text or has_own_drawing():
-        return
+    reload or on a new visit); a kept part that no longer fits (its model gone, a damaged copy) is left out, saying so.
+
+    Runs at the top of the script: any session-state write may be cut short by a rerun the browser asks for, so a
+    restore that was begun is done again in full by the next run, and marked done only at its end."""
+    if not state.get("restoring"):
+        if not text or has_own_drawing():
+            state.restore_checked = True
+            return
+        state.restoring = True
     try:
         saved = read_saved_drawing(text)
     except InputError as exc:
         notice(f"The drawing kept in this browser could not be restored: {plain(sentence(exc))} You start afresh.")
+        state.restore_checked = True
         return
     if saved.model in models:
         state.model = saved.model
@@ -642,6 +643,7 @@ def restore_drawing(models: dict[str, Path], text: str) -> None:
         notice(f"Kept settings the page does not take were left out: {plain('; '.join(refused))}.")
     if restored or saved.sketch is not None:
         notice("Your drawing from your last visit in this browser is back; Clear starts a new one.")
+    state.restore_checked, state.restoring = True, False
 
 
 def restore_label_map(models: dict[str, Path], saved: SavedDrawing) -> bool:
@@ -680,9 +682,11 @@ def main() -> None:
         st.stop()
     if state.get("model") not in models:
         state.model = next(iter(models))
+    if not state.get("restore_checked") and (saved := browser_saved(BROWSER_COPY)) is not None:
+        restore_drawing(models, saved)  # before any widget, which may then take a kept setting
     page(models)
     if not state.get("restore_checked"):  # last: a rerun it causes must not come before the browser shows the
-        keep_in_browser(models, None)     # widgets, or they fall back to their own defaults
+        browser_copy(BROWSER_COPY, STORAGE_NAME, None)  # widgets, or they fall back to their own defaults
 
 
 def page(models: dict[str, Path]) -> None:
@@ -692,7 +696,7 @@ def page(models: dict[str, Path]) -> None:
         left, right = st.columns(2)
         messages = right.container(key="messages")  # beside the canvas, as on the label-map page
         sketch_mode.render(models[state.model], state.model, modified_time(models[state.model]), models,
-                           take_read_layout, (left, right), partial(keep_drawing, models))
+                           take_read_layout, (left, right), keep_drawing)
         show_messages(messages, state.model)
         return
     loaded = active_model(models)
@@ -714,7 +718,7 @@ def page(models: dict[str, Path]) -> None:
         base = state.base if state.base is not None else np.full(size, controls.background_id, dtype=np.int64)
         label_id = palette_chips(name, model.labels, controls)
         labels = draw(model.labels, base, label_id, controls)
-        keep_drawing(models)
+        keep_drawing()
         st.button("Undo fill or load", key="undo_base", on_click=undo_base_change, width="stretch",
                   disabled=not state.get("undo"), help="Takes back the last fill, upload, example scene, Clear or "
                   "Unpainted area change; the canvas's own Undo (Ctrl+Z) takes back strokes.")

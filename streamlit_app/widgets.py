@@ -184,14 +184,18 @@ def column_width(key: str) -> int | None:
     return st.session_state.get("column_width")
 
 
-def browser_copy(key: str, name: str, text: str | None, on_saved: Callable[[str], None]) -> None:
-    """Keep text under name in the browser's storage. While text is None, nothing is written and on_saved gets the
-    copy stored before ("" if none) once, before the next run."""
-    def saved() -> None:
-        on_saved(str(st.session_state[key].get("saved") or ""))
+def browser_copy(key: str, name: str, text: str | None) -> None:
+    """Keep text under name in the browser's storage. While text is None, nothing is written and the browser
+    reports the copy it kept, which browser_saved(key) gives from the next run on."""
+    _store(key=key, data={"name": name, "text": text}, default={"saved": None}, on_saved_change=lambda: None,
+           width="stretch", height=0)
 
-    _store(key=key, data={"name": name, "text": text}, default={"saved": None}, on_saved_change=saved, width="stretch",
-           height=0)
+
+def browser_saved(key: str) -> str | None:
+    """The copy the browser reported to browser_copy(key, ...) ("" if it kept none); None until it has reported."""
+    result = st.session_state.get(key)
+    saved = result.get("saved") if hasattr(result, "get") else None
+    return None if saved is None else str(saved)
 
 
 def fitted_width(chosen: int, available: int | None) -> int:
