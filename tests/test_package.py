@@ -83,5 +83,6 @@ def test_wheel_runs_generate_from_another_directory_without_a_checkpoint(tmp_pat
     assert Image.open(elsewhere / "sketch_photo.png").size == (64, 48), "the reader finds its shipped painter"
     listed = subprocess.run([sys.executable, "-c", run_console_script, "models"], cwd=elsewhere, capture_output=True,
                             text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(site)})
-    assert listed.returncode == 0 and listed.stdout.splitlines()[1].split() == [
+    line = listed.stdout.splitlines()[1].split()
+    assert listed.returncode == 0 and line[:2] + line[-1:] == [
         "landscape", "spade", str(site / "gaugan" / "_shipped" / "landscape")], listed.stdout
