@@ -36,9 +36,9 @@ from gaugan.sketch_reader import source_folders  # noqa: E402
 from label_colors import Label, validate_palette  # noqa: E402
 from streamlit_drawable_canvas import st_canvas  # noqa: E402
 from streamlit_app import sketch_mode  # noqa: E402
-from widgets import (CANVAS_SIZES, MAX_SEED, SEED_HELP, CanvasState, bake_strokes, browser_copy, browser_saved,  # noqa: E402,E501
-                     chip_styles, column_width, download_progress, fit_drawing, fitted_width, is_seed, keep, kept, kept_value,
-                     plain, reset_canvas, sentence, undo_shortcuts)
+from widgets import (CANVAS_SIZES, MAX_SEED, SEED_HELP, CanvasState, bake_strokes, browser_copy,  # noqa: E402
+                     browser_saved, chip_styles, column_width, download_progress, fit_drawing, fitted_width, is_seed,
+                     keep, kept, kept_value, plain, reset_canvas, sentence, undo_shortcuts)
 
 CHECKPOINTS = Path(os.environ.get("GAUGAN_CHECKPOINTS", ROOT / "checkpoints"))
 NVIDIA_URL = os.environ.get("GAUGAN_NVIDIA_URL", "")  # a direct link to NVlabs/SPADE's checkpoints.tar.gz
@@ -623,7 +623,7 @@ def restore_drawing(models: dict[str, Path], text: str) -> None:
         saved = read_saved_drawing(text)
     except InputError as exc:
         notice(f"The drawing kept in this browser could not be restored: {plain(sentence(exc))} You start afresh.")
-        state.restore_checked = True
+        state.restore_checked, state.restoring = True, False
         return
     if saved.model in models:
         state.model = saved.model

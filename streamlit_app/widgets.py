@@ -126,7 +126,8 @@ def kept_value(key: str) -> object:
 
 
 def keep(key: str, value: object) -> None:
-    """Set a kept setting (from a callback), whether or not its widget is on the page this run."""
+    """Set a kept setting before its widget is drawn this run (in a callback, or at the top of the script), whether
+    or not the widget is on the page this run."""
     st.session_state[key] = value
     st.session_state.setdefault("kept", {})[key] = value
 
