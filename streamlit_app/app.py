@@ -583,7 +583,7 @@ def show_messages(box, name: str | None) -> None:
 def drawing_text() -> str:
     """This session's drawing (both pages'), its model and settings, as the text the browser keeps; "" when there
     is no drawing (nothing drawn yet, or Clear on both pages), which removes the browser's copy."""
-    labels = state.get("current_labels") if state.base is not None or state.get("strokes") else None
+    labels = state.get("current_labels") if has_label_drawing() else None
     sketch = state.get("sketch")
     sketch = sketch if sketch is not None and has_lines(sketch) else None
     if labels is None and sketch is None:
@@ -595,10 +595,14 @@ def drawing_text() -> str:
                         aspect=state.get("canvas_aspect"), sketch=sketch, settings=settings).to_text()
 
 
+def has_label_drawing() -> bool:
+    """Whether the label-map canvas holds anything drawn, filled or loaded (not since Clear)."""
+    return state.base is not None or bool(state.get("strokes"))
+
+
 def has_own_drawing() -> bool:
     """Whether this session has drawn, filled, loaded or sketched anything yet."""
-    return bool(state.get("strokes") or state.get("sketch_strokes") or state.base is not None
-                or state.get("sketch_base") is not None)
+    return has_label_drawing() or bool(state.get("sketch_strokes")) or state.get("sketch_base") is not None
 
 
 def keep_drawing() -> None:
@@ -659,14 +663,15 @@ def restore_label_map(models: dict[str, Path], saved: SavedDrawing) -> bool:
     except ValueError as exc:
         notice(f"The kept label map's model **{plain(name)}** does not load ({plain(exc)}); the map was left out.")
         return False
-    unknown = sorted(set(np.unique(saved.labels).tolist()) - {label.id for label in palette})
+    ids = {label.id for label in palette}
+    unknown = sorted(set(np.unique(saved.labels).tolist()) - ids)
     if unknown:
         notice(f"The kept label map has ids that **{plain(name)}** lacks ({plain(unknown[:5])}); it was left out.")
         return False
     state.base = state.current_labels = saved.labels
     state.canvas_aspect = saved.aspect
     state.active_model, state.active_labels = name, palette
-    if saved.settings.get("background") in {label.id for label in palette}:
+    if saved.settings.get("background") in ids:
         keep(f"background_{name}", saved.settings["background"])
     reset_canvas(LABEL_CANVAS)
     return True
