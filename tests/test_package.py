@@ -44,11 +44,12 @@ def test_console_script_resolves_to_the_cli(capsys):
 def test_wheel_runs_generate_from_another_directory_without_a_checkpoint(tmp_path):
     source = tmp_path / "source"  # a copy, so that building leaves the checkout untouched
     source.mkdir()
-    for name in ("pyproject.toml", "README.md", "label_colors.py"):
+    for name in ("pyproject.toml", "README.md", "LICENSE", "label_colors.py"):
         shutil.copy(ROOT / name, source / name)
     shutil.copytree(ROOT / "gaugan", source / "gaugan", ignore=shutil.ignore_patterns("__pycache__"))
     for model in ("landscape", "landscape-sketch-reader", "segmenter"):
         shutil.copytree(ROOT / "checkpoints" / model, source / "checkpoints" / model)
+    shutil.copy(ROOT / "checkpoints" / "LICENSE.md", source / "checkpoints" / "LICENSE.md")
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
                     str(tmp_path / "dist"), str(source)], check=True, capture_output=True, timeout=300)
     (wheel,) = (tmp_path / "dist").glob("gaugan-*.whl")
@@ -57,6 +58,9 @@ def test_wheel_runs_generate_from_another_directory_without_a_checkpoint(tmp_pat
     assert (site / "gaugan" / "_shipped" / "landscape" / "generator.pth").is_file()
     for data in ("texture_boxes.json", "photo_classes.json"):  # read by `data traced` and the texture bank
         assert (site / "gaugan" / "data" / data).is_file(), data
+    (licences,) = site.glob("gaugan-*.dist-info/licenses")
+    assert (licences / "LICENSE").read_text().startswith("MIT License")
+    assert "CC BY-SA 4.0" in (licences / "checkpoints" / "LICENSE.md").read_text()
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
