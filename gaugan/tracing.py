@@ -23,7 +23,7 @@ from label_colors import PALETTES
 
 from .data.folder import LABEL_TABLE, label_entries
 from .data.landscape import LABELS
-from .data.photos import read_manifest
+from .data.photos import open_photo, read_manifest
 from .data.texture_bank import TextureBank
 from .errors import InputError
 from .evaluate import AnySegmenter, load_or_train_segmenter, segmenter_batch, segmenter_config
@@ -47,6 +47,15 @@ def photo_crops(photo: Image.Image) -> list[np.ndarray]:
         for x in np.unique(np.linspace(0, width - CROP, max(1, (width - CROP) // STRIDE + 1)).astype(int)):
             crops.append(scaled[y:y + CROP, x:x + CROP])
     return crops
+
+
+def traceable_photo(photo_dir: Path, entry: dict) -> Image.Image:
+    """A manifest entry's photo (checked by open_photo), refused unless its crops fit across it at every scale."""
+    photo = open_photo(photo_dir, entry)
+    if photo.width * SCALES[0] < CROP * photo.height:
+        raise InputError(f"{photo_dir / entry['file']} is {photo.width}×{photo.height}: expected a landscape photo, "
+                         f"at least as wide as it is high, so that {CROP}² crops fit across it")
+    return photo
 
 
 def load_photo_classes(path: str | Path = CLASSES_FILE) -> dict[str, list[str]]:
@@ -87,7 +96,6 @@ def trace_photo(segmenter: AnySegmenter, crops: list[np.ndarray], classes: list[
 def trace_photos(photo_dir: str | Path, out: str | Path, progress: bool = True) -> int:
     """Write out/labels/*.png, out/images/*.png, labels.json and traced.json (sources); returns the pair count."""
     photo_dir, out = Path(photo_dir), Path(out)
-    segmenter = load_or_train_segmenter(segmenter_config(photo_textures=True), progress=progress, photos=photo_dir)
     training = TextureBank.training_photo_ids()
     entries = [e for e in sorted(read_manifest(photo_dir), key=lambda e: e["id"]) if e["id"] in training]
     if not entries:
@@ -97,12 +105,12 @@ def trace_photos(photo_dir: str | Path, out: str | Path, progress: bool = True) 
     unlisted = [e["id"] for e in entries if e["id"] not in classes]
     if unlisted:
         raise InputError(f"{CLASSES_FILE.name} lists no classes for the training photos {', '.join(unlisted)}")
+    segmenter = load_or_train_segmenter(segmenter_config(photo_textures=True), progress=progress, photos=photo_dir)
     (out / "labels").mkdir(parents=True, exist_ok=True)
     (out / "images").mkdir(exist_ok=True)
     count = 0
     for entry in tqdm(entries, disable=not progress, desc="tracing"):
-        with Image.open(photo_dir / entry["file"]) as photo:
-            crops = photo_crops(photo.convert("RGB"))
+        crops = photo_crops(traceable_photo(photo_dir, entry))
         for i, (crop, labels) in enumerate(zip(crops, trace_photo(segmenter, crops, classes[entry["id"]]))):
             name = f"{entry['id']}_{i:02d}.png"
             Image.fromarray(labels, mode="L").save(out / "labels" / name)

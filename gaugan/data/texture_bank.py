@@ -22,7 +22,7 @@ from scipy import ndimage
 from label_colors import PALETTES
 
 from ..errors import InputError
-from .photos import photo_credits, read_manifest
+from .photos import open_photo, photo_credits, read_manifest
 
 BOXES_FILE = Path(__file__).with_name("texture_boxes.json")
 WORKING_HEIGHT = 360  # photos are decoded at this height (1440x720 -> 720x360): scene scale for 256² renders
@@ -52,11 +52,10 @@ def shared_bank(photo_dir: str | Path) -> "TextureBank":
 
 
 def load_photo(photo_dir: Path, entry: dict, height: int = WORKING_HEIGHT) -> np.ndarray:
-    """A manifest entry's photo as (H, W, 3) uint8 at the given height."""
-    with Image.open(photo_dir / entry["file"]) as image:
-        image = image.convert("RGB")
-        width = round(image.width * height / image.height)
-        return np.asarray(image.resize((width, height), Image.Resampling.LANCZOS))
+    """A manifest entry's photo (checked by open_photo) as (H, W, 3) uint8 at the given height."""
+    image = open_photo(photo_dir, entry)
+    width = max(1, round(image.width * height / image.height))
+    return np.asarray(image.resize((width, height), Image.Resampling.LANCZOS))
 
 
 class TextureBank:
