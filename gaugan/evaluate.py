@@ -23,11 +23,12 @@ from tqdm import tqdm
 
 from label_colors import Label
 
-from .checkpoints import update_card, weights_file, writable_folder
+from .checkpoints import read_state_dict, update_card, weights_file, writable_folder
 from .data.registry import DATASETS, Dataset, has_held_out_split, open_dataset, split_folder
-from .errors import InputError
+from .errors import CheckpointError, InputError
 from .imagenet import REALISM_NETWORK, ImageNetSegmenter
 from .labelmaps import colourize
+from .model_card import MAX_CARD_BYTES, read_json
 from .networks.segmenter import Segmenter
 from .pipeline import GauGAN
 from .presets import DONTCARE_ID
@@ -36,6 +37,7 @@ from .realism import format_realism, frechet_distance, realism
 from .shipped import shipped_checkpoint, shipped_copies
 
 SEGMENTER_SIZE = (128, 128)
+SEGMENTER_WEIGHTS, SEGMENTER_CARD = "segmenter.pth", "segmenter.json"  # what a segmenter folder holds
 AnySegmenter = Segmenter | ImageNetSegmenter
 # Between two disjoint sets of n real procedural scenes the distance is 6.3 at n=10, 1.4 at 50, 0.64 at 100 and
 # 0.38 at 200 (means of 5 draws): below 100 it is mostly sampling noise.
@@ -117,11 +119,31 @@ def user_cache() -> Path:
 
 
 def trained_config(folder: Path) -> dict | None:
-    """The config of the segmenter in a folder; None where it holds none."""
-    card = folder / "segmenter.json"
-    if not (folder / "segmenter.pth").is_file() or not card.is_file():
+    """The config of the segmenter in a folder (from its segmenter.json, checked); None where it holds none."""
+    card = folder / SEGMENTER_CARD
+    if not (folder / SEGMENTER_WEIGHTS).is_file() or not card.is_file():
         return None
-    return json.loads(card.read_text())["config"]
+    data = read_json(card, "segmenter card", MAX_CARD_BYTES)
+    if not isinstance(data, dict) or not isinstance(data.get("config"), dict):
+        found = f"an object with keys {sorted(map(str, data))[:6]}" if isinstance(data, dict) else type(data).__name__
+        raise InputError(f"{card}: expected a JSON object with the segmenter's training options under \"config\" (as "
+                         f"evaluation writes it), found {found}; name another --segmenter folder, or delete {folder} "
+                         "if it is a cache")
+    return data["config"]
+
+
+def load_segmenter(folder: Path, config: SegmenterConfig) -> AnySegmenter:
+    """The segmenter of this config cached in folder: its weights read as a checkpoint (read_state_dict), loaded
+    strictly; a file that does not fit is a CheckpointError naming it."""
+    path = folder / SEGMENTER_WEIGHTS
+    state = read_state_dict(path)
+    model = new_segmenter(config)
+    try:
+        model.load_trained_state(state)
+    except (RuntimeError, CheckpointError) as exc:
+        reason = " ".join(str(exc).replace("\t", " ").split())[:300]
+        raise CheckpointError(f"{path} does not fit the segmenter {SEGMENTER_CARD} describes: {reason}") from None
+    return model.eval()
 
 
 def shipped_segmenters() -> list[Path]:
@@ -149,7 +171,7 @@ def segmenter_cache(folder: Path, config: SegmenterConfig) -> Path:
     if found is None and not shipped:
         return writable_folder(folder, "the segmenter folder")
     trained = "" if found is None else " trained with " + ", ".join(
-        f"{k} {found.get(k)!r} (needed: {v!r})" for k, v in asdict(config).items() if found.get(k) != v)
+        f"{k} {repr(found.get(k))[:60]} (needed: {v!r})" for k, v in asdict(config).items() if found.get(k) != v)
     raise InputError(f"{folder} holds {'a shipped' if shipped else 'a'} segmenter{trained}, not the one this evaluation "
                      "needs; it is kept: name another --segmenter folder, or leave --segmenter out to cache a new one")
 
@@ -160,16 +182,14 @@ def load_or_train_segmenter(config: SegmenterConfig, folder: Path | None = None,
     (photo_textures: on scenes painted with the textures of `photos`)."""
     folder = Path(folder) if folder else default_segmenter_dir(config)
     if trained_config(folder) == asdict(config):
-        model = new_segmenter(config)
-        model.load_trained_state(torch.load(folder / "segmenter.pth", map_location="cpu", weights_only=True))
-        return model.eval()
+        return load_segmenter(folder, config)
     segmenter_cache(folder, config)
     if progress:
         tqdm.write(f"no segmenter for this data in {folder}: training one on its real images ({config.steps:,} steps "
                    f"of {config.batch_size}; once, then cached there)")
     model = train_segmenter(config, progress, photos)
-    torch.save(model.trained_state(), folder / "segmenter.pth")
-    (folder / "segmenter.json").write_text(json.dumps({"config": asdict(config)}, indent=2) + "\n")
+    torch.save(model.trained_state(), folder / SEGMENTER_WEIGHTS)
+    (folder / SEGMENTER_CARD).write_text(json.dumps({"config": asdict(config)}, indent=2) + "\n")
     return model
 
 
