@@ -16,12 +16,12 @@ from .data.folder import IMAGE_SUFFIXES, LABEL_TABLE, label_entries, read_label_
 from .data.registry import DATASETS
 from .data.sketch import LANDSCAPE_SKETCH
 from .errors import InputError
-from .model_card import MAX_CARD_BYTES, read_card, read_json
+from .model_card import MAX_CARD_BYTES, parse_preset, read_card, read_json
 from .presets import Preset, landscape_preset
 from .reader_train import ReaderConfig
 from .shipped import checkpoint_argument
 from .sketch_train import SKETCH_DEFAULTS as SK
-from .train import TrainConfig
+from .train import TrainConfig, check_crop
 
 TRAIN_DEFAULTS, LANDSCAPE = TrainConfig(), landscape_preset()
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
@@ -141,10 +141,23 @@ def read_preset_json(path: str) -> Preset:
     data = read_json(Path(path), "preset file", MAX_CARD_BYTES)
     if not isinstance(data, dict):
         raise InputError(f"--preset-json {path}: expected a JSON object of Preset fields, found {type(data).__name__}")
+    named = {"name": Path(path).stem, **data}
     try:
-        return Preset.from_dict({"name": Path(path).stem, **data})
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"--preset-json {path}: {exc}") from None
+        return parse_preset(named, f"--preset-json {path}: preset")  # the bounds generate --preset applies
+    except InputError:
+        refuse_small_grid(named)
+        raise
+
+
+def refuse_small_grid(data: dict) -> None:
+    """Training's own refusal (check_crop, which names the crop to use) of preset fields whose start grid is too
+    small; nothing for fields of the wrong kind, which parse_preset names."""
+    try:
+        check_crop(Preset.from_dict(data))
+    except InputError:
+        raise
+    except (TypeError, ValueError, ArithmeticError):
+        pass
 
 
 def training_labels(args: argparse.Namespace) -> list[dict]:
@@ -262,6 +275,12 @@ def cmd_samples(args: argparse.Namespace) -> None:
     print(f"wrote {sample_sheet(checkpoint, out)}")
 
 
+def shown(text: str) -> str:
+    """Text for the terminal: as it is when printable, else its escaped ascii() form (no control characters, such
+    as newlines or escape sequences, from folder names)."""
+    return text if text.isprintable() else ascii(text)
+
+
 def cmd_models(args: argparse.Namespace) -> None:
     from .sketch import SKETCH_KIND, model_kinds, sketch_method
 
@@ -271,7 +290,7 @@ def cmd_models(args: argparse.Namespace) -> None:
     found = model_kinds(root)
     for name, (folder, kind) in found.items():
         method = sketch_method(folder) if kind == SKETCH_KIND else "SPADE generator"
-        print(f"{name:<28} {kind:<7} {method:<36} {folder}")
+        print(f"{shown(name):<28} {kind:<7} {shown(method):<36} {shown(str(folder))}")
     if not found:
         print(f"no checkpoint folders in {root} and no shipped models")
 

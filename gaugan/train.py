@@ -13,7 +13,7 @@ import platform
 import signal
 import threading
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,14 +25,15 @@ from tqdm import tqdm
 
 from label_colors import PALETTES, Label
 
-from .checkpoints import check_model_destination, refuse_existing, replacing, save_model
+from .checkpoints import _load_failure, check_model_destination, load_weights, refuse_existing, replacing, save_model
 from .data.folder import label_entries
 from .data.registry import DATASETS, FOLDER_SHARE, open_dataset
 from .data.sketch import LANDSCAPE_SKETCH
 from .data.texture_bank import TextureBank
-from .errors import InputError
+from .errors import CheckpointError, InputError
 from .imagenet import ImageNetFeatures, perceptual_loss
 from .losses import feature_matching_loss, hinge_d_loss, hinge_g_loss, kl_loss
+from .model_card import parse_labels, parse_preset
 from .networks import MultiscaleDiscriminator, SPADEGenerator, StyleEncoder
 from .presets import Preset, landscape_preset
 from .progress import Estimate
@@ -41,6 +42,9 @@ from .semantics import encode_semantics
 STATE_FILE = "state.pt"
 # Options that fix the networks' shape: a run folder keeps those it was started with.
 SHAPE_OPTIONS = ("preset", "labels", "ndf", "d_layers", "d_scales", "encoder_ndf")
+# Bounds on the options that size the discriminator and encoder, for a state.pt that comes from elsewhere.
+SHAPE_LIMITS = {"ndf": (1, 1024), "d_layers": (1, 8), "d_scales": (1, 8), "encoder_ndf": (1, 1024)}
+MODULE_NAMES = ("generator", "discriminator", "encoder")
 
 
 @dataclass
@@ -74,6 +78,106 @@ class TrainConfig:
     sample_every: int = 250
     checkpoint_every: int = 100
     log_every: int = 10
+
+
+def _shown(value: object) -> str:
+    """A value from a file, short, for a message."""
+    text = repr(value)
+    return f"{type(value).__name__} {text[:60]}{'…' if len(text) > 60 else ''}"
+
+
+def _check_option(name: str, value: object, default: object, what: str) -> None:
+    """Refuse an option of another JSON type than its default's (any finite number for a float), or, for the
+    network shape's options, one out of SHAPE_LIMITS."""
+    kind = float if isinstance(default, float) else type(default)
+    if kind is float:
+        fits = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    else:
+        fits = isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
+    if not fits:
+        expected = "a finite number" if kind is float else {bool: "true or false", int: "an integer", str: "a string",
+                                                            dict: "an object", list: "a list"}.get(kind, kind.__name__)
+        raise InputError(f"{what}.{name} must be {expected}, found {_shown(value)}")
+    if name in SHAPE_LIMITS and not SHAPE_LIMITS[name][0] <= value <= SHAPE_LIMITS[name][1]:
+        low, high = SHAPE_LIMITS[name]
+        raise InputError(f"{what}.{name} must be an integer in {low}..{high}, found {value}")
+
+
+def parse_run_config(data: object, what: str) -> dict:
+    """The TrainConfig fields of a saved run, checked: known fields of their default's type (missing ones take the
+    default), a preset and label table as model.json takes them, pix2pix options of the known names."""
+    if not isinstance(data, dict):
+        raise InputError(f"{what} must be a JSON object of training options, found {_shown(data)}")
+    defaults = {f.name: f.default if f.default is not MISSING else f.default_factory() for f in fields(TrainConfig)}
+    unknown = sorted(str(k)[:40] for k in set(data) - set(defaults))
+    if unknown:
+        raise InputError(f"{what} has unknown training options {unknown}; known: {sorted(defaults)}")
+    for name, value in data.items():
+        _check_option(name, value, defaults[name], what)
+    if data.get("model", "spade") not in ("spade", "pix2pix"):
+        raise InputError(f"{what}.model must be 'spade' or 'pix2pix', found {_shown(data['model'])}")
+    try:
+        preset = parse_preset(data.get("preset", defaults["preset"]))
+        parse_labels(data.get("labels", []), preset)
+    except CheckpointError as exc:
+        raise InputError(f"{what}: {exc}") from None
+    if data.get("model") == "pix2pix":
+        from .sketch_train import SKETCH_DEFAULTS
+        for name, value in data.get("sketch", {}).items():
+            if name not in SKETCH_DEFAULTS:
+                raise InputError(f"{what}.sketch has the unknown option {str(name)[:40]!r}; known: {sorted(SKETCH_DEFAULTS)}")
+            _check_option(name, value, SKETCH_DEFAULTS[name], f"{what}.sketch")
+    return data
+
+
+def _check_weights(state: dict, path: Path) -> None:
+    """Refuse module entries that are not flat dicts of tensors, and a step, time or RNG state of the wrong kind."""
+    for name in (*MODULE_NAMES, "opt_g", "opt_d"):
+        if name in state and not isinstance(state[name], dict):
+            raise InputError(f"{path}: {name} must be a dict, found {_shown(state[name])}")
+    for name in MODULE_NAMES:
+        weights = state.get(name, {})
+        if not all(isinstance(k, str) and torch.is_tensor(v) for k, v in weights.items()):
+            raise InputError(f"{path}: {name} must map parameter names to tensors")
+    if ("opt_g" in state) != ("opt_d" in state):
+        raise InputError(f"{path}: holds {'opt_g' if 'opt_g' in state else 'opt_d'} without its pair: expected both "
+                         "optimiser states, or neither (a compact state)")
+    step, seconds, rng = state.get("step"), state.get("wall_seconds"), state.get("rng")
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise InputError(f"{path}: step must be an integer of at least 0, found {_shown(step)}")
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds < math.inf:
+        raise InputError(f"{path}: wall_seconds must be a number of at least 0, found {_shown(seconds)}")
+    expected = torch.get_rng_state()
+    if not torch.is_tensor(rng) or rng.dtype != expected.dtype or rng.shape != expected.shape:
+        found = f"{rng.dtype} tensor of shape {tuple(rng.shape)}" if torch.is_tensor(rng) else _shown(rng)
+        raise InputError(f"{path}: rng must be torch's CPU random state (a uint8 tensor of shape "
+                         f"{tuple(expected.shape)}), found {found}")
+    if not isinstance(state.get("hardware", ""), str):
+        raise InputError(f"{path}: hardware must be a string, found {_shown(state['hardware'])}")
+
+
+def read_run_state(run_dir: str | Path) -> tuple[dict, dict]:
+    """A run folder's state.pt (weights_only, memory-mapped), checked before anything is built from it: (the state,
+    its config as saved, by parse_run_config); else an InputError naming the file."""
+    path = Path(run_dir) / STATE_FILE
+    if not path.is_file():
+        raise InputError(f"{run_dir}: expected a run folder holding {STATE_FILE} (from `gaugan train --out`)")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError, ... depending on the damage
+        raise InputError(f"{path}: refused to load; expected a training state saved by `gaugan train` (read with "
+                         f"weights_only=True: no code from the file runs), but loading failed: "
+                         f"{_load_failure(exc, path)}") from None
+    if not isinstance(state, dict) or not isinstance(state.get("config"), str):
+        found = f"a dict with keys {sorted(map(str, state))[:8]}" if isinstance(state, dict) else _shown(state)
+        raise InputError(f"{path}: expected a training state (a dict with the run's options as a JSON 'config' "
+                         f"string, weights, step and rng), found {found}")
+    try:
+        config = json.loads(state["config"])
+    except (ValueError, RecursionError) as exc:
+        raise InputError(f"{path}: its config is not JSON ({str(exc)[:200]})") from None
+    _check_weights(state, path)
+    return state, parse_run_config(config, f"{path}: config")
 
 
 def label_table(config: TrainConfig) -> list[Label]:
@@ -196,6 +300,22 @@ class StopRequest:
             signal.signal(signal.SIGINT, self.previous)
 
 
+def load_optimizer(optimizer: torch.optim.Optimizer, saved: dict, source: str) -> None:
+    """optimizer.load_state_dict, refused in one line (naming source) unless it holds this optimiser's parameter
+    groups and moments shaped like their parameters."""
+    try:
+        optimizer.load_state_dict(saved)
+    except (ValueError, KeyError, TypeError, IndexError, RuntimeError) as exc:
+        raise CheckpointError(f"{source} is not the state of this run's optimiser: {str(exc)[:200]}") from None
+    for group in optimizer.param_groups:
+        for param in group["params"]:
+            moments = optimizer.state.get(param, {})
+            wrong = [k for k, v in moments.items() if torch.is_tensor(v) and v.dim() and v.shape != param.shape]
+            if wrong:
+                raise CheckpointError(f"{source}: {wrong[0]} of a parameter of shape {tuple(param.shape)} has shape "
+                                      f"{tuple(moments[wrong[0]].shape)}")
+
+
 class Trainer:
     """Owns the networks, optimisers and run folder; `run()` trains to config.steps."""
 
@@ -245,13 +365,15 @@ class Trainer:
         path = self.out / STATE_FILE
         if not path.is_file():
             return
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = read_run_state(self.out)[0]
         for name, module in self.modules().items():
-            module.load_state_dict(state[name])
+            if name not in state:
+                raise InputError(f"{path} holds no {name} weights, which this run's networks need")
+            load_weights(module, state[name], f"{path} ({name})")
         if "opt_g" in state:  # a compact state (see compact_state) restarts the Adam moments
-            self.opt_g.load_state_dict(state["opt_g"])
-            self.opt_d.load_state_dict(state["opt_d"])
-        self.step, self.wall_seconds = int(state["step"]), float(state["wall_seconds"])
+            load_optimizer(self.opt_g, state["opt_g"], f"{path} (opt_g)")
+            load_optimizer(self.opt_d, state["opt_d"], f"{path} (opt_d)")
+        self.step, self.wall_seconds = state["step"], float(state["wall_seconds"])
         torch.set_rng_state(state["rng"])
 
     def save_state(self) -> None:
@@ -413,7 +535,7 @@ def with_run_shape(config: TrainConfig, given: set[str]) -> TrainConfig:
     path = Path(config.out) / STATE_FILE
     if not path.is_file():
         return config
-    saved = json.loads(torch.load(path, map_location="cpu", weights_only=True, mmap=True)["config"])
+    saved = read_run_state(config.out)[1]
     kind = saved.get("model", "spade")
     if kind != config.model:
         raise InputError(f"{config.out} holds a {kind} run, not {config.model}: add --model {kind} to continue it, or "
@@ -452,7 +574,7 @@ def compact_state(run_dir: str | Path, dest: str | Path, overwrite: bool = False
     Copy it to RUN/state.pt and train again; Adam's moments restart, everything else continues.
     """
     refuse_existing([Path(dest)], overwrite)
-    state = torch.load(Path(run_dir) / STATE_FILE, map_location="cpu", weights_only=True)
+    state = read_run_state(run_dir)[0]
     Path(dest).parent.mkdir(parents=True, exist_ok=True)
     torch.save({k: v for k, v in state.items() if k not in ("opt_g", "opt_d")}, dest)
     return Path(dest)
@@ -462,8 +584,8 @@ def export(run_dir: str | Path, model_dir: str | Path, extra_card: dict | None =
     """Write a run's model into a model folder: a new or empty folder, or (overwrite) a model folder, replaced whole."""
     model_dir = Path(model_dir)
     check_model_destination(model_dir, overwrite)
-    state = torch.load(Path(run_dir) / STATE_FILE, map_location="cpu", weights_only=True)  # GPU runs export anywhere
-    trainer = trainer_for(TrainConfig(**{**json.loads(state["config"]), "out": str(run_dir)}))  # it may have moved
+    state, saved = read_run_state(run_dir)  # on the CPU: GPU runs export anywhere
+    trainer = trainer_for(TrainConfig(**{**saved, "out": str(run_dir)}))  # it may have moved
     if trainer.config.model == "spade":
         write = export_spade
     else:
@@ -500,12 +622,24 @@ def with_absolute_paths(config: TrainConfig) -> TrainConfig:
     return replace(config, data=data, photos=absolute(config.photos), sketch=sketch)
 
 
+def check_run_preset(config: TrainConfig) -> Preset:
+    """The run's preset, checked before training as export checks it in model.json (its name too: a compact preset
+    is named after the --data folder)."""
+    try:
+        return parse_preset(config.preset, "the run's preset")
+    except CheckpointError as exc:
+        raise InputError(f"{exc}; it goes into the exported model.json (a compact preset is named after the --data "
+                         "folder: rename the folder, or give --preset-json with a name)") from None
+
+
 def main(config: TrainConfig, progress: bool = True, time_limit: float | None = None) -> LastLosses:
     """Entry point for `python -m gaugan train` and `torchrun -m gaugan train`; time_limit in seconds."""
     config = with_absolute_paths(config)
-    label_table(config)  # fail before training, not at export
     if config.model == "spade" and not (Path(config.out) / STATE_FILE).is_file():  # a saved state has trained
         check_crop(Preset.from_dict(config.preset))
+    if config.model == "spade":
+        check_run_preset(config)
+    label_table(config)  # fail before training, not at export
     if "WORLD_SIZE" in os.environ and not dist.is_initialized():
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     try:

@@ -1,21 +1,32 @@
 """What training reads from others is data: photo folders and their manifest, Debian packages of photos, run folders'
 state.pt, cached segmenters and preset files are checked where they enter, and refused in one line that names the
 file, within bounded memory."""
+import copy
 import json
+import re
 import subprocess
 import tracemalloc
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from helpers import TINY_TRAINING, make_tiny_model
 from PIL import Image
 
 from gaugan.__main__ import main as cli
 from gaugan.data import photos as photo_module
+from gaugan.data.folder import label_entries
+from gaugan.data.landscape import landscape_scene
 from gaugan.data.photos import PhotoSource, fetch_photos, read_manifest
-from gaugan.data.texture_bank import TextureBank, is_held_out
+from gaugan.data.texture_bank import TextureBank
 from gaugan.errors import InputError
+from gaugan.evaluate import load_or_train_segmenter, new_segmenter, segmenter_config
+from gaugan.presets import landscape_preset
 from gaugan.tracing import traceable_photo
+from gaugan.train import Trainer, TrainConfig, export
+from label_colors import PALETTES
 
 TRAINING_PHOTO = sorted(TextureBank.training_photo_ids())[0]
 
@@ -188,3 +199,181 @@ def test_an_oversized_extended_tar_header_is_refused_before_it_is_read(tmp_path)
     stream = io.BytesIO(header.tobuf(format=tarfile.USTAR_FORMAT) + b"\0" * 1024)
     with pytest.raises(tarfile.ReadError, match=r"an extended tar header of 3221225472 bytes"):
         tarfile.open(fileobj=stream, mode="r|", tarinfo=photo_module._BoundedTarInfo)
+
+
+# Run folders: state.pt is refused before any network is built from it.
+
+def tiny_config(out: Path, steps: int = 1) -> TrainConfig:
+    preset = landscape_preset(crop_size=64, ngf=4, spade_hidden=8, z_dim=8)
+    return TrainConfig(out=str(out), preset=preset.to_dict(), batch_size=1, steps=steps, ndf=4, encoder_ndf=4,
+                       lambda_perceptual=0.0, sample_every=100, checkpoint_every=100, log_every=1)
+
+
+@pytest.fixture(scope="module")
+def run_state(tmp_path_factory) -> dict:
+    """The state.pt of a one-step tiny run, loaded."""
+    out = tmp_path_factory.mktemp("run")
+    Trainer(tiny_config(out)).run(progress=False)
+    return torch.load(out / "state.pt", weights_only=True)
+
+
+def edit_config(**changes):
+    def edit(state: dict) -> dict:
+        config = json.loads(state["config"])
+        for key, value in changes.items():
+            if key.startswith("preset."):
+                config["preset"][key.removeprefix("preset.")] = value
+            else:
+                config[key] = value
+        return {**state, "config": json.dumps(config)}
+    return edit
+
+
+def edit_state(**changes):
+    return lambda state: {**state, **changes}
+
+
+def shrunk(module: str):
+    def edit(state: dict) -> dict:
+        return {**state, module: {k: v.flatten()[:1].clone() for k, v in state[module].items()}}
+    return edit
+
+
+def odd_moments(state: dict) -> dict:
+    opt = copy.deepcopy(state["opt_g"])
+    first = next(iter(opt["state"]))
+    opt["state"][first]["exp_avg"] = torch.zeros(3, 3)
+    return {**state, "opt_g": opt}
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda state: [1, 2], r"state\.pt: expected a training state .*found list \[1, 2\]"),
+    (lambda state: {"step": 1}, r"state\.pt: expected a training state .*found a dict with keys \['step'\]"),
+    (edit_state(config="{nope"), r"state\.pt: its config is not JSON"),
+    (edit_state(config="[1]"), r"state\.pt: config must be a JSON object of training options, found list"),
+    (edit_config(evil=1), r"state\.pt: config has unknown training options \['evil'\]"),
+    (edit_config(batch_size="8"), r"state\.pt: config\.batch_size must be an integer, found str '8'"),
+    (edit_config(lr_g=True), r"config\.lr_g must be a finite number, found bool True"),
+    (edit_config(ndf=10**6), r"config\.ndf must be an integer in 1\.\.1024, found 1000000"),
+    (edit_config(**{"preset.ngf": 200000}), r"state\.pt: config: preset\.ngf must be an integer in 1\.\.1024, found 200000"),
+    (edit_config(model="gan"), r"config\.model must be 'spade' or 'pix2pix'"),
+    (edit_config(labels=[{"id": 300, "name": "x", "rgb": [1, 2, 3]}]), r"config: labels\[0\]\.id must be an integer"),
+    (shrunk("generator"), r"state\.pt \(generator\) does not fit a SPADEGenerator: .*wrong shape"),
+    (edit_state(generator=[1]), r"state\.pt: generator must be a dict, found list"),
+    (edit_state(encoder={"w": 1}), r"state\.pt: encoder must map parameter names to tensors"),
+    (lambda state: {k: v for k, v in state.items() if k != "encoder"}, r"state\.pt holds no encoder weights"),
+    (lambda state: {k: v for k, v in state.items() if k != "opt_d"}, r"holds opt_g without its pair"),
+    (odd_moments, r"state\.pt \(opt_g\): exp_avg of a parameter of shape .* has shape \(3, 3\)"),
+    (edit_state(opt_d={"state": {}, "param_groups": []}), r"state\.pt \(opt_d\) is not the state of this run's "
+                                                          "optimiser"),
+    (edit_state(rng=torch.zeros(3)), r"rng must be torch's CPU random state .*found torch\.float32 tensor of shape "
+                                     r"\(3,\)"),
+    (edit_state(step="1"), r"step must be an integer of at least 0, found str '1'"),
+    (edit_state(wall_seconds=float("nan")), r"wall_seconds must be a number of at least 0"),
+])
+def test_a_broken_run_state_is_refused_by_export_and_resume(tmp_path, run_state, edit, message):
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.save(edit(run_state), run / "state.pt")
+    with pytest.raises(InputError, match=message):
+        export(run, tmp_path / "model")
+    with pytest.raises(InputError, match=message):
+        Trainer(tiny_config(run, steps=2))
+    assert not (tmp_path / "model").exists()
+
+
+def test_a_run_state_that_is_no_torch_file_is_refused_without_unpickling(tmp_path, run_state):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "state.pt").write_bytes(b"\x80\x02K\x01.")  # a raw pickle
+    with pytest.raises(SystemExit) as exited:
+        cli(["export", "--run", str(run), "--out", str(tmp_path / "model")])
+    assert str(exited.value.code).startswith(f"error: {run / 'state.pt'}: refused to load; expected a training state")
+    torch.save(edit_config(**{"preset.ngf": 200000})(run_state), run / "state.pt")
+    with pytest.raises(SystemExit) as exited:
+        cli(["train", "--out", str(run), "--steps", "2", "--quiet"])
+    assert "preset.ngf must be an integer in 1..1024, found 200000" in str(exited.value.code)
+
+
+def test_a_valid_run_state_still_exports_and_compacts(tmp_path, run_state):
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.save(run_state, run / "state.pt")
+    cli(["export", "--run", str(run), "--out", str(tmp_path / "model"), "--resume-state", str(tmp_path / "c.pt")])
+    assert (tmp_path / "model" / "generator.pth").is_file()
+    assert "opt_g" not in torch.load(tmp_path / "c.pt", weights_only=True)
+
+
+# Presets and data folder names are checked when training starts, as export checks them.
+
+def test_train_preset_json_is_bounded_like_generate_preset(tmp_path):
+    preset = {"name": "huge", "label_nc": 14, "contain_dontcare_label": False, "use_instance": False, "crop_size": 64,
+              "ngf": 200000}
+    (tmp_path / "huge.json").write_text(json.dumps(preset))
+    Image.fromarray(np.zeros((64, 64), np.uint8)).save(tmp_path / "labels.png")
+    for command in (["train", "--preset-json", str(tmp_path / "huge.json"), "--out", str(tmp_path / "run"), "--quiet"],
+                    ["generate", "--checkpoint", str(make_tiny_model(tmp_path / "tiny", use_vae=False) / "generator.pth"),
+                     "--preset", str(tmp_path / "huge.json"), "--labels", str(tmp_path / "labels.png"), "--out",
+                     str(tmp_path / "o.png")]):
+        with pytest.raises(SystemExit) as exited:
+            cli(command)
+        assert "ngf must be an integer in 1..1024, found 200000" in str(exited.value.code)
+    assert not (tmp_path / "run").exists()
+
+
+def landscape_folder(root: Path) -> Path:
+    """A folder of two landscape label/image pairs with its labels.json."""
+    for sub in ("labels", "images"):
+        (root / sub).mkdir(parents=True)
+    for i in range(2):
+        labels, photo = landscape_scene(i, (64, 64))
+        Image.fromarray(labels).save(root / "labels" / f"s{i}.png")
+        Image.fromarray(photo).save(root / "images" / f"s{i}.png")
+    (root / "labels.json").write_text(json.dumps(label_entries(PALETTES["landscape"])))
+    return root
+
+
+@pytest.mark.parametrize("name, message", [
+    ("d" * 70, r"the run's preset\.name must be at most 64 characters, found 70; .*named after the --data folder"),
+    ("tab\there", r"the run's preset\.name must be plain text, found control characters \['0x9'\]"),
+])
+def test_a_data_folder_name_the_model_card_refuses_is_refused_before_training(tmp_path, name, message):
+    data = landscape_folder(tmp_path / name)
+    with pytest.raises(SystemExit) as exited:
+        cli(["train", "--data", str(data), "--out", str(tmp_path / "run"), "--steps", "1", *TINY_TRAINING])
+    assert re.search(message, str(exited.value.code))
+    assert not (tmp_path / "run").exists()
+
+
+# The evaluation segmenter's cache is data too.
+
+@pytest.mark.parametrize("card, weights, message", [
+    ("{nope", None, r"segmenter\.json: not a JSON segmenter card"),
+    ("[1, 2]", None, r"segmenter\.json: expected a JSON object with the segmenter's training options under \"config\" "
+                     r".*found list; name another --segmenter folder, or delete .* if it is a cache"),
+    ('{"settings": {}}', None, r"found an object with keys \['settings'\]"),
+    (None, {"head.weight": torch.zeros(1)}, r"segmenter\.pth does not fit the segmenter segmenter\.json describes"),
+    (None, b"\x80\x02K\x01.", r"segmenter\.pth: refused to load"),
+])
+def test_a_broken_segmenter_cache_is_refused_naming_the_file(tmp_path, card, weights, message):
+    config = segmenter_config("landscape")
+    folder = tmp_path / "segmenter"
+    folder.mkdir()
+    (folder / "segmenter.json").write_text(card or json.dumps({"config": asdict(config)}))
+    if isinstance(weights, bytes):
+        (folder / "segmenter.pth").write_bytes(weights)
+    else:
+        torch.save(weights if weights is not None else new_segmenter(config).trained_state(), folder / "segmenter.pth")
+    with pytest.raises(InputError, match=message):
+        load_or_train_segmenter(config, folder, progress=False)
+
+
+# Folder names reach the terminal escaped.
+
+def test_models_shows_odd_folder_names_escaped(tmp_path, capsys):
+    make_tiny_model(tmp_path / "we\nird\x1b[31m_model")
+    make_tiny_model(tmp_path / "plain-é")
+    cli(["models", "--root", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "we\nird" not in out
+    assert out.startswith("plain-é ") and "\n'we\\nird\\x1b[31m_model' " in out
