@@ -38,7 +38,8 @@ from streamlit_drawable_canvas import st_canvas  # noqa: E402
 from streamlit_app import sketch_mode  # noqa: E402
 from widgets import (CANVAS_SIZES, MAX_SEED, SEED_HELP, CanvasState, bake_strokes, browser_copy,  # noqa: E402
                      browser_saved, chip_styles, column_width, download_progress, fit_drawing, fitted_width, is_seed,
-                     keep, kept, kept_value, plain, reset_canvas, sentence, undo_shortcuts)
+                     keep, kept, kept_value, plain, renew_widgets, reset_canvas, sentence, undo_shortcuts,
+                     widget_key)
 
 CHECKPOINTS = Path(os.environ.get("GAUGAN_CHECKPOINTS", ROOT / "checkpoints"))
 NVIDIA_URL = os.environ.get("GAUGAN_NVIDIA_URL", "")  # a direct link to NVlabs/SPADE's checkpoints.tar.gz
@@ -56,6 +57,7 @@ STACKED_WIDTH = 640  # Streamlit stacks columns in windows at most this wide (CS
 NOTICE_SECONDS = 3.0  # a notice goes with the first run that starts this long after it was last shown
 STORAGE_NAME = "gaugan-drawing"  # the browser's localStorage entry that keeps the drawing across reloads
 BROWSER_COPY = "browser_copy"  # the key of the component that reads and writes it
+MODEL_BOX = "model_box"  # the Model select-box's key (state.model holds the page's model)
 SAVED_SETTINGS = {"seed": is_seed, "sketch_seed": is_seed,  # the settings kept with the drawing: what each takes
                   "canvas_size": CANVAS_SIZES.__contains__, "sketch_canvas_size": CANVAS_SIZES.__contains__,
                   "tool": TOOLS.__contains__, "sketch_tool": sketch_mode.TOOLS.__contains__}
@@ -141,17 +143,20 @@ def init_state() -> None:
 
 
 # ---------------------------------------------------------------- callbacks (run before the script)
-def switch_model(models: dict[str, Path]) -> None:
+def switch_model(models: dict[str, Path], box: str) -> None:
     """A model picked in the select-box: the last model error goes; the canvas that leaves the page (the label
     map's for sketch mode, the sketch's for the label-map page) keeps its strokes in its base."""
+    if box != widget_key(MODEL_BOX):  # a late value from a box that renew_widgets replaced
+        return
+    state.model = state[box]
     state.model_error = None
     bake_strokes(LABEL_CANVAS if model_kind(models[state.model]) == "sketch" else sketch_mode.SKETCH_CANVAS)
 
 
-def repaint_background(key: str, old: int) -> None:
+def repaint_background(setting: str, key: str, old: int) -> None:
     """A new unpainted-area label takes the place of the old one in the whole drawing, under a fresh canvas."""
     labels = state.get("current_labels")
-    if labels is not None:
+    if labels is not None and key == widget_key(setting):  # not a late value from a replaced box
         remember_drawing()
         state.base = state.current_labels = np.where(labels == old, state[key], labels)
         reset_canvas(LABEL_CANVAS)
@@ -183,9 +188,9 @@ def take_read_layout(painter: str, labels: list[Label], layout: np.ndarray, seed
         remember_drawing()
     state.base = state.current_labels = layout.astype(np.int64)
     state.canvas_aspect = layout.shape[0] / layout.shape[1]
-    state.model = state.active_model = painter
-    state.active_labels = labels
-    state.seed = seed
+    choose_model(painter)
+    state.active_model, state.active_labels = painter, labels
+    keep("seed", seed)
     reset_canvas(LABEL_CANVAS)
     notice("The regions read from your sketch are on the canvas: repaint any of them, then Generate. \"Undo fill or "
            "load\" brings back the drawing that was here; your sketch is kept in sketch mode.")
@@ -197,11 +202,11 @@ def seed_after(seed: int, offset: int) -> int:
 
 
 def new_variation() -> None:
-    state.seed = seed_after(state.seed, 1)
+    keep("seed", seed_after(kept_value("seed"), 1))
 
 
 def adopt_seed(seed: int) -> None:
-    state.seed = seed
+    keep("seed", seed)
 
 
 def choose_label(model_name: str, label_id: int) -> None:
@@ -224,7 +229,8 @@ def active_model(models: dict[str, Path]) -> tuple[str, GauGAN] | None:
             continue
         if previous and previous != name and state.get("current_labels") is not None:
             move_drawing(previous, state.active_labels, name, model.labels)
-        state.model, state.active_model, state.active_labels = name, name, model.labels
+        choose_model(name)
+        state.active_model, state.active_labels = name, model.labels
         return name, model
     return None
 
@@ -243,8 +249,15 @@ def move_drawing(previous: str, old: list[Label], name: str, new: list[Label]) -
 def model_box(models: dict[str, Path]) -> None:
     """The page title and the Model select-box, in both page modes."""
     st.sidebar.title("GauGAN")
-    st.sidebar.selectbox("Model", list(models), key="model", on_change=switch_model, args=(models,),
+    names = list(models)
+    st.sidebar.selectbox("Model", names, index=names.index(state.model), key=widget_key(MODEL_BOX),
+                         on_change=switch_model, args=(models, widget_key(MODEL_BOX)),
                          help=f"The shipped models and every checkpoint folder in {plain(CHECKPOINTS)}.")
+
+
+def choose_model(name: str) -> None:
+    """Make name the page's model, in the select-box too (before the box is drawn: in a callback or at the top)."""
+    state.model = state[widget_key(MODEL_BOX)] = name
 
 
 def sidebar(models: dict[str, Path], name: str, model: GauGAN) -> Controls:
@@ -255,9 +268,11 @@ def sidebar(models: dict[str, Path], name: str, model: GauGAN) -> Controls:
         short = textwrap.shorten(description, DESCRIPTION_CHARS, placeholder=" …")
         bar.caption(plain(short), help=plain(description) if short != description else None)
     palette = model.labels
-    key = kept(f"background_{name}", background_label(palette))
+    setting = f"background_{name}"
+    key = kept(setting, background_label(palette))
     background_id = bar.selectbox(
-        "Unpainted area", [l.id for l in palette], key=key, on_change=repaint_background, args=(key, state[key]),
+        "Unpainted area", [l.id for l in palette], key=key, on_change=repaint_background,
+        args=(setting, key, state[key]),
         format_func=lambda i: next(l.name for l in palette if l.id == i),
         help="The label of every pixel you have not painted; the eraser and Clear paint it too. Changing it repaints "
              "every pixel of the old label with the new one, on a blank canvas, a filled one or a loaded map alike.")
@@ -460,7 +475,7 @@ def palette_chips(name: str, palette: list[Label], controls: Controls) -> int:
 def draw(palette: list[Label], base: np.ndarray, label_id: int, controls: Controls) -> np.ndarray | None:
     """The canvas over the base map; returns the label map it shows (None if the canvas cannot be read)."""
     by_id = {l.id: l for l in palette}
-    tool = state.tool
+    tool = kept_value("tool")
     colour = hex_colour(by_id[controls.background_id if tool == "Eraser" else label_id].rgb)
     fill = tool == "Fill"
     canvas = st_canvas(
@@ -513,7 +528,7 @@ def result(name: str, models: dict[str, Path], labels: np.ndarray, controls: Con
     if state.last_image:
         slot.image(state.last_image, caption="Generating…", width=width)
     try:
-        image = generate_png(str(models[name]), modified_time(models[name]), labels, int(state.seed), controls.style,
+        image = generate_png(str(models[name]), modified_time(models[name]), labels, int(kept_value("seed")), controls.style,
                              controls.look, controls.strength)
     except ValueError as exc:
         slot.error(f"Could not generate: {plain(exc)}. Your drawing is kept.")
@@ -521,7 +536,7 @@ def result(name: str, models: dict[str, Path], labels: np.ndarray, controls: Con
     state.generated_for, state.last_image = drawing, image
     style = ("style from your photo" if controls.style else f"{controls.look} look" if controls.look
              else "style from the seed")
-    slot.image(image, caption=f"{plain(name)} · seed {state.seed} · {style}", width=width)
+    slot.image(image, caption=f"{plain(name)} · seed {kept_value('seed')} · {style}", width=width)
     st.download_button("Download image", image, "gaugan.png", "image/png", on_click="ignore", key="download_image")
     return True
 
@@ -541,7 +556,7 @@ def variations(name: str, models: dict[str, Path], labels: np.ndarray, controls:
         st.caption("They follow the image: press Generate (or turn on Live).")
         return
     for offset, column in enumerate(st.columns(4)):
-        seed = seed_after(state.seed, offset)
+        seed = seed_after(kept_value("seed"), offset)
         try:
             column.image(generate_png(str(models[name]), modified_time(models[name]), labels, seed, controls.style,
                                       controls.look, controls.strength), caption=f"seed {seed}")
@@ -630,7 +645,7 @@ def restore_drawing(models: dict[str, Path], text: str) -> None:
         state.restore_checked, state.restoring = True, False
         return
     if saved.model in models:
-        state.model = saved.model
+        choose_model(saved.model)
     elif saved.model is not None:
         notice(f"The model you used, **{plain(saved.model)}**, is not here; the page opens with another.")
     restored = saved.labels is not None and restore_label_map(models, saved)
@@ -647,6 +662,7 @@ def restore_drawing(models: dict[str, Path], text: str) -> None:
         notice(f"Kept settings the page does not take were left out: {plain('; '.join(refused))}.")
     if restored or saved.sketch is not None:
         notice("Your drawing from your last visit in this browser is back; Clear starts a new one.")
+    renew_widgets()
     state.restore_checked, state.restoring = True, False
 
 
@@ -686,7 +702,7 @@ def main() -> None:
                  "model.json (ours) or latest_net_G.pth (NVIDIA's <name>\\_pretrained).")
         st.stop()
     if state.get("model") not in models:
-        state.model = next(iter(models))
+        choose_model(next(iter(models)))
     if not state.get("restore_checked") and (saved := browser_saved(BROWSER_COPY)) is not None:
         restore_drawing(models, saved)  # before any widget, which may then take a kept setting
     page(models)

@@ -105,30 +105,47 @@ def sentence(text: object) -> str:
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
+def widget_key(key: str) -> str:
+    """The key of the widget holding a kept setting or the model: the bare key until renew_widgets(), a new one
+    after each call, so the browser cannot send back a value the page has just replaced."""
+    generation = st.session_state.get("widget_generation", 0)
+    return f"{key}_v{generation}" if generation else key
+
+
+def renew_widgets() -> None:
+    """Fresh widgets for the kept settings and the model from this run on; they take their values from session
+    state. (A widget's value the browser sends wins over one the script set while the browser had not yet shown it,
+    as happens when a restore races the page's first reruns.)"""
+    st.session_state.widget_generation = st.session_state.get("widget_generation", 0) + 1
+
+
 def kept(key: str, default: object) -> str:
-    """The key for a widget whose value outlives runs that do not draw it (Streamlit drops such widgets' state).
+    """The widget key for a setting whose value outlives runs that do not draw its widget (Streamlit drops such
+    widgets' state).
 
     The value is copied under session_state.kept and put back when the widget returns; give the widget no default
     value of its own."""
     state = st.session_state
     saved = state.setdefault("kept", {})
-    if key in state:
-        saved[key] = state[key]
+    widget = widget_key(key)
+    if widget in state:
+        saved[key] = state[widget]
     else:
-        state[key] = saved.get(key, default)
-    return key
+        state[widget] = saved.get(key, default)
+    return widget
 
 
 def kept_value(key: str) -> object:
     """A kept setting's value, whether or not its widget is on the page this run (None before it was ever set)."""
     state = st.session_state
-    return state[key] if key in state else state.get("kept", {}).get(key)
+    widget = widget_key(key)
+    return state[widget] if widget in state else state.get("kept", {}).get(key)
 
 
 def keep(key: str, value: object) -> None:
     """Set a kept setting before its widget is drawn this run (in a callback, or at the top of the script), whether
     or not the widget is on the page this run."""
-    st.session_state[key] = value
+    st.session_state[widget_key(key)] = value
     st.session_state.setdefault("kept", {})[key] = value
 
 

@@ -47,7 +47,7 @@ def test_sketch_model_switches_the_page_to_sketch_mode(checkpoints, monkeypatch)
     st.cache_data.clear()
     at = AppTest.from_file(APP, default_timeout=120).run()
     assert [s.label for s in at.selectbox if s.label == "Unpainted area"], "the SPADE model shows its label controls"
-    at.selectbox(key="model").select("landscape-sketch").run()
+    at.selectbox(key="model_box").select("landscape-sketch").run()
     assert not at.exception
     assert "Unpainted area" not in [s.label for s in at.selectbox] and "Pen width" in [s.label for s in at.slider]
     assert [r.options for r in at.radio if r.label == "Tool"] == [["✏️ Pen", "🧽 Eraser"]]
@@ -61,8 +61,8 @@ def test_sketch_model_switches_the_page_to_sketch_mode(checkpoints, monkeypatch)
     at.slider(key="sketch_width_🧽 Eraser").set_value(25)
     at.selectbox(key="sketch_canvas_size").select("Small (320 px)")
     at.run()
-    at.selectbox(key="model").select("landscape").run()
-    at.selectbox(key="model").select("landscape-sketch").run()
+    at.selectbox(key="model_box").select("landscape").run()
+    at.selectbox(key="model_box").select("landscape-sketch").run()
     assert not at.exception, at.exception
     assert (at.radio(key="sketch_tool").value, at.slider(key="sketch_width_🧽 Eraser").value,
             at.selectbox(key="sketch_canvas_size").value) == ("🧽 Eraser", 25, "Small (320 px)"), "settings are kept"
@@ -74,7 +74,7 @@ def sketch_page(checkpoints, monkeypatch, model: str = "landscape-sketch") -> Ap
     st.cache_resource.clear()
     st.cache_data.clear()
     at = AppTest.from_file(APP, default_timeout=120).run()
-    at.selectbox(key="model").select(model).run()
+    at.selectbox(key="model_box").select(model).run()
     at.session_state["sketch_canvas_0"] = drawing_value()
     return at.run()
 
@@ -93,9 +93,9 @@ def shown_photo(at) -> str:
 def test_a_sketch_survives_a_visit_to_the_label_map_page(checkpoints, monkeypatch):
     at = sketch_page(checkpoints, monkeypatch)
     photo = shown_photo(at)
-    at.selectbox(key="model").select("landscape").run()
+    at.selectbox(key="model_box").select("landscape").run()
     assert "Unpainted area" in [s.label for s in at.selectbox]
-    at.selectbox(key="model").select("landscape-sketch").run()
+    at.selectbox(key="model_box").select("landscape-sketch").run()
     assert not at.exception and not at.error, at.exception or at.error
     assert shown_photo(at) == photo, "the sketch came back, and with it the same photo"
 
@@ -107,7 +107,7 @@ def test_a_read_and_paint_model_shows_what_it_read_and_opens_it_for_editing(chec
     at = AppTest.from_file(APP, default_timeout=120).run()
     at.button(key="example").click().run()
     drawing = at.session_state["current_labels"].copy()
-    at.selectbox(key="model").select("landscape-sketch-reader").run()
+    at.selectbox(key="model_box").select("landscape-sketch-reader").run()
     at.session_state["sketch_canvas_0"] = drawing_value()
     at.run()
     assert not at.exception and not at.error, at.exception or at.error
@@ -127,9 +127,9 @@ def test_a_read_and_paint_model_shows_what_it_read_and_opens_it_for_editing(chec
     base = at.session_state["base"]
     assert np.array_equal(base, fit_label_map(read, base.shape)), "the canvas holds the regions read, at its size"
     assert any("regions read from your sketch" in i.value for i in at.info)
-    at.selectbox(key="model").select("landscape-sketch-reader").run()
+    at.selectbox(key="model_box").select("landscape-sketch-reader").run()
     assert np.array_equal(at.session_state["sketch"], sketch), "the sketch is kept"
-    at.selectbox(key="model").select("landscape").run()
+    at.selectbox(key="model_box").select("landscape").run()
     at.button(key="undo_base").click().run()
     assert not at.exception, at.exception
     assert np.array_equal(at.session_state["current_labels"], fit_label_map(drawing, base.shape)), \
@@ -171,7 +171,7 @@ def label_page_settings(page) -> dict:
     """What the label-map page's sidebar and tool row show."""
     return {**{box: page.get_by_role("combobox", name=box).input_value() for box in ("Canvas", "Unpainted area")},
             "seed": page.get_by_label("Seed", exact=True).input_value(),
-            "tool": page.locator(".st-key-tool label:has(input:checked)").inner_text()}
+            "tool": page.locator("[class*=\"st-key-tool\"] label:has(input:checked)").inner_text()}
 
 
 def downloaded_sketch(page) -> np.ndarray:
@@ -198,7 +198,7 @@ def test_draw_lines_in_sketch_mode_and_get_a_photo_then_go_back_and_forth_and_re
         page.wait_for_timeout(800)  # the canvas refits to the small size once after its first render
         wait_idle(page)
         paint(page, [(40, 100), (200, 110), (300, 100)])
-        page.locator(".st-key-tool").get_by_text("Line", exact=True).click()
+        page.locator("[class*=\"st-key-tool\"]").get_by_text("Line", exact=True).click()
         wait_idle(page)
         settings, drawing = label_page_settings(page), label_map(page)
         assert settings == {"Canvas": "Small (320 px)", "Unpainted area": "sea", "seed": "7", "tool": "Line"}
