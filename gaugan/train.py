@@ -44,6 +44,8 @@ STATE_FILE = "state.pt"
 SHAPE_OPTIONS = ("preset", "labels", "ndf", "d_layers", "d_scales", "encoder_ndf")
 # Bounds on the options that size the discriminator and encoder, for a state.pt that comes from elsewhere.
 SHAPE_LIMITS = {"ndf": (1, 1024), "d_layers": (1, 8), "d_scales": (1, 8), "encoder_ndf": (1, 1024)}
+SKETCH_LIMITS = {"ngf": (1, 512), "depth": (1, 10), "class_planes": (1, 256), "embed_dim": (1, 1024),
+                 "load_size": (1, 4096), "crop_size": (1, 4096)}  # ... and those of a pix2pix run's generator
 MODULE_NAMES = ("generator", "discriminator", "encoder")
 
 
@@ -86,9 +88,9 @@ def _shown(value: object) -> str:
     return f"{type(value).__name__} {text[:60]}{'…' if len(text) > 60 else ''}"
 
 
-def _check_option(name: str, value: object, default: object, what: str) -> None:
+def _check_option(name: str, value: object, default: object, what: str, limits: dict = SHAPE_LIMITS) -> None:
     """Refuse an option of another JSON type than its default's (any finite number for a float), or, for the
-    network shape's options, one out of SHAPE_LIMITS."""
+    network shape's options, one out of its limits."""
     kind = float if isinstance(default, float) else type(default)
     if kind is float:
         fits = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
@@ -98,8 +100,8 @@ def _check_option(name: str, value: object, default: object, what: str) -> None:
         expected = "a finite number" if kind is float else {bool: "true or false", int: "an integer", str: "a string",
                                                             dict: "an object", list: "a list"}.get(kind, kind.__name__)
         raise InputError(f"{what}.{name} must be {expected}, found {_shown(value)}")
-    if name in SHAPE_LIMITS and not SHAPE_LIMITS[name][0] <= value <= SHAPE_LIMITS[name][1]:
-        low, high = SHAPE_LIMITS[name]
+    if name in limits and not limits[name][0] <= value <= limits[name][1]:
+        low, high = limits[name]
         raise InputError(f"{what}.{name} must be an integer in {low}..{high}, found {value}")
 
 
@@ -126,7 +128,7 @@ def parse_run_config(data: object, what: str) -> dict:
         for name, value in data.get("sketch", {}).items():
             if name not in SKETCH_DEFAULTS:
                 raise InputError(f"{what}.sketch has the unknown option {str(name)[:40]!r}; known: {sorted(SKETCH_DEFAULTS)}")
-            _check_option(name, value, SKETCH_DEFAULTS[name], f"{what}.sketch")
+            _check_option(name, value, SKETCH_DEFAULTS[name], f"{what}.sketch", SKETCH_LIMITS)
     return data
 
 

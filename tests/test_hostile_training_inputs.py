@@ -25,7 +25,8 @@ from gaugan.errors import InputError
 from gaugan.evaluate import load_or_train_segmenter, new_segmenter, segmenter_config
 from gaugan.presets import landscape_preset
 from gaugan.tracing import traceable_photo
-from gaugan.train import Trainer, TrainConfig, export
+from gaugan.sketch_train import SKETCH_DEFAULTS, pix2pix_config
+from gaugan.train import Trainer, TrainConfig, export, parse_run_config
 from label_colors import PALETTES
 
 TRAINING_PHOTO = sorted(TextureBank.training_photo_ids())[0]
@@ -293,6 +294,18 @@ def test_a_run_state_that_is_no_torch_file_is_refused_without_unpickling(tmp_pat
     with pytest.raises(SystemExit) as exited:
         cli(["train", "--out", str(run), "--steps", "2", "--quiet"])
     assert "preset.ngf must be an integer in 1..1024, found 200000" in str(exited.value.code)
+
+
+@pytest.mark.parametrize("sketch, message", [
+    ({"ngf": 10**6}, r"x: config\.sketch\.ngf must be an integer in 1\.\.512, found 1000000"),
+    ({"depth": "8"}, r"x: config\.sketch\.depth must be an integer, found str '8'"),
+    ({"dropout": 1}, r"x: config\.sketch\.dropout must be true or false, found int 1"),
+    ({"evil": 1}, r"x: config\.sketch has the unknown option 'evil'"),
+])
+def test_a_pix2pix_run_config_is_checked_too(sketch, message):
+    with pytest.raises(InputError, match=message):
+        parse_run_config({**asdict(pix2pix_config()), "sketch": {**SKETCH_DEFAULTS, **sketch}}, "x: config")
+    assert parse_run_config(asdict(pix2pix_config()), "x: config")["model"] == "pix2pix"
 
 
 def test_a_valid_run_state_still_exports_and_compacts(tmp_path, run_state):
