@@ -127,7 +127,8 @@ def parse_run_config(data: object, what: str) -> dict:
         from .sketch_train import SKETCH_DEFAULTS
         for name, value in data.get("sketch", {}).items():
             if name not in SKETCH_DEFAULTS:
-                raise InputError(f"{what}.sketch has the unknown option {str(name)[:40]!r}; known: {sorted(SKETCH_DEFAULTS)}")
+                raise InputError(f"{what}.sketch has the unknown option {str(name)[:40]!r}; known: "
+                                 f"{sorted(SKETCH_DEFAULTS)}")
             _check_option(name, value, SKETCH_DEFAULTS[name], f"{what}.sketch", SKETCH_LIMITS)
     return data
 
