@@ -50,6 +50,19 @@ def _unwrap(state: object, path: Path, notes: list[str]) -> dict:
     raise CheckpointError(f"{path}: expected a flat dict of tensors, found {type(state).__name__}")
 
 
+def _check_tensor(path: Path, key: str, value: torch.Tensor) -> None:
+    """Refuse a tensor that is not plain weights: sparse or otherwise not dense, larger than the bytes the file holds
+    for it (an expanded view, which every later step would allocate in full), or integer where weights are floats."""
+    if value.layout != torch.strided:
+        raise CheckpointError(f"{path}: tensor {key!r} has layout {value.layout}; expected dense weights")
+    if value.numel() and value.numel() * value.element_size() > value.untyped_storage().nbytes():
+        raise CheckpointError(f"{path}: tensor {key!r} claims shape {tuple(value.shape)} but the file holds "
+                              f"{value.untyped_storage().nbytes()} bytes for it; expected plain stored weights")
+    if not value.is_floating_point() and not key.endswith("num_batches_tracked"):
+        raise CheckpointError(f"{path}: tensor {key!r} has dtype {str(value.dtype).removeprefix('torch.')}; "
+                              "expected floating-point weights")
+
+
 def _load_failure(exc: Exception, path: Path) -> str:
     """What torch.load's error says about the file, without its advice to load untrusted files unsafely; a zip that
     torch.save did not write (no data.pkl inside) is said to be one, rather than quoting torch's zip reader."""
@@ -61,6 +74,9 @@ def _load_failure(exc: Exception, path: Path) -> str:
     unpickler = re.search(r"WeightsUnpickler error:\s*(.+?)(?: was not an allowed global|\n|$)", text)
     if unpickler:
         return unpickler.group(1)[:200]
+    blocked = re.search(r"unsupported GLOBAL (\S+)", text)  # torch >= 2.13's wording
+    if blocked:
+        return f"it asks to run {blocked.group(1)[:120]}, which is not a tensor"
     first = text.strip().split(". ")[0].splitlines()[0] if text.strip() else type(exc).__name__
     return first[:200]
 
@@ -81,6 +97,8 @@ def read_state_dict(path: str | Path, notes: list[str] | None = None) -> dict[st
     state = _unwrap(state, path, notes)
     if not all(isinstance(k, str) for k in state):
         raise CheckpointError(f"{path}: expected tensor names as keys, found {sorted({type(k).__name__ for k in state})}")
+    for key, value in state.items():
+        _check_tensor(path, key, value)
     if all(k.startswith("module.") for k in state):
         metadata = getattr(state, "_metadata", None)
         state = type(state)((k[len("module."):], v) for k, v in state.items())
@@ -228,8 +246,9 @@ def load_encoder(path: Path, z_dim: int, notes: list[str]) -> StyleEncoder:
     convs = [k for k in state if k.startswith("features.") and k.endswith(".weight_orig")]
     if not convs or state[convs[0]].dim() != 4:
         raise CheckpointError(f"{path} holds no style encoder (no features.*.weight_orig convolutions)")
-    encoder = StyleEncoder(z_dim, ndf=state[convs[0]].shape[0], layers=len(convs))
-    load_weights(encoder, state, str(path))
+    with torch.device("meta"):  # no weights allocated until the file's own tensors, checked, are assigned
+        encoder = StyleEncoder(z_dim, ndf=state[convs[0]].shape[0], layers=len(convs))
+    load_weights(encoder, state, str(path), assign=True)
     return encoder.eval()
 
 

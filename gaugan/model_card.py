@@ -165,7 +165,7 @@ def read_json(path: Path, what: str, max_bytes: int, error: type[InputError] = I
         raise error(f"{path} is {path.stat().st_size} bytes; a {what} is at most {max_bytes}")
     try:
         return json.loads(path.read_text(encoding="utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # RecursionError: absurd nesting
+    except (ValueError, RecursionError) as exc:  # a JSON or UTF-8 error, a number past Python's digit limit; nesting
         raise error(f"{path}: not a JSON {what} ({path.name} is not valid UTF-8 JSON: {str(exc)[:200]})") from None
 
 

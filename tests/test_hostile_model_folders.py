@@ -3,6 +3,7 @@ import copy
 import hashlib
 import io
 import json
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -130,6 +131,29 @@ def test_nan_in_encoder_weights_is_refused(folder):
     refused(folder, r"encoder\.pth: 1 tensor\(s\) hold NaN")
 
 
+@pytest.mark.parametrize("change, message", [
+    (lambda state: state.__setitem__("fc.bias", torch.zeros(1).expand(20_000, 20_000)),
+     r"tensor 'fc\.bias' claims shape \(20000, 20000\) but the file holds 4 bytes for it"),
+    (lambda state: state.__setitem__("fc.bias", state["fc.bias"].to_sparse()), r"layout torch\.sparse_coo; expected dense"),
+    (lambda state: state.__setitem__("conv_img.weight", state["conv_img.weight"].long()),
+     r"tensor 'conv_img\.weight' has dtype int64; expected floating-point weights"),
+], ids=["expanded view", "sparse", "integers"])
+def test_weights_that_are_not_plain_stored_floats_are_refused_before_use(folder, change, message):
+    state = torch.load(folder / "generator.pth", weights_only=True)
+    change(state)
+    torch.save(state, folder / "generator.pth")
+    assert (folder / "generator.pth").stat().st_size < 10_000_000
+    refused(folder, message)
+
+
+def test_an_encoder_whose_shapes_claim_a_huge_network_is_refused_unbuilt(folder):
+    state = torch.load(folder / "encoder.pth", weights_only=True)
+    first = next(k for k in state if k.startswith("features.") and k.endswith(".weight_orig"))
+    state[first] = torch.zeros(20_000, *state[first].shape[1:])  # a width that would build a 29 GB network
+    torch.save(state, folder / "encoder.pth")
+    refused(folder, r"encoder\.pth does not fit a StyleEncoder")
+
+
 def labels_of(size: int = 64) -> np.ndarray:
     labels = np.zeros((size, size), np.int64)
     labels[size // 2:] = 8
@@ -168,9 +192,15 @@ class NotATensor:
     pass
 
 
+class RunsCode:
+    def __reduce__(self):
+        return os.system, ("true",)  # what a hostile file asks the unpickler to call; weights_only never does
+
+
 @pytest.mark.parametrize("write, found", [
     (lambda path: path.write_bytes(bytes(range(256)) * 20), "Unsupported operand"),
     (lambda path: torch.save({"w": torch.zeros(2), "obj": NotATensor()}, path), "Unsupported global: GLOBAL"),
+    (lambda path: torch.save({"w": torch.zeros(2), "obj": RunsCode()}, path), "it asks to run posix.system"),
     (lambda path: path.write_bytes(torch_bytes()[:200]), "PytorchStreamReader failed reading zip archive"),
 ])
 def test_unloadable_weights_say_what_was_found_without_advice_to_load_unsafely(tmp_path, write, found):

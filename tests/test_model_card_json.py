@@ -29,8 +29,10 @@ def test_a_byte_order_mark_is_allowed(tmp_path, what):
                                                                          "valid UTF-8 JSON: "),
     (lambda path, limit: path.write_text(json.dumps(TABLE), encoding="utf-16"), "{path}: not a JSON {what} (file.json "
                                                                                 "is not valid UTF-8 JSON: "),
+    (lambda path, limit: path.write_text("[" + "9" * 5000 + "]"), "{path}: not a JSON {what} (file.json is not "
+                                                                   "valid UTF-8 JSON: "),  # past int's digit limit
     (lambda path, limit: None, "{path}: no such {what}"),
-], ids=["too large", "truncated", "nested too deep", "utf-16", "missing"])
+], ids=["too large", "truncated", "nested too deep", "utf-16", "5000 digits", "missing"])
 def test_each_caller_keeps_its_error_type_and_gets_the_same_one_line_messages(tmp_path, what, write, message):
     read, limit, error = READERS[what]
     path = tmp_path / "file.json"
