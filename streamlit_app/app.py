@@ -37,8 +37,8 @@ from label_colors import Label, validate_palette  # noqa: E402
 from streamlit_drawable_canvas import st_canvas  # noqa: E402
 from streamlit_app import sketch_mode  # noqa: E402
 from widgets import (CANVAS_SIZES, MAX_SEED, SEED_HELP, CanvasState, bake_strokes, browser_copy,  # noqa: E402
-                     browser_saved, chip_styles, column_width, download_progress, fit_drawing, fitted_width, is_seed,
-                     keep, kept, kept_value, plain, renew_widgets, reset_canvas, sentence, undo_shortcuts,
+                     browser_saved, chip_styles, column_width, download_progress, fit_drawing, fitted_width, is_one_of,
+                     is_seed, keep, kept, kept_value, plain, renew_widgets, reset_canvas, sentence, undo_shortcuts,
                      widget_key)
 
 CHECKPOINTS = Path(os.environ.get("GAUGAN_CHECKPOINTS", ROOT / "checkpoints"))
@@ -59,8 +59,8 @@ STORAGE_NAME = "gaugan-drawing"  # the browser's localStorage entry that keeps t
 BROWSER_COPY = "browser_copy"  # the key of the component that reads and writes it
 MODEL_BOX = "model_box"  # the Model select-box's key (state.model holds the page's model)
 SAVED_SETTINGS = {"seed": is_seed, "sketch_seed": is_seed,  # the settings kept with the drawing: what each takes
-                  "canvas_size": CANVAS_SIZES.__contains__, "sketch_canvas_size": CANVAS_SIZES.__contains__,
-                  "tool": TOOLS.__contains__, "sketch_tool": sketch_mode.TOOLS.__contains__}
+                  "canvas_size": is_one_of(CANVAS_SIZES), "sketch_canvas_size": is_one_of(CANVAS_SIZES),
+                  "tool": is_one_of(TOOLS), "sketch_tool": is_one_of(sketch_mode.TOOLS)}
 # ... and the label-map model's unpainted-area label, kept as "background"
 
 st.set_page_config(page_title="GauGAN doodle → photo", page_icon="🎨", layout="wide")
@@ -639,11 +639,15 @@ def restore_drawing(models: dict[str, Path], text: str) -> None:
             return
         state.restoring = True
     try:
-        saved = read_saved_drawing(text)
-    except InputError as exc:
+        apply_saved_drawing(models, read_saved_drawing(text))
+    except Exception as exc:  # an untrusted copy must never keep the page from starting (ValueError, TypeError, ...)
         notice(f"The drawing kept in this browser could not be restored: {plain(sentence(exc))} You start afresh.")
-        state.restore_checked, state.restoring = True, False
-        return
+    renew_widgets()
+    state.restore_checked, state.restoring = True, False
+
+
+def apply_saved_drawing(models: dict[str, Path], saved: SavedDrawing) -> None:
+    """Put the kept model, drawings and settings back; a part that no longer fits is left out with a notice."""
     if saved.model in models:
         choose_model(saved.model)
     elif saved.model is not None:
@@ -662,8 +666,6 @@ def restore_drawing(models: dict[str, Path], text: str) -> None:
         notice(f"Kept settings the page does not take were left out: {plain('; '.join(refused))}.")
     if restored or saved.sketch is not None:
         notice("Your drawing from your last visit in this browser is back; Clear starts a new one.")
-    renew_widgets()
-    state.restore_checked, state.restoring = True, False
 
 
 def restore_label_map(models: dict[str, Path], saved: SavedDrawing) -> bool:
@@ -687,7 +689,7 @@ def restore_label_map(models: dict[str, Path], saved: SavedDrawing) -> bool:
     state.base = state.current_labels = saved.labels
     state.canvas_aspect = saved.aspect
     state.active_model, state.active_labels = name, palette
-    if saved.settings.get("background") in ids:
+    if is_one_of(ids)(saved.settings.get("background")):
         keep(f"background_{name}", saved.settings["background"])
     reset_canvas(LABEL_CANVAS)
     return True

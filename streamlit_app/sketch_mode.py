@@ -57,7 +57,7 @@ def reading(model: ReadAndPaint, layout: np.ndarray, models: dict[str, Path], se
         painter = next((name for name, folder in models.items() if model.painter_folder
                         and folder.resolve() == model.painter_folder.resolve()), None)
         if painter:
-            st.button(f"Edit these regions with {painter}", key="edit_read_layout", on_click=take_layout,
+            st.button(f"Edit these regions with {plain(painter)}", key="edit_read_layout", on_click=take_layout,
                       args=(painter, model.painter.labels, layout, seed),
                       help="Opens the label-map page with these regions on its canvas and this seed; your sketch "
                            "is kept.")
@@ -128,8 +128,8 @@ def render(folder: Path, name: str, modified: float, models: dict[str, Path],
         except (RuntimeError, MemoryError, ValueError) as exc:
             st.error(f"Generation failed: {plain(exc)}. Your sketch is kept.")
             return
-        st.image(image_png, caption=" · ".join([name, *([class_id] if class_id else []),
-                                                 *([f"seed {seed}"] if seed is not None else [])]), width=size)
+        st.image(image_png, caption=plain(" · ".join([name, *([class_id] if class_id else []),
+                                                       *([f"seed {seed}"] if seed is not None else [])])), width=size)
         st.download_button("Download image", image_png, "sketch_photo.png", "image/png", on_click="ignore",
                            key="download_sketch_photo")
         st.download_button("Download sketch", sketch_png, "sketch.png", "image/png", on_click="ignore",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import NamedTuple
 
@@ -89,6 +89,12 @@ _undo_keys = st.components.v2.component("gaugan_undo_keys", js=_UNDO_KEYS_JS, is
 def is_seed(value: object) -> bool:
     """Whether value is a seed the seed boxes take: a whole number from 0 to MAX_SEED."""
     return type(value) is int and 0 <= value <= MAX_SEED
+
+
+def is_one_of(options: Iterable) -> Callable[[object], bool]:
+    """A check that an untrusted value (from JSON) is one of options: a string or a whole number, never a list or
+    an object, which cannot be looked up."""
+    return lambda value: isinstance(value, (str, int)) and not isinstance(value, bool) and value in options
 
 
 def plain(text: object) -> str:

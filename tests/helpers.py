@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import re
 import tarfile
 import threading
 from collections.abc import Iterator
@@ -149,3 +150,14 @@ def official_archive(folder: Path, name: str = "ade20k_pretrained") -> Path:
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(weights, arcname=f"checkpoints/{name}/latest_net_G.pth")
     return archive
+
+
+def unescaped(text: str) -> str:
+    """Text as a reader sees it: Markdown escapes removed."""
+    return re.sub(r"\\(.)", r"\1", text)
+
+
+def texts(at) -> str:
+    """The messages on the page as a reader sees them (Markdown escapes and bold marks removed)."""
+    raw = " | ".join(str(e.value) for kind in ("error", "info", "warning", "caption") for e in at.get(kind))
+    return unescaped(raw.replace("**", ""))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import streamlit as st
 import torch
-from helpers import ROOT, SHARED, QuietFiles, local_server, make_tiny_model, official_archive
+from helpers import ROOT, SHARED, QuietFiles, local_server, make_tiny_model, official_archive, texts, unescaped
 from PIL import Image
 from skimage import data as photos
 from streamlit.testing.v1 import AppTest
@@ -64,17 +64,6 @@ def strokes(*rects: tuple[str, tuple[int, int, int, int]]) -> dict:
     url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
     objects = [{"type": "rect", "left": x0, "top": y0, "width": x1 - x0, "height": y1 - y0} for _, (y0, y1, x0, x1) in rects]
     return {"drawing": {"raw": {"objects": objects}, "data": url}, "backgroundFit": None}
-
-
-def unescaped(text: str) -> str:
-    """Text as a reader sees it: Markdown escapes removed."""
-    return re.sub(r"\\(.)", r"\1", text)
-
-
-def texts(at) -> str:
-    """The messages on the page as a reader sees them (Markdown escapes and bold marks removed)."""
-    raw = " | ".join(str(e.value) for kind in ("error", "info", "warning", "caption") for e in at.get(kind))
-    return unescaped(raw.replace("**", ""))
 
 
 def result_caption(app) -> str:

@@ -1,7 +1,9 @@
 """The page's sketch mode: under AppTest (no label select-box, a photo for a drawn sketch) and in a real browser."""
 import base64
 import io
+import json
 import re
+import shutil
 import time
 
 import numpy as np
@@ -9,12 +11,13 @@ import pytest
 import streamlit as st
 from browser import (CANVAS, RESULT, browser_page, label_map, message, open_page, open_sidebar, paint, pick, result_src,
                      stroke, streamlit_server, wait_idle, wait_new_result)
-from helpers import ROOT
+from helpers import ROOT, texts, unescaped
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from gaugan import load_sketch_model
 from gaugan.canvas import fit_label_map, fit_sketch
+from gaugan.saved_drawing import SavedDrawing
 from gaugan.sketch_samples import HAND_DRAWN, draw_strokes
 
 APP = str(ROOT / "streamlit_app" / "app.py")
@@ -55,7 +58,7 @@ def test_sketch_model_switches_the_page_to_sketch_mode(checkpoints, monkeypatch)
     at.session_state["sketch_canvas_0"] = drawing_value()
     at.run()
     assert not at.exception and not at.error
-    assert len(at.get("image")) == 1 and at.get("image")[0].proto.imgs[0].caption == "landscape-sketch"
+    assert len(at.get("image")) == 1 and unescaped(at.get("image")[0].proto.imgs[0].caption) == "landscape-sketch"
     assert [b.label for b in at.get("download_button")] == ["Download image", "Download sketch"]
     at.radio(key="sketch_tool").set_value("🧽 Eraser").run()
     at.slider(key="sketch_width_🧽 Eraser").set_value(25)
@@ -113,11 +116,11 @@ def test_a_read_and_paint_model_shows_what_it_read_and_opens_it_for_editing(chec
     assert not at.exception and not at.error, at.exception or at.error
     assert [e.label for e in at.expander] == ["What the model read"]
     photo, reading = at.get("image")
-    assert photo.proto.imgs[0].caption == "landscape-sketch-reader · seed 0"
+    assert unescaped(photo.proto.imgs[0].caption) == "landscape-sketch-reader · seed 0"
     assert reading.proto.imgs[0].caption.startswith("The regions read from your lines")
     at.number_input(key="sketch_seed").set_value(12).run()
     assert shown_photos(at)[0] != photo.proto.imgs[0].url, "another seed, another photo of the same regions"
-    assert at.get("image")[0].proto.imgs[0].caption == "landscape-sketch-reader · seed 12"
+    assert unescaped(at.get("image")[0].proto.imgs[0].caption) == "landscape-sketch-reader · seed 12"
     sketch = at.session_state["sketch"]
     read = load_sketch_model(checkpoints / "landscape-sketch-reader", device="cpu").read(sketch)
     at.button(key="edit_read_layout").click().run()
@@ -134,6 +137,44 @@ def test_a_read_and_paint_model_shows_what_it_read_and_opens_it_for_editing(chec
     assert not at.exception, at.exception
     assert np.array_equal(at.session_state["current_labels"], fit_label_map(drawing, base.shape)), \
         "Undo brings back the drawing the regions replaced"
+
+
+def test_model_names_in_sketch_mode_are_shown_as_text(tmp_path, monkeypatch):
+    shutil.copytree(ROOT / "checkpoints" / "landscape", tmp_path / "**painter**")  # a copy: not the shipped folder
+    reader = tmp_path / "_reader_"
+    shutil.copytree(ROOT / "checkpoints" / "landscape-sketch-reader", reader)
+    card = json.loads((reader / "model.json").read_text())
+    (reader / "model.json").write_text(json.dumps({**card, "painter": "**painter**"}))
+    monkeypatch.setenv("GAUGAN_CHECKPOINTS", str(tmp_path))
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.selectbox(key="model_box").select("_reader_").run()
+    at.session_state["sketch_canvas_0"] = drawing_value()
+    at.run()
+    assert not at.exception and not at.error, at.exception or at.error
+    assert at.get("image")[0].proto.imgs[0].caption == "\\_reader\\_ · seed 0", "Markdown in a folder name is escaped"
+    assert at.button(key="edit_read_layout").label == "Edit these regions with \\*\\*painter\\*\\*"
+
+
+def test_a_kept_copy_with_odd_settings_is_restored_without_them_into_fresh_widgets(checkpoints, monkeypatch):
+    monkeypatch.setenv("GAUGAN_CHECKPOINTS", str(checkpoints))
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    labels = np.zeros((64, 64), np.int64)
+    labels[40:] = 2
+    settings = {"seed": 7, "background": [0], "canvas_size": [1], "tool": {"a": 1}}  # lists and objects: unhashable
+    text = SavedDrawing(model="landscape-sketch-reader", label_model="landscape", labels=labels, aspect=1.0,
+                        settings=settings).to_text()
+    at.session_state["browser_copy"] = {"saved": text}  # as the browser reports its copy
+    at.run()
+    assert not at.exception and not at.error, at.exception or at.error
+    assert "Kept settings the page does not take were left out: canvas_size [1]; tool {\"a\": 1}." in texts(at)
+    box = at.selectbox(key="model_box_v1")  # a new box, so a value the browser sends for the old one is ignored
+    assert box.value == "landscape-sketch-reader"
+    box.select("landscape").run()
+    assert not at.exception, at.exception
+    assert at.number_input(key="seed_v1").value == 7 and at.session_state["model"] == "landscape"
+    assert np.array_equal(at.session_state["current_labels"], fit_label_map(labels, at.session_state["base"].shape))
 
 
 def test_a_sketch_is_rescaled_with_the_canvas(checkpoints, monkeypatch):
