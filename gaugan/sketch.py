@@ -22,7 +22,7 @@ from .checkpoints import (GENERATOR_WEIGHTS, MODEL_CARD, OFFICIAL_WEIGHTS, Check
 from .errors import InputError
 from .framing import paint_unstretched
 from .images import open_image, to_rgb
-from .model_card import plain_file_name, plain_text, read_card_json
+from .model_card import _integer, _shown, plain_file_name, plain_text, read_card_json
 from .networks import ClassConditionalGenerator, UnetGenerator
 from .networks.unet import unet_config_from_state
 from .pipeline import check_seed
@@ -37,6 +37,9 @@ RELEASED_SUFFIX = "_pix2pix"  # the reference's released folders: <name>_pix2pix
 MAX_INPUT_SIZE = 2048
 NETWORKS = {"unet": UnetGenerator, "conditional": ClassConditionalGenerator}
 READER_TYPE = "reader"  # a read-and-paint model (gaugan/sketch_reader.py)
+# Bounds on the integer arguments of NETWORKS a card may give (training asks for less: gaugan.train.SKETCH_LIMITS).
+NETWORK_LIMITS = {"input_nc": (1, 4), "output_nc": (1, 4), "depth": (2, 10), "ngf": (1, 1024), "num_classes": (1, 4096),
+                  "class_planes": (1, 256), "embed_dim": (1, 1024)}
 
 
 def _is_unet_state_file(path: Path) -> bool:
@@ -97,7 +100,34 @@ def read_sketch_card(folder: Path) -> dict | None:
     if card.get("format") != SKETCH_FORMAT or not isinstance(network, dict) or network.get("type") not in types:
         raise CheckpointError(f"{path}: expected a JSON object of format {SKETCH_FORMAT!r} with a 'network' of type "
                               f"{'/'.join(types)}, found format {card.get('format')!r}")
+    if network["type"] != READER_TYPE:  # a reader's card is checked by gaugan.sketch_reader.reader_network
+        try:
+            _check_network_card(card)
+        except CheckpointError as exc:
+            raise CheckpointError(f"{path}: {exc}") from None
     return card
+
+
+def _check_network_card(card: dict) -> None:
+    """Refuse a U-Net or class-conditional card whose integer network arguments are out of NETWORK_LIMITS, whose
+    input_size is not an integer up to MAX_INPUT_SIZE, or whose classes are not distinct names (none unless the
+    network is conditional, at most one per class)."""
+    network = card["network"]
+    for key, (low, high) in NETWORK_LIMITS.items():
+        if key in network:
+            _integer(network[key], f"network.{key}", low, high)
+    if card.get("input_size") is not None:
+        _integer(card["input_size"], "input_size", 1, MAX_INPUT_SIZE)
+    classes = card.get("classes", [])
+    if not isinstance(classes, list):
+        raise CheckpointError(f"classes must be a list of class names, found {_shown(classes)}")
+    most = network.get("num_classes", 0) if network["type"] == "conditional" else 0
+    if len(classes) > most:
+        expected = f"at most {most} names (one per class)" if most else f"empty (a {network['type']} network takes no class)"
+        raise CheckpointError(f"classes must be {expected}, found {_shown(classes)}")
+    names = [plain_text(name, f"classes[{i}]") for i, name in enumerate(classes)]
+    if len(set(names)) < len(names):
+        raise CheckpointError(f"classes must be distinct names, found {_shown(classes)}")
 
 
 def card_file(folder: Path, card: dict, role: str, default: str) -> Path:
@@ -205,8 +235,9 @@ class Pix2Pix:
                 raise InputError(f"this sketch model is not class-conditional: it takes no class, found {class_id!r}")
             return None
         if class_id is None:
-            raise InputError(f"this model draws one of {len(self.classes)} classes: pass class_id "
-                             f"(0..{len(self.classes) - 1} or a name such as {self.classes[0]!r})")
+            count = self.network.config["num_classes"]  # the card may name fewer (read_sketch_card)
+            named = f" or a name such as {self.classes[0]!r}" if self.classes else ""
+            raise InputError(f"this model draws one of {count} classes: pass class_id (0..{count - 1}{named})")
         if isinstance(class_id, str):
             if class_id not in self.classes:
                 raise InputError(f"unknown class {class_id!r}; this model knows {', '.join(self.classes[:20])}")

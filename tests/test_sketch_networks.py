@@ -157,9 +157,22 @@ def test_spade_weights_are_refused_with_the_keys(tmp_path):
 
 @pytest.mark.parametrize("edit, message", [
     (lambda card: [card], "expected a JSON object of format"),
-    (lambda card: {**card, "network": {**card["network"], "depth": 40}}, "depth 5..10"),
+    (lambda card: {**card, "network": {**card["network"], "depth": 3}}, "depth 5..10"),
+    (lambda card: {**card, "network": {**card["network"], "depth": 40}}, "network.depth must be an integer in 2..10"),
     (lambda card: {**card, "network": {**card["network"], "colour": 1}}, "does not take"),
-    (lambda card: {**card, "input_size": 10**6}, "input_size must be a multiple of 128 up to 2048"),
+    (lambda card: {**card, "input_size": 10**6}, "input_size must be an integer in 1..2048, found 1000000"),
+    (lambda card: {**card, "input_size": 192}, "input_size must be a multiple of 128 up to 2048, found 192"),
+    (lambda card: {**card, "input_size": "abc"}, 'model.json: input_size must be an integer in 1..2048, found str "abc"'),
+    (lambda card: {**card, "input_size": float("inf")}, "input_size must be an integer in 1..2048, found float Infinity"),
+    (lambda card: {**card, "input_size": [256]}, r"input_size must be an integer in 1..2048, found list \[256\]"),
+    (lambda card: {**card, "network": {**card["network"], "ngf": -5}}, "model.json: network.ngf must be an integer in "
+                                                                      "1..1024, found -5"),
+    (lambda card: {**card, "network": {**card["network"], "ngf": 10**9}}, "network.ngf must be an integer in 1..1024, "
+                                                                         "found 1000000000"),
+    (lambda card: {**card, "network": {**card["network"], "depth": "8"}}, 'network.depth must be an integer in 2..10, '
+                                                                         'found str "8"'),
+    (lambda card: {**card, "classes": "abc"}, 'model.json: classes must be a list of class names, found str "abc"'),
+    (lambda card: {**card, "classes": ["shoe"]}, r"classes must be empty \(a unet network takes no class\)"),
 ])
 def test_untrusted_model_cards_are_refused(tmp_path, edit, message):
     save_sketch_model(tmp_path, UnetGenerator(depth=7, ngf=4), {})
@@ -167,6 +180,26 @@ def test_untrusted_model_cards_are_refused(tmp_path, edit, message):
     (tmp_path / "model.json").write_text(json.dumps(edit(card)))
     with pytest.raises(CheckpointError, match=message):
         Pix2Pix.from_checkpoint(tmp_path, device="cpu")
+
+
+@pytest.mark.parametrize("classes, message", [
+    (["shoe", "cat", "tree", "dog"], r"classes must be at most 3 names \(one per class\), found list"),
+    (["shoe", "shoe"], r'classes must be distinct names, found list \["shoe", "shoe"\]'),
+    (["shoe", 7], "classes\\[1\\] must be a non-empty string, found int 7"),
+    (["shoe\x1b[2J"], r"classes\[0\] must be plain text, found control characters \['0x1b'\]"),
+])
+def test_a_conditional_cards_classes_must_be_distinct_names_one_per_class(tmp_path, classes, message):
+    save_sketch_model(tmp_path, ClassConditionalGenerator(3, ngf=4, depth=4), {"classes": classes, "input_size": 64})
+    with pytest.raises(CheckpointError, match=f"model.json: {message}"):
+        Pix2Pix.from_checkpoint(tmp_path, device="cpu")
+
+
+def test_a_conditional_card_may_name_fewer_classes_than_it_draws(tmp_path):
+    save_sketch_model(tmp_path, ClassConditionalGenerator(3, ngf=4, depth=4), {"classes": [], "input_size": 64})
+    model = Pix2Pix.from_checkpoint(tmp_path, device="cpu")
+    with pytest.raises(ValueError, match=r"draws one of 3 classes: pass class_id \(0..2\)$"):
+        model.generate(np.zeros((64, 64, 3), np.uint8))
+    assert model.generate(np.zeros((64, 64, 3), np.uint8), class_id=2).size == (64, 64)
 
 
 def test_the_two_modes_and_seeds(tmp_path):
