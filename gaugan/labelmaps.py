@@ -64,7 +64,8 @@ def refuse_photo(counts: np.ndarray) -> None:
     share = np.sort(counts)[-MAIN_COLOURS:].sum() / total if total else 1.0
     if share < MIN_MAIN_SHARE:
         raise LabelMapError(
-            f"this looks like a photo, not a label map: its {MAIN_COLOURS} commonest colours cover only {share:.0%} "
+            f"this looks like a photo, not a label map: its {MAIN_COLOURS} commonest colours cover only "
+            f"{f'{share:.0%}' if share >= 0.01 else 'under 1%'} "
             f"of it (in a label map, painted in a few flat colours, they cover {MIN_MAIN_SHARE:.0%} or more); "
             "expected a PNG of label ids or of the label colours")
 
@@ -81,7 +82,8 @@ def refuse_off_palette(rgb: np.ndarray, filled: np.ndarray, total: int, distance
                       f"{palette[nearest[i]].name} {hex_colour(palette[nearest[i]].rgb)})"
                       for i in far[:MAX_NAMED_COLOURS])
     more = f" and {len(far) - MAX_NAMED_COLOURS} more" if len(far) > MAX_NAMED_COLOURS else ""
-    raise LabelMapError(f"{len(far)} of its colours are not label colours of this model, nor near one: {named}{more}; "
+    kind = "is not a label colour" if len(far) == 1 else "are not label colours"
+    raise LabelMapError(f"{len(far)} of its colours {kind} of this model, nor near one: {named}{more}; "
                         "repaint them in the label colours, or save the map as label ids")
 
 

@@ -334,8 +334,9 @@ def nvidia_models(models: dict[str, Path]) -> None:
             with download_progress("the archive (about 0.6 GB)") as progress:
                 download(url.strip(), CHECKPOINTS, progress=progress)
         except (ValueError, OSError) as exc:  # OSError: no network, refused connection, full disk
-            state.download_error = (f"Could not download {plain(url.strip())}: {plain(exc)}. Without a network "
-                                    "connection, download the archive elsewhere and give its local path.")
+            offline = (" Without a network connection, download the archive elsewhere and give its local path."
+                       if url.strip().lower().startswith(("http://", "https://")) else "")
+            state.download_error = f"Could not download the archive: {plain(sentence(exc))}{offline}"
             return
         state.download_error = None
         added = sorted(set(list_models(CHECKPOINTS)) - set(models))
@@ -573,14 +574,16 @@ def upload_error() -> str | None:
     return held[1] if held and upload is not None and upload.file_id == held[0] else None
 
 
-def show_messages(box, name: str | None) -> None:
-    """Errors that stay while their cause stays (name: the model in use, None if none loads); notices until the
-    user's next action. Each also pops up once as a toast, shown only where the columns stack (a phone): there the
-    box is out of sight, and a toast shows over the sidebar the phone opens on top."""
+def show_messages(box, name: str | None, label_page: bool = True) -> None:
+    """Errors that stay while their cause stays (name: the model in use, None if none loads; the upload, style and
+    download errors only on the label-map page, whose controls they are about); notices until the user's next
+    action. Each also pops up once as a toast, shown only where the columns stack (a phone): there the box is out of
+    sight, and a toast shows over the sidebar the phone opens on top."""
     model_error = state.model_error and state.model_error + (
         f" Using **{plain(name)}** instead; your drawing is kept." if name else
         " No other model loads either; pick one in the Model box.")
-    errors = [e for e in (model_error, upload_error(), state.get("style_error"), state.get("download_error")) if e]
+    controls = (upload_error(), state.get("style_error"), state.get("download_error")) if label_page else ()
+    errors = [e for e in (model_error, *controls) if e]
     for error in errors:
         box.error(error)
     for text in state.notices:
@@ -720,7 +723,7 @@ def page(models: dict[str, Path]) -> None:
         messages = right.container(key="messages")  # beside the canvas, as on the label-map page
         sketch_mode.render(models[state.model], state.model, modified_time(models[state.model]), models,
                            take_read_layout, (left, right), keep_drawing)
-        show_messages(messages, state.model)
+        show_messages(messages, state.model, label_page=False)
         return
     loaded = active_model(models)
     model_box(models)

@@ -19,7 +19,7 @@ from streamlit_drawable_canvas import st_canvas
 from widgets import (CANVAS_SIZES, MAX_SEED, SEED_HELP, CanvasState, column_width, fit_drawing, fitted_width, kept,
                      plain, reset_canvas, undo_shortcuts)
 
-PEN, ERASER = "✏️ Pen", "🧽 Eraser"
+PEN, ERASER = "Pen", "Eraser"  # plain words: an emoji shows as a blank box without an emoji font
 TOOLS = (PEN, ERASER)
 SKETCH_CANVAS = CanvasState(base="sketch_base", generation="sketch_gen", strokes="sketch_strokes", shown="sketch",
                             shape="sketch_shape")

@@ -417,6 +417,10 @@ REFUSED_MAPS = {  # file name: (its pixels, why it is refused)
                         r"2 of its colours are not label colours of this model, nor near one: #ff8000 filling [\d.]+% "
                         r"of it \(nearest label: mountain #8b6139\), #ff00ff filling [\d.]+% of it \(nearest label: "
                         r"flower #f761c1\)"),
+    "one_colour.png": (lambda: two_colours((110, 165, 245), (255, 128, 0)),
+                       r"1 of its colours is not a label colour of this model, nor near one: #ff8000 filling"),
+    "noise.png": (lambda: np.random.default_rng(0).integers(0, 256, (200, 300, 3), np.uint8),
+                  r"this looks like a photo, not a label map: its 32 commonest colours cover only under 1% of it"),
 }
 
 
@@ -562,8 +566,13 @@ def test_nvidia_download_without_network_says_so(app):
     nvidia_download(app, f"http://127.0.0.1:{port}/checkpoints.tar.gz")
     assert not app.exception, app.exception
     assert "Could not download" in texts(app) and "Without a network connection" in texts(app)
+    assert texts(app).count(f"127.0.0.1:{port}/checkpoints.tar.gz") == 1, "the address is named once"
     app.text_input(key="nvidia_url").input(f"http://127.0.0.1:{port}/other.tar.gz").run()
     assert "Could not download" not in texts(app), "the error goes with the URL it was about"
+    app.text_input(key="nvidia_url").input("/no/such/checkpoints.tar.gz").run()
+    app.button(key="nvidia_download").click().run()
+    assert "Could not download" in texts(app) and "Without a network connection" not in texts(app), \
+        "a local path that is not there gets no advice to give a local path"
 
 
 def test_built_in_looks_are_offered_and_named_in_the_caption(app):

@@ -53,22 +53,22 @@ def test_sketch_model_switches_the_page_to_sketch_mode(checkpoints, monkeypatch)
     at.selectbox(key="model_box").select("landscape-sketch").run()
     assert not at.exception
     assert "Unpainted area" not in [s.label for s in at.selectbox] and "Pen width" in [s.label for s in at.slider]
-    assert [r.options for r in at.radio if r.label == "Tool"] == [["✏️ Pen", "🧽 Eraser"]]
+    assert [r.options for r in at.radio if r.label == "Tool"] == [["Pen", "Eraser"]]
     assert not at.get("image"), "no photo before anything is drawn"
     at.session_state["sketch_canvas_0"] = drawing_value()
     at.run()
     assert not at.exception and not at.error
     assert len(at.get("image")) == 1 and unescaped(at.get("image")[0].proto.imgs[0].caption) == "landscape-sketch"
     assert [b.label for b in at.get("download_button")] == ["Download image", "Download sketch"]
-    at.radio(key="sketch_tool").set_value("🧽 Eraser").run()
-    at.slider(key="sketch_width_🧽 Eraser").set_value(25)
+    at.radio(key="sketch_tool").set_value("Eraser").run()
+    at.slider(key="sketch_width_Eraser").set_value(25)
     at.selectbox(key="sketch_canvas_size").select("Small (320 px)")
     at.run()
     at.selectbox(key="model_box").select("landscape").run()
     at.selectbox(key="model_box").select("landscape-sketch").run()
     assert not at.exception, at.exception
-    assert (at.radio(key="sketch_tool").value, at.slider(key="sketch_width_🧽 Eraser").value,
-            at.selectbox(key="sketch_canvas_size").value) == ("🧽 Eraser", 25, "Small (320 px)"), "settings are kept"
+    assert (at.radio(key="sketch_tool").value, at.slider(key="sketch_width_Eraser").value,
+            at.selectbox(key="sketch_canvas_size").value) == ("Eraser", 25, "Small (320 px)"), "settings are kept"
 
 
 def sketch_page(checkpoints, monkeypatch, model: str = "landscape-sketch") -> AppTest:
@@ -175,6 +175,17 @@ def test_a_kept_copy_with_odd_settings_is_restored_without_them_into_fresh_widge
     assert not at.exception, at.exception
     assert at.number_input(key="seed_v1").value == 7 and at.session_state["model"] == "landscape"
     assert np.array_equal(at.session_state["current_labels"], fit_label_map(labels, at.session_state["base"].shape))
+
+
+def test_the_label_pages_upload_error_stays_on_the_label_page(checkpoints, monkeypatch):
+    monkeypatch.setenv("GAUGAN_CHECKPOINTS", str(checkpoints))
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    uploader = next(u for u in at.sidebar.get("file_uploader") if "label map" in u.proto.label)
+    uploader.set_value(("broken.png", b"\x89PNG not really", "image/png")).run()
+    assert "Could not use broken.png" in texts(at)
+    at.selectbox(key="model_box").select("landscape-sketch").run()
+    assert not at.exception, at.exception
+    assert "Could not use broken.png" not in texts(at), "sketch mode has no uploader for it to be about"
 
 
 def test_a_sketch_is_rescaled_with_the_canvas(checkpoints, monkeypatch):
