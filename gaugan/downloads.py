@@ -26,7 +26,25 @@ MAX_RATIO = 20  # unpacked size / archive size: weights barely compress, so more
 MAX_MEMBERS = 10_000  # NVIDIA's archive holds a handful of files
 TIMEOUT_S = 60
 ARCHIVE_ERRORS = (tarfile.TarError, EOFError, zlib.error, OSError)  # OSError: gzip.BadGzipFile and friends
+MAX_TAR_HEADER_BYTES = 1 << 20  # a tar's extended header (pax, GNU long name), which tarfile reads whole
+EXTENDED_HEADERS = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE, tarfile.GNUTYPE_LONGNAME,
+                    tarfile.GNUTYPE_LONGLINK)
 Progress = Callable[[int, int | None], None]  # (bytes received, announced total or None), after each chunk
+
+
+class TarHeaderTooLarge(tarfile.ReadError):
+    """An extended tar header above MAX_TAR_HEADER_BYTES, refused before it is read."""
+
+
+class BoundedTarInfo(tarfile.TarInfo):
+    """A tar header whose extended header (which tarfile reads into memory whole) is refused above
+    MAX_TAR_HEADER_BYTES before it is read: pass it as tarfile.open's tarinfo."""
+
+    def _proc_member(self, archive: tarfile.TarFile) -> tarfile.TarInfo:
+        if self.type in EXTENDED_HEADERS and self.size > MAX_TAR_HEADER_BYTES:
+            raise TarHeaderTooLarge(f"an extended tar header of {self.size} bytes (at most {MAX_TAR_HEADER_BYTES} "
+                                    "are read)")
+        return super()._proc_member(archive)
 
 
 def _source(url_or_path: str, timeout: float) -> tuple[io.BufferedIOBase, int | None]:
@@ -112,11 +130,23 @@ def _checked_members(archive: tarfile.TarFile, name: str, archive_bytes: int, fr
     return members
 
 
+def _is_tar(path: Path) -> bool:
+    """Whether path is a tar archive (plain or compressed): its first header reads, within MAX_TAR_HEADER_BYTES
+    (a larger extended header is refused, not taken for a weights file)."""
+    try:
+        with tarfile.open(path, "r|*", tarinfo=BoundedTarInfo):  # a stream: the compression is told by its magic
+            return True
+    except TarHeaderTooLarge as exc:
+        raise CheckpointError(f"{path.name}: refused: {exc}") from None
+    except ARCHIVE_ERRORS:
+        return False
+
+
 def _unpack(archive_path: Path, into: Path, free_bytes: int) -> Path:
     """Unpack a tar archive into `into` after checking every member; returns the folder whose items to install."""
     name = archive_path.name
     try:
-        with tarfile.open(archive_path) as archive:
+        with tarfile.open(archive_path, tarinfo=BoundedTarInfo) as archive:
             members = _checked_members(archive, name, archive_path.stat().st_size, free_bytes)
             if not members:  # e.g. a file of zero bytes, which tarfile reads as an empty archive
                 raise CheckpointError(f"{name}: the archive holds no files; expected model folders such as "
@@ -124,6 +154,8 @@ def _unpack(archive_path: Path, into: Path, free_bytes: int) -> Path:
             archive.extractall(into, members=members, filter="data")
     except CheckpointError:
         raise
+    except TarHeaderTooLarge as exc:
+        raise CheckpointError(f"{name}: refused: {exc}") from None
     except tarfile.FilterError as exc:
         raise CheckpointError(f"{name}: refused to extract an unsafe archive member: {exc}") from None
     except ARCHIVE_ERRORS as exc:
@@ -156,7 +188,7 @@ def download(url_or_path: str, dest: str | Path = "checkpoints", sha256: str | N
         _fetch(url_or_path, fetched, timeout, progress)
         if sha256 and (actual := _sha256(fetched)) != sha256.lower():
             raise CheckpointError(f"checksum mismatch for {name}: expected sha256 {sha256}, found {actual}")
-        if tarfile.is_tarfile(fetched):
+        if _is_tar(fetched):
             top = _unpack(fetched, work / "unpacked", shutil.disk_usage(dest).free)
             move_into(sorted(top.iterdir()), dest, work / "replaced", overwrite)
             return dest

@@ -218,6 +218,24 @@ def test_a_ratio_bomb_is_refused_before_unpacking_in_bounded_time_and_memory(tmp
     assert fingerprint(tmp_path / "dest") == {}
 
 
+@pytest.mark.parametrize("kind", [tarfile.XHDTYPE, tarfile.GNUTYPE_LONGNAME])
+@pytest.mark.parametrize("after_a_member", [False, True])
+def test_an_oversized_extended_tar_header_is_refused_before_it_is_read(tmp_path, kind, after_a_member):
+    """A header announcing 3 GB (tarfile would read it whole into memory), first or after a member."""
+    header = tarfile.TarInfo("././@PaxHeader")
+    header.type, header.size = kind, 3 << 30
+    archive = tmp_path / "bomb.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        if after_a_member:
+            tar.addfile(tarfile.TarInfo("checkpoints/a/x.pth"))
+        tar.fileobj.write(header.tobuf(format=tarfile.USTAR_FORMAT) + bytes(1 << 20))
+    start = time.perf_counter()
+    with pytest.raises(CheckpointError, match=r"bomb\.tar\.gz: refused: an extended tar header of 3221225472 bytes "
+                                              r"\(at most 1048576 are read\)"):
+        download(str(archive), tmp_path / "dest")
+    assert time.perf_counter() - start < 2 and fingerprint(tmp_path / "dest") == {}
+
+
 def test_a_destination_that_is_a_file_is_refused(tmp_path):
     archive = make_archive(tmp_path / "a.tar.gz", {"x/latest_net_G.pth": b"x"})
     (tmp_path / "dest").write_bytes(b"a file")

@@ -22,6 +22,7 @@ from typing import BinaryIO
 
 from PIL import Image
 
+from ..downloads import BoundedTarInfo as _BoundedTarInfo
 from ..errors import ImageError, InputError
 from ..images import open_image, to_rgb
 from ..model_card import read_json
@@ -34,9 +35,6 @@ MAX_PHOTO_PIXELS = 4096 * 4096  # the fetched photos are 1440×720
 MAX_ASPECT = 8.0  # a photo's long side is at most this many times its short side (they are resized to a height)
 MAX_PHOTO_BYTES = 64 << 20  # one photo inside a package
 MAX_COPYRIGHT_BYTES = 1 << 20  # a package's DEP-5 copyright file
-MAX_TAR_HEADER_BYTES = 1 << 20  # a tar's extended header (pax, GNU long name), which tarfile reads whole
-EXTENDED_HEADERS = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE, tarfile.GNUTYPE_LONGNAME,
-                    tarfile.GNUTYPE_LONGLINK)
 
 
 class PackageError(InputError, RuntimeError):
@@ -90,17 +88,6 @@ def _wanted(source: PhotoSource, member: str) -> str | None:
     if not fnmatch.fnmatch(rel, source.pattern) or source.skips(photo_id(name)):
         return None
     return rel
-
-
-class _BoundedTarInfo(tarfile.TarInfo):
-    """A tar header whose extended header (which tarfile reads into memory whole) is refused above
-    MAX_TAR_HEADER_BYTES before it is read."""
-
-    def _proc_member(self, archive: tarfile.TarFile) -> tarfile.TarInfo:
-        if self.type in EXTENDED_HEADERS and self.size > MAX_TAR_HEADER_BYTES:
-            raise tarfile.ReadError(f"an extended tar header of {self.size} bytes (at most {MAX_TAR_HEADER_BYTES} "
-                                    "are read)")
-        return super()._proc_member(archive)
 
 
 def _deb_members(deb: Path) -> Iterator[tuple[tarfile.TarInfo, BinaryIO]]:
