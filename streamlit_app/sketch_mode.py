@@ -80,6 +80,24 @@ def draw(base: np.ndarray, tool: str, width: int) -> np.ndarray | None:
     return state.sketch
 
 
+def swap_sketch(sketch: np.ndarray | None = None) -> None:
+    """Put sketch (None: a blank one, as Clear does) on a fresh canvas; the sketch it replaces, if it has lines, is
+    kept for "Undo clear"."""
+    state = st.session_state
+    shown = state.get("sketch")
+    if shown is not None and has_lines(shown):
+        state.sketch_cleared = shown
+    elif sketch is not None:
+        state.sketch_cleared = None
+    state.sketch_base = sketch
+    reset_canvas(SKETCH_CANVAS)
+
+
+def undo_clear() -> None:
+    """The sketch Clear took away, back on the canvas (swapped with what is there)."""
+    swap_sketch(st.session_state.sketch_cleared)
+
+
 def render(folder: Path, name: str, modified: float, models: dict[str, Path],
            take_layout: Callable[[str, list, np.ndarray, int], None], columns: tuple,
            drawn: Callable[[], None]) -> None:
@@ -105,9 +123,10 @@ def render(folder: Path, name: str, modified: float, models: dict[str, Path],
     seed = (sidebar.number_input("Seed", min_value=0, max_value=MAX_SEED, step=1, key=kept("sketch_seed", 0),
                                  help=f"{SEED_HELP} Another seed paints the same regions in another light.")
             if model.varies_with_seed else None)
-    if sidebar.button("Clear", use_container_width=True, key="sketch_clear"):
-        state.sketch_base = None
-        reset_canvas(SKETCH_CANVAS)
+    sidebar.button("Clear", use_container_width=True, key="sketch_clear", on_click=swap_sketch)
+    sidebar.button("Undo clear", use_container_width=True, key="sketch_undo_clear", on_click=undo_clear,
+                   disabled=state.get("sketch_cleared") is None,
+                   help="Brings back the sketch Clear took away; what is on the canvas then can come back the same way.")
     left, right = columns
     with left:
         size = fitted_width(chosen, column_width("canvas_column"))

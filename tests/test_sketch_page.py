@@ -16,7 +16,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from gaugan import load_sketch_model
-from gaugan.canvas import fit_label_map, fit_sketch
+from gaugan.canvas import fit_label_map, fit_sketch, has_lines
 from gaugan.saved_drawing import SavedDrawing
 from gaugan.sketch_samples import HAND_DRAWN, draw_strokes
 
@@ -186,6 +186,18 @@ def test_the_label_pages_upload_error_stays_on_the_label_page(checkpoints, monke
     at.selectbox(key="model_box").select("landscape-sketch").run()
     assert not at.exception, at.exception
     assert "Could not use broken.png" not in texts(at), "sketch mode has no uploader for it to be about"
+
+
+def test_clear_in_sketch_mode_can_be_undone(checkpoints, monkeypatch):
+    at = sketch_page(checkpoints, monkeypatch)
+    sketch = at.session_state["sketch"].copy()
+    assert at.button(key="sketch_undo_clear").disabled, "nothing to undo before a Clear"
+    at.button(key="sketch_clear").click().run()
+    assert not has_lines(at.session_state["sketch"]) and not at.button(key="sketch_undo_clear").disabled
+    at.button(key="sketch_undo_clear").click().run()
+    assert not at.exception, at.exception
+    assert np.array_equal(at.session_state["sketch"], sketch), "the cleared sketch is back"
+    assert at.button(key="sketch_undo_clear").disabled, "and a blank canvas is nothing to bring back"
 
 
 def test_a_sketch_is_rescaled_with_the_canvas(checkpoints, monkeypatch):
