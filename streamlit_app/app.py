@@ -422,6 +422,7 @@ def take_upload(upload, name: str, palette: list[Label], background_id: int) -> 
     if upload is None or state.get("upload_done") == upload.file_id:
         return
     state.upload_done = upload.file_id
+    state.notices = {}  # a new file's notes replace the last file's
     notes: list[str] = []
     try:
         uploaded = read_label_map(upload.getvalue(), palette, background_id, notes)

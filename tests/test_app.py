@@ -134,6 +134,8 @@ def test_a_map_beyond_three_to_one_is_padded_not_stretched(app):
     labels = app.session_state["current_labels"]
     assert labels.shape == (172, SIZE) and (labels[:50] == LAND["sky-other"].id).all()
     assert (labels[60:110] == LAND["sea"].id).all() and (labels[-50:] == LAND["sky-other"].id).all()
+    app.sidebar.get("file_uploader")[1].set_value(("square.png", label_map_png(ids[:, :50]), "image/png")).run()
+    assert "Loaded square.png" in texts(app) and "strip.png" not in texts(app), "the next file's notes replace these"
     app.button(key="clear").click().run()
     assert app.session_state["current_labels"].shape == (SIZE, SIZE), "Clear gives the model's shape back"
 
