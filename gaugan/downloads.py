@@ -9,6 +9,7 @@ import shutil
 import socket
 import tarfile
 import tempfile
+import time
 import urllib.error
 import urllib.request
 import zlib
@@ -24,7 +25,8 @@ MAX_DOWNLOAD_BYTES = 8 << 30  # NVIDIA's checkpoints.tar.gz is about 1 GB
 MAX_MEMBER_BYTES = 2 << 30  # the largest released generator is ~0.4 GB
 MAX_RATIO = 20  # unpacked size / archive size: weights barely compress, so more is a bomb
 MAX_MEMBERS = 10_000  # NVIDIA's archive holds a handful of files
-TIMEOUT_S = 60
+TIMEOUT_S = 60  # for each network read
+MIN_RATE = 16 << 10  # bytes/s on average after the first `timeout` s: NVIDIA's 1 GB archive gets up to ~17 h
 ARCHIVE_ERRORS = (tarfile.TarError, EOFError, zlib.error, OSError)  # OSError: gzip.BadGzipFile and friends
 MAX_TAR_HEADER_BYTES = 1 << 20  # a tar's extended header (pax, GNU long name), which tarfile reads whole
 EXTENDED_HEADERS = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE, tarfile.GNUTYPE_LONGNAME,
@@ -47,6 +49,23 @@ class BoundedTarInfo(tarfile.TarInfo):
         return super()._proc_member(archive)
 
 
+class _HttpRedirectsOnly(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only to an http(s) URL (urllib's own would follow one to ftp://)."""
+
+    def redirect_request(self, req: urllib.request.Request, fp: io.BufferedIOBase, code: int, msg: str,
+                         headers: object, newurl: str) -> urllib.request.Request | None:
+        if not newurl.lower().startswith(("http://", "https://")):
+            fp.close()
+            raise CheckpointError(f"{req.full_url}: the server redirected to {newurl[:200]!r}; expected an http(s) URL")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _announced_length(response: io.BufferedIOBase) -> int | None:
+    """The response's Content-Length when it is a plain decimal number (not, say, '²', which isdigit() accepts)."""
+    length = response.headers.get("Content-Length")
+    return int(length) if length and length.isascii() and length.isdigit() else None
+
+
 def _source(url_or_path: str, timeout: float) -> tuple[io.BufferedIOBase, int | None]:
     """An open byte stream and its announced length, or a CheckpointError for 404s, timeouts and missing files."""
     if "://" not in url_or_path:
@@ -57,7 +76,7 @@ def _source(url_or_path: str, timeout: float) -> tuple[io.BufferedIOBase, int | 
     if not url_or_path.startswith(("http://", "https://")):
         raise CheckpointError(f"expected an http(s) URL or a local path, found {url_or_path[:200]!r}")
     try:
-        response = urllib.request.urlopen(url_or_path, timeout=timeout)  # noqa: S310 (user-chosen URL)
+        response = urllib.request.build_opener(_HttpRedirectsOnly).open(url_or_path, timeout=timeout)  # noqa: S310
     except urllib.error.HTTPError as exc:
         raise CheckpointError(f"{url_or_path}: the server answered HTTP {exc.code} {exc.reason}") from None
     except (TimeoutError, socket.timeout):
@@ -65,13 +84,21 @@ def _source(url_or_path: str, timeout: float) -> tuple[io.BufferedIOBase, int | 
     except urllib.error.URLError as exc:
         reason = f"no answer within {timeout:g} s" if isinstance(exc.reason, TimeoutError) else exc.reason
         raise CheckpointError(f"{url_or_path}: cannot connect: {reason}") from None
-    length = response.headers.get("Content-Length")
-    return response, int(length) if length and length.isdigit() else None
+    return response, _announced_length(response)
 
 
-def _fetch(url_or_path: str, target: Path, timeout: float, progress: Progress | None) -> None:
-    """Copy a URL or local file to target within MAX_DOWNLOAD_BYTES, complete or refused; progress goes to the
-    callback if given, else to a terminal progress bar."""
+def _check_rate(url_or_path: str, received: int, started: float, timeout: float, min_rate: float) -> None:
+    """Refuse a transfer that has averaged less than min_rate bytes/s since `timeout` seconds after it started."""
+    elapsed = time.monotonic() - started
+    if received < min_rate * (elapsed - timeout):
+        raise CheckpointError(f"{url_or_path}: too slow: {received} bytes in {elapsed:.1f} s; expected at least "
+                              f"{min_rate:g} bytes/s on average after the first {timeout:g} s")
+
+
+def _fetch(url_or_path: str, target: Path, timeout: float, progress: Progress | None, min_rate: float) -> None:
+    """Copy a URL or local file to target within MAX_DOWNLOAD_BYTES and the time _check_rate allows, complete or
+    refused; progress goes to the callback if given, else to a terminal progress bar."""
+    started = time.monotonic()
     source, total = _source(url_or_path, timeout)
     if total is not None and total > MAX_DOWNLOAD_BYTES:
         source.close()
@@ -88,6 +115,7 @@ def _fetch(url_or_path: str, target: Path, timeout: float, progress: Progress | 
                 bar.update(len(chunk))
                 if progress is not None:
                     progress(received, total)
+                _check_rate(url_or_path, received, started, timeout, min_rate)
     except (TimeoutError, socket.timeout):
         raise CheckpointError(f"{url_or_path}: the transfer stalled for {timeout:g} s after {received} bytes") from None
     except OSError as exc:
@@ -170,9 +198,13 @@ def _plain_name(url_or_path: str) -> str:
 
 
 def download(url_or_path: str, dest: str | Path = "checkpoints", sha256: str | None = None, overwrite: bool = False,
-             timeout: float = TIMEOUT_S, progress: Progress | None = None) -> Path:
+             timeout: float = TIMEOUT_S, progress: Progress | None = None, min_rate: float = MIN_RATE) -> Path:
     """Fetch NVIDIA's checkpoints.tar.gz (unpacked into dest) or a weights file (saved in dest), verified;
     `progress(received, total)` is called as bytes arrive (else a terminal progress bar shows them).
+
+    Time is bounded: each read waits at most `timeout` seconds, and the transfer is stopped once it averages
+    less than `min_rate` bytes/s after its first `timeout` seconds (so N bytes get at most timeout + N / min_rate
+    seconds, plus one read). Redirects are followed to http(s) URLs only.
 
     Work happens in a temporary folder inside dest that is removed whatever happens (Ctrl-C included); an
     existing file or folder of the same name is kept unless overwrite=True. Returns dest, or the weights file.
@@ -185,7 +217,7 @@ def download(url_or_path: str, dest: str | Path = "checkpoints", sha256: str | N
     work = Path(tempfile.mkdtemp(prefix=".download-", dir=dest))
     try:
         fetched = work / name
-        _fetch(url_or_path, fetched, timeout, progress)
+        _fetch(url_or_path, fetched, timeout, progress, min_rate)
         if sha256 and (actual := _sha256(fetched)) != sha256.lower():
             raise CheckpointError(f"checksum mismatch for {name}: expected sha256 {sha256}, found {actual}")
         if _is_tar(fetched):

@@ -49,11 +49,35 @@ def make_archive(path: Path, members: dict[str, bytes], links: dict[str, tuple[b
 
 
 class Handler(QuietFiles):
-    """Serves the test's folder, plus /hang (answers late), /short (sends less than announced), /trickle (slow)."""
+    """Serves the test's folder, plus /hang (answers late), /short (sends less than announced), /trickle (slow),
+    /drip (a byte every 50 ms, never idle long), /redirect-ftp, and /superscript/NAME (NAME with Content-Length '²')."""
 
     def do_GET(self):
         if self.path == "/hang":
             time.sleep(2)
+        elif self.path == "/drip":
+            self.send_response(200)
+            self.end_headers()
+            try:
+                for _ in range(100):
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(0.05)
+            except OSError:  # the client gave up
+                pass
+            return
+        elif self.path == "/redirect-ftp":
+            self.send_response(302)
+            self.send_header("Location", "ftp://127.0.0.1:1/checkpoints.tar.gz")
+            self.end_headers()
+            return
+        elif self.path.startswith("/superscript/"):
+            data = (Path(self.directory) / self.path.removeprefix("/superscript/")).read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Length", "\u00b2")  # str.isdigit() says True; int() refuses it
+            self.end_headers()
+            self.wfile.write(data)
+            return
         elif self.path in ("/short", "/trickle"):
             self.send_response(200)
             self.send_header("Content-Length", str(10 << 20))
@@ -88,6 +112,30 @@ def test_a_server_that_does_not_answer_times_out(served, tmp_path):
     with pytest.raises(CheckpointError, match=r"no answer within 0\.5 s|stalled for 0\.5 s"):
         download(f"{url}/hang", tmp_path / "dest", timeout=0.5)
     assert time.perf_counter() - start < 1.9 and fingerprint(tmp_path / "dest") == {}
+
+
+def test_a_trickle_is_stopped_once_it_averages_less_than_min_rate(served, tmp_path):
+    _, url = served
+    start = time.perf_counter()
+    with pytest.raises(CheckpointError, match=r"/drip: too slow: \d+ bytes in [\d.]+ s; expected at least 1000 "
+                                              r"bytes/s on average after the first 0\.3 s"):
+        download(f"{url}/drip", tmp_path / "dest", timeout=0.3, min_rate=1000)
+    assert time.perf_counter() - start < 1.5 and fingerprint(tmp_path / "dest") == {}
+
+
+def test_a_redirect_to_another_scheme_is_refused(served, tmp_path):
+    _, url = served
+    with pytest.raises(CheckpointError, match=r"/redirect-ftp: the server redirected to "
+                                              r"'ftp://127\.0\.0\.1:1/checkpoints\.tar\.gz'; expected an http\(s\) URL"):
+        download(f"{url}/redirect-ftp", tmp_path / "dest")
+    assert fingerprint(tmp_path / "dest") == {}
+
+
+def test_a_content_length_that_is_not_a_decimal_number_is_ignored(served, tmp_path):
+    root, url = served
+    (root / "latest_net_G.pth").write_bytes(weights_bytes())
+    saved = download(f"{url}/superscript/latest_net_G.pth", tmp_path / "dest")
+    assert saved.read_bytes() == (root / "latest_net_G.pth").read_bytes()
 
 
 def test_a_transfer_that_ends_early_is_a_clear_error(served, tmp_path):
