@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageError
 
@@ -20,12 +20,28 @@ WIDE_GREY_MODES = ("I;16", "I;16B", "I;16L", "I")  # 16-bit greys (and Pillow's 
 DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error, IndexError, TypeError)
 
 Source = str | Path | BinaryIO | bytes
+TURNED = (5, 6, 7, 8)  # EXIF orientations that swap width and height
+
+
+def _orientation(image: Image.Image) -> int:
+    """The EXIF orientation (1..8; 1 when none) an opened image's header gives, read without decoding pixels."""
+    if image.format == "PNG" and "exif" not in image.info:
+        return 1  # Pillow would decode the pixels to look for an eXIf chunk after them
+    try:
+        orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
+    except DECODE_ERRORS:
+        return 1
+    return orientation if orientation in range(1, 9) else 1
 
 
 def open_image(source: Source, what: str = "image", max_pixels: int = MAX_PIXELS, decode: bool = True,
                formats: tuple[str, ...] = FORMATS) -> Image.Image:
     """Open an image in one of `formats` of at most max_pixels and decode it fully (with decode False, only its
-    header: the caller closes it), or raise ImageError saying why not."""
+    header: the caller closes it), or raise ImageError saying why not.
+
+    The image is as a viewer shows it: an EXIF orientation in its header (a phone photo's) is applied, to photos,
+    sketches and label maps alike, so a map drawn over a photo as shown fits it. A header-only image whose
+    orientation swaps its sides is decoded too, so that .size is always the size as shown."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         source = io.BytesIO(bytes(source))
     try:
@@ -40,7 +56,8 @@ def open_image(source: Source, what: str = "image", max_pixels: int = MAX_PIXELS
         raise ImageError(f"not a readable image: expected a {what} in {'/'.join(formats)}, found none of them") from None
     except DECODE_ERRORS as exc:
         raise ImageError(f"not a readable image: expected a {what} in {'/'.join(formats)}, found damage: {exc}") from None
-    width, height = image.size
+    orientation = _orientation(image)
+    width, height = image.size[::-1] if orientation in TURNED else image.size  # as shown; the pixel count is the same
     if width * height > max_pixels:
         side = int(max_pixels**0.5)
         raise ImageError(
@@ -49,10 +66,12 @@ def open_image(source: Source, what: str = "image", max_pixels: int = MAX_PIXELS
         )
     if width == 0 or height == 0:
         raise ImageError(f"{what} is empty ({width}×{height})")
-    if not decode:
+    if not decode and orientation not in TURNED:
         return image
     try:
         image.load()
+        if orientation != 1:
+            ImageOps.exif_transpose(image, in_place=True)
     except DECODE_ERRORS as exc:
         raise ImageError(f"{what} ({image.format}, {width}×{height}) is damaged or truncated: {exc}") from None
     return image

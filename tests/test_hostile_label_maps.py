@@ -11,10 +11,10 @@ import pytest
 from helpers import ROOT
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from PIL import Image, ImageDraw
+from PIL import ExifTags, Image, ImageDraw
 
 from gaugan.errors import ImageError, InputError, LabelMapError
-from gaugan.images import MAX_PIXELS, read_photo
+from gaugan.images import MAX_PIXELS, open_image, read_photo
 from gaugan.labelmaps import label_map_png, read_instance_map, read_label_map
 from label_colors import PALETTES
 
@@ -226,3 +226,44 @@ def test_instance_maps_of_8_and_16_bits_are_read_and_others_refused():
     assert read_instance_map(png(np.full((4, 4), 7, np.uint8))).max() == 7
     with pytest.raises(LabelMapError, match="instance map has mode RGB; expected greyscale ids"):
         read_instance_map(png(np.zeros((4, 4, 3), np.uint8)))
+
+
+def turned(array: np.ndarray, fmt: str, orientation: int = 6) -> bytes:
+    """An image stored as array whose EXIF says how to show it (6: turned a quarter clockwise, as a phone does)."""
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = orientation
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format=fmt, exif=exif)
+    return buffer.getvalue()
+
+
+def halves(left: tuple[int, int, int], right: tuple[int, int, int]) -> np.ndarray:
+    """100×200 stored pixels: the left half one colour, the right half another."""
+    array = np.zeros((100, 200, 3), np.uint8)
+    array[:, :100], array[:, 100:] = left, right
+    return array
+
+
+def test_a_phone_photos_exif_orientation_is_applied():
+    data = turned(halves((255, 0, 0), (0, 0, 255)), "JPEG")
+    photo = np.asarray(read_photo(data)).astype(int)
+    assert photo.shape == (200, 100, 3), "shown as a viewer shows it: portrait"
+    assert photo[:90, :, 0].min() > 200 and photo[110:, :, 2].min() > 200, "the stored left half is on top"
+    assert open_image(data, "sketch").format == "JPEG"
+    with open_image(data, "photo", decode=False) as header_only:
+        assert header_only.size == (100, 200), "a header-only read gives the size as shown too"
+
+
+def test_a_label_maps_exif_orientation_is_applied_like_its_photos():
+    water, sky = (label.rgb for label in LAND[:2])
+    ids = read_label_map(turned(halves(water, sky), "PNG"), LAND)
+    assert ids.shape == (200, 100)
+    assert (ids[:100] == LAND[0].id).all() and (ids[100:] == LAND[1].id).all()
+
+
+@pytest.mark.parametrize("orientation, shown", [(6, "100×200"), (3, "200×100")])
+def test_the_pixel_limit_applies_to_the_size_as_shown(orientation, shown):
+    data = turned(halves((0, 0, 0), (255, 255, 255)), "JPEG", orientation)
+    assert open_image(data, max_pixels=20_000).size == tuple(int(n) for n in shown.split("×"))
+    with pytest.raises(ImageError, match=f"photo is {shown} = 20000 pixels; at most 19999"):
+        open_image(data, "photo", max_pixels=19_999, decode=False)
