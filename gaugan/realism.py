@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 from scipy import linalg
 
-from .data.photos import read_manifest
+from .data.photos import open_photo, read_manifest
 from .data.texture_bank import is_held_out
 from .errors import InputError
 from .imagenet import REALISM_NETWORK, ImageNetFeatures
@@ -29,15 +29,14 @@ def held_out_crops(photo_dir: str | Path, size: int = 256) -> tuple[list[np.ndar
     for entry in sorted(read_manifest(photo_dir), key=lambda e: e["id"]):
         if not is_held_out(entry["id"]):
             continue
-        with Image.open(Path(photo_dir) / entry["file"]) as photo:
-            photo = photo.convert("RGB")
-            for height in CROP_HEIGHTS:
-                width = round(photo.width * height / photo.height)
-                scaled = np.asarray(photo.resize((width, height), Image.Resampling.LANCZOS))
-                for x in np.linspace(0, width - size, 3).astype(int):
-                    y = (height - size) // 2
-                    crops.append(scaled[y:y + size, x:x + size])
-                    ids.append(entry["id"])
+        photo = open_photo(photo_dir, entry)
+        for height in CROP_HEIGHTS:
+            width = round(photo.width * height / photo.height)
+            scaled = np.asarray(photo.resize((width, height), Image.Resampling.LANCZOS))
+            for x in np.linspace(0, width - size, 3).astype(int):
+                y = (height - size) // 2
+                crops.append(scaled[y:y + size, x:x + size])
+                ids.append(entry["id"])
     if len(set(ids)) < 2:  # the floor compares two disjoint halves of them
         raise InputError(f"the realism figures need at least two held-out photographs in {photo_dir} (one photo in "
                          f"five is held out, by its name: `gaugan data photos` fetches them); found {len(set(ids))}")

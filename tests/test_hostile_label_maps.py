@@ -86,14 +86,28 @@ def test_a_map_above_the_pixel_limit_is_refused_before_decoding(tmp_path):
     assert measured["extra_mib"] < 20, measured
 
 
-def test_a_decompression_bomb_header_is_refused_without_decoding():
-    # A valid PNG header claiming 100000×100000 pixels with no image data behind it.
+def bomb_header_png(side: int = 100_000) -> bytes:
+    """A valid PNG header claiming side×side pixels with no image data behind it."""
     def chunk(kind: bytes, body: bytes) -> bytes:
         return len(body).to_bytes(4, "big") + kind + body + zlib.crc32(kind + body).to_bytes(4, "big")
-    header = chunk(b"IHDR", (100_000).to_bytes(4, "big") * 2 + bytes([8, 2, 0, 0, 0]))
-    data = b"\x89PNG\r\n\x1a\n" + header + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b"")
+    header = chunk(b"IHDR", side.to_bytes(4, "big") * 2 + bytes([8, 2, 0, 0, 0]))
+    return b"\x89PNG\r\n\x1a\n" + header + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b"")
+
+
+def test_a_decompression_bomb_header_is_refused_without_decoding():
     with pytest.raises(ImageError, match=r"^label map is far larger than the 4194304 pixels \(2048×2048\) accepted"):
-        read_label_map(data, LAND)
+        read_label_map(bomb_header_png(), LAND)
+
+
+def test_held_out_photos_for_the_realism_figures_are_decoded_within_the_limits(tmp_path):
+    from gaugan.data.texture_bank import is_held_out
+    from gaugan.realism import held_out_crops
+
+    pid = next(f"p{i}" for i in range(100) if is_held_out(f"p{i}"))
+    (tmp_path / f"{pid}.png").write_bytes(bomb_header_png())
+    (tmp_path / "manifest.json").write_text(json.dumps([{"id": pid, "file": f"{pid}.png"}]))
+    with pytest.raises(ImageError, match=rf"{pid}\.png: photo is far larger than the 16777216 pixels"):
+        held_out_crops(tmp_path)
 
 
 def test_a_truncated_png_is_a_clear_error():
