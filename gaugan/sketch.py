@@ -123,7 +123,8 @@ def _check_network_card(card: dict) -> None:
         raise CheckpointError(f"classes must be a list of class names, found {_shown(classes)}")
     most = network.get("num_classes", 0) if network["type"] == "conditional" else 0
     if len(classes) > most:
-        expected = f"at most {most} names (one per class)" if most else f"empty (a {network['type']} network takes no class)"
+        expected = (f"at most {most} names (one per class)" if most
+                    else f"empty (a {network['type']} network takes no class)")
         raise CheckpointError(f"classes must be {expected}, found {_shown(classes)}")
     names = [plain_text(name, f"classes[{i}]") for i, name in enumerate(classes)]
     if len(set(names)) < len(names):

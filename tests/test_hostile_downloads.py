@@ -50,7 +50,8 @@ def make_archive(path: Path, members: dict[str, bytes], links: dict[str, tuple[b
 
 class Handler(QuietFiles):
     """Serves the test's folder, plus /hang (answers late), /short (sends less than announced), /trickle (slow),
-    /drip (a byte every 50 ms, never idle long), /redirect-ftp, and /superscript/NAME (NAME with Content-Length '²')."""
+    /drip (a byte every 50 ms, never idle long), /redirect-ftp, and /superscript/NAME (NAME, with Content-Length
+    '²')."""
 
     def do_GET(self):
         if self.path == "/hang":
@@ -125,8 +126,8 @@ def test_a_trickle_is_stopped_once_it_averages_less_than_min_rate(served, tmp_pa
 
 def test_a_redirect_to_another_scheme_is_refused(served, tmp_path):
     _, url = served
-    with pytest.raises(CheckpointError, match=r"/redirect-ftp: the server redirected to "
-                                              r"'ftp://127\.0\.0\.1:1/checkpoints\.tar\.gz'; expected an http\(s\) URL"):
+    with pytest.raises(CheckpointError, match=r"/redirect-ftp: the server redirected to 'ftp://127\.0\.0\.1:1/"
+                                              r"checkpoints\.tar\.gz'; expected an http\(s\) URL"):
         download(f"{url}/redirect-ftp", tmp_path / "dest")
     assert fingerprint(tmp_path / "dest") == {}
 

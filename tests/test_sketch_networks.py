@@ -162,8 +162,10 @@ def test_spade_weights_are_refused_with_the_keys(tmp_path):
     (lambda card: {**card, "network": {**card["network"], "colour": 1}}, "does not take"),
     (lambda card: {**card, "input_size": 10**6}, "input_size must be an integer in 1..2048, found 1000000"),
     (lambda card: {**card, "input_size": 192}, "input_size must be a multiple of 128 up to 2048, found 192"),
-    (lambda card: {**card, "input_size": "abc"}, 'model.json: input_size must be an integer in 1..2048, found str "abc"'),
-    (lambda card: {**card, "input_size": float("inf")}, "input_size must be an integer in 1..2048, found float Infinity"),
+    (lambda card: {**card, "input_size": "abc"}, 'model.json: input_size must be an integer in 1..2048, found str '
+                                                 '"abc"'),
+    (lambda card: {**card, "input_size": float("inf")}, "input_size must be an integer in 1..2048, found float "
+                                                        "Infinity"),
     (lambda card: {**card, "input_size": [256]}, r"input_size must be an integer in 1..2048, found list \[256\]"),
     (lambda card: {**card, "network": {**card["network"], "ngf": -5}}, "model.json: network.ngf must be an integer in "
                                                                       "1..1024, found -5"),
