@@ -85,6 +85,32 @@ export default function({ data }) {
 """
 _undo_keys = st.components.v2.component("gaugan_undo_keys", js=_UNDO_KEYS_JS, isolate_styles=False)
 
+# The canvas's toolbar waits unseen, but clickable, over the canvas's top right corner until the pointer has rested
+# on the canvas, so a stroke begun there was lost. This style, put into each canvas's shadow root, keeps the
+# toolbar above the canvas at all times and lets clicks through while it is unseen.
+_TOOLBAR_JS = """
+const STYLE = `.dc-toolbar { top: -2.65rem; pointer-events: none; }
+.dc-root:hover > .dc-toolbar, .dc-toolbar:focus-within, .dc-toolbar[data-pinned=true] { pointer-events: auto; }`;
+export default function({ data }) {
+  const restyle = () => {
+    for (const host of document.querySelectorAll(`[class*="st-key-${data.canvas}"] [data-testid="stBidiComponentIsolated"]`)) {
+      const root = host.shadowRoot;
+      if (root && !root.getElementById("gaugan-toolbar")) {
+        const style = document.createElement("style");
+        style.id = "gaugan-toolbar";
+        style.textContent = STYLE;
+        root.appendChild(style);
+      }
+    }
+  };
+  restyle();
+  const observer = new MutationObserver(restyle);
+  observer.observe(document.body, { childList: true, subtree: true });
+  return () => observer.disconnect();
+}
+"""
+_toolbar = st.components.v2.component("gaugan_canvas_toolbar", js=_TOOLBAR_JS, isolate_styles=False)
+
 
 def is_seed(value: object) -> bool:
     """Whether value is a seed the seed boxes take: a whole number from 0 to MAX_SEED."""
@@ -228,8 +254,10 @@ def fitted_width(chosen: int, available: int | None) -> int:
 
 
 def undo_shortcuts(canvas_key_prefix: str) -> None:
-    """Ctrl+Z / Ctrl+Shift+Z (or Ctrl+Y) undo and redo strokes on the canvas whose key starts with the prefix."""
+    """Ctrl+Z / Ctrl+Shift+Z (or Ctrl+Y) undo and redo strokes on the canvas whose key starts with the prefix; its
+    toolbar kept off the canvas."""
     _undo_keys(key=f"undo_keys_{canvas_key_prefix}", data={"canvas": canvas_key_prefix}, width="stretch", height=0)
+    _toolbar(key=f"toolbar_{canvas_key_prefix}", data={"canvas": canvas_key_prefix}, width="stretch", height=0)
 
 
 def _size_text(n: int) -> str:

@@ -123,6 +123,17 @@ def test_an_uploaded_map_keeps_its_shape_on_the_canvas_and_in_the_photo(url, tmp
         assert np.array_equal(drawn, fit_label_map(ids, drawn.shape)) and photo.size == drawn.shape[::-1]
 
 
+def test_a_stroke_from_the_canvas_top_right_corner_paints(url):
+    with browser_page() as page:
+        open_page(page, url)
+        width = page.locator(CANVAS).bounding_box()["width"]
+        choose_label(page, "sky-other")  # the pointer comes from a chip, straight to the corner the toolbar sits over
+        choose_label(page, "mountain")
+        paint(page, [(width - 12, 12), (width - 90, 14), (width - 160, 16)])
+        drawn = label_map(page)
+        assert (drawn[:30, -170:] == MOUNTAIN).sum() > 500, "the hidden toolbar does not take the stroke"
+
+
 def test_ctrl_z_undoes_and_ctrl_shift_z_redoes_a_stroke(url):
     with browser_page() as page:
         open_page(page, url)
