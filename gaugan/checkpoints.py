@@ -63,7 +63,7 @@ def _check_tensor(path: Path, key: str, value: torch.Tensor) -> None:
                               "expected floating-point weights")
 
 
-def _load_failure(exc: Exception, path: Path) -> str:
+def load_failure(exc: Exception, path: Path) -> str:
     """What torch.load's error says about the file, without its advice to load untrusted files unsafely; a zip that
     torch.save did not write (no data.pkl inside) is said to be one, rather than quoting torch's zip reader."""
     if zipfile.is_zipfile(path):
@@ -92,7 +92,7 @@ def read_state_dict(path: str | Path, notes: list[str] | None = None) -> dict[st
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError, ... depending on the damage
         raise CheckpointError(
             f"{path}: refused to load; expected a plain state_dict of tensors readable with "
-            f"weights_only=True (no code from the file runs), but loading failed: {_load_failure(exc, path)}"
+            f"weights_only=True (no code from the file runs), but loading failed: {load_failure(exc, path)}"
         ) from None
     state = _unwrap(state, path, notes)
     if not all(isinstance(k, str) for k in state):

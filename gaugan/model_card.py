@@ -37,7 +37,7 @@ class ModelCard:
 def plain_text(value: object, what: str, max_length: int = MAX_NAME_LENGTH, lines: bool = False) -> str:
     """A non-empty string of at most max_length characters without control characters (newlines if lines)."""
     if not isinstance(value, str) or not value.strip():
-        raise CheckpointError(f"{what} must be a non-empty string, found {_shown(value)}")
+        raise CheckpointError(f"{what} must be a non-empty string, found {shown_value(value)}")
     if len(value) > max_length:
         raise CheckpointError(f"{what} must be at most {max_length} characters, found {len(value)}")
     allowed = "\n\t" if lines else ""
@@ -55,14 +55,16 @@ def plain_file_name(value: object, what: str) -> str:
     return name
 
 
-def _shown(value: object) -> str:
+def shown_value(value: object) -> str:
+    """An untrusted value as an error message shows it: its type and at most 60 characters of it."""
     text = json.dumps(value) if isinstance(value, (dict, list, str, int, float, bool, type(None))) else repr(value)
     return f"{type(value).__name__} {text[:60]}{'…' if len(text) > 60 else ''}"
 
 
-def _integer(value: object, what: str, low: int, high: int) -> int:
+def checked_integer(value: object, what: str, low: int, high: int) -> int:
+    """value if it is an integer in low..high (not a bool); else CheckpointError naming what and what was found."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise CheckpointError(f"{what} must be an integer in {low}..{high}, found {_shown(value)}")
+        raise CheckpointError(f"{what} must be an integer in {low}..{high}, found {shown_value(value)}")
     if not low <= value <= high:
         raise CheckpointError(f"{what} must be an integer in {low}..{high}, found {value}")
     return value
@@ -71,7 +73,7 @@ def _integer(value: object, what: str, low: int, high: int) -> int:
 def parse_preset(data: object, what: str = "preset") -> Preset:
     """A Preset from untrusted JSON data: every field typed and bounded, no unknown fields."""
     if not isinstance(data, dict):
-        raise CheckpointError(f"{what} must be an object with the preset's fields, found {_shown(data)}")
+        raise CheckpointError(f"{what} must be an object with the preset's fields, found {shown_value(data)}")
     known = {f.name: f for f in fields(Preset)}
     unknown = sorted(set(data) - set(known))
     if unknown:
@@ -84,19 +86,19 @@ def parse_preset(data: object, what: str = "preset") -> Preset:
         kind, label = known[name].type, f"{what}.{name}"
         if kind == "bool":
             if not isinstance(value, bool):
-                raise CheckpointError(f"{label} must be true or false, found {_shown(value)}")
+                raise CheckpointError(f"{label} must be true or false, found {shown_value(value)}")
         elif kind == "int":
-            value = _integer(value, label, *PRESET_LIMITS.get(name, (0, 1 << 16)))
+            value = checked_integer(value, label, *PRESET_LIMITS.get(name, (0, 1 << 16)))
         elif kind == "float":
             low, high = PRESET_LIMITS[name]
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not low <= value <= high:
-                raise CheckpointError(f"{label} must be a number in {low}..{high}, found {_shown(value)}")
+                raise CheckpointError(f"{label} must be a number in {low}..{high}, found {shown_value(value)}")
         elif kind == "str":
             value = plain_text(value, label)
         else:  # thing_ids: tuple[int, ...]
             if not isinstance(value, list):
-                raise CheckpointError(f"{label} must be a list of label ids, found {_shown(value)}")
-            value = [_integer(v, f"{label}[{i}]", 0, 1 << 16) for i, v in enumerate(value)]
+                raise CheckpointError(f"{label} must be a list of label ids, found {shown_value(value)}")
+            value = [checked_integer(v, f"{label}[{i}]", 0, 1 << 16) for i, v in enumerate(value)]
         values[name] = value
     try:
         preset = Preset(**values)
@@ -111,21 +113,21 @@ def parse_preset(data: object, what: str = "preset") -> Preset:
 def parse_labels(data: object, preset: Preset) -> list[Label]:
     """The label table: unique integer ids within the preset's classes, unique sane names, unique 0..255 colours."""
     if not isinstance(data, list):
-        raise CheckpointError(f"labels must be a list of {{id, name, rgb}} objects, found {_shown(data)}")
+        raise CheckpointError(f"labels must be a list of {{id, name, rgb}} objects, found {shown_value(data)}")
     labels, ids, colours, names = [], {}, {}, {}
     for i, entry in enumerate(data):
         what = f"labels[{i}]"
         if not isinstance(entry, dict) or set(entry) != {"id", "name", "rgb"}:
-            raise CheckpointError(f"{what} must be an object with exactly id, name and rgb, found {_shown(entry)}")
+            raise CheckpointError(f"{what} must be an object with exactly id, name and rgb, found {shown_value(entry)}")
         label_id = entry["id"]
         if isinstance(label_id, bool) or not isinstance(label_id, int) or not preset.takes_label_id(label_id):
-            found = label_id if type(label_id) is int else _shown(label_id)
+            found = label_id if type(label_id) is int else shown_value(label_id)
             raise CheckpointError(f"{what}.id must be an integer in {preset.label_ids_text}, found {found}")
         name = plain_text(entry["name"], f"{what}.name")
         rgb = entry["rgb"]
         if not isinstance(rgb, list) or len(rgb) != 3:
-            raise CheckpointError(f"{what}.rgb must be [r, g, b], found {_shown(rgb)}")
-        rgb = tuple(_integer(c, f"{what}.rgb", 0, 255) for c in rgb)
+            raise CheckpointError(f"{what}.rgb must be [r, g, b], found {shown_value(rgb)}")
+        rgb = tuple(checked_integer(c, f"{what}.rgb", 0, 255) for c in rgb)
         for seen, key, kind in ((ids, label_id, "id"), (colours, rgb, "colour"), (names, name.strip().casefold(), "name")):
             if key in seen:
                 raise CheckpointError(f"{what} ({name!r}) repeats the {kind} {key} of {seen[key]!r}; each must be unique")
@@ -138,16 +140,16 @@ def parse_card(data: object, source: str) -> ModelCard:
     """Validate a parsed model.json; the error names the file, the field, what was expected and what was found."""
     try:
         if not isinstance(data, dict):
-            raise CheckpointError(f"expected a JSON object, found {_shown(data)}")
+            raise CheckpointError(f"expected a JSON object, found {shown_value(data)}")
         if data.get("format") != MODEL_FORMAT:
-            raise CheckpointError(f"expected format {MODEL_FORMAT!r}, found {_shown(data.get('format'))}")
+            raise CheckpointError(f"expected format {MODEL_FORMAT!r}, found {shown_value(data.get('format'))}")
         if "preset" not in data:
             raise CheckpointError("expected a 'preset' object, found none")
         preset = parse_preset(data["preset"])
         labels = parse_labels(data.get("labels", []), preset)
         files = data.get("files", {"generator": "generator.pth"})
         if not isinstance(files, dict):
-            raise CheckpointError(f"files must be an object mapping roles to file names, found {_shown(files)}")
+            raise CheckpointError(f"files must be an object mapping roles to file names, found {shown_value(files)}")
         files = {plain_text(role, "a files key"): plain_file_name(name, f"files.{role}") for role, name in files.items()}
         description = data.get("description", "")
         if description:

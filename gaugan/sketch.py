@@ -22,7 +22,7 @@ from .checkpoints import (GENERATOR_WEIGHTS, MODEL_CARD, OFFICIAL_WEIGHTS, Check
 from .errors import InputError
 from .framing import paint_unstretched
 from .images import open_image, to_rgb
-from .model_card import _integer, _shown, plain_file_name, plain_text, read_card_json
+from .model_card import checked_integer, shown_value, plain_file_name, plain_text, read_card_json
 from .networks import ClassConditionalGenerator, UnetGenerator
 from .networks.unet import unet_config_from_state
 from .pipeline import check_seed
@@ -115,20 +115,20 @@ def _check_network_card(card: dict) -> None:
     network = card["network"]
     for key, (low, high) in NETWORK_LIMITS.items():
         if key in network:
-            _integer(network[key], f"network.{key}", low, high)
+            checked_integer(network[key], f"network.{key}", low, high)
     if card.get("input_size") is not None:
-        _integer(card["input_size"], "input_size", 1, MAX_INPUT_SIZE)
+        checked_integer(card["input_size"], "input_size", 1, MAX_INPUT_SIZE)
     classes = card.get("classes", [])
     if not isinstance(classes, list):
-        raise CheckpointError(f"classes must be a list of class names, found {_shown(classes)}")
+        raise CheckpointError(f"classes must be a list of class names, found {shown_value(classes)}")
     most = network.get("num_classes", 0) if network["type"] == "conditional" else 0
     if len(classes) > most:
         expected = (f"at most {most} names (one per class)" if most
                     else f"empty (a {network['type']} network takes no class)")
-        raise CheckpointError(f"classes must be {expected}, found {_shown(classes)}")
+        raise CheckpointError(f"classes must be {expected}, found {shown_value(classes)}")
     names = [plain_text(name, f"classes[{i}]") for i, name in enumerate(classes)]
     if len(set(names)) < len(names):
-        raise CheckpointError(f"classes must be distinct names, found {_shown(classes)}")
+        raise CheckpointError(f"classes must be distinct names, found {shown_value(classes)}")
 
 
 def card_file(folder: Path, card: dict, role: str, default: str) -> Path:

@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from label_colors import PALETTES, Label
 
-from .checkpoints import _load_failure, check_model_destination, load_weights, refuse_existing, replacing, save_model
+from .checkpoints import load_failure, check_model_destination, load_weights, refuse_existing, replacing, save_model
 from .data.folder import label_entries
 from .data.registry import DATASETS, FOLDER_SHARE, open_dataset
 from .data.sketch import LANDSCAPE_SKETCH
@@ -82,7 +82,7 @@ class TrainConfig:
     log_every: int = 10
 
 
-def _shown(value: object) -> str:
+def shown_value(value: object) -> str:
     """A value from a file, short, for a message."""
     text = repr(value)
     return f"{type(value).__name__} {text[:60]}{'…' if len(text) > 60 else ''}"
@@ -99,7 +99,7 @@ def _check_option(name: str, value: object, default: object, what: str, limits: 
     if not fits:
         expected = "a finite number" if kind is float else {bool: "true or false", int: "an integer", str: "a string",
                                                             dict: "an object", list: "a list"}.get(kind, kind.__name__)
-        raise InputError(f"{what}.{name} must be {expected}, found {_shown(value)}")
+        raise InputError(f"{what}.{name} must be {expected}, found {shown_value(value)}")
     if name in limits and not limits[name][0] <= value <= limits[name][1]:
         low, high = limits[name]
         raise InputError(f"{what}.{name} must be an integer in {low}..{high}, found {value}")
@@ -109,7 +109,7 @@ def parse_run_config(data: object, what: str) -> dict:
     """The TrainConfig fields of a saved run, checked: known fields of their default's type (missing ones take the
     default), a preset and label table as model.json takes them, pix2pix options of the known names."""
     if not isinstance(data, dict):
-        raise InputError(f"{what} must be a JSON object of training options, found {_shown(data)}")
+        raise InputError(f"{what} must be a JSON object of training options, found {shown_value(data)}")
     defaults = {f.name: f.default if f.default is not MISSING else f.default_factory() for f in fields(TrainConfig)}
     unknown = sorted(str(k)[:40] for k in set(data) - set(defaults))
     if unknown:
@@ -117,7 +117,7 @@ def parse_run_config(data: object, what: str) -> dict:
     for name, value in data.items():
         _check_option(name, value, defaults[name], what)
     if data.get("model", "spade") not in ("spade", "pix2pix"):
-        raise InputError(f"{what}.model must be 'spade' or 'pix2pix', found {_shown(data['model'])}")
+        raise InputError(f"{what}.model must be 'spade' or 'pix2pix', found {shown_value(data['model'])}")
     try:
         preset = parse_preset(data.get("preset", defaults["preset"]))
         parse_labels(data.get("labels", []), preset)
@@ -137,7 +137,7 @@ def _check_weights(state: dict, path: Path) -> None:
     """Refuse module entries that are not flat dicts of tensors, and a step, time or RNG state of the wrong kind."""
     for name in (*MODULE_NAMES, "opt_g", "opt_d"):
         if name in state and not isinstance(state[name], dict):
-            raise InputError(f"{path}: {name} must be a dict, found {_shown(state[name])}")
+            raise InputError(f"{path}: {name} must be a dict, found {shown_value(state[name])}")
     for name in MODULE_NAMES:
         weights = state.get(name, {})
         if not all(isinstance(k, str) and torch.is_tensor(v) for k, v in weights.items()):
@@ -147,16 +147,16 @@ def _check_weights(state: dict, path: Path) -> None:
                          "optimiser states, or neither (a compact state)")
     step, seconds, rng = state.get("step"), state.get("wall_seconds"), state.get("rng")
     if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-        raise InputError(f"{path}: step must be an integer of at least 0, found {_shown(step)}")
+        raise InputError(f"{path}: step must be an integer of at least 0, found {shown_value(step)}")
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds < math.inf:
-        raise InputError(f"{path}: wall_seconds must be a number of at least 0, found {_shown(seconds)}")
+        raise InputError(f"{path}: wall_seconds must be a number of at least 0, found {shown_value(seconds)}")
     expected = torch.get_rng_state()
     if not torch.is_tensor(rng) or rng.dtype != expected.dtype or rng.shape != expected.shape:
-        found = f"{rng.dtype} tensor of shape {tuple(rng.shape)}" if torch.is_tensor(rng) else _shown(rng)
+        found = f"{rng.dtype} tensor of shape {tuple(rng.shape)}" if torch.is_tensor(rng) else shown_value(rng)
         raise InputError(f"{path}: rng must be torch's CPU random state (a uint8 tensor of shape "
                          f"{tuple(expected.shape)}), found {found}")
     if not isinstance(state.get("hardware", ""), str):
-        raise InputError(f"{path}: hardware must be a string, found {_shown(state['hardware'])}")
+        raise InputError(f"{path}: hardware must be a string, found {shown_value(state['hardware'])}")
 
 
 def read_run_state(run_dir: str | Path) -> tuple[dict, dict]:
@@ -170,9 +170,9 @@ def read_run_state(run_dir: str | Path) -> tuple[dict, dict]:
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError, ... depending on the damage
         raise InputError(f"{path}: refused to load; expected a training state saved by `gaugan train` (read with "
                          f"weights_only=True: no code from the file runs), but loading failed: "
-                         f"{_load_failure(exc, path)}") from None
+                         f"{load_failure(exc, path)}") from None
     if not isinstance(state, dict) or not isinstance(state.get("config"), str):
-        found = f"a dict with keys {sorted(map(str, state))[:8]}" if isinstance(state, dict) else _shown(state)
+        found = f"a dict with keys {sorted(map(str, state))[:8]}" if isinstance(state, dict) else shown_value(state)
         raise InputError(f"{path}: expected a training state (a dict with the run's options as a JSON 'config' "
                          f"string, weights, step and rng), found {found}")
     try:
