@@ -325,9 +325,11 @@ def test_a_drawn_sketch_is_read_painted_and_opened_for_editing(checkpoints):
         pick(page, "Model", "landscape-sketch-reader")
         sketch_canvas_settled(page)
         stroke(page, [(5, 170), (130, 165), (380, 170)], SKETCH_CANVAS)  # a horizon
-        stroke(page, [(20, 160), (120, 60), (220, 160)], SKETCH_CANVAS)  # a mountain on it
         page.wait_for_function("sel => { const i = document.querySelector(sel); return i && i.complete && "
                                "i.naturalWidth > 0; }", arg=RESULT, timeout=60_000)
+        before = result_src(page)  # the mountain once the horizon's photo is there (this tests reading, not speed)
+        stroke(page, [(20, 160), (120, 60), (220, 160)], SKETCH_CANVAS)  # a mountain on it
+        wait_new_result(page, before)
         page.get_by_text("What the model read").click()
         page.get_by_role("button", name="Edit these regions with landscape").click()
         page.wait_for_selector(CANVAS, timeout=60_000)
