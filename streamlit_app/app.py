@@ -57,7 +57,7 @@ STACKED_WIDTH = 640  # Streamlit stacks columns in windows at most this wide (CS
 NOTICE_SECONDS = 3.0  # a notice goes with the first run that starts this long after it was last shown
 STORAGE_NAME = "gaugan-drawing"  # the browser's localStorage entry that keeps the drawing across reloads
 BROWSER_COPY = "browser_copy"  # the key of the component that reads and writes it
-MODEL_BOX = "model_box"  # the Model select-box's key (state.model holds the page's model)
+MODEL_BOX = "model_box"  # the Model select-box's key, numbered (state.model holds the page's model)
 SAVED_SETTINGS = {"seed": is_seed, "sketch_seed": is_seed,  # the settings kept with the drawing: what each takes
                   "canvas_size": is_one_of(CANVAS_SIZES), "sketch_canvas_size": is_one_of(CANVAS_SIZES),
                   "tool": is_one_of(TOOLS), "sketch_tool": is_one_of(sketch_mode.TOOLS)}
@@ -146,7 +146,7 @@ def init_state() -> None:
 def switch_model(models: dict[str, Path], box: str) -> None:
     """A model picked in the select-box: the last model error goes; the canvas that leaves the page (the label
     map's for sketch mode, the sketch's for the label-map page) keeps its strokes in its base."""
-    if box != widget_key(MODEL_BOX):  # a late value from a box that renew_widgets replaced
+    if box != model_box_key():  # a late value from a box that choose_model replaced
         return
     state.model = state[box]
     state.model_error = None
@@ -250,14 +250,22 @@ def model_box(models: dict[str, Path]) -> None:
     """The page title and the Model select-box, in both page modes."""
     st.sidebar.title("GauGAN")
     names = list(models)
-    st.sidebar.selectbox("Model", names, index=names.index(state.model), key=widget_key(MODEL_BOX),
-                         on_change=switch_model, args=(models, widget_key(MODEL_BOX)),
+    st.sidebar.selectbox("Model", names, index=names.index(state.model), key=model_box_key(),
+                         on_change=switch_model, args=(models, model_box_key()),
                          help=f"The shipped models and every checkpoint folder in {plain(CHECKPOINTS)}.")
 
 
+def model_box_key() -> str:
+    """The Model box's key: a new one whenever the page, not the user, changes the model (choose_model)."""
+    return f"{MODEL_BOX}_{state.get('model_box_generation', 0)}"
+
+
 def choose_model(name: str) -> None:
-    """Make name the page's model, in the select-box too (before the box is drawn: in a callback or at the top)."""
-    state.model = state[widget_key(MODEL_BOX)] = name
+    """Make name the page's model, shown by a new Model box: a value the browser sends for the old box before it
+    has shown the new one is then ignored (it would win over one set in session state, and switch back)."""
+    if state.get("model") != name:
+        state.model_box_generation = state.get("model_box_generation", 0) + 1
+    state.model = name
 
 
 def sidebar(models: dict[str, Path], name: str, model: GauGAN) -> Controls:

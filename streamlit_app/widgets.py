@@ -138,15 +138,14 @@ def sentence(text: object) -> str:
 
 
 def widget_key(key: str) -> str:
-    """The key of the widget holding a kept setting or the model: the bare key until renew_widgets(), a new one
-    after each call, so the browser cannot send back a value the page has just replaced."""
+    """The key of the widget holding a kept setting: the bare key until renew_widgets(), a new one after each call,
+    so the browser cannot send back a value the page has just replaced."""
     generation = st.session_state.get("widget_generation", 0)
     return f"{key}_v{generation}" if generation else key
 
 
 def renew_widgets() -> None:
-    """Fresh widgets for the kept settings and the model from this run on; they take their values from session
-    state. (A widget's value the browser sends wins over one the script set while the browser had not yet shown it,
+    """Fresh widgets for the kept settings from this run on; they take their values from session state. (A widget's value the browser sends wins over one the script set while the browser had not yet shown it,
     as happens when a restore races the page's first reruns.)"""
     st.session_state.widget_generation = st.session_state.get("widget_generation", 0) + 1
 

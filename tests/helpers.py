@@ -161,3 +161,8 @@ def texts(at) -> str:
     """The messages on the page as a reader sees them (Markdown escapes and bold marks removed)."""
     raw = " | ".join(str(e.value) for kind in ("error", "info", "warning", "caption") for e in at.get(kind))
     return unescaped(raw.replace("**", ""))
+
+
+def model_box(at):
+    """The page's Model select-box under AppTest (its key is numbered)."""
+    return next(box for box in at.selectbox if box.label == "Model")

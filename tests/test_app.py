@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import streamlit as st
 import torch
-from helpers import ROOT, SHARED, QuietFiles, local_server, make_tiny_model, official_archive, texts, unescaped
+from helpers import (ROOT, SHARED, QuietFiles, local_server, make_tiny_model, model_box, official_archive, texts,
+                     unescaped)
 from PIL import Image
 from skimage import data as photos
 from streamlit.testing.v1 import AppTest
@@ -88,7 +89,7 @@ def test_painting_generates_an_image(app):
 def test_switching_models_remaps_the_drawing_by_name(app):
     app.session_state["canvas_0"] = strokes(("sea", (200, SIZE, 0, SIZE)), ("clouds", (20, 80, 20, 200)))
     app.run()
-    app.selectbox(key="model_box").select("ade20k_pretrained").run()
+    model_box(app).select("ade20k_pretrained").run()
     assert not app.exception, app.exception
     labels = app.session_state["current_labels"]
     assert (labels[250:] == ADE["sea"]).all()
@@ -187,12 +188,12 @@ def test_broken_checkpoint_is_reported_and_the_drawing_stays(app):
     app.session_state["canvas_0"] = strokes(("tree", (10, 60, 10, 60)))
     app.run()
     before = app.session_state["current_labels"].copy()
-    app.selectbox(key="model_box").select("broken_pretrained").run()
+    model_box(app).select("broken_pretrained").run()
     assert not app.exception
     message = texts(app)
     assert "Could not load model broken_pretrained" in message and "Using landscape instead" in message
     assert re.search(r"\w\. Using landscape instead", message), "the error's sentence ends before the next one"
-    assert app.selectbox(key="model_box").value == "landscape", "the select-box shows the model in use"
+    assert model_box(app).value == "landscape", "the select-box shows the model in use"
     assert np.array_equal(app.session_state["current_labels"], before)
     assert len(app.main.get("image")) == 1
 
@@ -206,7 +207,7 @@ def test_shipped_models_are_listed_beside_another_checkpoints_folder(tmp_path, m
     broken_model(tmp_path / "aaa")  # sorts before every shipped model
     app = page_on(tmp_path, monkeypatch).run()
     assert not app.exception and not app.error, app.exception or texts(app)
-    box = app.selectbox(key="model_box")
+    box = model_box(app)
     assert box.value == "landscape" and box.options[0] == "landscape", "the shipped landscape model is the default"
     assert {"aaa", "landscape-sketch"} <= set(box.options)
 
@@ -220,13 +221,13 @@ def test_a_broken_model_in_use_falls_back_and_the_page_stays(tmp_path, monkeypat
     assert not app.exception, app.exception
     assert "Could not load model landscape: " in texts(app) and "model.json is not valid" in texts(app)
     assert "Using tiny instead; your drawing is kept." in texts(app)
-    assert app.selectbox(key="model_box").value == "tiny" and "Unpainted area" in [s.label for s in app.selectbox]
+    assert model_box(app).value == "tiny" and "Unpainted area" in [s.label for s in app.selectbox]
     drawn = app.session_state["current_labels"].copy()
     assert (drawn[10:60, 10:60] == LAND["tree"].id).all()
     app.run()
     assert "Could not load model landscape" in texts(app), "the error stays"
-    app.selectbox(key="model_box").select("landscape").run()
-    assert "Could not load model landscape" in texts(app) and app.selectbox(key="model_box").value == "tiny"
+    model_box(app).select("landscape").run()
+    assert "Could not load model landscape" in texts(app) and model_box(app).value == "tiny"
     assert np.array_equal(app.session_state["current_labels"], drawn), "the drawing is kept"
 
 
@@ -235,7 +236,7 @@ def test_with_no_model_that_loads_the_model_box_stays(tmp_path, monkeypatch):
     app = page_on(tmp_path, monkeypatch).run()
     assert not app.exception, app.exception
     assert "Could not load model landscape" in texts(app) and "No other model loads either" in texts(app)
-    app.selectbox(key="model_box").select("landscape-sketch").run()
+    model_box(app).select("landscape-sketch").run()
     assert not app.exception and "Pen width" in [s.label for s in app.slider]
 
 
@@ -254,9 +255,9 @@ def test_settings_and_drawing_survive_a_visit_to_sketch_mode(app):
                                           app.radio(key="tool"), app.toggle(key="live_landscape"))}
     drawn = app.session_state["current_labels"].copy()
     assert drawn.shape == (320, 320) and (drawn == LAND["tree"].id).any()
-    app.selectbox(key="model_box").select("landscape-sketch").run()
+    model_box(app).select("landscape-sketch").run()
     assert "Pen width" in [s.label for s in app.slider]
-    app.selectbox(key="model_box").select("landscape").run()
+    model_box(app).select("landscape").run()
     assert not app.exception, app.exception
     assert {key: app.session_state[key] for key in settings} == settings
     assert np.array_equal(app.session_state["current_labels"], drawn), "the drawing comes back as it was"
@@ -322,8 +323,8 @@ def test_a_style_photo_survives_a_visit_to_sketch_mode_until_dropped(app):
     style_uploader(app).set_value(("holiday.png", png(photo), "image/png")).run()
     styled = app.session_state["last_image"]
     assert styled != unstyled
-    app.selectbox(key="model_box").select("landscape-sketch").run()
-    app.selectbox(key="model_box").select("landscape").run()
+    model_box(app).select("landscape-sketch").run()
+    model_box(app).select("landscape").run()
     assert not app.exception and not app.error, app.exception or texts(app)
     assert style_uploader(app).value is None, "a file uploader comes back empty"
     assert app.session_state["last_image"] == styled, "the photo is still the style"
@@ -388,8 +389,8 @@ def test_chosen_label_survives_a_model_switch(app):
     app.run()
     app.button(key=f"chip_{LAND['river'].id}").click().run()
     assert app.session_state["chosen_labels"]["landscape"] == LAND["river"].id
-    app.selectbox(key="model_box").select("ade20k_pretrained").run()
-    app.selectbox(key="model_box").select("landscape").run()
+    model_box(app).select("ade20k_pretrained").run()
+    model_box(app).select("landscape").run()
     assert not app.exception, app.exception
     assert app.session_state["chosen_labels"]["landscape"] == LAND["river"].id
 
@@ -517,7 +518,7 @@ def test_text_from_a_model_folder_is_shown_as_text(app, checkpoints):
     (hostile / "model.json").write_text(json.dumps(card))
     try:
         app.run()
-        app.selectbox(key="model_box").select("hostile").run()
+        model_box(app).select("hostile").run()
         assert not app.exception, app.exception
         chip = app.button(key="chip_0").proto.label
         assert chip == "\\!\\[sky\\]\\(http\\:\u200b//127\\.0\\.0\\.1\\:9/s\\.png\\)", "Markdown in a label name is escaped"
@@ -553,7 +554,7 @@ def test_nvidia_models_download_after_the_licence(app, checkpoints, archive_serv
         nvidia_download(app, archive_server + "/checkpoints.tar.gz")
         assert not app.exception, app.exception
         assert "Unpacked into" in texts(app) and "tiny_pretrained" in texts(app)
-        assert "tiny_pretrained" in app.selectbox(key="model_box").options
+        assert "tiny_pretrained" in model_box(app).options
     finally:
         shutil.rmtree(checkpoints / "tiny_pretrained", ignore_errors=True)
 
@@ -620,10 +621,10 @@ def test_a_model_whose_palette_clashes_is_refused_by_name(app, checkpoints):
     (clash / "model.json").write_text(json.dumps(card))
     try:
         app.run()
-        app.selectbox(key="model_box").select("clash").run()
+        model_box(app).select("clash").run()
         assert not app.exception, app.exception
         assert "Could not load model clash: invalid palette: colours of 0 'sky-other'" in texts(app)
-        assert app.selectbox(key="model_box").value == "landscape"
+        assert model_box(app).value == "landscape"
     finally:
         shutil.rmtree(clash)
 

@@ -11,7 +11,7 @@ import pytest
 import streamlit as st
 from browser import (CANVAS, RESULT, browser_page, label_map, message, open_page, open_sidebar, paint, pick, result_src,
                      stroke, streamlit_server, wait_idle, wait_new_result)
-from helpers import ROOT, texts, unescaped
+from helpers import ROOT, model_box, texts, unescaped
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -50,7 +50,7 @@ def test_sketch_model_switches_the_page_to_sketch_mode(checkpoints, monkeypatch)
     st.cache_data.clear()
     at = AppTest.from_file(APP, default_timeout=120).run()
     assert [s.label for s in at.selectbox if s.label == "Unpainted area"], "the SPADE model shows its label controls"
-    at.selectbox(key="model_box").select("landscape-sketch").run()
+    model_box(at).select("landscape-sketch").run()
     assert not at.exception
     assert "Unpainted area" not in [s.label for s in at.selectbox] and "Pen width" in [s.label for s in at.slider]
     assert [r.options for r in at.radio if r.label == "Tool"] == [["Pen", "Eraser"]]
@@ -64,8 +64,8 @@ def test_sketch_model_switches_the_page_to_sketch_mode(checkpoints, monkeypatch)
     at.slider(key="sketch_width_Eraser").set_value(25)
     at.selectbox(key="sketch_canvas_size").select("Small (320 px)")
     at.run()
-    at.selectbox(key="model_box").select("landscape").run()
-    at.selectbox(key="model_box").select("landscape-sketch").run()
+    model_box(at).select("landscape").run()
+    model_box(at).select("landscape-sketch").run()
     assert not at.exception, at.exception
     assert (at.radio(key="sketch_tool").value, at.slider(key="sketch_width_Eraser").value,
             at.selectbox(key="sketch_canvas_size").value) == ("Eraser", 25, "Small (320 px)"), "settings are kept"
@@ -77,7 +77,7 @@ def sketch_page(checkpoints, monkeypatch, model: str = "landscape-sketch") -> Ap
     st.cache_resource.clear()
     st.cache_data.clear()
     at = AppTest.from_file(APP, default_timeout=120).run()
-    at.selectbox(key="model_box").select(model).run()
+    model_box(at).select(model).run()
     at.session_state["sketch_canvas_0"] = drawing_value()
     return at.run()
 
@@ -96,9 +96,9 @@ def shown_photo(at) -> str:
 def test_a_sketch_survives_a_visit_to_the_label_map_page(checkpoints, monkeypatch):
     at = sketch_page(checkpoints, monkeypatch)
     photo = shown_photo(at)
-    at.selectbox(key="model_box").select("landscape").run()
+    model_box(at).select("landscape").run()
     assert "Unpainted area" in [s.label for s in at.selectbox]
-    at.selectbox(key="model_box").select("landscape-sketch").run()
+    model_box(at).select("landscape-sketch").run()
     assert not at.exception and not at.error, at.exception or at.error
     assert shown_photo(at) == photo, "the sketch came back, and with it the same photo"
 
@@ -110,7 +110,7 @@ def test_a_read_and_paint_model_shows_what_it_read_and_opens_it_for_editing(chec
     at = AppTest.from_file(APP, default_timeout=120).run()
     at.button(key="example").click().run()
     drawing = at.session_state["current_labels"].copy()
-    at.selectbox(key="model_box").select("landscape-sketch-reader").run()
+    model_box(at).select("landscape-sketch-reader").run()
     at.session_state["sketch_canvas_0"] = drawing_value()
     at.run()
     assert not at.exception and not at.error, at.exception or at.error
@@ -130,9 +130,9 @@ def test_a_read_and_paint_model_shows_what_it_read_and_opens_it_for_editing(chec
     base = at.session_state["base"]
     assert np.array_equal(base, fit_label_map(read, base.shape)), "the canvas holds the regions read, at its size"
     assert any("regions read from your sketch" in i.value for i in at.info)
-    at.selectbox(key="model_box").select("landscape-sketch-reader").run()
+    model_box(at).select("landscape-sketch-reader").run()
     assert np.array_equal(at.session_state["sketch"], sketch), "the sketch is kept"
-    at.selectbox(key="model_box").select("landscape").run()
+    model_box(at).select("landscape").run()
     at.button(key="undo_base").click().run()
     assert not at.exception, at.exception
     assert np.array_equal(at.session_state["current_labels"], fit_label_map(drawing, base.shape)), \
@@ -149,7 +149,7 @@ def test_model_names_in_sketch_mode_are_shown_as_text(tmp_path, monkeypatch):
     st.cache_resource.clear()
     st.cache_data.clear()
     at = AppTest.from_file(APP, default_timeout=120).run()
-    at.selectbox(key="model_box").select("_reader_").run()
+    model_box(at).select("_reader_").run()
     at.session_state["sketch_canvas_0"] = drawing_value()
     at.run()
     assert not at.exception and not at.error, at.exception or at.error
@@ -160,6 +160,7 @@ def test_model_names_in_sketch_mode_are_shown_as_text(tmp_path, monkeypatch):
 def test_a_kept_copy_with_odd_settings_is_restored_without_them_into_fresh_widgets(checkpoints, monkeypatch):
     monkeypatch.setenv("GAUGAN_CHECKPOINTS", str(checkpoints))
     at = AppTest.from_file(APP, default_timeout=120).run()
+    first_box = model_box(at).key
     labels = np.zeros((64, 64), np.int64)
     labels[40:] = 2
     settings = {"seed": 7, "background": [0], "canvas_size": [1], "tool": {"a": 1}}  # lists and objects: unhashable
@@ -169,8 +170,8 @@ def test_a_kept_copy_with_odd_settings_is_restored_without_them_into_fresh_widge
     at.run()
     assert not at.exception and not at.error, at.exception or at.error
     assert "Kept settings the page does not take were left out: canvas_size [1]; tool {\"a\": 1}." in texts(at)
-    box = at.selectbox(key="model_box_v1")  # a new box, so a value the browser sends for the old one is ignored
-    assert box.value == "landscape-sketch-reader"
+    box = model_box(at)
+    assert box.value == "landscape-sketch-reader" and box.key != first_box, "a new box: the old one's late values go"
     box.select("landscape").run()
     assert not at.exception, at.exception
     assert at.number_input(key="seed_v1").value == 7 and at.session_state["model"] == "landscape"
@@ -183,7 +184,7 @@ def test_the_label_pages_upload_error_stays_on_the_label_page(checkpoints, monke
     uploader = next(u for u in at.sidebar.get("file_uploader") if "label map" in u.proto.label)
     uploader.set_value(("broken.png", b"\x89PNG not really", "image/png")).run()
     assert "Could not use broken.png" in texts(at)
-    at.selectbox(key="model_box").select("landscape-sketch").run()
+    model_box(at).select("landscape-sketch").run()
     assert not at.exception, at.exception
     assert "Could not use broken.png" not in texts(at), "sketch mode has no uploader for it to be about"
 
@@ -331,6 +332,7 @@ def test_a_drawn_sketch_is_read_painted_and_opened_for_editing(checkpoints):
         stroke(page, [(20, 160), (120, 60), (220, 160)], SKETCH_CANVAS)  # a mountain on it
         wait_new_result(page, before)
         page.get_by_text("What the model read").click()
+        wait_idle(page)  # the click below at a person's pace, not in the middle of the photo's rerun
         page.get_by_role("button", name="Edit these regions with landscape").click()
         page.wait_for_selector(CANVAS, timeout=60_000)
         wait_idle(page)
