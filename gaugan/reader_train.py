@@ -23,7 +23,7 @@ from label_colors import PALETTES
 
 from .data.folder import image_files
 from .data.landscape import NUM_CLASSES, landscape_layout
-from .data.landscape_sketch import line_sketch, straightened, with_beach, with_conifers, with_lake
+from .data.landscape_sketch import line_sketch, straightened, with_conifers, with_lake
 from .errors import InputError
 from .images import open_image
 from .networks.layout_reader import LayoutReader
@@ -35,9 +35,8 @@ SIZE = 256  # sketches and layouts of the pool, as the landscape painter's crop
 CHUNK = 100  # pairs per pool file
 STATE_FILE = "state.pt"
 MODEL_FOLDER = "model"  # OUT/model: the trained sketch model
-POOL_VERSION = 5  # how pool_pair draws; a new drawing rule gets a new number
-BEACHES, CONIFERS, LAKES = 0.5, 0.3, 0.25  # the shares of coasts given sand to the bottom edge, of layouts given a
-# row of conifers, a lake inside the ground
+POOL_VERSION = 4  # how pool_pair draws; a new drawing rule gets a new number
+CONIFERS, LAKES = 0.3, 0.25  # the shares of layouts given a row of conifers, a lake inside the ground
 
 
 @dataclass(frozen=True)
@@ -93,7 +92,7 @@ def read_layout(path: Path) -> np.ndarray:
 
 def pool_pair(config: ReaderConfig, files: list[Path], order: np.ndarray, index: int) -> tuple[np.ndarray, np.ndarray]:
     """(grey sketch, layout) number `index` of the pool: from the folder for an even `folder_share` of indices; some
-    given a beach to the bottom edge, conifers or a lake (shapes the layouts rarely hold); the outlines of half of them, chosen at random,
+    given conifers or a lake (shapes the layouts rarely hold); the outlines of half of them, chosen at random,
     straightened first, as a pen draws them."""
     share = config.folder_share if files else 0.0
     from_folder = int((index + 1) * share) > int(index * share)
@@ -102,7 +101,6 @@ def pool_pair(config: ReaderConfig, files: list[Path], order: np.ndarray, index:
     else:
         labels = landscape_layout(np.random.default_rng([config.seed, index, 1]), SIZE, SIZE)
     rng = np.random.default_rng([config.seed, index, 2])
-    labels = with_beach(labels) if rng.random() < BEACHES else labels
     labels = with_conifers(labels, rng) if rng.random() < CONIFERS else labels
     labels = with_lake(labels, rng) if rng.random() < LAKES else labels
     labels = straightened(labels, rng) if rng.random() < 0.5 else labels

@@ -12,8 +12,8 @@ from helpers import ROOT, make_tiny_model
 from PIL import Image
 
 from gaugan import CheckpointError, InputError, Pix2Pix, ReadAndPaint, load_sketch_model
-from gaugan.data.landscape import GRASS, LABELS, ROCK, SAND, SEA, TREE, landscape_layout
-from gaugan.data.landscape_sketch import LAND, straightened, with_beach, with_conifers, with_lake
+from gaugan.data.landscape import LABELS, SAND, SEA, TREE, landscape_layout
+from gaugan.data.landscape_sketch import LAND, straightened, with_conifers, with_lake
 from gaugan.networks.layout_reader import LayoutReader
 from gaugan.reader_train import ReaderConfig, train_reader
 from gaugan.shipped import shipped_checkpoint
@@ -112,27 +112,6 @@ def test_lakes_lie_inside_the_land_of_most_layouts():
         assert set(np.unique(lake[lake != labels])) <= {SEA, SAND}
         lakes += water.sum() > 200
     assert lakes >= 5, "layouts with a stretch of land get one"
-
-
-def test_a_beach_runs_from_the_shore_to_the_bottom_edge_of_coasts_only():
-    beaches = 0
-    for seed in range(24):
-        labels = landscape_layout(np.random.default_rng(seed), 256, 256)
-        beach = with_beach(labels)
-        changed = beach != labels
-        assert set(np.unique(beach[changed])) <= {SAND}, "only land turns to sand"
-        assert not (changed & (labels == ROCK)).any(), "boulders stay on the beach"
-        if changed.any():
-            sea = labels == SEA
-            assert sea.any(axis=0).mean() >= 0.9, "only a coast, with sea across the picture, gets a beach"
-            below_sea = np.arange(256)[:, None] > 255 - np.argmax(sea[::-1], axis=0)[None, :]
-            assert below_sea[changed].all(), "the sand lies below the sea"
-            beaches += 1
-            assert np.isin(beach[below_sea], (SAND, ROCK)).all(), "nothing but sand and boulders below the sea"
-    assert beaches >= 5, "the procedural coasts get one"
-    lake = np.full((256, 256), GRASS, np.uint8)
-    lake[100:150, 50:200] = SEA
-    assert np.array_equal(with_beach(lake), lake), "a lake inside the land is no coast"
 
 
 def test_training_resumes_into_the_same_reader(tmp_path):

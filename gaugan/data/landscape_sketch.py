@@ -148,21 +148,6 @@ def with_lake(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def with_beach(labels: np.ndarray) -> np.ndarray:
-    """A coast layout with sand from the shore to the bottom edge, boulders kept: a beach seen from the beach, as
-    people draw one (the procedural coast holds only a strip of sand above grass). Other layouts come back as
-    they are."""
-    h = labels.shape[0]
-    sea = labels == SEA
-    if sea.any(axis=0).mean() < 0.9:  # a lake or a river, not a coast
-        return labels
-    shore = h - np.argmax(sea[::-1], axis=0)  # each column's first row below its lowest sea
-    below = np.arange(h)[:, None] >= shore[None, :]
-    out = labels.copy()
-    out[below & np.isin(labels, LAND) & (labels != ROCK)] = SAND
-    return out
-
-
 def line_sketch(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A black-on-white (H, W, 3) uint8 line drawing of a landscape layout."""
     h, w = labels.shape
