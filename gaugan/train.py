@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from label_colors import PALETTES, Label
 
-from .checkpoints import load_failure, check_model_destination, load_weights, refuse_existing, replacing, save_model
+from .checkpoints import check_model_destination, load_failure, load_weights, refuse_existing, replacing, save_model
 from .data.folder import label_entries
 from .data.registry import DATASETS, FOLDER_SHARE, open_dataset
 from .data.sketch import LANDSCAPE_SKETCH
@@ -33,7 +33,7 @@ from .data.texture_bank import TextureBank
 from .errors import CheckpointError, InputError
 from .imagenet import ImageNetFeatures, perceptual_loss
 from .losses import feature_matching_loss, hinge_d_loss, hinge_g_loss, kl_loss
-from .model_card import parse_labels, parse_preset
+from .model_card import parse_labels, parse_preset, shown_value
 from .networks import MultiscaleDiscriminator, SPADEGenerator, StyleEncoder
 from .presets import Preset, landscape_preset
 from .progress import Estimate
@@ -80,12 +80,6 @@ class TrainConfig:
     sample_every: int = 250
     checkpoint_every: int = 100
     log_every: int = 10
-
-
-def shown_value(value: object) -> str:
-    """A value from a file, short, for a message."""
-    text = repr(value)
-    return f"{type(value).__name__} {text[:60]}{'…' if len(text) > 60 else ''}"
 
 
 def _check_option(name: str, value: object, default: object, what: str, limits: dict = SHAPE_LIMITS) -> None:

@@ -253,8 +253,8 @@ def odd_moments(state: dict) -> dict:
     (edit_state(config="{nope"), r"state\.pt: its config is not JSON"),
     (edit_state(config="[1]"), r"state\.pt: config must be a JSON object of training options, found list"),
     (edit_config(evil=1), r"state\.pt: config has unknown training options \['evil'\]"),
-    (edit_config(batch_size="8"), r"state\.pt: config\.batch_size must be an integer, found str '8'"),
-    (edit_config(lr_g=True), r"config\.lr_g must be a finite number, found bool True"),
+    (edit_config(batch_size="8"), r'state\.pt: config\.batch_size must be an integer, found str "8"'),
+    (edit_config(lr_g=True), r"config\.lr_g must be a finite number, found bool true"),
     (edit_config(ndf=10**6), r"config\.ndf must be an integer in 1\.\.1024, found 1000000"),
     (edit_config(**{"preset.ngf": 200000}), r"state\.pt: config: preset\.ngf must be an integer in 1\.\.1024, found 200000"),
     (edit_config(model="gan"), r"config\.model must be 'spade' or 'pix2pix'"),
@@ -269,7 +269,7 @@ def odd_moments(state: dict) -> dict:
                                                           "optimiser"),
     (edit_state(rng=torch.zeros(3)), r"rng must be torch's CPU random state .*found torch\.float32 tensor of shape "
                                      r"\(3,\)"),
-    (edit_state(step="1"), r"step must be an integer of at least 0, found str '1'"),
+    (edit_state(step="1"), r'step must be an integer of at least 0, found str "1"'),
     (edit_state(wall_seconds=float("nan")), r"wall_seconds must be a number of at least 0"),
 ])
 def test_a_broken_run_state_is_refused_by_export_and_resume(tmp_path, run_state, edit, message):
@@ -298,7 +298,7 @@ def test_a_run_state_that_is_no_torch_file_is_refused_without_unpickling(tmp_pat
 
 @pytest.mark.parametrize("sketch, message", [
     ({"ngf": 10**6}, r"x: config\.sketch\.ngf must be an integer in 1\.\.512, found 1000000"),
-    ({"depth": "8"}, r"x: config\.sketch\.depth must be an integer, found str '8'"),
+    ({"depth": "8"}, r'x: config\.sketch\.depth must be an integer, found str "8"'),
     ({"dropout": 1}, r"x: config\.sketch\.dropout must be true or false, found int 1"),
     ({"evil": 1}, r"x: config\.sketch has the unknown option 'evil'"),
 ])
