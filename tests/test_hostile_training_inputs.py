@@ -17,6 +17,7 @@ from PIL import Image
 
 from gaugan.__main__ import main as cli
 from gaugan.data import photos as photo_module
+from gaugan.downloads import BoundedTarInfo
 from gaugan.data.folder import label_entries
 from gaugan.data.landscape import landscape_scene
 from gaugan.data.photos import PhotoSource, fetch_photos, read_manifest
@@ -199,7 +200,7 @@ def test_an_oversized_extended_tar_header_is_refused_before_it_is_read(tmp_path)
     header.type, header.size = tarfile.XHDTYPE, 3 << 30
     stream = io.BytesIO(header.tobuf(format=tarfile.USTAR_FORMAT) + b"\0" * 1024)
     with pytest.raises(tarfile.ReadError, match=r"an extended tar header of 3221225472 bytes"):
-        tarfile.open(fileobj=stream, mode="r|", tarinfo=photo_module._BoundedTarInfo)
+        tarfile.open(fileobj=stream, mode="r|", tarinfo=BoundedTarInfo)
 
 
 # Run folders: state.pt is refused before any network is built from it.

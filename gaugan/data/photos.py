@@ -22,7 +22,7 @@ from typing import BinaryIO
 
 from PIL import Image
 
-from ..downloads import BoundedTarInfo as _BoundedTarInfo
+from ..downloads import BoundedTarInfo
 from ..errors import ImageError, InputError
 from ..images import open_image, to_rgb
 from ..model_card import read_json
@@ -101,7 +101,7 @@ def _deb_members(deb: Path) -> Iterator[tuple[tarfile.TarInfo, BinaryIO]]:
         failure = None
         with process:
             try:
-                with tarfile.open(fileobj=process.stdout, mode="r|", tarinfo=_BoundedTarInfo) as archive:
+                with tarfile.open(fileobj=process.stdout, mode="r|", tarinfo=BoundedTarInfo) as archive:
                     for info in archive:
                         if info.isfile():
                             yield info, archive.extractfile(info)
