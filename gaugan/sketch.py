@@ -22,7 +22,7 @@ from .checkpoints import (GENERATOR_WEIGHTS, MODEL_CARD, OFFICIAL_WEIGHTS, Check
 from .errors import InputError
 from .framing import paint_unstretched
 from .images import open_image, to_rgb
-from .model_card import checked_integer, shown_value, plain_file_name, plain_text, read_card_json
+from .model_card import checked_integer, plain_file_name, plain_text, read_card_json, shown_value
 from .networks import ClassConditionalGenerator, UnetGenerator
 from .networks.unet import unet_config_from_state
 from .pipeline import check_seed
