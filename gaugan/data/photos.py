@@ -144,6 +144,14 @@ def _copy_member(stream: BinaryIO, target: Path) -> str:
 def _unpack_source(source: PhotoSource, deb: Path, staging: Path) -> tuple[dict[str, tuple[Path, str]], str]:
     """Copy the source's photos out of deb into staging: ({path relative to source.root: (file, sha256)}, the text
     of its copyright file); members over the size limits, or no copyright file, are a PackageError."""
+    try:
+        return _unpacked_members(source, deb, staging)
+    except tarfile.TarError as exc:  # a member's data cut short: seen as it is read, after its header
+        raise PackageError(f"{deb}: not a readable Debian package ({exc})") from None
+
+
+def _unpacked_members(source: PhotoSource, deb: Path, staging: Path) -> tuple[dict[str, tuple[Path, str]], str]:
+    """_unpack_source's work, member by member."""
     photos, copyright_text = {}, None
     for info, stream in _deb_members(deb):
         name = info.name.removeprefix("./")
