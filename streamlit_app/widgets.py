@@ -87,9 +87,9 @@ _undo_keys = st.components.v2.component("gaugan_undo_keys", js=_UNDO_KEYS_JS, is
 
 # The canvas's toolbar waits unseen, but clickable, over the canvas's top right corner until the pointer has rested
 # on the canvas, so a stroke begun there was lost. This style, put into each canvas's shadow root, keeps the
-# toolbar above the canvas at all times and lets clicks through while it is unseen.
+# toolbar wholly above the canvas at all times and lets clicks through while it is unseen.
 _TOOLBAR_JS = """
-const STYLE = `.dc-toolbar { top: -2.65rem; pointer-events: none; }
+const STYLE = `.dc-toolbar { top: -2.9rem; pointer-events: none; }
 .dc-root:hover > .dc-toolbar, .dc-toolbar:focus-within, .dc-toolbar[data-pinned=true] { pointer-events: auto; }`;
 export default function({ data }) {
   const restyle = () => {
@@ -104,9 +104,10 @@ export default function({ data }) {
     }
   };
   restyle();
-  const observer = new MutationObserver(restyle);
+  const observer = new MutationObserver(restyle);  // a canvas mounted anew (a new key) gets it too ...
   observer.observe(document.body, { childList: true, subtree: true });
-  return () => observer.disconnect();
+  const timer = setInterval(restyle, 250);  // ... and one whose shadow root filled after its host was added
+  return () => { observer.disconnect(); clearInterval(timer); };
 }
 """
 _toolbar = st.components.v2.component("gaugan_canvas_toolbar", js=_TOOLBAR_JS, isolate_styles=False)
