@@ -19,10 +19,12 @@ from PIL import Image
 
 from .checkpoints import (GENERATOR_WEIGHTS, MODEL_CARD, OFFICIAL_WEIGHTS, CheckpointError, available_checkpoints,
                           file_in_folder, load_weights, read_state_dict)
+from .data.sketch import DIRECTIONS
 from .errors import InputError
 from .framing import paint_unstretched
 from .images import open_image, to_rgb
-from .model_card import checked_integer, plain_file_name, plain_text, read_card_json, shown_value
+from .model_card import (MAX_DESCRIPTION_LENGTH, checked_integer, plain_file_name, plain_text, read_card_json,
+                         shown_value)
 from .networks import ClassConditionalGenerator, UnetGenerator
 from .networks.unet import unet_config_from_state
 from .pipeline import check_seed
@@ -100,12 +102,22 @@ def read_sketch_card(folder: Path) -> dict | None:
     if card.get("format") != SKETCH_FORMAT or not isinstance(network, dict) or network.get("type") not in types:
         raise CheckpointError(f"{path}: expected a JSON object of format {SKETCH_FORMAT!r} with a 'network' of type "
                               f"{'/'.join(types)}, found format {card.get('format')!r}")
-    if network["type"] != READER_TYPE:  # a reader's card is checked by gaugan.sketch_reader.reader_network
-        try:
+    try:
+        _check_text_fields(card)
+        if network["type"] != READER_TYPE:  # a reader's network is checked by gaugan.sketch_reader.reader_network
             _check_network_card(card)
-        except CheckpointError as exc:
-            raise CheckpointError(f"{path}: {exc}") from None
+    except CheckpointError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
     return card
+
+
+def _check_text_fields(card: dict) -> None:
+    """Refuse a card whose direction is not one of DIRECTIONS or whose description is not plain text."""
+    if card.get("direction", DIRECTIONS[0]) not in DIRECTIONS:
+        raise CheckpointError(f"direction must be one of {', '.join(DIRECTIONS)}, "
+                              f"found {shown_value(card['direction'])}")
+    if card.get("description") is not None:
+        plain_text(card["description"], "description", MAX_DESCRIPTION_LENGTH, lines=True)
 
 
 def _check_network_card(card: dict) -> None:

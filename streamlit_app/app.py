@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import textwrap
 import time
 from pathlib import Path
 from typing import NamedTuple
@@ -37,9 +36,9 @@ from label_colors import Label, validate_palette  # noqa: E402
 from streamlit_drawable_canvas import st_canvas  # noqa: E402
 from streamlit_app import sketch_mode  # noqa: E402
 from widgets import (CANVAS_SIZES, MAX_SEED, SEED_HELP, CanvasState, bake_strokes, browser_copy,  # noqa: E402
-                     browser_saved, chip_styles, column_width, download_progress, fit_drawing, fitted_width, is_one_of,
-                     is_seed, keep, kept, kept_value, plain, renew_widgets, reset_canvas, sentence, undo_shortcuts,
-                     widget_key)
+                     browser_saved, chip_styles, column_width, describe, download_progress, fit_drawing, fitted_width,
+                     is_one_of, is_seed, keep, kept, kept_value, plain, renew_widgets, reset_canvas, sentence,
+                     undo_shortcuts, widget_key)
 
 CHECKPOINTS = Path(os.environ.get("GAUGAN_CHECKPOINTS", ROOT / "checkpoints"))
 NVIDIA_URL = os.environ.get("GAUGAN_NVIDIA_URL", "")  # a direct link to NVlabs/SPADE's checkpoints.tar.gz
@@ -51,7 +50,6 @@ TOOLS = {"Brush": "freedraw", "Line": "line", "Rectangle": "rect", "Circle": "ci
 LABEL_CANVAS = CanvasState(base="base", generation="canvas_gen", strokes="strokes", shown="current_labels",
                            shape="canvas_shape")
 LABEL_MAP_TYPES = sorted(ext[1:] for ext, fmt in Image.registered_extensions().items() if fmt in FORMATS)
-DESCRIPTION_CHARS = 300  # a longer model description is cut at a word, in full on hover
 UNDO_STEPS = 10  # base-map changes (fill, upload, example, clear, unpainted area) that "Undo" can take back
 STACKED_WIDTH = 640  # Streamlit stacks columns in windows at most this wide (CSS pixels)
 NOTICE_SECONDS = 3.0  # a notice goes with the first run that starts this long after it was last shown
@@ -271,10 +269,7 @@ def choose_model(name: str) -> None:
 def sidebar(models: dict[str, Path], name: str, model: GauGAN) -> Controls:
     """The label-map page's settings; each keeps its value while sketch mode is shown."""
     bar = st.sidebar
-    description = " ".join((model_card_description(models[name]) or "").split())
-    if description:
-        short = textwrap.shorten(description, DESCRIPTION_CHARS, placeholder=" …")
-        bar.caption(plain(short), help=plain(description) if short != description else None)
+    describe(bar, "", model_card_description(models[name]))
     palette = model.labels
     setting = f"background_{name}"
     key = kept(setting, background_label(palette))

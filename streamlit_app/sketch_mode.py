@@ -16,8 +16,8 @@ from gaugan import Pix2Pix, ReadAndPaint, load_sketch_model
 from gaugan.canvas import blank_sketch, compose_sketch, fit_sketch, has_lines, png_bytes
 from gaugan.labelmaps import colourize
 from streamlit_drawable_canvas import st_canvas
-from widgets import (CANVAS_SIZES, MAX_SEED, SEED_HELP, CanvasState, column_width, fit_drawing, fitted_width, kept,
-                     plain, reset_canvas, undo_shortcuts)
+from widgets import (CANVAS_SIZES, MAX_SEED, SEED_HELP, CanvasState, column_width, describe, fit_drawing,
+                     fitted_width, kept, plain, reset_canvas, undo_shortcuts)
 
 PEN, ERASER = "Pen", "Eraser"  # plain words: an emoji shows as a blank box without an emoji font
 TOOLS = (PEN, ERASER)
@@ -112,7 +112,7 @@ def render(folder: Path, name: str, modified: float, models: dict[str, Path],
         columns[1].error(f"Could not load sketch model **{plain(name)}**: {plain(exc)}")
         return
     sidebar = st.sidebar
-    sidebar.caption(f"Sketch model: draw outlines in black, get a photo. {plain(model.card.get('description', ''))}")
+    describe(sidebar, "Sketch model: draw outlines in black, get a photo.", model.card.get("description"))
     tool = sidebar.radio("Tool", TOOLS, horizontal=True, key=kept("sketch_tool", PEN))
     width = sidebar.slider("Pen width", 1, 30, key=kept(f"sketch_width_{tool}", 4 if tool == PEN else 16))
     chosen = CANVAS_SIZES[sidebar.selectbox("Canvas", list(CANVAS_SIZES),

@@ -4,6 +4,7 @@ undo shortcuts, a download progress bar, colour-chip styles."""
 from __future__ import annotations
 
 import re
+import textwrap
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from gaugan.labelmaps import hex_colour
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=\"'^])")
 CANVAS_SIZES = {"Small (320 px)": 320, "Medium (384 px)": 384, "Large (512 px)": 512}  # the longer side, both modes
 MIN_CANVAS_WIDTH = 200
+DESCRIPTION_CHARS = 300  # a longer model description is cut at a word, in full on hover
 MAX_SEED = 2**53 - 1  # the largest integer a browser's number box holds exactly (the API takes up to 2**63-1)
 SEED_HELP = f"A whole number from 0 to {MAX_SEED} (2⁵³ − 1); the same seed gives the same image."
 
@@ -130,6 +132,16 @@ def plain(text: object) -> str:
     Bare URLs get a zero-width space after "://" and "www": GFM links them after escapes are resolved."""
     text = str(text).replace("://", ":\u200b//").replace("www.", "www\u200b.")
     return MARKDOWN_SPECIAL.sub(r"\\\1", text).replace("\n", "  \n")
+
+
+def describe(container, lead: str, description: object) -> None:
+    """A caption of lead (Markdown) and a model card's description (plain text, cut at DESCRIPTION_CHARS with the
+    whole on hover)."""
+    text = " ".join(str(description or "").split())
+    short = textwrap.shorten(text, DESCRIPTION_CHARS, placeholder=" …")
+    if lead or text:
+        container.caption(" ".join(filter(None, (lead, plain(short)))),
+                          help=plain(text) if short != text else None)
 
 
 def sentence(text: object) -> str:

@@ -175,6 +175,10 @@ def test_spade_weights_are_refused_with_the_keys(tmp_path):
                                                                          'found str "8"'),
     (lambda card: {**card, "classes": "abc"}, 'model.json: classes must be a list of class names, found str "abc"'),
     (lambda card: {**card, "classes": ["shoe"]}, r"classes must be empty \(a unet network takes no class\)"),
+    (lambda card: {**card, "direction": "sideways"}, 'model.json: direction must be one of AtoB, BtoA, found str '
+                                                     '"sideways"'),
+    (lambda card: {**card, "description": {"a": 1}}, "model.json: description must be a non-empty string, found dict"),
+    (lambda card: {**card, "description": "x" * 5000}, "description must be at most 2000 characters"),
 ])
 def test_untrusted_model_cards_are_refused(tmp_path, edit, message):
     save_sketch_model(tmp_path, UnetGenerator(depth=7, ngf=4), {})

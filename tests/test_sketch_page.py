@@ -381,3 +381,21 @@ def test_the_sketch_canvas_and_photo_fit_their_columns_and_keep_the_sketch(check
         sketch = downloaded_sketch(page)
         assert sketch.shape[:2] == (round(canvas["height"]), round(canvas["width"]))
         assert (sketch[:, :, 0] < 128).sum() > 300, "the line drawn on the fitted canvas is in the sketch"
+
+
+def test_a_sketch_models_description_is_plain_text_cut_at_a_word(tmp_path, monkeypatch):
+    folder = tmp_path / "my-sketch"
+    shutil.copytree(ROOT / "checkpoints" / "landscape-sketch", folder)
+    card = json.loads((folder / "model.json").read_text())
+    description = "![x](http://127.0.0.1:9/d.png) <b>bold</b> " + " ".join(f"word{i}" for i in range(100))
+    (folder / "model.json").write_text(json.dumps({**card, "description": description}))
+    monkeypatch.setenv("GAUGAN_CHECKPOINTS", str(tmp_path))
+    st.cache_resource.clear()
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    model_box(at).select("my-sketch").run()
+    assert not at.exception, at.exception
+    caption = next(c for c in at.sidebar.get("caption") if "draw outlines" in c.value)
+    shown = unescaped(caption.value)
+    assert shown.startswith("Sketch model: draw outlines in black, get a photo. ![x](http:")
+    assert shown.endswith(" …") and len(shown) < 400 and "![" not in caption.value, caption.value
+    assert unescaped(caption.proto.help).replace("\u200b", "") == description, "the whole text shows on hover"
