@@ -30,8 +30,9 @@ def held_out_crops(photo_dir: str | Path, size: int = 256) -> tuple[list[np.ndar
         if not is_held_out(entry["id"]):
             continue
         photo = open_photo(photo_dir, entry)
-        for height in CROP_HEIGHTS:
-            width = round(photo.width * height / photo.height)
+        for height in CROP_HEIGHTS:  # the height, or a larger one where the width would be under size
+            scale = max(height / photo.height, size / photo.width)
+            width, height = max(size, round(photo.width * scale)), max(size, round(photo.height * scale))
             scaled = np.asarray(photo.resize((width, height), Image.Resampling.LANCZOS))
             for x in np.linspace(0, width - size, 3).astype(int):
                 y = (height - size) // 2

@@ -241,6 +241,16 @@ def test_frechet_distance_on_fewer_images_than_feature_dimensions_warns_nobody()
         assert frechet_distance(a, b) > frechet_distance(a, rng.normal(0, 1, (40, 64)))
 
 
+def test_held_out_crops_of_narrow_and_small_photos_are_whole_crops(tmp_path):
+    held_out = [f"p{i}" for i in range(100) if is_held_out(f"p{i}")][:3]
+    for pid, size in zip(held_out, [(600, 150), (100, 80), (256, 2000)]):  # (height, width): portrait, tiny, wide
+        Image.fromarray(gradient_photo(0, size)).save(tmp_path / f"{pid}.png")
+    (tmp_path / "manifest.json").write_text(json.dumps([{"id": pid, "file": f"{pid}.png"} for pid in held_out]))
+    crops, ids = held_out_crops(tmp_path)
+    assert len(crops) == 27 and ids == [pid for pid in sorted(held_out) for _ in range(9)]
+    assert {c.shape for c in crops} == {(256, 256, 3)}
+
+
 @pytest.mark.slow
 def test_realism_figures_on_held_out_crops(tmp_path):
     (tmp_path / "photos").mkdir()
