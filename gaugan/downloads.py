@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import http.client
 import io
 import shutil
 import socket
 import tarfile
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -60,6 +62,64 @@ class _HttpRedirectsOnly(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
+class _HeadersWithinTimeout:
+    """An http.client connection whose status line and headers must arrive within its timeout in all (the socket
+    timeout bounds each read alone, so a header sent a byte at a time could take forever)."""
+
+    timeout: float
+    sock: socket.socket | None
+
+    def getresponse(self) -> http.client.HTTPResponse:
+        expired = threading.Event()
+        timer = threading.Timer(self.timeout, self._cut, (expired,))
+        timer.start()
+        try:
+            response = super().getresponse()  # type: ignore[misc]
+        except (OSError, http.client.HTTPException):
+            if expired.is_set():
+                raise TimeoutError from None
+            raise
+        finally:
+            timer.cancel()
+        if expired.is_set():  # a shut socket reads as the end of the headers
+            response.close()
+            raise TimeoutError
+        return response
+
+    def _cut(self, expired: threading.Event) -> None:
+        expired.set()
+        if self.sock is not None:
+            try:
+                self.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:  # already closed
+                pass
+
+
+class _BoundedHTTP(_HeadersWithinTimeout, http.client.HTTPConnection):
+    """HTTPConnection with the headers' deadline."""
+
+
+class _BoundedHTTPS(_HeadersWithinTimeout, http.client.HTTPSConnection):
+    """HTTPSConnection with the headers' deadline."""
+
+
+class _BoundedOpen:
+    """A urllib handler mixin that opens its connections with the headers' deadline."""
+
+    BOUNDED = {http.client.HTTPConnection: _BoundedHTTP, http.client.HTTPSConnection: _BoundedHTTPS}
+
+    def do_open(self, http_class: type, req: urllib.request.Request, **kwargs: object) -> http.client.HTTPResponse:
+        return super().do_open(self.BOUNDED[http_class], req, **kwargs)  # type: ignore[misc]
+
+
+class _BoundedHTTPHandler(_BoundedOpen, urllib.request.HTTPHandler):
+    """http:// with the headers' deadline."""
+
+
+class _BoundedHTTPSHandler(_BoundedOpen, urllib.request.HTTPSHandler):
+    """https:// with the headers' deadline."""
+
+
 def _announced_length(response: io.BufferedIOBase) -> int | None:
     """The response's Content-Length when it is a plain decimal number (not, say, '²', which isdigit() accepts)."""
     length = response.headers.get("Content-Length")
@@ -67,7 +127,9 @@ def _announced_length(response: io.BufferedIOBase) -> int | None:
 
 
 def _source(url_or_path: str, timeout: float) -> tuple[io.BufferedIOBase, int | None]:
-    """An open byte stream and its announced length, or a CheckpointError for 404s, timeouts and missing files."""
+    """An open byte stream and its announced length, or a CheckpointError for 404s, timeouts and missing files.
+
+    The status line and headers of each response (redirects included) arrive within `timeout` s, or it times out."""
     if "://" not in url_or_path:
         local = Path(url_or_path)
         if not local.is_file():
@@ -76,7 +138,8 @@ def _source(url_or_path: str, timeout: float) -> tuple[io.BufferedIOBase, int | 
     if not url_or_path.startswith(("http://", "https://")):
         raise CheckpointError(f"expected an http(s) URL or a local path, found {url_or_path[:200]!r}")
     try:
-        response = urllib.request.build_opener(_HttpRedirectsOnly).open(url_or_path, timeout=timeout)  # noqa: S310
+        opener = urllib.request.build_opener(_HttpRedirectsOnly, _BoundedHTTPHandler, _BoundedHTTPSHandler)
+        response = opener.open(url_or_path, timeout=timeout)  # noqa: S310
     except urllib.error.HTTPError as exc:
         raise CheckpointError(f"{url_or_path}: the server answered HTTP {exc.code} {exc.reason}") from None
     except (TimeoutError, socket.timeout):

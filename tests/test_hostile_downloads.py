@@ -50,7 +50,7 @@ def make_archive(path: Path, members: dict[str, bytes], links: dict[str, tuple[b
 
 class Handler(QuietFiles):
     """Serves the test's folder, plus /hang (answers late), /short (sends less than announced), /trickle (slow),
-    /drip (a byte every 50 ms, never idle long), /redirect-ftp, and /superscript/NAME (NAME, with Content-Length
+    /drip (a byte every 50 ms, never idle long), /slow-headers (a header line every 50 ms), /redirect-ftp, and /superscript/NAME (NAME, with Content-Length
     '²')."""
 
     def do_GET(self):
@@ -62,6 +62,16 @@ class Handler(QuietFiles):
             try:
                 for _ in range(100):
                     self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(0.05)
+            except OSError:  # the client gave up
+                pass
+            return
+        elif self.path == "/slow-headers":
+            try:
+                self.wfile.write(b"HTTP/1.0 200 OK\r\n")
+                for _ in range(100):
+                    self.wfile.write(b"X-Slow: x\r\n")
                     self.wfile.flush()
                     time.sleep(0.05)
             except OSError:  # the client gave up
@@ -121,6 +131,14 @@ def test_a_trickle_is_stopped_once_it_averages_less_than_min_rate(served, tmp_pa
     with pytest.raises(CheckpointError, match=r"/drip: too slow: \d+ bytes in [\d.]+ s; expected at least 1000 "
                                               r"bytes/s on average after the first 0\.3 s"):
         download(f"{url}/drip", tmp_path / "dest", timeout=0.3, min_rate=1000)
+    assert time.perf_counter() - start < 1.5 and fingerprint(tmp_path / "dest") == {}
+
+
+def test_headers_sent_slowly_time_out(served, tmp_path):
+    _, url = served
+    start = time.perf_counter()
+    with pytest.raises(CheckpointError, match=r"/slow-headers: no answer within 0\.5 s"):
+        download(f"{url}/slow-headers", tmp_path / "dest", timeout=0.5)
     assert time.perf_counter() - start < 1.5 and fingerprint(tmp_path / "dest") == {}
 
 
