@@ -24,12 +24,15 @@ from label_colors import PALETTES
 from .data.folder import image_files
 from .data.landscape import NUM_CLASSES, landscape_layout
 from .data.landscape_sketch import line_sketch, straightened, with_conifers, with_lake
+from .checkpoints import load_failure
 from .errors import InputError
 from .images import open_image
+from .model_card import shown_value
 from .networks.layout_reader import LayoutReader
 from .pipeline import GauGAN
 from .shipped import checkpoint_argument
 from .sketch_reader import READER_LIMITS, save_reader_model
+from .train import load_optimizer
 
 SIZE = 256  # sketches and layouts of the pool, as the landscape painter's crop
 CHUNK = 100  # pairs per pool file
@@ -168,6 +171,31 @@ def check_painter(config: ReaderConfig) -> GauGAN:
     return painter
 
 
+def read_state(config: ReaderConfig) -> dict | None:
+    """OUT/state.pt of an earlier run with these settings (weights_only), checked before use; None if there is none."""
+    path = Path(config.out) / STATE_FILE
+    if not path.is_file():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError, ... depending on the damage
+        raise InputError(f"{path}: refused to load; expected a reader training state saved by `gaugan train-reader` "
+                         f"(read with weights_only=True: no code from the file runs), but loading failed: "
+                         f"{load_failure(exc, path)}") from None
+    parts = {"config": dict, "reader": dict, "optimiser": dict, "schedule": dict, "step": int}
+    if not isinstance(state, dict) or any(not isinstance(state.get(k), kind) for k, kind in parts.items()):
+        found = f"a dict with keys {sorted(map(str, state))[:8]}" if isinstance(state, dict) else shown_value(state)
+        raise InputError(f"{path}: expected a reader training state (a dict of {', '.join(parts)}), found {found}")
+    if {**state["config"], "out": config.out} != asdict(config):
+        raise InputError(f"{path} holds a run with other settings: {shown_value(state['config'])}; choose another "
+                         "--out or the same settings")
+    if isinstance(state["step"], bool) or not 0 <= state["step"] <= config.steps:
+        raise InputError(f"{path}: step must be in 0..{config.steps}, found {shown_value(state['step'])}")
+    if not all(isinstance(k, str) and torch.is_tensor(v) for k, v in state["reader"].items()):
+        raise InputError(f"{path}: reader must map parameter names to tensors")
+    return state
+
+
 def train_reader(config: ReaderConfig, workers: int = 2, time_limit: float | None = None,
                  log: Callable[[str], None] = print) -> Path | None:
     """Train (or resume) a reader run; returns the model folder OUT/model once config.steps are done, None when the
@@ -176,10 +204,7 @@ def train_reader(config: ReaderConfig, workers: int = 2, time_limit: float | Non
     painter = check_painter(config)
     if config.data != "landscape":
         folder_layouts(config.data)
-    state = torch.load(out / STATE_FILE, map_location="cpu", weights_only=True) if (out / STATE_FILE).is_file() else None
-    if state and {**state["config"], "out": config.out} != asdict(config):
-        raise InputError(f"{out / STATE_FILE} holds a run with other settings: {state['config']}; choose another "
-                         "--out or the same settings")
+    state = read_state(config)
     sketches, labels = build_pool(config, workers, log)
     torch.manual_seed(config.seed)
     reader = LayoutReader(NUM_CLASSES, config.width, config.grid)
@@ -187,9 +212,13 @@ def train_reader(config: ReaderConfig, workers: int = 2, time_limit: float | Non
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, config.lr, total_steps=config.steps)
     step = 0
     if state:
-        reader.load_state_dict(state["reader"])
-        optimiser.load_state_dict(state["optimiser"])
-        schedule.load_state_dict(state["schedule"])
+        source = out / STATE_FILE
+        try:
+            reader.load_state_dict(state["reader"])
+            schedule.load_state_dict(state["schedule"])
+        except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+            raise InputError(f"{source} does not fit this run's reader: {str(exc)[:300]}") from None
+        load_optimizer(optimiser, state["optimiser"], str(source))
         step = state["step"]
         log(f"resuming at step {step}")
     started = time.monotonic()

@@ -129,6 +129,26 @@ def test_training_resumes_into_the_same_reader(tmp_path):
         train_reader(tiny_config(tmp_path / "resumed", seed=1), workers=1, log=lambda _: None)
 
 
+@pytest.mark.parametrize("damage, message", [
+    (lambda path, state: path.write_bytes(b"PK\x03\x04 not a state"),
+     r"state\.pt: refused to load; expected a reader training state saved by `gaugan train-reader`"),
+    (lambda path, state: torch.save([1, 2], path), r"expected a reader training state \(a dict of config, reader, "
+                                                   r"optimiser, schedule, step\), found list"),
+    (lambda path, state: torch.save({**state, "step": 10**9}, path), r"step must be in 0\.\.4, found int 1000000000"),
+    (lambda path, state: torch.save({**state, "reader": {k: v.reshape(-1)[:1] for k, v in state["reader"].items()}},
+                                    path), "state.pt does not fit this run's reader: Error"),
+    (lambda path, state: torch.save({**state, "optimiser": {"state": {}, "param_groups": []}}, path),
+     "state.pt is not the state of this run's optimiser"),
+])
+def test_a_damaged_or_foreign_reader_state_is_refused_by_name(tmp_path, damage, message):
+    config = tiny_config(tmp_path / "run")
+    train_reader(config, workers=1, time_limit=0, log=lambda _: None)
+    path = tmp_path / "run" / "state.pt"
+    damage(path, torch.load(path, weights_only=True))
+    with pytest.raises(InputError, match=message):
+        train_reader(config, workers=1, log=lambda _: None)
+
+
 @pytest.mark.parametrize("changes, message", [({"folder_share": 1.5}, "folder_share must be in 0..1"),
                                               ({"width": 300}, "width must be in 1..256"),
                                               ({"grid": 1024}, "grid must be in 8..512"),
