@@ -34,6 +34,19 @@ def _orientation(image: Image.Image) -> int:
     return orientation if orientation in range(1, 9) else 1
 
 
+def _is_empty(source: str | Path | BinaryIO) -> bool:
+    """Whether a file or stream holds no bytes at all (False when that cannot be told)."""
+    try:
+        if isinstance(source, (str, Path)):
+            return Path(source).stat().st_size == 0
+        position = source.tell()
+        size = source.seek(0, io.SEEK_END)
+        source.seek(position)
+        return size == 0
+    except (OSError, AttributeError, ValueError):
+        return False
+
+
 def open_image(source: Source, what: str = "image", max_pixels: int = MAX_PIXELS, decode: bool = True,
                formats: tuple[str, ...] = FORMATS) -> Image.Image:
     """Open an image in one of `formats` of at most max_pixels and decode it fully (with decode False, only its
@@ -53,7 +66,8 @@ def open_image(source: Source, what: str = "image", max_pixels: int = MAX_PIXELS
         raise ImageError(f"{what} is far larger than the {max_pixels} pixels ({side}×{side}) accepted: "
                          "scale it down first") from None
     except UnidentifiedImageError:
-        raise ImageError(f"not a readable image: expected a {what} in {'/'.join(formats)}, found none of them") from None
+        found = "an empty file (0 bytes)" if _is_empty(source) else "none of them"
+        raise ImageError(f"not a readable image: expected a {what} in {'/'.join(formats)}, found {found}") from None
     except DECODE_ERRORS as exc:
         raise ImageError(f"not a readable image: expected a {what} in {'/'.join(formats)}, found damage: {exc}") from None
     orientation = _orientation(image)

@@ -116,10 +116,14 @@ def test_a_truncated_png_is_a_clear_error():
         read_label_map(data[: len(data) // 2], LAND)
 
 
-def test_garbage_and_empty_bytes_are_clear_errors():
-    for data in (b"", b"\x89PNG\r\n\x1a\n", b"<html><body>login</body></html>"):
-        with pytest.raises(ImageError, match="not a readable image"):
+def test_garbage_and_empty_bytes_are_clear_errors(tmp_path):
+    for data in (b"\x89PNG\r\n\x1a\n", b"<html><body>login</body></html>"):
+        with pytest.raises(ImageError, match="not a readable image: .* found none of them"):
             read_label_map(data, LAND)
+    (tmp_path / "empty.png").write_bytes(b"")
+    for source in (b"", io.BytesIO(b""), tmp_path / "empty.png", str(tmp_path / "empty.png")):
+        with pytest.raises(ImageError, match=r"not a readable image: .* found an empty file \(0 bytes\)"):
+            open_image(source, "label map")
 
 
 def test_formats_outside_the_list_are_not_parsed():
