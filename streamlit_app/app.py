@@ -597,7 +597,8 @@ def show_messages(box, name: str | None, label_page: bool = True) -> None:
             st.toast(text, icon="⚠️" if text in errors else "ℹ️")
     st.html(f"<style>@media (min-width: {STACKED_WIDTH + 1}px) {{ [data-testid='stToastContainer'] "
             "{ display: none; } } [data-testid='stToastContainer'], [data-testid='stToastContainer'] * "
-            "{ pointer-events: none; }</style>")  # a toast never blocks the controls it shows over
+            "{ pointer-events: none; } [data-testid='stToastContainer'] button { pointer-events: auto; }</style>")
+    # a toast never blocks the controls it shows over, but its "view more" and close buttons work
     state.toasted = {*errors, *state.notices}
     state.notices = dict.fromkeys(state.notices, time.monotonic())
 

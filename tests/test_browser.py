@@ -317,6 +317,8 @@ def test_on_a_phone_an_upload_says_how_it_went_over_the_open_sidebar(url, tmp_pa
         under = page.evaluate("([x, y]) => !!document.elementFromPoint(x, y).closest('[data-testid=\"stToast\"]')",
                               [models["x"] + 40, models["y"] + models["height"] / 2])
         assert not under, "a tap on the Model box reaches it, whatever toast shows over it"
+        toast.get_by_role("button", name="Close").click()
+        toast.wait_for(state="hidden", timeout=10_000)
 
 
 def test_a_download_error_goes_when_its_expander_is_closed(url, tmp_path):
