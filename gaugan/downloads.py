@@ -6,6 +6,7 @@ import errno
 import hashlib
 import http.client
 import io
+import posixpath
 import shutil
 import socket
 import tarfile
@@ -197,9 +198,17 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _leaves_folder(member_name: str) -> bool:
+    """Whether an archive member's path, as written, leads out of the folder it is unpacked into (absolute or up
+    through '..')."""
+    path = posixpath.normpath(member_name)
+    return posixpath.isabs(path) or path == ".." or path.startswith("../")
+
+
 def _checked_members(archive: tarfile.TarFile, name: str, archive_bytes: int, free_bytes: int) -> list[tarfile.TarInfo]:
-    """Every member, refusing links, devices and anything but files and folders, and sizes above the limits,
-    as soon as its header is read (so a bomb is refused before it is unpacked)."""
+    """Every member, refusing links, devices and anything but files and folders, paths that lead out of the
+    destination, and sizes above the limits, as soon as its header is read (so a bomb is refused before it is
+    unpacked)."""
     members, total = [], 0
     budget = min(MAX_RATIO * max(archive_bytes, 1 << 20), free_bytes)
     for member in archive:
@@ -209,6 +218,9 @@ def _checked_members(archive: tarfile.TarFile, name: str, archive_bytes: int, fr
             kind = "link" if member.issym() or member.islnk() else "device or special file"
             raise CheckpointError(f"{name}: refused: member {member.name[:200]!r} is a {kind}; "
                                   "expected only files and folders")
+        if _leaves_folder(member.name):
+            raise CheckpointError(f"{name}: refused: member {member.name[:200]!r} leads outside the destination; "
+                                  "expected paths that stay inside it")
         total += member.size + tarfile.BLOCKSIZE  # headers count too: a million empty members is a bomb as well
         if member.size > MAX_MEMBER_BYTES:
             raise CheckpointError(f"{name}: refused: member {member.name[:200]!r} unpacks to {member.size} bytes; "

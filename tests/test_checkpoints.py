@@ -137,16 +137,20 @@ def test_checksum_mismatch_keeps_nothing(tmp_path):
     assert list((tmp_path / "checkpoints").iterdir()) == []
 
 
-def test_archive_escaping_dest_is_refused(tmp_path):
+@pytest.mark.parametrize("member", ["../../escaped.txt", "checkpoints/../../escaped.txt", "/escaped.txt"])
+def test_archive_escaping_dest_is_refused_naming_the_member_as_written(tmp_path, member):
     archive = tmp_path / "evil.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
         data = b"owned"
-        info = tarfile.TarInfo("../../escaped.txt")
+        info = tarfile.TarInfo(member)
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
-    with pytest.raises(CheckpointError, match="unsafe archive member"):
+    with pytest.raises(CheckpointError) as refusal:
         download(str(archive), tmp_path / "dest")
+    assert str(refusal.value) == (f"evil.tar.gz: refused: member {member!r} leads outside the destination; "
+                                  "expected paths that stay inside it")
     assert not (tmp_path / "escaped.txt").exists() and not Path("escaped.txt").exists()
+    assert list((tmp_path / "dest").iterdir()) == []
 
 
 def test_load_model_returns_generator_encoder_labels_and_card(tmp_path):
