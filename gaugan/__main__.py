@@ -178,12 +178,14 @@ def training_labels(args: argparse.Namespace) -> list[dict]:
 
 
 def given_options(args: argparse.Namespace) -> set[str]:
-    """The data and network-shape options this command line sets (a resumed run keeps its own for the others)."""
-    given = {name for name in ("data", "labels", "crop_size", "ngf", "spade_hidden", "ndf") if getattr(args, name)}
+    """The options this command line sets; a resumed run keeps its own values for all the others."""
+    given = {name for name, value in vars(args).items() if value is not None and value is not False}
     if args.data:  # the label table comes with the data
         given.add("labels")
     if args.preset_json:
         given |= {f.name for f in fields(Preset)}
+    if args.model == "pix2pix" and args.crop_size and not args.load_size:
+        given.add("load_size")  # derived from the crop
     return given
 
 
@@ -192,7 +194,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     if args.model == "pix2pix":
         from .sketch_train import pix2pix_config_from_args
-        config = with_run_shape(pix2pix_config_from_args(vars(args)), set())
+        config = with_run_shape(pix2pix_config_from_args(vars(args)), given_options(args))
         print(main(config, progress=not args.quiet, time_limit=args.time_limit))
         return
     config = {k: v for k, v in vars(args).items() if k in {f.name for f in fields(TrainConfig)} and v is not None}

@@ -42,6 +42,9 @@ from .semantics import encode_semantics
 STATE_FILE = "state.pt"
 # Options that fix the networks' shape: a run folder keeps those it was started with.
 SHAPE_OPTIONS = ("preset", "labels", "ndf", "d_layers", "d_scales", "encoder_ndf")
+# pix2pix options that shape its generator or fix what it learns (which half of a pair is the sketch)
+SKETCH_SHAPE = ("network", "block", "ngf", "depth", "norm", "dropout", "class_planes", "embed_dim", "direction")
+THIS_MACHINE = ("out", "workers")  # options a resumed run always takes from its command line (default or given)
 # Bounds on the options that size the discriminator and encoder, for a state.pt that comes from elsewhere.
 SHAPE_LIMITS = {"ndf": (1, 1024), "d_layers": (1, 8), "d_scales": (1, 8), "encoder_ndf": (1, 1024)}
 SKETCH_LIMITS = {"ngf": (1, 512), "depth": (1, 10), "class_planes": (1, 256), "embed_dim": (1, 1024),
@@ -523,11 +526,12 @@ class LastLosses(dict[str, float]):
 
 
 def with_run_shape(config: TrainConfig, given: set[str]) -> TrainConfig:
-    """The config with the network shape (and, unless given, the data) of the run already in config.out.
+    """The config of the run already in config.out, changed only by the options this command line gives.
 
-    given: the options set on the command line (SHAPE_OPTIONS, "data", or Preset fields such as ngf); one that
-    differs from the run's is an InputError. A new run's config comes back unchanged; pix2pix runs keep their shape
-    in `sketch`, which the command line gives in full, so only their model kind is checked.
+    given: the option names set on the command line (TrainConfig fields, Preset fields such as ngf, pix2pix options
+    such as depth). One that would reshape the network (SHAPE_OPTIONS and the preset for SPADE, SKETCH_SHAPE for
+    pix2pix) and differs from the run's is an InputError; every other option left out (but THIS_MACHINE's) keeps the
+    run's value, so a shorter command continues the same run. A new run's config comes back unchanged.
     """
     path = Path(config.out) / STATE_FILE
     if not path.is_file():
@@ -537,20 +541,21 @@ def with_run_shape(config: TrainConfig, given: set[str]) -> TrainConfig:
     if kind != config.model:
         raise InputError(f"{config.out} holds a {kind} run, not {config.model}: add --model {kind} to continue it, or "
                          "give a new --out")
-    if config.model != "spade":
-        return config
-    kept = {name: saved[name] for name in SHAPE_OPTIONS if name in saved}
-    if "data" not in given:
-        kept["data"] = saved.get("data", config.data)
-    mine, theirs = {**asdict(config), **config.preset}, {**saved, **saved.get("preset", {})}
-    differences = []
-    for name in sorted(given & (set(SHAPE_OPTIONS) | set(config.preset)) - {"name"}):
-        if name not in theirs or mine[name] == theirs[name]:
-            continue
-        differences.append("another label table" if name == "labels" else f"{name} {theirs[name]}, not {mine[name]}")
+    if config.model == "spade":
+        mine, theirs = {**asdict(config), **config.preset}, {**saved, **saved.get("preset", {})}
+        shape = (set(SHAPE_OPTIONS) | set(config.preset)) - {"name"}
+    else:
+        from .sketch_train import SKETCH_DEFAULTS
+        mine, theirs = config.sketch, {**SKETCH_DEFAULTS, **saved.get("sketch", {})}
+        shape = set(SKETCH_SHAPE)
+    differences = [("another label table" if name == "labels" else f"{name} {theirs[name]}, not {mine[name]}")
+                   for name in sorted(given & shape) if name in theirs and mine[name] != theirs[name]]
     if differences:
         raise InputError(f"{config.out} holds a run trained with {'; '.join(differences)}: leave those options out to "
                          "continue it, or give a new --out")
+    kept = {name: value for name, value in saved.items() if name not in given and name not in THIS_MACHINE}
+    if config.model != "spade":
+        kept["sketch"] = {**theirs, **{name: config.sketch[name] for name in given if name in config.sketch}}
     return replace(config, **kept)
 
 

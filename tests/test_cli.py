@@ -302,19 +302,36 @@ def test_export_reads_the_run_folder_it_is_given_after_a_move(tmp_path):
     assert not (tmp_path / "here").exists()
 
 
-def test_a_resumed_run_keeps_its_network_shape_and_says_which_option_conflicts(tmp_path):
+def test_a_resumed_run_keeps_its_options_and_says_which_option_conflicts(tmp_path, monkeypatch):
     run = tmp_path / "run"
-    cli(["train", "--out", str(run), "--steps", "1", "--ndf", "8", *TINY_TRAINING])
-    cli(["train", "--out", str(run), "--steps", "2", "--batch-size", "1", "--quiet"])  # no shape options: the run's
+    cli(["train", "--out", str(run), "--steps", "1", "--ndf", "8", "--lambda-perceptual", "0", *TINY_TRAINING])
+    monkeypatch.chdir(tmp_path)
+    cli(["train", "--out", "run", "--steps", "2", "--quiet"])  # the options left out are the run's
+    config = json.loads(torch.load(run / "state.pt", weights_only=True)["config"])
+    assert (config["preset"]["ngf"], config["batch_size"], config["lambda_perceptual"]) == (4, 1, 0.0)
+    cli(["train", "--out", "run", "--steps", "3", "--lambda-perceptual", "0.5", "--quiet"])  # given anew: applies
     state = torch.load(run / "state.pt", weights_only=True)
-    assert state["step"] == 2 and json.loads(state["config"])["preset"]["ngf"] == 4
-    message = cli_error(["train", "--out", str(run), "--steps", "3", "--ngf", "8", "--ndf", "8", "--quiet"])
+    assert state["step"] == 3 and json.loads(state["config"])["lambda_perceptual"] == 0.5
+    message = cli_error(["train", "--out", str(run), "--steps", "4", "--ngf", "8", "--ndf", "8", "--quiet"])
     assert "holds a run trained with ngf 4, not 8: leave those options out" in message
     assert "holds a spade run, not pix2pix: add --model spade" in cli_error(
-        ["train", "--model", "pix2pix", "--out", str(run), "--steps", "3", "--quiet"])
+        ["train", "--model", "pix2pix", "--out", str(run), "--steps", "4", "--quiet"])
     (tmp_path / "p.json").write_text(json.dumps(landscape_preset(**TINY).to_dict()))
     assert "put crop_size, ngf and spade_hidden in the file" in cli_error(
         ["train", "--preset-json", str(tmp_path / "p.json"), "--ngf", "8", "--out", str(tmp_path / "new")])
+
+
+def test_a_resumed_pix2pix_run_keeps_its_generator_and_refuses_another(tmp_path):
+    run, tiny = tmp_path / "p2p", ["--model", "pix2pix", "--data", "landscape-sketch", "--quiet"]
+    cli(["train", "--out", str(run), "--steps", "1", "--crop-size", "64", "--load-size", "72", "--depth", "6",
+         "--ngf", "8", *tiny])
+    cli(["train", "--out", str(run), "--steps", "2", *tiny])  # no shape options: the run's, not the paper's
+    config = json.loads(torch.load(run / "state.pt", weights_only=True)["config"])
+    assert {k: config["sketch"][k] for k in ("crop_size", "load_size", "depth", "ngf")} == \
+        {"crop_size": 64, "load_size": 72, "depth": 6, "ngf": 8}
+    for option, value, saved in (("--direction", "BtoA", "AtoB"), ("--norm", "instance", "batch")):
+        message = cli_error(["train", "--out", str(run), "--steps", "3", option, value, *tiny])
+        assert f"holds a run trained with {option[2:]} {saved}, not {value}: leave those options out" in message
 
 
 @pytest.mark.slow
