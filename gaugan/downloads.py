@@ -21,7 +21,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .checkpoints import move_into, read_state_dict
+from .checkpoints import MODEL_CARD, OFFICIAL_WEIGHTS, move_into, read_state_dict
 from .errors import CheckpointError
 
 MAX_DOWNLOAD_BYTES = 8 << 30  # NVIDIA's checkpoints.tar.gz is about 1 GB
@@ -267,6 +267,24 @@ def _unpack(archive_path: Path, into: Path, free_bytes: int) -> Path:
     return into / "checkpoints" if (into / "checkpoints").is_dir() else into
 
 
+def _is_model(item: Path) -> bool:
+    """Whether an unpacked item is a weights file (.pth) or a checkpoint folder (one holding model.json or a .pth)."""
+    if item.is_file():
+        return item.suffix == ".pth"
+    return (item / MODEL_CARD).is_file() or any(child.is_file() and child.suffix == ".pth" for child in item.iterdir())
+
+
+def _models(top: Path, name: str) -> list[Path]:
+    """The unpacked items to install, refused unless at least one is a model (_is_model)."""
+    items = sorted(top.iterdir())
+    if not any(map(_is_model, items)):
+        found = ", ".join(item.name + "/" * item.is_dir() for item in items[:5]) + (" …" if len(items) > 5 else "")
+        raise CheckpointError(f"{name}: the archive holds no model: expected checkpoint folders (with {MODEL_CARD} or "
+                              f"{OFFICIAL_WEIGHTS}) or weights files (.pth), found {found or 'nothing'}; "
+                              "nothing was written")
+    return items
+
+
 def _plain_name(url_or_path: str) -> str:
     name = url_or_path.split("?")[0].split("#")[0].rstrip("/").rsplit("/", 1)[-1]
     return name if name not in ("", ".", "..") and "\\" not in name else "download"
@@ -282,7 +300,8 @@ def download(url_or_path: str, dest: str | Path = "checkpoints", sha256: str | N
     seconds, plus one read). Redirects are followed to http(s) URLs only.
 
     Work happens in a temporary folder inside dest that is removed whatever happens (Ctrl-C included); an
-    existing file or folder of the same name is kept unless overwrite=True. Returns dest, or the weights file.
+    existing file or folder of the same name is kept unless overwrite=True, and an archive that holds no model
+    (no checkpoint folder or weights file) is refused. Returns dest, or the weights file.
     """
     dest = Path(dest)
     if dest.exists() and not dest.is_dir():
@@ -297,7 +316,7 @@ def download(url_or_path: str, dest: str | Path = "checkpoints", sha256: str | N
             raise CheckpointError(f"checksum mismatch for {name}: expected sha256 {sha256}, found {actual}")
         if _is_tar(fetched):
             top = _unpack(fetched, work / "unpacked", shutil.disk_usage(dest).free)
-            move_into(sorted(top.iterdir()), dest, work / "replaced", overwrite)
+            move_into(_models(top, name), dest, work / "replaced", overwrite)
             return dest
         try:
             read_state_dict(fetched)

@@ -328,6 +328,28 @@ def test_ctrl_c_during_a_download_leaves_no_temporary_files(served, tmp_path):
     assert fingerprint(dest) == {}
 
 
+@pytest.mark.parametrize("members, found", [
+    ({"readme.txt": b"hello"}, "found readme.txt;"),
+    ({"checkpoints/readme.txt": b"hello", "checkpoints/docs/notes.md": b"x"}, "found docs/, readme.txt;"),
+    ({"checkpoints/coco_pretrained/latest_net_G.txt": b"x"}, "found coco_pretrained/;"),
+])
+def test_an_archive_that_holds_no_model_is_refused_and_leaves_nothing(tmp_path, members, found):
+    archive = make_archive(tmp_path / "notes.tar.gz", members)
+    with pytest.raises(CheckpointError) as refusal:
+        download(str(archive), tmp_path / "dest")
+    assert str(refusal.value).startswith("notes.tar.gz: the archive holds no model: expected checkpoint folders "
+                                         "(with model.json or latest_net_G.pth) or weights files (.pth), ")
+    assert str(refusal.value).endswith(f"{found} nothing was written")
+    assert fingerprint(tmp_path / "dest") == {}
+
+
+def test_the_cli_refuses_an_archive_that_holds_no_model(tmp_path, capsys):
+    archive = make_archive(tmp_path / "notes.tar.gz", {"readme.txt": b"hello"})
+    with pytest.raises(SystemExit, match="error: notes.tar.gz: the archive holds no model"):
+        cli(["download", str(archive), "--dest", str(tmp_path / "dest")])
+    assert "downloaded into" not in capsys.readouterr().out and fingerprint(tmp_path / "dest") == {}
+
+
 def test_a_file_of_zeros_is_an_empty_archive_and_refused(tmp_path):
     zeros = tmp_path / "checkpoints.tar"
     zeros.write_bytes(bytes(1 << 20))
