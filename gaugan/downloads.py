@@ -7,6 +7,7 @@ import hashlib
 import http.client
 import io
 import posixpath
+import re
 import shutil
 import socket
 import tarfile
@@ -205,6 +206,15 @@ def _leaves_folder(member_name: str) -> bool:
     return posixpath.isabs(path) or path == ".." or path.startswith("../")
 
 
+def _checked_sha256(sha256: str) -> str:
+    """The checksum in lower case, refused unless it is 64 hex digits (surrounding whitespace ignored)."""
+    digits = sha256.strip().lower()
+    if not re.fullmatch(r"[0-9a-f]{64}", digits):
+        raise CheckpointError(f"expected a sha256 of 64 hex digits, found {sha256[:100]!r} ({len(sha256)} characters); "
+                              "nothing was downloaded")
+    return digits
+
+
 def _checked_members(archive: tarfile.TarFile, name: str, archive_bytes: int, free_bytes: int) -> list[tarfile.TarInfo]:
     """Every member, refusing links, devices and anything but files and folders, paths that lead out of the
     destination, and sizes above the limits, as soon as its header is read (so a bomb is refused before it is
@@ -303,6 +313,7 @@ def download(url_or_path: str, dest: str | Path = "checkpoints", sha256: str | N
     existing file or folder of the same name is kept unless overwrite=True, and an archive that holds no model
     (no checkpoint folder or weights file) is refused. Returns dest, or the weights file.
     """
+    sha256 = None if sha256 is None else _checked_sha256(sha256)
     dest = Path(dest)
     if dest.exists() and not dest.is_dir():
         raise CheckpointError(f"destination {dest} is a file; expected a folder to download into")
@@ -312,7 +323,7 @@ def download(url_or_path: str, dest: str | Path = "checkpoints", sha256: str | N
     try:
         fetched = work / name
         _fetch(url_or_path, fetched, timeout, progress, min_rate)
-        if sha256 and (actual := _sha256(fetched)) != sha256.lower():
+        if sha256 and (actual := _sha256(fetched)) != sha256:
             raise CheckpointError(f"checksum mismatch for {name}: expected sha256 {sha256}, found {actual}")
         if _is_tar(fetched):
             top = _unpack(fetched, work / "unpacked", shutil.disk_usage(dest).free)

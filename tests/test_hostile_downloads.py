@@ -187,6 +187,26 @@ def test_a_weights_file_is_saved_and_an_existing_one_kept_unless_forced(served, 
     assert sorted(p.name for p in (tmp_path / "dest").iterdir()) == ["latest_net_G.pth"]
 
 
+@pytest.mark.parametrize("sha256", ["abc", "", "0" * 63, "g" * 64, "0" * 65, "sha256:" + "0" * 64])
+def test_a_sha256_that_is_not_64_hex_digits_is_refused_before_anything_is_fetched(tmp_path, monkeypatch, sha256):
+    monkeypatch.setattr("gaugan.downloads._source", lambda *args: pytest.fail("fetched despite a malformed sha256"))
+    with pytest.raises(CheckpointError) as refusal:
+        download("https://example.com/checkpoints.tar.gz", tmp_path / "dest", sha256=sha256)
+    assert str(refusal.value) == (f"expected a sha256 of 64 hex digits, found {sha256!r} ({len(sha256)} characters); "
+                                  "nothing was downloaded")
+    assert not (tmp_path / "dest").exists()
+
+
+def test_a_sha256_is_taken_in_either_case_with_surrounding_whitespace(tmp_path):
+    archive = make_archive(tmp_path / "a.tar.gz", {"landscape/generator.pth": b"theirs"})
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    download(str(archive), tmp_path / "dest", sha256=f" {digest.upper()}\n")
+    assert (tmp_path / "dest" / "landscape" / "generator.pth").read_bytes() == b"theirs"
+    with pytest.raises(CheckpointError, match=f"checksum mismatch for a.tar.gz: expected sha256 {'0' * 64}, "
+                                              f"found {digest}"):
+        download(str(archive), tmp_path / "other", sha256="0" * 64)
+
+
 def test_a_truncated_archive_is_a_clear_error(tmp_path):
     archive = make_archive(tmp_path / "checkpoints.tar.gz", {"checkpoints/ade20k_pretrained/latest_net_G.pth": weights_bytes()})
     data = archive.read_bytes()
