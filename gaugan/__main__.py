@@ -1,8 +1,9 @@
-"""Command line: gaugan (or python -m gaugan) {generate,explain,train,export,evaluate,samples,models,download,data} ..."""
+"""Command line: gaugan (or python -m gaugan) COMMAND ...; `gaugan --help` lists the commands."""
 from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import fields, replace
@@ -25,6 +26,20 @@ from .train import TrainConfig, check_crop
 
 TRAIN_DEFAULTS, LANDSCAPE = TrainConfig(), landscape_preset()
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+
+
+def number_at_least(low: float, inclusive: bool = True) -> Callable[[str], float]:
+    """An argparse type: a finite number of at least low (above low unless inclusive)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, found {text!r}") from None
+        if not math.isfinite(value) or value < low or (value == low and not inclusive):
+            raise argparse.ArgumentTypeError(f"expected a number {'of at least' if inclusive else 'above'} {low:g}, "
+                                             f"found {text}")
+        return value
+    return parse
 
 
 def at_least(low: int) -> Callable[[str], int]:
@@ -59,6 +74,9 @@ def input_output_pairs(source: Path, out: Path, what: str) -> list[tuple[Path, P
         inputs = sorted(p for p in source.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
         if not inputs:
             raise InputError(f"no {what} in {source}: expected files ending {', '.join(IMAGE_SUFFIXES)}")
+        if out.suffix.lower() in IMAGE_SUFFIXES and not out.is_dir():
+            raise InputError(f"--out {out} names an image file, but {source} is a folder of {what}: give --out a "
+                             "folder for their images")
         writable_folder(out, "the output folder")
         return [(p, out / p.name) for p in inputs]
     check_image_path(out)
@@ -402,10 +420,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"with --photos beside --data FOLDER: the share of samples taken from the folder, evenly "
                             f"spread (default: {d.folder_share})")
     train.add_argument("--workers", type=at_least(0), help=f"processes rendering batches ahead of training (default: {d.workers})")
-    train.add_argument("--lambda-perceptual", dest="lambda_perceptual", type=float,
+    train.add_argument("--lambda-perceptual", dest="lambda_perceptual", type=number_at_least(0),
                        help="weight of the ImageNet (EfficientNet-Lite0) perceptual loss; 0 turns it off "
                             f"(default: {d.lambda_perceptual}; pix2pix: 0)")
-    train.add_argument("--time-limit", dest="time_limit", type=float,
+    train.add_argument("--time-limit", dest="time_limit", type=number_at_least(0, inclusive=False),
                        help="stop after this many seconds with the state saved; the same command continues")
     train.add_argument("--quiet", action="store_true", help="no progress bar or messages")
     sketch = train.add_argument_group("pix2pix", "sketch models (--model pix2pix; --data landscape-sketch or a folder, "
@@ -444,7 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
     reader.add_argument("--width", type=at_least(1), help=f"the reader's U-Net width (default: {r.width})")
     reader.add_argument("--seed", type=at_least(0), help=f"layouts, sketches and initial weights (default: {r.seed})")
     reader.add_argument("--workers", type=at_least(1), default=2, help="processes drawing sketches (default: %(default)s)")
-    reader.add_argument("--time-limit", dest="time_limit", type=float,
+    reader.add_argument("--time-limit", dest="time_limit", type=number_at_least(0, inclusive=False),
                         help="stop after this many seconds with the state saved; the same command continues")
     reader.add_argument("--quiet", action="store_true", help="no progress messages")
     reader.set_defaults(func=cmd_train_reader)

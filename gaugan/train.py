@@ -514,15 +514,19 @@ class Trainer:
 
 
 class LastLosses(dict[str, float]):
-    """A run's last losses, as `main` returns them; printed, they are the line `gaugan train` ends with."""
+    """A run's last losses, as `main` returns them; printed, they are the line `gaugan train` ends with (which says
+    so when the time limit stopped the run short of its steps)."""
 
-    def __init__(self, out: str, losses: dict[str, float]) -> None:
+    def __init__(self, out: str, losses: dict[str, float], step: int, steps: int) -> None:
         super().__init__(losses)
-        self.out = out
+        self.out, self.step, self.steps = out, step, steps
 
     def __str__(self) -> str:
         shown = ", ".join(f"{name} {value:.3f}" for name, value in self.items())
-        return f"trained {self.out}; last losses {shown}; metrics.csv and samples/ are in {self.out}"
+        done = (f"trained {self.out}" if self.step >= self.steps else
+                f"stopped {self.out} at step {self.step:,} of {self.steps:,} (time limit), state saved: the same "
+                "command continues")
+        return f"{done}; last losses {shown}; metrics.csv and samples/ are in {self.out}"
 
 
 def with_run_shape(config: TrainConfig, given: set[str]) -> TrainConfig:
@@ -645,7 +649,9 @@ def main(config: TrainConfig, progress: bool = True, time_limit: float | None = 
     if "WORLD_SIZE" in os.environ and not dist.is_initialized():
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     try:
-        return LastLosses(config.out, trainer_for(config).run(progress, time_limit))
+        trainer = trainer_for(config)
+        losses = trainer.run(progress, time_limit)
+        return LastLosses(config.out, losses, trainer.step, config.steps)
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()

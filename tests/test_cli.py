@@ -77,6 +77,9 @@ def test_a_folder_with_an_unreadable_file_converts_the_rest_and_names_it(tmp_pat
     assert [p.name for p in (tmp_path / "photos").iterdir()] == ["doodle.png"]
     assert str(folder / "notes.png") in cli_error(
         ["generate", "--labels", str(folder / "notes.png"), "--out", str(tmp_path / "one.png")])
+    message = cli_error(["generate", "--labels", str(folder), "--out", str(tmp_path / "one.png")])
+    assert f"--out {tmp_path / 'one.png'} names an image file, but {folder} is a folder of label maps" in message
+    assert not (tmp_path / "one.png").exists()
 
 
 def test_a_folder_of_sketches_takes_every_image_suffix_in_any_case(tmp_path):
@@ -360,3 +363,19 @@ def test_export_records_the_hardware_the_run_trained_on(tmp_path):
         cli(["export", "--run", str(run), "--out", str(tmp_path / "model"), "--force"])
         card = json.loads((tmp_path / "model" / "model.json").read_text())
         assert card["training"]["hardware"] == (hardware or "not recorded")
+
+
+def test_a_time_limit_says_where_it_stopped_and_out_of_range_numbers_are_refused(tmp_path, capsys):
+    run = tmp_path / "run"
+    cli(["train", "--out", str(run), "--steps", "500", "--time-limit", "0.5", *TINY_TRAINING])
+    step = torch.load(run / "state.pt", weights_only=True)["step"]
+    assert 1 <= step < 500
+    said = capsys.readouterr().out
+    assert f"stopped {run} at step {step} of 500 (time limit), state saved: the same command continues" in said
+    for option, value, expected in (("--time-limit", "0", "a number above 0"),
+                                    ("--time-limit", "-1", "a number above 0"),
+                                    ("--time-limit", "nan", "a number above 0"),
+                                    ("--lambda-perceptual", "-1", "a number of at least 0")):
+        with pytest.raises(SystemExit):
+            cli(["train", "--out", str(tmp_path / "new"), option, value])
+        assert f"{option}: expected {expected}, found {value}" in capsys.readouterr().err
