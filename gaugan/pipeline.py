@@ -16,6 +16,7 @@ from .errors import InputError, SeedError
 from .networks import FastSPADEGenerator, SPADEGenerator, StyleEncoder
 from .presets import Preset
 from .framing import paint_unstretched
+from .model_card import shown_value
 from .semantics import check_instance_array, check_label_array, encode
 from .semantics import resize_nearest  # noqa: F401 (re-exported for callers of pipeline)
 
@@ -97,6 +98,17 @@ class GauGAN:
         channels, edges = encode(labels, instance, self.preset)
         return channels.to(self.device), None if edges is None else edges.to(self.device)
 
+    def check_style_code(self, style: object) -> None:
+        """Refuse a style that is neither None nor a code of this model's shape (1, z_dim), as encode_style gives."""
+        expected = (1, self.preset.z_dim)
+        if style is None or (torch.is_tensor(style) and tuple(style.shape) == expected and style.is_floating_point()
+                             and bool(torch.isfinite(style).all())):
+            return
+        found = (f"a {style.dtype} tensor of shape {tuple(style.shape)}" if torch.is_tensor(style)
+                 else shown_value(style))
+        raise InputError(f"style must be a photo (a PIL image) whose look to copy or its code from encode_style (a "
+                         f"finite float tensor of shape {expected}), found {found}")
+
     def style_code(self, seed: int | None, style: torch.Tensor | None) -> torch.Tensor | None:
         """z for VAE models: the given style code, else a normal sample drawn from the seed."""
         if not self.preset.use_vae:
@@ -125,6 +137,7 @@ class GauGAN:
             seed = check_seed(seed)
         if isinstance(style, Image.Image):
             style = self.encode_style(style)
+        self.check_style_code(style)
         channels, edges = self.prepare(labels, instance)
         with torch.inference_mode():
             y = self.network.from_compact(channels, edges, self.style_code(seed, style))[0]

@@ -2,13 +2,13 @@
 import numpy as np
 import pytest
 import torch
-from helpers import coco_sample, coco_sample_names, make_tiny_model, randomize_
+from helpers import ROOT, coco_sample, coco_sample_names, make_tiny_model, randomize_
 from PIL import Image
 
 from gaugan import PRESETS, GauGAN, SPADEGenerator, encode_semantics, instance_map
 from gaugan.__main__ import main as cli
 from gaugan.labelmaps import write_label_map
-from gaugan.errors import SeedError
+from gaugan.errors import InputError, SeedError
 from gaugan.pipeline import MAX_SEED, resize_nearest, to_uint8_image
 from label_colors import PALETTES
 
@@ -170,3 +170,14 @@ def test_keep_aspect_paints_the_map_unstretched_with_its_instances():
                                                                            keep_aspect=True))), "instances are used"
     with pytest.raises(ValueError, match="instance map shape"):
         model.generate(label, instance[:-1], keep_aspect=True)
+
+
+@pytest.mark.parametrize("style, found", [("day", 'found str "day"'),
+                                          (torch.zeros(64), r"found a torch.float32 tensor of shape \(64,\)"),
+                                          (torch.full((1, 64), float("nan")), r"found a torch.float32 tensor of shape "
+                                                                              r"\(1, 64\)")])
+def test_a_style_that_is_neither_a_photo_nor_a_style_code_is_refused(style, found):
+    model = GauGAN.from_checkpoint(ROOT / "checkpoints" / "landscape", device="cpu")
+    with pytest.raises(InputError, match=r"style must be a photo \(a PIL image\) whose look to copy or its code from "
+                                         rf"encode_style \(a finite float tensor of shape \(1, 64\)\), {found}"):
+        model.generate(np.zeros((64, 64), np.uint8), seed=0, style=style)
