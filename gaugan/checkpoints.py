@@ -2,8 +2,10 @@
 (model.json beside the weights), and other SPADE generators given a preset."""
 from __future__ import annotations
 
+import pickle
 import re
 import shutil
+import struct
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -26,6 +28,10 @@ OFFICIAL_WEIGHTS = "latest_net_G.pth"
 GENERATOR_WEIGHTS = "generator.pth"
 WRAPPER_KEYS = ("model", "state_dict", "netG")  # where training scripts nest a generator's state_dict
 CAST_DTYPES = (torch.float16, torch.bfloat16, torch.float64)
+# How torch.save's files start: a zip archive, or (its legacy format) a pickle of its magic number, protocol 2 or 0/1
+TORCH_STARTS = (b"PK", b"\x80", pickle.dumps(torch.serialization.MAGIC_NUMBER, protocol=0)[:-1])
+# What the unpickler raises on bytes that are no pickle at all (with UnpicklingError's "Unsupported operand")
+BAD_PICKLE_ERRORS = (EOFError, KeyError, IndexError, ValueError, struct.error)
 
 __all__ = ["CheckpointError", "MODEL_CARD", "MODEL_FORMAT", "LoadedModel", "load_model", "load_generator",
            "read_state_dict", "save_model", "update_card", "find_checkpoints", "infer_preset", "weights_file",
@@ -63,14 +69,29 @@ def _check_tensor(path: Path, key: str, value: torch.Tensor) -> None:
                               "expected floating-point weights")
 
 
+def _foreign_start(path: Path) -> bytes | None:
+    """The file's first 32 bytes when they are not how torch.save starts a file (TORCH_STARTS); None when they are
+    or the file cannot be read."""
+    try:
+        with path.open("rb") as f:
+            start = f.read(32)
+    except OSError:
+        return None
+    return None if start.startswith(TORCH_STARTS) else start
+
+
 def load_failure(exc: Exception, path: Path) -> str:
     """What torch.load's error says about the file, without its advice to load untrusted files unsafely; a zip that
-    torch.save did not write (no data.pkl inside) is said to be one, rather than quoting torch's zip reader."""
+    torch.save did not write (no data.pkl inside) is said to be one, rather than quoting torch's zip reader, and a
+    file whose bytes the unpickler cannot read at all is said to be no torch.save file, by what it starts with."""
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
             if not any(name.endswith("/data.pkl") for name in archive.namelist()):
                 return "it is a zip archive, but not one that torch.save wrote"
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))  # torch bolds its advice with terminal escapes
+    unreadable = isinstance(exc, BAD_PICKLE_ERRORS) or "Unsupported operand" in text
+    if unreadable and (start := _foreign_start(path)) is not None:
+        return f"not a file saved by torch.save (it starts with {start!r})" if start else "it is empty (0 bytes)"
     unpickler = re.search(r"WeightsUnpickler error:\s*(.+?)(?: was not an allowed global|\n|$)", text)
     if unpickler:
         return unpickler.group(1)[:200]

@@ -331,10 +331,9 @@ def download(url_or_path: str, dest: str | Path = "checkpoints", sha256: str | N
             return dest
         try:
             read_state_dict(fetched)
-        except CheckpointError as exc:
-            start = fetched.open("rb").read(60).decode("utf-8", "replace").split("\n")[0]
-            raise CheckpointError(f"{name} is neither a tar archive nor a loadable weights file (it starts with "
-                                  f"{start!r}: a web page or error message?): {exc}") from None
+        except CheckpointError as exc:  # its message names the temporary file; the user knows url_or_path
+            raise CheckpointError(f"{url_or_path} is neither a tar archive nor a loadable weights file: "
+                                  f"{str(exc).removeprefix(f'{fetched}: ')}") from None
         move_into([fetched], dest, work / "replaced", overwrite)
         return dest / name
     finally:

@@ -164,12 +164,37 @@ def test_only_http_urls_and_local_files(tmp_path):
     assert fingerprint(tmp_path / "dest") == {}
 
 
-def test_an_html_page_saved_as_weights_is_refused(served, tmp_path):
+def test_an_html_page_saved_as_weights_is_refused_by_its_url(served, tmp_path):
     root, url = served
     (root / "latest_net_G.pth").write_text("<!DOCTYPE html><html><body><form>Sign in</form></body></html>")
-    with pytest.raises(CheckpointError, match=r"latest_net_G\.pth is neither a tar archive nor a loadable weights file "
-                                              r"\(it starts with '<!DOCTYPE html>"):
+    with pytest.raises(CheckpointError) as refusal:
         download(f"{url}/latest_net_G.pth", tmp_path / "dest")
+    assert str(refusal.value).startswith(f"{url}/latest_net_G.pth is neither a tar archive nor a loadable weights "
+                                         "file: refused to load; ")
+    assert str(refusal.value).endswith("not a file saved by torch.save (it starts with b'<!DOCTYPE html><html><body>"
+                                       "<form')")
+    assert fingerprint(tmp_path / "dest") == {}
+
+
+def test_a_json_file_is_refused_by_the_path_given_not_the_temporary_one(tmp_path, monkeypatch):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "labels.json").write_text('[{"id": 0, "name": "sky"}]')
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CheckpointError) as refusal:
+        download("data/labels.json", "ck3")
+    assert str(refusal.value) == ("data/labels.json is neither a tar archive nor a loadable weights file: refused to "
+                                  "load; expected a plain state_dict of tensors readable with weights_only=True (no "
+                                  "code from the file runs), but loading failed: not a file saved by torch.save (it "
+                                  """starts with b'[{"id": 0, "name": "sky"}]')""")
+    assert fingerprint(tmp_path / "ck3") == {}
+
+
+def test_weights_that_load_but_are_damaged_are_refused_by_the_path_given(tmp_path):
+    torch.save({"w": torch.tensor([float("nan")])}, tmp_path / "latest_net_G.pth")
+    with pytest.raises(CheckpointError) as refusal:
+        download(str(tmp_path / "latest_net_G.pth"), tmp_path / "dest")
+    assert str(refusal.value) == (f"{tmp_path / 'latest_net_G.pth'} is neither a tar archive nor a loadable weights "
+                                  "file: 1 tensor(s) hold NaN or infinite values (w); the weights are damaged")
     assert fingerprint(tmp_path / "dest") == {}
 
 

@@ -198,7 +198,12 @@ class RunsCode:
 
 
 @pytest.mark.parametrize("write, found", [
-    (lambda path: path.write_bytes(bytes(range(256)) * 20), "Unsupported operand"),
+    (lambda path: path.write_bytes(b"\x80\x02" + bytes(range(256)) * 20), "loading failed: Unsupported operand 0"),
+    (lambda path: path.write_bytes(bytes(range(256)) * 20),
+     r"loading failed: not a file saved by torch.save (it starts with b'\x00\x01\x02"),
+    (lambda path: path.write_bytes(b"junk\n"), r"loading failed: not a file saved by torch.save (it starts with b'junk\n')"),
+    (lambda path: path.write_text('[{"id": 0}]'), """loading failed: not a file saved by torch.save (it starts with b'[{"id": 0}]')"""),
+    (lambda path: path.write_bytes(b""), "loading failed: it is empty (0 bytes)"),
     (lambda path: torch.save({"w": torch.zeros(2), "obj": NotATensor()}, path), "Unsupported global: GLOBAL"),
     (lambda path: torch.save({"w": torch.zeros(2), "obj": RunsCode()}, path), "it asks to run posix.system"),
     (lambda path: path.write_bytes(torch_bytes()[:200]), "PytorchStreamReader failed reading zip archive"),
@@ -212,6 +217,19 @@ def test_unloadable_weights_say_what_was_found_without_advice_to_load_unsafely(t
     message = str(refusal.value)
     assert "expected a plain state_dict of tensors" in message and found in message
     assert "False" not in message and "\x1b" not in message and "trust" not in message and len(message) < 500
+
+
+def test_the_cli_says_what_a_weights_file_of_junk_is(tmp_path, capsys):
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    (folder / "latest_net_G.pth").write_bytes(b"junk\n")
+    write_label_map(tmp_path / "l.png", labels_of())
+    with pytest.raises(SystemExit) as exit_:
+        cli(["generate", "--checkpoint", str(folder), "--labels", str(tmp_path / "l.png"), "--out", str(tmp_path / "o.png")])
+    assert str(exit_.value) == (f"error: {folder / 'latest_net_G.pth'}: refused to load; expected a plain state_dict of "
+                                "tensors readable with weights_only=True (no code from the file runs), but loading "
+                                "failed: not a file saved by torch.save (it starts with b'junk\\n')")
+    assert not (tmp_path / "o.png").exists()
 
 
 def torch_bytes() -> bytes:
