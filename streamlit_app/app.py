@@ -22,9 +22,9 @@ sys.path.insert(0, str(ROOT / "streamlit_app"))
 
 from gaugan import GauGAN, download  # noqa: E402
 from gaugan.allocator import tune_for_inference  # noqa: E402
-from gaugan.canvas import (MAX_ASPECT, SHIPPED_MODEL, background_label, bucket_fill, compose_labels,  # noqa: E402
-                           example_scene, fit_label_map, has_lines, list_models, mixed_style, pad_to_aspect,
-                           png_bytes, read_photo, style_looks, thumbnail_png)
+from gaugan.canvas import (LOOKS, MAX_ASPECT, SHIPPED_MODEL, background_label, bucket_fill,  # noqa: E402
+                           compose_labels, example_scene, fit_label_map, has_lines, list_models, mixed_style,
+                           pad_to_aspect, png_bytes, read_photo, style_looks, thumbnail_png)
 from gaugan.errors import InputError  # noqa: E402
 from gaugan.images import FORMATS  # noqa: E402
 from gaugan.labelmaps import colourize, hex_colour, label_map_png, read_label_map  # noqa: E402
@@ -37,8 +37,8 @@ from streamlit_drawable_canvas import st_canvas  # noqa: E402
 from streamlit_app import sketch_mode  # noqa: E402
 from widgets import (CANVAS_SIZES, MAX_SEED, SEED_HELP, CanvasState, bake_strokes, browser_copy,  # noqa: E402
                      browser_saved, chip_styles, column_width, describe, download_progress, fit_drawing, fitted_width,
-                     is_one_of, is_seed, keep, kept, kept_value, plain, renew_widgets, reset_canvas, sentence,
-                     undo_shortcuts, widget_key)
+                     is_bool, is_number_in, is_one_of, is_seed, keep, kept, kept_value, plain, renew_widgets,
+                     reset_canvas, sentence, undo_shortcuts, widget_key)
 
 CHECKPOINTS = Path(os.environ.get("GAUGAN_CHECKPOINTS", ROOT / "checkpoints"))
 NVIDIA_URL = os.environ.get("GAUGAN_NVIDIA_URL", "")  # a direct link to NVlabs/SPADE's checkpoints.tar.gz
@@ -56,10 +56,14 @@ NOTICE_SECONDS = 3.0  # a notice goes with the first run that starts this long a
 STORAGE_NAME = "gaugan-drawing"  # the browser's localStorage entry that keeps the drawing across reloads
 BROWSER_COPY = "browser_copy"  # the key of the component that reads and writes it
 MODEL_BOX = "model_box"  # the Model select-box's key, numbered (state.model holds the page's model)
+BRUSH_SIZES = (2, 80)
 SAVED_SETTINGS = {"seed": is_seed, "sketch_seed": is_seed,  # the settings kept with the drawing: what each takes
                   "canvas_size": is_one_of(CANVAS_SIZES), "sketch_canvas_size": is_one_of(CANVAS_SIZES),
-                  "tool": is_one_of(TOOLS), "sketch_tool": is_one_of(sketch_mode.TOOLS)}
-# ... and the label-map model's unpainted-area label, kept as "background"
+                  "tool": is_one_of(TOOLS), "sketch_tool": is_one_of(sketch_mode.TOOLS),
+                  "brush": is_number_in(*BRUSH_SIZES, whole=True), "variations": is_bool,
+                  "strength": is_number_in(0.0, 1.0)}
+# ... and, of the label-map model, its unpainted-area label ("background"), the label being painted ("paint") and
+# Live ("live"), and the built-in look in use ("look")
 
 st.set_page_config(page_title="GauGAN doodle → photo", page_icon="🎨", layout="wide")
 state = st.session_state
@@ -279,7 +283,7 @@ def sidebar(models: dict[str, Path], name: str, model: GauGAN) -> Controls:
         format_func=lambda i: next(l.name for l in palette if l.id == i),
         help="The label of every pixel you have not painted; the eraser and Clear paint it too. Changing it repaints "
              "every pixel of the old label with the new one, on a blank canvas, a filled one or a loaded map alike.")
-    brush = bar.slider("Brush size", 2, 80, key=kept("brush", 24))
+    brush = bar.slider("Brush size", *BRUSH_SIZES, key=kept("brush", 24))
     max_side = CANVAS_SIZES[bar.selectbox("Canvas", list(CANVAS_SIZES), key=kept("canvas_size", "Large (512 px)"),
                                            help="Its longer side at most this; it shrinks to fit narrow windows.")]
     bar.number_input("Seed", min_value=0, max_value=MAX_SEED, step=1, key=kept("seed", 0),
@@ -612,9 +616,11 @@ def drawing_text() -> str:
     sketch = sketch if sketch is not None and has_lines(sketch) else None
     if labels is None and sketch is None:
         return ""
+    name = state.get("active_model")
     settings = {key: value for key in SAVED_SETTINGS if (value := kept_value(key)) is not None}
-    if (background := kept_value(f"background_{state.get('active_model')}")) is not None:
-        settings["background"] = background
+    model_settings = {"background": kept_value(f"background_{name}"), "live": kept_value(f"live_{name}"),
+                      "paint": state.chosen_labels.get(name), "look": state.get("look")}
+    settings |= {key: value for key, value in model_settings.items() if value is not None}
     return SavedDrawing(model=state.get("model"), label_model=state.get("active_model"), labels=labels,
                         aspect=state.get("canvas_aspect"), sketch=sketch, settings=settings).to_text()
 
@@ -700,6 +706,12 @@ def restore_label_map(models: dict[str, Path], saved: SavedDrawing) -> bool:
     state.active_model, state.active_labels = name, palette
     if is_one_of(ids)(saved.settings.get("background")):
         keep(f"background_{name}", saved.settings["background"])
+    if is_one_of(ids)(saved.settings.get("paint")):
+        state.chosen_labels[name] = saved.settings["paint"]
+    if is_bool(saved.settings.get("live")):
+        keep(f"live_{name}", saved.settings["live"])
+    if is_one_of(LOOKS)(saved.settings.get("look")):
+        state.look = saved.settings["look"]
     reset_canvas(LABEL_CANVAS)
     return True
 

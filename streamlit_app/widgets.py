@@ -120,6 +120,17 @@ def is_seed(value: object) -> bool:
     return type(value) is int and 0 <= value <= MAX_SEED
 
 
+def is_number_in(low: float, high: float, whole: bool = False) -> Callable[[object], bool]:
+    """A check that an untrusted value (from JSON) is a number from low to high (a whole one if whole)."""
+    kinds = (int,) if whole else (int, float)
+    return lambda value: isinstance(value, kinds) and not isinstance(value, bool) and low <= value <= high
+
+
+def is_bool(value: object) -> bool:
+    """Whether an untrusted value (from JSON) is true or false."""
+    return isinstance(value, bool)
+
+
 def is_one_of(options: Iterable) -> Callable[[object], bool]:
     """A check that an untrusted value (from JSON) is one of options: a string or a whole number, never a list or
     an object, which cannot be looked up."""

@@ -178,6 +178,30 @@ def test_a_kept_copy_with_odd_settings_is_restored_without_them_into_fresh_widge
     assert np.array_equal(at.session_state["current_labels"], fit_label_map(labels, at.session_state["base"].shape))
 
 
+def test_a_kept_copy_brings_back_the_brush_paint_label_live_look_and_variations(checkpoints, monkeypatch):
+    monkeypatch.setenv("GAUGAN_CHECKPOINTS", str(checkpoints))
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    labels = np.zeros((64, 64), np.int64)
+    labels[40:] = 2
+    settings = {"brush": 40, "variations": True, "strength": 0.5, "live": False, "paint": 4, "look": "Dusk"}
+    at.session_state["browser_copy"] = {"saved": SavedDrawing(model="landscape", label_model="landscape",
+                                                              labels=labels, aspect=1.0, settings=settings).to_text()}
+    at.run()
+    assert not at.exception and not at.error, at.exception or at.error
+    assert (at.slider(key="brush_v1").value, at.toggle(key="variations_v1").value,
+            at.slider(key="strength_v1").value, at.toggle(key="live_landscape_v1").value) == (40, True, 0.5, False)
+    assert at.session_state["chosen_labels"]["landscape"] == 4 and at.session_state["look"] == "Dusk"
+    assert at.button(key="look_Dusk").proto.type == "primary", "the kept look is the one in use"
+    for odd in ({"brush": 81}, {"brush": 4.5}, {"variations": 1}, {"strength": 2}, {"live": "no"}, {"look": "Noon"},
+                {"paint": 99}):
+        text = SavedDrawing(model="landscape", label_model="landscape", labels=labels, settings=odd).to_text()
+        fresh = AppTest.from_file(APP, default_timeout=120).run()
+        fresh.session_state["browser_copy"] = {"saved": text}
+        fresh.run()
+        assert not fresh.exception and fresh.session_state["chosen_labels"]["landscape"] != 99, odd
+        assert "look" not in fresh.session_state and fresh.slider(key="brush_v1").value == 24, odd
+
+
 def test_the_label_pages_upload_error_stays_on_the_label_page(checkpoints, monkeypatch):
     monkeypatch.setenv("GAUGAN_CHECKPOINTS", str(checkpoints))
     at = AppTest.from_file(APP, default_timeout=120).run()
