@@ -20,13 +20,17 @@ from .errors import CheckpointError, InputError
 from .evaluate import to_tensor
 from .imagenet import ImageNetFeatures, perceptual_loss
 from .networks import ClassConditionalGenerator, PatchGAN, UnetGenerator
+from .networks.conditional import LEVELS as CONDITIONAL_LEVELS
+from .networks.unet import LEVELS as UNET_LEVELS
 from .presets import Preset
+from .shipped import checkpoint_argument
 from .sketch import load_sketch_network, save_sketch_model
 from .train import STATE_FILE, Trainer, TrainConfig
 
 SKETCH_DEFAULTS = {
     "network": "unet",  # or "conditional" (class-conditional, see gaugan/networks/conditional.py)
     "depth": 8, "ngf": 64, "norm": "batch", "dropout": True,  # U-Net: 8 levels = unet_256
+    # (the conditional network's default depth is conditional_depth(crop_size): 7 at 256)
     "block": "conv", "class_planes": 4, "embed_dim": 32,  # conditional network
     "load_size": 286, "crop_size": 256, "direction": "AtoB", "edges_from_photos": False,
     "gan_loss": "vanilla",  # or "lsgan"
@@ -43,6 +47,8 @@ def pix2pix_config(sketch: dict | None = None, **overrides) -> TrainConfig:
     unknown = set(options) - set(SKETCH_DEFAULTS)
     if unknown:
         raise ValueError(f"unknown sketch options {sorted(unknown)}; known: {sorted(SKETCH_DEFAULTS)}")
+    if options["network"] == "conditional" and "depth" not in (sketch or {}):
+        options["depth"] = conditional_depth(options["crop_size"])
     paper = {"out": "runs/landscape-sketch", "data": LANDSCAPE_SKETCH, "batch_size": 1, "lr_g": 2e-4, "lr_d": 2e-4,
              "beta1": 0.5, "beta2": 0.999, "lambda_l1": 100.0, "lambda_perceptual": 0.0, "ndf": 64, "d_layers": 3}
     return TrainConfig(**{**paper, **overrides, "model": "pix2pix", "sketch": options})
@@ -54,17 +60,37 @@ def pix2pix_config_from_args(args: dict) -> TrainConfig:
     sketch = {k: v for k, v in given.items() if k in SKETCH_DEFAULTS}
     if "crop_size" in sketch and "load_size" not in sketch:
         sketch["load_size"] = round(sketch["crop_size"] * 286 / 256)
-    if sketch.get("init"):
-        sketch = {**init_network_options(sketch["init"], sketch), **sketch}
-    options = {**SKETCH_DEFAULTS, **sketch}
-    if options["crop_size"] % 2 ** options["depth"]:
-        raise InputError(f"--crop-size {options['crop_size']}: a U-Net of depth {options['depth']} halves the image "
-                         f"{options['depth']} times, so the crop must be a multiple of {2 ** options['depth']}")
-    if options["load_size"] < options["crop_size"]:
-        raise InputError(f"--load-size {options['load_size']} is smaller than the crop ({options['crop_size']}) "
-                         "taken from it")
+    if sketch.get("init"):  # messages name the init as typed; the run keeps it as a path (a shipped name's folder)
+        sketch = {**init_network_options(sketch["init"], sketch), **sketch, "init": str(init_folder(sketch["init"]))}
     common = {k: v for k, v in given.items() if k in TrainConfig.__dataclass_fields__ and k not in ("model", "preset")}
-    return pix2pix_config(sketch, **common)
+    config = pix2pix_config(sketch, **common)
+    check_sizes(config.sketch)
+    return config
+
+
+def conditional_depth(crop: int) -> int:
+    """The conditional network's default depth: the deepest, up to 7, that halves the crop evenly to at least 2×2."""
+    fits = [d for d in CONDITIONAL_LEVELS if d <= 7 and crop % 2 ** d == 0 and crop >= 2 ** (d + 1)]
+    return max(fits, default=CONDITIONAL_LEVELS[0])
+
+
+def check_sizes(options: dict) -> None:
+    """Refuse a depth, crop or load size the generator cannot train at, naming the options to change."""
+    depth, crop, load = options["depth"], options["crop_size"], options["load_size"]
+    conditional = options["network"] == "conditional"
+    levels, name = (CONDITIONAL_LEVELS, "the class-conditional network") if conditional else (UNET_LEVELS, "a U-Net")
+    if depth not in levels:
+        raise InputError(f"--depth {depth}: {name} takes {levels[0]} to {levels[-1]} levels")
+    if crop % 2 ** depth:
+        raise InputError(f"--crop-size {crop}: {name} of depth {depth} halves the image {depth} times, so the crop "
+                         f"must be a multiple of {2 ** depth}")
+    if conditional and crop == 2 ** depth:  # its instance norms cannot normalise a single pixel
+        shallower = f"--depth {depth - 1} or less, or " if depth - 1 in levels else ""
+        raise InputError(f"--crop-size {crop} --depth {depth}: the class-conditional network halves the image {depth} "
+                         f"times, down to 1×1 pixel, where its instance norm has nothing to normalise; it needs at "
+                         f"least 2×2 there: give {shallower}--crop-size {2 * crop} or more")
+    if load < crop:
+        raise InputError(f"--load-size {load} is smaller than the crop ({crop}) taken from it")
 
 
 def spade_preset(path: str) -> Preset | None:
@@ -75,17 +101,26 @@ def spade_preset(path: str) -> Preset | None:
         return None
 
 
+def init_folder(value: str) -> Path:
+    """An --init value: a model folder or weights file that exists, else a shipped model's name (as --checkpoint)."""
+    try:
+        return checkpoint_argument(value)
+    except CheckpointError as exc:
+        raise CheckpointError(f"--init {exc}") from None
+
+
 def init_network(path: str) -> torch.nn.Module:
     """The generator of the sketch model --init names; a SPADE model or a network of other than RGB sketches and
     photos (a grey U-Net) is refused in one line that says what it holds."""
     expected = (f"--init {path}: expected a sketch model of RGB sketches and photos (ours or a released <name>_pix2pix "
                 "folder)")
+    found = init_folder(path)
     try:
-        network = load_sketch_network(path)[0]
-    except CheckpointError:
-        preset = spade_preset(path)
+        network = load_sketch_network(found)[0]
+    except CheckpointError as exc:
+        preset = spade_preset(str(found))
         if preset is None:
-            raise
+            raise CheckpointError(f"--init {path}: {exc}") from None
         raise CheckpointError(f"{expected}; found a SPADE generator (preset {preset.name}, {preset.label_nc} labels), "
                               "which paints label maps") from None
     channels = network.config["input_nc"], network.config["output_nc"]

@@ -11,6 +11,7 @@ from skimage.morphology import thin
 from gaugan.data.landscape import landscape_scene
 from gaugan.data.landscape_sketch import landscape_sketch_pair, line_sketch
 from gaugan.data.sketch import SketchSource, augment, edges_sketch, split_aligned
+from gaugan.errors import InputError
 
 
 def save(array: np.ndarray, path) -> None:
@@ -102,3 +103,33 @@ def test_augment_crops_and_flips_both_alike():
     outs = [augment(image, image, np.random.default_rng(s), 36, 32) for s in range(8)]
     assert all(a.shape == (32, 32, 3) and np.array_equal(a, b) for a, b in outs)
     assert len({a.tobytes() for a, _ in outs}) > 1
+
+
+def test_photos_are_not_read_as_side_by_side_pairs(tmp_path):
+    for i in range(2):
+        save(np.full((48, 64, 3), 90, np.uint8), tmp_path / "photos" / f"{i}.jpg")
+    with pytest.raises(InputError, match=r"0.jpg is 64×48 \(2 of 2 images are not 2:1\): an 'A \| B' image .* width "
+                                         r"must be about twice its height; give --edges-from-photos if these are photos"):
+        SketchSource(str(tmp_path / "photos"))
+    assert len(SketchSource(str(tmp_path / "photos"), edges_from_photos=True)) == 2
+    save(np.full((32, 64, 3), 90, np.uint8), tmp_path / "mixed" / "a_pair.png")  # a pair beside a photo: refused
+    save(np.full((48, 64, 3), 90, np.uint8), tmp_path / "mixed" / "b_photo.png")
+    with pytest.raises(InputError, match=r"b_photo.png is 64×48 \(1 of 2 images are not 2:1\)"):
+        SketchSource(str(tmp_path / "mixed"))
+
+
+def label_map_folder(root) -> None:
+    save(np.zeros((32, 64), np.uint8), root / "labels" / "a.png")
+    save(np.full((32, 64, 3), 90, np.uint8), root / "images" / "a.jpg")
+
+
+@pytest.mark.parametrize("table, split", [(True, ""), (False, "train")])
+def test_a_label_map_folder_is_not_read_as_side_by_side_pairs(tmp_path, table, split):
+    label_map_folder(tmp_path / "data" / split)
+    if table:
+        (tmp_path / "data" / "labels.json").write_text(json.dumps([{"id": 0, "name": "sky", "rgb": [1, 2, 3]}]))
+    with pytest.raises(InputError, match=r"holds labels/ and images/ \(a label-map dataset\): pix2pix trains on "
+                                         r"sketches/ \+ images/ pairs .*'A \| B' images, or photos with "
+                                         r"--edges-from-photos; give --photos DIR"):
+        SketchSource(str(tmp_path / "data"))
+    assert len(SketchSource(str(tmp_path / "data"), edges_from_photos=True)) == 1  # its photos, outlined

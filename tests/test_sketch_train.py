@@ -18,9 +18,10 @@ from gaugan.checkpoints import save_model
 from gaugan.__main__ import main as cli
 from gaugan.sketch import model_kind
 from gaugan.errors import InputError
-from gaugan.networks import UnetGenerator
+from gaugan.networks import ClassConditionalGenerator, UnetGenerator
+from gaugan.networks.conditional import LEVELS
 from gaugan.presets import landscape_preset
-from gaugan.sketch_train import Pix2PixTrainer, pix2pix_config, pix2pix_config_from_args
+from gaugan.sketch_train import Pix2PixTrainer, check_sizes, pix2pix_config, pix2pix_config_from_args
 from gaugan.train import export, trainer_for
 
 TINY = {"depth": 6, "ngf": 4, "load_size": 72, "crop_size": 64}
@@ -151,6 +152,105 @@ def test_class_conditional_model_trains_on_a_folder_with_classes(tmp_path, block
     sketch = np.asarray(Image.open(tmp_path / "data" / "sketches" / "0.png"))
     dark, light = (np.asarray(model.generate(sketch, class_id=c), np.int16) for c in ("dark", "light"))
     assert np.abs(dark - light).mean() > 0.5
+
+
+def cli_error(argv: list[str]) -> str:
+    """The one-line error a refused command line exits with."""
+    with pytest.raises(SystemExit) as exited:
+        cli(argv)
+    message = str(exited.value.code)
+    assert message.startswith("error: ") and "\n" not in message
+    return message
+
+
+@pytest.mark.parametrize("argv", [[], ["--block", "mru", "--norm", "batch", "--batch-size", "2"]])
+def test_class_conditional_cli_trains_at_its_default_depth(tmp_path, argv):
+    make_class_folder(tmp_path / "data")
+    out = tmp_path / "run"
+    cli(["train", "--model", "pix2pix", "--data", str(tmp_path / "data"), "--out", str(out), "--network", "conditional",
+         "--ngf", "4", "--crop-size", "64", "--steps", "1", "--quiet", *argv])
+    config = json.loads(torch.load(out / "state.pt", weights_only=True)["config"])
+    assert config["sketch"]["depth"] == 5  # the deepest that leaves 2x2 pixels at its innermost level
+
+
+def test_class_conditional_depth_that_leaves_one_pixel_is_refused_naming_the_options(tmp_path):
+    make_class_folder(tmp_path / "data")
+    message = cli_error(["train", "--model", "pix2pix", "--data", str(tmp_path / "data"), "--out",
+                         str(tmp_path / "run"), "--network", "conditional", "--crop-size", "64", "--depth", "6",
+                         "--steps", "1"])
+    assert message == ("error: --crop-size 64 --depth 6: the class-conditional network halves the image 6 times, down "
+                       "to 1×1 pixel, where its instance norm has nothing to normalise; it needs at least 2×2 there: "
+                       "give --depth 5 or less, or --crop-size 128 or more")
+    assert not (tmp_path / "run").exists()
+    assert pix2pix_config_from_args({"network": "conditional"}).sketch["depth"] == 7  # at the default crop, 256
+
+
+@pytest.mark.parametrize("crop", [32, 64, 96])
+def test_the_size_check_accepts_exactly_what_the_conditional_network_trains_at(crop):
+    for depth in LEVELS:
+        options = {**pix2pix_config({"network": "conditional", "crop_size": crop, "load_size": crop}).sketch,
+                   "depth": depth}
+        network = ClassConditionalGenerator(2, ngf=2, depth=depth).train()
+        sketch = torch.zeros(1, 3, crop, crop)
+        try:
+            check_sizes(options)
+        except InputError:
+            if crop % 2 ** depth == 0:
+                with pytest.raises(ValueError, match="more than 1 spatial element"):
+                    network(sketch, torch.tensor([0]))
+            continue
+        assert network(sketch, torch.tensor([0])).shape == (1, 3, crop, crop)
+    check_sizes(pix2pix_config({"network": "conditional", "crop_size": crop, "load_size": crop}).sketch)  # default
+
+
+def test_u_net_depths_it_cannot_build_are_refused(tmp_path):
+    assert cli_error(["train", "--model", "pix2pix", "--out", str(tmp_path / "run"), "--crop-size", "64", "--depth",
+                      "4", "--steps", "1"]) == "error: --depth 4: a U-Net takes 5 to 10 levels"
+
+
+def label_map_and_photo_folders(root):
+    (root / "spade" / "labels").mkdir(parents=True)
+    (root / "spade" / "images").mkdir()
+    Image.new("L", (64, 32)).save(root / "spade" / "labels" / "a.png")
+    Image.new("RGB", (64, 32)).save(root / "spade" / "images" / "a.jpg")
+    (root / "spade" / "labels.json").write_text(json.dumps([{"id": 0, "name": "sky", "rgb": [1, 2, 3]}]))
+    (root / "photos").mkdir()
+    Image.new("RGB", (64, 48)).save(root / "photos" / "a.jpg")
+
+
+@pytest.mark.parametrize("folder, message", [
+    ("spade", "holds labels/ and images/ (a label-map dataset): pix2pix trains on sketches/ + images/ pairs"),
+    ("photos", "is 64×48 (1 of 1 images are not 2:1): an 'A | B' image holds two about square halves side by side"),
+])
+def test_folders_that_hold_no_pairs_are_refused_in_one_line(tmp_path, folder, message):
+    label_map_and_photo_folders(tmp_path)
+    assert message in cli_error(["train", "--model", "pix2pix", "--data", str(tmp_path / folder), "--out",
+                                 str(tmp_path / "run"), "--crop-size", "64", "--depth", "6", "--steps", "1"])
+
+
+def test_init_takes_a_shipped_model_name_and_names_a_missing_folder_as_typed(tmp_path):
+    config = pix2pix_config_from_args({"init": "landscape-sketch", "out": str(tmp_path / "run")})
+    assert (config.sketch["ngf"], config.sketch["depth"]) == (20, 8)
+    assert os.path.samefile(config.sketch["init"], ROOT / "checkpoints" / "landscape-sketch")
+    assert cli_error(["train", "--model", "pix2pix", "--init", "nothere", "--out", str(tmp_path / "run")]) == (
+        "error: --init nothere: no such model folder or weights file, and no shipped model of that name "
+        "(`gaugan models` lists them)")
+    (tmp_path / "empty").mkdir()
+    assert cli_error(["train", "--model", "pix2pix", "--init", str(tmp_path / "empty"), "--out",
+                      str(tmp_path / "run")]).startswith(f"error: --init {tmp_path / 'empty'}: no sketch model in "
+                                                         f"{tmp_path / 'empty'}: expected model.json")
+    assert "holds a generator with ngf 20, not 4" in cli_error(
+        ["train", "--model", "pix2pix", "--init", "landscape-sketch", "--ngf", "4", "--out", str(tmp_path / "run")])
+
+
+@pytest.mark.slow
+def test_init_from_a_shipped_name_trains(tmp_path):
+    (tmp_path / "ab").mkdir()
+    for i in range(2):
+        Image.new("RGB", (128, 64), "white").save(tmp_path / "ab" / f"{i}.png")
+    cli(["train", "--model", "pix2pix", "--init", "landscape-sketch", "--data", str(tmp_path / "ab"), "--out",
+         str(tmp_path / "run"), "--steps", "1", "--quiet"])
+    assert torch.load(tmp_path / "run" / "state.pt", weights_only=True)["step"] == 1
 
 
 def test_cli_trains_on_side_by_side_pairs_in_either_direction(tmp_path, capsys):

@@ -1,7 +1,8 @@
 """Sketch/photo pairs for sketch models, from one of four sources (`--data`):
 
     landscape-sketch      procedural landscapes outlined as line drawings (gaugan/data/landscape_sketch.py)
-    DIR/*.jpg|png         "A | B" side by side (each half W/2 wide), --direction AtoB|BtoA picks the input half
+    DIR/*.jpg|png         "A | B" side by side (each half W/2 wide, about square), --direction AtoB|BtoA picks the
+                          input half
     DIR/sketches/NAME.*   + DIR/images/NAME.* paired by stem; optional DIR/classes.json {"NAME": "class", ...}
     DIR/*.jpg|png         photos with --edges-from-photos: sketches are their Canny edges, thinned (scikit-image)
     DIR/labels/ + images/ landscape-labelled pairs (e.g. `gaugan data traced`) with --photos: their label maps
@@ -10,9 +11,10 @@
 A folder with train/ and test/ (or val/) sub-folders trains on train/ and evaluates on test/. Files are read as
 gaugan/data/folder.py reads a label folder's photos (any letter case of .jpg/.jpeg/.png/.webp; 16-bit greys scaled to
 8 bits; transparency laid onto white, so black lines on a transparent background stay black on white), and are
-checked when the folder is opened: every file's header (format, size; an "A | B" image's even width; a sketch and
-its photo of the same size or aspect ratio), classes.json's entries. Sketches or photos without a partner are left
-out, named in a warning line.
+checked when the folder is opened: every file's header (format, size; an "A | B" image's even width, about twice
+its height; a sketch and its photo of the same size or aspect ratio), classes.json's entries. A folder of plain
+photos (not 2:1) without --edges-from-photos, or of labels/ + images/ without --photos, is refused rather than read
+as "A | B" images. Sketches or photos without a partner are left out, named in a warning line.
 """
 from __future__ import annotations
 
@@ -49,6 +51,33 @@ def split_aligned(pair: np.ndarray, direction: str = "AtoB") -> tuple[np.ndarray
         raise ValueError(f"an 'A | B' image must have an even width (two halves side by side), found {width}")
     a, b = pair[:, : width // 2], pair[:, width // 2:]
     return (a, b) if direction == "AtoB" else (b, a)
+
+
+PIX2PIX_LAYOUTS = "sketches/ + images/ pairs with matching names, 'A | B' images, or photos with --edges-from-photos"
+PAIR_ASPECT = (1.8, 2.2)  # an "A | B" image's width / height: two about square halves side by side
+
+
+def refuse_label_maps(root: Path, data: Path) -> None:
+    """Refuse a label-map (SPADE) folder read as "A | B" images: its photos would be cut in half."""
+    if (root / "labels").is_dir() or (data / LABEL_TABLE).is_file():
+        raise InputError(f"--data {data} holds labels/ and images/ (a label-map dataset): pix2pix trains on "
+                         f"{PIX2PIX_LAYOUTS}; give --photos DIR to outline landscape label maps (with {LABEL_TABLE}) "
+                         "into sketches, or train a label-map model with --model spade")
+
+
+def check_aligned(paths: list[Path], sizes: list[tuple[int, int]]) -> None:
+    """Refuse a folder whose images are not "A | B" pairs: an odd width, or a width not about twice the height."""
+    for path, (width, _) in zip(paths, sizes):
+        if width % 2:
+            raise InputError(f"{path}: an 'A | B' image holds two halves side by side, so its width must be "
+                             f"even; found {width} (or give --edges-from-photos if these are photos)")
+    odd = [(path, w, h) for path, (w, h) in zip(paths, sizes) if not PAIR_ASPECT[0] <= w / h <= PAIR_ASPECT[1]]
+    if odd:
+        path, width, height = odd[0]
+        raise InputError(f"{path} is {width}×{height} ({len(odd)} of {len(paths)} images are not 2:1): an "
+                         "'A | B' image holds two about square halves side by side, so its width must be about twice "
+                         "its height; give --edges-from-photos if these are photos, or put pairs of other shapes in "
+                         "sketches/ + images/")
 
 
 def edges_sketch(photo: np.ndarray, sigma: float = 2.0, width: int = 1) -> np.ndarray:
@@ -97,17 +126,17 @@ class SketchSource:
                 check_aspect(sketch, image_size(sketch, "sketch"), photo, image_size(photo, "photo"))
             self._read_classes(root / CLASSES)
             return "sketches+images"
+        layout = "edges" if self.edges_from_photos else "aligned"
+        if layout == "aligned":
+            refuse_label_maps(root, Path(self.data))
         folder = root / "images" if (root / "images").is_dir() else root
         self.items = image_files(folder)
-        layout = "edges" if self.edges_from_photos else "aligned"
         if not self.items:
-            raise InputError(f"{folder}: found no {layout} pairs; expected 'A | B' images, sketches/ + images/ with "
-                             "matching names, or photos with --edges-from-photos (see gaugan/data/sketch.py)")
-        for path in self.items:
-            width = image_size(path, "photo" if layout == "edges" else "'A | B' image")[0]
-            if layout == "aligned" and width % 2:
-                raise InputError(f"{path}: an 'A | B' image holds two halves side by side, so its width must be "
-                                 f"even; found {width} (or give --edges-from-photos if these are photos)")
+            raise InputError(f"{folder}: found no {layout} pairs; expected {PIX2PIX_LAYOUTS} "
+                             "(see gaugan/data/sketch.py)")
+        sizes = [image_size(path, "photo" if layout == "edges" else "'A | B' image") for path in self.items]
+        if layout == "aligned":
+            check_aligned(self.items, sizes)
         return layout
 
     def _read_classes(self, path: Path) -> None:

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 BLOCKS = ("conv", "mru")
+LEVELS = range(2, 11)  # the depths ClassConditionalGenerator takes
 
 
 class MRU(nn.Module):
@@ -52,7 +53,7 @@ class ClassConditionalGenerator(nn.Module):
     def __init__(self, num_classes: int, input_nc: int = 3, output_nc: int = 3, ngf: int = 32, depth: int = 4,
                  block: str = "conv", class_planes: int = 4, embed_dim: int = 32) -> None:
         super().__init__()
-        if block not in BLOCKS or num_classes < 1 or not 2 <= depth <= 10:
+        if block not in BLOCKS or num_classes < 1 or depth not in LEVELS:
             raise ValueError(f"expected block in {BLOCKS}, num_classes >= 1 and depth 2..10, found {block!r}, "
                              f"{num_classes}, {depth}")
         self.config = {"num_classes": num_classes, "input_nc": input_nc, "output_nc": output_nc, "ngf": ngf,

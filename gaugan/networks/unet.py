@@ -13,6 +13,7 @@ from torch import nn
 
 DEPTHS = {"unet_256": 8, "unet_128": 7}
 NORMS = ("batch", "instance")
+LEVELS = range(5, 11)  # the depths UnetGenerator takes
 
 
 class _ImageStatistics:
@@ -73,7 +74,7 @@ class UnetGenerator(nn.Module):
     def __init__(self, input_nc: int = 3, output_nc: int = 3, depth: int = 8, ngf: int = 64, norm: str = "batch",
                  dropout: bool = True) -> None:
         super().__init__()
-        if norm not in NORMS or not 5 <= depth <= 10:
+        if norm not in NORMS or depth not in LEVELS:
             raise ValueError(f"expected norm in {NORMS} and depth 5..10, found norm={norm!r} depth={depth}")
         self.config = {"input_nc": input_nc, "output_nc": output_nc, "depth": depth, "ngf": ngf, "norm": norm,
                        "dropout": dropout}
