@@ -233,7 +233,9 @@ def bake_strokes(canvas: CanvasState) -> None:
 
 def fit_drawing(canvas: CanvasState, size: tuple[int, int],
                 resize: Callable[[np.ndarray, tuple[int, int]], np.ndarray]) -> None:
-    """After a size change, the whole drawing (strokes and base) is rescaled into the base of a fresh canvas."""
+    """After a size change, the whole drawing (strokes and base) is rescaled into the base of a fresh canvas. A
+    drawing unchanged since the last rescale is rescaled from the one that rescale started from, so shrinking the
+    canvas and growing it back gives the drawing back exactly."""
     state = st.session_state
     previous = state.get(canvas.shape)
     state[canvas.shape] = size
@@ -242,7 +244,11 @@ def fit_drawing(canvas: CanvasState, size: tuple[int, int],
     bake_strokes(canvas)
     for key in (canvas.base, canvas.shown):
         if state.get(key) is not None:
-            state[key] = resize(state[key], size)
+            origin, made = state.get(f"{key}_rescaled", (None, None))  # (the drawing as last edited, its rescale)
+            if made is None or not np.array_equal(made, state[key]):
+                origin = state[key]  # edited since: this is the drawing to rescale from now
+            state[key] = resize(origin, size)
+            state[f"{key}_rescaled"] = (origin, state[key])
 
 
 def column_width(key: str) -> int | None:

@@ -192,7 +192,7 @@ def test_broken_checkpoint_is_reported_and_the_drawing_stays(app):
     assert not app.exception
     message = texts(app)
     assert "Could not load model broken_pretrained" in message and "Using landscape instead" in message
-    assert re.search(r"\w\. Using landscape instead", message), "the error's sentence ends before the next one"
+    assert re.search(r"[\w)]\. Using landscape instead", message), "the error's sentence ends before the next one"
     assert model_box(app).value == "landscape", "the select-box shows the model in use"
     assert np.array_equal(app.session_state["current_labels"], before)
     assert len(app.main.get("image")) == 1
@@ -673,3 +673,22 @@ def test_look_thumbnails_are_the_models_own_images_of_one_scene():
     for code, thumbnail in looks.values():
         assert np.array_equal(thumbnail, np.asarray(model.generate(layout, style=code)))
     assert all(np.abs(a.astype(int) - b).mean() > 3 for i, a in enumerate(thumbnails) for b in thumbnails[i + 1:])
+
+
+def test_shrinking_the_canvas_and_growing_it_back_gives_the_drawing_back_exactly(app):
+    ids = np.full((SIZE, SIZE), LAND["sky-other"].id, np.uint8)
+    ids[200:, :] = LAND["grass"].id
+    for i in range(0, SIZE, 16):  # thin, finely placed detail that a 320 px canvas cannot hold
+        ids[210 + i % 7:212 + i % 7, i:i + 9] = LAND["flower"].id
+    app.run()
+    app.sidebar.get("file_uploader")[1].set_value(("detail.png", label_map_png(ids), "image/png")).run()
+    loaded = app.session_state["current_labels"].copy()
+    for size in ("Small (320 px)", "Medium (384 px)", "Large (512 px)"):
+        app.selectbox(key="canvas_size").select(size).run()
+    assert not app.exception, app.exception
+    assert np.array_equal(app.session_state["current_labels"], loaded), "back at its size, the drawing is as loaded"
+    app.session_state["canvas_" + str(app.session_state["canvas_gen"])] = strokes(("tree", (0, 40, 0, 40)))
+    app.selectbox(key="canvas_size").select("Small (320 px)").run()
+    app.selectbox(key="canvas_size").select("Large (512 px)").run()
+    drawn = app.session_state["current_labels"]
+    assert (drawn[:30, :30] == LAND["tree"].id).all(), "a stroke drawn in between is kept"
