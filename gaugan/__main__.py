@@ -302,6 +302,7 @@ def shown(text: str) -> str:
 
 
 def cmd_models(args: argparse.Namespace) -> None:
+    from .checkpoints import spade_summary
     from .sketch import SKETCH_KIND, model_kinds, sketch_method
 
     root = args.root or "checkpoints"
@@ -309,7 +310,7 @@ def cmd_models(args: argparse.Namespace) -> None:
         print(f"note: no folder {root}; listing the shipped models", file=sys.stderr)
     found = model_kinds(root)
     for name, (folder, kind) in found.items():
-        method = sketch_method(folder) if kind == SKETCH_KIND else "SPADE generator"
+        method = sketch_method(folder) if kind == SKETCH_KIND else spade_summary(folder)
         print(f"{shown(name):<28} {kind:<7} {shown(method):<36} {shown(str(folder))}")
     if not found:
         print(f"no checkpoint folders in {root} and no shipped models")

@@ -284,6 +284,24 @@ class LoadedModel:
     notes: list[str] = field(default_factory=list)
 
 
+def spade_summary(folder: Path) -> str:
+    """A SPADE checkpoint folder in a few words for listings: "SPADE generator", or "unreadable: " and why (its
+    model.json, or a weights file missing or not from torch.save), found without loading the weights."""
+    try:
+        card = read_card(folder)
+        weights = (file_in_folder(folder, card.files.get("generator", GENERATOR_WEIGHTS)) if card
+                   else weights_file(folder))
+        if not weights.is_file():
+            raise CheckpointError(f"no {weights.name}, which {MODEL_CARD} names")
+        start = _foreign_start(weights)
+        if start is not None:
+            raise CheckpointError(f"{weights.name} is not a file saved by torch.save "
+                                  f"({f'it starts with {start!r}' if start else 'it is empty'})")
+    except CheckpointError as exc:
+        return f"unreadable: {exc}"
+    return "SPADE generator"
+
+
 def load_model(path: str | Path, preset: Preset | str | None = None) -> LoadedModel:
     """Load a model folder (model.json), an NVIDIA <name>_pretrained folder or a weights file, all validated.
 

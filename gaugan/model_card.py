@@ -167,12 +167,14 @@ def read_json(path: Path, what: str, max_bytes: int, error: type[InputError] = I
         raise error(f"{path} is {path.stat().st_size} bytes; a {what} is at most {max_bytes}")
     try:
         return json.loads(path.read_text(encoding="utf-8-sig"))
-    except (ValueError, RecursionError) as exc:  # a JSON or UTF-8 error, a number past Python's digit limit; nesting
-        raise error(f"{path}: not a JSON {what} ({path.name} is not valid UTF-8 JSON: {str(exc)[:200]})") from None
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not a JSON {what} ({path.name} is not UTF-8 text: {str(exc)[:200]})") from None
+    except (ValueError, RecursionError) as exc:  # a JSON error, a number past Python's digit limit; nesting
+        raise error(f"{path}: not a JSON {what} ({path.name} is not valid JSON: {str(exc)[:200]})") from None
 
 
 def read_card_json(path: Path) -> object:
-    """A model.json file's JSON value, of bounded size; CheckpointError if it is not UTF-8 JSON."""
+    """A model.json file's JSON value, of bounded size; CheckpointError if it is not JSON in UTF-8."""
     return read_json(path, "model card", MAX_CARD_BYTES, CheckpointError)
 
 

@@ -245,7 +245,7 @@ def test_preset_files_are_read_bounded_and_as_json_with_or_without_a_byte_order_
     preset.write_text(" " * (1 << 20) + "{}")
     assert "p.json is 1048578 bytes; a preset file is at most 1048576" in cli_error(run)
     preset.write_text('{"label_nc": ')
-    assert "p.json: not a JSON preset file (p.json is not valid UTF-8 JSON" in cli_error(run)
+    assert "p.json: not a JSON preset file (p.json is not valid JSON" in cli_error(run)
     preset.write_text(json.dumps(replace(landscape_preset(**TINY), label_nc=2).to_dict()), encoding="utf-8-sig")
     table = write_table(tmp_path / "labels.json", [Label(0, "a", (0, 0, 0)), Label(5, "b", (200, 0, 0))])
     assert "label ids must be 0..1 for preset 'landscape'; found 'b' (5)" in cli_error([*run, "--labels", str(table)]), \
@@ -278,6 +278,16 @@ def test_models_lists_the_shipped_ones_anywhere_and_notes_only_a_missing_root_th
     assert "SPADE generator" in lines["landscape"] and "pix2pix U-Net" in lines["landscape-sketch"]
     assert "reader, painted by landscape" in lines["landscape-sketch-reader"]
     assert "sketch  unreadable:" in lines["odd"] and "found format 'other/1'" in lines["odd"]
+    for name, file, text in (("junk_pretrained", "latest_net_G.pth", "junk\n"), ("badjson", "model.json", "{bad"),
+                             ("nogen", "model.json", (ROOT / "checkpoints" / "landscape" / "model.json").read_text())):
+        (tmp_path / "checkpoints" / name).mkdir()
+        (tmp_path / "checkpoints" / name / file).write_text(text)
+    cli(["models"])
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "spade   unreadable: latest_net_G.pth is not a file saved by torch.save (it starts with b'junk\\n')" in \
+        lines["junk_pretrained"]
+    assert "unreadable:" in lines["badjson"] and "model.json is not valid JSON" in lines["badjson"]
+    assert "unreadable:" in lines["nogen"] and "generator.pth" in lines["nogen"]
 
 
 def test_evaluate_refuses_missing_data_before_any_work(tmp_path, capsys):

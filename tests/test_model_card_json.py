@@ -24,15 +24,16 @@ def test_a_byte_order_mark_is_allowed(tmp_path, what):
 @pytest.mark.parametrize("what", READERS)
 @pytest.mark.parametrize("write, message", [
     (lambda path, limit: path.write_text("[" + " " * limit + "]"), "{path} is {size} bytes; a {what} is at most {limit}"),
-    (lambda path, limit: path.write_text("[1, 2"), "{path}: not a JSON {what} (file.json is not valid UTF-8 JSON: "),
+    (lambda path, limit: path.write_text("[1, 2"), "{path}: not a JSON {what} (file.json is not valid JSON: "),
+    (lambda path, limit: path.write_text("[1, 2,]"), "{path}: not a JSON {what} (file.json is not valid JSON: "),
     (lambda path, limit: path.write_text("[" * 100_000 + "]" * 100_000), "{path}: not a JSON {what} (file.json is not "
-                                                                         "valid UTF-8 JSON: "),
+                                                                         "valid JSON: "),
     (lambda path, limit: path.write_text(json.dumps(TABLE), encoding="utf-16"), "{path}: not a JSON {what} (file.json "
-                                                                                "is not valid UTF-8 JSON: "),
+                                                                                "is not UTF-8 text: "),
     (lambda path, limit: path.write_text("[" + "9" * 5000 + "]"), "{path}: not a JSON {what} (file.json is not "
-                                                                   "valid UTF-8 JSON: "),  # past int's digit limit
+                                                                   "valid JSON: "),  # past int's digit limit
     (lambda path, limit: None, "{path}: no such {what}"),
-], ids=["too large", "truncated", "nested too deep", "utf-16", "5000 digits", "missing"])
+], ids=["too large", "truncated", "trailing comma", "nested too deep", "utf-16", "5000 digits", "missing"])
 def test_each_caller_keeps_its_error_type_and_gets_the_same_one_line_messages(tmp_path, what, write, message):
     read, limit, error = READERS[what]
     path = tmp_path / "file.json"

@@ -228,7 +228,7 @@ def test_generate_names_the_json_error_of_a_broken_reader_card(tiny_reader, tmp_
     result = subprocess.run([sys.executable, "-m", "gaugan", "generate", "--checkpoint", str(broken), "--sketch",
                              str(tmp_path / "sketch.png"), "--out", str(tmp_path / "photo.png")], cwd=ROOT,
                             capture_output=True, text=True)
-    assert result.returncode == 1 and "not valid UTF-8 JSON" in result.stderr, result.stderr
+    assert result.returncode == 1 and "model.json is not valid JSON" in result.stderr, result.stderr
 
 
 def test_generate_and_models_commands_take_a_reader_folder(tiny_reader, tmp_path):
