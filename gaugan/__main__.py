@@ -185,6 +185,9 @@ def training_labels(args: argparse.Namespace) -> list[dict]:
         table = read_label_table(args.labels)
     elif (args.data or TRAIN_DEFAULTS.data) in DATASETS or args.photos:
         return []
+    elif not Path(args.data).is_dir():
+        raise InputError(f"--data {args.data}: no such folder; expected {' or '.join(DATASETS)} or a folder of "
+                         "labels/ and images/ with labels.json")
     elif (Path(args.data) / LABEL_TABLE).is_file():
         table = read_label_table(Path(args.data) / LABEL_TABLE)
     elif args.preset_json:
@@ -393,7 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
                                           f"shape and, unless --data is given, the data it was started with) "
                                           f"(default: {d.out})")
     train.add_argument("--data", help="'landscape' (procedural scenes) or a folder of label/image pairs with "
-                       f"labels.json (see gaugan/data/folder.py); pix2pix: see below (default: {d.data})")
+                       f"labels.json (README: 'Training on your own data'); pix2pix: see below (default: {d.data})")
     train.add_argument("--labels", help="label table JSON (default: DATA/labels.json for a folder)")
     train.add_argument("--steps", type=at_least(1), help=f"total steps to reach; a resumed run continues up to it "
                        f"(default: {d.steps})")
@@ -428,7 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="stop after this many seconds with the state saved; the same command continues")
     train.add_argument("--quiet", action="store_true", help="no progress bar or messages")
     sketch = train.add_argument_group("pix2pix", "sketch models (--model pix2pix; --data landscape-sketch or a folder, "
-                                                 "see gaugan/data/sketch.py)")
+                                                 "docs/sketch.md)")
     sketch.add_argument("--direction", choices=["AtoB", "BtoA"],
                         help=f"which half of 'A | B' images is the input (default: {SK['direction']})")
     sketch.add_argument("--edges-from-photos", dest="edges_from_photos", action="store_true",
@@ -437,7 +440,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"U-Net or class-conditional generator (default: {SK['network']})")
     sketch.add_argument("--block", choices=["conv", "mru"],
                         help=f"conditional generator blocks (default: {SK['block']})")
-    sketch.add_argument("--depth", type=at_least(1), help=f"U-Net levels (8: unet_256, 7: unet_128; default: {SK['depth']})")
+    sketch.add_argument("--depth", type=at_least(1), help="levels (8: unet_256, 7: unet_128; the conditional "
+                                                          "network's default: the deepest up to 7 that leaves 2×2 of "
+                                                          f"the crop; default: {SK['depth']})")
     sketch.add_argument("--norm", choices=["batch", "instance"], help=f"U-Net normalisation (default: {SK['norm']})")
     sketch.add_argument("--load-size", dest="load_size", type=at_least(1),
                         help=f"resize before the random crop (default: {SK['load_size']})")

@@ -410,7 +410,7 @@ def refuse_existing(paths: list[Path], overwrite: bool) -> list[Path]:
     clashes = [path for path in paths if path.exists() or path.is_symlink()]
     if clashes and not overwrite:
         raise CheckpointError(f"{', '.join(map(str, clashes))} already exist(s); nothing was changed "
-                              "(pass overwrite=True / --force to replace)")
+                              "(pass --force, or overwrite=True in Python, to replace)")
     return clashes
 
 

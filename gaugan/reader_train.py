@@ -134,7 +134,8 @@ def build_pool(config: ReaderConfig, workers: int, log: Callable[[str], None]) -
     chunks = range(-(-config.pairs // CHUNK))
     missing = [c for c in chunks if not (folder / f"chunk_{c:03d}.npz").is_file()]
     if missing:
-        log(f"drawing {len(missing)} pool files of {CHUNK} sketches in {folder}")
+        sketches = sum(min(CHUNK, config.pairs - c * CHUNK) for c in missing)
+        log(f"drawing {sketches} sketches into {len(missing)} pool file(s) of up to {CHUNK} in {folder}")
         # one thread per worker, as DataLoader workers: a forked child must not use the parent's thread pool
         with ProcessPoolExecutor(max(1, workers), initializer=torch.set_num_threads, initargs=(1,)) as pool:
             for path in pool.map(write_chunk, [config] * len(missing), missing):

@@ -250,7 +250,8 @@ class Pix2Pix:
         if class_id is None:
             count = self.network.config["num_classes"]  # the card may name fewer (read_sketch_card)
             named = f" or a name such as {self.classes[0]!r}" if self.classes else ""
-            raise InputError(f"this model draws one of {count} classes: pass class_id (0..{count - 1}{named})")
+            raise InputError(f"this model draws one of {count} classes: pass --class (class_id in Python): "
+                             f"0..{count - 1}{named}")
         if isinstance(class_id, str):
             if class_id not in self.classes:
                 raise InputError(f"unknown class {class_id!r}; this model knows {', '.join(self.classes[:20])}")

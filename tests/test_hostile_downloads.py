@@ -204,7 +204,7 @@ def test_a_weights_file_is_saved_and_an_existing_one_kept_unless_forced(served, 
     saved = download(f"{url}/latest_net_G.pth", tmp_path / "dest")
     assert saved == tmp_path / "dest" / "latest_net_G.pth" and load_generator(saved).preset.name == "ade20k"
     saved.write_bytes(b"the user's own file")
-    with pytest.raises(CheckpointError, match="already exist.*overwrite=True / --force"):
+    with pytest.raises(CheckpointError, match=r"already exist.*\(pass --force, or overwrite=True in Python, to replace\)"):
         download(f"{url}/latest_net_G.pth", tmp_path / "dest")
     assert saved.read_bytes() == b"the user's own file"
     download(f"{url}/latest_net_G.pth", tmp_path / "dest", overwrite=True)

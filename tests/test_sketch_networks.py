@@ -203,7 +203,7 @@ def test_a_conditional_cards_classes_must_be_distinct_names_one_per_class(tmp_pa
 def test_a_conditional_card_may_name_fewer_classes_than_it_draws(tmp_path):
     save_sketch_model(tmp_path, ClassConditionalGenerator(3, ngf=4, depth=4), {"classes": [], "input_size": 64})
     model = Pix2Pix.from_checkpoint(tmp_path, device="cpu")
-    with pytest.raises(ValueError, match=r"draws one of 3 classes: pass class_id \(0..2\)$"):
+    with pytest.raises(ValueError, match=r"draws one of 3 classes: pass --class \(class_id in Python\): 0..2$"):
         model.generate(np.zeros((64, 64, 3), np.uint8))
     assert model.generate(np.zeros((64, 64, 3), np.uint8), class_id=2).size == (64, 64)
 
@@ -253,7 +253,7 @@ def test_class_conditional_output_changes_with_the_class(tmp_path, block):
     shoe, cat = np.asarray(model.generate(sketch, class_id="shoe")), np.asarray(model.generate(sketch, class_id=1))
     assert np.abs(shoe.astype(int) - cat).mean() > 1
     assert np.array_equal(shoe, np.asarray(model.generate(sketch, class_id=0)))
-    with pytest.raises(ValueError, match="pass class_id"):
+    with pytest.raises(ValueError, match=r"pass --class \(class_id in Python\)"):
         model.generate(sketch)
     with pytest.raises(ValueError, match="unknown class 'dog'"):
         model.generate(sketch, class_id="dog")

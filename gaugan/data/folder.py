@@ -164,7 +164,8 @@ class LabelImageFolder:
         self.root = Path(root)
         self.size = size
         if not (self.root / "labels").is_dir() or not (self.root / "images").is_dir():
-            raise InputError(f"{self.root}: expected sub-folders labels/ and images/ (see gaugan/data/folder.py)")
+            raise InputError(f"{self.root}: expected sub-folders labels/ and images/ (README: 'Training on your own "
+                             "data')")
         table = table or self.root / LABEL_TABLE
         self.table_name = "the run's label table" if ids is not None else str(table)  # for messages
         if ids is not None:

@@ -118,7 +118,7 @@ class SketchSource:
     def _scan(self, root: Path) -> str:
         """Find this split's files, check each one's header, and name the layout."""
         if not root.is_dir():
-            raise InputError(f"--data {root}: expected '{LANDSCAPE_SKETCH}' or a folder (see gaugan/data/sketch.py)")
+            raise InputError(f"--data {root}: expected '{LANDSCAPE_SKETCH}' or a folder (docs/sketch.md)")
         root = split_folder(root, "train" if self.split == "train" else "test")
         if (root / "sketches").is_dir() and (root / "images").is_dir():
             self.items = pair_by_stem(root, "sketches", "sketch")
@@ -133,7 +133,7 @@ class SketchSource:
         self.items = image_files(folder)
         if not self.items:
             raise InputError(f"{folder}: found no {layout} pairs; expected {PIX2PIX_LAYOUTS} "
-                             "(see gaugan/data/sketch.py)")
+                             "(docs/sketch.md)")
         sizes = [image_size(path, "photo" if layout == "edges" else "'A | B' image") for path in self.items]
         if layout == "aligned":
             check_aligned(self.items, sizes)
