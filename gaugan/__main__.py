@@ -113,6 +113,12 @@ def cmd_generate(args: argparse.Namespace) -> None:
         if not args.sketch:
             raise InputError("--sketch is required for sketch models: a sketch PNG or a folder of them")
         pairs = input_output_pairs(Path(args.sketch), Path(args.out), "sketches")
+        ignored = [option for option, given in (("--reference", args.reference), ("--bf16", args.bf16),
+                                                ("--native-size", args.native_size), ("--instance", args.instance),
+                                                ("--preset", args.preset)) if given]
+        if ignored:
+            print(f"note: {', '.join(ignored)} ignored: label-map (SPADE) models take them, not sketch models",
+                  file=sys.stderr)
         for_each_input(pairs, sketch_converter(checkpoint, args.seed, args.class_id, not args.stretch), args.out)
         return
     if args.sketch:
@@ -218,6 +224,11 @@ def cmd_train(args: argparse.Namespace) -> None:
         config = with_run_shape(pix2pix_config_from_args(vars(args)), given_options(args))
         print(main(config, progress=not args.quiet, time_limit=args.time_limit))
         return
+    sketch_only = [f"--{name.replace('_', '-')}" for name in set(SK) - {"crop_size", "ngf"}
+                   if getattr(args, name, None) not in (None, False)]
+    if sketch_only:
+        raise InputError(f"{', '.join(sorted(sketch_only))}: pix2pix options; add --model pix2pix to train a sketch "
+                         "model, or leave them out")
     config = {k: v for k, v in vars(args).items() if k in {f.name for f in fields(TrainConfig)} and v is not None}
     config["labels"] = training_labels(args)
     if args.preset_json:

@@ -17,6 +17,7 @@ from gaugan.evaluate import SegmenterConfig, load_or_train_segmenter
 from gaugan.labelmaps import write_label_map
 from gaugan.pipeline import GauGAN
 from gaugan.presets import Preset, landscape_preset
+from gaugan.sketch_samples import HAND_DRAWN, draw_strokes
 from gaugan.sketch_train import SKETCH_DEFAULTS
 from gaugan.train import Trainer, TrainConfig
 
@@ -389,3 +390,16 @@ def test_a_time_limit_says_where_it_stopped_and_out_of_range_numbers_are_refused
         with pytest.raises(SystemExit):
             cli(["train", "--out", str(tmp_path / "new"), option, value])
         assert f"{option}: expected {expected}, found {value}" in capsys.readouterr().err
+
+
+def test_options_of_the_other_model_kind_are_refused_or_noted(tmp_path, doodle_png, capsys):
+    message = cli_error(["train", "--out", str(tmp_path / "run"), "--direction", "BtoA", "--depth", "6"])
+    assert message == "error: --depth, --direction: pix2pix options; add --model pix2pix to train a sketch model, " \
+                      "or leave them out"
+    assert "--data nothere: no such folder" in cli_error(["train", "--out", str(tmp_path / "run"), "--data", "nothere"])
+    sketch = tmp_path / "sketch.png"
+    Image.fromarray(draw_strokes(HAND_DRAWN[0])).save(sketch)
+    cli(["generate", "--checkpoint", "landscape-sketch", "--sketch", str(sketch), "--out", str(tmp_path / "o.png"),
+         "--reference", "--native-size"])
+    assert "note: --reference, --native-size ignored: label-map (SPADE) models take them" in capsys.readouterr().err
+    assert (tmp_path / "o.png").is_file()
