@@ -220,8 +220,9 @@ def cmd_train(args: argparse.Namespace) -> None:
     from .train import main, with_run_shape
 
     if args.model == "pix2pix":
-        from .sketch_train import pix2pix_config_from_args
+        from .sketch_train import check_sizes, pix2pix_config_from_args
         config = with_run_shape(pix2pix_config_from_args(vars(args)), given_options(args))
+        check_sizes(config.sketch)
         print(main(config, progress=not args.quiet, time_limit=args.time_limit))
         return
     sketch_only = [f"--{name.replace('_', '-')}" for name in set(SK) - {"crop_size", "ngf"}

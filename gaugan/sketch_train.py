@@ -63,9 +63,7 @@ def pix2pix_config_from_args(args: dict) -> TrainConfig:
     if sketch.get("init"):  # messages name the init as typed; the run keeps it as a path (a shipped name's folder)
         sketch = {**init_network_options(sketch["init"], sketch), **sketch, "init": str(init_folder(sketch["init"]))}
     common = {k: v for k, v in given.items() if k in TrainConfig.__dataclass_fields__ and k not in ("model", "preset")}
-    config = pix2pix_config(sketch, **common)
-    check_sizes(config.sketch)
-    return config
+    return pix2pix_config(sketch, **common)
 
 
 def conditional_depth(crop: int) -> int:
@@ -75,7 +73,8 @@ def conditional_depth(crop: int) -> int:
 
 
 def check_sizes(options: dict) -> None:
-    """Refuse a depth, crop or load size the generator cannot train at, naming the options to change."""
+    """Refuse a depth, crop or load size the generator cannot train at, naming the options to change (for a resumed
+    run, once its saved options are in)."""
     depth, crop, load = options["depth"], options["crop_size"], options["load_size"]
     conditional = options["network"] == "conditional"
     levels, name = (CONDITIONAL_LEVELS, "the class-conditional network") if conditional else (UNET_LEVELS, "a U-Net")

@@ -346,6 +346,8 @@ def test_a_resumed_pix2pix_run_keeps_its_generator_and_refuses_another(tmp_path)
     for option, value, saved in (("--direction", "BtoA", "AtoB"), ("--norm", "instance", "batch")):
         message = cli_error(["train", "--out", str(run), "--steps", "3", option, value, *tiny])
         assert f"holds a run trained with {option[2:]} {saved}, not {value}: leave those options out" in message
+    cli(["train", "--out", str(run), "--steps", "3", "--crop-size", "64", *tiny])  # checked at the run's depth, 6
+    assert torch.load(run / "state.pt", weights_only=True)["step"] == 3
 
 
 @pytest.mark.slow
