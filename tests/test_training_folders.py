@@ -97,6 +97,26 @@ def test_a_bad_file_is_named_when_the_folder_opens(tmp_path, damage, named, mess
     assert named in str(caught.value) and "\n" not in str(caught.value)
 
 
+def test_colour_label_maps_are_read_through_the_label_tables_colours(tmp_path):
+    ids_root, colour_root = label_folder(tmp_path / "ids"), label_folder(tmp_path / "colours")
+    colours = np.array([label.rgb for label in PALETTES["landscape"]], np.uint8)
+    for path in sorted((colour_root / "labels").glob("*.png")):
+        Image.fromarray(colours[np.asarray(Image.open(path))]).save(path)  # the same maps, in their colours
+    by_ids, by_colours = LabelImageFolder(ids_root, (64, 96)), LabelImageFolder(colour_root, (64, 96))
+    for index in range(3):
+        assert np.array_equal(by_ids[index][0], by_colours[index][0])
+    path = colour_root / "labels" / "s1.png"
+    rgb = np.array(Image.open(path))
+    rgb[0, :3] = (1, 2, 3)  # a colour no label has
+    Image.fromarray(rgb).save(path)
+    with pytest.raises(InputError, match=r"labels/s1.png: holds colours #010203 \(0.2% of its pixels\) that "
+                                         r".*labels.json does not list; expected exactly its labels' colours"):
+        LabelImageFolder(colour_root, (64, 96))
+    (colour_root / "labels.json").unlink()
+    with pytest.raises(InputError, match=r"expected 8-bit label ids \(mode L or P\), found mode RGB"):
+        LabelImageFolder(colour_root, (64, 96))
+
+
 def test_a_photo_damaged_past_its_header_is_named_when_read(tmp_path):
     root = label_folder(tmp_path / "data")
     truncated_jpeg(root / "images" / "s1.jpg", 0.6)

@@ -2,7 +2,8 @@
 
 Layout:
     DATA/labels/NAME.png      8-bit ids (mode L, or P read by index), each listed in labels.json (255 may also
-                              mean dont-care, for presets that have a dont-care label)
+                              mean dont-care, for presets that have a dont-care label), or the labels' exact
+                              colours (RGB)
     DATA/images/NAME.jpg|png  the photo (.jpg, .jpeg, .png or .webp, in any letter case); 16-bit greys are scaled
                               to 8 bits, transparent pixels are laid onto white
     DATA/instances/NAME.png   optional instance ids (any integer mode)
@@ -34,6 +35,7 @@ from ..model_card import plain_text, read_json
 from ..presets import DONTCARE_ID
 from ..semantics import resize_nearest
 
+COLOUR_MODES = ("RGB", "RGBA")  # a label map in its labels' colours, read through the label table
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 LABEL_TABLE = "labels.json"
 MAX_LABEL_TABLE_BYTES = 1_000_000
@@ -113,6 +115,11 @@ def pair_by_stem(root: Path, inputs: str, what: str) -> list[tuple[Path, Path]]:
     return pairs
 
 
+def _packed(rgb: tuple[int, int, int] | np.ndarray) -> int | np.ndarray:
+    """An (r, g, b) colour, or an array of r, g and b planes, as one integer per colour."""
+    return (rgb[0] << 16) | (rgb[1] << 8) | rgb[2]
+
+
 def label_entries(labels: list[Label]) -> list[dict]:
     """Labels as a label table's JSON entries (labels.json, model.json)."""
     return [{"id": label.id, "name": label.name, "rgb": list(label.rgb)} for label in labels]
@@ -156,23 +163,24 @@ def read_label_table(path: str | Path) -> list[Label]:
 
 class LabelImageFolder:
     """Pairs (labels, image[, instance]) by file stem, each checked when the folder is opened, resized to one
-    training size; each id must be one of `ids` (a run's own label table), else of the label table file (default
-    root/labels.json) where it exists, or be 255 with dontcare (a preset with a dont-care label)."""
+    training size; each id must be one of `labels` (a run's own label table), else of the label table file (default
+    root/labels.json) where it exists, or be 255 with dontcare (a preset with a dont-care label). A label map in
+    colours (RGB) is read through that table's colours."""
 
     def __init__(self, root: str | Path, size: tuple[int, int], dontcare: bool = False,
-                 table: Path | None = None, ids: frozenset[int] | None = None) -> None:
+                 table: Path | None = None, labels: tuple[Label, ...] | None = None) -> None:
         self.root = Path(root)
         self.size = size
         if not (self.root / "labels").is_dir() or not (self.root / "images").is_dir():
             raise InputError(f"{self.root}: expected sub-folders labels/ and images/ (README: 'Training on your own "
                              "data')")
         table = table or self.root / LABEL_TABLE
-        self.table_name = "the run's label table" if ids is not None else str(table)  # for messages
-        if ids is not None:
-            listed = set(ids)
-        else:
-            listed = {label.id for label in read_label_table(table)} if table.is_file() else None
+        self.table_name = "the run's label table" if labels is not None else str(table)  # for messages
+        if labels is None and table.is_file():
+            labels = tuple(read_label_table(table))
+        listed = None if labels is None else {label.id for label in labels}
         self.ids = listed | {DONTCARE_ID} if listed is not None and dontcare else listed
+        self.colours = {_packed(label.rgb): label.id for label in labels or ()}  # distinct: validate_palette
         self.pairs = pair_by_stem(self.root, "labels", "label map")
         for label_path, image_path in self.pairs:
             self._check(label_path, image_path)
@@ -192,9 +200,12 @@ class LabelImageFolder:
             image = open_image(path, "label map", MAX_PIXELS)
         if image.format in LOSSY_FORMATS:
             raise InputError(f"{path}: a label map must be a PNG of ids, found {image.format}, which blurs them")
-        if image.mode not in ID_MODES:
-            raise InputError(f"{path}: expected 8-bit label ids (mode {' or '.join(ID_MODES)}), found mode {image.mode}; "
-                             "save the ids as an 8-bit greyscale PNG")
+        if image.mode in COLOUR_MODES and self.colours:
+            image = Image.fromarray(self._ids_of_colours(path, np.asarray(image.convert("RGB"))))
+        elif image.mode not in ID_MODES:
+            colours = f" or the colours of {self.table_name} (RGB)" if self.colours else ""
+            raise InputError(f"{path}: expected 8-bit label ids (mode {' or '.join(ID_MODES)}){colours}, found mode "
+                             f"{image.mode}; save the ids as an 8-bit greyscale PNG")
         if self.ids is not None:
             unknown = sorted(set(np.flatnonzero(np.bincount(np.asarray(image).ravel())).tolist()) - self.ids)
             if unknown:
@@ -203,6 +214,16 @@ class LabelImageFolder:
                 raise InputError(f"{path}: holds label ids {unknown[:10]} that {self.table_name} does not list (expected "
                                  f"one of {sorted(self.ids)}{hint})")
         return image
+
+    def _ids_of_colours(self, path: Path, rgb: np.ndarray) -> np.ndarray:
+        """A colour label map's ids by the label table's exact colours; a colour it does not list is refused."""
+        colours, index = np.unique(_packed(rgb.transpose(2, 0, 1).astype(np.int64)), return_inverse=True)
+        unknown = [c for c in colours.tolist() if c not in self.colours]
+        if unknown:
+            share = np.isin(colours[index], unknown).mean()
+            raise InputError(f"{path}: holds colours {', '.join(f'#{c:06x}' for c in unknown[:5])} ({share:.1%} of "
+                             f"its pixels) that {self.table_name} does not list; expected exactly its labels' colours")
+        return np.array([self.colours[c] for c in colours.tolist()], np.uint8)[index].reshape(rgb.shape[:2])
 
     def _instances(self, path: Path) -> np.ndarray:
         """A decoded instance map (integer ids)."""
