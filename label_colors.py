@@ -51,7 +51,7 @@ def validate_palette(labels: list[Label], min_distance: float = MIN_COLOUR_DISTA
         if len(label.rgb) != 3 or not all(isinstance(c, int) and 0 <= c <= 255 for c in label.rgb):
             problems.append(f"id {label.id} ({label.name!r}) has colour {label.rgb}; expected three ints in 0..255")
     if problems:  # colour distances need valid colours
-        raise ValueError("invalid palette: " + "; ".join(problems))
+        raise ValueError(_palette_problems(problems))
     for a, b in itertools.combinations(labels, 2):
         distance = math.dist(a.rgb, b.rgb)
         if distance < min_distance:
@@ -60,7 +60,13 @@ def validate_palette(labels: list[Label], min_distance: float = MIN_COLOUR_DISTA
                 f"are {distance:.1f} apart (need at least {min_distance})"
             )
     if problems:
-        raise ValueError("invalid palette: " + "; ".join(problems))
+        raise ValueError(_palette_problems(problems))
+
+
+def _palette_problems(problems: list[str], shown: int = 5) -> str:
+    """The message for a palette's problems: the first few, and how many more."""
+    more = f"; and {len(problems) - shown} more" if len(problems) > shown else ""
+    return "invalid palette: " + "; ".join(problems[:shown]) + more
 
 
 def palette_from_dicts(entries: object) -> list[Label]:

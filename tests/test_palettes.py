@@ -262,3 +262,9 @@ def test_remap_uses_the_alias_table():
     other_app = [Label(0, "sky", (0, 0, 255)), Label(1, "cloud", (255, 255, 255)), Label(2, "trees", (0, 255, 0))]
     moved, missing = remap(np.array([[0, 1, 2]]), other_app, LANDSCAPE)
     assert moved.tolist() == [[LAND["sky-other"], LAND["clouds"], LAND["tree"]]] and missing == []
+
+
+def test_a_palette_with_many_problems_names_the_first_few_and_counts_the_rest():
+    with pytest.raises(ValueError, match=r"colours of 0 'n0' \(0, 0, 0\) and 1 'n1' .*; and 86 more$") as refused:
+        validate_palette([Label(i, f"n{i}", (0, 0, 0)) for i in range(14)])
+    assert len(str(refused.value)) < 1000
