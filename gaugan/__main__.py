@@ -301,7 +301,7 @@ def cmd_samples(args: argparse.Namespace) -> None:
 
     checkpoint = checkpoint_argument(args.checkpoint)
     sketch = model_kind(checkpoint) == "sketch"
-    out = Path(args.out or f"docs/samples_{'sketch' if sketch else 'landscape'}.png")
+    out = Path(args.out or f"samples_{'sketch' if sketch else 'landscape'}.png")
     check_image_path(out)  # before minutes of generating
     if sketch:
         from .sketch_samples import sketch_sample_sheet
@@ -512,7 +512,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sm = sub.add_parser("samples", help="a PNG sheet of held-out layouts and doodles with their outputs")
     sm.add_argument("--checkpoint", help="model folder (default: the shipped landscape model)")
-    sm.add_argument("--out", help="(default: docs/samples_landscape.png; docs/samples_sketch.png for sketch models)")
+    sm.add_argument("--out", help="(default: samples_landscape.png, or samples_sketch.png for sketch models, in this "
+                                  "folder; the repository's sheets are docs/samples_*.png)")
     sm.set_defaults(func=cmd_samples)
 
     ls = sub.add_parser("models", help="list the checkpoint folders under --root, then the shipped models, with "
