@@ -552,7 +552,8 @@ def with_run_shape(config: TrainConfig, given: set[str]) -> TrainConfig:
         from .sketch_train import SKETCH_DEFAULTS
         mine, theirs = config.sketch, {**SKETCH_DEFAULTS, **saved.get("sketch", {})}
         shape = set(SKETCH_SHAPE)
-    differences = [("another label table" if name == "labels" else f"{name} {theirs[name]}, not {mine[name]}")
+    differences = [("another label table than --data or --labels gives" if name == "labels"
+                    else f"{name} {theirs[name]}, not {mine[name]}")
                    for name in sorted(given & shape) if name in theirs and mine[name] != theirs[name]]
     if differences:
         raise InputError(f"{config.out} holds a run trained with {'; '.join(differences)}: leave those options out to "

@@ -208,6 +208,8 @@ def test_a_folder_model_carries_its_label_table_to_generate(tmp_path):
     cli(["train", "--data", str(data), "--out", str(tmp_path / "run"), "--steps", "1", *TINY_TRAINING])
     cli(["train", "--out", str(tmp_path / "run"), "--steps", "2", "--batch-size", "1", "--quiet"])  # resumes on DATA
     assert json.loads(torch.load(tmp_path / "run" / "state.pt", weights_only=True)["config"])["data"] == str(data)
+    assert "holds a run trained with another label table than --data or --labels gives" in cli_error(
+        ["train", "--out", str(tmp_path / "run"), "--steps", "3", "--data", "landscape", "--quiet"])
     cli(["export", "--run", str(tmp_path / "run"), "--out", str(tmp_path / "model")])
     card = json.loads((tmp_path / "model" / "model.json").read_text())
     assert card["labels"] == [{"id": l.id, "name": l.name, "rgb": list(l.rgb)} for l in table]
