@@ -207,12 +207,10 @@ def training_labels(args: argparse.Namespace) -> list[dict]:
 def given_options(args: argparse.Namespace) -> set[str]:
     """The options this command line sets; a resumed run keeps its own values for all the others."""
     given = {name for name, value in vars(args).items() if value is not None and value is not False}
-    if args.data:  # the label table comes with the data
-        given.add("labels")
+    if args.data:  # what goes with the data comes with it: the label table, and photos or edges as given
+        given |= {"labels", "photos", "folder_share", "edges_from_photos"}
     if args.preset_json:
         given |= {f.name for f in fields(Preset)}
-    if args.model == "pix2pix" and args.crop_size and not args.load_size:
-        given.add("load_size")  # derived from the crop
     return given
 
 
@@ -221,6 +219,11 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     if args.model == "pix2pix":
         from .sketch_train import check_sizes, pix2pix_config_from_args
+        spade_only = [option for option, given in (("--spade-hidden", args.spade_hidden),
+                                                   ("--preset-json", args.preset_json)) if given]
+        if spade_only:
+            raise InputError(f"{', '.join(spade_only)}: SPADE options; pix2pix takes --ngf and --depth, or leave "
+                             "them out")
         config = with_run_shape(pix2pix_config_from_args(vars(args)), given_options(args))
         check_sizes(config.sketch)
         print(main(config, progress=not args.quiet, time_limit=args.time_limit))
@@ -401,12 +404,12 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a SPADE or sketch model (use torchrun for several processes)",
                            description="Train a SPADE (label maps) or pix2pix (sketches) model. Each step is one batch; "
                                        "it prints an estimate of the time to --steps after its first steps. Defaults "
-                                       "below are SPADE's; pix2pix keeps the paper's (gaugan/sketch_train.py).")
+                                       "below are SPADE's; pix2pix keeps the paper's (docs/sketch.md).")
     train.add_argument("--model", choices=["spade", "pix2pix"], default="spade",
                        help="spade: label maps -> photos; pix2pix: sketches -> photos (default: %(default)s)")
-    train.add_argument("--out", help=f"run folder; one holding state.pt resumes (a SPADE run with the network "
-                                          f"shape and, unless --data is given, the data it was started with) "
-                                          f"(default: {d.out})")
+    train.add_argument("--out", help="run folder; one holding state.pt resumes, keeping every option left out "
+                                     "(but --workers), so the defaults below are a new run's "
+                                     f"(default: {d.out})")
     train.add_argument("--data", help="'landscape' (procedural scenes) or a folder of label/image pairs with "
                        f"labels.json (README: 'Training on your own data'); pix2pix: see below (default: {d.data})")
     train.add_argument("--labels", help="label table JSON (default: DATA/labels.json for a folder)")

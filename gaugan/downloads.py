@@ -77,12 +77,13 @@ class _HeadersWithinTimeout:
         timer.start()
         try:
             response = super().getresponse()  # type: ignore[misc]
-        except (OSError, http.client.HTTPException):
+        except (OSError, ValueError, http.client.HTTPException):
             if expired.is_set():
                 raise TimeoutError from None
             raise
         finally:
             timer.cancel()
+            timer.join()  # a deadline that fired as the headers arrived has shut the socket by now
         if expired.is_set():  # a shut socket reads as the end of the headers
             response.close()
             raise TimeoutError

@@ -183,7 +183,7 @@ def read_state(config: ReaderConfig) -> dict | None:
         raise InputError(f"{path}: refused to load; expected a reader training state saved by `gaugan train-reader` "
                          f"(read with weights_only=True: no code from the file runs), but loading failed: "
                          f"{load_failure(exc, path)}") from None
-    parts = {"config": dict, "reader": dict, "optimiser": dict, "schedule": dict, "step": int}
+    parts = {"config": dict, "reader": dict, "optimiser": dict, "step": int}
     if not isinstance(state, dict) or any(not isinstance(state.get(k), kind) for k, kind in parts.items()):
         found = f"a dict with keys {sorted(map(str, state))[:8]}" if isinstance(state, dict) else shown_value(state)
         raise InputError(f"{path}: expected a reader training state (a dict of {', '.join(parts)}), found {found}")
@@ -216,11 +216,12 @@ def train_reader(config: ReaderConfig, workers: int = 2, time_limit: float | Non
         source = out / STATE_FILE
         try:
             reader.load_state_dict(state["reader"])
-            schedule.load_state_dict(state["schedule"])
-        except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+        except RuntimeError as exc:
             raise InputError(f"{source} does not fit this run's reader: {str(exc)[:300]}") from None
         load_optimizer(optimiser, state["optimiser"], str(source))
-        step = state["step"]
+        step = state["step"]  # the schedule follows from it: nothing of the file's schedule is read
+        schedule.load_state_dict({**schedule.state_dict(), "last_epoch": step, "_step_count": step + 1,
+                                  "_last_lr": [group["lr"] for group in optimiser.param_groups]})
         log(f"resuming at step {step}")
     started = time.monotonic()
     reader.train()
@@ -238,7 +239,7 @@ def train_reader(config: ReaderConfig, workers: int = 2, time_limit: float | Non
         if step % config.checkpoint_every == 0 or step == config.steps or out_of_time:
             partial = out / (STATE_FILE + ".partial")
             torch.save({"config": asdict(config), "reader": reader.state_dict(), "optimiser": optimiser.state_dict(),
-                        "schedule": schedule.state_dict(), "step": step}, partial)
+                        "step": step}, partial)
             partial.replace(out / STATE_FILE)
         if out_of_time and step < config.steps:
             log(f"stopped at step {step} (time limit); the same command continues")

@@ -30,8 +30,8 @@ def held_out_crops(photo_dir: str | Path, size: int = 256) -> tuple[list[np.ndar
         if not is_held_out(entry["id"]):
             continue
         photo = open_photo(photo_dir, entry)
-        for height in CROP_HEIGHTS:  # the height, or a larger one where the width would be under size
-            scale = max(height / photo.height, size / photo.width)
+        for crop_height in CROP_HEIGHTS:  # scaled to it, or more where the width would be under size
+            scale = max(crop_height / photo.height, size / photo.width)
             width, height = max(size, round(photo.width * scale)), max(size, round(photo.height * scale))
             scaled = np.asarray(photo.resize((width, height), Image.Resampling.LANCZOS))
             for x in np.linspace(0, width - size, 3).astype(int):

@@ -29,8 +29,7 @@ from .train import STATE_FILE, Trainer, TrainConfig
 
 SKETCH_DEFAULTS = {
     "network": "unet",  # or "conditional" (class-conditional, see gaugan/networks/conditional.py)
-    "depth": 8, "ngf": 64, "norm": "batch", "dropout": True,  # U-Net: 8 levels = unet_256
-    # (the conditional network's default depth is conditional_depth(crop_size): 7 at 256)
+    "depth": 8, "ngf": 64, "norm": "batch", "dropout": True,  # U-Net: 8 levels = unet_256 (conditional_depth)
     "block": "conv", "class_planes": 4, "embed_dim": 32,  # conditional network
     "load_size": 286, "crop_size": 256, "direction": "AtoB", "edges_from_photos": False,
     "gan_loss": "vanilla",  # or "lsgan"

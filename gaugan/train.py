@@ -226,7 +226,7 @@ class Batches:
         self.size = preset.output_size
         self.dataset = open_dataset(config.data, config.photos, config.folder_share,
                                     dontcare=preset.contain_dontcare_label,
-                                    labels=tuple(label_table(config)))
+                                    ids=frozenset(label.id for label in label_table(config)))
 
     def scan(self) -> None:
         """Read and check the data's files once, here, before batches are drawn (worker processes inherit the scan)."""

@@ -12,11 +12,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
 from gaugan import PRESETS, SPADEGenerator
+from gaugan.__main__ import main as cli
 from gaugan.networks.random_init import randomize_  # noqa: F401 (the tests' non-trivial weights)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -166,3 +168,12 @@ def texts(at) -> str:
 def model_box(at):
     """The page's Model select-box under AppTest (its key is numbered)."""
     return next(box for box in at.selectbox if box.label == "Model")
+
+
+def cli_error(argv: list[str]) -> str:
+    """The message a refused command line exits with: one line."""
+    with pytest.raises(SystemExit) as exited:
+        cli(argv)
+    message = str(exited.value.code)
+    assert "\n" not in message, message
+    return message

@@ -8,10 +8,10 @@ import pytest
 import torch
 from PIL import Image
 
-from helpers import ROOT, TINY_TRAINING, make_tiny_model
+from helpers import ROOT, TINY_TRAINING, cli_error, make_tiny_model
 from label_colors import Label, PALETTES
 
-from gaugan.__main__ import IMAGE_EXTENSIONS, build_parser, main as cli
+from gaugan.__main__ import IMAGE_EXTENSIONS, build_parser, given_options, main as cli
 from gaugan.data.landscape import landscape_scene
 from gaugan.evaluate import SegmenterConfig, load_or_train_segmenter
 from gaugan.labelmaps import write_label_map
@@ -22,12 +22,6 @@ from gaugan.sketch_train import SKETCH_DEFAULTS
 from gaugan.train import Trainer, TrainConfig
 
 TINY = dict(crop_size=64, ngf=4, spade_hidden=8, z_dim=8)
-
-
-def cli_error(argv: list[str]) -> str:
-    with pytest.raises(SystemExit) as exited:
-        cli(argv)
-    return str(exited.value.code)
 
 
 @pytest.fixture
@@ -339,17 +333,24 @@ def test_a_resumed_run_keeps_its_options_and_says_which_option_conflicts(tmp_pat
 
 def test_a_resumed_pix2pix_run_keeps_its_generator_and_refuses_another(tmp_path):
     run, tiny = tmp_path / "p2p", ["--model", "pix2pix", "--data", "landscape-sketch", "--quiet"]
-    cli(["train", "--out", str(run), "--steps", "1", "--crop-size", "64", "--load-size", "72", "--depth", "6",
+    cli(["train", "--out", str(run), "--steps", "1", "--crop-size", "64", "--load-size", "80", "--depth", "6",
          "--ngf", "8", *tiny])
     cli(["train", "--out", str(run), "--steps", "2", *tiny])  # no shape options: the run's, not the paper's
     config = json.loads(torch.load(run / "state.pt", weights_only=True)["config"])
     assert {k: config["sketch"][k] for k in ("crop_size", "load_size", "depth", "ngf")} == \
-        {"crop_size": 64, "load_size": 72, "depth": 6, "ngf": 8}
+        {"crop_size": 64, "load_size": 80, "depth": 6, "ngf": 8}
     for option, value, saved in (("--direction", "BtoA", "AtoB"), ("--norm", "instance", "batch")):
         message = cli_error(["train", "--out", str(run), "--steps", "3", option, value, *tiny])
         assert f"holds a run trained with {option[2:]} {saved}, not {value}: leave those options out" in message
     cli(["train", "--out", str(run), "--steps", "3", "--crop-size", "64", *tiny])  # checked at the run's depth, 6
-    assert torch.load(run / "state.pt", weights_only=True)["step"] == 3
+    config = json.loads(torch.load(run / "state.pt", weights_only=True)["config"])
+    assert config["sketch"]["load_size"] == 80, "the run's load size, not one derived from the crop given again"
+
+
+def test_options_that_go_with_the_data_come_with_a_new_data_option():
+    given = given_options(build_parser().parse_args(["train", "--data", "landscape"]))
+    assert {"data", "labels", "photos", "folder_share", "edges_from_photos"} <= given
+    assert not {"photos", "edges_from_photos"} & given_options(build_parser().parse_args(["train", "--steps", "9"]))
 
 
 @pytest.mark.slow
@@ -401,6 +402,8 @@ def test_options_of_the_other_model_kind_are_refused_or_noted(tmp_path, doodle_p
     assert message == "error: --depth, --direction: pix2pix options; add --model pix2pix to train a sketch model, " \
                       "or leave them out"
     assert "--data nothere: no such folder" in cli_error(["train", "--out", str(tmp_path / "run"), "--data", "nothere"])
+    assert cli_error(["train", "--model", "pix2pix", "--out", str(tmp_path / "p"), "--spade-hidden", "8"]) == \
+        "error: --spade-hidden: SPADE options; pix2pix takes --ngf and --depth, or leave them out"
     sketch = tmp_path / "sketch.png"
     Image.fromarray(draw_strokes(HAND_DRAWN[0])).save(sketch)
     cli(["generate", "--checkpoint", "landscape-sketch", "--sketch", str(sketch), "--out", str(tmp_path / "o.png"),

@@ -2,18 +2,13 @@
 a folder holding anything else, and an existing --resume-state file, are left as they are."""
 import pytest
 import torch
+from helpers import cli_error
 
 from gaugan import GauGAN
 from gaugan.__main__ import build_parser, main as cli
 from gaugan.presets import landscape_preset
 from gaugan.sketch_train import pix2pix_config
 from gaugan.train import Trainer, TrainConfig, trainer_for
-
-
-def cli_error(argv: list[str]) -> str:
-    with pytest.raises(SystemExit) as exited:
-        cli(argv)
-    return str(exited.value.code)
 
 
 @pytest.fixture(scope="module")

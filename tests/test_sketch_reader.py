@@ -133,7 +133,7 @@ def test_training_resumes_into_the_same_reader(tmp_path):
     (lambda path, state: path.write_bytes(b"PK\x03\x04 not a state"),
      r"state\.pt: refused to load; expected a reader training state saved by `gaugan train-reader`"),
     (lambda path, state: torch.save([1, 2], path), r"expected a reader training state \(a dict of config, reader, "
-                                                   r"optimiser, schedule, step\), found list"),
+                                                   r"optimiser, step\), found list"),
     (lambda path, state: torch.save({**state, "step": 10**9}, path), r"step must be in 0\.\.4, found int 1000000000"),
     (lambda path, state: torch.save({**state, "reader": {k: v.reshape(-1)[:1] for k, v in state["reader"].items()}},
                                     path), "state.pt does not fit this run's reader: Error"),

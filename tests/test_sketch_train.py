@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from helpers import ROOT, assert_resume_equals_straight_run
+from helpers import ROOT, assert_resume_equals_straight_run, cli_error
 from PIL import Image
 
 from gaugan import PRESETS, Pix2Pix, SPADEGenerator
@@ -152,15 +152,6 @@ def test_class_conditional_model_trains_on_a_folder_with_classes(tmp_path, block
     sketch = np.asarray(Image.open(tmp_path / "data" / "sketches" / "0.png"))
     dark, light = (np.asarray(model.generate(sketch, class_id=c), np.int16) for c in ("dark", "light"))
     assert np.abs(dark - light).mean() > 0.5
-
-
-def cli_error(argv: list[str]) -> str:
-    """The one-line error a refused command line exits with."""
-    with pytest.raises(SystemExit) as exited:
-        cli(argv)
-    message = str(exited.value.code)
-    assert message.startswith("error: ") and "\n" not in message
-    return message
 
 
 @pytest.mark.parametrize("argv", [[], ["--block", "mru", "--norm", "batch", "--batch-size", "2"]])

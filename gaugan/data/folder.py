@@ -165,22 +165,21 @@ class LabelImageFolder:
     """Pairs (labels, image[, instance]) by file stem, each checked when the folder is opened, resized to one
     training size; each id must be one of `labels` (a run's own label table), else of the label table file (default
     root/labels.json) where it exists, or be 255 with dontcare (a preset with a dont-care label). A label map in
-    colours (RGB) is read through that table's colours."""
+    colours (RGB) is read through the label table file's colours."""
 
     def __init__(self, root: str | Path, size: tuple[int, int], dontcare: bool = False,
-                 table: Path | None = None, labels: tuple[Label, ...] | None = None) -> None:
+                 table: Path | None = None, ids: frozenset[int] | None = None) -> None:
         self.root = Path(root)
         self.size = size
         if not (self.root / "labels").is_dir() or not (self.root / "images").is_dir():
             raise InputError(f"{self.root}: expected sub-folders labels/ and images/ (README: 'Training on your own "
                              "data')")
         table = table or self.root / LABEL_TABLE
-        self.table_name = "the run's label table" if labels is not None else str(table)  # for messages
-        if labels is None and table.is_file():
-            labels = tuple(read_label_table(table))
-        listed = None if labels is None else {label.id for label in labels}
+        self.table_name = "the run's label table" if ids is not None else str(table)  # for messages
+        found = read_label_table(table) if table.is_file() else []
+        listed = set(ids) if ids is not None else {label.id for label in found} if table.is_file() else None
         self.ids = listed | {DONTCARE_ID} if listed is not None and dontcare else listed
-        self.colours = {_packed(label.rgb): label.id for label in labels or ()}  # distinct: validate_palette
+        self.colours = {_packed(label.rgb): label.id for label in found}  # distinct: validate_palette
         self.pairs = pair_by_stem(self.root, "labels", "label map")
         for label_path, image_path in self.pairs:
             self._check(label_path, image_path)
@@ -203,7 +202,7 @@ class LabelImageFolder:
         if image.mode in COLOUR_MODES and self.colours:
             image = Image.fromarray(self._ids_of_colours(path, np.asarray(image.convert("RGB"))))
         elif image.mode not in ID_MODES:
-            colours = f" or the colours of {self.table_name} (RGB)" if self.colours else ""
+            colours = f" or the colours of {LABEL_TABLE} (RGB)" if self.colours else ""
             raise InputError(f"{path}: expected 8-bit label ids (mode {' or '.join(ID_MODES)}){colours}, found mode "
                              f"{image.mode}; save the ids as an 8-bit greyscale PNG")
         if self.ids is not None:
@@ -222,7 +221,7 @@ class LabelImageFolder:
         if unknown:
             share = np.isin(colours[index], unknown).mean()
             raise InputError(f"{path}: holds colours {', '.join(f'#{c:06x}' for c in unknown[:5])} ({share:.1%} of "
-                             f"its pixels) that {self.table_name} does not list; expected exactly its labels' colours")
+                             f"its pixels) that {LABEL_TABLE} does not list; expected exactly its labels' colours")
         return np.array([self.colours[c] for c in colours.tolist()], np.uint8)[index].reshape(rgb.shape[:2])
 
     def _instances(self, path: Path) -> np.ndarray:

@@ -52,9 +52,9 @@ DATASETS = {
 
 @functools.lru_cache(maxsize=8)
 def _folder(root: str, size: tuple[int, int], dontcare: bool, table: Path,
-            labels: tuple[Label, ...] | None = None) -> LabelImageFolder:
-    """One directory scan per (folder, size, dontcare, label table, labels checked), not one per sample."""
-    return LabelImageFolder(root, size, dontcare, table, labels)
+            ids: frozenset[int] | None = None) -> LabelImageFolder:
+    """One directory scan per (folder, size, dontcare, label table, ids checked), not one per sample."""
+    return LabelImageFolder(root, size, dontcare, table, ids)
 
 
 def split_folder(root: str | Path, split: str = "train") -> Path:
@@ -75,14 +75,13 @@ def has_held_out_split(root: str | Path) -> bool:
     return any((Path(root) / name).is_dir() for name in SPLITS["test"])
 
 
-def folder_dataset(data: str, split: str = "train", dontcare: bool = False,
-                   labels: tuple[Label, ...] | None = None) -> Dataset:
+def folder_dataset(data: str, split: str = "train", dontcare: bool = False, ids: frozenset[int] | None = None) -> Dataset:
     """The label/image pairs of one split of a folder, with the folder's label table (labels.json) if it has one; its
-    ids (or colours) are checked against `labels` where given (a run's own table), else that table. The folder is read when scanned,
+    ids are checked against `ids` where given (a run's own table), else that table. The folder is read when scanned,
     sampled or counted, so that a run trained on it exports where it is absent."""
     root = str(split_folder(data, split))
     table = Path(data) / LABEL_TABLE
-    pairs = functools.partial(_folder, root, dontcare=dontcare, table=table, labels=labels)  # a split's too
+    pairs = functools.partial(_folder, root, dontcare=dontcare, table=table, ids=ids)  # a split's too
     return Dataset(description=f"label/image pairs from {root}", sample=lambda index, size: pairs(size)[index],
                    count=lambda: len(pairs((1, 1))), scan=pairs,  # count at any size: it only resizes what it reads
                    labels=read_label_table(table) if table.is_file() else None)
@@ -103,7 +102,7 @@ def photo_textured_landscapes(photos: str) -> Dataset:
 
 
 def with_photo_textured_landscapes(folder: str, photos: str, folder_share: float = FOLDER_SHARE,
-                                   dontcare: bool = False, labels: tuple[Label, ...] | None = None) -> Dataset:
+                                   dontcare: bool = False, ids: frozenset[int] | None = None) -> Dataset:
     """A folder of landscape-labelled pairs (e.g. `data traced`) mixed with photo-textured scenes: a `folder_share`
     of the samples, evenly spread, from the folder in a fixed shuffled order, the others painted by the texture bank."""
     if not 0 < folder_share <= 1:
@@ -114,8 +113,7 @@ def with_photo_textured_landscapes(folder: str, photos: str, folder_share: float
         raise InputError(f"--photos beside --data {folder} mixes its pairs with landscape scenes, so its labels.json "
                          f"must hold the landscape label table; found {table if found is None else 'a different table'}")
     landscapes = photo_textured_landscapes(photos)
-    training_pairs = functools.partial(_folder, str(split_folder(folder)), dontcare=dontcare, table=table,
-                                       labels=labels)
+    training_pairs = functools.partial(_folder, str(split_folder(folder)), dontcare=dontcare, table=table, ids=ids)
 
     def sample(index: int, size: tuple[int, int]) -> Sample:
         taken = math.ceil(index * folder_share)  # folder pairs among samples 0 .. index-1
@@ -143,18 +141,18 @@ def refuse_share_without_mix(data: str, photos: str, folder_share: float, mixing
 
 
 def open_dataset(data: str, photos: str = "", folder_share: float = FOLDER_SHARE, split: str = "train",
-                 dontcare: bool = False, labels: tuple[Label, ...] | None = None) -> Dataset:
+                 dontcare: bool = False, ids: frozenset[int] | None = None) -> Dataset:
     """A built-in dataset by name (landscapes painted with photo textures when `photos` is given), or a folder (the
     pairs of its `split`, or its training pairs as `folder_share` of the samples mixed with photo-textured landscapes
-    when `photos` is given); a folder's label ids (or colours) must be in `labels` where given (else in its
-    labels.json), and ids of 255 pass as dont-care only with `dontcare`."""
+    when `photos` is given); a folder's label ids must be in `ids` where given (else in its labels.json), and ids
+    of 255 pass as dont-care only with `dontcare`."""
     refuse_share_without_mix(data, photos, folder_share, mixing=bool(photos) and data not in DATASETS)
     if photos:
         if data in DATASETS and data != "landscape":
             raise InputError(f"photo textures paint the procedural 'landscape' scenes; --data {data} has its own photos")
         if data == "landscape":
             return photo_textured_landscapes(photos)
-        return with_photo_textured_landscapes(data, photos, folder_share, dontcare, labels)
+        return with_photo_textured_landscapes(data, photos, folder_share, dontcare, ids)
     if data in DATASETS:
         return DATASETS[data]
-    return folder_dataset(data, split, dontcare, labels)
+    return folder_dataset(data, split, dontcare, ids)
