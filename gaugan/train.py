@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import multiprocessing
 import os
 import platform
 import signal
@@ -457,12 +458,18 @@ class Trainer:
             path.write_text(header + "".join(kept))
 
     def _batch_stream(self):
-        """Batches for the remaining steps, rendered ahead by config.workers processes (0: in this one)."""
+        """Batches for the remaining steps, rendered ahead by config.workers processes (0: in this one), forked so
+        that they inherit the data's one scan (where processes are spawned, as on macOS and Windows by default, they
+        could not take the data at all)."""
         steps = range(self.step, self.config.steps)
         if not self.config.workers:
             return map(self.batches, steps)
+        if "fork" not in multiprocessing.get_all_start_methods():
+            raise InputError(f"--workers {self.config.workers} renders batches in forked processes, which this "
+                             "platform cannot start; use --workers 0")
         return torch.utils.data.DataLoader(_Steps(self.batches, steps), batch_size=None, num_workers=self.config.workers,
-                                           prefetch_factor=4, worker_init_fn=_one_thread)
+                                           prefetch_factor=4, worker_init_fn=_one_thread,
+                                           multiprocessing_context="fork")
 
     def run(self, progress: bool = True, time_limit: float | None = None) -> dict[str, float]:
         """Train until config.steps (or until time_limit seconds have passed), checkpointing, sampling and logging;

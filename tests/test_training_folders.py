@@ -195,7 +195,10 @@ def test_with_worker_processes_a_bad_file_is_still_named_in_one_line(tmp_path):
     assert "\n" not in message and "Traceback" not in message
 
 
-def test_worker_processes_share_the_one_scan_of_the_folder(tmp_path, monkeypatch):
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])  # spawn: macOS's and Windows' default
+def test_worker_processes_share_the_one_scan_of_the_folder(tmp_path, monkeypatch, start_method):
+    import multiprocessing
+
     from test_train import tiny_config
 
     from gaugan.data import registry
@@ -211,7 +214,12 @@ def test_worker_processes_share_the_one_scan_of_the_folder(tmp_path, monkeypatch
 
     monkeypatch.setattr(registry, "LabelImageFolder", Counted)
     root = label_folder(tmp_path / "data")
-    Trainer(tiny_config(tmp_path / "run", steps=2, data=str(root), workers=2)).run(progress=False)
+    default = multiprocessing.get_start_method()
+    multiprocessing.set_start_method(start_method, force=True)
+    try:
+        Trainer(tiny_config(tmp_path / "run", steps=2, data=str(root), workers=2)).run(progress=False)
+    finally:
+        multiprocessing.set_start_method(default, force=True)
     assert scans.read_text() == "scan\n"
 
 
