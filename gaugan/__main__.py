@@ -438,7 +438,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--folder-share", dest="folder_share", type=float,
                        help=f"with --photos beside --data FOLDER: the share of samples taken from the folder, evenly "
                             f"spread (default: {d.folder_share})")
-    train.add_argument("--workers", type=at_least(0), help=f"processes rendering batches ahead of training (default: {d.workers})")
+    train.add_argument("--workers", type=at_least(0), help="processes rendering batches ahead of training, forked "
+                                                           f"(so not on Windows) (default: {d.workers})")
     train.add_argument("--lambda-perceptual", dest="lambda_perceptual", type=number_at_least(0),
                        help="weight of the ImageNet (EfficientNet-Lite0) perceptual loss; 0 turns it off "
                             f"(default: {d.lambda_perceptual}; pix2pix: 0)")
