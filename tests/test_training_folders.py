@@ -105,6 +105,14 @@ def test_colour_label_maps_are_read_through_the_label_tables_colours(tmp_path):
     by_ids, by_colours = LabelImageFolder(ids_root, (64, 96)), LabelImageFolder(colour_root, (64, 96))
     for index in range(3):
         assert np.array_equal(by_ids[index][0], by_colours[index][0])
+    by_palette = Image.open(colour_root / "labels" / "s0.png").quantize(colors=16, method=Image.Quantize.FASTOCTREE)
+    by_palette.save(colour_root / "labels" / "s0.png")  # as an editor saves it: a palette of its own order
+    assert by_palette.mode == "P" and not np.array_equal(np.asarray(by_palette), by_ids[0][0])
+    assert np.array_equal(LabelImageFolder(colour_root, (64, 96))[0][0], by_ids[0][0]), "read by colour, not index"
+    ids = Image.open(ids_root / "labels" / "s2.png").convert("P")
+    ids.putpalette([v for i in range(256) for v in (i, i, i)])  # a palette of other colours: ids by index
+    ids.save(ids_root / "labels" / "s2.png")
+    assert np.array_equal(LabelImageFolder(ids_root, (64, 96))[2][0], by_ids[2][0])
     path = colour_root / "labels" / "s1.png"
     rgb = np.array(Image.open(path))
     rgb[0, :3] = (1, 2, 3)  # a colour no label has

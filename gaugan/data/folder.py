@@ -3,7 +3,7 @@
 Layout:
     DATA/labels/NAME.png      8-bit ids (mode L, or P read by index), each listed in labels.json (255 may also
                               mean dont-care, for presets that have a dont-care label), or the labels' exact
-                              colours (RGB)
+                              colours (RGB, or a palette PNG that shows only those colours)
     DATA/images/NAME.jpg|png  the photo (.jpg, .jpeg, .png or .webp, in any letter case); 16-bit greys are scaled
                               to 8 bits, transparent pixels are laid onto white
     DATA/instances/NAME.png   optional instance ids (any integer mode)
@@ -194,12 +194,13 @@ class LabelImageFolder:
             check_aspect(label_path, size, instance_path, instances.shape[::-1])
 
     def _labels(self, path: Path) -> Image.Image:
-        """A decoded label map: lossless, 8-bit ids, each in the label table (if the folder has one)."""
+        """A decoded label map as ids: lossless, 8-bit ids (or the label table's colours), each in the label table (if
+        the folder has one)."""
         with naming(path):
             image = open_image(path, "label map", MAX_PIXELS)
         if image.format in LOSSY_FORMATS:
             raise InputError(f"{path}: a label map must be a PNG of ids, found {image.format}, which blurs them")
-        if image.mode in COLOUR_MODES and self.colours:
+        if (image.mode in COLOUR_MODES or self._paints_table_colours(image)) and self.colours:
             image = Image.fromarray(self._ids_of_colours(path, np.asarray(image.convert("RGB"))))
         elif image.mode not in ID_MODES:
             colours = f" or the colours of {LABEL_TABLE} (RGB)" if self.colours else ""
@@ -213,6 +214,16 @@ class LabelImageFolder:
                 raise InputError(f"{path}: holds label ids {unknown[:10]} that {self.table_name} does not list (expected "
                                  f"one of {sorted(self.ids)}{hint})")
         return image
+
+    def _paints_table_colours(self, image: Image.Image) -> bool:
+        """Whether a palette image (mode P) shows only the label table's colours: a colour map an editor saved with a
+        palette, whose indices need not be the ids (one whose palette shows other colours is read by index)."""
+        if image.mode != "P" or not self.colours:
+            return False
+        palette = np.array(image.getpalette() or [], np.int64)
+        palette = np.pad(palette, (0, 768 - len(palette)))[:768].reshape(256, 3)
+        used = palette[np.flatnonzero(np.bincount(np.asarray(image).ravel(), minlength=256))]
+        return all(colour in self.colours for colour in _packed(used.T).tolist())
 
     def _ids_of_colours(self, path: Path, rgb: np.ndarray) -> np.ndarray:
         """A colour label map's ids by the label table's exact colours; a colour it does not list is refused."""
