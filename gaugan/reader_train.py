@@ -24,7 +24,6 @@ from label_colors import PALETTES
 from .data.folder import image_files
 from .data.landscape import NUM_CLASSES, landscape_layout
 from .data.landscape_sketch import line_sketch, straightened, with_conifers, with_lake
-from .checkpoints import load_failure
 from .errors import InputError
 from .images import open_image
 from .model_card import shown_value
@@ -32,7 +31,7 @@ from .networks.layout_reader import LayoutReader
 from .pipeline import GauGAN
 from .shipped import checkpoint_argument
 from .sketch_reader import READER_LIMITS, save_reader_model
-from .train import load_optimizer
+from .train import load_optimizer, load_state_file
 
 SIZE = 256  # sketches and layouts of the pool, as the landscape painter's crop
 CHUNK = 100  # pairs per pool file
@@ -177,12 +176,7 @@ def read_state(config: ReaderConfig) -> dict | None:
     path = Path(config.out) / STATE_FILE
     if not path.is_file():
         return None
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError, ... depending on the damage
-        raise InputError(f"{path}: refused to load; expected a reader training state saved by `gaugan train-reader` "
-                         f"(read with weights_only=True: no code from the file runs), but loading failed: "
-                         f"{load_failure(exc, path)}") from None
+    state = load_state_file(path, "`gaugan train-reader`")
     parts = {"config": dict, "reader": dict, "optimiser": dict, "step": int}
     if not isinstance(state, dict) or any(not isinstance(state.get(k), kind) for k, kind in parts.items()):
         found = f"a dict with keys {sorted(map(str, state))[:8]}" if isinstance(state, dict) else shown_value(state)

@@ -157,18 +157,23 @@ def _check_weights(state: dict, path: Path) -> None:
         raise InputError(f"{path}: hardware must be a string, found {shown_value(state['hardware'])}")
 
 
+def load_state_file(path: Path, saved_by: str) -> object:
+    """A training state file read with weights_only (memory-mapped), or an InputError naming it and the damage."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError, ... depending on the damage
+        raise InputError(f"{path}: refused to load; expected a training state saved by {saved_by} (read with "
+                         f"weights_only=True: no code from the file runs), but loading failed: "
+                         f"{load_failure(exc, path)}") from None
+
+
 def read_run_state(run_dir: str | Path) -> tuple[dict, dict]:
     """A run folder's state.pt (weights_only, memory-mapped), checked before anything is built from it: (the state,
     its config as saved, by parse_run_config); else an InputError naming the file."""
     path = Path(run_dir) / STATE_FILE
     if not path.is_file():
         raise InputError(f"{run_dir}: expected a run folder holding {STATE_FILE} (from `gaugan train --out`)")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError, ... depending on the damage
-        raise InputError(f"{path}: refused to load; expected a training state saved by `gaugan train` (read with "
-                         f"weights_only=True: no code from the file runs), but loading failed: "
-                         f"{load_failure(exc, path)}") from None
+    state = load_state_file(path, "`gaugan train`")
     if not isinstance(state, dict) or not isinstance(state.get("config"), str):
         found = f"a dict with keys {sorted(map(str, state))[:8]}" if isinstance(state, dict) else shown_value(state)
         raise InputError(f"{path}: expected a training state (a dict with the run's options as a JSON 'config' "

@@ -56,7 +56,7 @@ NOTICE_SECONDS = 3.0  # a notice goes with the first run that starts this long a
 STORAGE_NAME = "gaugan-drawing"  # the browser's localStorage entry that keeps the drawing across reloads
 BROWSER_COPY = "browser_copy"  # the key of the component that reads and writes it
 MODEL_BOX = "model_box"  # the Model select-box's key, numbered (state.model holds the page's model)
-BRUSH_SIZES = (2, 80)
+BRUSH_SIZES = (2, 80)  # the brush slider's range
 SAVED_SETTINGS = {"seed": is_seed, "sketch_seed": is_seed,  # the settings kept with the drawing: what each takes
                   "canvas_size": is_one_of(CANVAS_SIZES), "sketch_canvas_size": is_one_of(CANVAS_SIZES),
                   "tool": is_one_of(TOOLS), "sketch_tool": is_one_of(sketch_mode.TOOLS),
@@ -621,7 +621,7 @@ def drawing_text() -> str:
     model_settings = {"background": kept_value(f"background_{name}"), "live": kept_value(f"live_{name}"),
                       "paint": state.chosen_labels.get(name), "look": state.get("look")}
     settings |= {key: value for key, value in model_settings.items() if value is not None}
-    return SavedDrawing(model=state.get("model"), label_model=state.get("active_model"), labels=labels,
+    return SavedDrawing(model=state.get("model"), label_model=name, labels=labels,
                         aspect=state.get("canvas_aspect"), sketch=sketch, settings=settings).to_text()
 
 

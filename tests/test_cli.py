@@ -385,7 +385,7 @@ def test_a_time_limit_says_where_it_stopped_and_out_of_range_numbers_are_refused
     run = tmp_path / "run"
     cli(["train", "--out", str(run), "--steps", "500", "--time-limit", "0.5", *TINY_TRAINING])
     step = torch.load(run / "state.pt", weights_only=True)["step"]
-    assert 1 <= step < 500
+    assert step < 500, "the time limit stopped the run short of its steps"
     said = capsys.readouterr().out
     assert f"stopped {run} at step {step} of 500 (time limit), state saved: the same command continues" in said
     for option, value, expected in (("--time-limit", "0", "a number above 0"),

@@ -131,7 +131,7 @@ def test_training_resumes_into_the_same_reader(tmp_path):
 
 @pytest.mark.parametrize("damage, message", [
     (lambda path, state: path.write_bytes(b"PK\x03\x04 not a state"),
-     r"state\.pt: refused to load; expected a reader training state saved by `gaugan train-reader`"),
+     r"state\.pt: refused to load; expected a training state saved by `gaugan train-reader`"),
     (lambda path, state: torch.save([1, 2], path), r"expected a reader training state \(a dict of config, reader, "
                                                    r"optimiser, step\), found list"),
     (lambda path, state: torch.save({**state, "step": 10**9}, path), r"step must be in 0\.\.4, found int 1000000000"),

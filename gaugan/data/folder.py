@@ -163,7 +163,7 @@ def read_label_table(path: str | Path) -> list[Label]:
 
 class LabelImageFolder:
     """Pairs (labels, image[, instance]) by file stem, each checked when the folder is opened, resized to one
-    training size; each id must be one of `labels` (a run's own label table), else of the label table file (default
+    training size; each id must be one of `ids` (a run's own label table), else of the label table file (default
     root/labels.json) where it exists, or be 255 with dontcare (a preset with a dont-care label). A label map in
     colours (RGB) is read through the label table file's colours."""
 
@@ -180,6 +180,8 @@ class LabelImageFolder:
         listed = set(ids) if ids is not None else {label.id for label in found} if table.is_file() else None
         self.ids = listed | {DONTCARE_ID} if listed is not None and dontcare else listed
         self.colours = {_packed(label.rgb): label.id for label in found}  # distinct: validate_palette
+        self._sorted_colours = np.array(sorted(self.colours), np.int64)  # for _ids_of_colours' lookup
+        self._sorted_ids = np.array([self.colours[c] for c in self._sorted_colours.tolist()], np.uint8)
         self.pairs = pair_by_stem(self.root, "labels", "label map")
         for label_path, image_path in self.pairs:
             self._check(label_path, image_path)
@@ -226,14 +228,17 @@ class LabelImageFolder:
         return all(colour in self.colours for colour in _packed(used.T).tolist())
 
     def _ids_of_colours(self, path: Path, rgb: np.ndarray) -> np.ndarray:
-        """A colour label map's ids by the label table's exact colours; a colour it does not list is refused."""
-        colours, index = np.unique(_packed(rgb.transpose(2, 0, 1).astype(np.int64)), return_inverse=True)
-        unknown = [c for c in colours.tolist() if c not in self.colours]
-        if unknown:
-            share = np.isin(colours[index], unknown).mean()
-            raise InputError(f"{path}: holds colours {', '.join(f'#{c:06x}' for c in unknown[:5])} ({share:.1%} of "
-                             f"its pixels) that {LABEL_TABLE} does not list; expected exactly its labels' colours")
-        return np.array([self.colours[c] for c in colours.tolist()], np.uint8)[index].reshape(rgb.shape[:2])
+        """A colour label map's ids by the label table's exact colours (a lookup per pixel, no sort: it runs for every
+        sample); a colour it does not list is refused."""
+        packed = _packed(rgb.transpose(2, 0, 1).astype(np.int64))
+        at = np.minimum(np.searchsorted(self._sorted_colours, packed), len(self._sorted_colours) - 1)
+        listed = self._sorted_colours[at] == packed
+        if not listed.all():
+            unknown = np.unique(packed[~listed])
+            raise InputError(f"{path}: holds colours {', '.join(f'#{c:06x}' for c in unknown[:5].tolist())} "
+                             f"({1 - listed.mean():.1%} of its pixels) that {LABEL_TABLE} does not list; expected "
+                             "exactly its labels' colours")
+        return self._sorted_ids[at]
 
     def _instances(self, path: Path) -> np.ndarray:
         """A decoded instance map (integer ids)."""
