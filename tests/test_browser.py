@@ -116,6 +116,7 @@ def test_an_uploaded_map_keeps_its_shape_on_the_canvas_and_in_the_photo(url, tmp
         upload_file(page, LABEL_MAP_UPLOADER, tmp_path / "coco.png")
         message(page, re.compile(r"Loaded coco\.png \(640×420\)")).wait_for(timeout=30_000)
         photo = fetch_png(page, wait_new_result(page, before))
+        wait_idle(page)  # the photo can show before the run ends, while the canvas it replaces is still there
         canvas = canvas_box(page)
         assert abs(canvas["width"] / canvas["height"] - 640 / 420) < 0.01, canvas
         drawn = label_map(page)
