@@ -116,11 +116,24 @@ def open_sidebar(page) -> None:
     page.wait_for_timeout(500)
 
 
-def pick(page, box: str, option: str) -> None:
-    """Choose an option in the named select-box."""
-    page.get_by_role("combobox", name=box).click()
-    page.get_by_role("option", name=option, exact=True).click()
-    wait_idle(page)
+def pick(page, box: str, option: str, tries: int = 3) -> None:
+    """Choose an option in the named select-box.
+
+    A rerun that redraws the page while the list is open detaches the list, as it would under a person's pointer;
+    the box is opened again then."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for _ in range(tries):
+        wait_idle(page)
+        page.get_by_role("combobox", name=box).click()
+        try:
+            page.get_by_role("option", name=option, exact=True).click(timeout=10_000)
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+            continue
+        wait_idle(page)
+        return
+    raise AssertionError(f"could not choose {option!r} in the {box!r} box in {tries} tries")
 
 
 def upload_file(page, uploader_label: str, path: Path, tries: int = 3) -> None:

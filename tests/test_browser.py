@@ -158,9 +158,7 @@ def test_canvas_and_image_fit_the_window(url, width, height):
     with browser_page(width=width, height=height) as page:
         open_page(page, url)
         if width > 500:  # on a phone the sidebar is folded away
-            page.get_by_role("combobox", name="Canvas").click()
-            page.get_by_role("option", name="Large (512 px)").click()
-            wait_idle(page)
+            pick(page, "Canvas", "Large (512 px)")
         paint(page, [(20, 60), (80, 80)])
         wait_idle(page)
         column = page.locator('[data-testid="stColumn"]').filter(has=page.locator(CANVAS)).last.bounding_box()
@@ -181,9 +179,7 @@ def test_size_change_rescales_strokes_and_base_map(url):
         w, h = box["width"], box["height"]
         paint(page, [(0.80 * w, 0.2 * h), (0.97 * w, 0.2 * h)])  # near the right edge
         before = label_map(page)
-        page.get_by_role("combobox", name="Canvas").click()
-        page.get_by_role("option", name="Small (320 px)").click()
-        wait_idle(page)
+        pick(page, "Canvas", "Small (320 px)")
         page.wait_for_timeout(500)
         wait_idle(page)
         assert canvas_box(page)["width"] <= 321
@@ -201,8 +197,7 @@ def test_broken_checkpoint_keeps_the_drawing_and_the_model_in_use(broken_url):
         open_page(page, broken_url)
         paint(page, [(40, 100), (200, 110)])
         painted = (label_map(page) == MOUNTAIN).sum()
-        page.get_by_role("combobox", name="Model").click()
-        page.get_by_role("option", name="broken_pretrained").click()
+        pick(page, "Model", "broken_pretrained")
         message(page, "Could not load model").wait_for(state="visible", timeout=30_000)
         wait_idle(page)
         assert page.get_by_role("combobox", name="Model").input_value() == "landscape"
