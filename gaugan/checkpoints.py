@@ -28,6 +28,8 @@ OFFICIAL_WEIGHTS = "latest_net_G.pth"
 GENERATOR_WEIGHTS = "generator.pth"
 WRAPPER_KEYS = ("model", "state_dict", "netG")  # where training scripts nest a generator's state_dict
 CAST_DTYPES = (torch.float16, torch.bfloat16, torch.float64)
+WEIGHT_DTYPES = (torch.float32, *CAST_DTYPES)  # float8 and friends cannot even be checked for NaN on a CPU
+MAX_ALIASING = 2  # the tensors may claim up to this many times the bytes the file stores for them (shared views)
 # How torch.save's files start: a zip archive, or (its legacy format) a pickle of its magic number, protocol 2 or 0/1
 TORCH_STARTS = (b"PK", b"\x80", pickle.dumps(torch.serialization.MAGIC_NUMBER, protocol=0)[:-1])
 # What the unpickler raises on bytes that are no pickle at all (with UnpicklingError's "Unsupported operand")
@@ -56,17 +58,46 @@ def _unwrap(state: object, path: Path, notes: list[str]) -> dict:
     raise CheckpointError(f"{path}: expected a flat dict of tensors, found {type(state).__name__}")
 
 
+def _shown_key(key: str) -> str:
+    """A tensor name from a file as messages show it: quoted, at most 80 characters."""
+    return repr(key) if len(key) <= 80 else repr(key[:80]) + f"… ({len(key)} characters)"
+
+
 def _check_tensor(path: Path, key: str, value: torch.Tensor) -> None:
     """Refuse a tensor that is not plain weights: sparse or otherwise not dense, larger than the bytes the file holds
-    for it (an expanded view, which every later step would allocate in full), or integer where weights are floats."""
+    for it (an expanded view, which every later step would allocate in full), or of a dtype weights are not kept in
+    (integers, float8)."""
     if value.layout != torch.strided:
-        raise CheckpointError(f"{path}: tensor {key!r} has layout {value.layout}; expected dense weights")
+        raise CheckpointError(f"{path}: tensor {_shown_key(key)} has layout {value.layout}; expected dense weights")
     if value.numel() and value.numel() * value.element_size() > value.untyped_storage().nbytes():
-        raise CheckpointError(f"{path}: tensor {key!r} claims shape {tuple(value.shape)} but the file holds "
+        raise CheckpointError(f"{path}: tensor {_shown_key(key)} claims shape {tuple(value.shape)} but the file holds "
                               f"{value.untyped_storage().nbytes()} bytes for it; expected plain stored weights")
-    if not value.is_floating_point() and not key.endswith("num_batches_tracked"):
-        raise CheckpointError(f"{path}: tensor {key!r} has dtype {str(value.dtype).removeprefix('torch.')}; "
-                              "expected floating-point weights")
+    if value.dtype not in WEIGHT_DTYPES and not key.endswith("num_batches_tracked"):
+        raise CheckpointError(f"{path}: tensor {_shown_key(key)} has dtype {str(value.dtype).removeprefix('torch.')}; "
+                              "expected float32, float16, bfloat16 or float64 weights")
+
+
+def _check_aliasing(path: Path, state: dict[str, torch.Tensor]) -> None:
+    """Refuse tensors that claim far more bytes than the file stores (many names viewing one storage), which
+    casting to float32 would turn into copies."""
+    stored = {v.untyped_storage().data_ptr(): v.untyped_storage().nbytes() for v in state.values()}
+    claimed = sum(v.numel() * v.element_size() for v in state.values())
+    if claimed > MAX_ALIASING * sum(stored.values()) + (1 << 20):
+        raise CheckpointError(f"{path}: its {len(state)} tensors claim {claimed} bytes but the file stores "
+                              f"{sum(stored.values())} for them (names sharing one storage); expected plain weights")
+
+
+def _check_zip_records(path: Path) -> None:
+    """Refuse a zip-format checkpoint with compressed records: torch.save stores them as they are, and a
+    compressed one can unpack to far more memory than the file's size."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            packed = [i for i in archive.infolist() if i.compress_type != zipfile.ZIP_STORED]
+    except (zipfile.BadZipFile, OSError):  # no zip, or a damaged one: torch.load says what it is
+        return
+    if packed:
+        raise CheckpointError(f"{path}: refused: {len(packed)} record(s) are compressed ({packed[0].filename[:80]!r} "
+                              f"unpacks to {packed[0].file_size} bytes); torch.save stores its records uncompressed")
 
 
 def _foreign_start(path: Path) -> bytes | None:
@@ -108,6 +139,7 @@ def read_state_dict(path: str | Path, notes: list[str] | None = None) -> dict[st
     path, notes = Path(path), [] if notes is None else notes
     if not path.is_file():
         raise CheckpointError(f"no checkpoint file at {path}")
+    _check_zip_records(path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError, ... depending on the damage
@@ -120,6 +152,7 @@ def read_state_dict(path: str | Path, notes: list[str] | None = None) -> dict[st
         raise CheckpointError(f"{path}: expected tensor names as keys, found {sorted({type(k).__name__ for k in state})}")
     for key, value in state.items():
         _check_tensor(path, key, value)
+    _check_aliasing(path, state)
     if all(k.startswith("module.") for k in state):
         metadata = getattr(state, "_metadata", None)
         state = type(state)((k[len("module."):], v) for k, v in state.items())
@@ -129,14 +162,13 @@ def read_state_dict(path: str | Path, notes: list[str] | None = None) -> dict[st
     if cast:
         notes.append(f"{path.name}: {'/'.join(cast)} weights cast to float32")
     for key, value in state.items():
-        if value.is_complex() or value.dtype == torch.bool:
-            raise CheckpointError(f"{path}: tensor {key!r} has dtype {value.dtype}; expected real numbers")
         if value.dtype in CAST_DTYPES:
             state[key] = value.float()
     broken = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
     if broken:
-        raise CheckpointError(f"{path}: {len(broken)} tensor(s) hold NaN or infinite values ({', '.join(broken[:3])}"
-                              f"{' …' if len(broken) > 3 else ''}); the weights are damaged")
+        raise CheckpointError(f"{path}: {len(broken)} tensor(s) hold NaN or infinite values "
+                              f"({', '.join(key[:80] for key in broken[:3])}{' …' if len(broken) > 3 else ''}); "
+                              "the weights are damaged")
     return state
 
 
@@ -409,7 +441,8 @@ def refuse_existing(paths: list[Path], overwrite: bool) -> list[Path]:
     """The paths that exist (links included); an error naming them, with nothing changed, unless overwrite (--force)."""
     clashes = [path for path in paths if path.exists() or path.is_symlink()]
     if clashes and not overwrite:
-        raise CheckpointError(f"{', '.join(map(str, clashes))} already exist(s); nothing was changed "
+        raise CheckpointError(f"{', '.join(map(str, clashes))} already {'exists' if len(clashes) == 1 else 'exist'}; "
+                              "nothing was changed "
                               "(pass --force, or overwrite=True in Python, to replace)")
     return clashes
 

@@ -101,7 +101,7 @@ def read_sketch_card(folder: Path) -> dict | None:
     types = (*NETWORKS, READER_TYPE)
     if card.get("format") != SKETCH_FORMAT or not isinstance(network, dict) or network.get("type") not in types:
         raise CheckpointError(f"{path}: expected a JSON object of format {SKETCH_FORMAT!r} with a 'network' of type "
-                              f"{'/'.join(types)}, found format {card.get('format')!r}")
+                              f"{'/'.join(types)}, found format {shown_value(card.get('format'))}")
     try:
         _check_text_fields(card)
         if network["type"] != READER_TYPE:  # a reader's network is checked by gaugan.sketch_reader.reader_network

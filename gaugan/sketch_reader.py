@@ -14,7 +14,7 @@ from PIL import Image
 
 from .checkpoints import MODEL_CARD, CheckpointError, load_weights, read_state_dict
 from .errors import InputError
-from .model_card import plain_file_name
+from .model_card import plain_file_name, shown_value
 from .networks.layout_reader import LayoutReader
 from .pipeline import GauGAN
 from .shipped import shipped_checkpoint
@@ -67,7 +67,8 @@ def reader_network(card: dict, source: str) -> LayoutReader:
     for key, (low, high) in READER_LIMITS.items():
         value = arguments[key]
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            raise CheckpointError(f"{source}: network.{key} must be an integer in {low}..{high}, found {value!r}")
+            raise CheckpointError(f"{source}: network.{key} must be an integer in {low}..{high}, found "
+                                  f"{shown_value(value)}")
     labels = card.get("labels")
     if not isinstance(labels, list) or len(labels) != arguments["num_classes"] or not all(
             isinstance(name, str) for name in labels):

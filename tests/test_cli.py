@@ -52,6 +52,7 @@ def test_unwritable_outputs_are_refused_in_one_line_before_the_model_loads(tmp_p
         ["generate", "--labels", str(doodle_png), "--out", str(doodle_png / "photo.png")])  # its "folder" is a file
     assert "is a folder; name an image file" in cli_error(
         ["generate", "--labels", str(doodle_png), "--out", str(tmp_path / "folder.png")])
+    assert "is a folder; name an image file" in cli_error(["generate", "--labels", str(doodle_png), "--out", str(tmp_path)])
     assert "error: cannot create the output folder" in cli_error(["samples", "--out", str(doodle_png / "s.png")])
     assert "the extension picks the image format" in cli_error(["samples", "--out", str(tmp_path / "sheet")])
 
@@ -81,11 +82,13 @@ def test_a_folder_of_sketches_takes_every_image_suffix_in_any_case(tmp_path):
     folder = tmp_path / "sketches"
     folder.mkdir()
     sketch = Image.new("RGB", (48, 40), "white")
-    for name in ("a.JPG", "b.png", "c.webp"):
+    for name in ("a.JPG", "b.png", "c.webp", "d.bmp", "e.TIFF", "f.gif"):  # every format one file may be in
         sketch.save(folder / name)
     (folder / "notes.txt").write_text("not a sketch")
     cli(["generate", "--checkpoint", "landscape-sketch", "--sketch", str(folder), "--out", str(tmp_path / "photos")])
-    assert sorted(p.name for p in (tmp_path / "photos").iterdir()) == ["a.JPG", "b.png", "c.webp"]
+    written = sorted(p.name for p in (tmp_path / "photos").iterdir())
+    assert written == ["a.JPG", "b.png", "c.webp", "d.bmp", "e.TIFF", "f.gif.png"], "a GIF's photo is a PNG"
+    assert all(Image.open(tmp_path / "photos" / name).size == (48, 40) for name in written)
     (tmp_path / "empty").mkdir()
     assert "no label maps in" in cli_error(["generate", "--labels", str(tmp_path / "empty"), "--out", str(tmp_path / "o")])
 
@@ -274,7 +277,7 @@ def test_models_lists_the_shipped_ones_anywhere_and_notes_only_a_missing_root_th
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
     assert "SPADE generator" in lines["landscape"] and "pix2pix U-Net" in lines["landscape-sketch"]
     assert "reader, painted by landscape" in lines["landscape-sketch-reader"]
-    assert "sketch  unreadable:" in lines["odd"] and "found format 'other/1'" in lines["odd"]
+    assert "sketch  unreadable:" in lines["odd"] and "found format str \"other/1\"" in lines["odd"]
     for name, file, text in (("junk_pretrained", "latest_net_G.pth", "junk\n"), ("badjson", "model.json", "{bad"),
                              ("nogen", "model.json", (ROOT / "checkpoints" / "landscape" / "model.json").read_text())):
         (tmp_path / "checkpoints" / name).mkdir()

@@ -44,7 +44,7 @@ def test_a_model_folder_is_replaced_only_with_force_and_whole(runs, tmp_path):
     cli(["export", "--run", str(runs / "spade"), "--out", str(out)])
     assert (out / "encoder.pth").is_file() and GauGAN.from_checkpoint(out).has_style_encoder
     message = cli_error(["export", "--run", str(runs / "sketch"), "--out", str(out)])
-    assert f"{out} already exist(s); nothing was changed" in message and "--force" in message
+    assert f"{out} already exists; nothing was changed" in message and "--force" in message
     assert GauGAN.from_checkpoint(out).has_style_encoder
     cli(["export", "--run", str(runs / "sketch"), "--out", str(out), "--force"])
     assert sorted(p.name for p in out.iterdir()) == ["generator.pth", "model.json"], "no stale encoder.pth"
@@ -56,7 +56,7 @@ def test_an_existing_resume_state_file_is_kept_and_nothing_is_exported(runs, tmp
     state.write_bytes(b"mine")
     message = cli_error(["export", "--run", str(runs / "spade"), "--out", str(tmp_path / "model"),
                          "--resume-state", str(state)])
-    assert f"{state} already exist(s); nothing was changed" in message
+    assert f"{state} already exists; nothing was changed" in message
     assert state.read_bytes() == b"mine" and not (tmp_path / "model").exists()
     cli(["export", "--run", str(runs / "spade"), "--out", str(tmp_path / "model"), "--resume-state", str(state),
          "--force"])

@@ -136,8 +136,14 @@ def test_nan_in_encoder_weights_is_refused(folder):
      r"tensor 'fc\.bias' claims shape \(20000, 20000\) but the file holds 4 bytes for it"),
     (lambda state: state.__setitem__("fc.bias", state["fc.bias"].to_sparse()), r"layout torch\.sparse_coo; expected dense"),
     (lambda state: state.__setitem__("conv_img.weight", state["conv_img.weight"].long()),
-     r"tensor 'conv_img\.weight' has dtype int64; expected floating-point weights"),
-], ids=["expanded view", "sparse", "integers"])
+     r"tensor 'conv_img\.weight' has dtype int64; expected float32, float16, bfloat16 or float64 weights"),
+    (lambda state: state.__setitem__("conv_img.weight", state["conv_img.weight"].to(torch.float8_e4m3fn)),
+     r"tensor 'conv_img\.weight' has dtype float8_e4m3fn; expected float32, float16"),
+    (lambda state: state.update(dict.fromkeys((f"view{i}" for i in range(20)), torch.zeros(1 << 18))),
+     r"tensors claim \d+ bytes but the file stores \d+ for them \(names sharing one storage\)"),
+    (lambda state: state.__setitem__("w" * 100_000, torch.zeros(3, dtype=torch.long)),
+     r"tensor 'w{80}'… \(100000 characters\) has dtype int64"),
+], ids=["expanded view", "sparse", "integers", "float8", "one storage under many names", "a very long name"])
 def test_weights_that_are_not_plain_stored_floats_are_refused_before_use(folder, change, message):
     state = torch.load(folder / "generator.pth", weights_only=True)
     change(state)
@@ -343,3 +349,15 @@ def test_fuzzed_model_cards_are_accepted_or_refused_cleanly(tiny_folder, data):
     assert len({l.id for l in parsed.labels}) == len(parsed.labels)
     assert all(all(0 <= c <= 255 for c in l.rgb) for l in parsed.labels)
     assert all("/" not in name for name in parsed.files.values())
+
+
+def test_a_checkpoint_with_compressed_records_is_refused_before_it_is_unpacked(folder):
+    import zipfile
+
+    plain = folder / "generator.pth"
+    packed = folder / "packed.pth"
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            target.writestr(info.filename, source.read(info))
+    packed.replace(plain)
+    refused(folder, r"record\(s\) are compressed .* torch\.save stores its records uncompressed")

@@ -30,6 +30,7 @@ from ..model_card import read_json
 MANIFEST = "manifest.json"
 MAX_MANIFEST_BYTES = 1 << 22  # a manifest of the ~100 fetched photos is ~60 kB
 ENTRY_FIELDS = ("id", "file")  # what every manifest entry holds, as strings
+MAX_ENTRY_CHARS = 1000  # an id or a file path in a manifest (the fetched ones are under 80)
 CREDIT_FIELDS = ("package", "version", "licence", "author", "licence_note")  # ... and what a model card credits
 MAX_PHOTO_PIXELS = 4096 * 4096  # the fetched photos are 1440×720
 MAX_ASPECT = 8.0  # a photo's long side is at most this many times its short side (they are resized to a height)
@@ -234,10 +235,12 @@ def read_manifest(photo_dir: str | Path, fields: tuple[str, ...] = ENTRY_FIELDS)
         if not isinstance(entry, dict):
             raise InputError(f"{path}: entry {i}: expected {shape}, found {type(entry).__name__}")
         wrong = [name for name in fields if not isinstance(entry.get(name), str)]
-        wrong += [name for name in ENTRY_FIELDS if name not in wrong and not entry[name]]
+        wrong += [name for name in ENTRY_FIELDS
+                  if name not in wrong and not 0 < len(entry[name]) <= MAX_ENTRY_CHARS]
         if wrong:
             found = "; ".join(f"{name} {'missing' if name not in entry else repr(entry[name])[:60]}" for name in wrong)
-            raise InputError(f"{path}: entry {i}: expected {shape}, id and file not empty; found {found}")
+            raise InputError(f"{path}: entry {i}: expected {shape}, id and file not empty and at most "
+                             f"{MAX_ENTRY_CHARS} characters; found {found}")
         check_photo_file(entry["file"], f"{path}: entry {i} ({entry['id']!r})")
         if entry["id"] in seen:
             raise InputError(f"{path}: entry {i} repeats the id {entry['id']!r}; each photo's id must be unique")
