@@ -13,10 +13,11 @@ from tqdm import tqdm
 
 from .allocator import tune_for_inference
 from .checkpoints import check_model_destination, refuse_existing, writable_folder
-from .data.folder import IMAGE_SUFFIXES, LABEL_TABLE, label_entries, read_label_table
+from .data.folder import LABEL_TABLE, label_entries, read_label_table
 from .data.registry import DATASETS
 from .data.sketch import LANDSCAPE_SKETCH
 from .errors import InputError
+from .images import SUFFIXES
 from .model_card import MAX_CARD_BYTES, parse_preset, read_card, read_json
 from .presets import Preset, landscape_preset
 from .reader_train import ReaderConfig
@@ -58,27 +59,27 @@ def at_least(low: int) -> Callable[[str], int]:
 def check_image_path(out: Path) -> None:
     """An output image file we can write: its extension picks one of IMAGE_EXTENSIONS, it is not a folder, and its
     folder exists (created if missing); else an InputError."""
-    if out.suffix.lower() not in IMAGE_EXTENSIONS:
-        raise InputError(f"--out {out}: the extension picks the image format; use one of {', '.join(IMAGE_EXTENSIONS)}")
     if out.is_dir():
         raise InputError(f"--out {out} is a folder; name an image file, such as {out / 'image.png'}")
+    if out.suffix.lower() not in IMAGE_EXTENSIONS:
+        raise InputError(f"--out {out}: the extension picks the image format; use one of {', '.join(IMAGE_EXTENSIONS)}")
     writable_folder(out.parent, "the output folder")
 
 
 def input_output_pairs(source: Path, out: Path, what: str) -> list[tuple[Path, Path]]:
-    """(input image, output path) pairs: one file, or every image of a folder (IMAGE_SUFFIXES, in any case) into an
-    output folder (created)."""
+    """(input image, output path) pairs: one file, or every image of a folder (any format a single file may be in,
+    images.SUFFIXES in any case) into an output folder (created; a GIF's image is written as NAME.gif.png)."""
     if not source.exists():
         raise InputError(f"no {what} at {source}: expected an image file or a folder of them")
     if source.is_dir():
-        inputs = sorted(p for p in source.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        inputs = sorted(p for p in source.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES)
         if not inputs:
-            raise InputError(f"no {what} in {source}: expected files ending {', '.join(IMAGE_SUFFIXES)}")
-        if out.suffix.lower() in IMAGE_SUFFIXES and not out.is_dir():
+            raise InputError(f"no {what} in {source}: expected files ending {', '.join(SUFFIXES)}")
+        if out.suffix.lower() in SUFFIXES and not out.is_dir():
             raise InputError(f"--out {out} names an image file, but {source} is a folder of {what}: give --out a "
                              "folder for their images")
         writable_folder(out, "the output folder")
-        return [(p, out / p.name) for p in inputs]
+        return [(p, out / (p.name if p.suffix.lower() in IMAGE_EXTENSIONS else p.name + ".png")) for p in inputs]
     check_image_path(out)
     return [(source, out)]
 

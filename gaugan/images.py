@@ -14,7 +14,9 @@ from .errors import ImageError
 
 MAX_PIXELS = 2048 * 2048  # covers Cityscapes' 2048×1024 maps; the page canvas is at most ~1k pixels wide
 FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF")  # no plugin that shells out (EPS) or parses exotic containers
+SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")  # the file names of FORMATS
 LOSSY_FORMATS = ("JPEG", "WEBP")
+MAX_JPEG_SCANS = 100  # a progressive JPEG has about 10; each scan is one more decoding pass over the whole image
 WIDE_GREY_MODES = ("I;16", "I;16B", "I;16L", "I")  # 16-bit greys (and Pillow's 32-bit mode, which holds them too)
 # What Pillow raises for damaged data varies by format and by how the data is damaged.
 DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error, IndexError, TypeError)
@@ -32,6 +34,19 @@ def _orientation(image: Image.Image) -> int:
     except DECODE_ERRORS:
         return 1
     return orientation if orientation in range(1, 9) else 1
+
+
+def _jpeg_scans(image: Image.Image) -> int:
+    """How many scans an opened JPEG's bytes hold: its start-of-scan markers (FF DA), which entropy-coded data
+    cannot contain (a FF byte there is followed by 00 or a restart marker)."""
+    position = image.fp.tell()
+    image.fp.seek(0)
+    count, last = 0, b""
+    while chunk := image.fp.read(1 << 20):
+        count += (last + chunk).count(b"\xff\xda")
+        last = chunk[-1:]
+    image.fp.seek(position)
+    return count
 
 
 def _is_empty(source: str | Path | BinaryIO) -> bool:
@@ -80,6 +95,9 @@ def open_image(source: Source, what: str = "image", max_pixels: int = MAX_PIXELS
         )
     if width == 0 or height == 0:
         raise ImageError(f"{what} is empty ({width}×{height})")
+    if image.format == "JPEG" and (scans := _jpeg_scans(image)) > MAX_JPEG_SCANS:
+        raise ImageError(f"{what} is a JPEG of {scans} scans; at most {MAX_JPEG_SCANS} are decoded (a progressive "
+                         "JPEG has about 10): save it again as a plain JPEG or a PNG")
     if not decode and orientation not in TURNED:
         return image
     try:

@@ -538,7 +538,8 @@ class LastLosses(dict[str, float]):
         done = (f"trained {self.out}" if self.step >= self.steps else
                 f"stopped {self.out} at step {self.step:,} of {self.steps:,} (time limit), state saved: the same "
                 "command continues")
-        return f"{done}; last losses {shown}; metrics.csv and samples/ are in {self.out}"
+        samples = " and samples/ are" if (Path(self.out) / "samples").is_dir() else " is"
+        return f"{done}; last losses {shown}; metrics.csv{samples} in {self.out}"
 
 
 def with_run_shape(config: TrainConfig, given: set[str]) -> TrainConfig:

@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 import zlib
 
 import numpy as np
@@ -221,6 +222,23 @@ def test_style_photos_are_size_checked_and_decoded_safely():
     with pytest.raises(ImageError, match="style photo .*damaged or truncated"):
         read_photo(png(np.random.default_rng(5).integers(0, 255, (200, 200, 3), dtype=np.uint8))[:5000])
     assert issubclass(ImageError, ValueError) and MAX_PIXELS == 2048 * 2048
+
+
+def progressive_jpeg(extra_scans: int) -> bytes:
+    """A 512² progressive JPEG of noise with its last scan repeated extra_scans more times before its end marker."""
+    buffer = io.BytesIO()
+    noise = np.random.default_rng(0).integers(0, 255, (512, 512, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(buffer, "JPEG", progressive=True)
+    data = buffer.getvalue()
+    return data[:-2] + data[data.rindex(b"\xff\xda"):-2] * extra_scans + data[-2:]
+
+
+def test_a_jpeg_of_very_many_scans_is_refused_before_decoding():
+    assert read_photo(progressive_jpeg(0)).size == (512, 512)
+    started = time.perf_counter()
+    with pytest.raises(ImageError, match=r"style photo is a JPEG of 3\d\d scans; at most 100 are decoded"):
+        read_photo(progressive_jpeg(300))
+    assert time.perf_counter() - started < 1.0
 
 
 @settings(max_examples=150, deadline=None)

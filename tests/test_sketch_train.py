@@ -266,8 +266,9 @@ def test_cli_ends_with_the_line_spade_training_ends_with(tmp_path, capsys):
     cli(["train", "--model", "pix2pix", "--data", str(tmp_path), "--out", out, "--steps", "1", "--ngf", "4",
          "--depth", "6", "--crop-size", "64", "--quiet"])
     losses = r"g_gan \d+\.\d{3}, g_l1 \d+\.\d{3}, d \d+\.\d{3}"
-    assert re.fullmatch(f"trained {re.escape(out)}; last losses {losses}; metrics.csv and samples/ are in "
-                        f"{re.escape(out)}\n", capsys.readouterr().out)
+    assert re.fullmatch(f"trained {re.escape(out)}; last losses {losses}; metrics.csv is in {re.escape(out)}\n",
+                        capsys.readouterr().out), "one step writes no samples/, and the line names none"
+    assert not (tmp_path / "run" / "samples").exists()
 
 
 def test_cli_generate_evaluate_and_list_a_sketch_model(tmp_path, capsys):
