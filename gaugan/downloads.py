@@ -6,6 +6,7 @@ import errno
 import hashlib
 import http.client
 import io
+import ipaddress
 import posixpath
 import re
 import shutil
@@ -106,13 +107,34 @@ class _BoundedHTTPS(_HeadersWithinTimeout, http.client.HTTPSConnection):
     """HTTPSConnection with the headers' deadline."""
 
 
+def _public_connection(address: tuple[str, int], *args: object, **kwargs: object) -> socket.socket:
+    """socket.create_connection that hangs up, before sending a byte, on a host whose address is not public
+    (loopback, private, link-local such as a cloud's metadata service): what the DNS answered, not the name."""
+    sock = socket.create_connection(address, *args, **kwargs)  # type: ignore[arg-type]
+    peer = ipaddress.ip_address(sock.getpeername()[0])
+    if isinstance(peer, ipaddress.IPv6Address) and peer.ipv4_mapped:
+        peer = peer.ipv4_mapped
+    if not peer.is_global:
+        sock.close()
+        raise CheckpointError(f"{address[0][:200]} is at {peer}, which is not a public address; only public "
+                              "addresses are fetched here")
+    return sock
+
+
 class _BoundedOpen:
-    """A urllib handler mixin that opens its connections with the headers' deadline."""
+    """A urllib handler mixin that opens its connections with the headers' deadline (and to public addresses only,
+    when public_only is set)."""
 
     BOUNDED = {http.client.HTTPConnection: _BoundedHTTP, http.client.HTTPSConnection: _BoundedHTTPS}
+    public_only = False
 
     def do_open(self, http_class: type, req: urllib.request.Request, **kwargs: object) -> http.client.HTTPResponse:
-        return super().do_open(self.BOUNDED[http_class], req, **kwargs)  # type: ignore[misc]
+        def connection(*args: object, **options: object) -> http.client.HTTPConnection:
+            opened = self.BOUNDED[http_class](*args, **options)
+            if self.public_only:
+                opened._create_connection = _public_connection  # type: ignore[attr-defined]
+            return opened
+        return super().do_open(connection, req, **kwargs)  # type: ignore[misc]
 
 
 class _BoundedHTTPHandler(_BoundedOpen, urllib.request.HTTPHandler):
@@ -129,10 +151,14 @@ def _announced_length(response: io.BufferedIOBase) -> int | None:
     return int(length) if length and length.isascii() and length.isdigit() else None
 
 
-def _source(url_or_path: str, timeout: float) -> tuple[io.BufferedIOBase, int | None]:
+def _source(url_or_path: str, timeout: float, public_only: bool) -> tuple[io.BufferedIOBase, int | None]:
     """An open byte stream and its announced length, or a CheckpointError for 404s, timeouts and missing files.
 
-    The status line and headers of each response (redirects included) arrive within `timeout` s, or it times out."""
+    The status line and headers of each response (redirects included) arrive within `timeout` s, or it times out.
+    public_only: no local path, and no connection to a host that is not at a public address."""
+    if public_only and not url_or_path.lower().startswith(("http://", "https://")):
+        raise CheckpointError(f"expected an http(s) address, found {url_or_path[:200]!r}; files on this computer are "
+                              "installed with `gaugan download PATH`")
     if "://" not in url_or_path:
         local = Path(url_or_path)
         if not local.is_file():
@@ -141,7 +167,10 @@ def _source(url_or_path: str, timeout: float) -> tuple[io.BufferedIOBase, int | 
     if not url_or_path.startswith(("http://", "https://")):
         raise CheckpointError(f"expected an http(s) URL or a local path, found {url_or_path[:200]!r}")
     try:
-        opener = urllib.request.build_opener(_HttpRedirectsOnly, _BoundedHTTPHandler, _BoundedHTTPSHandler)
+        handlers = [_BoundedHTTPHandler(), _BoundedHTTPSHandler()]
+        for handler in handlers:
+            handler.public_only = public_only
+        opener = urllib.request.build_opener(_HttpRedirectsOnly, *handlers)
         response = opener.open(url_or_path, timeout=timeout)  # noqa: S310
     except urllib.error.HTTPError as exc:
         raise CheckpointError(f"{url_or_path}: the server answered HTTP {exc.code} {exc.reason}") from None
@@ -161,11 +190,12 @@ def _check_rate(url_or_path: str, received: int, started: float, timeout: float,
                               f"{min_rate:g} bytes/s on average after the first {timeout:g} s")
 
 
-def _fetch(url_or_path: str, target: Path, timeout: float, progress: Progress | None, min_rate: float) -> None:
+def _fetch(url_or_path: str, target: Path, timeout: float, progress: Progress | None, min_rate: float,
+           public_only: bool) -> None:
     """Copy a URL or local file to target within MAX_DOWNLOAD_BYTES and the time _check_rate allows, complete or
     refused; progress goes to the callback if given, else to a terminal progress bar."""
     started = time.monotonic()
-    source, total = _source(url_or_path, timeout)
+    source, total = _source(url_or_path, timeout, public_only)
     if total is not None and total > MAX_DOWNLOAD_BYTES:
         source.close()
         raise CheckpointError(f"{url_or_path} is {total} bytes; at most {MAX_DOWNLOAD_BYTES} are downloaded")
@@ -302,7 +332,8 @@ def _plain_name(url_or_path: str) -> str:
 
 
 def download(url_or_path: str, dest: str | Path = "checkpoints", sha256: str | None = None, overwrite: bool = False,
-             timeout: float = TIMEOUT_S, progress: Progress | None = None, min_rate: float = MIN_RATE) -> Path:
+             timeout: float = TIMEOUT_S, progress: Progress | None = None, min_rate: float = MIN_RATE,
+             public_only: bool = False) -> Path:
     """Fetch NVIDIA's checkpoints.tar.gz (unpacked into dest) or a weights file (saved in dest), verified;
     `progress(received, total)` is called as bytes arrive (else a terminal progress bar shows them).
 
@@ -313,6 +344,9 @@ def download(url_or_path: str, dest: str | Path = "checkpoints", sha256: str | N
     Work happens in a temporary folder inside dest that is removed whatever happens (Ctrl-C included); an
     existing file or folder of the same name is kept unless overwrite=True, and an archive that holds no model
     (no checkpoint folder or weights file) is refused. Returns dest, or the weights file.
+
+    public_only (for an address a page's visitor typed): an http(s) address only, fetched only from hosts at public
+    IP addresses (redirects included), so a visitor cannot read the server's files or reach its private network.
     """
     sha256 = None if sha256 is None else _checked_sha256(sha256)
     dest = Path(dest)
@@ -322,8 +356,9 @@ def download(url_or_path: str, dest: str | Path = "checkpoints", sha256: str | N
     name = _plain_name(url_or_path)
     work = Path(tempfile.mkdtemp(prefix=".download-", dir=dest))
     try:
-        fetched = work / name
-        _fetch(url_or_path, fetched, timeout, progress, min_rate)
+        fetched = work / "fetched" / name  # its own folder: no name clashes with the work folders below
+        fetched.parent.mkdir()
+        _fetch(url_or_path, fetched, timeout, progress, min_rate, public_only)
         if sha256 and (actual := _sha256(fetched)) != sha256:
             raise CheckpointError(f"checksum mismatch for {name}: expected sha256 {sha256}, found {actual}")
         if _is_tar(fetched):

@@ -333,15 +333,17 @@ def nvidia_models(models: dict[str, Path]) -> None:
     with st.sidebar.expander("Get NVIDIA's pretrained models", key="nvidia", on_change=drop_download_error):
         st.markdown(LICENCE)
         url = st.text_input("checkpoints.tar.gz URL", key=kept("nvidia_url", NVIDIA_URL), on_change=drop_download_error,
-                            help="The archive linked from the NVlabs/SPADE README (or a local path).")
+                            help="The archive linked from the NVlabs/SPADE README (an http(s) address of a public "
+                                 "host; a file on the computer that runs this page: `gaugan download PATH`).")
         agreed = st.checkbox("I accept the licence: non-commercial use only", key=kept("nvidia_licence", False))
         if not st.button("Download and unpack", disabled=not (agreed and url.strip()), key="nvidia_download"):
             return
-        try:
+        try:  # a visitor's address is fetched from public hosts only; the operator's (GAUGAN_NVIDIA_URL) as it is
             with download_progress("the archive (about 0.6 GB)") as progress:
-                download(url.strip(), CHECKPOINTS, progress=progress)
+                download(url.strip(), CHECKPOINTS, progress=progress, public_only=url.strip() != NVIDIA_URL.strip())
         except (ValueError, OSError) as exc:  # OSError: no network, refused connection, full disk
-            offline = (" Without a network connection, download the archive elsewhere and give its local path."
+            offline = (" Without a network connection, download the archive elsewhere and install it with "
+                       "`gaugan download PATH` on the computer that runs this page."
                        if url.strip().lower().startswith(("http://", "https://")) else "")
             state.download_error = f"Could not download the archive: {plain(sentence(exc))}{offline}"
             return
@@ -679,8 +681,11 @@ def apply_saved_drawing(models: dict[str, Path], saved: SavedDrawing) -> None:
             refused.append(f"{key} {json.dumps(value)[:40]}")
     if refused:
         notice(f"Kept settings the page does not take were left out: {plain('; '.join(refused))}.")
-    if restored or saved.sketch is not None:
-        notice("Your drawing from your last visit in this browser is back; Clear starts a new one.")
+    back = " and ".join(name for name, kept_back in (("label map", restored), ("sketch", saved.sketch is not None))
+                        if kept_back)
+    if back:
+        notice(f"Your {back} from your last visit in this browser {'are' if ' and ' in back else 'is'} back; Clear "
+               "starts a new one.")
 
 
 def restore_label_map(models: dict[str, Path], saved: SavedDrawing) -> bool:

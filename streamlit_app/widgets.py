@@ -17,6 +17,8 @@ from gaugan.downloads import Progress
 from gaugan.labelmaps import hex_colour
 
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=\"'^])")
+AUTOLINKED = re.compile(r"(:(?=//)|(?i:www)(?=\.)|@)")  # where GFM starts a bare link: "://", "www." and e-mail "@"
+INVISIBLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 CANVAS_SIZES = {"Small (320 px)": 320, "Medium (384 px)": 384, "Large (512 px)": 512}  # the longer side, both modes
 MIN_CANVAS_WIDTH = 200
 DESCRIPTION_CHARS = 300  # a longer model description is cut at a word, in full on hover
@@ -140,8 +142,11 @@ def is_one_of(options: Iterable) -> Callable[[object], bool]:
 def plain(text: object) -> str:
     """Text from a file, an upload or an exception, escaped so Markdown shows it literally (no links, images, HTML).
 
-    Bare URLs get a zero-width space after "://" and "www": GFM links them after escapes are resolved."""
-    text = str(text).replace("://", ":\u200b//").replace("www.", "www\u200b.")
+    Bare URLs and e-mail addresses get a zero-width space after "://", "www" (in any case) and "@": GFM links them
+    after escapes are resolved. Invisible controls (bidi overrides that reverse a name, terminal codes) show as
+    \\uXXXX."""
+    text = AUTOLINKED.sub("\\1\u200b", str(text))
+    text = INVISIBLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
     return MARKDOWN_SPECIAL.sub(r"\\\1", text).replace("\n", "  \n")
 
 

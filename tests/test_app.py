@@ -545,9 +545,10 @@ def nvidia_download(app, url: str):
     return app.button(key="nvidia_download").click().run()
 
 
-def test_nvidia_models_download_after_the_licence(app, checkpoints, archive_server):
+def test_nvidia_models_download_after_the_licence(app, checkpoints, archive_server, monkeypatch):
     import shutil
 
+    monkeypatch.setenv("GAUGAN_NVIDIA_URL", archive_server + "/checkpoints.tar.gz")  # the operator's address
     app.run()
     assert "CC BY-NC-SA 4.0" in " ".join(str(m.value) for m in app.sidebar.get("markdown"))
     try:
@@ -575,7 +576,21 @@ def test_nvidia_download_without_network_says_so(app):
     app.text_input(key="nvidia_url").input("/no/such/checkpoints.tar.gz").run()
     app.button(key="nvidia_download").click().run()
     assert "Could not download" in texts(app) and "Without a network connection" not in texts(app), \
-        "a local path that is not there gets no advice to give a local path"
+        "a local path is refused with no advice about the network"
+
+
+def test_a_visitor_cannot_make_the_page_fetch_a_local_file_or_a_local_address(app, checkpoints, archive_server,
+                                                                             tmp_path):
+    secret = tmp_path / "secret.pth"
+    secret.write_text("hf_SECRET token of the server")
+    app.run()
+    nvidia_download(app, str(secret))
+    assert "expected an http(s) address" in unescaped(texts(app)) and "gaugan download PATH" in unescaped(texts(app))
+    app.text_input(key="nvidia_url").input(archive_server + "/checkpoints.tar.gz").run()
+    app.button(key="nvidia_download").click().run()
+    assert "which is not a public address" in unescaped(texts(app))
+    assert "SECRET" not in texts(app) and "tiny_pretrained" not in model_box(app).options
+    assert not (checkpoints / "tiny_pretrained").exists()
 
 
 def test_built_in_looks_are_offered_and_named_in_the_caption(app):

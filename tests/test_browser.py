@@ -12,6 +12,7 @@ from browser import (CANVAS, RESULT, browser_page, choose_label, label_map, mess
                      pick, result_src, stroke, streamlit_server, upload_file, wait_idle, wait_new_result)
 from helpers import ROOT, local_server, official_archive
 from PIL import Image
+from playwright.sync_api import expect
 from test_app import coco_landscape_map
 
 from gaugan.canvas import fit_label_map
@@ -268,16 +269,15 @@ def slow_archive(tmp_path):
         yield base + "/checkpoints.tar.gz"
 
 
-def test_nvidia_download_shows_progress_then_lists_the_models(tmp_path, slow_archive):
+def test_nvidia_download_shows_progress_then_lists_the_models(tmp_path, slow_archive, monkeypatch):
     root = tmp_path / "checkpoints"
     root.mkdir()
     os.symlink(ROOT / "checkpoints" / "landscape", root / "landscape")
+    monkeypatch.setenv("GAUGAN_NVIDIA_URL", slow_archive)  # the operator's address, prefilled (a local one is taken)
     with streamlit_server(root) as url, browser_page() as page:
         open_page(page, url)
         page.get_by_text("Get NVIDIA's pretrained models").click()
-        page.get_by_role("textbox", name="checkpoints.tar.gz URL").fill(slow_archive)
-        page.get_by_role("textbox", name="checkpoints.tar.gz URL").press("Enter")
-        wait_idle(page)
+        expect(page.get_by_role("textbox", name="checkpoints.tar.gz URL")).to_have_value(slow_archive)
         page.get_by_text("I accept the licence: non-commercial use only").click()
         wait_idle(page)
         page.get_by_role("button", name="Download and unpack").click()
@@ -343,7 +343,8 @@ def test_text_from_model_files_and_uploads_is_shown_as_text(tmp_path, request_lo
     for name in ("generator.pth", "encoder.pth"):  # copies: model files may not lead outside their folder
         shutil.copy(shipped / name, root / "hostile" / name)
     card = json.loads((shipped / "model.json").read_text())
-    card["description"] = f"![d]({base}/d.png) <img src={base}/e.png> [link]({base}/f)"
+    card["description"] = (f"![d]({base}/d.png) <img src={base}/e.png> [link]({base}/f) WWW.evil.example/w "
+                           "Www.evil.example/v admin@evil.example")
     card["labels"][2]["name"] = f"![m]({base}/m.png)"
     card["labels"][6]["name"] = f"<img src={base}/t.png>"
     (root / "hostile" / "model.json").write_text(json.dumps(card))
@@ -361,6 +362,8 @@ def test_text_from_model_files_and_uploads_is_shown_as_text(tmp_path, request_lo
         page.wait_for_timeout(500)
         fetching = page.locator(f'img[src^="{base}"], a[href^="{base}"]')
         assert fetching.count() == 0, [fetching.nth(i).evaluate("e => e.outerHTML") for i in range(fetching.count())]
+        links = page.locator('a[href*="evil.example"], a[href^="mailto:"]')
+        assert links.count() == 0, [links.nth(i).evaluate("e => e.outerHTML") for i in range(links.count())]
     assert hits == [], f"the browser fetched {hits} from text in a model folder or an upload name"
 
 
@@ -378,6 +381,7 @@ def test_a_damaged_copy_in_the_browser_is_refused_and_the_page_starts_afresh(url
         # the restore runs once the browser has reported its copy, which may be after the first run went idle
         message(page, "Kept settings the page does not take were left out: seed -5").wait_for(timeout=30_000)
         assert np.array_equal(label_map(page), drawn), "one bad setting does not cost the drawing"
+        message(page, "Your label map from your last visit in this browser is back").wait_for(state="attached")
         page.evaluate("localStorage.setItem('gaugan-drawing', '{\"format\": \"gaugan-drawing/1\", \"labels\": 7}')")
         page.reload()
         page.wait_for_selector(CANVAS, timeout=60_000)

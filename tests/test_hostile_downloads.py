@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import ROOT, QuietFiles, local_server
+from helpers import ROOT, QuietFiles, local_server, official_archive
 
 from gaugan import PRESETS, SPADEGenerator, download, load_generator
 from gaugan.__main__ import main as cli
@@ -408,3 +408,43 @@ def test_an_archive_of_very_many_members_is_refused(tmp_path):
     with pytest.raises(CheckpointError, match="refused: more than 10000 members"):
         download(str(archive), tmp_path / "dest")
     assert fingerprint(tmp_path / "dest") == {}
+
+
+@pytest.mark.parametrize("name", ["replaced", "unpacked", "fetched"])
+def test_a_download_named_like_a_work_folder_is_saved(served, tmp_path, name):
+    root, url = served
+    (root / name).write_bytes(weights_bytes())
+    (root / "archive").mkdir()
+    official_archive(tmp_path).rename(root / "archive" / name)
+    assert download(f"{url}/{name}", tmp_path / "dest") == tmp_path / "dest" / name
+    assert download(f"{url}/archive/{name}", tmp_path / "dest") == tmp_path / "dest"
+    assert sorted(p.name for p in (tmp_path / "dest").iterdir()) == ["ade20k_pretrained", name]
+
+
+class Counting(QuietFiles):
+    """Serves its folder and counts the requests that reach it."""
+
+    requests = 0
+
+    def do_GET(self):
+        type(self).requests += 1
+        super().do_GET()
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_public_only_never_reaches_a_local_address_or_reads_a_local_file(tmp_path, host):
+    root = tmp_path / "served"
+    root.mkdir()
+    (root / "latest_net_G.pth").write_bytes(weights_bytes())
+    Counting.requests = 0
+    with local_server(functools.partial(Counting, directory=str(root))) as base:
+        url = base.replace("127.0.0.1", host) + "/latest_net_G.pth"
+        with pytest.raises(CheckpointError, match=r"is at 127\.0\.0\.1, which is not a public address"):
+            download(url, tmp_path / "dest", public_only=True)
+        assert Counting.requests == 0, "nothing was sent to the local server"
+        download(url, tmp_path / "dest")  # without public_only (the CLI) it is fetched
+        assert Counting.requests == 1
+    with pytest.raises(CheckpointError, match=r"expected an http\(s\) address, found .*; files on this computer are "
+                                              r"installed with `gaugan download PATH`"):
+        download(str(root / "latest_net_G.pth"), tmp_path / "other", public_only=True)
+    assert fingerprint(tmp_path / "other") == {}

@@ -324,7 +324,8 @@ def test_draw_lines_in_sketch_mode_and_get_a_photo_then_go_back_and_forth_and_re
 
         page.reload()  # a new session: the browser's copy brings back the model, both drawings and the settings
         sketch_canvas_settled(page)
-        notice = message(page, "Your drawing from your last visit in this browser is back").bounding_box()
+        notice = message(page, "Your label map and sketch from your last visit in this browser are back")
+        notice = notice.bounding_box()
         canvas = page.locator(SKETCH_CANVAS).bounding_box()
         assert notice["x"] >= canvas["x"] + canvas["width"], "the notice shows beside the canvas, not above it"
         assert np.array_equal(downloaded_sketch(page), sketch), "the sketch survives a reload"
