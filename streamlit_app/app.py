@@ -448,11 +448,13 @@ def take_upload(upload, name: str, palette: list[Label], background_id: int) -> 
     state.base = pad_to_aspect(uploaded, background_id)
     state.canvas_aspect = state.base.shape[0] / state.base.shape[1]
     reset_canvas(LABEL_CANVAS)
-    notice(f"Loaded {plain(upload.name)} ({uploaded.shape[1]}×{uploaded.shape[0]}); the canvas takes its shape.")
-    if state.base.shape != uploaded.shape:
+    loaded = f"Loaded {plain(upload.name)} ({uploaded.shape[1]}×{uploaded.shape[0]})"
+    if state.base.shape == uploaded.shape:
+        notice(f"{loaded}; the canvas takes its shape.")
+    else:
         background = next(l.name for l in palette if l.id == background_id)
-        notice(f"Its sides are more than {MAX_ASPECT:g}:1, the canvas's limit: the canvas is {MAX_ASPECT:g}:1 with the "
-               f"map in the middle and {plain(background)} around it, not stretched.")
+        notice(f"{loaded}. Its sides are more than {MAX_ASPECT:g}:1, the canvas's limit: the canvas is {MAX_ASPECT:g}:1 "
+               f"with the map in the middle and {plain(background)} around it, not stretched.")
     for note in notes:
         notice(f"{plain(upload.name)}: {plain(note)}.")
 

@@ -130,8 +130,9 @@ def test_a_map_beyond_three_to_one_is_padded_not_stretched(app):
     ids = np.full((50, 400), LAND["sea"].id, np.uint8)
     app.run()
     app.sidebar.get("file_uploader")[1].set_value(("strip.png", label_map_png(ids), "image/png")).run()
-    assert "Its sides are more than 3:1, the canvas's limit: the canvas is 3:1 with the map in the middle and " \
-           "sky-other around it, not stretched." in texts(app)
+    assert "Loaded strip.png (400×50). Its sides are more than 3:1, the canvas's limit: the canvas is 3:1 with the " \
+           "map in the middle and sky-other around it, not stretched." in unescaped(texts(app))
+    assert "the canvas takes its shape" not in texts(app), "no word that contradicts the padding"
     labels = app.session_state["current_labels"]
     assert labels.shape == (172, SIZE) and (labels[:50] == LAND["sky-other"].id).all()
     assert (labels[60:110] == LAND["sea"].id).all() and (labels[-50:] == LAND["sky-other"].id).all()
