@@ -174,6 +174,11 @@ def result_src(page) -> str | None:
 def open_page(page, url: str) -> None:
     """Load the page and wait until the drawing canvas is there and fitted to its column."""
     page.goto(url)
+    settle(page)
+
+
+def settle(page) -> None:
+    """Wait until a freshly (re)loaded page's drawing canvas is there and fitted to its column."""
     page.wait_for_selector(CANVAS, timeout=60_000)
     wait_idle(page)
     page.wait_for_timeout(800)  # the column-width probe may fit the canvas once after the first render

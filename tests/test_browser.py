@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 from browser import (CANVAS, RESULT, browser_page, choose_label, label_map, message, open_page, open_sidebar, paint,
-                     pick, result_src, stroke, streamlit_server, upload_file, wait_idle, wait_new_result)
+                     pick, result_src, settle, stroke, streamlit_server, upload_file, wait_idle, wait_new_result)
 from helpers import ROOT, local_server, official_archive
 from PIL import Image
 from playwright.sync_api import expect
@@ -376,16 +376,14 @@ def test_a_damaged_copy_in_the_browser_is_refused_and_the_page_starts_afresh(url
         page.evaluate("const d = JSON.parse(localStorage.getItem('gaugan-drawing')); d.settings.seed = -5;"
                       "localStorage.setItem('gaugan-drawing', JSON.stringify(d))")
         page.reload()
-        page.wait_for_selector(CANVAS, timeout=60_000)
-        wait_idle(page)
+        settle(page)
         # the restore runs once the browser has reported its copy, which may be after the first run went idle
         message(page, "Kept settings the page does not take were left out: seed -5").wait_for(timeout=30_000)
         assert np.array_equal(label_map(page), drawn), "one bad setting does not cost the drawing"
         message(page, "Your label map from your last visit in this browser is back").wait_for(state="attached")
         page.evaluate("localStorage.setItem('gaugan-drawing', '{\"format\": \"gaugan-drawing/1\", \"labels\": 7}')")
         page.reload()
-        page.wait_for_selector(CANVAS, timeout=60_000)
-        wait_idle(page)
+        settle(page)
         message(page, "could not be restored: saved label map: expected base64 PNG text, found int").wait_for(
             timeout=30_000)
         assert (label_map(page) == SKY).all(), "a blank canvas to draw on"
