@@ -101,6 +101,7 @@ def for_each_input(pairs: list[tuple[Path, Path]], convert: Callable[[Path, Path
 
 
 def cmd_generate(args: argparse.Namespace) -> None:
+    from .framing import blur_note
     from .labelmaps import read_instance_map, read_label_map
     from .pipeline import GauGAN, check_seed
     from .sketch import model_kind, sketch_converter
@@ -144,6 +145,8 @@ def cmd_generate(args: argparse.Namespace) -> None:
     def convert(label_path: Path, out_path: Path) -> None:
         notes: list[str] = []
         labels = read_label_map(label_path, model.labels, notes=notes)
+        if not args.stretch and (blurred := blur_note(labels.shape, model.preset.output_size)):
+            notes.append(blurred)
         for note in notes:
             print(f"note: {label_path.name}: {note}", file=sys.stderr)
         model.generate(labels, instance, seed=args.seed or 0, native_size=args.native_size,

@@ -23,6 +23,18 @@ def covering_frame(shape: tuple[int, int], model_size: tuple[int, int]) -> tuple
     return max(h, round(w * model_h / model_w)), max(w, round(h * model_w / model_h))
 
 
+def blur_note(shape: tuple[int, int], model_size: tuple[int, int]) -> str | None:
+    """What a (height, width) input far from the model's aspect ratio costs when painted unstretched (its shorter
+    side gets under a third of the model's pixels, so the photo comes out blurred); None for any other input."""
+    frame = covering_frame(shape, model_size)
+    share, axis = min((shape[0] / frame[0], 0), (shape[1] / frame[1], 1))
+    if share >= 1 / 3:
+        return None
+    return (f"it is {shape[1]}×{shape[0]}, so it is painted in a {model_size[1]}×{model_size[0]} picture mirrored out "
+            f"from it, and its {('height', 'width')[axis]} gets {round(share * model_size[axis])} of that picture's "
+            f"{model_size[axis]} pixels: the photo is blurred; parts of at most 3:1 keep the detail")
+
+
 def paint_unstretched(paint: Callable[..., Image.Image], model_size: tuple[int, int],
                       *arrays: np.ndarray) -> Image.Image:
     """paint(*arrays) for (H, W, ...) arrays of one (H, W) whose aspect ratio differs from model_size's: each is

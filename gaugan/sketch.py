@@ -9,6 +9,7 @@ either kind.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,7 +22,7 @@ from .checkpoints import (GENERATOR_WEIGHTS, MODEL_CARD, OFFICIAL_WEIGHTS, Check
                           file_in_folder, load_weights, read_state_dict)
 from .data.sketch import DIRECTIONS
 from .errors import InputError
-from .framing import paint_unstretched
+from .framing import blur_note, paint_unstretched
 from .images import open_image, to_rgb
 from .model_card import (MAX_DESCRIPTION_LENGTH, checked_integer, plain_file_name, plain_text, read_card_json,
                          shown_value)
@@ -309,7 +310,10 @@ def sketch_converter(checkpoint: str | Path, seed: int | None = None, class_id: 
     model.class_index(chosen)  # refuse a wrong --class before any file is read
 
     def convert(source: Path, target: Path) -> None:
-        model.generate(open_image(source, "sketch"), seed, chosen, keep_aspect).save(target)
+        sketch = open_image(source, "sketch")
+        if keep_aspect and (blurred := blur_note(sketch.size[::-1], (model.input_size, model.input_size))):
+            print(f"note: {source.name}: {blurred}", file=sys.stderr)
+        model.generate(sketch, seed, chosen, keep_aspect).save(target)
     return convert
 
 

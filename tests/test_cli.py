@@ -413,3 +413,16 @@ def test_options_of_the_other_model_kind_are_refused_or_noted(tmp_path, doodle_p
          "--reference", "--native-size"])
     assert "note: --reference, --native-size ignored: label-map (SPADE) models take them" in capsys.readouterr().err
     assert (tmp_path / "o.png").is_file()
+
+
+def test_a_map_far_from_the_models_shape_is_painted_with_a_note_that_it_blurs(tmp_path, capsys):
+    Image.fromarray(np.zeros((20, 400), np.uint8)).save(tmp_path / "wide.png")  # 20:1 against the model's 1:1
+    cli(["generate", "--labels", str(tmp_path / "wide.png"), "--out", str(tmp_path / "photo.png")])
+    assert Image.open(tmp_path / "photo.png").size == (400, 20)
+    assert ("note: wide.png: it is 400×20, so it is painted in a 256×256 picture mirrored out from it, and its height "
+            "gets 13 of that picture's 256 pixels: the photo is blurred") in capsys.readouterr().err
+    for size, noted in (((400, 20), True), ((100, 40), False)):  # 20:1 and 2.5:1
+        Image.new("RGB", size, "white").save(tmp_path / "sketch.png")
+        cli(["generate", "--checkpoint", "landscape-sketch", "--sketch", str(tmp_path / "sketch.png"), "--out",
+             str(tmp_path / "s.png")])
+        assert ("note: sketch.png: it is 400×20" in capsys.readouterr().err) == noted
