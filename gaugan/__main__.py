@@ -381,9 +381,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--class", dest="class_id", help="class-conditional sketch models: the class name or number")
     gen.add_argument("--out", required=True, help="output image (.png, .jpg, .webp …; missing folders are created), "
                      "or a folder when --labels or --sketch is a folder")
-    gen.add_argument("--seed", type=int, help="an integer 0..2**63-1; the same seed gives the same image "
-                     "(default: 0; it picks the light of SPADE and read-and-paint models; pix2pix models: none, a "
-                     "seed turns the dropout noise on)")
+    gen.add_argument("--seed", type=int, help="an integer 0..2**63-1; the same seed gives the same image. SPADE and "
+                     "read-and-paint models: it picks the light (default: 0). pix2pix models: left out, the network "
+                     "runs without its dropout noise, as the reference tests; any seed, 0 too, turns the noise on")
     gen.add_argument("--preset", help="for weights without model.json: an official preset name (coco, ade20k, "
                      "cityscapes; fitted to the weights' input channels) or a preset .json file")
     gen.add_argument("--instance", help="an instance-id PNG (8- or 16-bit) for presets that use instance edges; "
