@@ -139,7 +139,8 @@ def paletted_to_ids(image: Image.Image, palette: list, background_id: int, notes
         lut[opaque] = [by_id[int(k)] for k in used_keys]
         return lut[index]
     if notes is not None:
-        notes.append("indexed-colour PNG whose palette is not the label colours: read by palette index, as ids")
+        notes.append(f"indexed-colour {image.format or 'image'} whose palette is not the label colours: read by "
+                     "palette index, as ids")
     return index.astype(np.int64)
 
 
@@ -162,6 +163,8 @@ def read_label_map(source: Source, palette: list, background_id: int | None = No
         return np.asarray(image, dtype=np.int64)
     if image.mode == "P":
         return paletted_to_ids(image, palette, background, notes)
+    if image.mode == "RGB" and "transparency" in image.info:  # a PNG's colour key: pixels of that colour are clear
+        image = image.convert("RGBA")
     if image.mode in COLOUR_MODES:
         return colours_to_ids(np.asarray(image), palette, background, notes)
     raise LabelMapError(

@@ -209,6 +209,23 @@ def test_transparent_pixels_take_the_background():
     assert set(ids[:4].ravel()) == {6} and set(ids[4:].ravel()) == {8}
 
 
+def test_an_rgb_png_with_a_transparent_colour_key_gives_the_background_there():
+    rgb = np.zeros((8, 8, 3), np.uint8)  # black, far from every label colour, is the key
+    rgb[:4] = LAND[6].rgb
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, "PNG", transparency=(0, 0, 0))
+    ids = read_label_map(buffer.getvalue(), LAND, background_id=8)
+    assert set(ids[:4].ravel()) == {6} and set(ids[4:].ravel()) == {8}
+
+
+def test_a_gif_read_by_palette_index_is_called_a_gif():
+    buffer = io.BytesIO()
+    Image.fromarray(np.arange(64, dtype=np.uint8).reshape(8, 8) % 5).convert("P").save(buffer, "GIF")
+    notes: list[str] = []
+    read_label_map(buffer.getvalue(), LAND, notes=notes)
+    assert any(note.startswith("indexed-colour GIF whose palette") for note in notes), notes
+
+
 def test_an_empty_label_table_is_a_clear_error():
     with pytest.raises(LabelMapError, match="empty label table"):
         read_label_map(png(np.zeros((4, 4, 3), np.uint8)), [])
