@@ -37,16 +37,31 @@ def _orientation(image: Image.Image) -> int:
 
 
 def _jpeg_scans(image: Image.Image) -> int:
-    """How many scans an opened JPEG's bytes hold: its start-of-scan markers (FF DA), which entropy-coded data
-    cannot contain (a FF byte there is followed by 00 or a restart marker)."""
+    """How many scans the first image of an opened JPEG holds: its start-of-scan markers, found by walking the marker
+    segments (each skipped by its length) and the scans' entropy-coded data up to the end-of-image marker, so bytes
+    after it (an MPO's other pictures, a phone's appended video) do not count."""
     position = image.fp.tell()
     image.fp.seek(0)
-    count, last = 0, b""
-    while chunk := image.fp.read(1 << 20):
-        count += (last + chunk).count(b"\xff\xda")
-        last = chunk[-1:]
+    data = image.fp.read()
     image.fp.seek(position)
-    return count
+    scans, i = 0, 2  # after the start-of-image marker
+    while i + 4 <= len(data):
+        if data[i] != 0xFF:  # entropy-coded data: on to the next marker
+            i = data.find(b"\xff", i)
+            if i < 0:
+                break
+            continue
+        marker = data[i + 1]
+        if marker == 0xFF:  # a fill byte
+            i += 1
+        elif marker == 0x00 or 0xD0 <= marker <= 0xD7:  # a stuffed FF or a restart marker, inside a scan
+            i += 2
+        elif marker == 0xD9:  # end of image
+            break
+        else:
+            scans += marker == 0xDA
+            i += 2 + int.from_bytes(data[i + 2:i + 4], "big")
+    return scans
 
 
 def _is_empty(source: str | Path | BinaryIO) -> bool:
@@ -95,11 +110,11 @@ def open_image(source: Source, what: str = "image", max_pixels: int = MAX_PIXELS
         )
     if width == 0 or height == 0:
         raise ImageError(f"{what} is empty ({width}×{height})")
-    if image.format == "JPEG" and (scans := _jpeg_scans(image)) > MAX_JPEG_SCANS:
-        raise ImageError(f"{what} is a JPEG of {scans} scans; at most {MAX_JPEG_SCANS} are decoded (a progressive "
-                         "JPEG has about 10): save it again as a plain JPEG or a PNG")
     if not decode and orientation not in TURNED:
         return image
+    if image.format in ("JPEG", "MPO") and (scans := _jpeg_scans(image)) > MAX_JPEG_SCANS:
+        raise ImageError(f"{what} is a JPEG of {scans} scans; at most {MAX_JPEG_SCANS} are accepted (a progressive "
+                         "JPEG has about 10): save it again as a plain JPEG or a PNG")
     try:
         image.load()
         if orientation != 1:

@@ -241,21 +241,29 @@ def test_style_photos_are_size_checked_and_decoded_safely():
     assert issubclass(ImageError, ValueError) and MAX_PIXELS == 2048 * 2048
 
 
-def progressive_jpeg(extra_scans: int) -> bytes:
-    """A 512² progressive JPEG of noise with its last scan repeated extra_scans more times before its end marker."""
+def progressive_jpeg(extra_scans: int, mpo: bool = False) -> bytes:
+    """A 512² progressive JPEG of noise (or an MPO of two such pictures) with the first picture's last scan repeated
+    extra_scans more times before its end marker."""
     buffer = io.BytesIO()
-    noise = np.random.default_rng(0).integers(0, 255, (512, 512, 3), dtype=np.uint8)
-    Image.fromarray(noise).save(buffer, "JPEG", progressive=True)
+    noise = Image.fromarray(np.random.default_rng(0).integers(0, 255, (512, 512, 3), dtype=np.uint8))
+    noise.save(buffer, "MPO" if mpo else "JPEG", progressive=True, save_all=mpo, append_images=[noise] if mpo else [])
     data = buffer.getvalue()
-    return data[:-2] + data[data.rindex(b"\xff\xda"):-2] * extra_scans + data[-2:]
+    end = data.index(b"\xff\xd9")
+    return data[:end] + data[data.rindex(b"\xff\xda", 0, end):end] * extra_scans + data[end:]
 
 
-def test_a_jpeg_of_very_many_scans_is_refused_before_decoding():
-    assert read_photo(progressive_jpeg(0)).size == (512, 512)
+@pytest.mark.parametrize("mpo", [False, True], ids=["JPEG", "MPO"])
+def test_a_jpeg_of_very_many_scans_is_refused_before_decoding(mpo):
+    assert read_photo(progressive_jpeg(0, mpo)).size == (512, 512)
     started = time.perf_counter()
-    with pytest.raises(ImageError, match=r"style photo is a JPEG of 3\d\d scans; at most 100 are decoded"):
-        read_photo(progressive_jpeg(300))
+    with pytest.raises(ImageError, match=r"style photo is a JPEG of 3\d\d scans; at most 100 are accepted"):
+        read_photo(progressive_jpeg(300, mpo))
     assert time.perf_counter() - started < 1.0
+
+
+def test_bytes_after_a_jpegs_end_are_not_taken_for_scans():
+    photo = progressive_jpeg(0) + bytes(range(256)) * 4096 + b"\xff\xda" * 200_000  # a phone's appended video
+    assert read_photo(photo).size == (512, 512)
 
 
 @settings(max_examples=150, deadline=None)
