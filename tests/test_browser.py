@@ -12,7 +12,6 @@ from browser import (CANVAS, RESULT, browser_page, choose_label, label_map, mess
                      pick, result_src, settle, stroke, streamlit_server, upload_file, wait_idle, wait_new_result)
 from helpers import ROOT, local_server, official_archive
 from PIL import Image
-from playwright.sync_api import expect
 from test_app import coco_landscape_map
 
 from gaugan.canvas import fit_label_map
@@ -273,11 +272,13 @@ def test_nvidia_download_shows_progress_then_lists_the_models(tmp_path, slow_arc
     root = tmp_path / "checkpoints"
     root.mkdir()
     os.symlink(ROOT / "checkpoints" / "landscape", root / "landscape")
-    monkeypatch.setenv("GAUGAN_NVIDIA_URL", slow_archive)  # the operator's address, prefilled (a local one is taken)
+    monkeypatch.setenv("GAUGAN_NVIDIA_URL", slow_archive)  # the operator's address: fetched though it is local
     with streamlit_server(root) as url, browser_page() as page:
         open_page(page, url)
         page.get_by_text("Get NVIDIA's pretrained models").click()
-        expect(page.get_by_role("textbox", name="checkpoints.tar.gz URL")).to_have_value(slow_archive)
+        page.get_by_role("textbox", name="checkpoints.tar.gz URL").fill(slow_archive)
+        page.get_by_role("textbox", name="checkpoints.tar.gz URL").press("Enter")
+        wait_idle(page)
         page.get_by_text("I accept the licence: non-commercial use only").click()
         wait_idle(page)
         page.get_by_role("button", name="Download and unpack").click()
