@@ -26,7 +26,7 @@ from .sketch_train import SKETCH_DEFAULTS as SK
 from .train import TrainConfig, check_crop
 
 TRAIN_DEFAULTS, LANDSCAPE = TrainConfig(), landscape_preset()
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+IMAGE_EXTENSIONS = tuple(suffix for suffix in SUFFIXES if suffix != ".gif")  # what generate writes (GIF: 256 colours)
 
 
 def number_at_least(low: float, inclusive: bool = True) -> Callable[[str], float]:

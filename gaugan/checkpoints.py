@@ -29,6 +29,7 @@ GENERATOR_WEIGHTS = "generator.pth"
 WRAPPER_KEYS = ("model", "state_dict", "netG")  # where training scripts nest a generator's state_dict
 CAST_DTYPES = (torch.float16, torch.bfloat16, torch.float64)
 WEIGHT_DTYPES = (torch.float32, *CAST_DTYPES)  # float8 and friends cannot even be checked for NaN on a CPU
+COUNTER_DTYPES = (torch.int64, torch.int32)  # a batch norm's num_batches_tracked
 MAX_ALIASING = 2  # the tensors may claim up to this many times the bytes the file stores for them (shared views)
 # How torch.save's files start: a zip archive, or (its legacy format) a pickle of its magic number, protocol 2 or 0/1
 TORCH_STARTS = (b"PK", b"\x80", pickle.dumps(torch.serialization.MAGIC_NUMBER, protocol=0)[:-1])
@@ -66,13 +67,14 @@ def _shown_key(key: str) -> str:
 def _check_tensor(path: Path, key: str, value: torch.Tensor) -> None:
     """Refuse a tensor that is not plain weights: sparse or otherwise not dense, larger than the bytes the file holds
     for it (an expanded view, which every later step would allocate in full), or of a dtype weights are not kept in
-    (integers, float8)."""
+    (integers but a batch norm's counter, float8)."""
     if value.layout != torch.strided:
         raise CheckpointError(f"{path}: tensor {_shown_key(key)} has layout {value.layout}; expected dense weights")
     if value.numel() and value.numel() * value.element_size() > value.untyped_storage().nbytes():
         raise CheckpointError(f"{path}: tensor {_shown_key(key)} claims shape {tuple(value.shape)} but the file holds "
                               f"{value.untyped_storage().nbytes()} bytes for it; expected plain stored weights")
-    if value.dtype not in WEIGHT_DTYPES and not key.endswith("num_batches_tracked"):
+    counter = key.endswith("num_batches_tracked") and value.dtype in COUNTER_DTYPES
+    if value.dtype not in WEIGHT_DTYPES and not counter:
         raise CheckpointError(f"{path}: tensor {_shown_key(key)} has dtype {str(value.dtype).removeprefix('torch.')}; "
                               "expected float32, float16, bfloat16 or float64 weights")
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .checkpoints import MODEL_CARD, OFFICIAL_WEIGHTS, move_into, read_state_dict
-from .errors import CheckpointError
+from .errors import CheckpointError, UnreachableError
 
 MAX_DOWNLOAD_BYTES = 8 << 30  # NVIDIA's checkpoints.tar.gz is about 1 GB
 MAX_MEMBER_BYTES = 2 << 30  # the largest released generator is ~0.4 GB
@@ -107,18 +107,38 @@ class _BoundedHTTPS(_HeadersWithinTimeout, http.client.HTTPSConnection):
     """HTTPSConnection with the headers' deadline."""
 
 
-def _public_connection(address: tuple[str, int], *args: object, **kwargs: object) -> socket.socket:
-    """socket.create_connection that hangs up, before sending a byte, on a host whose address is not public
-    (loopback, private, link-local such as a cloud's metadata service): what the DNS answered, not the name."""
-    sock = socket.create_connection(address, *args, **kwargs)  # type: ignore[arg-type]
-    peer = ipaddress.ip_address(sock.getpeername()[0])
-    if isinstance(peer, ipaddress.IPv6Address) and peer.ipv4_mapped:
-        peer = peer.ipv4_mapped
-    if not peer.is_global:
-        sock.close()
-        raise CheckpointError(f"{address[0][:200]} is at {peer}, which is not a public address; only public "
-                              "addresses are fetched here")
-    return sock
+def _is_public(address: str) -> bool:
+    """Whether an IP address is a public one, and so is any IPv4 address inside it (mapped, 6to4, NAT64, ...)."""
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if not ip.is_global:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address):
+        inner = [ip.ipv4_mapped, ip.sixtofour, ip.teredo and ip.teredo[1]]
+        if ip in ipaddress.ip_network("64:ff9b::/96") or int(ip) >> 32 == 0:  # NAT64, IPv4-compatible
+            inner.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+        return all(v4.is_global for v4 in inner if v4)
+    return True
+
+
+def _public_connection(address: tuple[str, int], timeout: float | None,
+                       source_address: tuple[str, int] | None) -> socket.socket:
+    """socket.create_connection to a host only when every address its name resolves to is public, and then to
+    those vetted addresses (not the name again): nothing reaches a private, loopback or link-local address, and
+    whether one is open is not told."""
+    host, port = address
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise OSError(f"cannot resolve {host[:200]}: {exc.strerror}") from None
+    if not all(_is_public(info[4][0]) for info in found):
+        raise CheckpointError(f"{host[:200]} is not at a public address; only hosts on the internet are fetched here")
+    failure = OSError(f"no address for {host[:200]}")
+    for *_, peer in found:
+        try:
+            return socket.create_connection(peer[:2], timeout, source_address)
+        except OSError as exc:
+            failure = exc
+    raise failure
 
 
 class _BoundedOpen:
@@ -164,21 +184,22 @@ def _source(url_or_path: str, timeout: float, public_only: bool) -> tuple[io.Buf
         if not local.is_file():
             raise CheckpointError(f"no file at {local}")
         return local.open("rb"), local.stat().st_size
-    if not url_or_path.startswith(("http://", "https://")):
+    if not url_or_path.lower().startswith(("http://", "https://")):
         raise CheckpointError(f"expected an http(s) URL or a local path, found {url_or_path[:200]!r}")
     try:
         handlers = [_BoundedHTTPHandler(), _BoundedHTTPSHandler()]
         for handler in handlers:
             handler.public_only = public_only
-        opener = urllib.request.build_opener(_HttpRedirectsOnly, *handlers)
+        direct = [urllib.request.ProxyHandler({})] if public_only else []  # a proxy would hide where it connects
+        opener = urllib.request.build_opener(_HttpRedirectsOnly, *handlers, *direct)
         response = opener.open(url_or_path, timeout=timeout)  # noqa: S310
     except urllib.error.HTTPError as exc:
         raise CheckpointError(f"{url_or_path}: the server answered HTTP {exc.code} {exc.reason}") from None
     except (TimeoutError, socket.timeout):
-        raise CheckpointError(f"{url_or_path}: no answer within {timeout:g} s") from None
+        raise UnreachableError(f"{url_or_path}: no answer within {timeout:g} s") from None
     except urllib.error.URLError as exc:
         reason = f"no answer within {timeout:g} s" if isinstance(exc.reason, TimeoutError) else exc.reason
-        raise CheckpointError(f"{url_or_path}: cannot connect: {reason}") from None
+        raise UnreachableError(f"{url_or_path}: cannot connect: {reason}") from None
     return response, _announced_length(response)
 
 
@@ -345,8 +366,9 @@ def download(url_or_path: str, dest: str | Path = "checkpoints", sha256: str | N
     existing file or folder of the same name is kept unless overwrite=True, and an archive that holds no model
     (no checkpoint folder or weights file) is refused. Returns dest, or the weights file.
 
-    public_only (for an address a page's visitor typed): an http(s) address only, fetched only from hosts at public
-    IP addresses (redirects included), so a visitor cannot read the server's files or reach its private network.
+    public_only (for an address a page's visitor typed): an http(s) address only, fetched directly (no proxy) and
+    only from hosts whose every IP address is public (redirects included), so a visitor can neither read the
+    server's files nor reach, or probe, its private network.
     """
     sha256 = None if sha256 is None else _checked_sha256(sha256)
     dest = Path(dest)

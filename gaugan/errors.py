@@ -14,6 +14,10 @@ class CheckpointError(InputError):
     """A checkpoint or model folder that cannot be found, read, trusted or matched to a generator."""
 
 
+class UnreachableError(CheckpointError):
+    """A download whose server cannot be reached: no network, a refused connection, or no answer in time."""
+
+
 class ImageError(InputError):
     """An image file (label map or style photo) that cannot be decoded within the limits."""
 

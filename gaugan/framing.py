@@ -32,7 +32,8 @@ def blur_note(shape: tuple[int, int], model_size: tuple[int, int]) -> str | None
         return None
     return (f"it is {shape[1]}×{shape[0]}, so it is painted in a {model_size[1]}×{model_size[0]} picture mirrored out "
             f"from it, and its {('height', 'width')[axis]} gets {round(share * model_size[axis])} of that picture's "
-            f"{model_size[axis]} pixels: the photo is blurred; parts of at most 3:1 keep the detail")
+            f"{model_size[axis]} pixels: the photo is blurred; parts closer to {model_size[1]}×{model_size[0]} in "
+            "shape keep the detail")
 
 
 def paint_unstretched(paint: Callable[..., Image.Image], model_size: tuple[int, int],

@@ -25,7 +25,7 @@ from gaugan.allocator import tune_for_inference  # noqa: E402
 from gaugan.canvas import (LOOKS, MAX_ASPECT, SHIPPED_MODEL, background_label, bucket_fill,  # noqa: E402
                            compose_labels, example_scene, fit_label_map, has_lines, list_models, mixed_style,
                            pad_to_aspect, png_bytes, read_photo, style_looks, thumbnail_png)
-from gaugan.errors import InputError  # noqa: E402
+from gaugan.errors import InputError, UnreachableError  # noqa: E402
 from gaugan.images import FORMATS  # noqa: E402
 from gaugan.labelmaps import colourize, hex_colour, label_map_png, read_label_map  # noqa: E402
 from gaugan.saved_drawing import SavedDrawing, read_saved_drawing  # noqa: E402
@@ -344,7 +344,7 @@ def nvidia_models(models: dict[str, Path]) -> None:
         except (ValueError, OSError) as exc:  # OSError: no network, refused connection, full disk
             offline = (" Without a network connection, download the archive elsewhere and install it with "
                        "`gaugan download PATH` on the computer that runs this page."
-                       if url.strip().lower().startswith(("http://", "https://")) else "")
+                       if isinstance(exc, UnreachableError) else "")
             state.download_error = f"Could not download the archive: {plain(sentence(exc))}{offline}"
             return
         state.download_error = None

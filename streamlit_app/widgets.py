@@ -18,7 +18,7 @@ from gaugan.labelmaps import hex_colour
 
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=\"'^])")
 AUTOLINKED = re.compile(r"(:(?=//)|(?i:www)(?=\.)|@)")  # where GFM starts a bare link: "://", "www." and e-mail "@"
-INVISIBLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+INVISIBLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 CANVAS_SIZES = {"Small (320 px)": 320, "Medium (384 px)": 384, "Large (512 px)": 512}  # the longer side, both modes
 MIN_CANVAS_WIDTH = 200
 DESCRIPTION_CHARS = 300  # a longer model description is cut at a word, in full on hover

@@ -561,12 +561,13 @@ def test_nvidia_models_download_after_the_licence(app, checkpoints, archive_serv
         shutil.rmtree(checkpoints / "tiny_pretrained", ignore_errors=True)
 
 
-def test_nvidia_download_without_network_says_so(app):
+def test_nvidia_download_without_network_says_so(app, monkeypatch):
     import socket
 
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    monkeypatch.setenv("GAUGAN_NVIDIA_URL", f"http://127.0.0.1:{port}/checkpoints.tar.gz")  # the operator's: fetched
     app.run()
     nvidia_download(app, f"http://127.0.0.1:{port}/checkpoints.tar.gz")
     assert not app.exception, app.exception
@@ -589,7 +590,8 @@ def test_a_visitor_cannot_make_the_page_fetch_a_local_file_or_a_local_address(ap
     assert "expected an http(s) address" in unescaped(texts(app)) and "gaugan download PATH" in unescaped(texts(app))
     app.text_input(key="nvidia_url").input(archive_server + "/checkpoints.tar.gz").run()
     app.button(key="nvidia_download").click().run()
-    assert "which is not a public address" in unescaped(texts(app))
+    assert "127.0.0.1 is not at a public address" in unescaped(texts(app))
+    assert "Without a network connection" not in texts(app), "no advice about the network for a refused address"
     assert "SECRET" not in texts(app) and "tiny_pretrained" not in model_box(app).options
     assert not (checkpoints / "tiny_pretrained").exists()
 

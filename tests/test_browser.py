@@ -349,7 +349,7 @@ def test_text_from_model_files_and_uploads_is_shown_as_text(tmp_path, request_lo
     card["labels"][2]["name"] = f"![m]({base}/m.png)"
     card["labels"][6]["name"] = f"<img src={base}/t.png>"
     (root / "hostile" / "model.json").write_text(json.dumps(card))
-    junk = tmp_path / f"<img src={base.replace('/', '_')}_u.png>.png"
+    junk = tmp_path / f"<img src={base.replace('/', '_')}_u.png>\u202egnp.png"  # a bidi override reverses the end
     junk.write_bytes(b"not an image")
     with streamlit_server(root) as url, browser_page() as page:
         open_page(page, url)
@@ -360,6 +360,7 @@ def test_text_from_model_files_and_uploads_is_shown_as_text(tmp_path, request_lo
         page.get_by_text(f"![d]({shown}/d.png) <img src={shown}/e.png>").first.wait_for(state="visible")
         upload_file(page, LABEL_MAP_UPLOADER, junk)
         message(page, re.compile(r"Could not use <img src=")).wait_for(state="visible", timeout=30_000)
+        message(page, "\\u202egnp.png").wait_for(state="visible")  # the override shown as text, not obeyed
         page.wait_for_timeout(500)
         fetching = page.locator(f'img[src^="{base}"], a[href^="{base}"]')
         assert fetching.count() == 0, [fetching.nth(i).evaluate("e => e.outerHTML") for i in range(fetching.count())]

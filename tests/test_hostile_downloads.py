@@ -439,7 +439,7 @@ def test_public_only_never_reaches_a_local_address_or_reads_a_local_file(tmp_pat
     Counting.requests = 0
     with local_server(functools.partial(Counting, directory=str(root))) as base:
         url = base.replace("127.0.0.1", host) + "/latest_net_G.pth"
-        with pytest.raises(CheckpointError, match=r"is at 127\.0\.0\.1, which is not a public address"):
+        with pytest.raises(CheckpointError, match=rf"{host} is not at a public address"):
             download(url, tmp_path / "dest", public_only=True)
         assert Counting.requests == 0, "nothing was sent to the local server"
         download(url, tmp_path / "dest")  # without public_only (the CLI) it is fetched
@@ -448,3 +448,44 @@ def test_public_only_never_reaches_a_local_address_or_reads_a_local_file(tmp_pat
                                               r"installed with `gaugan download PATH`"):
         download(str(root / "latest_net_G.pth"), tmp_path / "other", public_only=True)
     assert fingerprint(tmp_path / "other") == {}
+
+
+def test_public_only_does_not_tell_an_open_local_port_from_a_closed_one(tmp_path):
+    import socket
+
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    messages = []
+    with local_server(QuietFiles) as base:
+        for url in (f"{base}/x.pth", f"http://127.0.0.1:{port}/x.pth"):
+            with pytest.raises(CheckpointError) as refusal:
+                download(url, tmp_path / "dest", public_only=True)
+            messages.append(str(refusal.value))
+    assert messages == ["127.0.0.1 is not at a public address; only hosts on the internet are fetched here"] * 2
+
+
+@pytest.mark.parametrize("address, public", [
+    ("93.184.215.14", True), ("2606:2800:21f:cb07:6820:80da:af6b:8b2c", True), ("10.1.2.3", False),
+    ("169.254.169.254", False), ("::ffff:127.0.0.1", False), ("64:ff9b::a00:1", False), ("2002:7f00:1::", False),
+    ("::7f00:1", False), ("fe80::1%eth0", False),
+])
+def test_an_address_is_public_only_with_every_ipv4_address_inside_it(address, public):
+    from gaugan.downloads import _is_public
+
+    assert _is_public(address) == public
+
+
+def test_public_only_connects_directly_whatever_proxy_is_set(tmp_path, monkeypatch):
+    import socket
+
+    asked = []
+
+    def no_network(host, *args, **kwargs):
+        asked.append(host)
+        raise socket.gaierror(socket.EAI_NONAME, "no network in the test")
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")  # a local proxy, which the check would see instead
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
+    with pytest.raises(CheckpointError, match="cannot connect"):
+        download("http://93.184.215.14/latest_net_G.pth", tmp_path / "dest", public_only=True)
+    assert asked == ["93.184.215.14"], "the address itself is looked at, not the proxy's"

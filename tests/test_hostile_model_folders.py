@@ -139,11 +139,16 @@ def test_nan_in_encoder_weights_is_refused(folder):
      r"tensor 'conv_img\.weight' has dtype int64; expected float32, float16, bfloat16 or float64 weights"),
     (lambda state: state.__setitem__("conv_img.weight", state["conv_img.weight"].to(torch.float8_e4m3fn)),
      r"tensor 'conv_img\.weight' has dtype float8_e4m3fn; expected float32, float16"),
+    (lambda state: state.__setitem__("norm.num_batches_tracked", torch.zeros((), dtype=torch.float8_e4m3fn)),
+     r"tensor 'norm\.num_batches_tracked' has dtype float8_e4m3fn"),
+    (lambda state: state.__setitem__("norm.num_batches_tracked", torch.zeros((), dtype=torch.complex64)),
+     r"tensor 'norm\.num_batches_tracked' has dtype complex64"),
     (lambda state: state.update(dict.fromkeys((f"view{i}" for i in range(20)), torch.zeros(1 << 18))),
      r"tensors claim \d+ bytes but the file stores \d+ for them \(names sharing one storage\)"),
     (lambda state: state.__setitem__("w" * 100_000, torch.zeros(3, dtype=torch.long)),
      r"tensor 'w{80}'… \(100000 characters\) has dtype int64"),
-], ids=["expanded view", "sparse", "integers", "float8", "one storage under many names", "a very long name"])
+], ids=["expanded view", "sparse", "integers", "float8", "a float8 counter", "a complex counter",
+        "one storage under many names", "a very long name"])
 def test_weights_that_are_not_plain_stored_floats_are_refused_before_use(folder, change, message):
     state = torch.load(folder / "generator.pth", weights_only=True)
     change(state)
