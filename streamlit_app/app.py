@@ -332,15 +332,17 @@ def nvidia_models(models: dict[str, Path]) -> None:
     """Download, verify and unpack NVIDIA's checkpoints.tar.gz into the checkpoints folder, after the licence."""
     with st.sidebar.expander("Get NVIDIA's pretrained models", key="nvidia", on_change=drop_download_error):
         st.markdown(LICENCE)
-        url = st.text_input("checkpoints.tar.gz URL", key=kept("nvidia_url", NVIDIA_URL), on_change=drop_download_error,
-                            help="The archive linked from the NVlabs/SPADE README (an http(s) address of a public "
-                                 "host; a file on the computer that runs this page: `gaugan download PATH`).")
+        typed = st.text_input("checkpoints.tar.gz URL", key=kept("nvidia_url", ""), on_change=drop_download_error,
+                              placeholder=NVIDIA_URL, help="The archive linked from the NVlabs/SPADE README (an http(s) "
+                              "address of a public host; a file on the computer that runs this page: `gaugan download "
+                              "PATH`)." + (" Left empty, the address shown in grey is fetched." if NVIDIA_URL else ""))
+        url = typed.strip() or NVIDIA_URL.strip()  # the operator's default is a placeholder: a browser cannot blank it
         agreed = st.checkbox("I accept the licence: non-commercial use only", key=kept("nvidia_licence", False))
-        if not st.button("Download and unpack", disabled=not (agreed and url.strip()), key="nvidia_download"):
+        if not st.button("Download and unpack", disabled=not (agreed and url), key="nvidia_download"):
             return
         try:  # a visitor's address is fetched from public hosts only; the operator's (GAUGAN_NVIDIA_URL) as it is
             with download_progress("the archive (about 0.6 GB)") as progress:
-                download(url.strip(), CHECKPOINTS, progress=progress, public_only=url.strip() != NVIDIA_URL.strip())
+                download(url, CHECKPOINTS, progress=progress, public_only=url != NVIDIA_URL.strip())
         except (ValueError, OSError) as exc:  # OSError: no network, refused connection, full disk
             offline = (" Without a network connection, download the archive elsewhere and install it with "
                        "`gaugan download PATH` on the computer that runs this page."

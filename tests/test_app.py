@@ -552,8 +552,10 @@ def test_nvidia_models_download_after_the_licence(app, checkpoints, archive_serv
     monkeypatch.setenv("GAUGAN_NVIDIA_URL", archive_server + "/checkpoints.tar.gz")  # the operator's address
     app.run()
     assert "CC BY-NC-SA 4.0" in " ".join(str(m.value) for m in app.sidebar.get("markdown"))
+    box = app.text_input(key="nvidia_url")
+    assert box.value == "" and box.placeholder == archive_server + "/checkpoints.tar.gz", "shown in grey, not as text"
     try:
-        nvidia_download(app, archive_server + "/checkpoints.tar.gz")
+        nvidia_download(app, "")  # left empty: the address in grey is fetched
         assert not app.exception, app.exception
         assert "Unpacked into" in texts(app) and "tiny_pretrained" in texts(app)
         assert "tiny_pretrained" in model_box(app).options
