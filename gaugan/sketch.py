@@ -20,7 +20,7 @@ from PIL import Image
 
 from .checkpoints import (GENERATOR_WEIGHTS, MODEL_CARD, OFFICIAL_WEIGHTS, CheckpointError, available_checkpoints,
                           file_in_folder, load_weights, read_state_dict)
-from .data.sketch import DIRECTIONS
+from .data.sketch import DIRECTIONS, LANDSCAPE_SKETCH
 from .errors import InputError
 from .framing import blur_note, paint_unstretched
 from .images import open_image, to_rgb
@@ -302,6 +302,31 @@ def load_sketch_model(path: str | Path, device: torch.device | str | None = None
     return Pix2Pix.from_checkpoint(path, device=device)
 
 
+MIN_LIGHT_SHARE = 0.5  # an outline sketch is mostly light paper; a photo or a coloured map is not
+
+
+def reads_outlines(model: Pix2Pix | ReadAndPaint) -> bool:
+    """Whether a sketch model learnt from dark outlines on light paper (a read-and-paint model, or pix2pix trained on
+    landscape sketches or on edges drawn from photos), as its model.json says; other pix2pix models may take any
+    picture (a facade's label colours, a day photo)."""
+    network, training = model.card.get("network"), model.card.get("training")
+    if isinstance(network, dict) and network.get("type") == READER_TYPE:
+        return True
+    options = training.get("sketch") if isinstance(training, dict) else None
+    return isinstance(training, dict) and (training.get("data") == LANDSCAPE_SKETCH or (
+        isinstance(options, dict) and options.get("edges_from_photos") is True))
+
+
+def outline_note(sketch: Image.Image) -> str | None:
+    """A note when a picture given to an outline model is not mostly light paper (a photo or a coloured map)."""
+    grey = np.asarray(sketch.convert("L").resize((64, 64)))
+    light = float((grey >= 200).mean())
+    if light >= MIN_LIGHT_SHARE:
+        return None
+    return (f"only {light:.0%} of it is light; this model paints dark outlines on light paper, so a photo or a "
+            "coloured map comes out as colour noise")
+
+
 def sketch_converter(checkpoint: str | Path, seed: int | None = None, class_id: str | None = None,
                      keep_aspect: bool = True) -> Callable[[Path, Path], None]:
     """convert(sketch file, photo file) with a sketch model loaded once (the `generate` command)."""
@@ -309,10 +334,14 @@ def sketch_converter(checkpoint: str | Path, seed: int | None = None, class_id: 
     chosen = int(class_id) if class_id is not None and class_id.isdigit() else class_id
     model.class_index(chosen)  # refuse a wrong --class before any file is read
 
+    outlines = reads_outlines(model)
+
     def convert(source: Path, target: Path) -> None:
         sketch = open_image(source, "sketch")
-        if keep_aspect and (blurred := blur_note(sketch.size[::-1], (model.input_size, model.input_size))):
-            print(f"note: {source.name}: {blurred}", file=sys.stderr)
+        notes = [blur_note(sketch.size[::-1], (model.input_size, model.input_size)) if keep_aspect else None,
+                 outline_note(sketch) if outlines else None]
+        for note in filter(None, notes):
+            print(f"note: {source.name}: {note}", file=sys.stderr)
         model.generate(sketch, seed, chosen, keep_aspect).save(target)
     return convert
 

@@ -1,6 +1,7 @@
 """The command line's edges: output paths, defaults in --help, presets, label tables, resuming, evaluation notes."""
 import argparse
 import json
+import shutil
 from dataclasses import replace
 
 import numpy as np
@@ -427,3 +428,22 @@ def test_a_map_far_from_the_models_shape_is_painted_with_a_note_that_it_blurs(tm
              str(tmp_path / "s.png")])
         assert ("note: sketch.png: it is 400×20" in capsys.readouterr().err if noted else
                 "note" not in capsys.readouterr().err)
+
+
+def test_a_photo_given_to_an_outline_model_is_painted_with_a_note(tmp_path, capsys):
+    photo = np.random.default_rng(0).integers(0, 200, (64, 64, 3), dtype=np.uint8)  # dark and coloured, like a photo
+    Image.fromarray(photo).save(tmp_path / "photo.png")
+    sketch = np.full((64, 64, 3), 255, np.uint8)
+    sketch[30:33] = 0  # a horizon on paper
+    Image.fromarray(sketch).save(tmp_path / "sketch.png")
+    for model in ("landscape-sketch", "landscape-sketch-reader"):
+        cli(["generate", "--checkpoint", model, "--sketch", str(tmp_path / "photo.png"), "--out", str(tmp_path / "p.png")])
+        assert "note: photo.png: only 0% of it is light; this model paints dark outlines" in capsys.readouterr().err
+        cli(["generate", "--checkpoint", model, "--sketch", str(tmp_path / "sketch.png"), "--out", str(tmp_path / "s.png")])
+        assert "note" not in capsys.readouterr().err
+    other = tmp_path / "facades-like"  # a pix2pix model whose card says nothing of outlines may take any picture
+    shutil.copytree(ROOT / "checkpoints" / "landscape-sketch", other)
+    card = json.loads((other / "model.json").read_text())
+    (other / "model.json").write_text(json.dumps({k: v for k, v in card.items() if k != "training"}))
+    cli(["generate", "--checkpoint", str(other), "--sketch", str(tmp_path / "photo.png"), "--out", str(tmp_path / "o.png")])
+    assert "note" not in capsys.readouterr().err
