@@ -121,7 +121,9 @@ def cmd_generate(args: argparse.Namespace) -> None:
         if ignored:
             print(f"note: {', '.join(ignored)} ignored: label-map (SPADE) models take them, not sketch models",
                   file=sys.stderr)
-        for_each_input(pairs, sketch_converter(checkpoint, args.seed, args.class_id, not args.stretch), args.out)
+        converter = sketch_converter(checkpoint, args.seed, args.class_id, not args.stretch,
+                                     note=lambda text: print(f"note: {text}", file=sys.stderr))
+        for_each_input(pairs, converter, args.out)
         return
     if args.sketch:
         if checkpoint.is_dir():

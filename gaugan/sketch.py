@@ -9,7 +9,6 @@ either kind.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -328,8 +327,10 @@ def outline_note(sketch: Image.Image) -> str | None:
 
 
 def sketch_converter(checkpoint: str | Path, seed: int | None = None, class_id: str | None = None,
-                     keep_aspect: bool = True) -> Callable[[Path, Path], None]:
-    """convert(sketch file, photo file) with a sketch model loaded once (the `generate` command)."""
+                     keep_aspect: bool = True, note: Callable[[str], None] = lambda text: None
+                     ) -> Callable[[Path, Path], None]:
+    """convert(sketch file, photo file) with a sketch model loaded once (the `generate` command); remarks on a file
+    (blurred by its shape, not an outline drawing) go to note as "NAME: remark"."""
     model = load_sketch_model(checkpoint)
     chosen = int(class_id) if class_id is not None and class_id.isdigit() else class_id
     model.class_index(chosen)  # refuse a wrong --class before any file is read
@@ -340,8 +341,8 @@ def sketch_converter(checkpoint: str | Path, seed: int | None = None, class_id: 
         sketch = open_image(source, "sketch")
         notes = [blur_note(sketch.size[::-1], (model.input_size, model.input_size)) if keep_aspect else None,
                  outline_note(sketch) if outlines else None]
-        for note in filter(None, notes):
-            print(f"note: {source.name}: {note}", file=sys.stderr)
+        for remark in filter(None, notes):
+            note(f"{source.name}: {remark}")
         model.generate(sketch, seed, chosen, keep_aspect).save(target)
     return convert
 
