@@ -281,6 +281,33 @@ def cmd_export(args: argparse.Namespace) -> None:
         print(f"compact resumable state in {compact_state(args.run, args.resume_state, overwrite=args.force)}")
 
 
+def cmd_style_prior(args: argparse.Namespace) -> None:
+    import torch
+
+    from .checkpoints import write_style_prior
+    from .images import read_photo
+    from .pipeline import GauGAN
+    from .style_prior import fit_style_prior
+
+    folder = checkpoint_argument(args.checkpoint)
+    model = GauGAN.from_checkpoint(folder, device="cpu", style_prior=False)
+    if not model.has_style_encoder:
+        raise InputError(f"{folder} has no style encoder: a style prior is fitted to the codes it gives photographs "
+                         "(models trained with a VAE have one)")
+    source = Path(args.images).expanduser()
+    photos = sorted(p for p in source.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES) if source.is_dir() else []
+    if not photos:
+        raise InputError(f"--images {args.images}: expected a folder of photographs (files ending {', '.join(SUFFIXES)})")
+    codes = []
+    for photo in tqdm(photos, desc="encode", disable=args.quiet):
+        try:
+            codes.append(model.encode_style(read_photo(photo)))
+        except InputError as exc:
+            raise InputError(f"{photo}: {exc}") from None
+    path = write_style_prior(folder, fit_style_prior(torch.cat(codes)), f"{len(photos)} photographs in {args.images}")
+    print(f"wrote {path}: seeds now draw style codes like those of these photographs (model.json lists it)")
+
+
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from .evaluate import evaluate, format_table
     from .sketch import model_kind
@@ -519,6 +546,14 @@ def build_parser() -> argparse.ArgumentParser:
                     "photographs are added (sketch models trained with --photos need it)")
     ev.add_argument("--record", action="store_true", help="store the results in the checkpoint's model.json")
     ev.set_defaults(func=cmd_evaluate)
+
+    prior = sub.add_parser("style-prior", help="fit the Gaussian that seeds draw style codes from to the codes of real "
+                           "photographs, and add it to a model folder (gaugan/style_prior.py)")
+    prior.add_argument("--checkpoint", required=True, help="a model folder with a style encoder (model.json)")
+    prior.add_argument("--images", required=True, help="a folder of photographs like those the model should paint, "
+                       "e.g. the training crops in the images/ of `gaugan data traced`")
+    prior.add_argument("--quiet", action="store_true", help="no progress bar")
+    prior.set_defaults(func=cmd_style_prior)
 
     sm = sub.add_parser("samples", help="a PNG sheet of held-out layouts and doodles with their outputs")
     sm.add_argument("--checkpoint", help="model folder (default: the shipped landscape model)")

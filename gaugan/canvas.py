@@ -121,12 +121,13 @@ def read_photo(data: bytes, max_pixels: int = MAX_PHOTO_PIXELS) -> Image.Image:
 
 
 def mixed_style(model: GauGAN, code: torch.Tensor, seed: int, strength: float) -> torch.Tensor:
-    """A style code mixed with the seed's noise: strength 1 copies the style, lower values vary with the seed.
+    """A style code mixed with the seed's own code: strength 1 copies the style, lower values vary with the seed.
 
-    The mix keeps the prior's scale: strength * code + sqrt(1 - strength²) * noise.
+    The mix keeps the prior's spread about its mean m: m + strength * (code - m) + sqrt(1 - strength²) * (seed's - m).
     """
-    noise = model.style_code(seed, None)
-    return strength * code + (1 - strength**2) ** 0.5 * noise.to(code.device)
+    centre = model.style_prior.mean.to(code.device) if model.style_prior is not None else torch.zeros_like(code)
+    drawn = model.style_code(seed, None).to(code.device)
+    return centre + strength * (code - centre) + (1 - strength**2) ** 0.5 * (drawn - centre)
 
 
 LOOKS = {"Day": ("day", "summer"), "Golden hour": ("golden", "summer"), "Dusk": ("dusk", "summer"),

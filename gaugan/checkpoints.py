@@ -23,6 +23,7 @@ from .model_card import (MAX_CARD_BYTES, MODEL_CARD, MODEL_FORMAT, ModelCard, pa
 from .networks import SPADEGenerator, StyleEncoder
 from .presets import PRESETS, Preset
 from .shipped import shipped_root
+from .style_prior import STYLE_PRIOR_WEIGHTS, StylePrior
 
 OFFICIAL_WEIGHTS = "latest_net_G.pth"
 GENERATOR_WEIGHTS = "generator.pth"
@@ -307,6 +308,15 @@ def load_encoder(path: Path, z_dim: int, notes: list[str]) -> StyleEncoder:
     return encoder.eval()
 
 
+def load_style_prior(path: Path, z_dim: int, notes: list[str]) -> StylePrior:
+    """A style prior of z_dim dimensions, loaded strictly and checked to be a usable Gaussian."""
+    prior = StylePrior(z_dim)
+    load_weights(prior, read_state_dict(path, notes), str(path))
+    if problem := prior.problem():
+        raise CheckpointError(f"{path} is not a usable style prior: {problem}")
+    return prior
+
+
 @dataclass
 class LoadedModel:
     """What a checkpoint holds: the generator, its style encoder if any, its labels, its card, and notes."""
@@ -316,6 +326,7 @@ class LoadedModel:
     labels: list[Label]
     card: ModelCard | None
     notes: list[str] = field(default_factory=list)
+    style_prior: StylePrior | None = None
 
 
 def spade_summary(folder: Path) -> str:
@@ -360,8 +371,11 @@ def load_model(path: str | Path, preset: Preset | str | None = None) -> LoadedMo
     encoder = None
     if card and "encoder" in card.files:
         encoder = load_encoder(file_in_folder(folder, card.files["encoder"]), chosen.z_dim, notes)
+    prior = None
+    if card and "style_prior" in card.files:
+        prior = load_style_prior(file_in_folder(folder, card.files["style_prior"]), chosen.z_dim, notes)
     labels = (card.labels if card else []) or builtin_palette(chosen, notes)
-    return LoadedModel(generator.eval(), encoder, labels, card, notes)
+    return LoadedModel(generator.eval(), encoder, labels, card, notes, prior)
 
 
 def builtin_palette(preset: Preset, notes: list[str]) -> list[Label]:
@@ -404,6 +418,20 @@ def update_card(folder: str | Path, **entries: object) -> Path:
     if card is None:
         raise CheckpointError(f"{Path(folder) / MODEL_CARD} does not exist: only our own model folders have a card")
     return write_card(Path(folder), {**card.raw, **entries})
+
+
+def write_style_prior(folder: str | Path, prior: StylePrior, fitted_on: str) -> Path:
+    """Save a style prior into a model folder and list it in model.json (files.style_prior, and what it was fitted
+    on under "style_prior"); the file it writes."""
+    card = read_card(Path(folder))
+    if card is None:
+        raise CheckpointError(f"{Path(folder) / MODEL_CARD} does not exist: a style prior goes into our own model "
+                              "folders, beside the generator and style encoder it was fitted for")
+    path = Path(folder) / STYLE_PRIOR_WEIGHTS
+    torch.save(prior.state_dict(), path)
+    update_card(folder, files={**card.files, "style_prior": STYLE_PRIOR_WEIGHTS},
+                style_prior={"fitted_on": fitted_on, "z_dim": int(prior.mean.numel())})
+    return path
 
 
 def find_checkpoints(root: str | Path) -> dict[str, Path]:

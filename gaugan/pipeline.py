@@ -18,6 +18,7 @@ from .presets import Preset
 from .framing import paint_unstretched
 from .model_card import shown_value
 from .semantics import check_instance_array, check_label_array, encode
+from .style_prior import StylePrior
 from .semantics import resize_nearest  # noqa: F401 (re-exported for callers of pipeline)
 
 
@@ -54,12 +55,13 @@ class GauGAN:
 
     def __init__(self, generator: SPADEGenerator, labels: list[Label], encoder: StyleEncoder | None = None,
                  device: torch.device | str | None = None, name: str = "", fast: bool = True,
-                 bf16: bool = False, notes: list[str] | None = None) -> None:
+                 bf16: bool = False, notes: list[str] | None = None, style_prior: StylePrior | None = None) -> None:
         self.device = torch.device(device) if device else default_device()
         generator = generator.eval().to(self.device)
         conv_dtype = torch.bfloat16 if bf16 else torch.float32
         self.network = FastSPADEGenerator(generator, release_source=True, conv_dtype=conv_dtype) if fast else generator
         self.encoder = encoder.eval().to(self.device) if encoder is not None else None
+        self.style_prior = style_prior.to(self.device) if style_prior is not None else None
         self.preset = generator.preset
         self.labels = labels
         self.name = name
@@ -67,16 +69,17 @@ class GauGAN:
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: torch.device | str | None = None, fast: bool = True,
-                        bf16: bool = False, preset: Preset | str | None = None) -> "GauGAN":
+                        bf16: bool = False, preset: Preset | str | None = None, style_prior: bool = True) -> "GauGAN":
         """Load our model folder (model.json), an NVIDIA <name>_pretrained folder or a weights file.
 
         preset: a Preset, an official preset's name or a preset .json file, for generators without a card;
         fast=False runs the layer-by-layer reference network instead of the exact fast path;
-        bf16=True (fast path only) runs its main convolutions in bf16: faster, not exact.
+        bf16=True (fast path only) runs its main convolutions in bf16: faster, not exact;
+        style_prior=False draws seeds' style codes from N(0, I) even where the folder holds a fitted style prior.
         """
         loaded = load_model(path, preset)
         return cls(loaded.generator, loaded.labels, loaded.encoder, device, name=Path(path).name, fast=fast,
-                   bf16=bf16, notes=loaded.notes)
+                   bf16=bf16, notes=loaded.notes, style_prior=loaded.style_prior if style_prior else None)
 
     @property
     def has_style_encoder(self) -> bool:
@@ -110,13 +113,15 @@ class GauGAN:
                          f"finite float tensor of shape {expected}), found {found}")
 
     def style_code(self, seed: int | None, style: torch.Tensor | None) -> torch.Tensor | None:
-        """z for VAE models: the given style code, else a normal sample drawn from the seed."""
+        """z for VAE models: the given style code, else one drawn from the seed: from the model's style prior
+        (gaugan/style_prior.py) where it has one, else from N(0, I)."""
         if not self.preset.use_vae:
             return None
         if style is not None:
             return style.to(self.device)
         rng = torch.Generator().manual_seed(secrets.randbelow(MAX_SEED + 1) if seed is None else check_seed(seed))
-        return torch.randn(1, self.preset.z_dim, generator=rng).to(self.device)
+        noise = torch.randn(1, self.preset.z_dim, generator=rng).to(self.device)
+        return noise if self.style_prior is None else self.style_prior.sample(noise)
 
     def generate(self, labels: np.ndarray, instance: np.ndarray | None = None, seed: int | None = None,
                  style: torch.Tensor | Image.Image | None = None, native_size: bool = False,

@@ -1,0 +1,52 @@
+"""The Gaussian a model's seeds draw style codes from, fitted to the codes its encoder gives real photographs.
+
+A VAE-trained generator is usually sampled with z ~ N(0, I). With a weak KL term the encoder's codes of photographs
+do not fill that normal: their means sit in a smaller, shifted region, and z drawn from a Gaussian fitted to them
+paints images that look more like those photographs (the figures are in docs/model_card.md).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .errors import InputError
+
+STYLE_PRIOR_WEIGHTS = "style_prior.pth"
+RIDGE = 1e-4  # added to the covariance's diagonal: keeps its Cholesky factor defined for nearly flat directions
+
+
+class StylePrior(nn.Module):
+    """z = mean + scale_tril @ noise, held as buffers so that it is saved and loaded like weights."""
+
+    def __init__(self, z_dim: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(z_dim))
+        self.register_buffer("scale_tril", torch.eye(z_dim))
+
+    def sample(self, noise: torch.Tensor) -> torch.Tensor:
+        """Style codes (N, z_dim) from standard normal noise of that shape."""
+        return self.mean + noise.to(self.mean) @ self.scale_tril.T
+
+    def problem(self) -> str | None:
+        """Why scale_tril is not a Cholesky factor (lower-triangular with a positive diagonal), or None; finite
+        values are checked where weights are read (checkpoints.read_state_dict)."""
+        if not torch.equal(self.scale_tril, self.scale_tril.tril()):
+            return "its scale_tril has values above the diagonal (expected a lower-triangular Cholesky factor)"
+        if not (self.scale_tril.diagonal() > 0).all():
+            return "its scale_tril's diagonal is not all positive (expected a Cholesky factor)"
+        return None
+
+
+def fit_style_prior(codes: torch.Tensor) -> StylePrior:
+    """The Gaussian of style codes (N, z_dim): their mean, and the Cholesky factor of their covariance."""
+    count, z_dim = codes.shape
+    if count < 2 * z_dim:
+        raise InputError(f"fitting a style prior of {z_dim} dimensions takes at least {2 * z_dim} photographs, "
+                         f"found {count}")
+    codes = codes.double()
+    covariance = torch.cov(codes.T) + RIDGE * torch.eye(z_dim, dtype=codes.dtype)
+    prior = StylePrior(z_dim)
+    prior.mean.copy_(codes.mean(0))
+    prior.scale_tril.copy_(torch.linalg.cholesky(covariance))
+    return prior
+

@@ -1,0 +1,130 @@
+"""Style priors: fitted to photographs' codes, saved into a model folder, loaded checked, and drawn from by seeds."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from helpers import cli_error, make_tiny_model
+from PIL import Image
+
+from gaugan import GauGAN, shipped_checkpoint
+from gaugan.__main__ import main as cli
+from gaugan.canvas import mixed_style
+from gaugan.checkpoints import write_style_prior
+from gaugan.data.landscape import landscape_layout
+from gaugan.errors import CheckpointError, InputError
+from gaugan.style_prior import STYLE_PRIOR_WEIGHTS, fit_style_prior
+
+
+@pytest.fixture(scope="module")
+def landscape():
+    return GauGAN.from_checkpoint(shipped_checkpoint("landscape"), device="cpu")
+
+
+def photo_folder(folder, count: int, seed: int = 0):
+    """count small photos with a random colour gradient each."""
+    folder.mkdir()
+    rng = np.random.default_rng(seed)
+    ramp = np.linspace(0, 1, 48)[None, :, None]
+    for i in range(count):
+        left, right = rng.integers(0, 256, (2, 3))
+        Image.fromarray((left + (right - left) * ramp).repeat(32, 0).astype(np.uint8)).save(folder / f"{i:03d}.png")
+    return folder
+
+
+def test_fit_recovers_the_mean_and_covariance_of_the_codes():
+    scale = torch.tensor([[1.0, 0, 0], [0.5, 0.3, 0], [-0.2, 0.1, 0.7]])
+    mean = torch.tensor([2.0, -1.0, 0.5])
+    codes = mean + torch.randn(20000, 3, generator=torch.Generator().manual_seed(0)) @ scale.T
+    prior = fit_style_prior(codes)
+    assert torch.allclose(prior.mean, mean, atol=0.03)
+    assert torch.allclose(prior.scale_tril @ prior.scale_tril.T, scale @ scale.T, atol=0.03)
+    assert prior.problem() is None
+
+
+def test_fit_refuses_too_few_codes():
+    with pytest.raises(InputError, match="at least 128 photographs, found 100"):
+        fit_style_prior(torch.randn(100, 64))
+
+
+def test_the_shipped_landscape_model_draws_seeds_from_its_style_prior(landscape):
+    prior = landscape.style_prior
+    assert prior is not None and prior.problem() is None
+    codes = torch.cat([landscape.style_code(seed, None) for seed in range(400)])
+    assert torch.equal(codes[:1], landscape.style_code(0, None)), "a seed must always give the same code"
+    whitened = torch.linalg.solve_triangular(prior.scale_tril, (codes - prior.mean).T, upper=False).T
+    assert abs(whitened.mean()) < 0.05 and abs(whitened.std() - 1) < 0.05
+    # photographs' codes sit well inside the standard normal: a seed's code is about half as long as N(0, I)'s
+    plain = GauGAN.from_checkpoint(shipped_checkpoint("landscape"), device="cpu", style_prior=False)
+    assert plain.style_prior is None
+    normal = torch.cat([plain.style_code(seed, None) for seed in range(400)])
+    assert codes.norm(dim=1).median() < 0.7 * normal.norm(dim=1).median()
+
+
+def test_seeds_paint_differently_with_and_without_the_prior_and_a_style_code_still_wins(landscape):
+    layout = landscape_layout(np.random.default_rng(3), 128, 128)
+    plain = GauGAN.from_checkpoint(shipped_checkpoint("landscape"), device="cpu", style_prior=False)
+    with_prior = np.asarray(landscape.generate(layout, seed=5))
+    assert np.array_equal(with_prior, np.asarray(landscape.generate(layout, seed=5)))
+    assert np.abs(with_prior.astype(int) - np.asarray(plain.generate(layout, seed=5))).mean() > 5
+    code = torch.zeros(1, landscape.preset.z_dim)
+    assert np.array_equal(np.asarray(landscape.generate(layout, seed=5, style=code)),
+                          np.asarray(plain.generate(layout, seed=9, style=code)))
+
+
+def test_mixed_style_runs_from_the_look_to_the_seeds_own_code(landscape):
+    look = torch.randn(1, landscape.preset.z_dim, generator=torch.Generator().manual_seed(1))
+    assert torch.allclose(mixed_style(landscape, look, seed=4, strength=1.0), look)
+    assert torch.allclose(mixed_style(landscape, look, seed=4, strength=0.0), landscape.style_code(4, None))
+    halfway = mixed_style(landscape, look, seed=4, strength=0.6)
+    centre = landscape.style_prior.mean
+    assert torch.allclose(halfway, centre + 0.6 * (look - centre) + 0.8 * (landscape.style_code(4, None) - centre),
+                          atol=1e-5)
+
+
+def test_the_style_prior_command_fits_and_adds_a_prior_to_a_model_folder(tmp_path, capsys):
+    folder = make_tiny_model(tmp_path / "tiny")
+    photos = photo_folder(tmp_path / "photos", 20)
+    cli(["style-prior", "--checkpoint", str(folder), "--images", str(photos), "--quiet"])
+    assert f"wrote {folder / STYLE_PRIOR_WEIGHTS}" in capsys.readouterr().out
+    card = json.loads((folder / "model.json").read_text())
+    assert card["files"]["style_prior"] == STYLE_PRIOR_WEIGHTS
+    assert card["style_prior"] == {"fitted_on": f"20 photographs in {photos}", "z_dim": 8}
+    model = GauGAN.from_checkpoint(folder, device="cpu")
+    codes = torch.cat([model.encode_style(Image.open(p)) for p in sorted(photos.iterdir())])
+    assert torch.allclose(model.style_prior.mean, codes.mean(0), atol=1e-5)
+    assert not torch.equal(model.style_code(1, None), GauGAN.from_checkpoint(folder, style_prior=False).style_code(1, None))
+
+
+def test_the_style_prior_command_refuses_what_it_cannot_fit(tmp_path):
+    folder = make_tiny_model(tmp_path / "tiny")
+    assert "at least 16 photographs, found 5" in cli_error(
+        ["style-prior", "--checkpoint", str(folder), "--images", str(photo_folder(tmp_path / "few", 5))])
+    (tmp_path / "empty").mkdir()
+    assert "expected a folder of photographs" in cli_error(
+        ["style-prior", "--checkpoint", str(folder), "--images", str(tmp_path / "empty")])
+    broken = photo_folder(tmp_path / "broken", 20)
+    (broken / "010.png").write_bytes(b"not a picture")
+    assert f"{broken / '010.png'}:" in cli_error(["style-prior", "--checkpoint", str(folder), "--images", str(broken)])
+    no_vae = make_tiny_model(tmp_path / "plain", use_vae=False)
+    assert "has no style encoder" in cli_error(
+        ["style-prior", "--checkpoint", str(no_vae), "--images", str(photo_folder(tmp_path / "enough", 20))])
+    assert not (folder / STYLE_PRIOR_WEIGHTS).exists() and "style_prior" not in (folder / "model.json").read_text()
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda s: s["mean"].fill_(float("nan")), "hold NaN or infinite values"),
+    (lambda s: s["scale_tril"].copy_(torch.ones(8, 8)), "values above the diagonal"),
+    (lambda s: s["scale_tril"].diagonal().copy_(torch.linspace(-1, 1, 8)), "diagonal is not all positive"),
+    (lambda s: s.update(mean=torch.zeros(7)), "does not fit a StylePrior"),
+    (lambda s: s.update(extra=torch.zeros(1)), "does not fit a StylePrior"),
+])
+def test_a_damaged_style_prior_is_refused_by_name(tmp_path, damage, message):
+    folder = make_tiny_model(tmp_path / "tiny")
+    write_style_prior(folder, fit_style_prior(torch.randn(40, 8, generator=torch.Generator().manual_seed(0))), "test")
+    state = torch.load(folder / STYLE_PRIOR_WEIGHTS, weights_only=True)
+    damage(state)
+    torch.save(state, folder / STYLE_PRIOR_WEIGHTS)
+    with pytest.raises(CheckpointError, match=message) as refused:
+        GauGAN.from_checkpoint(folder, device="cpu")
+    assert STYLE_PRIOR_WEIGHTS in str(refused.value)
