@@ -340,7 +340,7 @@ def test_text_from_model_files_and_uploads_is_shown_as_text(tmp_path, request_lo
     root = tmp_path / "checkpoints"
     (root / "hostile").mkdir(parents=True)
     shipped = ROOT / "checkpoints" / "landscape"
-    for name in ("generator.pth", "encoder.pth"):  # copies: model files may not lead outside their folder
+    for name in ("generator.pth", "encoder.pth", "style_prior.pth"):  # copies: model files may not lead outside their folder
         shutil.copy(shipped / name, root / "hostile" / name)
     card = json.loads((shipped / "model.json").read_text())
     card["description"] = (f"![d]({base}/d.png) <img src={base}/e.png> [link]({base}/f) WWW.evil.example/w "
