@@ -30,6 +30,7 @@ from gaugan.imagenet import REALISM_NETWORK, ImageNetFeatures
 from gaugan.labelmaps import colourize
 from gaugan.realism import frechet_distance, held_out_crops, kid, photo_halves, pooled_features
 from gaugan.sketch import model_kind
+from gaugan.sketch_reader import ReadAndPaint
 from gaugan.tracing import trace
 from label_colors import PALETTES
 
@@ -42,15 +43,20 @@ def read_back(segmenter: AnySegmenter, images: list[np.ndarray], batch: int = 16
     return np.concatenate([trace(segmenter, images[i:i + batch]) for i in range(0, len(images), batch)])
 
 
-def model_painter(path: str | Path, style_prior: bool = True) -> Painter:
-    """Paints a layout with a model folder's generator, seeded by the crop index (style_prior=False: seeds draw
-    from N(0, I)); a sketch model paints its outline (seeded by the crop index if its seed varies the photo: a
-    read-and-paint model's does, a pix2pix model's only turns on the dropout noise that the reference tests without)."""
+def model_painter(path: str | Path, style_prior: bool = True) -> Painter | None:
+    """Paints a layout with a model folder's generator, seeded by the crop index; a sketch model paints its outline
+    (seeded by the crop index if its seed varies the photo: a read-and-paint model's does, a pix2pix model's only
+    turns on the dropout noise that the reference tests without). style_prior=False: seeds draw style codes from
+    N(0, I); None for a model whose seeds draw none (pix2pix, SPADE without a VAE)."""
     if model_kind(path) == "sketch":
-        sketcher = load_sketch_model(path, device="cpu")
+        sketcher = load_sketch_model(path, device="cpu", style_prior=style_prior)
+        if not style_prior and not isinstance(sketcher, ReadAndPaint):
+            return None
         return lambda layout, index: np.asarray(sketcher.generate(line_sketch(layout, np.random.default_rng(index)),
                                                                   seed=index if sketcher.varies_with_seed else None))
     model = GauGAN.from_checkpoint(path, device="cpu", style_prior=style_prior)
+    if not style_prior and not model.preset.use_vae:
+        return None
     return lambda layout, index: np.asarray(model.generate(layout, seed=index))
 
 
@@ -68,8 +74,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photos", required=True, help="a folder from `gaugan data photos`")
     parser.add_argument("--checkpoint", action="append", help="model folder(s) to compare (default: the shipped one)")
-    parser.add_argument("--without-style-prior", action="store_true", help="also paint with each model's seeds drawn "
-                        "from N(0, I) instead of its style prior (gaugan/style_prior.py)")
+    parser.add_argument("--without-style-prior", action="store_true", help="also paint with each model that draws "
+                        "style codes, its seeds drawing them from N(0, I) instead of its style prior")
     parser.add_argument("--renderer", action="store_true", help="also paint each layout with the training renderer")
     parser.add_argument("--sheet", help="write layout | outputs for a few crops to this PNG")
     args = parser.parse_args()
@@ -83,11 +89,11 @@ def main() -> None:
     print(f"{len(crops)} crops of {len(set(ids))} held-out photos; real vs real: KID x1000 "
           f"{kid(*halves)[0] * 1000:.1f}, Fréchet {frechet_distance(*halves):.1f}")
     print(f"{'model':<40} {'KID x1000':>14} {'Fréchet':>8} {'mIoU':>6}")
-    painters = {}
+    painters: dict[str, Painter] = {}
     for path in args.checkpoint or [shipped_checkpoint("landscape")]:
         painters[str(path)] = model_painter(path)
-        if args.without_style_prior:
-            painters[f"{path}, seeds from N(0, I)"] = model_painter(path, style_prior=False)
+        if args.without_style_prior and (plain := model_painter(path, style_prior=False)):
+            painters[f"{path}, seeds from N(0, I)"] = plain
     if args.renderer:
         painters["photo-textured renderer"] = renderer_painter(args.photos)
     outputs = []

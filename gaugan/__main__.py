@@ -17,7 +17,7 @@ from .data.folder import LABEL_TABLE, label_entries, read_label_table
 from .data.registry import DATASETS
 from .data.sketch import LANDSCAPE_SKETCH
 from .errors import InputError
-from .images import SUFFIXES
+from .images import SUFFIXES, image_files
 from .model_card import MAX_CARD_BYTES, parse_preset, read_card, read_json
 from .presets import Preset, landscape_preset
 from .reader_train import ReaderConfig
@@ -72,7 +72,7 @@ def input_output_pairs(source: Path, out: Path, what: str) -> list[tuple[Path, P
     if not source.exists():
         raise InputError(f"no {what} at {source}: expected an image file or a folder of them")
     if source.is_dir():
-        inputs = sorted(p for p in source.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES)
+        inputs = image_files(source)
         if not inputs:
             raise InputError(f"no {what} in {source}: expected files ending {', '.join(SUFFIXES)}")
         if out.suffix.lower() in SUFFIXES and not out.is_dir():
@@ -282,29 +282,25 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 
 def cmd_style_prior(args: argparse.Namespace) -> None:
-    import torch
-
     from .checkpoints import write_style_prior
-    from .images import read_photo
     from .pipeline import GauGAN
-    from .style_prior import fit_style_prior
+    from .style_prior import fit_style_prior, style_codes
 
     folder = checkpoint_argument(args.checkpoint)
+    if not folder.is_dir() or read_card(folder) is None:
+        raise InputError(f"--checkpoint {args.checkpoint}: expected a model folder of ours (with model.json), which "
+                         "the style prior is added to")
+    writable_folder(folder, "the model folder")  # checked before the photos are encoded
     model = GauGAN.from_checkpoint(folder, device="cpu", style_prior=False)
     if not model.has_style_encoder:
         raise InputError(f"{folder} has no style encoder: a style prior is fitted to the codes it gives photographs "
                          "(models trained with a VAE have one)")
     source = Path(args.images).expanduser()
-    photos = sorted(p for p in source.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES) if source.is_dir() else []
+    photos = image_files(source) if source.is_dir() else []
     if not photos:
         raise InputError(f"--images {args.images}: expected a folder of photographs (files ending {', '.join(SUFFIXES)})")
-    codes = []
-    for photo in tqdm(photos, desc="encode", disable=args.quiet):
-        try:
-            codes.append(model.encode_style(read_photo(photo)))
-        except InputError as exc:
-            raise InputError(f"{photo}: {exc}") from None
-    path = write_style_prior(folder, fit_style_prior(torch.cat(codes)), f"{len(photos)} photographs in {args.images}")
+    codes = style_codes(model.encode_style, tqdm(photos, desc="encode", disable=args.quiet))
+    path = write_style_prior(folder, fit_style_prior(codes), f"{len(photos)} photographs in {args.images}")
     print(f"wrote {path}: seeds now draw style codes like those of these photographs (model.json lists it)")
 
 

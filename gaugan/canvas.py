@@ -125,8 +125,7 @@ def mixed_style(model: GauGAN, code: torch.Tensor, seed: int, strength: float) -
 
     The mix keeps the prior's spread about its mean m: m + strength * (code - m) + sqrt(1 - strength²) * (seed's - m).
     """
-    centre = model.style_prior.mean.to(code.device) if model.style_prior is not None else torch.zeros_like(code)
-    drawn = model.style_code(seed, None).to(code.device)
+    centre, drawn = model.style_centre.to(code.device), model.style_code(seed, None).to(code.device)
     return centre + strength * (code - centre) + (1 - strength**2) ** 0.5 * (drawn - centre)
 
 

@@ -2,6 +2,7 @@
 (model.json beside the weights), and other SPADE generators given a preset."""
 from __future__ import annotations
 
+import os
 import pickle
 import re
 import shutil
@@ -319,7 +320,8 @@ def load_style_prior(path: Path, z_dim: int, notes: list[str]) -> StylePrior:
 
 @dataclass
 class LoadedModel:
-    """What a checkpoint holds: the generator, its style encoder if any, its labels, its card, and notes."""
+    """What a checkpoint holds: the generator, its style encoder and style prior if any, its labels, its card, and
+    notes."""
 
     generator: SPADEGenerator
     encoder: StyleEncoder | None
@@ -347,11 +349,12 @@ def spade_summary(folder: Path) -> str:
     return "SPADE generator"
 
 
-def load_model(path: str | Path, preset: Preset | str | None = None) -> LoadedModel:
+def load_model(path: str | Path, preset: Preset | str | None = None, style_prior: bool = True) -> LoadedModel:
     """Load a model folder (model.json), an NVIDIA <name>_pretrained folder or a weights file, all validated.
 
     preset (a Preset, an official preset's name, or a preset .json file) overrides the card and shape inference:
-    e.g. a generator trained without the dont-care channel or instance edges.
+    e.g. a generator trained without the dont-care channel or instance edges; style_prior=False leaves the style
+    prior the card lists unread.
     """
     path = Path(path)
     folder = path if path.is_dir() else path.parent
@@ -372,7 +375,10 @@ def load_model(path: str | Path, preset: Preset | str | None = None) -> LoadedMo
     if card and "encoder" in card.files:
         encoder = load_encoder(file_in_folder(folder, card.files["encoder"]), chosen.z_dim, notes)
     prior = None
-    if card and "style_prior" in card.files:
+    if card and "style_prior" in card.files and style_prior:
+        if not chosen.use_vae:
+            raise CheckpointError(f"{folder / MODEL_CARD} lists a style prior, but its generator takes no style code "
+                                  "(its preset's use_vae is false); remove files.style_prior")
         prior = load_style_prior(file_in_folder(folder, card.files["style_prior"]), chosen.z_dim, notes)
     labels = (card.labels if card else []) or builtin_palette(chosen, notes)
     return LoadedModel(generator.eval(), encoder, labels, card, notes, prior)
@@ -428,9 +434,10 @@ def write_style_prior(folder: str | Path, prior: StylePrior, fitted_on: str) -> 
         raise CheckpointError(f"{Path(folder) / MODEL_CARD} does not exist: a style prior goes into our own model "
                               "folders, beside the generator and style encoder it was fitted for")
     path = Path(folder) / STYLE_PRIOR_WEIGHTS
-    torch.save(prior.state_dict(), path)
-    update_card(folder, files={**card.files, "style_prior": STYLE_PRIOR_WEIGHTS},
-                style_prior={"fitted_on": fitted_on, "z_dim": int(prior.mean.numel())})
+    partial = path.with_name(f".{path.name}.partial")
+    torch.save(prior.state_dict(), partial)
+    os.replace(partial, path)  # a prior is never half-written
+    update_card(folder, files={**card.files, "style_prior": STYLE_PRIOR_WEIGHTS}, style_prior={"fitted_on": fitted_on})
     return path
 
 

@@ -135,6 +135,11 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
+def image_files(folder: Path) -> list[Path]:
+    """The files directly in a folder whose names end in one of SUFFIXES (in any case), sorted."""
+    return sorted(path for path in folder.iterdir() if path.is_file() and path.suffix.lower() in SUFFIXES)
+
+
 def read_photo(source: Source, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """An example photo (e.g. a style image) as RGB, size-checked before decoding."""
     return to_rgb(open_image(source, "style photo", max_pixels))

@@ -61,6 +61,9 @@ class GauGAN:
         conv_dtype = torch.bfloat16 if bf16 else torch.float32
         self.network = FastSPADEGenerator(generator, release_source=True, conv_dtype=conv_dtype) if fast else generator
         self.encoder = encoder.eval().to(self.device) if encoder is not None else None
+        if style_prior is not None and style_prior.mean.numel() != generator.preset.z_dim:
+            raise ValueError(f"a style prior of {style_prior.mean.numel()} dimensions for style codes of "
+                             f"{generator.preset.z_dim}")
         self.style_prior = style_prior.to(self.device) if style_prior is not None else None
         self.preset = generator.preset
         self.labels = labels
@@ -77,13 +80,20 @@ class GauGAN:
         bf16=True (fast path only) runs its main convolutions in bf16: faster, not exact;
         style_prior=False draws seeds' style codes from N(0, I) even where the folder holds a fitted style prior.
         """
-        loaded = load_model(path, preset)
+        loaded = load_model(path, preset, style_prior)
         return cls(loaded.generator, loaded.labels, loaded.encoder, device, name=Path(path).name, fast=fast,
-                   bf16=bf16, notes=loaded.notes, style_prior=loaded.style_prior if style_prior else None)
+                   bf16=bf16, notes=loaded.notes, style_prior=loaded.style_prior)
 
     @property
     def has_style_encoder(self) -> bool:
         return self.encoder is not None
+
+    @property
+    def style_centre(self) -> torch.Tensor:
+        """The mean (1, z_dim) of the style codes seeds draw: the style prior's, else zeros."""
+        if self.style_prior is None:
+            return torch.zeros(1, self.preset.z_dim, device=self.device)
+        return self.style_prior.mean[None]
 
     def encode_style(self, photo: Image.Image) -> torch.Tensor:
         """The style code (mean of the encoder's posterior) of an example photo."""

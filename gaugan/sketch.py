@@ -289,15 +289,17 @@ class Pix2Pix:
         return image if image.size == (width, height) else image.resize((width, height), Image.BICUBIC)
 
 
-def load_sketch_model(path: str | Path, device: torch.device | str | None = None) -> Pix2Pix | ReadAndPaint:
+def load_sketch_model(path: str | Path, device: torch.device | str | None = None,
+                      style_prior: bool = True) -> Pix2Pix | ReadAndPaint:
     """Any sketch model (a folder, a weights file or a shipped model's name): a read-and-paint folder as
-    gaugan.sketch_reader.ReadAndPaint, else Pix2Pix (the same generate() signature)."""
+    gaugan.sketch_reader.ReadAndPaint (style_prior: as ReadAndPaint.from_card), else Pix2Pix (the same generate()
+    signature)."""
     from .sketch_reader import ReadAndPaint  # it builds on this module
 
     path = checkpoint_argument(str(path))  # a shipped model's name too
     card = read_sketch_card(path) if path.is_dir() else None
     if card is not None and card["network"]["type"] == READER_TYPE:
-        return ReadAndPaint.from_card(path, card, device)
+        return ReadAndPaint.from_card(path, card, device, style_prior)
     return Pix2Pix.from_checkpoint(path, device=device)
 
 

@@ -115,14 +115,16 @@ class ReadAndPaint:
         return cls.from_card(folder, card, device)
 
     @classmethod
-    def from_card(cls, folder: Path, card: dict, device: torch.device | str | None = None) -> "ReadAndPaint":
-        """Load the reader a validated sketch card (gaugan.sketch.read_sketch_card) describes, and its painter."""
+    def from_card(cls, folder: Path, card: dict, device: torch.device | str | None = None,
+                  style_prior: bool = True) -> "ReadAndPaint":
+        """Load the reader a validated sketch card (gaugan.sketch.read_sketch_card) describes, and its painter
+        (style_prior=False: the painter's seeds draw style codes from N(0, I), see GauGAN.from_checkpoint)."""
         source = str(folder / MODEL_CARD)
         reader = reader_network(card, source)
         weights = card_file(folder, card, "reader", READER_WEIGHTS)
         load_weights(reader, read_state_dict(weights), str(weights), assign=True)
         painter = painter_folder(folder, card.get("painter"))
-        return cls(reader, GauGAN.from_checkpoint(painter, device=device), card, painter)
+        return cls(reader, GauGAN.from_checkpoint(painter, device=device, style_prior=style_prior), card, painter)
 
     def class_index(self, class_id: int | str | None) -> None:
         """None: the painter draws whatever the sketch shows; a class is refused."""

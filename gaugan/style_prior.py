@@ -6,13 +6,19 @@ paints images that look more like those photographs (the figures are in docs/mod
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
 import torch
+from PIL import Image
 from torch import nn
 
 from .errors import InputError
+from .images import read_photo
 
 STYLE_PRIOR_WEIGHTS = "style_prior.pth"
 RIDGE = 1e-4  # added to the covariance's diagonal: keeps its Cholesky factor defined for nearly flat directions
+MAX_VALUE = 1e3  # style codes are a few units long; a prior beyond this paints saturated noise
 
 
 class StylePrior(nn.Module):
@@ -28,8 +34,10 @@ class StylePrior(nn.Module):
         return self.mean + noise.to(self.mean) @ self.scale_tril.T
 
     def problem(self) -> str | None:
-        """Why scale_tril is not a Cholesky factor (lower-triangular with a positive diagonal), or None; finite
-        values are checked where weights are read (checkpoints.read_state_dict)."""
+        """Why these values are no usable Gaussian (beyond ±MAX_VALUE, or a scale_tril that is not lower-triangular
+        with a positive diagonal), or None; finite values are checked where weights are read (read_state_dict)."""
+        if max(self.mean.abs().max(), self.scale_tril.abs().max()) > MAX_VALUE:
+            return f"it holds values beyond ±{MAX_VALUE:g} (style codes are a few units long)"
         if not torch.equal(self.scale_tril, self.scale_tril.tril()):
             return "its scale_tril has values above the diagonal (expected a lower-triangular Cholesky factor)"
         if not (self.scale_tril.diagonal() > 0).all():
@@ -50,3 +58,15 @@ def fit_style_prior(codes: torch.Tensor) -> StylePrior:
     prior.scale_tril.copy_(torch.linalg.cholesky(covariance))
     return prior
 
+
+
+def style_codes(encode: Callable[[Image.Image], torch.Tensor], photos: Iterable[Path]) -> torch.Tensor:
+    """(N, z_dim) codes of photo files, each read with images.read_photo and encoded (e.g. GauGAN.encode_style); an
+    unreadable photo is an InputError that names it."""
+    codes = []
+    for photo in photos:
+        try:
+            codes.append(encode(read_photo(photo)).cpu())
+        except InputError as exc:
+            raise InputError(f"{photo}: {exc}") from None
+    return torch.cat(codes)
