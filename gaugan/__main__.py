@@ -286,10 +286,10 @@ def cmd_style_prior(args: argparse.Namespace) -> None:
     from .pipeline import GauGAN
     from .style_prior import fit_style_prior, style_codes
 
-    folder = checkpoint_argument(args.checkpoint)
+    folder = Path(args.checkpoint)  # a path only: a shipped model's name is not rewritten in place
     if not folder.is_dir() or read_card(folder) is None:
-        raise InputError(f"--checkpoint {args.checkpoint}: expected a model folder of ours (with model.json), which "
-                         "the style prior is added to")
+        raise InputError(f"--checkpoint {args.checkpoint}: expected the path of a model folder of ours (with "
+                         "model.json), which the style prior is added to")
     writable_folder(folder, "the model folder")  # checked before the photos are encoded
     model = GauGAN.from_checkpoint(folder, device="cpu", style_prior=False)
     if not model.has_style_encoder:
@@ -545,7 +545,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     prior = sub.add_parser("style-prior", help="fit the Gaussian that seeds draw style codes from to the codes of real "
                            "photographs, and add it to a model folder (gaugan/style_prior.py)")
-    prior.add_argument("--checkpoint", required=True, help="a model folder with a style encoder (model.json)")
+    prior.add_argument("--checkpoint", required=True, help="the path of a model folder with a style encoder "
+                       "(model.json); the prior is written into it")
     prior.add_argument("--images", required=True, help="a folder of photographs like those the model should paint, "
                        "e.g. the training crops in the images/ of `gaugan data traced`")
     prior.add_argument("--quiet", action="store_true", help="no progress bar")

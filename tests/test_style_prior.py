@@ -100,7 +100,7 @@ def test_the_style_prior_command_fits_and_adds_a_prior_to_a_model_folder(tmp_pat
                                                         model.style_prior.sample(plain.style_code(1, None)))
 
 
-def test_the_style_prior_command_refuses_what_it_cannot_fit(tmp_path):
+def test_the_style_prior_command_refuses_what_it_cannot_fit(tmp_path, monkeypatch):
     folder = make_tiny_model(tmp_path / "tiny")
     assert "at least 16 photographs, found 5" in cli_error(
         ["style-prior", "--checkpoint", str(folder), "--images", str(photo_folder(tmp_path / "few", 5))])
@@ -110,8 +110,12 @@ def test_the_style_prior_command_refuses_what_it_cannot_fit(tmp_path):
     broken = photo_folder(tmp_path / "broken", 20)
     (broken / "010.png").write_bytes(b"not a picture")
     assert f"{broken / '010.png'}:" in cli_error(["style-prior", "--checkpoint", str(folder), "--images", str(broken)])
-    assert "expected a model folder of ours" in cli_error(
-        ["style-prior", "--checkpoint", str(folder / "generator.pth"), "--images", str(photo_folder(tmp_path / "more", 20))])
+    more = photo_folder(tmp_path / "more", 20)
+    assert "expected the path of a model folder of ours" in cli_error(
+        ["style-prior", "--checkpoint", str(folder / "generator.pth"), "--images", str(more)])
+    monkeypatch.chdir(tmp_path)  # a shipped model's name is no path here: it is never rewritten in place
+    assert "--checkpoint landscape: expected the path of a model folder" in cli_error(
+        ["style-prior", "--checkpoint", "landscape", "--images", str(more)])
     no_vae = make_tiny_model(tmp_path / "plain", use_vae=False)
     assert "has no style encoder" in cli_error(
         ["style-prior", "--checkpoint", str(no_vae), "--images", str(photo_folder(tmp_path / "enough", 20))])
