@@ -122,7 +122,8 @@ def cmd_generate(args: argparse.Namespace) -> None:
             print(f"note: {', '.join(ignored)} ignored: label-map (SPADE) models take them, not sketch models",
                   file=sys.stderr)
         converter = sketch_converter(checkpoint, args.seed, args.class_id, not args.stretch,
-                                     note=lambda text: print(f"note: {text}", file=sys.stderr))
+                                     note=lambda text: print(f"note: {text}", file=sys.stderr),
+                                     style_prior=not args.no_style_prior)
         for_each_input(pairs, converter, args.out)
         return
     if args.sketch:
@@ -135,7 +136,8 @@ def cmd_generate(args: argparse.Namespace) -> None:
     pairs = input_output_pairs(Path(args.labels), Path(args.out), "label maps")  # before the model loads
     if args.instance and len(pairs) > 1:
         raise InputError("--instance goes with a single --labels file, not a folder")
-    model = GauGAN.from_checkpoint(checkpoint, fast=not args.reference, bf16=args.bf16, preset=args.preset)
+    model = GauGAN.from_checkpoint(checkpoint, fast=not args.reference, bf16=args.bf16, preset=args.preset,
+                                   style_prior=not args.no_style_prior)
     tune_for_inference()
     for note in model.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -287,21 +289,41 @@ def cmd_style_prior(args: argparse.Namespace) -> None:
     from .style_prior import fit_style_prior, style_codes
 
     folder = Path(args.checkpoint)  # a path only: a shipped model's name is not rewritten in place
-    if not folder.is_dir() or read_card(folder) is None:
+    if not folder.exists():
+        raise InputError(f"--checkpoint {args.checkpoint}: no such model folder (a path; to refit a shipped model, "
+                         "copy its folder and name the copy)")
+    card = read_card(folder) if folder.is_dir() else None
+    if card is None:
         raise InputError(f"--checkpoint {args.checkpoint}: expected the path of a model folder of ours (with "
-                         "model.json), which the style prior is added to")
+                         f"model.json), found {'a folder without one' if folder.is_dir() else 'a file'}")
     writable_folder(folder, "the model folder")  # checked before the photos are encoded
     model = GauGAN.from_checkpoint(folder, device="cpu", style_prior=False)
     if not model.has_style_encoder:
         raise InputError(f"{folder} has no style encoder: a style prior is fitted to the codes it gives photographs "
                          "(models trained with a VAE have one)")
-    source = Path(args.images).expanduser()
-    photos = image_files(source) if source.is_dir() else []
-    if not photos:
-        raise InputError(f"--images {args.images}: expected a folder of photographs (files ending {', '.join(SUFFIXES)})")
+    photos = photo_folder(Path(args.images).expanduser(), args.images)
     codes = style_codes(model.encode_style, tqdm(photos, desc="encode", disable=args.quiet))
-    path = write_style_prior(folder, fit_style_prior(codes), f"{len(photos)} photographs in {args.images}")
+    try:
+        path = write_style_prior(folder, fit_style_prior(codes), f"{len(photos)} photographs in {args.images}")
+    except OSError as exc:
+        raise InputError(f"cannot write the style prior into {folder}: {exc.strerror or exc}; nothing changed") from None
     print(f"wrote {path}: seeds now draw style codes like those of these photographs (model.json lists it)")
+    if "evaluation" in card.raw:
+        print("note: model.json's evaluation was measured with the seeds' old style codes and is removed; "
+              f"`gaugan evaluate --checkpoint {folder} --record` measures it anew")
+
+
+def photo_folder(folder: Path, given: str) -> list[Path]:
+    """The photographs in --images (image_files), or an InputError that says what was found instead."""
+    if not folder.exists():
+        raise InputError(f"--images {given}: no such folder")
+    if not folder.is_dir():
+        raise InputError(f"--images {given} is a file; expected a folder of photographs")
+    photos = image_files(folder)
+    if not photos:
+        inside = " (its images/ folder may hold them)" if (folder / "images").is_dir() else ""
+        raise InputError(f"--images {given} holds no photographs (files ending {', '.join(SUFFIXES)}){inside}")
+    return photos
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -409,6 +431,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, help="an integer 0..2**63-1; the same seed gives the same image. SPADE and "
                      "read-and-paint models: it picks the light (default: 0). pix2pix models: left out, the network "
                      "runs without its dropout noise, as the reference tests; any seed, 0 too, turns the noise on")
+    gen.add_argument("--no-style-prior", dest="no_style_prior", action="store_true", help="SPADE and read-and-paint "
+                     "models with a style prior: draw the seed's style code from N(0, I) instead, as the generator "
+                     "was trained (more legible, less photographic)")
     gen.add_argument("--preset", help="for weights without model.json: an official preset name (coco, ade20k, "
                      "cityscapes; fitted to the weights' input channels) or a preset .json file")
     gen.add_argument("--instance", help="an instance-id PNG (8- or 16-bit) for presets that use instance edges; "
@@ -543,8 +568,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--record", action="store_true", help="store the results in the checkpoint's model.json")
     ev.set_defaults(func=cmd_evaluate)
 
-    prior = sub.add_parser("style-prior", help="fit the Gaussian that seeds draw style codes from to the codes of real "
-                           "photographs, and add it to a model folder (gaugan/style_prior.py)")
+    prior_help = ("fit the Gaussian that seeds draw style codes from to the codes of real photographs, and add it to "
+                  "a model folder (gaugan/style_prior.py)")
+    prior = sub.add_parser("style-prior", help=prior_help, description=prior_help + ". It replaces the folder's "
+                           "style prior if it has one, and removes model.json's evaluation, which the old seeds gave. "
+                           "It takes at least twice as many different photos as the style code has dimensions (128 "
+                           "for the landscape model); hundreds give a steadier fit.")
     prior.add_argument("--checkpoint", required=True, help="the path of a model folder with a style encoder "
                        "(model.json); the prior is written into it")
     prior.add_argument("--images", required=True, help="a folder of photographs like those the model should paint, "

@@ -17,6 +17,7 @@ from scipy import ndimage
 from label_colors import PALETTES, Label, to_label_map
 
 from . import images
+from .images import MAX_PHOTO_PIXELS
 from .checkpoints import available_checkpoints
 from .data.landscape import landscape_layout
 from .framing import pad_centred
@@ -26,7 +27,6 @@ from .semantics import remap
 SHIPPED_MODEL = "landscape"
 NO_LABEL = 65535  # marks unpainted canvas pixels before the base map fills them
 INK_LEVEL = 200  # a sketch pixel darker than this in a channel is drawn
-MAX_PHOTO_PIXELS = 4096 * 4096
 MAX_ASPECT = 3.0  # the canvas is at most 3:1 either way
 BACKGROUND_NAMES = ("sky-other", "sky", "grass", "road", "wall")
 

@@ -379,7 +379,11 @@ def load_model(path: str | Path, preset: Preset | str | None = None, style_prior
         if not chosen.use_vae:
             raise CheckpointError(f"{folder / MODEL_CARD} lists a style prior, but its generator takes no style code "
                                   "(its preset's use_vae is false); remove files.style_prior")
-        prior = load_style_prior(file_in_folder(folder, card.files["style_prior"]), chosen.z_dim, notes)
+        try:
+            prior = load_style_prior(file_in_folder(folder, card.files["style_prior"]), chosen.z_dim, notes)
+        except CheckpointError as exc:
+            raise CheckpointError(f"{exc}; refit it with `gaugan style-prior`, or remove files.style_prior from "
+                                  f"{MODEL_CARD} to draw seeds' style codes from N(0, I)") from None
     labels = (card.labels if card else []) or builtin_palette(chosen, notes)
     return LoadedModel(generator.eval(), encoder, labels, card, notes, prior)
 
@@ -428,16 +432,23 @@ def update_card(folder: str | Path, **entries: object) -> Path:
 
 def write_style_prior(folder: str | Path, prior: StylePrior, fitted_on: str) -> Path:
     """Save a style prior into a model folder and list it in model.json (files.style_prior, and what it was fitted
-    on under "style_prior"); the file it writes."""
-    card = read_card(Path(folder))
+    on under "style_prior"), dropping the card's evaluation, which the old seeds gave; the file it writes. Where
+    model.json cannot be written, nothing changes (an OSError)."""
+    folder = Path(folder)
+    card = read_card(folder)
     if card is None:
-        raise CheckpointError(f"{Path(folder) / MODEL_CARD} does not exist: a style prior goes into our own model "
+        raise CheckpointError(f"{folder / MODEL_CARD} does not exist: a style prior goes into our own model "
                               "folders, beside the generator and style encoder it was fitted for")
-    path = Path(folder) / STYLE_PRIOR_WEIGHTS
+    path = folder / STYLE_PRIOR_WEIGHTS
     partial = path.with_name(f".{path.name}.partial")
     torch.save(prior.state_dict(), partial)
-    os.replace(partial, path)  # a prior is never half-written
-    update_card(folder, files={**card.files, "style_prior": STYLE_PRIOR_WEIGHTS}, style_prior={"fitted_on": fitted_on})
+    try:
+        write_card(folder, {**{k: v for k, v in card.raw.items() if k != "evaluation"},
+                            "files": {**card.files, "style_prior": STYLE_PRIOR_WEIGHTS},
+                            "style_prior": {"fitted_on": fitted_on}})
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
     return path
 
 

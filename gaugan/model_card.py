@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import unicodedata
 from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
@@ -187,8 +188,14 @@ def read_card(folder: Path) -> ModelCard | None:
 
 
 def write_card(folder: Path, card: dict) -> Path:
-    """Write model.json (the only place that does), after checking it reads back."""
+    """Write model.json (the only place that does), after checking it reads back; whole or not at all (a temporary
+    file renamed over it)."""
     parse_card(card, f"the card for {folder}")
     path = folder / MODEL_CARD
-    path.write_text(json.dumps(card, indent=2) + "\n")
+    partial = path.with_name(f".{MODEL_CARD}.partial")
+    try:
+        partial.write_text(json.dumps(card, indent=2) + "\n")
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
     return path

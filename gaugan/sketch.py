@@ -329,11 +329,11 @@ def outline_note(sketch: Image.Image) -> str | None:
 
 
 def sketch_converter(checkpoint: str | Path, seed: int | None = None, class_id: str | None = None,
-                     keep_aspect: bool = True, note: Callable[[str], None] = lambda text: None
-                     ) -> Callable[[Path, Path], None]:
-    """convert(sketch file, photo file) with a sketch model loaded once (the `generate` command); remarks on a file
-    (blurred by its shape, not an outline drawing) go to note as "NAME: remark"."""
-    model = load_sketch_model(checkpoint)
+                     keep_aspect: bool = True, note: Callable[[str], None] = lambda text: None,
+                     style_prior: bool = True) -> Callable[[Path, Path], None]:
+    """convert(sketch file, photo file) with a sketch model loaded once (the `generate` command; style_prior: as
+    load_sketch_model); remarks on a file (blurred by its shape, not an outline drawing) go to note as "NAME: remark"."""
+    model = load_sketch_model(checkpoint, style_prior=style_prior)
     chosen = int(class_id) if class_id is not None and class_id.isdigit() else class_id
     model.class_index(chosen)  # refuse a wrong --class before any file is read
 

@@ -14,7 +14,7 @@ from PIL import Image
 from torch import nn
 
 from .errors import InputError
-from .images import read_photo
+from .images import MAX_PHOTO_PIXELS, read_photo
 
 STYLE_PRIOR_WEIGHTS = "style_prior.pth"
 RIDGE = 1e-4  # added to the covariance's diagonal: keeps its Cholesky factor defined for nearly flat directions
@@ -48,9 +48,11 @@ class StylePrior(nn.Module):
 def fit_style_prior(codes: torch.Tensor) -> StylePrior:
     """The Gaussian of style codes (N, z_dim): their mean, and the Cholesky factor of their covariance."""
     count, z_dim = codes.shape
-    if count < 2 * z_dim:
-        raise InputError(f"fitting a style prior of {z_dim} dimensions takes at least {2 * z_dim} photographs, "
-                         f"found {count}")
+    distinct = len(torch.unique(codes.round(decimals=4), dim=0))
+    if distinct < 2 * z_dim:
+        found = f"{count}" if distinct == count else f"{count}, with only {distinct} distinct style codes"
+        raise InputError(f"fitting a style prior of {z_dim} dimensions takes at least {2 * z_dim} different "
+                         f"photographs (hundreds or more give a steadier fit), found {found}")
     codes = codes.double()
     covariance = torch.cov(codes.T) + RIDGE * torch.eye(z_dim, dtype=codes.dtype)
     prior = StylePrior(z_dim)
@@ -61,12 +63,15 @@ def fit_style_prior(codes: torch.Tensor) -> StylePrior:
 
 
 def style_codes(encode: Callable[[Image.Image], torch.Tensor], photos: Iterable[Path]) -> torch.Tensor:
-    """(N, z_dim) codes of photo files, each read with images.read_photo and encoded (e.g. GauGAN.encode_style); an
-    unreadable photo is an InputError that names it."""
-    codes = []
+    """(N, z_dim) codes of photo files, each read with images.read_photo (up to MAX_PHOTO_PIXELS) and encoded (e.g.
+    GauGAN.encode_style); photos that cannot be read are all read on past, then named in one InputError."""
+    codes, refused = [], []
     for photo in photos:
         try:
-            codes.append(encode(read_photo(photo)).cpu())
+            codes.append(encode(read_photo(photo, MAX_PHOTO_PIXELS)).cpu())
         except InputError as exc:
-            raise InputError(f"{photo}: {exc}") from None
+            refused.append(f"{photo.name} ({exc})")
+    if refused:
+        raise InputError(f"{len(refused)} of {len(codes) + len(refused)} photographs refused, nothing written: "
+                         f"{'; '.join(refused[:5])}{' …' if len(refused) > 5 else ''}")
     return torch.cat(codes)

@@ -1,5 +1,7 @@
 """Style priors: fitted to photographs' codes, saved into a model folder, loaded checked, and drawn from by seeds."""
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -43,8 +45,10 @@ def test_fit_recovers_the_mean_and_covariance_of_the_codes():
 
 
 def test_fit_refuses_too_few_codes():
-    with pytest.raises(InputError, match="at least 128 photographs, found 100"):
+    with pytest.raises(InputError, match="at least 128 different photographs .* found 100$"):
         fit_style_prior(torch.randn(100, 64))
+    with pytest.raises(InputError, match="found 200, with only 1 distinct style codes"):
+        fit_style_prior(torch.randn(1, 64).repeat(200, 1))
 
 
 def test_the_shipped_landscape_model_draws_seeds_from_its_style_prior(landscape):
@@ -102,19 +106,30 @@ def test_the_style_prior_command_fits_and_adds_a_prior_to_a_model_folder(tmp_pat
 
 def test_the_style_prior_command_refuses_what_it_cannot_fit(tmp_path, monkeypatch):
     folder = make_tiny_model(tmp_path / "tiny")
-    assert "at least 16 photographs, found 5" in cli_error(
+    assert "at least 16 different photographs (hundreds or more give a steadier fit), found 5" in cli_error(
         ["style-prior", "--checkpoint", str(folder), "--images", str(photo_folder(tmp_path / "few", 5))])
-    (tmp_path / "empty").mkdir()
-    assert "expected a folder of photographs" in cli_error(
-        ["style-prior", "--checkpoint", str(folder), "--images", str(tmp_path / "empty")])
+    same = photo_folder(tmp_path / "same", 1)
+    for i in range(1, 20):
+        (same / f"{i:03d}.png").write_bytes((same / "000.png").read_bytes())
+    assert "found 20, with only 1 distinct style codes" in cli_error(
+        ["style-prior", "--checkpoint", str(folder), "--images", str(same)])
+    (tmp_path / "traced" / "images").mkdir(parents=True)
+    assert "holds no photographs (files ending .png" in cli_error(
+        ["style-prior", "--checkpoint", str(folder), "--images", str(tmp_path / "traced")])
+    assert "(its images/ folder may hold them)" in cli_error(
+        ["style-prior", "--checkpoint", str(folder), "--images", str(tmp_path / "traced")])
     broken = photo_folder(tmp_path / "broken", 20)
-    (broken / "010.png").write_bytes(b"not a picture")
-    assert f"{broken / '010.png'}:" in cli_error(["style-prior", "--checkpoint", str(folder), "--images", str(broken)])
+    for name in ("010.png", "015.png"):
+        (broken / name).write_bytes(b"not a picture")
+    refused = cli_error(["style-prior", "--checkpoint", str(folder), "--images", str(broken)])
+    assert "2 of 20 photographs refused, nothing written: 010.png (" in refused and "; 015.png (" in refused
     more = photo_folder(tmp_path / "more", 20)
-    assert "expected the path of a model folder of ours" in cli_error(
+    assert "is a file; expected a folder" in cli_error(
+        ["style-prior", "--checkpoint", str(folder), "--images", str(more / "000.png")])
+    assert "expected the path of a model folder of ours (with model.json), found a file" in cli_error(
         ["style-prior", "--checkpoint", str(folder / "generator.pth"), "--images", str(more)])
     monkeypatch.chdir(tmp_path)  # a shipped model's name is no path here: it is never rewritten in place
-    assert "--checkpoint landscape: expected the path of a model folder" in cli_error(
+    assert "--checkpoint landscape: no such model folder" in cli_error(
         ["style-prior", "--checkpoint", "landscape", "--images", str(more)])
     no_vae = make_tiny_model(tmp_path / "plain", use_vae=False)
     assert "has no style encoder" in cli_error(
@@ -138,7 +153,7 @@ def test_a_damaged_style_prior_is_refused_by_name(tmp_path, damage, message):
     torch.save(state, folder / STYLE_PRIOR_WEIGHTS)
     with pytest.raises(CheckpointError, match=message) as refused:
         GauGAN.from_checkpoint(folder, device="cpu")
-    assert STYLE_PRIOR_WEIGHTS in str(refused.value)
+    assert STYLE_PRIOR_WEIGHTS in str(refused.value) and "refit it with `gaugan style-prior`" in str(refused.value)
 
 
 def test_a_damaged_prior_can_be_left_unread_and_refitted(tmp_path):
@@ -160,3 +175,41 @@ def test_a_style_prior_listed_for_a_generator_without_style_codes_is_refused(tmp
     torch.save(fit_style_prior(torch.randn(40, 8)).state_dict(), folder / STYLE_PRIOR_WEIGHTS)
     with pytest.raises(CheckpointError, match="lists a style prior, but its generator takes no style code"):
         GauGAN.from_checkpoint(folder, device="cpu")
+
+
+def test_a_card_that_cannot_be_written_leaves_the_folder_as_it_was(tmp_path, monkeypatch):
+    import gaugan.model_card
+
+    folder = make_tiny_model(tmp_path / "tiny")
+    card = (folder / "model.json").read_text()
+    real_replace = os.replace
+
+    def refuse_the_card(source, target):
+        if Path(target).name == "model.json":
+            raise PermissionError(1, "Operation not permitted")
+        real_replace(source, target)
+    monkeypatch.setattr(gaugan.model_card.os, "replace", refuse_the_card)
+    message = cli_error(["style-prior", "--checkpoint", str(folder), "--images", str(photo_folder(tmp_path / "p", 20))])
+    assert message.endswith("Operation not permitted; nothing changed") and (folder / "model.json").read_text() == card
+    assert sorted(p.name for p in folder.iterdir()) == ["encoder.pth", "generator.pth", "model.json"]
+
+
+def test_refitting_drops_the_evaluation_the_old_seeds_gave(tmp_path, capsys):
+    folder = make_tiny_model(tmp_path / "tiny")
+    card = json.loads((folder / "model.json").read_text())
+    (folder / "model.json").write_text(json.dumps({**card, "evaluation": {"n": 200}}))
+    cli(["style-prior", "--checkpoint", str(folder), "--images", str(photo_folder(tmp_path / "p", 20)), "--quiet"])
+    assert "evaluation was measured with the seeds' old style codes and is removed" in capsys.readouterr().out
+    assert "evaluation" not in json.loads((folder / "model.json").read_text())
+
+
+def test_generate_draws_from_the_prior_unless_told_not_to(tmp_path):
+    labels = tmp_path / "map.png"
+    Image.fromarray(landscape_layout(np.random.default_rng(2), 96, 96).astype(np.uint8)).save(labels)
+    for flags, style_prior in (([], True), (["--no-style-prior"], False)):
+        out = tmp_path / f"{style_prior}.png"
+        cli(["generate", "--labels", str(labels), "--out", str(out), "--seed", "3", *flags])
+        expected = GauGAN.from_checkpoint(shipped_checkpoint("landscape"), style_prior=style_prior).generate(
+            np.asarray(Image.open(labels)), seed=3, keep_aspect=True)
+        assert np.array_equal(np.asarray(Image.open(out)), np.asarray(expected))
+    assert not np.array_equal(np.asarray(Image.open(tmp_path / "True.png")), np.asarray(Image.open(tmp_path / "False.png")))

@@ -24,7 +24,7 @@ from PIL import Image
 
 from ..downloads import BoundedTarInfo
 from ..errors import ImageError, InputError
-from ..images import open_image, to_rgb
+from ..images import MAX_PHOTO_PIXELS, open_image, to_rgb
 from ..model_card import read_json
 
 MANIFEST = "manifest.json"
@@ -32,7 +32,6 @@ MAX_MANIFEST_BYTES = 1 << 22  # a manifest of the ~100 fetched photos is ~60 kB
 ENTRY_FIELDS = ("id", "file")  # what every manifest entry holds, as strings
 MAX_ENTRY_CHARS = 1000  # an id or a file path in a manifest (the fetched ones are under 80)
 CREDIT_FIELDS = ("package", "version", "licence", "author", "licence_note")  # ... and what a model card credits
-MAX_PHOTO_PIXELS = 4096 * 4096  # the fetched photos are 1440×720
 MAX_ASPECT = 8.0  # a photo's long side is at most this many times its short side (they are resized to a height)
 MAX_PHOTO_BYTES = 64 << 20  # one photo inside a package
 MAX_COPYRIGHT_BYTES = 1 << 20  # a package's DEP-5 copyright file
