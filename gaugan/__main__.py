@@ -305,8 +305,9 @@ def cmd_style_prior(args: argparse.Namespace) -> None:
     codes = style_codes(model.encode_style, tqdm(photos, desc="encode", disable=args.quiet))
     try:
         path = write_style_prior(folder, fit_style_prior(codes), f"{len(photos)} photographs in {args.images}")
-    except OSError as exc:
-        raise InputError(f"cannot write the style prior into {folder}: {exc.strerror or exc}; nothing changed") from None
+    except (OSError, RuntimeError) as exc:  # torch.save reports a full disk as a RuntimeError
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0]
+        raise InputError(f"cannot write the style prior into {folder}: {reason}; nothing changed") from None
     print(f"wrote {path}: seeds now draw style codes like those of these photographs (model.json lists it)")
     if "evaluation" in card.raw:
         print("note: model.json's evaluation was measured with the seeds' old style codes and is removed; "

@@ -20,7 +20,7 @@ from label_colors import PALETTES, Label, validate_palette
 
 from .errors import CheckpointError, InputError
 from .model_card import (MAX_CARD_BYTES, MODEL_CARD, MODEL_FORMAT, ModelCard, parse_card, parse_preset, read_card,
-                         read_json, write_card)
+                         read_json, temporary_file, write_card)
 from .networks import SPADEGenerator, StyleEncoder
 from .presets import PRESETS, Preset
 from .shipped import shipped_root
@@ -432,23 +432,34 @@ def update_card(folder: str | Path, **entries: object) -> Path:
 
 def write_style_prior(folder: str | Path, prior: StylePrior, fitted_on: str) -> Path:
     """Save a style prior into a model folder and list it in model.json (files.style_prior, and what it was fitted
-    on under "style_prior"), dropping the card's evaluation, which the old seeds gave; the file it writes. Where
-    model.json cannot be written, nothing changes (an OSError)."""
+    on under "style_prior"), dropping the card's evaluation, which the old seeds gave; the file it writes. A failure
+    (an OSError, or torch.save's RuntimeError) puts the old prior and card back."""
     folder = Path(folder)
     card = read_card(folder)
     if card is None:
         raise CheckpointError(f"{folder / MODEL_CARD} does not exist: a style prior goes into our own model "
                               "folders, beside the generator and style encoder it was fitted for")
     path = folder / STYLE_PRIOR_WEIGHTS
-    partial = path.with_name(f".{path.name}.partial")
-    torch.save(prior.state_dict(), partial)
+    new, old = temporary_file(folder, path.name), temporary_file(folder, path.name)
     try:
-        write_card(folder, {**{k: v for k, v in card.raw.items() if k != "evaluation"},
-                            "files": {**card.files, "style_prior": STYLE_PRIOR_WEIGHTS},
-                            "style_prior": {"fitted_on": fitted_on}})
-        os.replace(partial, path)
+        torch.save(prior.state_dict(), new)
+        had_prior = path.exists()
+        if had_prior:
+            os.replace(path, old)
+        try:
+            os.replace(new, path)
+            write_card(folder, {**{k: v for k, v in card.raw.items() if k != "evaluation"},
+                                "files": {**card.files, "style_prior": STYLE_PRIOR_WEIGHTS},
+                                "style_prior": {"fitted_on": fitted_on}})
+        except BaseException:
+            if had_prior:
+                os.replace(old, path)
+            else:
+                path.unlink(missing_ok=True)
+            raise
     finally:
-        partial.unlink(missing_ok=True)
+        new.unlink(missing_ok=True)
+        old.unlink(missing_ok=True)
     return path
 
 

@@ -309,6 +309,8 @@ def evaluate(checkpoint: str | Path, data: str = "landscape", n: int = 200, out:
         say(f"warning: {warning}")
     if out:
         writable_folder(out, "the output folder")
+    if record:  # model.json is rewritten whole, by a file written beside it
+        writable_folder(weights_file(checkpoint).parent, "the model folder")
     num_classes = model.preset.label_channels
     config = segmenter_config(data, num_classes, photo_textures=bool(photos))
     segmenter = load_or_train_segmenter(config, segmenter_dir, progress, photos)

@@ -13,7 +13,7 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 from .errors import ImageError
 
 MAX_PIXELS = 2048 * 2048  # covers Cityscapes' 2048×1024 maps; the page canvas is at most ~1k pixels wide
-MAX_PHOTO_PIXELS = 4096 * 4096  # photographs (style photos, training photos): room for a phone camera's
+MAX_PHOTO_PIXELS = 4096 * 4096  # photographs (style photos, training photos): room for a phone camera's photos
 FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF")  # no plugin that shells out (EPS) or parses exotic containers
 SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")  # the file names of FORMATS
 LOSSY_FORMATS = ("JPEG", "WEBP")

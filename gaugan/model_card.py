@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import tempfile
 import unicodedata
 from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
@@ -188,14 +189,21 @@ def read_card(folder: Path) -> ModelCard | None:
 
 
 def write_card(folder: Path, card: dict) -> Path:
-    """Write model.json (the only place that does), after checking it reads back; whole or not at all (a temporary
-    file renamed over it)."""
+    """Write a SPADE model's model.json, after checking it reads back; whole or not at all (a temporary file of its
+    own, renamed over it)."""
     parse_card(card, f"the card for {folder}")
     path = folder / MODEL_CARD
-    partial = path.with_name(f".{MODEL_CARD}.partial")
+    partial = temporary_file(folder, MODEL_CARD)
     try:
         partial.write_text(json.dumps(card, indent=2) + "\n")
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
     return path
+
+
+def temporary_file(folder: Path, name: str) -> Path:
+    """A new empty hidden file in folder, named after name and unique to this call (for writing, then renaming)."""
+    handle, path = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".partial")
+    os.close(handle)
+    return Path(path)

@@ -48,6 +48,8 @@ class StylePrior(nn.Module):
 def fit_style_prior(codes: torch.Tensor) -> StylePrior:
     """The Gaussian of style codes (N, z_dim): their mean, and the Cholesky factor of their covariance."""
     count, z_dim = codes.shape
+    if not torch.isfinite(codes).all():
+        raise InputError("the style encoder gave NaN or infinite codes for some photographs: no Gaussian can be fitted to them")
     distinct = len(torch.unique(codes.round(decimals=4), dim=0))
     if distinct < 2 * z_dim:
         found = f"{count}" if distinct == count else f"{count}, with only {distinct} distinct style codes"

@@ -213,3 +213,46 @@ def test_generate_draws_from_the_prior_unless_told_not_to(tmp_path):
             np.asarray(Image.open(labels)), seed=3, keep_aspect=True)
         assert np.array_equal(np.asarray(Image.open(out)), np.asarray(expected))
     assert not np.array_equal(np.asarray(Image.open(tmp_path / "True.png")), np.asarray(Image.open(tmp_path / "False.png")))
+
+
+def test_a_prior_that_cannot_be_put_in_place_leaves_the_old_prior_and_card(tmp_path, monkeypatch):
+    import gaugan.checkpoints
+
+    folder = make_tiny_model(tmp_path / "tiny")
+    write_style_prior(folder, fit_style_prior(torch.randn(40, 8, generator=torch.Generator().manual_seed(0))), "old")
+    card = json.loads((folder / "model.json").read_text())
+    (folder / "model.json").write_text(json.dumps({**card, "evaluation": {"n": 200}}))
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    real_replace, refused = os.replace, []
+
+    def refuse_the_new_prior(source, target):
+        if Path(target).name == STYLE_PRIOR_WEIGHTS and not refused:  # the new prior; the old one may come back
+            refused.append(source)
+            raise IsADirectoryError(21, "Is a directory")
+        real_replace(source, target)
+    monkeypatch.setattr(gaugan.checkpoints.os, "replace", refuse_the_new_prior)
+    photos = photo_folder(tmp_path / "p", 20)
+    assert cli_error(["style-prior", "--checkpoint", str(folder), "--images", str(photos)]).endswith(
+        "Is a directory; nothing changed")
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+def test_a_full_disk_while_saving_the_prior_changes_nothing(tmp_path, monkeypatch):
+    import gaugan.checkpoints
+
+    folder = make_tiny_model(tmp_path / "tiny")
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+
+    def full_disk(*args, **kwargs):
+        raise RuntimeError("[enforce fail at inline_container.cc:664] . PytorchStreamWriter failed writing file data/0")
+    monkeypatch.setattr(gaugan.checkpoints.torch, "save", full_disk)
+    message = cli_error(["style-prior", "--checkpoint", str(folder), "--images", str(photo_folder(tmp_path / "p", 20))])
+    assert "PytorchStreamWriter failed writing file data/0; nothing changed" in message
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+def test_non_finite_codes_are_refused():
+    codes = torch.randn(40, 8)
+    codes[3, 2] = float("nan")
+    with pytest.raises(InputError, match="NaN or infinite codes"):
+        fit_style_prior(codes)
