@@ -27,11 +27,11 @@ from gaugan import GauGAN, shipped_checkpoint
 from gaugan.checkpoints import write_style_prior
 from gaugan.data.landscape import landscape_layout
 from gaugan.evaluate import confusion, evaluate, load_or_train_segmenter, miou, segmenter_config
+from gaugan.images import image_files
 from gaugan.imagenet import REALISM_NETWORK, ImageNetFeatures
 from gaugan.labelmaps import colourize
 from gaugan.realism import held_out_crops, kid, pooled_features
 from gaugan.samples import HAND_DRAWN_KINDS, HELD_OUT_SEED, hand_drawn
-from gaugan.images import image_files
 from gaugan.style_prior import StylePrior, fit_style_prior, style_codes
 from label_colors import PALETTES
 
