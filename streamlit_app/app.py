@@ -132,12 +132,19 @@ def load(models: dict[str, Path], name: str) -> GauGAN:
 def notice(text: str) -> None:
     """An info line (our words; untrusted parts passed through plain()), shown by every run that starts within
     NOTICE_SECONDS of its last showing: the reruns that follow at once (a fresh canvas mounting) keep it."""
-    state.notices[text] = time.monotonic()
+    state.notices[fresh(text)] = time.monotonic()
+
+
+def fresh(text: str) -> str:
+    """text as the message of a new event: it pops up as a toast even if the last message had the same words (the
+    same file uploaded again)."""
+    state.toasted.discard(text)
+    return text
 
 
 def init_state() -> None:
     defaults = {"canvas_gen": 0, "base": None, "notices": {}, "model_error": None, "upload_error": None,
-                "chosen_labels": {}, "generated_for": None, "last_image": None}
+                "chosen_labels": {}, "generated_for": None, "last_image": None, "toasted": set()}
     for key, value in defaults.items():
         state.setdefault(key, value)
     now = time.monotonic()
@@ -347,7 +354,7 @@ def nvidia_models(models: dict[str, Path]) -> None:
             offline = (" Without a network connection, download the archive elsewhere and install it with "
                        "`gaugan download PATH` on the computer that runs this page."
                        if isinstance(exc, UnreachableError) else "")
-            state.download_error = f"Could not download the archive: {plain(sentence(exc))}{offline}"
+            state.download_error = fresh(f"Could not download the archive: {plain(sentence(exc))}{offline}")
             return
         state.download_error = None
         added = sorted(set(list_models(CHECKPOINTS)) - set(models))
@@ -371,7 +378,8 @@ def take_style_photo(key: str) -> None:
     try:
         thumbnail = thumbnail_png(read_photo(upload.getvalue()))
     except ValueError as exc:
-        state.style_error = f"Could not use **{plain(upload.name)}** as a style photo: {plain(exc)}. Your drawing is kept."
+        state.style_error = fresh(f"Could not use **{plain(upload.name)}** as a style photo: {plain(exc)}. Your drawing "
+                                  "is kept.")
         return
     state.style_photo, state.style_error, state.look = StylePhoto(upload.name, upload.getvalue(), thumbnail), None, None
 
@@ -443,7 +451,7 @@ def take_upload(upload, name: str, palette: list[Label], background_id: int) -> 
                              f"(valid: {min(l.id for l in palette)}..{max(l.id for l in palette)})")
     except ValueError as exc:
         message = f"Could not use **{plain(upload.name)}**: {plain(exc)}. Your drawing is kept."
-        state.upload_error = upload.file_id, message
+        state.upload_error = upload.file_id, fresh(message)
         return
     state.upload_error = None
     remember_drawing()
@@ -603,7 +611,7 @@ def show_messages(box, name: str | None, label_page: bool = True) -> None:
     for text in state.notices:
         box.info(text)
     for text in [*errors, *state.notices]:
-        if text not in state.get("toasted", set()):
+        if text not in state.toasted:
             st.toast(text, icon="⚠️" if text in errors else "ℹ️")
     st.html(f"<style>@media (min-width: {STACKED_WIDTH + 1}px) {{ [data-testid='stToastContainer'] "
             "{ display: none; } } [data-testid='stToastContainer'], [data-testid='stToastContainer'] * "

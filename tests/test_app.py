@@ -185,6 +185,18 @@ def test_a_new_error_or_notice_also_pops_up_once_as_a_toast(app):
     assert not app.toast and "Could not use junk.png" in texts(app), "once as a toast; the error stays on the page"
 
 
+@pytest.mark.parametrize("name, data, message", [
+    ("junk.png", b"\x89PNG not really", "Could not use junk.png"),
+    ("sky.png", label_map_png(np.full((40, 60), LAND["sky-other"].id, np.uint8)), "Loaded sky.png"),
+])
+def test_the_same_file_uploaded_again_pops_up_again(app, name, data, message):
+    app.run()
+    for _ in range(2):
+        app.sidebar.get("file_uploader")[1].set_value((name, data, "image/png")).run()
+        toasts = [unescaped(t.value.replace("**", "")) for t in app.toast]
+        assert len(toasts) == 1 and toasts[0].startswith(message), toasts
+
+
 def test_broken_checkpoint_is_reported_and_the_drawing_stays(app):
     app.session_state["canvas_0"] = strokes(("tree", (10, 60, 10, 60)))
     app.run()
