@@ -52,7 +52,7 @@ LABEL_CANVAS = CanvasState(base="base", generation="canvas_gen", strokes="stroke
 LABEL_MAP_TYPES = sorted(ext[1:] for ext, fmt in Image.registered_extensions().items() if fmt in FORMATS)
 UNDO_STEPS = 10  # base-map changes (fill, upload, example, clear, unpainted area) that "Undo" can take back
 STACKED_WIDTH = 640  # Streamlit stacks columns in windows at most this wide (CSS pixels)
-NOTICE_SECONDS = 3.0  # a notice goes with the first run that starts this long after it was last shown
+NOTICE_SECONDS = 3.0  # a notice goes with the first run that starts this long after it was first shown
 STORAGE_NAME = "gaugan-drawing"  # the browser's localStorage entry that keeps the drawing across reloads
 BROWSER_COPY = "browser_copy"  # the key of the component that reads and writes it
 MODEL_BOX = "model_box"  # the Model select-box's key, numbered (state.model holds the page's model)
@@ -131,8 +131,9 @@ def load(models: dict[str, Path], name: str) -> GauGAN:
 
 def notice(text: str) -> None:
     """An info line (our words; untrusted parts passed through plain()), shown by every run that starts within
-    NOTICE_SECONDS of its last showing: the reruns that follow at once (a fresh canvas mounting) keep it."""
-    state.notices[fresh(text)] = time.monotonic()
+    NOTICE_SECONDS of its first showing: the reruns that follow at once (a fresh canvas mounting) keep it, and the
+    user's next action a few seconds later takes it away, however often the user acts."""
+    state.notices[fresh(text)] = None  # not shown yet
 
 
 def fresh(text: str) -> str:
@@ -148,7 +149,8 @@ def init_state() -> None:
     for key, value in defaults.items():
         state.setdefault(key, value)
     now = time.monotonic()
-    state.notices = {text: shown for text, shown in state.notices.items() if now - shown < NOTICE_SECONDS}
+    state.notices = {text: shown for text, shown in state.notices.items()
+                     if shown is None or now - shown < NOTICE_SECONDS}
 
 
 # ---------------------------------------------------------------- callbacks (run before the script)
@@ -618,7 +620,8 @@ def show_messages(box, name: str | None, label_page: bool = True) -> None:
             "{ pointer-events: none; } [data-testid='stToastContainer'] button { pointer-events: auto; }</style>")
     # a toast never blocks the controls it shows over, but its "view more" and close buttons work
     state.toasted = {*errors, *state.notices}
-    state.notices = dict.fromkeys(state.notices, time.monotonic())
+    now = time.monotonic()
+    state.notices = {text: now if shown is None else shown for text, shown in state.notices.items()}
 
 
 # ---------------------------------------------------------------- the browser's copy of the drawing

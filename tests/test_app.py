@@ -370,6 +370,18 @@ def test_a_notice_outlives_the_rerun_that_follows_at_once_and_goes_with_the_next
     assert "Loaded ids.png" not in texts(app)
 
 
+def test_a_notice_goes_while_the_user_keeps_acting(app):
+    import time
+
+    app.run()
+    ids = np.full((50, 50), LAND["grass"].id, np.uint8)
+    app.sidebar.get("file_uploader")[1].set_value(("ids.png", label_map_png(ids), "image/png")).run()
+    for _ in range(2):  # strokes every 1.6 s: each starts within app.NOTICE_SECONDS of the one before
+        time.sleep(1.6)
+        app.run()
+    assert "Loaded ids.png" not in texts(app), "gone 3.2 s after it was first shown"
+
+
 def test_variations_follow_the_image_with_live_off(app):
     app.run()
     app.toggle(key="live_landscape").set_value(False)
