@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import math
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import fields, replace
@@ -619,8 +620,12 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
+        sys.stdout.flush()  # here, so that a reader that stopped early (`gaugan models | head -1`) is caught below
     except InputError as exc:  # refused input: bad files, wrong checkpoints, seeds out of range
         sys.exit(f"error: {exc}")
+    except BrokenPipeError:  # the reader went away: stop quietly, as other command-line tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the interpreter's last flush fails no more
+        sys.exit(1)
     except KeyboardInterrupt as exc:  # Ctrl-C; training says where it stopped and how to continue
         print(str(exc) or "interrupted", file=sys.stderr)
         sys.exit(130)

@@ -447,3 +447,14 @@ def test_a_photo_given_to_an_outline_model_is_painted_with_a_note(tmp_path, caps
     (other / "model.json").write_text(json.dumps({k: v for k, v in card.items() if k != "training"}))
     cli(["generate", "--checkpoint", str(other), "--sketch", str(tmp_path / "photo.png"), "--out", str(tmp_path / "o.png")])
     assert "note" not in capsys.readouterr().err
+
+
+def test_a_reader_that_stops_early_gets_no_traceback():
+    import subprocess
+    import sys
+
+    run = subprocess.Popen([sys.executable, "-m", "gaugan", "models"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           cwd=ROOT)
+    run.stdout.close()  # as `gaugan models | head -0` does, before the command has written anything
+    _, err = run.communicate(timeout=120)
+    assert err == b"" and run.returncode == 1, err.decode()
