@@ -38,7 +38,7 @@ from streamlit_app import sketch_mode  # noqa: E402
 from widgets import (CANVAS_SIZES, MAX_SEED, SEED_HELP, CanvasState, bake_strokes, browser_copy,  # noqa: E402
                      browser_saved, chip_styles, column_width, describe, download_progress, fit_drawing, fitted_width,
                      is_bool, is_number_in, is_one_of, is_seed, keep, kept, kept_value, plain, renew_widgets,
-                     reset_canvas, sentence, undo_shortcuts, widget_key)
+                     rescale, reset_canvas, sentence, undo_shortcuts, widget_key)
 
 CHECKPOINTS = Path(os.environ.get("GAUGAN_CHECKPOINTS", ROOT / "checkpoints"))
 NVIDIA_URL = os.environ.get("GAUGAN_NVIDIA_URL", "")  # a direct link to NVlabs/SPADE's checkpoints.tar.gz
@@ -53,7 +53,7 @@ LABEL_MAP_TYPES = sorted(ext[1:] for ext, fmt in Image.registered_extensions().i
 UNDO_STEPS = 10  # base-map changes (fill, upload, example, clear, unpainted area) that "Undo" can take back
 STACKED_WIDTH = 640  # Streamlit stacks columns in windows at most this wide (CSS pixels)
 NOTICE_SECONDS = 3.0  # a notice goes with the first run that starts this long after it was first shown
-STORAGE_NAME = "gaugan-drawing"  # the browser's localStorage entry that keeps the drawing across reloads
+STORAGE_NAME = "gaugan-drawing"  # the browser storage entry (per tab, and the last of any tab) kept across reloads
 BROWSER_COPY = "browser_copy"  # the key of the component that reads and writes it
 MODEL_BOX = "model_box"  # the Model select-box's key, numbered (state.model holds the page's model)
 BRUSH_SIZES = (2, 80)  # the brush slider's range
@@ -777,8 +777,8 @@ def page(models: dict[str, Path]) -> None:
         base_map_controls(name, model, controls, available)
         size = canvas_size(model, controls, available)
         fit_drawing(LABEL_CANVAS, size, fit_label_map)
-        if state.base is not None and state.base.shape != size:
-            state.base = fit_label_map(state.base, size)
+        if state.base is not None and state.base.shape != size:  # restored, uploaded, or an example for another size
+            rescale(LABEL_CANVAS.base, size, fit_label_map)
         base = state.base if state.base is not None else np.full(size, controls.background_id, dtype=np.int64)
         label_id = palette_chips(name, model.labels, controls)
         labels = draw(model.labels, base, label_id, controls)

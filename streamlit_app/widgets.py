@@ -44,21 +44,27 @@ export default function({ parentElement, setStateValue }) {
 """
 _width_probe = st.components.v2.component("gaugan_column_width", js=_WIDTH_PROBE_JS, isolate_styles=False)
 
-# The drawing's copy in the browser's localStorage, so that a reload (or a new visit) finds it. Until the page has
-# taken the copy (text null), the copy is reported once as "saved" ("" if none); from then on each run's text
-# replaces it ("" removes it). A browser that blocks storage keeps nothing and reports "".
+# The drawing's copy in the browser's storage, so that a reload (or a new visit) finds it: each tab keeps its own in
+# sessionStorage, which its reloads read first, and the last drawing changed in any tab is also kept in localStorage
+# for a new tab or visit. Until the page has taken the copy (text null), the copy is reported once as "saved" ("" if
+# none); from then on a run whose text differs from the tab's copy writes both ("" removes them). A browser that
+# blocks storage keeps nothing and reports "".
 _STORE_JS = """
 export default function({ data, setStateValue }) {
-  let stored = null;
-  try { stored = window.localStorage.getItem(data.name); } catch (e) { stored = null; }
+  const storage = (name) => { try { return window[name] || null; } catch (e) { return null; } };
+  const read = (store) => { try { return store ? store.getItem(data.name) : null; } catch (e) { return null; } };
+  const tab = storage("sessionStorage"), browser = storage("localStorage");
   if (data.text === null) {
-    setStateValue("saved", stored === null ? "" : stored);
+    setStateValue("saved", read(tab) ?? read(browser) ?? "");
     return;
   }
-  try {
-    if (data.text === "") window.localStorage.removeItem(data.name);
-    else if (stored !== data.text) window.localStorage.setItem(data.name, data.text);
-  } catch (e) { /* full or blocked storage: the drawing lives on in this session only */ }
+  if (read(tab ?? browser) === data.text) return;  // unchanged in this tab: a reload leaves the other tabs' copy be
+  for (const store of [tab, browser]) {
+    try {
+      if (store && data.text === "") store.removeItem(data.name);
+      else if (store) store.setItem(data.name, data.text);
+    } catch (e) { /* full or blocked storage: the drawing lives on in this session only */ }
+  }
 }
 """
 _store = st.components.v2.component("gaugan_browser_store", js=_STORE_JS, isolate_styles=False)
@@ -249,11 +255,18 @@ def fit_drawing(canvas: CanvasState, size: tuple[int, int],
     bake_strokes(canvas)
     for key in (canvas.base, canvas.shown):
         if state.get(key) is not None:
-            origin, made = state.get(f"{key}_rescaled", (None, None))  # (the drawing as last edited, its rescale)
-            if made is None or not np.array_equal(made, state[key]):
-                origin = state[key]  # edited since: this is the drawing to rescale from now
-            state[key] = resize(origin, size)
-            state[f"{key}_rescaled"] = (origin, state[key])
+            rescale(key, size, resize)
+
+
+def rescale(key: str, size: tuple[int, int], resize: Callable[[np.ndarray, tuple[int, int]], np.ndarray]) -> None:
+    """The drawing under key rescaled to size (height, width): from the drawing the last rescale started from if
+    it is unchanged since, so that shrinking and growing back, however often, gives the drawing back exactly."""
+    state = st.session_state
+    origin, made = state.get(f"{key}_rescaled", (None, None))  # (the drawing as last edited, its rescale)
+    if made is None or not np.array_equal(made, state[key]):
+        origin = state[key]  # edited since: this is the drawing to rescale from now
+    state[key] = origin if origin.shape[:2] == tuple(size) else resize(origin, size)
+    state[f"{key}_rescaled"] = (origin, state[key])
 
 
 def column_width(key: str) -> int | None:

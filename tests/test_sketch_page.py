@@ -14,6 +14,7 @@ from browser import (CANVAS, RESULT, browser_page, label_map, message, open_page
 from helpers import ROOT, model_box, texts, unescaped
 from PIL import Image
 from streamlit.testing.v1 import AppTest
+from test_app import coco_landscape_map
 
 from gaugan import load_sketch_model
 from gaugan.canvas import fit_label_map, fit_sketch, has_lines
@@ -424,3 +425,26 @@ def test_a_sketch_models_description_is_plain_text_cut_at_a_word(tmp_path, monke
     assert shown.startswith("Sketch model: draw outlines in black, get a photo. ![x](http:")
     assert shown.endswith(" …") and len(shown) < 400 and "![" not in caption.value, caption.value
     assert unescaped(caption.proto.help).replace("\u200b", "") == description, "the whole text shows on hover"
+
+
+def test_a_kept_drawing_restored_while_the_column_is_narrow_comes_back_exactly_when_it_widens(checkpoints, monkeypatch):
+    monkeypatch.setenv("GAUGAN_CHECKPOINTS", str(checkpoints))
+    at = AppTest.from_file(APP, default_timeout=120)  # a reload: this session has not shown a canvas yet
+    sketch = draw_strokes(HAND_DRAWN[0], 384)  # antialiased lines: a rescale there and back is not exact
+    labels = coco_landscape_map()[:, :420]
+    at.session_state["column_width"] = 300  # as the browser may report the column while the page lays out
+    at.session_state["browser_copy"] = {"saved": SavedDrawing(
+        model="landscape-sketch", label_model="landscape", labels=labels, aspect=1.0, sketch=sketch).to_text()}
+    at.run()
+    assert not at.exception and at.session_state["sketch"].shape == (300, 300, 3)
+    at.session_state["column_width"] = 1000
+    at.run()
+    assert np.array_equal(at.session_state["sketch"], sketch), "the sketch as it was kept"
+    at.session_state["column_width"] = 300
+    model_box(at).select("landscape").run()  # the kept label map comes onto a narrow canvas
+    assert at.session_state["base"].shape == (300, 300)
+    at.session_state["column_width"] = 1000
+    at.run()
+    assert not at.exception, at.exception
+    assert np.array_equal(at.session_state["base"], fit_label_map(labels, at.session_state["base"].shape)), \
+        "the label map as it was kept, at the canvas size"
