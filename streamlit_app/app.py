@@ -28,6 +28,7 @@ from gaugan.canvas import (LOOKS, MAX_ASPECT, SHIPPED_MODEL, background_label, b
 from gaugan.errors import InputError, UnreachableError  # noqa: E402
 from gaugan.images import FORMATS  # noqa: E402
 from gaugan.labelmaps import colourize, hex_colour, label_map_png, read_label_map  # noqa: E402
+from gaugan.presets import DONTCARE_ID  # noqa: E402
 from gaugan.saved_drawing import SavedDrawing, read_saved_drawing  # noqa: E402
 from gaugan.semantics import remap  # noqa: E402
 from gaugan.sketch import model_kind  # noqa: E402
@@ -422,7 +423,7 @@ def base_map_controls(name: str, model: GauGAN, controls: Controls, available: i
     upload = bar.file_uploader("Start from a label map (ids or colours; PNG best)", type=LABEL_MAP_TYPES, key="upload",
                                help="8-bit ids or label colours; JPEG and WEBP store colours approximately, so their "
                                     "label edges may be off.")
-    take_upload(upload, name, model.labels, controls.background_id)
+    take_upload(upload, name, model.labels, controls.background_id, model.preset.contain_dontcare_label)
     if bar.button("Example scene", width="stretch", key="example"):
         remember_drawing()
         state.canvas_aspect = None
@@ -438,8 +439,10 @@ def base_map_controls(name: str, model: GauGAN, controls: Controls, available: i
         reset_canvas(LABEL_CANVAS)
 
 
-def take_upload(upload, name: str, palette: list[Label], background_id: int) -> None:
-    """Read a new upload once; its error stays on screen as long as the file stays in the uploader."""
+def take_upload(upload, name: str, palette: list[Label], background_id: int, dont_care: bool) -> None:
+    """Read a new upload once; its error stays on screen as long as the file stays in the uploader. Where the
+    model has a dont-care label (COCO-Stuff's and ADE20K's 255, unlabelled), those pixels take the unpainted-area
+    label, with a note: the canvas paints labels only."""
     if upload is None or state.get("upload_done") == upload.file_id:
         return
     state.upload_done = upload.file_id
@@ -447,6 +450,11 @@ def take_upload(upload, name: str, palette: list[Label], background_id: int) -> 
     notes: list[str] = []
     try:
         uploaded = read_label_map(upload.getvalue(), palette, background_id, notes)
+        if dont_care and (unlabelled := uploaded == DONTCARE_ID).any():
+            uploaded = np.where(unlabelled, background_id, uploaded)
+            background = next(l.name for l in palette if l.id == background_id)
+            notes.append(f"{unlabelled.mean():.0%} of it is unlabelled ({DONTCARE_ID}), painted as the unpainted-area "
+                         f"label, {background}")
         unknown = sorted(set(np.unique(uploaded).tolist()) - {l.id for l in palette})
         if unknown:
             raise ValueError(f"ids {unknown[:12]} are not labels of {name} "

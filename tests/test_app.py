@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import streamlit as st
 import torch
-from helpers import (ROOT, SHARED, QuietFiles, local_server, make_tiny_model, model_box, official_archive, texts,
-                     unescaped)
+from helpers import (ROOT, SHARED, QuietFiles, coco_sample, local_server, make_tiny_model, model_box, official_archive,
+                     texts, unescaped)
 from PIL import Image
 from skimage import data as photos
 from streamlit.testing.v1 import AppTest
@@ -736,3 +736,22 @@ def test_shrinking_the_canvas_and_growing_it_back_gives_the_drawing_back_exactly
     app.selectbox(key="canvas_size").select("Large (512 px)").run()
     drawn = app.session_state["current_labels"]
     assert (drawn[:30, :30] == LAND["tree"].id).all(), "a stroke drawn in between is kept"
+
+
+def test_a_coco_stuff_map_with_unlabelled_pixels_is_taken_for_a_coco_model(tmp_path, monkeypatch):
+    official = tmp_path / "coco_pretrained"
+    official.mkdir()
+    torch.save(SPADEGenerator(PRESETS["coco"], ngf=8).state_dict(), official / "latest_net_G.pth")
+    labels = coco_sample("000000029286.png")[0]
+    assert (labels == 255).any(), "a real COCO-Stuff map, unlabelled pixels and all"
+    app = page_on(tmp_path, monkeypatch)
+    app.run()
+    model_box(app).select("coco_pretrained").run()
+    uploader = next(u for u in app.sidebar.get("file_uploader") if "label map" in u.proto.label)
+    uploader.set_value(("coco.png", label_map_png(labels), "image/png")).run()
+    assert not app.exception and not app.error, app.exception or texts(app)
+    share = f"{(labels == 255).mean():.0%}"
+    assert f"coco.png: {share} of it is unlabelled (255), painted as the unpainted-area label" in texts(app)
+    background = app.selectbox(key="background_coco_pretrained").value
+    expected = fit_label_map(np.where(labels == 255, background, labels), app.session_state["base"].shape)
+    assert np.array_equal(app.session_state["base"], expected), "the map as it is, its unlabelled pixels unpainted"
