@@ -19,7 +19,7 @@ from .data.registry import DATASETS
 from .data.sketch import LANDSCAPE_SKETCH
 from .errors import InputError
 from .images import SUFFIXES, image_files
-from .model_card import MAX_CARD_BYTES, parse_preset, read_card, read_json
+from .model_card import MAX_CARD_BYTES, MODEL_CARD, parse_preset, read_card, read_json
 from .presets import Preset, landscape_preset
 from .reader_train import ReaderConfig
 from .shipped import checkpoint_argument
@@ -80,9 +80,15 @@ def input_output_pairs(source: Path, out: Path, what: str) -> list[tuple[Path, P
             raise InputError(f"--out {out} names an image file, but {source} is a folder of {what}: give --out a "
                              "folder for their images")
         writable_folder(out, "the output folder")
-        return [(p, out / (p.name if p.suffix.lower() in IMAGE_EXTENSIONS else p.name + ".png")) for p in inputs]
-    check_image_path(out)
-    return [(source, out)]
+        pairs = [(p, out / (p.name if p.suffix.lower() in IMAGE_EXTENSIONS else p.name + ".png")) for p in inputs]
+    else:
+        check_image_path(out)
+        pairs = [(source, out)]
+    overwritten = [source.name for source, target in pairs if target.exists() and target.samefile(source)]
+    if overwritten:
+        raise InputError(f"--out would write over the {what} it reads ({', '.join(overwritten[:3])}"
+                         f"{' …' if len(overwritten) > 3 else ''}): give --out another file or folder")
+    return pairs
 
 
 def for_each_input(pairs: list[tuple[Path, Path]], convert: Callable[[Path, Path], None], out: str) -> None:
@@ -98,7 +104,8 @@ def for_each_input(pairs: list[tuple[Path, Path]], convert: Callable[[Path, Path
             failed.append(source.name)
     print(f"wrote {len(pairs) - len(failed)} image(s) to {out}")
     if failed:
-        raise InputError(f"{len(failed)} of {len(pairs)} inputs refused: {', '.join(failed[:10])}")
+        more = f" and {len(failed) - 10} more (each named above)" if len(failed) > 10 else ""
+        raise InputError(f"{len(failed)} of {len(pairs)} inputs refused: {', '.join(failed[:10])}{more}")
 
 
 def cmd_generate(args: argparse.Namespace) -> None:
@@ -137,14 +144,21 @@ def cmd_generate(args: argparse.Namespace) -> None:
     pairs = input_output_pairs(Path(args.labels), Path(args.out), "label maps")  # before the model loads
     if args.instance and len(pairs) > 1:
         raise InputError("--instance goes with a single --labels file, not a folder")
+    if args.preset and checkpoint.is_dir() and (checkpoint / MODEL_CARD).is_file():
+        raise InputError(f"--preset is for weights without {MODEL_CARD}; {checkpoint} has one, which sets its preset")
     model = GauGAN.from_checkpoint(checkpoint, fast=not args.reference, bf16=args.bf16, preset=args.preset,
                                    style_prior=not args.no_style_prior)
     tune_for_inference()
     for note in model.notes:
         print(f"note: {note}", file=sys.stderr)
-    if args.instance and not model.preset.use_instance:
-        print(f"note: --instance ignored: this model's preset ({model.preset.name}) takes no instance map",
-              file=sys.stderr)
+    ignored = [(args.instance and not model.preset.use_instance,
+                f"--instance ignored: this model's preset ({model.preset.name}) takes no instance map"),
+               (args.seed is not None and not model.varies_with_seed,
+                "--seed ignored: this model has no style codes, so it paints one image per label map"),
+               (args.no_style_prior and model.style_prior is None, "--no-style-prior ignored: this model has none"),
+               (args.class_id is not None, "--class ignored: class-conditional sketch models take it")]
+    for note in (text for given, text in ignored if given):
+        print(f"note: {note}", file=sys.stderr)
     instance = read_instance_map(args.instance) if args.instance and model.preset.use_instance else None
 
     def convert(label_path: Path, out_path: Path) -> None:
@@ -332,6 +346,9 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from .evaluate import evaluate, format_table
     from .sketch import model_kind
 
+    if args.record and (args.checkpoint is None or not Path(args.checkpoint).exists()):
+        raise InputError("--record writes into the model's model.json, so it takes the model folder's path; a shipped "
+                         "model is not rewritten by name (copy its folder to record for the copy)")
     checkpoint = checkpoint_argument(args.checkpoint)
     if args.data not in (*DATASETS, LANDSCAPE_SKETCH) and not Path(args.data).is_dir():
         raise InputError(f"--data {args.data}: expected {' or '.join((*DATASETS, LANDSCAPE_SKETCH))} or a folder of "
@@ -390,7 +407,12 @@ def cmd_models(args: argparse.Namespace) -> None:
 def cmd_download(args: argparse.Namespace) -> None:
     from .downloads import download
 
-    print(f"downloaded into {download(args.source, args.dest, args.sha256, overwrite=args.force)}")
+    saved = download(args.source, args.dest, args.sha256, overwrite=args.force)
+    print(f"downloaded into {saved}")
+    if saved.is_file():  # a weights file: models are listed by folder
+        print(f"note: the page and `gaugan models` list model folders: move it into a folder of its own, such as "
+              f"{saved.parent / 'mine_pretrained' / saved.name}, or load it by path (--checkpoint {saved})",
+              file=sys.stderr)
 
 
 def cmd_data_photos(args: argparse.Namespace) -> None:
@@ -430,8 +452,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--class", dest="class_id", help="class-conditional sketch models: the class name or number")
     gen.add_argument("--out", required=True, help="output image (.png, .jpg, .webp …; missing folders are created), "
                      "or a folder when --labels or --sketch is a folder")
-    gen.add_argument("--seed", type=int, help="an integer 0..2**63-1; the same seed gives the same image. SPADE and "
-                     "read-and-paint models: it picks the light (default: 0). pix2pix models: left out, the network "
+    gen.add_argument("--seed", type=int, help="an integer 0..2**63-1; the same seed gives the same image. SPADE models with a style "
+                     "encoder (ours) and read-and-paint models: it picks the light (default: 0); NVIDIA's have none. pix2pix models: left out, the network "
                      "runs without its dropout noise, as the reference tests; any seed, 0 too, turns the noise on")
     gen.add_argument("--no-style-prior", dest="no_style_prior", action="store_true", help="SPADE and read-and-paint "
                      "models with a style prior: draw the seed's style code from N(0, I) instead, as the generator "

@@ -17,6 +17,7 @@ from .presets import Preset
 
 MODEL_CARD = "model.json"
 MODEL_FORMAT = "gaugan-model/1"
+SKETCH_FORMAT = "gaugan-sketch-model/1"  # a sketch model's model.json (gaugan/sketch.py)
 MAX_CARD_BYTES = 1 << 20
 MAX_NAME_LENGTH = 64
 MAX_DESCRIPTION_LENGTH = 2000
@@ -143,6 +144,9 @@ def parse_card(data: object, source: str) -> ModelCard:
     try:
         if not isinstance(data, dict):
             raise CheckpointError(f"expected a JSON object, found {shown_value(data)}")
+        if data.get("format") == SKETCH_FORMAT:
+            raise CheckpointError("this is a sketch model (outlines -> photo); this takes label-map (SPADE) models, "
+                                  "such as landscape")
         if data.get("format") != MODEL_FORMAT:
             raise CheckpointError(f"expected format {MODEL_FORMAT!r}, found {shown_value(data.get('format'))}")
         if "preset" not in data:

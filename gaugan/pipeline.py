@@ -89,6 +89,11 @@ class GauGAN:
         return self.encoder is not None
 
     @property
+    def varies_with_seed(self) -> bool:
+        """Whether seeds give different images: only a generator that takes style codes (NVIDIA's take none)."""
+        return self.preset.use_vae
+
+    @property
     def style_centre(self) -> torch.Tensor:
         """The mean (1, z_dim) of the style codes seeds draw: the style prior's, else zeros."""
         if self.style_prior is None:

@@ -23,8 +23,8 @@ from .data.sketch import DIRECTIONS, LANDSCAPE_SKETCH
 from .errors import InputError
 from .framing import blur_note, paint_unstretched
 from .images import open_image, to_rgb
-from .model_card import (MAX_DESCRIPTION_LENGTH, checked_integer, plain_file_name, plain_text, read_card_json,
-                         shown_value)
+from .model_card import (MAX_DESCRIPTION_LENGTH, SKETCH_FORMAT, checked_integer, plain_file_name, plain_text,
+                         read_card_json, shown_value)
 from .networks import ClassConditionalGenerator, UnetGenerator
 from .networks.unet import unet_config_from_state
 from .pipeline import check_seed
@@ -33,7 +33,6 @@ from .shipped import checkpoint_argument
 if TYPE_CHECKING:
     from .sketch_reader import ReadAndPaint
 
-SKETCH_FORMAT = "gaugan-sketch-model/1"
 SKETCH_KIND, SPADE_KIND = "sketch", "spade"
 RELEASED_SUFFIX = "_pix2pix"  # the reference's released folders: <name>_pix2pix/latest_net_G.pth
 MAX_INPUT_SIZE = 2048
@@ -336,6 +335,8 @@ def sketch_converter(checkpoint: str | Path, seed: int | None = None, class_id: 
     model = load_sketch_model(checkpoint, style_prior=style_prior)
     chosen = int(class_id) if class_id is not None and class_id.isdigit() else class_id
     model.class_index(chosen)  # refuse a wrong --class before any file is read
+    if not style_prior and not model.varies_with_seed:
+        note("--no-style-prior ignored: this model draws no style codes")
 
     outlines = reads_outlines(model)
 

@@ -289,6 +289,14 @@ def test_models_lists_the_shipped_ones_anywhere_and_notes_only_a_missing_root_th
         lines["junk_pretrained"]
     assert "unreadable:" in lines["badjson"] and "model.json is not valid JSON" in lines["badjson"]
     assert "unreadable:" in lines["nogen"] and "generator.pth" in lines["nogen"]
+    cut = tmp_path / "checkpoints" / "cut_pretrained"
+    cut.mkdir()
+    whole = (ROOT / "checkpoints" / "landscape" / "generator.pth").read_bytes()
+    (cut / "latest_net_G.pth").write_bytes(whole[: len(whole) // 2])  # a download that stopped halfway
+    cli(["models"])
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "spade   unreadable: latest_net_G.pth is cut short (its zip directory is missing): download it again" in \
+        lines["cut_pretrained"]
 
 
 def test_evaluate_refuses_missing_data_before_any_work(tmp_path, capsys):
@@ -458,3 +466,66 @@ def test_a_reader_that_stops_early_gets_no_traceback():
     run.stdout.close()  # as `gaugan models | head -0` does, before the command has written anything
     _, err = run.communicate(timeout=120)
     assert err == b"" and run.returncode == 1, err.decode()
+
+
+def test_generate_never_writes_over_the_maps_it_reads(tmp_path, doodle_png):
+    folder = tmp_path / "maps"
+    folder.mkdir()
+    shutil.copy(doodle_png, folder / "a.png")
+    before = (folder / "a.png").read_bytes()
+    message = cli_error(["generate", "--labels", str(folder), "--out", str(folder)])
+    assert message == "error: --out would write over the label maps it reads (a.png): give --out another file or folder"
+    assert "would write over" in cli_error(["generate", "--labels", str(folder / "a.png"), "--out", str(folder / "a.png")])
+    assert (folder / "a.png").read_bytes() == before and [p.name for p in folder.iterdir()] == ["a.png"]
+
+
+def test_a_folder_refusal_counts_the_inputs_it_does_not_name(tmp_path):
+    folder = tmp_path / "maps"
+    folder.mkdir()
+    for i in range(13):
+        (folder / f"junk{i:02d}.png").write_text("not an image")
+    message = cli_error(["generate", "--labels", str(folder), "--out", str(tmp_path / "photos")])
+    assert message.startswith("error: 13 of 13 inputs refused: junk00.png, ") and "junk09.png" in message
+    assert message.endswith(" and 3 more (each named above)") and "junk10.png" not in message
+
+
+def test_options_a_model_cannot_use_are_noted_or_refused(tmp_path, doodle_png, capsys):
+    plain_model = make_tiny_model(tmp_path / "plain", use_vae=False)
+    out = tmp_path / "p.png"
+    cli(["generate", "--checkpoint", str(plain_model), "--labels", str(doodle_png), "--out", str(out), "--seed", "3",
+         "--class", "2", "--no-style-prior"])
+    err = capsys.readouterr().err
+    assert "note: --seed ignored: this model has no style codes, so it paints one image per label map" in err
+    assert "note: --no-style-prior ignored: this model has none" in err and "note: --class ignored" in err
+    first = out.read_bytes()
+    cli(["generate", "--checkpoint", str(plain_model), "--labels", str(doodle_png), "--out", str(out), "--seed", "4"])
+    assert out.read_bytes() == first, "what the note says: another seed, the same image"
+    message = cli_error(["generate", "--labels", str(doodle_png), "--out", str(out), "--preset", "coco"])
+    assert message.startswith("error: --preset is for weights without model.json; ") and "has one" in message
+    cli(["generate", "--checkpoint", "landscape-sketch", "--sketch", str(doodle_png), "--out", str(out),
+         "--no-style-prior"])
+    assert "note: --no-style-prior ignored: this model draws no style codes" in capsys.readouterr().err
+
+
+def test_evaluate_records_only_into_a_model_named_by_its_path():
+    for argv in (["evaluate", "-n", "2", "--record"], ["evaluate", "--checkpoint", "landscape", "-n", "2", "--record"]):
+        message = cli_error(argv)
+        assert message.startswith("error: --record writes into the model's model.json, so it takes the model folder's "
+                                  "path"), message
+
+
+@pytest.mark.parametrize("argv", [["explain", "--labels", "LABELS"], ["style-prior", "--images", "LABELS"]])
+def test_a_sketch_model_given_to_a_label_map_command_is_named_as_one(argv, doodle_png):
+    argv = [str(doodle_png.parent) if a == "LABELS" else a for a in argv]
+    message = cli_error([*argv, "--checkpoint", str(ROOT / "checkpoints" / "landscape-sketch")])
+    assert message.endswith("this is a sketch model (outlines -> photo); this takes label-map (SPADE) models, such as "
+                            "landscape"), message
+
+
+def test_a_downloaded_weights_file_comes_with_where_to_put_it(tmp_path, capsys):
+    source = tmp_path / "latest_net_G.pth"
+    shutil.copy(ROOT / "checkpoints" / "landscape" / "generator.pth", source)
+    cli(["download", str(source), "--dest", str(tmp_path / "dl")])
+    err = capsys.readouterr().err
+    assert "note: the page and `gaugan models` list model folders: move it into a folder of its own, such as " \
+           f"{tmp_path / 'dl' / 'mine_pretrained' / 'latest_net_G.pth'}" in err
