@@ -81,6 +81,7 @@ class Controls(NamedTuple):
     look: str | None
     strength: float
     background_id: int
+    seeded: bool  # the model's images vary with the seed (it takes style codes)
 
 
 class StylePhoto(NamedTuple):
@@ -296,13 +297,17 @@ def sidebar(models: dict[str, Path], name: str, model: GauGAN) -> Controls:
     brush = bar.slider("Brush size", *BRUSH_SIZES, key=kept("brush", 24))
     max_side = CANVAS_SIZES[bar.selectbox("Canvas", list(CANVAS_SIZES), key=kept("canvas_size", "Large (512 px)"),
                                            help="Its longer side at most this; it shrinks to fit narrow windows.")]
-    bar.number_input("Seed", min_value=0, max_value=MAX_SEED, step=1, key=kept("seed", 0),
-                     help=SEED_HELP)
-    bar.button("New variation", on_click=new_variation, width="stretch", key="new_variation")
+    seeded = model.varies_with_seed
+    if seeded:
+        bar.number_input("Seed", min_value=0, max_value=MAX_SEED, step=1, key=kept("seed", 0),
+                         help=SEED_HELP)
+        bar.button("New variation", on_click=new_variation, width="stretch", key="new_variation")
+    else:
+        bar.caption("This model takes no style codes: it paints one image per drawing, so it has no seed.")
     live = bar.toggle("Live: regenerate after each stroke", key=kept(f"live_{name}", name == SHIPPED_MODEL))
-    variations = bar.toggle("Show 4 variations", key=kept("variations", False))
+    variations = seeded and bar.toggle("Show 4 variations", key=kept("variations", False))
     style, look, strength = style_controls(models, name, model) if model.has_style_encoder else (None, None, 1.0)
-    return Controls(brush, max_side, live, variations, style, look, strength, background_id)
+    return Controls(brush, max_side, live, variations, style, look, strength, background_id, seeded)
 
 
 def style_controls(models: dict[str, Path], name: str, model: GauGAN) -> tuple[bytes | None, str | None, float]:
@@ -560,8 +565,9 @@ def result(name: str, models: dict[str, Path], labels: np.ndarray, controls: Con
         return False
     if state.last_image:
         slot.image(state.last_image, caption="Generating…", width=width)
+    seed = int(kept_value("seed") or 0)  # none yet where only models without style codes were shown
     try:
-        image = generate_png(str(models[name]), modified_time(models[name]), labels, int(kept_value("seed")), controls.style,
+        image = generate_png(str(models[name]), modified_time(models[name]), labels, seed, controls.style,
                              controls.look, controls.strength)
     except ValueError as exc:
         slot.error(f"Could not generate: {plain(exc)}. Your drawing is kept.")
@@ -569,7 +575,8 @@ def result(name: str, models: dict[str, Path], labels: np.ndarray, controls: Con
     state.generated_for, state.last_image = drawing, image
     style = ("style from your photo" if controls.style else f"{controls.look} look" if controls.look
              else "style from the seed")
-    slot.image(image, caption=f"{plain(name)} · seed {kept_value('seed')} · {style}", width=width)
+    caption = f"{plain(name)} · seed {seed} · {style}" if controls.seeded else plain(name)
+    slot.image(image, caption=caption, width=width)
     st.download_button("Download image", image, "gaugan.png", "image/png", on_click="ignore", key="download_image")
     return True
 

@@ -755,3 +755,16 @@ def test_a_coco_stuff_map_with_unlabelled_pixels_is_taken_for_a_coco_model(tmp_p
     background = app.selectbox(key="background_coco_pretrained").value
     expected = fit_label_map(np.where(labels == 255, background, labels), app.session_state["base"].shape)
     assert np.array_equal(app.session_state["base"], expected), "the map as it is, its unlabelled pixels unpainted"
+
+
+def test_a_model_without_style_codes_offers_no_seed(app):
+    app.run()
+    model_box(app).select("ade20k_pretrained").run()
+    assert not app.exception, app.exception
+    assert "Seed" not in [n.label for n in app.number_input] and "Show 4 variations" not in [t.label for t in app.toggle]
+    assert "it paints one image per drawing, so it has no seed" in texts(app)
+    app.button(key="generate").click().run()
+    assert not app.exception and not app.error, app.exception or texts(app)
+    assert [unescaped(i.proto.imgs[0].caption) for i in app.get("image")] == ["ade20k_pretrained"], "no seed in it"
+    model_box(app).select("landscape").run()
+    assert "Seed" in [n.label for n in app.number_input], "a model with style codes has one again"
