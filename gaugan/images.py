@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import re
 import struct
 import zlib
 from pathlib import Path
@@ -92,10 +93,12 @@ def open_image(source: Source, what: str = "image", max_pixels: int = MAX_PIXELS
         image = Image.open(source, formats=formats)
     except FileNotFoundError:
         raise ImageError(f"no {what} file at {source}") from None
-    except Image.DecompressionBombError:  # Pillow's own limit, far above ours: the header claims a huge image
+    except Image.DecompressionBombError as exc:  # Pillow's own limit, far above ours: the header claims a huge image
         side = int(max_pixels**0.5)
-        raise ImageError(f"{what} is far larger than the {max_pixels} pixels ({side}×{side}) accepted: "
-                         "scale it down first") from None
+        claimed = re.search(r"\((\d+) pixels\)", str(exc))  # Pillow names the count, not the sides
+        found = f"its header claims {int(claimed[1]):,} pixels" if claimed else "it is far larger"
+        raise ImageError(f"{what} is too large: {found}; at most {max_pixels} ({side}×{side}) are accepted: scale it "
+                         "down first") from None
     except UnidentifiedImageError:
         found = "an empty file (0 bytes)" if _is_empty(source) else "none of them"
         raise ImageError(f"not a readable image: expected a {what} in {'/'.join(formats)}, found {found}") from None

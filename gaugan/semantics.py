@@ -50,7 +50,8 @@ def compact_semantics(
     invalid = (label < 0) | (label >= channels)
     if bool(invalid.any()):
         bad = torch.unique(label[invalid])[:10].tolist()
-        hint = "" if preset.contain_dontcare_label else f" ({DONTCARE_ID} = dont-care needs a preset with a dont-care label)"
+        hint = (f" ({DONTCARE_ID} = dont-care needs a preset with a dont-care label)"
+                if DONTCARE_ID in bad and not preset.contain_dontcare_label else "")
         raise ValueError(
             f"label ids must lie in 0..{channels - 1} for preset {preset.name!r}, "
             f"found {bad}{hint}"

@@ -96,7 +96,8 @@ def bomb_header_png(side: int = 100_000) -> bytes:
 
 
 def test_a_decompression_bomb_header_is_refused_without_decoding():
-    with pytest.raises(ImageError, match=r"^label map is far larger than the 4194304 pixels \(2048×2048\) accepted"):
+    with pytest.raises(ImageError, match=r"^label map is too large: its header claims 10,000,000,000 pixels; at most "
+                                         r"4194304 \(2048×2048\) are accepted"):
         read_label_map(bomb_header_png(), LAND)
 
 
@@ -107,7 +108,8 @@ def test_held_out_photos_for_the_realism_figures_are_decoded_within_the_limits(t
     pid = next(f"p{i}" for i in range(100) if is_held_out(f"p{i}"))
     (tmp_path / f"{pid}.png").write_bytes(bomb_header_png())
     (tmp_path / "manifest.json").write_text(json.dumps([{"id": pid, "file": f"{pid}.png"}]))
-    with pytest.raises(ImageError, match=rf"{pid}\.png: photo is far larger than the 16777216 pixels"):
+    with pytest.raises(ImageError, match=rf"{pid}\.png: photo is too large: its header claims 10,000,000,000 pixels; "
+                                         r"at most 16777216"):
         held_out_crops(tmp_path)
 
 
@@ -328,3 +330,27 @@ def test_the_pixel_limit_applies_to_the_size_as_shown(orientation, shown):
     assert open_image(data, max_pixels=20_000).size == tuple(int(n) for n in shown.split("×"))
     with pytest.raises(ImageError, match=f"photo is {shown} = 20000 pixels; at most 19999"):
         open_image(data, "photo", max_pixels=19_999, decode=False)
+
+
+def test_ids_saved_as_a_grey_rgb_image_are_refused_with_the_way_to_save_them():
+    ids = np.zeros((60, 60), np.uint8)
+    ids[30:], ids[:, 40:] = 2, 5  # sky, mountain, snow as ids 0, 2, 5 in every channel
+    grey = np.repeat(ids[..., None], 3, axis=2)
+    with pytest.raises(LabelMapError, match=r"they are grey, as label ids saved in an RGB image are: save the ids as "
+                                            r"an 8-bit greyscale \(mode L\) PNG$"):
+        read_label_map(png(grey), LAND)
+    assert np.array_equal(read_label_map(label_map_png(ids), LAND), ids), "saved as the hint says, they are read"
+    coloured = np.zeros((60, 60, 3), np.uint8)
+    coloured[:, 30:] = (200, 0, 200)  # a colour of no label: the usual advice
+    with pytest.raises(LabelMapError, match=r"repaint them in the label colours, or save the map as label ids$"):
+        read_label_map(png(coloured), LAND)
+
+
+def test_an_id_error_mentions_dont_care_only_for_255():
+    from gaugan.presets import landscape_preset
+    from gaugan.semantics import encode
+
+    with pytest.raises(LabelMapError, match=r"found \[40\]$"):
+        encode(np.full((8, 8), 40), None, landscape_preset())
+    with pytest.raises(LabelMapError, match=r"found \[255\] \(255 = dont-care needs a preset with a dont-care label\)"):
+        encode(np.full((8, 8), 255), None, landscape_preset())
