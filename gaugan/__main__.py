@@ -179,7 +179,10 @@ def cmd_explain(args: argparse.Namespace) -> None:
     from .semantics import encode
 
     model = GauGAN.from_checkpoint(checkpoint_argument(args.checkpoint))
-    channels, edges = encode(read_label_map(args.labels, model.labels), None, model.preset)
+    try:
+        channels, edges = encode(read_label_map(args.labels, model.labels), None, model.preset)
+    except InputError as exc:  # named as generate names a refused file
+        raise InputError(f"{args.labels}: {exc}") from None
     print(model.network.explain(model.network.compact_tokens(channels, edges)))
 
 

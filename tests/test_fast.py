@@ -199,3 +199,10 @@ def test_explain_command_prints_the_plan(tmp_path, capsys):
     rows = {line.split()[0]: line.split() for line in lines[1:]}
     assert list(rows) == ["head_0", "G_middle_0", "G_middle_1", "up_0", "up_1", "up_2", "up_3"]
     assert rows["up_3"][1] == "256x256" and rows["head_0"][1] == "8x8"
+
+
+def test_explain_names_the_label_map_it_refuses(tmp_path):
+    (tmp_path / "map.png").write_text("not an image")
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["explain", "--labels", str(tmp_path / "map.png")])
+    assert str(exited.value.code).startswith(f"error: {tmp_path / 'map.png'}: not a readable image")
