@@ -47,8 +47,9 @@ _width_probe = st.components.v2.component("gaugan_column_width", js=_WIDTH_PROBE
 # The drawing's copy in the browser's storage, so that a reload (or a new visit) finds it: each tab keeps its own in
 # sessionStorage, which its reloads read first, and the last drawing changed in any tab is also kept in localStorage
 # for a new tab or visit. Until the page has taken the copy (text null), the copy is reported once as "saved" ("" if
-# none); from then on a run whose text differs from the tab's copy writes both ("" removes them). A browser that
-# blocks storage keeps nothing and reports "".
+# none); from then on a run whose text differs from the tab's copy writes it: into both, or, for "" (Clear on both
+# pages), as an empty copy for the tab and none for the browser. A tab that has drawn nothing writes nothing, so it
+# leaves the other tabs' copy be. A browser that blocks storage keeps nothing and reports "".
 _STORE_JS = """
 export default function({ data, setStateValue }) {
   const storage = (name) => { try { return window[name] || null; } catch (e) { return null; } };
@@ -58,13 +59,12 @@ export default function({ data, setStateValue }) {
     setStateValue("saved", read(tab) ?? read(browser) ?? "");
     return;
   }
-  if (read(tab ?? browser) === data.text) return;  // unchanged in this tab: a reload leaves the other tabs' copy be
-  for (const store of [tab, browser]) {
-    try {
-      if (store && data.text === "") store.removeItem(data.name);
-      else if (store) store.setItem(data.name, data.text);
-    } catch (e) { /* full or blocked storage: the drawing lives on in this session only */ }
-  }
+  if ((read(tab ?? browser) ?? "") === data.text) return;  // unchanged in this tab, or nothing drawn in it yet
+  try { if (tab) tab.setItem(data.name, data.text); } catch (e) { /* full or blocked: this session only */ }
+  try {
+    if (browser && data.text === "") browser.removeItem(data.name);
+    else if (browser) browser.setItem(data.name, data.text);
+  } catch (e) { /* full or blocked storage: the drawing lives on in this session only */ }
 }
 """
 _store = st.components.v2.component("gaugan_browser_store", js=_STORE_JS, isolate_styles=False)
