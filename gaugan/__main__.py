@@ -5,6 +5,7 @@ import argparse
 import importlib.metadata
 import math
 import os
+import select
 import sys
 from collections.abc import Callable
 from dataclasses import fields, replace
@@ -13,7 +14,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .allocator import tune_for_inference
-from .checkpoints import check_model_destination, refuse_existing, writable_folder
+from .checkpoints import OFFICIAL_WEIGHTS, check_model_destination, refuse_existing, writable_folder
 from .data.folder import LABEL_TABLE, label_entries, read_label_table
 from .data.registry import DATASETS
 from .data.sketch import LANDSCAPE_SKETCH
@@ -67,9 +68,10 @@ def check_image_path(out: Path) -> None:
     writable_folder(out.parent, "the output folder")
 
 
-def input_output_pairs(source: Path, out: Path, what: str) -> list[tuple[Path, Path]]:
+def input_output_pairs(source: Path, out: Path, what: str, also_read: Path | None = None) -> list[tuple[Path, Path]]:
     """(input image, output path) pairs: one file, or every image of a folder (any format a single file may be in,
-    images.SUFFIXES in any case) into an output folder (created; a GIF's image is written as NAME.gif.png)."""
+    images.SUFFIXES in any case) into an output folder (created; a GIF's image is written as NAME.gif.png). No
+    output may be a file the command reads (the inputs, also_read)."""
     if not source.exists():
         raise InputError(f"no {what} at {source}: expected an image file or a folder of them")
     if source.is_dir():
@@ -79,16 +81,29 @@ def input_output_pairs(source: Path, out: Path, what: str) -> list[tuple[Path, P
         if out.suffix.lower() in SUFFIXES and not out.is_dir():
             raise InputError(f"--out {out} names an image file, but {source} is a folder of {what}: give --out a "
                              "folder for their images")
-        writable_folder(out, "the output folder")
         pairs = [(p, out / (p.name if p.suffix.lower() in IMAGE_EXTENSIONS else p.name + ".png")) for p in inputs]
     else:
-        check_image_path(out)
         pairs = [(source, out)]
-    overwritten = [source.name for source, target in pairs if target.exists() and target.samefile(source)]
+    read = {file_identity(path): path for path in [*(p for p, _ in pairs), *([also_read] if also_read else [])]}
+    read.pop(None, None)  # a file that is not there (a missing --instance is refused where it is read)
+    overwritten = [read[key].name for _, target in pairs if (key := file_identity(target)) in read]
     if overwritten:
-        raise InputError(f"--out would write over the {what} it reads ({', '.join(overwritten[:3])}"
+        raise InputError(f"--out would write over files it reads ({', '.join(overwritten[:3])}"
                          f"{' …' if len(overwritten) > 3 else ''}): give --out another file or folder")
+    if source.is_dir():
+        writable_folder(out, "the output folder")
+    else:
+        check_image_path(out)
     return pairs
+
+
+def file_identity(path: Path) -> tuple[int, int] | None:
+    """The file's (device, inode): the same for every name of one file (links, letter case); None if none."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 def for_each_input(pairs: list[tuple[Path, Path]], convert: Callable[[Path, Path], None], out: str) -> None:
@@ -141,11 +156,13 @@ def cmd_generate(args: argparse.Namespace) -> None:
                          "as landscape-sketch-reader")
     if not args.labels:
         raise InputError("--labels is required for label-map (SPADE) models")
-    pairs = input_output_pairs(Path(args.labels), Path(args.out), "label maps")  # before the model loads
+    pairs = input_output_pairs(Path(args.labels), Path(args.out), "label maps",  # before the model loads
+                               Path(args.instance) if args.instance else None)
     if args.instance and len(pairs) > 1:
         raise InputError("--instance goes with a single --labels file, not a folder")
-    if args.preset and checkpoint.is_dir() and (checkpoint / MODEL_CARD).is_file():
-        raise InputError(f"--preset is for weights without {MODEL_CARD}; {checkpoint} has one, which sets its preset")
+    folder = checkpoint if checkpoint.is_dir() else checkpoint.parent  # where load_model reads the card from
+    if args.preset and (folder / MODEL_CARD).is_file():
+        raise InputError(f"--preset is for weights without {MODEL_CARD}; {folder} has one, which sets the preset")
     model = GauGAN.from_checkpoint(checkpoint, fast=not args.reference, bf16=args.bf16, preset=args.preset,
                                    style_prior=not args.no_style_prior)
     tune_for_inference()
@@ -155,7 +172,8 @@ def cmd_generate(args: argparse.Namespace) -> None:
                 f"--instance ignored: this model's preset ({model.preset.name}) takes no instance map"),
                (args.seed is not None and not model.varies_with_seed,
                 "--seed ignored: this model has no style codes, so it paints one image per label map"),
-               (args.no_style_prior and model.style_prior is None, "--no-style-prior ignored: this model has none"),
+               (args.no_style_prior and not model.varies_with_seed,
+                "--no-style-prior ignored: this model draws no style codes"),
                (args.class_id is not None, "--class ignored: class-conditional sketch models take it")]
     for note in (text for given, text in ignored if given):
         print(f"note: {note}", file=sys.stderr)
@@ -413,8 +431,8 @@ def cmd_download(args: argparse.Namespace) -> None:
     saved = download(args.source, args.dest, args.sha256, overwrite=args.force)
     print(f"downloaded into {saved}")
     if saved.is_file():  # a weights file: models are listed by folder
-        print(f"note: the page and `gaugan models` list model folders: move it into a folder of its own, such as "
-              f"{saved.parent / 'mine_pretrained' / saved.name}, or load it by path (--checkpoint {saved})",
+        print(f"note: the page and `gaugan models` list model folders: move it into a folder of its own as "
+              f"{saved.parent / 'mine_pretrained' / OFFICIAL_WEIGHTS}, or load it by path (--checkpoint {saved})",
               file=sys.stderr)
 
 
@@ -641,6 +659,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def stdout_closed() -> bool:
+    """Whether standard output is a pipe whose reader has gone, where the platform can tell (not on Windows)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, ValueError, OSError):  # replaced by an object without a file (a test's capture)
+        return False
+    if not hasattr(select, "poll"):
+        return False
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(events & select.POLLERR for _, events in poller.poll(0))
+
+
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
@@ -648,9 +679,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.stdout.flush()  # here, so that a reader that stopped early (`gaugan models | head -1`) is caught below
     except InputError as exc:  # refused input: bad files, wrong checkpoints, seeds out of range
         sys.exit(f"error: {exc}")
-    except BrokenPipeError:  # the reader went away: stop quietly, as other command-line tools do
+    except BrokenPipeError:
+        if not stdout_closed():  # another pipe broke (a worker's, a connection's): a real failure
+            raise
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the interpreter's last flush fails no more
-        sys.exit(1)
+        sys.exit(1)  # the reader went away: stop quietly, as other command-line tools do
     except KeyboardInterrupt as exc:  # Ctrl-C; training says where it stopped and how to continue
         print(str(exc) or "interrupted", file=sys.stderr)
         sys.exit(130)

@@ -344,8 +344,11 @@ def spade_summary(folder: Path) -> str:
         if start is not None:
             raise CheckpointError(f"{weights.name} is not a file saved by torch.save "
                                   f"({f'it starts with {start!r}' if start else 'it is empty'})")
-        with weights.open("rb") as f:
-            zipped = f.read(2) == b"PK"  # torch.save's format since PyTorch 1.6
+        try:
+            with weights.open("rb") as f:
+                zipped = f.read(2) == b"PK"  # torch.save's format since PyTorch 1.6
+        except OSError as exc:
+            raise CheckpointError(f"{weights.name} cannot be read: {exc.strerror or exc}") from None
         if zipped and not zipfile.is_zipfile(weights):  # is_zipfile reads only the directory at the file's end
             raise CheckpointError(f"{weights.name} is cut short (its zip directory is missing): download it again")
     except CheckpointError as exc:

@@ -83,9 +83,10 @@ def refuse_off_palette(rgb: np.ndarray, filled: np.ndarray, total: int, distance
                       for i in far[:MAX_NAMED_COLOURS])
     more = f" and {len(far) - MAX_NAMED_COLOURS} more" if len(far) > MAX_NAMED_COLOURS else ""
     kind = "is not a label colour" if len(far) == 1 else "are not label colours"
-    grey = bool((rgb[far] == rgb[far][:, :1]).all())  # R = G = B: most likely ids saved as an RGB image
-    fix = ("they are grey, as label ids saved in an RGB image are: save the ids as an 8-bit greyscale (mode L) PNG"
-           if grey else "repaint them in the label colours, or save the map as label ids")
+    ids = {label.id for label in palette}
+    grey_ids = bool((rgb == rgb[:, :1]).all()) and set(rgb[:, 0].astype(int).tolist()) <= ids
+    fix = ("the whole map is grey, in values that are label ids: ids saved as an RGB image? Save them as an 8-bit "
+           "greyscale (mode L) PNG" if grey_ids else "repaint them in the label colours, or save the map as label ids")
     raise LabelMapError(f"{len(far)} of its colours {kind} of this model, nor near one: {named}{more}; {fix}")
 
 

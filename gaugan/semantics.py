@@ -51,7 +51,7 @@ def compact_semantics(
     if bool(invalid.any()):
         bad = torch.unique(label[invalid])[:10].tolist()
         hint = (f" ({DONTCARE_ID} = dont-care needs a preset with a dont-care label)"
-                if DONTCARE_ID in bad and not preset.contain_dontcare_label else "")
+                if bool((label == DONTCARE_ID).any()) and not preset.contain_dontcare_label else "")
         raise ValueError(
             f"label ids must lie in 0..{channels - 1} for preset {preset.name!r}, "
             f"found {bad}{hint}"

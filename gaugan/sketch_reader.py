@@ -87,7 +87,6 @@ class ReadAndPaint:
     conditional = False
     classes: list[str] = []
     direction = "AtoB"
-    varies_with_seed = True  # the seed picks the painter's style
 
     def __init__(self, reader: LayoutReader, painter: GauGAN, card: dict, painter_folder: Path | None = None) -> None:
         names = [label.name for label in painter.labels]
@@ -103,6 +102,11 @@ class ReadAndPaint:
         self.card = card
         self.ids = np.array([label.id for label in painter.labels], dtype=np.int64)
         self.input_size = painter.preset.crop_size
+
+    @property
+    def varies_with_seed(self) -> bool:
+        """Whether seeds give different photos: the seed picks the painter's style, where it takes style codes."""
+        return self.painter.varies_with_seed
 
     @classmethod
     def from_checkpoint(cls, folder: str | Path, device: torch.device | str | None = None) -> "ReadAndPaint":

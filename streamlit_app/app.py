@@ -455,11 +455,12 @@ def take_upload(upload, name: str, palette: list[Label], background_id: int, don
     notes: list[str] = []
     try:
         uploaded = read_label_map(upload.getvalue(), palette, background_id, notes)
-        if dont_care and (unlabelled := uploaded == DONTCARE_ID).any():
+        if dont_care and DONTCARE_ID not in {l.id for l in palette} and (unlabelled := uploaded == DONTCARE_ID).any():
             uploaded = np.where(unlabelled, background_id, uploaded)
             background = next(l.name for l in palette if l.id == background_id)
-            notes.append(f"{unlabelled.mean():.0%} of it is unlabelled ({DONTCARE_ID}), painted as the unpainted-area "
-                         f"label, {background}")
+            share = f"{unlabelled.mean():.0%}" if unlabelled.mean() >= 0.01 else "under 1%"
+            notes.append(f"{share} of it is unlabelled ({DONTCARE_ID}), painted as the unpainted-area label, "
+                         f"{background}")
         unknown = sorted(set(np.unique(uploaded).tolist()) - {l.id for l in palette})
         if unknown:
             raise ValueError(f"ids {unknown[:12]} are not labels of {name} "

@@ -755,6 +755,11 @@ def test_a_coco_stuff_map_with_unlabelled_pixels_is_taken_for_a_coco_model(tmp_p
     background = app.selectbox(key="background_coco_pretrained").value
     expected = fit_label_map(np.where(labels == 255, background, labels), app.session_state["base"].shape)
     assert np.array_equal(app.session_state["base"], expected), "the map as it is, its unlabelled pixels unpainted"
+    few = np.full((100, 100), 7, np.uint8)
+    few[:3, :3] = 255
+    uploader = next(u for u in app.sidebar.get("file_uploader") if "label map" in u.proto.label)
+    uploader.set_value(("few.png", label_map_png(few), "image/png")).run()
+    assert "few.png: under 1% of it is unlabelled (255)" in texts(app)
 
 
 def test_a_model_without_style_codes_offers_no_seed(app):

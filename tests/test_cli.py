@@ -468,15 +468,28 @@ def test_a_reader_that_stops_early_gets_no_traceback():
     assert err == b"" and run.returncode == 1, err.decode()
 
 
+def test_a_broken_pipe_inside_a_command_is_not_taken_for_a_reader_that_stopped(monkeypatch):
+    import gaugan.__main__ as command_line
+
+    def broken(args):
+        raise BrokenPipeError("a worker's pipe")
+    monkeypatch.setattr(command_line, "cmd_models", broken)
+    with pytest.raises(BrokenPipeError, match="a worker's pipe"):
+        cli(["models"])
+
+
 def test_generate_never_writes_over_the_maps_it_reads(tmp_path, doodle_png):
     folder = tmp_path / "maps"
     folder.mkdir()
     shutil.copy(doodle_png, folder / "a.png")
     before = (folder / "a.png").read_bytes()
     message = cli_error(["generate", "--labels", str(folder), "--out", str(folder)])
-    assert message == "error: --out would write over the label maps it reads (a.png): give --out another file or folder"
+    assert message == "error: --out would write over files it reads (a.png): give --out another file or folder"
     assert "would write over" in cli_error(["generate", "--labels", str(folder / "a.png"), "--out", str(folder / "a.png")])
-    assert (folder / "a.png").read_bytes() == before and [p.name for p in folder.iterdir()] == ["a.png"]
+    (folder / "b.png").symlink_to(folder / "a.png")  # another name for the same file
+    assert "would write over files it reads (b.png)" in cli_error(
+        ["generate", "--labels", str(doodle_png), "--instance", str(folder / "b.png"), "--out", str(folder / "a.png")])
+    assert (folder / "a.png").read_bytes() == before and sorted(p.name for p in folder.iterdir()) == ["a.png", "b.png"]
 
 
 def test_a_folder_refusal_counts_the_inputs_it_does_not_name(tmp_path):
@@ -496,12 +509,17 @@ def test_options_a_model_cannot_use_are_noted_or_refused(tmp_path, doodle_png, c
          "--class", "2", "--no-style-prior"])
     err = capsys.readouterr().err
     assert "note: --seed ignored: this model has no style codes, so it paints one image per label map" in err
-    assert "note: --no-style-prior ignored: this model has none" in err and "note: --class ignored" in err
+    assert "note: --no-style-prior ignored: this model draws no style codes" in err and "note: --class ignored" in err
     first = out.read_bytes()
     cli(["generate", "--checkpoint", str(plain_model), "--labels", str(doodle_png), "--out", str(out), "--seed", "4"])
     assert out.read_bytes() == first, "what the note says: another seed, the same image"
-    message = cli_error(["generate", "--labels", str(doodle_png), "--out", str(out), "--preset", "coco"])
-    assert message.startswith("error: --preset is for weights without model.json; ") and "has one" in message
+    for checkpoint in ("landscape", str(ROOT / "checkpoints" / "landscape" / "generator.pth")):
+        message = cli_error(["generate", "--checkpoint", checkpoint, "--labels", str(doodle_png), "--out", str(out),
+                             "--preset", "coco"])
+        assert message.startswith("error: --preset is for weights without model.json; ") and "has one" in message
+    capsys.readouterr()
+    cli(["generate", "--labels", str(doodle_png), "--out", str(out), "--seed", "3", "--no-style-prior"])
+    assert "note:" not in capsys.readouterr().err, "the shipped model takes both: nothing to note"
     cli(["generate", "--checkpoint", "landscape-sketch", "--sketch", str(doodle_png), "--out", str(out),
          "--no-style-prior"])
     assert "note: --no-style-prior ignored: this model draws no style codes" in capsys.readouterr().err
@@ -527,5 +545,9 @@ def test_a_downloaded_weights_file_comes_with_where_to_put_it(tmp_path, capsys):
     shutil.copy(ROOT / "checkpoints" / "landscape" / "generator.pth", source)
     cli(["download", str(source), "--dest", str(tmp_path / "dl")])
     err = capsys.readouterr().err
-    assert "note: the page and `gaugan models` list model folders: move it into a folder of its own, such as " \
+    assert "note: the page and `gaugan models` list model folders: move it into a folder of its own as " \
            f"{tmp_path / 'dl' / 'mine_pretrained' / 'latest_net_G.pth'}" in err
+    source.rename(tmp_path / "coco_G.pth")
+    cli(["download", str(tmp_path / "coco_G.pth"), "--dest", str(tmp_path / "dl")])
+    assert f"{tmp_path / 'dl' / 'mine_pretrained' / 'latest_net_G.pth'}" in capsys.readouterr().err, \
+        "the name the listing looks for, whatever the file was called"

@@ -336,14 +336,16 @@ def test_ids_saved_as_a_grey_rgb_image_are_refused_with_the_way_to_save_them():
     ids = np.zeros((60, 60), np.uint8)
     ids[30:], ids[:, 40:] = 2, 5  # sky, mountain, snow as ids 0, 2, 5 in every channel
     grey = np.repeat(ids[..., None], 3, axis=2)
-    with pytest.raises(LabelMapError, match=r"they are grey, as label ids saved in an RGB image are: save the ids as "
-                                            r"an 8-bit greyscale \(mode L\) PNG$"):
+    with pytest.raises(LabelMapError, match=r"the whole map is grey, in values that are label ids: ids saved as an "
+                                            r"RGB image\? Save them as an 8-bit greyscale \(mode L\) PNG$"):
         read_label_map(png(grey), LAND)
     assert np.array_equal(read_label_map(label_map_png(ids), LAND), ids), "saved as the hint says, they are read"
-    coloured = np.zeros((60, 60, 3), np.uint8)
-    coloured[:, 30:] = (200, 0, 200)  # a colour of no label: the usual advice
-    with pytest.raises(LabelMapError, match=r"repaint them in the label colours, or save the map as label ids$"):
-        read_label_map(png(coloured), LAND)
+    for odd in ((200, 0, 200), (0, 0, 0)):  # a colour of no label, or black beside sky: the usual advice
+        coloured = np.zeros((60, 60, 3), np.uint8)
+        coloured[:] = LAND[0].rgb
+        coloured[:, 30:] = odd
+        with pytest.raises(LabelMapError, match=r"repaint them in the label colours, or save the map as label ids$"):
+            read_label_map(png(coloured), LAND)
 
 
 def test_an_id_error_mentions_dont_care_only_for_255():
@@ -354,3 +356,7 @@ def test_an_id_error_mentions_dont_care_only_for_255():
         encode(np.full((8, 8), 40), None, landscape_preset())
     with pytest.raises(LabelMapError, match=r"found \[255\] \(255 = dont-care needs a preset with a dont-care label\)"):
         encode(np.full((8, 8), 255), None, landscape_preset())
+    coco_like = np.arange(64).reshape(8, 8) * 4  # many ids past the landscape's, 255 among them
+    coco_like[0, 0] = 255
+    with pytest.raises(LabelMapError, match=r"\(255 = dont-care needs a preset with a dont-care label\)$"):
+        encode(coco_like, None, landscape_preset())
