@@ -473,9 +473,10 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--class", dest="class_id", help="class-conditional sketch models: the class name or number")
     gen.add_argument("--out", required=True, help="output image (.png, .jpg, .webp …; missing folders are created), "
                      "or a folder when --labels or --sketch is a folder")
-    gen.add_argument("--seed", type=int, help="an integer 0..2**63-1; the same seed gives the same image. SPADE models with a style "
-                     "encoder (ours) and read-and-paint models: it picks the light (default: 0); NVIDIA's have none. pix2pix models: left out, the network "
-                     "runs without its dropout noise, as the reference tests; any seed, 0 too, turns the noise on")
+    gen.add_argument("--seed", type=int, help="an integer 0..2**63-1; the same seed gives the same image. SPADE "
+                     "models with a style encoder (ours) and read-and-paint models: it picks the light (default: 0); "
+                     "NVIDIA's have none. pix2pix models: left out, the network runs without its dropout noise, as "
+                     "the reference tests; any seed, 0 too, turns the noise on")
     gen.add_argument("--no-style-prior", dest="no_style_prior", action="store_true", help="SPADE and read-and-paint "
                      "models with a style prior: draw the seed's style code from N(0, I) instead, as the generator "
                      "was trained (more legible, less photographic)")

@@ -386,8 +386,8 @@ def take_style_photo(key: str) -> None:
     try:
         thumbnail = thumbnail_png(read_photo(upload.getvalue()))
     except ValueError as exc:
-        state.style_error = fresh(f"Could not use **{plain(upload.name)}** as a style photo: {plain(exc)}. Your drawing "
-                                  "is kept.")
+        state.style_error = fresh(f"Could not use **{plain(upload.name)}** as a style photo: {plain(exc)}. Your "
+                                  "drawing is kept.")
         return
     state.style_photo, state.style_error, state.look = StylePhoto(upload.name, upload.getvalue(), thumbnail), None, None
 
