@@ -163,6 +163,8 @@ def switch_model(models: dict[str, Path], box: str) -> None:
         return
     state.model = state[box]
     state.model_error = None
+    if state.upload_error:  # the refused label map is read again, for the new model's labels
+        state.upload_done = state.upload_error = None
     bake_strokes(LABEL_CANVAS if model_kind(models[state.model]) == "sketch" else sketch_mode.SKETCH_CANVAS)
 
 
@@ -170,22 +172,27 @@ def repaint_background(setting: str, key: str, old: int) -> None:
     """A new unpainted-area label takes the place of the old one in the whole drawing, under a fresh canvas."""
     labels = state.get("current_labels")
     if labels is not None and key == widget_key(setting):  # not a late value from a replaced box
-        remember_drawing()
+        remember_drawing(background=old)  # the box holds the new label already
         state.base = state.current_labels = np.where(labels == old, state[key], labels)
         reset_canvas(LABEL_CANVAS)
 
 
-def remember_drawing() -> None:
-    """Keep the drawing as it is now (and its canvas aspect) for "Undo", before its base map is replaced."""
+def remember_drawing(background: int | None = None) -> None:
+    """Keep the drawing as it is now (its canvas aspect and unpainted-area label too) for "Undo", before its base map
+    is replaced."""
     if state.get("current_labels") is not None:
-        kept_drawings = [*state.get("undo", []), (state.current_labels, state.get("canvas_aspect"))]
+        background = kept_value(f"background_{state.get('active_model')}") if background is None else background
+        kept_drawings = [*state.get("undo", []), (state.current_labels, state.get("canvas_aspect"), background)]
         state.undo = kept_drawings[-UNDO_STEPS:]
 
 
 def undo_base_change() -> None:
-    """The drawing as it was before the last fill, upload, example scene, clear or unpainted-area change."""
-    state.base, state.canvas_aspect = state.undo.pop()
+    """The drawing as it was before the last fill, upload, example scene, clear or unpainted-area change, with the
+    unpainted-area label it had."""
+    state.base, state.canvas_aspect, background = state.undo.pop()
     state.current_labels = state.base
+    if background is not None:
+        keep(f"background_{state.active_model}", background)
     reset_canvas(LABEL_CANVAS)
 
 
@@ -196,7 +203,7 @@ def take_read_layout(painter: str, labels: list[Label], layout: np.ndarray, seed
     previous = state.get("active_model")
     if previous not in (None, painter) and state.get("current_labels") is not None:  # kept in the painter's labels
         moved, _ = remap(state.current_labels, state.active_labels, labels, background_label(labels))
-        state.undo = [(moved, state.get("canvas_aspect"))]
+        state.undo = [(moved, state.get("canvas_aspect"), None)]
     else:
         remember_drawing()
     state.base = state.current_labels = layout.astype(np.int64)
@@ -249,7 +256,14 @@ def active_model(models: dict[str, Path]) -> tuple[str, GauGAN] | None:
 
 
 def move_drawing(previous: str, old: list[Label], name: str, new: list[Label]) -> None:
-    moved, missing = remap(state.current_labels, old, new, background_label(new))
+    """The drawing in the new model's labels, by label name; moved back unchanged to the model it came from, it is
+    that model's drawing again exactly, labels the other model lacks included."""
+    came_from, drawing, made = state.get("moved_from") or (None, None, None)
+    if came_from == name and np.array_equal(made, state.current_labels):
+        moved, missing = drawing, []
+    else:
+        moved, missing = remap(state.current_labels, old, new, background_label(new))
+    state.moved_from = (previous, state.current_labels, moved)
     state.base = state.current_labels = moved
     state.undo = []  # drawings in the other model's labels
     reset_canvas(LABEL_CANVAS)
@@ -377,11 +391,11 @@ def drop_download_error() -> None:
 
 def take_style_photo(key: str) -> None:
     """A file put into the style uploader becomes the style photo if it decodes (else its error shows and the photo
-    in use stays); emptying the uploader drops the photo it held."""
+    in use stays). Emptying the uploader, which the browser also does on its way to a replacement, takes away a
+    refused file's error only: the photo in use stays until "Drop the style photo" or a look."""
     upload = state[key]
     if upload is None:
-        if not state.get("style_error"):  # it held the photo in use, not a refused file
-            state.style_photo = None
+        state.style_error = None
         return
     try:
         thumbnail = thumbnail_png(read_photo(upload.getvalue()))

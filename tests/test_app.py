@@ -774,3 +774,43 @@ def test_a_model_without_style_codes_offers_no_seed(app):
     assert [unescaped(i.proto.imgs[0].caption) for i in app.get("image")] == ["ade20k_pretrained"], "no seed in it"
     model_box(app).select("landscape").run()
     assert "Seed" in [n.label for n in app.number_input], "a model with style codes has one again"
+
+
+def test_undo_of_an_unpainted_area_change_puts_its_label_back_too(app):
+    app.run()
+    app.button(key="example").click().run()
+    before, background = app.session_state["current_labels"].copy(), app.selectbox(key="background_landscape").value
+    app.selectbox(key="background_landscape").set_value(LAND["grass"].id).run()
+    app.button(key="undo_base").click().run()
+    assert not app.exception, app.exception
+    assert np.array_equal(app.session_state["current_labels"], before)
+    assert app.selectbox(key="background_landscape").value == background, "the eraser paints what it painted before"
+
+
+def test_a_drawing_moved_to_a_model_and_back_unchanged_is_as_it_was(app):
+    app.session_state["canvas_0"] = strokes(("clouds", (10, 60, 10, 200)), ("sea", (300, SIZE, 0, SIZE)))
+    app.run()
+    drawn = app.session_state["current_labels"].copy()
+    model_box(app).select("ade20k_pretrained").run()
+    assert "no label for: clouds" in texts(app)
+    model_box(app).select("landscape").run()
+    assert not app.exception, app.exception
+    assert np.array_equal(app.session_state["current_labels"], drawn), "the clouds come back"
+
+
+def test_a_style_photo_replaced_by_a_refused_file_stays_in_use(app):
+    app.run()
+    style_uploader(app).set_value(("good.png", png(np.full((32, 32, 3), 90, np.uint8)), "image/png")).run()
+    style_uploader(app).set_value(None).run()  # a browser empties the uploader on its way to the next file
+    style_uploader(app).set_value(("bad.png", b"not an image", "image/png")).run()
+    assert "Could not use bad.png as a style photo" in texts(app) and "Style photo in use: good.png" in texts(app)
+
+
+def test_a_label_map_refused_for_one_model_is_read_again_for_the_next(app):
+    app.run()
+    ids = np.full((40, 60), 100, np.uint8)  # an ADE20K label, none of the landscape model's
+    app.sidebar.get("file_uploader")[1].set_value(("ade.png", label_map_png(ids), "image/png")).run()
+    assert "ids [100] are not labels of landscape" in texts(app)
+    model_box(app).select("ade20k_pretrained").run()
+    assert not app.exception and not app.error, app.exception or texts(app)
+    assert "Loaded ade.png (60×40)" in texts(app) and (app.session_state["current_labels"] == 100).all()
