@@ -51,6 +51,7 @@ TOOLS = {"Brush": "freedraw", "Line": "line", "Rectangle": "rect", "Circle": "ci
 LABEL_CANVAS = CanvasState(base="base", generation="canvas_gen", strokes="strokes", shown="current_labels",
                            shape="canvas_shape")
 LABEL_MAP_TYPES = sorted(ext[1:] for ext, fmt in Image.registered_extensions().items() if fmt in FORMATS)
+MAX_CHIPS = 40  # a larger palette is picked from a label box, with chips for the labels in the drawing
 UNDO_STEPS = 10  # base-map changes (fill, upload, example, clear, unpainted area) that "Undo" can take back
 STACKED_WIDTH = 640  # Streamlit stacks columns in windows at most this wide (CSS pixels)
 NOTICE_SECONDS = 3.0  # a notice goes with the first run that starts this long after it was first shown
@@ -230,7 +231,13 @@ def adopt_seed(seed: int) -> None:
 
 
 def choose_label(model_name: str, label_id: int) -> None:
+    """The label to paint with, from a chip or the label box (which then shows it)."""
     state.chosen_labels[model_name] = label_id
+    state[label_box_key(model_name)] = label_id
+
+
+def label_box_key(model_name: str) -> str:
+    return f"label_box_{model_name}"
 
 
 # ---------------------------------------------------------------- model in use
@@ -509,18 +516,29 @@ def canvas_size(model: GauGAN, controls: Controls, available: int | None) -> tup
     return max(64, round(width * aspect)), width
 
 
-def palette_chips(name: str, palette: list[Label], controls: Controls) -> int:
-    """Clickable named colour chips and the tools, always beside the canvas; returns the chosen label id."""
+def palette_chips(name: str, palette: list[Label], base: np.ndarray) -> int:
+    """Clickable named colour chips and the tools, always beside the canvas; returns the chosen label id. A palette
+    of more than MAX_CHIPS labels (COCO-Stuff's 182) is picked from a box that finds a label as its name is typed,
+    and chips show the labels in the drawing and the chosen one, so that the canvas stays in sight."""
     ids = [l.id for l in palette]
     chosen = state.chosen_labels.get(name)
     if chosen not in ids:
         chosen = next((l.id for l in palette if l.name in ("mountain", "tree", "person", "car")), ids[0])
         state.chosen_labels[name] = chosen
+    shown = palette
+    if len(palette) > MAX_CHIPS:
+        state[label_box_key(name)] = chosen
+        st.selectbox("Label", ids, key=label_box_key(name), format_func=lambda i: next(l.name for l in palette
+                     if l.id == i), on_change=lambda: choose_label(name, state[label_box_key(name)]),
+                     help="Type to find a label; the chips below are the labels in your drawing.")
+        drawn = [base, *([state.current_labels] if state.get("current_labels") is not None else [])]
+        present = set().union(*(np.unique(d).tolist() for d in drawn))  # strokes are in the last run's drawing
+        shown = [l for l in palette if l.id in present or l.id == chosen][:MAX_CHIPS]
     chips = st.container(horizontal=True, gap="small", key="chips")
-    for label in palette:
+    for label in shown:
         chips.button(plain(label.name), key=f"chip_{label.id}", on_click=choose_label, args=(name, label.id),
                      help=f"{hex_colour(label.rgb)}")
-    chip_styles({f"chip_{l.id}": l.rgb for l in palette}, f"chip_{chosen}")
+    chip_styles({f"chip_{l.id}": l.rgb for l in shown}, f"chip_{chosen}")
     st.radio("Tool", list(TOOLS), horizontal=True, key=kept("tool", "Brush"), label_visibility="collapsed")
     return chosen
 
@@ -810,7 +828,7 @@ def page(models: dict[str, Path]) -> None:
         if state.base is not None and state.base.shape != size:  # restored, uploaded, or an example for another size
             rescale(LABEL_CANVAS.base, size, fit_label_map)
         base = state.base if state.base is not None else np.full(size, controls.background_id, dtype=np.int64)
-        label_id = palette_chips(name, model.labels, controls)
+        label_id = palette_chips(name, model.labels, base)
         labels = draw(model.labels, base, label_id, controls)
         keep_drawing()
         st.button("Undo fill or load", key="undo_base", on_click=undo_base_change, width="stretch",

@@ -814,3 +814,26 @@ def test_a_label_map_refused_for_one_model_is_read_again_for_the_next(app):
     model_box(app).select("ade20k_pretrained").run()
     assert not app.exception and not app.error, app.exception or texts(app)
     assert "Loaded ade.png (60×40)" in texts(app) and (app.session_state["current_labels"] == 100).all()
+
+
+def test_a_palette_of_182_labels_is_picked_from_a_box_with_chips_for_the_drawings_labels(tmp_path, monkeypatch):
+    official = tmp_path / "coco_pretrained"
+    official.mkdir()
+    torch.save(SPADEGenerator(PRESETS["coco"], ngf=8).state_dict(), official / "latest_net_G.pth")
+    app = page_on(tmp_path, monkeypatch)
+    app.run()
+    model_box(app).select("coco_pretrained").run()
+    labels = coco_sample("000000029286.png")[0]
+    uploader = next(u for u in app.sidebar.get("file_uploader") if "label map" in u.proto.label)
+    uploader.set_value(("coco.png", label_map_png(labels), "image/png")).run()
+    chips = {b.label for b in app.button if b.key and b.key.startswith("chip_")}
+    names = {l.name for l in PALETTES["coco"]}
+    in_drawing = {l.name for l in PALETTES["coco"] if l.id in np.unique(app.session_state["current_labels"])}
+    assert in_drawing <= {unescaped(c) for c in chips} and len(chips) < 40, "chips for the drawing's labels"
+    box = app.selectbox(key="label_box_coco_pretrained")
+    assert set(box.options) == names
+    box.set_value(next(l.id for l in PALETTES["coco"] if l.name == "giraffe")).run()
+    assert not app.exception, app.exception
+    giraffe = next(l.id for l in PALETTES["coco"] if l.name == "giraffe")
+    assert app.session_state["chosen_labels"]["coco_pretrained"] == giraffe
+    assert "giraffe" in {b.label for b in app.button if b.key and b.key.startswith("chip_")}, "the chosen one too"
