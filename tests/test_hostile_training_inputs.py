@@ -326,10 +326,11 @@ def test_train_preset_json_is_bounded_like_generate_preset(tmp_path):
               "ngf": 200000}
     (tmp_path / "huge.json").write_text(json.dumps(preset))
     Image.fromarray(np.zeros((64, 64), np.uint8)).save(tmp_path / "labels.png")
+    bare = tmp_path / "weights.pth"  # weights without a model.json beside them: what --preset is for
+    (make_tiny_model(tmp_path / "tiny", use_vae=False) / "generator.pth").rename(bare)
     for command in (["train", "--preset-json", str(tmp_path / "huge.json"), "--out", str(tmp_path / "run"), "--quiet"],
-                    ["generate", "--checkpoint", str(make_tiny_model(tmp_path / "tiny", use_vae=False) / "generator.pth"),
-                     "--preset", str(tmp_path / "huge.json"), "--labels", str(tmp_path / "labels.png"), "--out",
-                     str(tmp_path / "o.png")]):
+                    ["generate", "--checkpoint", str(bare), "--preset", str(tmp_path / "huge.json"), "--labels",
+                     str(tmp_path / "labels.png"), "--out", str(tmp_path / "o.png")]):
         with pytest.raises(SystemExit) as exited:
             cli(command)
         assert "ngf must be an integer in 1..1024, found 200000" in str(exited.value.code)
