@@ -39,7 +39,7 @@ from streamlit_app import sketch_mode  # noqa: E402
 from widgets import (CANVAS_SIZES, MAX_SEED, SEED_HELP, CanvasState, bake_strokes, browser_copy,  # noqa: E402
                      browser_saved, chip_styles, column_width, describe, download_progress, fit_drawing, fitted_width,
                      is_bool, is_number_in, is_one_of, is_seed, keep, kept, kept_value, plain, renew_widgets,
-                     rescale, reset_canvas, sentence, undo_shortcuts, widget_key)
+                     reset_canvas, sentence, undo_shortcuts, widget_key)
 
 CHECKPOINTS = Path(os.environ.get("GAUGAN_CHECKPOINTS", ROOT / "checkpoints"))
 NVIDIA_URL = os.environ.get("GAUGAN_NVIDIA_URL", "")  # a direct link to NVlabs/SPADE's checkpoints.tar.gz
@@ -231,13 +231,8 @@ def adopt_seed(seed: int) -> None:
 
 
 def choose_label(model_name: str, label_id: int) -> None:
-    """The label to paint with, from a chip or the label box (which then shows it)."""
+    """The label to paint with, from a chip or the label box."""
     state.chosen_labels[model_name] = label_id
-    state[label_box_key(model_name)] = label_id
-
-
-def label_box_key(model_name: str) -> str:
-    return f"label_box_{model_name}"
 
 
 # ---------------------------------------------------------------- model in use
@@ -476,13 +471,14 @@ def take_upload(upload, name: str, palette: list[Label], background_id: int, don
     notes: list[str] = []
     try:
         uploaded = read_label_map(upload.getvalue(), palette, background_id, notes)
-        if dont_care and DONTCARE_ID not in {l.id for l in palette} and (unlabelled := uploaded == DONTCARE_ID).any():
+        ids = {l.id for l in palette}
+        if dont_care and DONTCARE_ID not in ids and (unlabelled := uploaded == DONTCARE_ID).any():
             uploaded = np.where(unlabelled, background_id, uploaded)
             background = next(l.name for l in palette if l.id == background_id)
             share = f"{unlabelled.mean():.0%}" if unlabelled.mean() >= 0.01 else "under 1%"
             notes.append(f"{share} of it is unlabelled ({DONTCARE_ID}), painted as the unpainted-area label, "
                          f"{background}")
-        unknown = sorted(set(np.unique(uploaded).tolist()) - {l.id for l in palette})
+        unknown = sorted(set(np.unique(uploaded).tolist()) - ids)
         if unknown:
             raise ValueError(f"ids {unknown[:12]} are not labels of {name} "
                              f"(valid: {min(l.id for l in palette)}..{max(l.id for l in palette)})")
@@ -527,9 +523,10 @@ def palette_chips(name: str, palette: list[Label], base: np.ndarray) -> int:
         state.chosen_labels[name] = chosen
     shown = palette
     if len(palette) > MAX_CHIPS:
-        state[label_box_key(name)] = chosen
-        st.selectbox("Label", ids, key=label_box_key(name), format_func=lambda i: next(l.name for l in palette
-                     if l.id == i), on_change=lambda: choose_label(name, state[label_box_key(name)]),
+        box = f"label_box_{name}"
+        state[box] = chosen  # the box shows the label chosen by a chip too
+        names = {l.id: l.name for l in palette}
+        st.selectbox("Label", ids, key=box, format_func=names.get, on_change=lambda: choose_label(name, state[box]),
                      help="Type to find a label; the chips below are the labels in your drawing.")
         drawn = [base, *([state.current_labels] if state.get("current_labels") is not None else [])]
         present = set().union(*(np.unique(d).tolist() for d in drawn))  # strokes are in the last run's drawing
@@ -825,8 +822,6 @@ def page(models: dict[str, Path]) -> None:
         base_map_controls(name, model, controls, available)
         size = canvas_size(model, controls, available)
         fit_drawing(LABEL_CANVAS, size, fit_label_map)
-        if state.base is not None and state.base.shape != size:  # restored, uploaded, or an example for another size
-            rescale(LABEL_CANVAS.base, size, fit_label_map)
         base = state.base if state.base is not None else np.full(size, controls.background_id, dtype=np.int64)
         label_id = palette_chips(name, model.labels, base)
         labels = draw(model.labels, base, label_id, controls)

@@ -17,7 +17,7 @@ from gaugan.canvas import blank_sketch, compose_sketch, fit_sketch, has_lines, p
 from gaugan.labelmaps import colourize
 from streamlit_drawable_canvas import st_canvas
 from widgets import (CANVAS_SIZES, MAX_SEED, SEED_HELP, CanvasState, column_width, describe, fit_drawing,
-                     fitted_width, kept, plain, rescale, reset_canvas, undo_shortcuts)
+                     fitted_width, kept, plain, reset_canvas, undo_shortcuts)
 
 PEN, ERASER = "Pen", "Eraser"  # plain words: an emoji shows as a blank box without an emoji font
 TOOLS = (PEN, ERASER)
@@ -131,8 +131,6 @@ def render(folder: Path, name: str, modified: float, models: dict[str, Path],
     with left:
         size = fitted_width(chosen, column_width("canvas_column"))
         fit_drawing(SKETCH_CANVAS, (size, size), fit_sketch)
-        if state.get(SKETCH_CANVAS.base) is not None and state[SKETCH_CANVAS.base].shape[:2] != (size, size):
-            rescale(SKETCH_CANVAS.base, (size, size), fit_sketch)  # a sketch restored from the browser's copy
         base = state.get(SKETCH_CANVAS.base)
         sketch = draw(blank_sketch((size, size)) if base is None else base, tool, width)
         drawn()

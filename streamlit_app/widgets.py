@@ -244,18 +244,19 @@ def bake_strokes(canvas: CanvasState) -> None:
 
 def fit_drawing(canvas: CanvasState, size: tuple[int, int],
                 resize: Callable[[np.ndarray, tuple[int, int]], np.ndarray]) -> None:
-    """After a size change, the whole drawing (strokes and base) is rescaled into the base of a fresh canvas. A
-    drawing unchanged since the last rescale is rescaled from the one that rescale started from, so shrinking the
-    canvas and growing it back gives the drawing back exactly."""
+    """After a size change, the whole drawing (strokes and base) is rescaled into the base of a fresh canvas; a base
+    of another size (restored from the browser, uploaded, an example) is rescaled to the canvas too. A drawing
+    unchanged since the last rescale is rescaled from the one that rescale started from, so shrinking the canvas and
+    growing it back gives the drawing back exactly."""
     state = st.session_state
     previous = state.get(canvas.shape)
     state[canvas.shape] = size
-    if previous is None or previous == size:
-        return
-    bake_strokes(canvas)
-    for key in (canvas.base, canvas.shown):
-        if state.get(key) is not None:
-            rescale(key, size, resize)
+    if previous is not None and previous != size:
+        bake_strokes(canvas)
+        if state.get(canvas.shown) is not None:
+            rescale(canvas.shown, size, resize)
+    if state.get(canvas.base) is not None and state[canvas.base].shape[:2] != tuple(size):
+        rescale(canvas.base, size, resize)
 
 
 def rescale(key: str, size: tuple[int, int], resize: Callable[[np.ndarray, tuple[int, int]], np.ndarray]) -> None:
