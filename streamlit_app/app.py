@@ -586,10 +586,13 @@ def result(name: str, models: dict[str, Path], labels: np.ndarray, controls: Con
     slot = st.container(key="result").empty()
     drawing = (name, labels.tobytes(), labels.shape)
     changed = state.generated_for != drawing
-    if changed and not (controls.live or clicked):
+    restored = state.pop("generate_restored", False)  # a reload shows the kept drawing's image, as before it
+    if changed and not (controls.live or clicked or restored):
         if state.last_image:
-            slot.image(state.last_image, caption="Out of date: the drawing changed. Press Generate (or turn on "
-                       "Live).", width=width)
+            made_with = state.generated_for[0]
+            why = f"made with {plain(made_with)}" if made_with != name else "the drawing changed"
+            slot.image(state.last_image, caption=f"Out of date: {why}. Press Generate (or turn on Live).",
+                       width=width)
         else:
             slot.caption("Paint, then press Generate." if not controls.live else "Paint to generate.")
         return False
@@ -768,6 +771,7 @@ def restore_label_map(models: dict[str, Path], saved: SavedDrawing) -> bool:
         return False
     state.base = state.current_labels = saved.labels
     state.canvas_aspect = saved.aspect
+    state.generate_restored = True
     state.active_model, state.active_labels = name, palette
     if is_one_of(ids)(saved.settings.get("background")):
         keep(f"background_{name}", saved.settings["background"])

@@ -398,6 +398,21 @@ def test_variations_follow_the_image_with_live_off(app):
     assert len(app.main.get("image")) == 1 and "Out of date" in result_caption(app), "a stroke regenerates nothing"
 
 
+def test_with_live_off_an_image_of_another_model_says_so(app):
+    app.session_state["canvas_0"] = strokes(("sea", (200, SIZE, 0, SIZE)))
+    app.run()
+    app.toggle(key="live_landscape").set_value(False).run()
+    model_box(app).select("ade20k_pretrained").run()
+    assert not app.exception, app.exception
+    caption = result_caption(app)
+    assert "made with landscape" in caption and "drawing changed" not in caption, caption
+    model_box(app).select("landscape").run()
+    assert result_caption(app).startswith("landscape ·"), "back to the model and drawing it was made with"
+    model_box(app).select("ade20k_pretrained").run()
+    app.button(key="generate").click().run()
+    assert unescaped(result_caption(app)) == "ade20k_pretrained", result_caption(app)
+
+
 def test_the_seed_box_takes_seeds_up_to_two_to_the_53(app):
     app.run()
     box = app.number_input(key="seed")

@@ -215,16 +215,23 @@ def test_live_off_seed_and_new_variation_regenerate(url):
         stroke(page, [(40, 100), (200, 110)])
         page.wait_for_timeout(1000)  # the canvas sends 200 ms after mouse-up
         wait_idle(page)
+        stale = result_src(page)  # the image of the page as it opened, with Live on
         page.get_by_role("button", name="Generate", exact=True).click()
-        first = wait_new_result(page, None)
+        first = wait_new_result(page, stale)
         assert (label_map(page) == MOUNTAIN).sum() > 500
         page.get_by_role("button", name="New variation").click()
         second = wait_new_result(page, first)
         page.get_by_label("Seed", exact=True).fill("7")
         page.get_by_label("Seed", exact=True).press("Enter")
-        wait_new_result(page, second)
+        third = wait_new_result(page, second)
         wait_idle(page)
         assert page.get_by_text("The drawing changed").count() == 0
+        assert page.get_by_text("Out of date").count() == 0
+        page.reload()
+        settle(page)
+        page.locator(".st-key-result").get_by_text("landscape · seed 7").wait_for(timeout=30_000)  # the kept
+        wait_idle(page)  # drawing's image, with Live still off
+        assert not page.get_by_label("Live: regenerate after each stroke").is_checked()
         assert page.get_by_text("Out of date").count() == 0
 
 
