@@ -85,6 +85,15 @@ class Controls(NamedTuple):
     seeded: bool  # the model's images vary with the seed (it takes style codes)
 
 
+class KeptDrawing(NamedTuple):
+    """A drawing "Undo fill or load" brings back, and the base that replaced it on the canvas."""
+
+    labels: np.ndarray
+    aspect: float | None  # the canvas's aspect (None: the model's own)
+    background: int | None  # its unpainted-area label (None: keep the one in use)
+    replaced_by: np.ndarray | None = None  # the base the change put on the canvas, noted by the run that shows it
+
+
 class StylePhoto(NamedTuple):
     """An uploaded style photo that decodes: kept in session state, as a file uploader cannot be refilled."""
 
@@ -183,17 +192,38 @@ def remember_drawing(background: int | None = None) -> None:
     is replaced."""
     if state.get("current_labels") is not None:
         background = kept_value(f"background_{state.get('active_model')}") if background is None else background
-        kept_drawings = [*state.get("undo", []), (state.current_labels, state.get("canvas_aspect"), background)]
-        state.undo = kept_drawings[-UNDO_STEPS:]
+        kept = KeptDrawing(state.current_labels, state.get("canvas_aspect"), background)
+        state.undo = [*state.get("undo", []), kept][-UNDO_STEPS:]
+
+
+def note_replacement(base: np.ndarray) -> None:
+    """The base the last change put on the canvas goes with its undo entry, so that what is painted on it since can
+    be told apart."""
+    if state.get("undo") and state.undo[-1].replaced_by is None:
+        state.undo[-1] = state.undo[-1]._replace(replaced_by=base)
+
+
+def same_aspect(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
+    """Whether two (height, width) sizes have one aspect, to a pixel's rounding."""
+    return abs(a[0] * b[1] - b[0] * a[1]) <= max(a[1], b[1])
 
 
 def undo_base_change() -> None:
     """The drawing as it was before the last fill, upload, example scene, clear or unpainted-area change, with the
-    unpainted-area label it had."""
-    state.base, state.canvas_aspect, background = state.undo.pop()
-    state.current_labels = state.base
-    if background is not None:
-        keep(f"background_{state.active_model}", background)
+    unpainted-area label it had. What was painted since stays on it, unless the change gave the canvas another
+    shape."""
+    kept = state.undo.pop()
+    base, current = kept.labels, state.get("current_labels")
+    if kept.replaced_by is not None and current is not None:
+        painted = current != fit_label_map(kept.replaced_by, current.shape)
+        if same_aspect(kept.labels.shape, current.shape):
+            base = np.where(painted, current, fit_label_map(kept.labels, current.shape))
+        elif painted.any():
+            notice("What you painted since went with it: it was on a canvas of another shape.")
+    state.base = state.current_labels = base
+    state.canvas_aspect = kept.aspect
+    if kept.background is not None:
+        keep(f"background_{state.active_model}", kept.background)
     reset_canvas(LABEL_CANVAS)
 
 
@@ -204,7 +234,7 @@ def take_read_layout(painter: str, labels: list[Label], layout: np.ndarray, seed
     previous = state.get("active_model")
     if previous not in (None, painter) and state.get("current_labels") is not None:  # kept in the painter's labels
         moved, _ = remap(state.current_labels, state.active_labels, labels, background_label(labels))
-        state.undo = [(moved, state.get("canvas_aspect"), None)]
+        state.undo = [KeptDrawing(moved, state.get("canvas_aspect"), None)]
     else:
         remember_drawing()
     state.base = state.current_labels = layout.astype(np.int64)
@@ -827,12 +857,14 @@ def page(models: dict[str, Path]) -> None:
         size = canvas_size(model, controls, available)
         fit_drawing(LABEL_CANVAS, size, fit_label_map)
         base = state.base if state.base is not None else np.full(size, controls.background_id, dtype=np.int64)
+        note_replacement(base)
         label_id = palette_chips(name, model.labels, base)
         labels = draw(model.labels, base, label_id, controls)
         keep_drawing()
         st.button("Undo fill or load", key="undo_base", on_click=undo_base_change, width="stretch",
                   disabled=not state.get("undo"), help="Takes back the last fill, upload, example scene, Clear or "
-                  "Unpainted area change; the canvas's own Undo (Ctrl+Z) takes back strokes.")
+                  "Unpainted area change, keeping what you painted since; the canvas's own Undo (Ctrl+Z) takes back "
+                  "strokes.")
         clicked = st.button("Generate", type="primary", width="stretch", key="generate")
     current = False
     with right:

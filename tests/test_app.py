@@ -54,9 +54,9 @@ def app(checkpoints, monkeypatch):
     return page_on(checkpoints, monkeypatch)
 
 
-def strokes(*rects: tuple[str, tuple[int, int, int, int]]) -> dict:
+def strokes(*rects: tuple[str, tuple[int, int, int, int]], size: tuple[int, int] = (SIZE, SIZE)) -> dict:
     """A canvas component value holding opaque rectangles of landscape labels on a transparent canvas."""
-    rgba = np.zeros((SIZE, SIZE, 4), np.uint8)
+    rgba = np.zeros((*size, 4), np.uint8)
     for name, (y0, y1, x0, x1) in rects:
         rgba[y0:y1, x0:x1, :3] = LAND[name].rgb
         rgba[y0:y1, x0:x1, 3] = 255
@@ -545,6 +545,42 @@ def test_undo_takes_back_clear_and_upload_in_turn(app):
     app.button(key="undo_base").click().run()
     assert not app.exception, app.exception
     assert np.array_equal(app.session_state["current_labels"], drawn), "then the drawing from before the upload"
+
+
+def test_undo_of_a_fill_keeps_what_was_painted_after_it(app):
+    app.session_state["canvas_0"] = strokes(("mountain", (100, 300, 100, 300)))
+    app.run()
+    drawn = app.session_state["current_labels"].copy()
+    app.radio(key="tool").set_value("Fill").run()
+    click = {"type": "circle", "left": 400, "top": 400, "radius": 1, "strokeWidth": 1}
+    filled = strokes(("mountain", (100, 300, 100, 300)))
+    filled["drawing"]["raw"]["objects"].append(click)
+    app.session_state["canvas_0"] = filled
+    app.run()
+    assert (app.session_state["current_labels"][400:] == LAND["mountain"].id).all(), "the sky became mountain"
+    app.radio(key="tool").set_value("Brush").run()
+    app.session_state[f"canvas_{app.session_state['canvas_gen']}"] = strokes(("sea", (450, SIZE, 0, SIZE)))
+    app.run()
+    app.button(key="undo_base").click().run()
+    assert not app.exception, app.exception
+    labels = app.session_state["current_labels"]
+    assert (labels[450:] == LAND["sea"].id).all(), "the sea painted after the fill stays"
+    assert np.array_equal(labels[:450], drawn[:450]), "the rest is the drawing from before the fill"
+
+
+def test_undo_of_an_upload_of_another_shape_says_the_strokes_on_it_went(app):
+    app.session_state["canvas_0"] = strokes(("tree", (10, 60, 10, 60)))
+    app.run()
+    drawn = app.session_state["current_labels"].copy()
+    app.sidebar.get("file_uploader")[1].set_value(("ids.png", label_map_png(np.full((50, 100), 5, np.uint8)),
+                                                   "image/png")).run()
+    sea = strokes(("sea", (200, SIZE // 2, 0, SIZE)), size=(SIZE // 2, SIZE))  # on the map's canvas
+    app.session_state[f"canvas_{app.session_state['canvas_gen']}"] = sea
+    app.run()
+    app.button(key="undo_base").click().run()
+    assert not app.exception, app.exception
+    assert np.array_equal(app.session_state["current_labels"], drawn)
+    assert "What you painted since went with it" in texts(app)
 
 
 def test_text_from_a_model_folder_is_shown_as_text(app, checkpoints):
