@@ -333,27 +333,28 @@ def sidebar(models: dict[str, Path], name: str, model: GauGAN) -> Controls:
     describe(bar, "", model_card_description(models[name]))
     palette = model.labels
     setting = f"background_{name}"
-    key = kept(setting, background_label(palette))
+    ids = [l.id for l in palette]
+    widget = kept(setting, background_label(palette), ids)
     background_id = bar.selectbox(
-        "Unpainted area", [l.id for l in palette], key=key, on_change=repaint_background,
-        args=(setting, key, state[key]),
+        "Unpainted area", ids, **widget, on_change=repaint_background,
+        args=(setting, widget["key"], ids[widget["index"]]),
         format_func=lambda i: next(l.name for l in palette if l.id == i),
         help="The label of every pixel you have not painted; the eraser and Clear paint it too. Changing it repaints "
              "every pixel of the old label with the new one, on a blank canvas, a filled one or a loaded map alike.")
-    brush = bar.slider("Brush size", *BRUSH_SIZES, key=kept("brush", 24))
-    max_side = CANVAS_SIZES[bar.selectbox("Canvas", list(CANVAS_SIZES), key=kept("canvas_size", "Large (512 px)"),
-                                           help="Its longer side at most this; it shrinks to fit narrow windows.")]
+    brush = bar.slider("Brush size", *BRUSH_SIZES, **kept("brush", 24))
+    size = bar.selectbox("Canvas", list(CANVAS_SIZES), **kept("canvas_size", "Large (512 px)", CANVAS_SIZES),
+                         help="Its longer side at most this; it shrinks to fit narrow windows.")
     seeded = model.varies_with_seed
     if seeded:
-        bar.number_input("Seed", min_value=0, max_value=MAX_SEED, step=1, key=kept("seed", 0),
+        bar.number_input("Seed", min_value=0, max_value=MAX_SEED, step=1, **kept("seed", 0),
                          help=SEED_HELP)
         bar.button("New variation", on_click=new_variation, width="stretch", key="new_variation")
     else:
         bar.caption("This model takes no style codes: it paints one image per drawing, so it has no seed.")
-    live = bar.toggle("Live: regenerate after each stroke", key=kept(f"live_{name}", name == SHIPPED_MODEL))
-    variations = seeded and bar.toggle("Show 4 variations", key=kept("variations", False))
+    live = bar.toggle("Live: regenerate after each stroke", **kept(f"live_{name}", name == SHIPPED_MODEL))
+    variations = seeded and bar.toggle("Show 4 variations", **kept("variations", False))
     style, look, strength = style_controls(models, name, model) if model.has_style_encoder else (None, None, 1.0)
-    return Controls(brush, max_side, live, variations, style, look, strength, background_id, seeded)
+    return Controls(brush, CANVAS_SIZES[size], live, variations, style, look, strength, background_id, seeded)
 
 
 def style_controls(models: dict[str, Path], name: str, model: GauGAN) -> tuple[bytes | None, str | None, float]:
@@ -376,7 +377,7 @@ def style_controls(models: dict[str, Path], name: str, model: GauGAN) -> tuple[b
                          on_change=take_style_photo, args=(key,)) is None:
         state.style_error = None  # a refused file's error goes with the file
     style = style_photo_in_use()
-    strength = bar.slider("Style strength", 0.0, 1.0, step=0.05, key=kept("strength", 0.8),
+    strength = bar.slider("Style strength", 0.0, 1.0, step=0.05, **kept("strength", 0.8),
                           disabled=not (style or chosen),
                           help="1 copies the look; lower values mix in the seed, so seeds still vary.")
     return style, chosen, strength
@@ -393,12 +394,12 @@ def nvidia_models(models: dict[str, Path]) -> None:
     """Download, verify and unpack NVIDIA's checkpoints.tar.gz into the checkpoints folder, after the licence."""
     with st.sidebar.expander("Get NVIDIA's pretrained models", key="nvidia", on_change=drop_download_error):
         st.markdown(LICENCE)
-        typed = st.text_input("checkpoints.tar.gz URL", key=kept("nvidia_url", ""), on_change=drop_download_error,
+        typed = st.text_input("checkpoints.tar.gz URL", **kept("nvidia_url", ""), on_change=drop_download_error,
                               placeholder=NVIDIA_URL, help="The archive linked from the NVlabs/SPADE README (an http(s) "
                               "address of a public host; a file on the computer that runs this page: `gaugan download "
                               "PATH`)." + (" Left empty, the address shown in grey is fetched." if NVIDIA_URL else ""))
         url = typed.strip() or NVIDIA_URL.strip()  # the operator's default is a placeholder: a browser cannot blank it
-        agreed = st.checkbox("I accept the licence: non-commercial use only", key=kept("nvidia_licence", False))
+        agreed = st.checkbox("I accept the licence: non-commercial use only", **kept("nvidia_licence", False))
         if not st.button("Download and unpack", disabled=not (agreed and url), key="nvidia_download"):
             return
         try:  # a visitor's address is fetched from public hosts only; the operator's (GAUGAN_NVIDIA_URL) as it is
@@ -566,7 +567,7 @@ def palette_chips(name: str, palette: list[Label], base: np.ndarray) -> int:
         chips.button(plain(label.name), key=f"chip_{label.id}", on_click=choose_label, args=(name, label.id),
                      help=f"{hex_colour(label.rgb)}")
     chip_styles({f"chip_{l.id}": l.rgb for l in shown}, f"chip_{chosen}")
-    st.radio("Tool", list(TOOLS), horizontal=True, key=kept("tool", "Brush"), label_visibility="collapsed")
+    st.radio("Tool", list(TOOLS), horizontal=True, **kept("tool", "Brush", TOOLS), label_visibility="collapsed")
     return chosen
 
 

@@ -113,14 +113,14 @@ def render(folder: Path, name: str, modified: float, models: dict[str, Path],
         return
     sidebar = st.sidebar
     describe(sidebar, "Sketch model: draw outlines in black, get a photo.", model.card.get("description"))
-    tool = sidebar.radio("Tool", TOOLS, horizontal=True, key=kept("sketch_tool", PEN))
-    width = sidebar.slider("Pen width", 1, 30, key=kept(f"sketch_width_{tool}", 4 if tool == PEN else 16))
+    tool = sidebar.radio("Tool", TOOLS, horizontal=True, **kept("sketch_tool", PEN, TOOLS))
+    width = sidebar.slider("Pen width", 1, 30, **kept(f"sketch_width_{tool}", 4 if tool == PEN else 16))
     chosen = CANVAS_SIZES[sidebar.selectbox("Canvas", list(CANVAS_SIZES),
-                                            key=kept("sketch_canvas_size", "Medium (384 px)"),
+                                            **kept("sketch_canvas_size", "Medium (384 px)", CANVAS_SIZES),
                                             help="Its side at most this; it shrinks to fit narrow windows.")]
-    class_id = (sidebar.selectbox("Class", model.classes, key=kept(f"class_{name}", model.classes[0]))
+    class_id = (sidebar.selectbox("Class", model.classes, **kept(f"class_{name}", model.classes[0], model.classes))
                 if model.classes else None)
-    seed = (sidebar.number_input("Seed", min_value=0, max_value=MAX_SEED, step=1, key=kept("sketch_seed", 0),
+    seed = (sidebar.number_input("Seed", min_value=0, max_value=MAX_SEED, step=1, **kept("sketch_seed", 0),
                                  help=f"{SEED_HELP} Another seed paints the same regions in another light.")
             if model.varies_with_seed else None)
     sidebar.button("Clear", use_container_width=True, key="sketch_clear", on_click=swap_sketch)

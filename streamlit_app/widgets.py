@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import textwrap
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import NamedTuple
 
@@ -179,20 +179,17 @@ def renew_widgets() -> None:
     st.session_state.widget_generation = st.session_state.get("widget_generation", 0) + 1
 
 
-def kept(key: str, default: object) -> str:
-    """The widget key for a setting whose value outlives runs that do not draw its widget (Streamlit drops such
-    widgets' state).
+def kept(key: str, default: object, options: Sequence | None = None) -> dict:
+    """The keyword arguments (key, and value or index into options) of the widget of a setting whose value outlives
+    runs that do not draw its widget (Streamlit drops such widgets' state).
 
-    The value is copied under session_state.kept and put back when the widget returns; give the widget no default
-    value of its own."""
+    The value is copied under session_state.kept and is also the widget's own default: the browser takes that
+    whenever it mounts the widget without the page's value, as a run cut short by the next one can leave it."""
     state = st.session_state
     saved = state.setdefault("kept", {})
     widget = widget_key(key)
-    if widget in state:
-        saved[key] = state[widget]
-    else:
-        state[widget] = saved.get(key, default)
-    return widget
+    saved[key] = value = state[widget] if widget in state else saved.get(key, default)
+    return {"key": widget, **({"index": list(options).index(value)} if options is not None else {"value": value})}
 
 
 def kept_value(key: str) -> object:

@@ -276,6 +276,30 @@ def test_settings_and_drawing_survive_a_visit_to_sketch_mode(app):
     assert np.array_equal(app.session_state["current_labels"], drawn), "the drawing comes back as it was"
 
 
+def test_each_kept_setting_is_also_its_widgets_own_default(app):
+    """The browser takes a widget's own default when it mounts the widget without the page's value, as a run cut
+    short by the next one can leave it; with defaults of their own, reloads under load reset settings to 2, Small
+    and 0 and kept those."""
+    app.run()
+    app.number_input(key="seed").set_value(7)
+    app.selectbox(key="canvas_size").select("Medium (384 px)")
+    app.selectbox(key="background_landscape").set_value(LAND["sea"].id)
+    app.slider(key="brush").set_value(40)
+    app.radio(key="tool").set_value("Line")
+    app.toggle(key="live_landscape").set_value(False)
+    app.run()
+    app.run()
+    assert not app.exception, app.exception
+    defaults = {"seed": app.number_input(key="seed").proto.default,
+                "canvas": app.selectbox(key="canvas_size").proto.default,
+                "background": app.selectbox(key="background_landscape").proto.default,
+                "brush": app.slider(key="brush").proto.default, "tool": app.radio(key="tool").proto.default,
+                "live": app.toggle(key="live_landscape").proto.default}
+    background_index = [l.id for l in PALETTES["landscape"]].index(LAND["sea"].id)
+    assert defaults == {"seed": 7, "canvas": 1, "background": background_index, "brush": [40], "tool": 1,
+                        "live": False}, defaults
+
+
 def test_a_long_model_description_is_cut_at_a_word(tmp_path, monkeypatch):
     card_path = tmp_path / "landscape" / "model.json"
     make_tiny_model(card_path.parent)
