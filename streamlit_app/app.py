@@ -583,28 +583,35 @@ def draw(palette: list[Label], base: np.ndarray, label_id: int, controls: Contro
         height=base.shape[0], width=base.shape[1], drawing_mode=TOOLS[tool], point_display_radius=1,
         key=f"canvas_{state.canvas_gen}", return_image_data=True)
     undo_shortcuts("canvas_")
-    if fill and fill_at_point(canvas.json_data, label_id):
-        st.rerun()
     try:
         labels = compose_labels(canvas.image_data, base, palette)
     except ValueError as exc:
         st.error(f"Could not read the canvas: {plain(exc)}")
         return None
+    if fill and fill_at_point(canvas.json_data, labels, label_id):
+        st.rerun()
     state.current_labels = labels
     state.strokes = len((canvas.json_data or {}).get("objects", []))
     return labels
 
 
-def fill_at_point(drawing: dict | None, label_id: int) -> bool:
-    """A click with the Fill tool paints the enclosed region under it (on the drawing as it was before the click)."""
-    points = [o for o in (drawing or {}).get("objects", []) if o.get("type", "").lower() == "circle"]
-    if not points or state.get("current_labels") is None:
+def fill_at_point(drawing: dict | None, shown: np.ndarray, label_id: int) -> bool:
+    """A click with the Fill tool paints the enclosed region under it. The click is a point the canvas added since
+    the last run (a circle drawn before with the Circle tool is none); strokes that came with it count, the dot it
+    leaves does not."""
+    objects = (drawing or {}).get("objects", [])
+    new = objects[state.get("strokes", 0):]
+    last = state.get("current_labels")
+    if not new or new[-1].get("type", "").lower() != "circle" or last is None or last.shape != shown.shape:
         return False
-    point = points[-1]
-    x = point["left"] + point.get("radius", 1) + point.get("strokeWidth", 1) / 2
+    point = new[-1]
+    radius, stroke = point.get("radius", 1), point.get("strokeWidth", 1)
+    y, x = point["top"], point["left"] + radius + stroke / 2
+    rows, columns = np.ogrid[:shown.shape[0], :shown.shape[1]]
+    dot = (rows - y) ** 2 + (columns - x) ** 2 <= (radius + stroke + 1) ** 2
+    state.current_labels = np.where(dot, last, shown)  # the drawing the click was made on
     remember_drawing()
-    state.base = bucket_fill(state.current_labels, (round(point["top"]), round(x)), label_id)
-    state.current_labels = state.base
+    state.base = state.current_labels = bucket_fill(state.current_labels, (round(y), round(x)), label_id)
     reset_canvas(LABEL_CANVAS)
     return True
 

@@ -555,6 +555,37 @@ def test_fill_paints_the_enclosed_region(app):
     assert app.button(key="undo_base").disabled, "nothing more to undo"
 
 
+def test_choosing_fill_after_drawing_a_circle_fills_nothing(app):
+    app.session_state["canvas_0"] = strokes(("rock", (100, 180, 100, 180)))
+    app.session_state["canvas_0"]["drawing"]["raw"]["objects"] = [
+        {"type": "circle", "left": 100, "top": 140, "radius": 40, "strokeWidth": 24}]  # drawn with the Circle tool
+    app.run()
+    drawn = app.session_state["current_labels"].copy()
+    app.radio(key="tool").set_value("Fill").run()
+    assert not app.exception, app.exception
+    assert np.array_equal(app.session_state["current_labels"], drawn), "no click, no fill"
+    assert app.button(key="undo_base").disabled
+
+
+def test_a_fill_click_that_comes_with_an_unseen_stroke_fills_inside_it(app):
+    app.run()
+    app.radio(key="tool").set_value("Fill").run()
+    outline = np.zeros((SIZE, SIZE, 4), np.uint8)
+    outline[100:300, 100:300] = (*LAND["mountain"].rgb, 255)
+    outline[110:290, 110:290] = 0  # a hollow square, and the dot the click left inside it
+    outline[198:203, 198:203] = (*LAND["mountain"].rgb, 255)
+    value = strokes()
+    value["drawing"]["data"] = "data:image/png;base64," + base64.b64encode(png(outline)).decode()
+    click = {"type": "circle", "left": 200 - 1.5, "top": 200, "radius": 1, "strokeWidth": 1}
+    value["drawing"]["raw"]["objects"] = [{"type": "path"}, click]  # the stroke's 0.2 s had not passed
+    app.session_state["canvas_0"] = value
+    app.run()
+    assert not app.exception, app.exception
+    labels = app.session_state["current_labels"]
+    assert (labels[100:300, 100:300] == LAND["mountain"].id).all(), "the outline stays and its inside is filled"
+    assert (labels[:90] == LAND["sky-other"].id).all(), "the outside stays sky"
+
+
 def test_undo_takes_back_clear_and_upload_in_turn(app):
     app.session_state["canvas_0"] = strokes(("tree", (10, 60, 10, 60)))
     app.run()

@@ -18,7 +18,7 @@ from gaugan.canvas import fit_label_map
 from gaugan.labelmaps import label_map_png
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-MOUNTAIN, SKY = 2, 0  # ids in the shipped landscape model; mountain is the label chosen when the page opens
+MOUNTAIN, SKY, SNOW = 2, 0, 4  # ids in the shipped landscape model; mountain is chosen when the page opens
 LABEL_MAP_UPLOADER = "Start from a label map"
 
 
@@ -205,6 +205,28 @@ def test_broken_checkpoint_keeps_the_drawing_and_the_model_in_use(broken_url):
         paint(page, [(40, 250), (200, 260)])
         ids = label_map(page)
         assert (ids[: ids.shape[0] // 2] == MOUNTAIN).sum() >= painted * 0.9, "the next stroke keeps the old one"
+
+
+def test_fill_paints_inside_an_outline_and_choosing_it_after_a_circle_fills_nothing(url):
+    with browser_page() as page:
+        open_page(page, url)
+        paint(page, [(60, 60), (260, 60), (260, 260), (60, 260), (60, 60)])  # a mountain outline on the sky
+        page.get_by_role("radiogroup").get_by_text("Circle", exact=True).click()
+        wait_idle(page)
+        paint(page, [(330, 330), (360, 360)])
+        drawn = label_map(page)
+        choose_label(page, "snow")
+        page.get_by_role("radiogroup").get_by_text("Fill", exact=True).click()
+        wait_idle(page)
+        page.wait_for_timeout(1000)
+        wait_idle(page)
+        assert np.array_equal(label_map(page), drawn), "choosing Fill fills nothing"
+        paint(page, [(160, 160)])
+        ids = label_map(page)
+        scale = ids.shape[0] / page.locator(CANVAS).bounding_box()["height"]
+        inside = ids[round(100 * scale):round(220 * scale), round(100 * scale):round(220 * scale)]
+        assert (inside == SNOW).all(), "the click filled the inside of the outline"
+        assert (ids[: round(30 * scale)] == SKY).all(), "and not the sky around it"
 
 
 def test_live_off_seed_and_new_variation_regenerate(url):
