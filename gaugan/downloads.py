@@ -178,7 +178,7 @@ def _source(url_or_path: str, timeout: float, public_only: bool) -> tuple[io.Buf
     public_only: no local path, and no connection to a host that is not at a public address."""
     if public_only and not url_or_path.lower().startswith(("http://", "https://")):
         raise CheckpointError(f"expected an http(s) address, found {url_or_path[:200]!r}; files on this computer are "
-                              "installed with `gaugan download PATH`")
+                              "installed with the command: gaugan download PATH")
     if "://" not in url_or_path:
         local = Path(url_or_path)
         if not local.is_file():

@@ -97,7 +97,7 @@ def open_image(source: Source, what: str = "image", max_pixels: int = MAX_PIXELS
         side = int(max_pixels**0.5)
         claimed = re.search(r"\((\d+) pixels\)", str(exc))  # Pillow names the count, not the sides
         found = f"its header claims {int(claimed[1]):,} pixels" if claimed else "it is far larger"
-        raise ImageError(f"{what} is too large: {found}; at most {max_pixels} ({side}×{side}) are accepted: scale it "
+        raise ImageError(f"{what} is too large: {found}; at most {max_pixels:,} ({side}×{side}) are accepted: scale it "
                          "down first") from None
     except UnidentifiedImageError:
         found = "an empty file (0 bytes)" if _is_empty(source) else "none of them"
@@ -109,7 +109,7 @@ def open_image(source: Source, what: str = "image", max_pixels: int = MAX_PIXELS
     if width * height > max_pixels:
         side = int(max_pixels**0.5)
         raise ImageError(
-            f"{what} is {width}×{height} = {width * height} pixels; at most {max_pixels} "
+            f"{what} is {width}×{height} = {width * height:,} pixels; at most {max_pixels:,} "
             f"({side}×{side}) are accepted: scale it down first"
         )
     if width == 0 or height == 0:

@@ -445,7 +445,7 @@ def test_public_only_never_reaches_a_local_address_or_reads_a_local_file(tmp_pat
         download(url, tmp_path / "dest")  # without public_only (the CLI) it is fetched
         assert Counting.requests == 1
     with pytest.raises(CheckpointError, match=r"expected an http\(s\) address, found .*; files on this computer are "
-                                              r"installed with `gaugan download PATH`"):
+                                              r"installed with the command: gaugan download PATH"):
         download(str(root / "latest_net_G.pth"), tmp_path / "other", public_only=True)
     assert fingerprint(tmp_path / "other") == {}
 

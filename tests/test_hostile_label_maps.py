@@ -83,7 +83,7 @@ def test_a_map_above_the_pixel_limit_is_refused_before_decoding(tmp_path):
     # 2049×2049 of one colour: a few KB that would decode to 12 MiB; refused from the header alone.
     data = png(np.zeros((2049, 2049, 3), np.uint8))
     measured = measured_read(tmp_path, data)
-    assert measured["result"].startswith("refused: label map is 2049×2049 = 4198401 pixels; at most 4194304 (2048×2048)")
+    assert measured["result"].startswith("refused: label map is 2049×2049 = 4,198,401 pixels; at most 4,194,304 (2048×2048)")
     assert measured["extra_mib"] < 20, measured
 
 
@@ -97,7 +97,7 @@ def bomb_header_png(side: int = 100_000) -> bytes:
 
 def test_a_decompression_bomb_header_is_refused_without_decoding():
     with pytest.raises(ImageError, match=r"^label map is too large: its header claims 10,000,000,000 pixels; at most "
-                                         r"4194304 \(2048×2048\) are accepted"):
+                                         r"4,194,304 \(2048×2048\) are accepted"):
         read_label_map(bomb_header_png(), LAND)
 
 
@@ -109,7 +109,7 @@ def test_held_out_photos_for_the_realism_figures_are_decoded_within_the_limits(t
     (tmp_path / f"{pid}.png").write_bytes(bomb_header_png())
     (tmp_path / "manifest.json").write_text(json.dumps([{"id": pid, "file": f"{pid}.png"}]))
     with pytest.raises(ImageError, match=rf"{pid}\.png: photo is too large: its header claims 10,000,000,000 pixels; "
-                                         r"at most 16777216"):
+                                         r"at most 16,777,216"):
         held_out_crops(tmp_path)
 
 
@@ -328,7 +328,7 @@ def test_a_label_maps_exif_orientation_is_applied_like_its_photos():
 def test_the_pixel_limit_applies_to_the_size_as_shown(orientation, shown):
     data = turned(halves((0, 0, 0), (255, 255, 255)), "JPEG", orientation)
     assert open_image(data, max_pixels=20_000).size == tuple(int(n) for n in shown.split("×"))
-    with pytest.raises(ImageError, match=f"photo is {shown} = 20000 pixels; at most 19999"):
+    with pytest.raises(ImageError, match=f"photo is {shown} = 20,000 pixels; at most 19,999"):
         open_image(data, "photo", max_pixels=19_999, decode=False)
 
 

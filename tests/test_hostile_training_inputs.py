@@ -97,7 +97,7 @@ def test_a_photo_of_extreme_shape_is_refused_before_it_is_resized(tmp_path, size
 def test_a_photo_is_decoded_within_the_pixel_limit(tmp_path, monkeypatch):
     monkeypatch.setattr(photo_module, "MAX_PHOTO_PIXELS", 100 * 50)
     folder = photo_folder(tmp_path / "photos", [entry()])
-    with pytest.raises(InputError, match=r"p\.png: photo is 144×72 = 10368 pixels; at most 5000"):
+    with pytest.raises(InputError, match=r"p\.png: photo is 144×72 = 10,368 pixels; at most 5,000"):
         TextureBank(folder)
     (folder / "photos" / "p.png").write_bytes(b"<html>not a photo</html>")
     with pytest.raises(InputError, match=r"p\.png: not a readable image"):
