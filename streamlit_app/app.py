@@ -190,6 +190,7 @@ def repaint_background(setting: str, key: str, old: int) -> None:
 def remember_drawing(background: int | None = None) -> None:
     """Keep the drawing as it is now (its canvas aspect and unpainted-area label too) for "Undo", before its base map
     is replaced."""
+    state.notices = {}  # notes on the drawing being replaced
     if state.get("current_labels") is not None:
         background = kept_value(f"background_{state.get('active_model')}") if background is None else background
         kept = KeptDrawing(state.current_labels, state.get("canvas_aspect"), background)
@@ -213,6 +214,7 @@ def undo_base_change() -> None:
     unpainted-area label it had. What was painted since stays on it, unless the change gave the canvas another
     shape."""
     kept = state.undo.pop()
+    state.notices = {}  # notes on the drawing being taken back
     base, current = kept.labels, state.get("current_labels")
     if kept.replaced_by is not None and current is not None:
         painted = current != fit_label_map(kept.replaced_by, current.shape)

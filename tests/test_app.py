@@ -394,6 +394,22 @@ def test_a_notice_outlives_the_rerun_that_follows_at_once_and_goes_with_the_next
     assert "Loaded ids.png" not in texts(app)
 
 
+def test_a_notice_on_the_drawing_goes_when_the_drawing_is_replaced_or_taken_back(app):
+    app.run()
+    ids = np.full((50, 50), LAND["grass"].id, np.uint8)
+    app.sidebar.get("file_uploader")[1].set_value(("ids.png", label_map_png(ids), "image/png")).run()
+    assert "Loaded ids.png" in texts(app)
+    app.button(key="example").click().run()
+    assert "Loaded ids.png" not in texts(app), "it spoke of the map the example scene replaced"
+    app.button(key="undo_base").click().run()
+    app.button(key="undo_base").click().run()
+    assert not app.exception, app.exception
+    app.sidebar.get("file_uploader")[1].set_value(("ids2.png", label_map_png(ids), "image/png")).run()
+    assert "Loaded ids2.png" in texts(app)
+    app.button(key="undo_base").click().run()
+    assert "Loaded ids2.png" not in texts(app), "it spoke of the map Undo took back"
+
+
 def test_a_notice_goes_while_the_user_keeps_acting(app):
     import time
 
