@@ -44,20 +44,26 @@ export default function({ parentElement, setStateValue }) {
 """
 _width_probe = st.components.v2.component("gaugan_column_width", js=_WIDTH_PROBE_JS, isolate_styles=False)
 
-# The drawing's copy in the browser's localStorage, so that a reload (or a new visit) finds it. Until the page has
-# taken the copy (text null), the copy is reported once as "saved" ("" if none); from then on each run's text
-# replaces it ("" removes it). A browser that blocks storage keeps nothing and reports "".
+# The drawing's copy in the browser's storage, so that a reload (or a new visit) finds it: each tab keeps its own in
+# sessionStorage, which its reloads read first, and the last drawing changed in any tab is also kept in localStorage
+# for a new tab or visit. Until the page has taken the copy (text null), the copy is reported once as "saved" ("" if
+# none); from then on a run whose text differs from the tab's copy writes it: into both, or, for "" (Clear on both
+# pages), as an empty copy for the tab and none for the browser. A tab that has drawn nothing writes nothing, so it
+# leaves the other tabs' copy be. A browser that blocks storage keeps nothing and reports "".
 _STORE_JS = """
 export default function({ data, setStateValue }) {
-  let stored = null;
-  try { stored = window.localStorage.getItem(data.name); } catch (e) { stored = null; }
+  const storage = (name) => { try { return window[name] || null; } catch (e) { return null; } };
+  const read = (store) => { try { return store ? store.getItem(data.name) : null; } catch (e) { return null; } };
+  const tab = storage("sessionStorage"), browser = storage("localStorage");
   if (data.text === null) {
-    setStateValue("saved", stored === null ? "" : stored);
+    setStateValue("saved", read(tab) ?? read(browser) ?? "");
     return;
   }
+  if ((read(tab ?? browser) ?? "") === data.text) return;  // unchanged in this tab, or nothing drawn in it yet
+  try { if (tab) tab.setItem(data.name, data.text); } catch (e) { /* full or blocked: this session only */ }
   try {
-    if (data.text === "") window.localStorage.removeItem(data.name);
-    else if (stored !== data.text) window.localStorage.setItem(data.name, data.text);
+    if (browser && data.text === "") browser.removeItem(data.name);
+    else if (browser) browser.setItem(data.name, data.text);
   } catch (e) { /* full or blocked storage: the drawing lives on in this session only */ }
 }
 """

@@ -20,6 +20,7 @@ from gaugan.labelmaps import label_map_png
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 MOUNTAIN, SKY, SNOW = 2, 0, 4  # ids in the shipped landscape model; mountain is chosen when the page opens
 LABEL_MAP_UPLOADER = "Start from a label map"
+BOTH_COPIES = "[sessionStorage, localStorage]"  # the browser keeps the drawing per tab, and the last drawn in any tab
 
 
 @pytest.fixture(scope="module")
@@ -404,14 +405,15 @@ def test_a_damaged_copy_in_the_browser_is_refused_and_the_page_starts_afresh(url
         drawn = label_map(page)
         assert (drawn == MOUNTAIN).sum() > 1000
         page.evaluate("const d = JSON.parse(localStorage.getItem('gaugan-drawing')); d.settings.seed = -5;"
-                      "localStorage.setItem('gaugan-drawing', JSON.stringify(d))")
+                      f"{BOTH_COPIES}.forEach(s => s.setItem('gaugan-drawing', JSON.stringify(d)))")
         page.reload()
         settle(page)
         # the restore runs once the browser has reported its copy, which may be after the first run went idle
         message(page, "Kept settings the page does not take were left out: seed -5").wait_for(timeout=30_000)
         assert np.array_equal(label_map(page), drawn), "one bad setting does not cost the drawing"
         message(page, "Your label map from your last visit in this browser is back").wait_for(state="attached")
-        page.evaluate("localStorage.setItem('gaugan-drawing', '{\"format\": \"gaugan-drawing/1\", \"labels\": 7}')")
+        page.evaluate(f"{BOTH_COPIES}.forEach(s => s.setItem('gaugan-drawing', "
+                      "'{\"format\": \"gaugan-drawing/1\", \"labels\": 7}'))")
         page.reload()
         settle(page)
         message(page, "could not be restored: saved label map: expected base64 PNG text, found int").wait_for(
@@ -423,4 +425,37 @@ def test_a_damaged_copy_in_the_browser_is_refused_and_the_page_starts_afresh(url
         assert kept.startswith('{"format":"gaugan-drawing/1"'), "the new drawing replaces the damaged copy"
         page.locator(".st-key-clear button").click()
         wait_idle(page)
-        page.wait_for_function("localStorage.getItem('gaugan-drawing') === null", timeout=10_000)  # kept nothing
+        page.wait_for_function("localStorage.getItem('gaugan-drawing') === null && "
+                               "sessionStorage.getItem('gaugan-drawing') === ''", timeout=10_000)  # kept nothing
+
+
+def test_a_reload_brings_back_this_tabs_drawing_and_a_new_tab_the_last_one_drawn(url):
+    with browser_page() as first:
+        idle = first.context.new_page()  # a tab that draws nothing
+        open_page(idle, url)
+        first.bring_to_front()
+        open_page(first, url)
+        paint(first, [(30, 300), (300, 320)])
+        mine = label_map(first)
+        kept = first.evaluate("sessionStorage.getItem('gaugan-drawing')")
+        second = first.context.new_page()
+        second.bring_to_front()
+        open_page(second, url)
+        message(second, "from your last visit in this browser is back").wait_for(timeout=30_000)
+        assert np.array_equal(label_map(second), mine), "a new tab starts from the last drawing"
+        paint(second, [(30, 60), (300, 80)])
+        theirs = label_map(second)
+        assert not np.array_equal(theirs, mine)
+        second.wait_for_function("kept => localStorage.getItem('gaugan-drawing') !== kept", arg=kept, timeout=10_000)
+        idle.bring_to_front()
+        choose_label(idle, "sea")  # a run in the tab without a drawing leaves the others' copy be
+        first.bring_to_front()  # a person looks at the tab they reload (a tab behind others may not lay out)
+        first.reload()
+        settle(first)
+        message(first, "from your last visit in this browser is back").wait_for(timeout=30_000)
+        assert np.array_equal(label_map(first), mine), "a reload brings back this tab's drawing, not the other tab's"
+        third = first.context.new_page()
+        third.bring_to_front()
+        open_page(third, url)
+        message(third, "from your last visit in this browser is back").wait_for(timeout=30_000)
+        assert np.array_equal(label_map(third), theirs), "a new tab starts from the drawing made last, in any tab"
