@@ -668,6 +668,9 @@ def variations(name: str, models: dict[str, Path], labels: np.ndarray, controls:
     if not current:
         st.caption("They follow the image: press Generate (or turn on Live).")
         return
+    if (controls.style or controls.look) and controls.strength >= 1.0:
+        st.caption("At style strength 1 every seed paints the same image: lower the strength to vary them.")
+        return
     for offset, column in enumerate(st.columns(4)):
         seed = seed_after(kept_value("seed"), offset)
         try:

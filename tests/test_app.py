@@ -253,19 +253,24 @@ def test_with_no_model_that_loads_the_model_box_stays(tmp_path, monkeypatch):
     assert not app.exception and "Pen width" in [s.label for s in app.slider]
 
 
+def kept_widgets(app) -> list:
+    """The label-map page's widgets whose settings are kept: seed, canvas, unpainted area, brush, tool and Live."""
+    return [app.number_input(key="seed"), app.selectbox(key="canvas_size"), app.selectbox(key="background_landscape"),
+            app.slider(key="brush"), app.radio(key="tool"), app.toggle(key="live_landscape")]
+
+
+def change_kept_settings(app, canvas: str) -> None:
+    """Set each kept setting away from its default (the canvas to the named size), and run."""
+    for widget, value in zip(kept_widgets(app), (7, canvas, LAND["sea"].id, 40, "Line", False)):
+        widget.set_value(value)
+    app.run()
+
+
 def test_settings_and_drawing_survive_a_visit_to_sketch_mode(app):
     app.session_state["canvas_0"] = strokes(("tree", (10, 60, 10, 60)))
     app.run()
-    app.number_input(key="seed").set_value(7)
-    app.selectbox(key="canvas_size").select("Small (320 px)")
-    app.selectbox(key="background_landscape").set_value(LAND["sea"].id)
-    app.slider(key="brush").set_value(40)
-    app.radio(key="tool").set_value("Line")
-    app.toggle(key="live_landscape").set_value(False)
-    app.run()
-    settings = {w.key: w.value for w in (app.number_input(key="seed"), app.selectbox(key="canvas_size"),
-                                          app.selectbox(key="background_landscape"), app.slider(key="brush"),
-                                          app.radio(key="tool"), app.toggle(key="live_landscape"))}
+    change_kept_settings(app, "Small (320 px)")
+    settings = {w.key: w.value for w in kept_widgets(app)}
     drawn = app.session_state["current_labels"].copy()
     assert drawn.shape == (320, 320) and (drawn == LAND["tree"].id).any()
     model_box(app).select("landscape-sketch").run()
@@ -281,23 +286,12 @@ def test_each_kept_setting_is_also_its_widgets_own_default(app):
     short by the next one can leave it; with defaults of their own, reloads under load reset settings to 2, Small
     and 0 and kept those."""
     app.run()
-    app.number_input(key="seed").set_value(7)
-    app.selectbox(key="canvas_size").select("Medium (384 px)")
-    app.selectbox(key="background_landscape").set_value(LAND["sea"].id)
-    app.slider(key="brush").set_value(40)
-    app.radio(key="tool").set_value("Line")
-    app.toggle(key="live_landscape").set_value(False)
-    app.run()
+    change_kept_settings(app, "Medium (384 px)")
     app.run()
     assert not app.exception, app.exception
-    defaults = {"seed": app.number_input(key="seed").proto.default,
-                "canvas": app.selectbox(key="canvas_size").proto.default,
-                "background": app.selectbox(key="background_landscape").proto.default,
-                "brush": app.slider(key="brush").proto.default, "tool": app.radio(key="tool").proto.default,
-                "live": app.toggle(key="live_landscape").proto.default}
+    defaults = [w.proto.default for w in kept_widgets(app)]
     background_index = [l.id for l in PALETTES["landscape"]].index(LAND["sea"].id)
-    assert defaults == {"seed": 7, "canvas": 1, "background": background_index, "brush": [40], "tool": 1,
-                        "live": False}, defaults
+    assert defaults == [7, 1, background_index, [40], 1, False], defaults
 
 
 def test_a_long_model_description_is_cut_at_a_word(tmp_path, monkeypatch):
@@ -757,6 +751,18 @@ def test_built_in_looks_are_offered_and_named_in_the_caption(app):
     assert app.session_state["last_image"] != dusk, "another look gives another image"
     app.button(key="new_variation").click().run()
     assert "Day look" in app.main.get("image")[0].proto.imgs[0].caption
+
+
+def test_at_full_style_strength_no_alike_variations_are_shown(app):
+    app.session_state["canvas_0"] = strokes(("sea", (200, SIZE, 0, SIZE)))
+    app.run()
+    app.toggle(key="variations").set_value(True).run()
+    app.button(key="look_Dusk").click().run()
+    assert len(app.main.get("image")) == 5, "the image and four variations at strength 0.8"
+    app.slider(key="strength").set_value(1.0).run()
+    assert not app.exception, app.exception
+    assert len(app.main.get("image")) == 1
+    assert "At style strength 1 every seed paints the same image" in texts(app)
 
 
 def test_the_look_buttons_show_what_is_in_use(app):
