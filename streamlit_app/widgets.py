@@ -195,7 +195,10 @@ def kept(key: str, default: object, options: Sequence | None = None) -> dict:
     saved = state.setdefault("kept", {})
     widget = widget_key(key)
     saved[key] = value = state[widget] if widget in state else saved.get(key, default)
-    return {"key": widget, **({"index": list(options).index(value)} if options is not None else {"value": value})}
+    if options is None:
+        return {"key": widget, "value": value}
+    options = list(options)
+    return {"key": widget, "index": options.index(value if value in options else default)}
 
 
 def kept_value(key: str) -> object:
