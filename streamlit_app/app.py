@@ -33,7 +33,7 @@ from gaugan.saved_drawing import SavedDrawing, read_saved_drawing  # noqa: E402
 from gaugan.semantics import remap  # noqa: E402
 from gaugan.sketch import model_kind  # noqa: E402
 from gaugan.sketch_reader import source_folders  # noqa: E402
-from label_colors import Label, validate_palette  # noqa: E402
+from label_colors import ALPHA_THRESHOLD, Label, validate_palette  # noqa: E402
 from streamlit_drawable_canvas import st_canvas  # noqa: E402
 from streamlit_app import sketch_mode  # noqa: E402
 from widgets import (CANVAS_SIZES, MAX_SEED, SEED_HELP, CanvasState, bake_strokes, browser_copy,  # noqa: E402
@@ -212,14 +212,21 @@ def same_aspect(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
 def undo_base_change() -> None:
     """The drawing as it was before the last fill, upload, example scene, clear or unpainted-area change, with the
     unpainted-area label it had. What was painted since stays on it, unless the change gave the canvas another
-    shape."""
+    shape: the strokes on the canvas now, and pixels of strokes kept in the base (after a resize or a visit to sketch
+    mode) that differ from what the change put there. Painted pixels of the unpainted-area label in use take the
+    kept one."""
     kept = state.undo.pop()
     state.notices = {}  # notes on the drawing being taken back
-    base, current = kept.labels, state.get("current_labels")
+    base, current, strokes = kept.labels, state.get("current_labels"), state.get("stroke_mask")
     if kept.replaced_by is not None and current is not None:
         painted = current != fit_label_map(kept.replaced_by, current.shape)
+        if strokes is not None and strokes.shape == painted.shape:
+            painted |= strokes
         if same_aspect(kept.labels.shape, current.shape):
-            base = np.where(painted, current, fit_label_map(kept.labels, current.shape))
+            since = current
+            if kept.background is not None:
+                since = np.where(current == kept_value(f"background_{state.active_model}"), kept.background, current)
+            base = np.where(painted, since, fit_label_map(kept.labels, current.shape))
         elif painted.any():
             notice("What you painted since went with it: it was on a canvas of another shape.")
     state.base = state.current_labels = base
@@ -594,6 +601,7 @@ def draw(palette: list[Label], base: np.ndarray, label_id: int, controls: Contro
         st.rerun()
     state.current_labels = labels
     state.strokes = len((canvas.json_data or {}).get("objects", []))
+    state.stroke_mask = None if canvas.image_data is None else canvas.image_data[..., 3] >= ALPHA_THRESHOLD
     return labels
 
 

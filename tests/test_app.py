@@ -624,13 +624,29 @@ def test_undo_of_a_fill_keeps_what_was_painted_after_it(app):
     app.run()
     assert (app.session_state["current_labels"][400:] == LAND["mountain"].id).all(), "the sky became mountain"
     app.radio(key="tool").set_value("Brush").run()
-    app.session_state[f"canvas_{app.session_state['canvas_gen']}"] = strokes(("sea", (450, SIZE, 0, SIZE)))
+    app.session_state[f"canvas_{app.session_state['canvas_gen']}"] = strokes(("sea", (450, SIZE, 0, SIZE)),
+                                                                             ("mountain", (20, 40, 0, SIZE)))
     app.run()
     app.button(key="undo_base").click().run()
     assert not app.exception, app.exception
     labels = app.session_state["current_labels"]
     assert (labels[450:] == LAND["sea"].id).all(), "the sea painted after the fill stays"
-    assert np.array_equal(labels[:450], drawn[:450]), "the rest is the drawing from before the fill"
+    assert (labels[20:40] == LAND["mountain"].id).all(), "so does a stroke in the label the fill had put there"
+    assert np.array_equal(labels[40:450], drawn[40:450]), "the rest is the drawing from before the fill"
+
+
+def test_undo_of_an_unpainted_area_change_gives_erased_pixels_the_old_label(app):
+    app.session_state["canvas_0"] = strokes(("mountain", (100, 200, 0, SIZE)))
+    app.run()
+    app.selectbox(key="background_landscape").set_value(LAND["grass"].id).run()
+    eraser = strokes(("grass", (140, 160, 0, SIZE)))  # the eraser paints the unpainted-area label
+    app.session_state[f"canvas_{app.session_state['canvas_gen']}"] = eraser
+    app.run()
+    app.button(key="undo_base").click().run()
+    assert not app.exception, app.exception
+    labels = app.session_state["current_labels"]
+    assert (labels[140:160] == LAND["sky-other"].id).all(), "the erased band is unpainted, as sky again"
+    assert (labels[100:140] == LAND["mountain"].id).all() and (labels[:100] == LAND["sky-other"].id).all()
 
 
 def test_undo_of_an_upload_of_another_shape_says_the_strokes_on_it_went(app):
