@@ -208,7 +208,7 @@ def test_broken_checkpoint_keeps_the_drawing_and_the_model_in_use(broken_url):
         assert (ids[: ids.shape[0] // 2] == MOUNTAIN).sum() >= painted * 0.9, "the next stroke keeps the old one"
 
 
-def test_fill_paints_inside_an_outline_and_choosing_it_after_a_circle_fills_nothing(url):
+def test_fill_paints_inside_an_outline_is_undone_under_later_strokes_and_needs_a_click(url):
     with browser_page() as page:
         open_page(page, url)
         paint(page, [(60, 60), (260, 60), (260, 260), (60, 260), (60, 60)])  # a mountain outline on the sky
@@ -228,6 +228,17 @@ def test_fill_paints_inside_an_outline_and_choosing_it_after_a_circle_fills_noth
         inside = ids[round(100 * scale):round(220 * scale), round(100 * scale):round(220 * scale)]
         assert (inside == SNOW).all(), "the click filled the inside of the outline"
         assert (ids[: round(30 * scale)] == SKY).all(), "and not the sky around it"
+        page.get_by_role("radiogroup").get_by_text("Brush", exact=True).click()
+        wait_idle(page)
+        page.wait_for_timeout(500)  # the canvas takes its new mode after the run: a stroke before it is a fill click
+        paint(page, [(20, 160), (300, 160)])  # snow through the filled square and out into the sky
+        before = result_src(page)
+        page.get_by_role("button", name="Undo fill or load").click()
+        wait_new_result(page, before)
+        ids = label_map(page)
+        band = ids[round(155 * scale):round(165 * scale), round(30 * scale):round(290 * scale)]
+        assert (band == SNOW).all(), "Undo takes back the fill and keeps the stroke made after it, inside too"
+        assert (ids[round(100 * scale):round(140 * scale), round(100 * scale):round(220 * scale)] == SKY).all()
 
 
 def test_live_off_seed_and_new_variation_regenerate(url):
