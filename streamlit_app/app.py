@@ -209,19 +209,24 @@ def same_aspect(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
     return abs(a[0] * b[1] - b[0] * a[1]) <= max(a[1], b[1])
 
 
+def painted_since(kept: KeptDrawing, current: np.ndarray) -> np.ndarray:
+    """Where the drawing now shown was painted since the change kept undoes: the strokes on the canvas now, in any
+    label, and pixels of strokes kept in the base since (a resize, a visit to sketch mode) that differ from what the
+    change put there."""
+    painted = current != fit_label_map(kept.replaced_by, current.shape)
+    strokes = state.get("stroke_mask")
+    return painted | strokes if strokes is not None and strokes.shape == painted.shape else painted
+
+
 def undo_base_change() -> None:
     """The drawing as it was before the last fill, upload, example scene, clear or unpainted-area change, with the
-    unpainted-area label it had. What was painted since stays on it, unless the change gave the canvas another
-    shape: the strokes on the canvas now, and pixels of strokes kept in the base (after a resize or a visit to sketch
-    mode) that differ from what the change put there. Painted pixels of the unpainted-area label in use take the
-    kept one."""
+    unpainted-area label it had. What was painted since stays on it (in the unpainted-area label, the kept one),
+    unless the change gave the canvas another shape."""
     kept = state.undo.pop()
     state.notices = {}  # notes on the drawing being taken back
-    base, current, strokes = kept.labels, state.get("current_labels"), state.get("stroke_mask")
+    base, current = kept.labels, state.get("current_labels")
     if kept.replaced_by is not None and current is not None:
-        painted = current != fit_label_map(kept.replaced_by, current.shape)
-        if strokes is not None and strokes.shape == painted.shape:
-            painted |= strokes
+        painted = painted_since(kept, current)
         if same_aspect(kept.labels.shape, current.shape):
             since = current
             if kept.background is not None:

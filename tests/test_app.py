@@ -539,19 +539,26 @@ def test_a_map_in_slightly_shifted_label_colours_is_read_with_one_note_on_the_pa
     assert f"note: shifted.png: {note}" in capsys.readouterr().err
 
 
-def test_fill_paints_the_enclosed_region(app):
-    outline = np.zeros((SIZE, SIZE, 4), np.uint8)
-    outline[100:300, 100:300] = (*LAND["mountain"].rgb, 255)
-    outline[110:290, 110:290] = 0  # a hollow square: a mountain outline on the sky
+def outline(clicked: bool = False) -> dict:
+    """A canvas value holding a hollow mountain square (rows and columns 100..300) drawn as one path; clicked: and a
+    Fill click at its centre, with the dot the click leaves."""
+    rgba = np.zeros((SIZE, SIZE, 4), np.uint8)
+    rgba[100:300, 100:300] = (*LAND["mountain"].rgb, 255)
+    rgba[110:290, 110:290] = 0
+    click = {"type": "circle", "left": 200 - 1.5, "top": 200, "radius": 1, "strokeWidth": 1}
+    if clicked:
+        rgba[198:203, 198:203] = (*LAND["mountain"].rgb, 255)
     value = strokes()
-    value["drawing"]["data"] = "data:image/png;base64," + base64.b64encode(png(outline)).decode()
-    value["drawing"]["raw"]["objects"] = [{"type": "path"}]
-    app.session_state["canvas_0"] = value
+    value["drawing"]["data"] = "data:image/png;base64," + base64.b64encode(png(rgba)).decode()
+    value["drawing"]["raw"]["objects"] = [{"type": "path"}, *([click] if clicked else [])]
+    return value
+
+
+def test_fill_paints_the_enclosed_region(app):
+    app.session_state["canvas_0"] = outline()
     app.run()
     app.radio(key="tool").set_value("Fill").run()
-    click = {"type": "circle", "left": 200 - 1.5, "top": 200, "radius": 1, "strokeWidth": 1}
-    value = {**value, "drawing": {**value["drawing"], "raw": {"objects": [{"type": "path"}, click]}}}
-    app.session_state["canvas_0"] = value
+    app.session_state["canvas_0"] = outline(clicked=True)
     app.run()
     assert not app.exception, app.exception
     labels = app.session_state["current_labels"]
@@ -580,15 +587,7 @@ def test_choosing_fill_after_drawing_a_circle_fills_nothing(app):
 def test_a_fill_click_that_comes_with_an_unseen_stroke_fills_inside_it(app):
     app.run()
     app.radio(key="tool").set_value("Fill").run()
-    outline = np.zeros((SIZE, SIZE, 4), np.uint8)
-    outline[100:300, 100:300] = (*LAND["mountain"].rgb, 255)
-    outline[110:290, 110:290] = 0  # a hollow square, and the dot the click left inside it
-    outline[198:203, 198:203] = (*LAND["mountain"].rgb, 255)
-    value = strokes()
-    value["drawing"]["data"] = "data:image/png;base64," + base64.b64encode(png(outline)).decode()
-    click = {"type": "circle", "left": 200 - 1.5, "top": 200, "radius": 1, "strokeWidth": 1}
-    value["drawing"]["raw"]["objects"] = [{"type": "path"}, click]  # the stroke's 0.2 s had not passed
-    app.session_state["canvas_0"] = value
+    app.session_state["canvas_0"] = outline(clicked=True)  # the outline's 0.2 s had not passed
     app.run()
     assert not app.exception, app.exception
     labels = app.session_state["current_labels"]
@@ -596,12 +595,18 @@ def test_a_fill_click_that_comes_with_an_unseen_stroke_fills_inside_it(app):
     assert (labels[:90] == LAND["sky-other"].id).all(), "the outside stays sky"
 
 
-def test_undo_takes_back_clear_and_upload_in_turn(app):
+def draw_then_load_a_wide_map(app) -> np.ndarray:
+    """Paint a tree, then upload a 2:1 map (the canvas takes its shape); returns the drawing from before the upload."""
     app.session_state["canvas_0"] = strokes(("tree", (10, 60, 10, 60)))
     app.run()
     drawn = app.session_state["current_labels"].copy()
     app.sidebar.get("file_uploader")[1].set_value(("ids.png", label_map_png(np.full((50, 100), 5, np.uint8)),
                                                    "image/png")).run()
+    return drawn
+
+
+def test_undo_takes_back_clear_and_upload_in_turn(app):
+    drawn = draw_then_load_a_wide_map(app)
     loaded = app.session_state["current_labels"].copy()
     assert loaded.shape == (SIZE // 2, SIZE)
     app.button(key="clear").click().run()
@@ -650,11 +655,7 @@ def test_undo_of_an_unpainted_area_change_gives_erased_pixels_the_old_label(app)
 
 
 def test_undo_of_an_upload_of_another_shape_says_the_strokes_on_it_went(app):
-    app.session_state["canvas_0"] = strokes(("tree", (10, 60, 10, 60)))
-    app.run()
-    drawn = app.session_state["current_labels"].copy()
-    app.sidebar.get("file_uploader")[1].set_value(("ids.png", label_map_png(np.full((50, 100), 5, np.uint8)),
-                                                   "image/png")).run()
+    drawn = draw_then_load_a_wide_map(app)
     sea = strokes(("sea", (200, SIZE // 2, 0, SIZE)), size=(SIZE // 2, SIZE))  # on the map's canvas
     app.session_state[f"canvas_{app.session_state['canvas_gen']}"] = sea
     app.run()
