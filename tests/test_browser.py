@@ -214,6 +214,7 @@ def test_fill_paints_inside_an_outline_is_undone_under_later_strokes_and_needs_a
         paint(page, [(60, 60), (260, 60), (260, 260), (60, 260), (60, 60)])  # a mountain outline on the sky
         page.get_by_role("radiogroup").get_by_text("Circle", exact=True).click()
         wait_idle(page)
+        page.wait_for_timeout(500)  # the canvas takes its new mode after the run
         paint(page, [(330, 330), (360, 360)])
         drawn = label_map(page)
         choose_label(page, "snow")
@@ -230,7 +231,7 @@ def test_fill_paints_inside_an_outline_is_undone_under_later_strokes_and_needs_a
         assert (ids[: round(30 * scale)] == SKY).all(), "and not the sky around it"
         page.get_by_role("radiogroup").get_by_text("Brush", exact=True).click()
         wait_idle(page)
-        page.wait_for_timeout(500)  # the canvas takes its new mode after the run: a stroke before it is a fill click
+        page.wait_for_timeout(500)  # as above: a stroke before it would be a fill click
         paint(page, [(20, 160), (300, 160)])  # snow through the filled square and out into the sky
         before = result_src(page)
         page.get_by_role("button", name="Undo fill or load").click()
