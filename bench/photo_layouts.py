@@ -8,7 +8,7 @@ model (`kind: sketch`) paints each layout's line drawing (gaugan/data/landscape_
 outline the photo.
 
 python bench/photo_layouts.py --photos ~/.cache/gaugan/photos [--checkpoint DIR ...] [--without-style-prior]
-                               [--renderer] [--sheet FILE]
+                               [--renderer] [--first-seed N] [--sheet FILE]
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ from gaugan.tracing import trace
 from label_colors import PALETTES
 
 SHEET_ROWS = 4
-Painter = Callable[[np.ndarray, int], np.ndarray]  # (layout, crop index) -> (H, W, 3) uint8 image
+Painter = Callable[[np.ndarray, int], np.ndarray]  # (layout, seed) -> (H, W, 3) uint8 image
 
 
 def read_back(segmenter: AnySegmenter, images: list[np.ndarray], batch: int = 16) -> np.ndarray:
@@ -44,28 +44,28 @@ def read_back(segmenter: AnySegmenter, images: list[np.ndarray], batch: int = 16
 
 
 def model_painter(path: str | Path, style_prior: bool = True) -> Painter | None:
-    """Paints a layout with a model folder's generator, seeded by the crop index; a sketch model paints its outline
-    (seeded by the crop index if its seed varies the photo: a read-and-paint model's does, a pix2pix model's only
+    """Paints a layout with a model folder's generator, with the seed given; a sketch model paints its outline
+    (with that seed if its seed varies the photo: a read-and-paint model's does, a pix2pix model's only
     turns on the dropout noise that the reference tests without). style_prior=False: seeds draw style codes from
     N(0, I); None for a model whose seeds draw none (pix2pix, SPADE without a VAE)."""
     if model_kind(path) == "sketch":
         sketcher = load_sketch_model(path, device="cpu", style_prior=style_prior)
         if not style_prior and not isinstance(sketcher, ReadAndPaint):
             return None
-        return lambda layout, index: np.asarray(sketcher.generate(line_sketch(layout, np.random.default_rng(index)),
-                                                                  seed=index if sketcher.varies_with_seed else None))
+        return lambda layout, seed: np.asarray(sketcher.generate(line_sketch(layout, np.random.default_rng(seed)),
+                                                                 seed=seed if sketcher.varies_with_seed else None))
     model = GauGAN.from_checkpoint(path, device="cpu", style_prior=style_prior)
     if not style_prior and not model.preset.use_vae:
         return None
-    return lambda layout, index: np.asarray(model.generate(layout, seed=index))
+    return lambda layout, seed: np.asarray(model.generate(layout, seed=seed))
 
 
 def renderer_painter(photos: str | Path) -> Painter:
     """Paints a layout as the trainer's photo-textured scenes do (noise textures where the bank has none)."""
     bank = shared_bank(photos)
 
-    def paint(layout: np.ndarray, index: int) -> np.ndarray:
-        rng = np.random.default_rng(index)
+    def paint(layout: np.ndarray, seed: int) -> np.ndarray:
+        rng = np.random.default_rng(seed)
         return render_photographic(layout, bank, rng, lambda: render(layout, random_look(rng), rng))
     return paint
 
@@ -77,6 +77,8 @@ def main() -> None:
     parser.add_argument("--without-style-prior", action="store_true", help="also paint with each model that draws "
                         "style codes, its seeds drawing them from N(0, I) instead of its style prior")
     parser.add_argument("--renderer", action="store_true", help="also paint each layout with the training renderer")
+    parser.add_argument("--first-seed", type=int, default=0, help="crop i is painted with seed N + i (default: 0); "
+                        "another N gives another set of seeds on the same layouts")
     parser.add_argument("--sheet", help="write layout | outputs for a few crops to this PNG")
     args = parser.parse_args()
     torch.set_num_threads(2)
@@ -98,7 +100,7 @@ def main() -> None:
         painters["photo-textured renderer"] = renderer_painter(args.photos)
     outputs = []
     for name, paint in painters.items():
-        images = [paint(layout, i) for i, layout in enumerate(layouts)]
+        images = [paint(layout, args.first_seed + i) for i, layout in enumerate(layouts)]
         fake = pooled_features(images, network)
         value, std = kid(fake, real)
         read = read_back(segmenter, images)

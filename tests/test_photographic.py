@@ -16,7 +16,8 @@ from gaugan.data.landscape import FLOWER, GRASS, landscape_scene
 from gaugan.data.landscape_sketch import landscape_sketch_pair
 from gaugan.data.photos import SOURCES, PhotoSource, fetch_photos, photo_id
 from gaugan.data.sketch import SketchSource
-from gaugan.data.texture_bank import BOXES_FILE, TextureBank, is_held_out, load_boxes
+from gaugan.data.texture_bank import (BOXES_FILE, CROWNS, TextureBank, is_held_out, load_boxes,
+                                     render_photographic)
 from gaugan.imagenet import ImageNetFeatures, perceptual_loss, weights_path
 from gaugan.realism import frechet_distance, held_out_crops, kid, realism
 from label_colors import PALETTES
@@ -137,6 +138,10 @@ def solid_bank(tmp_path_factory):
     return TextureBank(folder, boxes), held
 
 
+def _no_fallback() -> np.ndarray:
+    pytest.fail("the bank has a texture for every class of these layouts")
+
+
 def test_photographic_scenes_are_deterministic_and_aligned(solid_bank):
     bank, _ = solid_bank
     a_labels, a_image = landscape_scene(11, bank=bank)
@@ -145,7 +150,11 @@ def test_photographic_scenes_are_deterministic_and_aligned(solid_bank):
     assert not np.array_equal(a_image, landscape_scene(12, bank=bank)[1])
     checked = 0
     for seed in range(20, 30):
-        labels, image = landscape_scene(seed, (128, 128), bank=bank)
+        labels = landscape_scene(seed, (128, 128), bank=bank)[0]
+        # without the classes that light and shade change (tests below): trees and bushes, clouds
+        labels[np.isin(labels, [bank.ids[name] for name in CROWNS])] = GRASS
+        labels[labels == bank.ids["clouds"]] = bank.ids["sky-other"]
+        image = render_photographic(labels, bank, np.random.default_rng(seed), _no_fallback)
         inner = ndimage.minimum_filter(labels, 5) == ndimage.maximum_filter(labels, 5)
         inner &= labels != bank.ids["flower"]
         # each label's region carries its own texture: within a band of rows (haze varies by row only), a pixel
@@ -159,6 +168,49 @@ def test_photographic_scenes_are_deterministic_and_aligned(solid_bank):
             assert (nearest == band_labels[band_inner]).mean() > 0.97
             checked += band_inner.sum()
     assert checked > 50_000
+
+
+def _disc(size: int, centre: tuple[float, float], radius: float) -> np.ndarray:
+    rows, cols = np.indices((size, size))
+    return np.hypot(rows - centre[0], cols - centre[1]) < radius
+
+
+def test_crowns_are_lit_from_one_side_and_shadow_the_ground_on_the_other(solid_bank):
+    bank, _ = solid_bank
+    labels = np.full((128, 128), GRASS, np.uint8)
+    crown = _disc(128, (64, 64), 20)
+    labels[crown] = bank.ids["tree"]
+    inner = ndimage.binary_erosion(crown, iterations=3)
+    cols, rows = np.indices((128, 128))[1], np.indices((128, 128))[0]
+    suns = set()
+    for seed in range(8):
+        image = render_photographic(labels, bank, np.random.default_rng(seed), _no_fallback).mean(-1)
+        left, right = image[inner & (cols < 60)].mean(), image[inner & (cols > 68)].mean()
+        top, bottom = image[inner & (rows < 60)].mean(), image[inner & (rows > 68)].mean()
+        assert top > bottom * 1.04, "the sun is above: a crown's top is lit, its underside in shade"
+        sun = "left" if left > right else "right"
+        assert max(left, right) > 1.04 * min(left, right), "the side towards the sun is the lighter"
+        band = (rows >= 56) & (rows < 80)
+        beside = {"left": image[band & (cols >= 20) & (cols < 40)].mean(),
+                  "right": image[band & (cols >= 88) & (cols < 108)].mean()}
+        shaded = "right" if sun == "left" else "left"
+        assert beside[shaded] < 0.92 * beside[sun], "the crown casts its shadow on the ground away from the sun"
+        suns.add(sun)
+    assert suns == {"left", "right"}
+
+
+def test_clouds_fade_into_the_sky_around_them(solid_bank):
+    bank, _ = solid_bank
+    labels = np.full((128, 128), bank.ids["sky-other"], np.uint8)
+    cloud = _disc(128, (64, 64), 30)
+    labels[cloud] = bank.ids["clouds"]
+    depth = ndimage.distance_transform_edt(cloud)
+    for seed in range(4):
+        image = render_photographic(labels, bank, np.random.default_rng(seed), _no_fallback).astype(float)
+        sky, core = image[~ndimage.binary_dilation(cloud, iterations=4)].mean(0), image[depth > 20].mean(0)
+        edge = image[(depth > 0) & (depth <= 2)].mean(0)
+        toward_cloud = np.dot(edge - sky, core - sky) / np.dot(core - sky, core - sky)
+        assert 0.05 < toward_cloud < 0.8, "a cloud's edge is a mix of the sky and the cloud, not either alone"
 
 
 def test_flower_regions_bloom_on_grass(solid_bank):

@@ -3,8 +3,9 @@
 `texture_boxes.json` (beside this file) lists rectangles cut from the fetched photographs, each holding one
 class only (chosen by eye; a test checks every box lies inside its photo). A `TextureBank` loads those crops
 from the training photos; `render_photographic` fills each region of a layout with a crop of its class
-large enough to cover it, then grades the whole scene with one look (white balance, exposure,
-contrast), adds haze towards the horizon and softens region seams, so labels and image align pixel for pixel.
+large enough to cover it, fades clouds into the sky, shades tree and bush regions as crowns lit from one side with
+their shadows on the ground, then grades the whole scene with one look (white balance, exposure, contrast), adds
+haze towards the horizon and softens region seams, so labels and image align pixel for pixel.
 Photos whose id falls in the held-out split (`is_held_out`) never enter the bank: evaluation uses them.
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ from scipy import ndimage
 from label_colors import PALETTES
 
 from ..errors import InputError
+from .noise import fbm
 from .photos import open_photo, photo_credits, read_manifest
 
 BOXES_FILE = Path(__file__).with_name("texture_boxes.json")
@@ -159,6 +161,51 @@ def _grade(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(mean + (graded - mean) * np.float32(rng.uniform(0.85, 1.15)), 0, 1)
 
 
+CROWNS = ("tree", "bush")  # drawn as round crowns, lit from one side, each casting a shadow on the ground
+
+
+def _light_crowns(image: np.ndarray, crowns: np.ndarray, sky: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Shade the crowns (tree and bush regions) as leafy domes lit from one side, and darken the ground (what is not
+    sky) where they cast shadow."""
+    if not crowns.any():
+        return image
+    parts, count = ndimage.label(crowns)
+    index = np.arange(1, count + 1)
+    radius = np.sqrt(np.concatenate([[1.0], ndimage.sum(crowns, parts, index)]) / np.pi).astype(np.float32)
+    centres = np.array([(0.0, 0.0)] + ndimage.center_of_mass(crowns, parts, index), np.float32)
+    light = np.array([-0.6, rng.choice((-1.0, 1.0)) * rng.uniform(0.4, 1.0)], np.float32)  # towards the sun: y, x
+    light /= np.linalg.norm(light)
+    rows, cols = np.indices(crowns.shape, dtype=np.float32)
+    along = ((rows - centres[parts, 0]) * light[0] + (cols - centres[parts, 1]) * light[1]) / radius[parts]
+    cell = 10  # leaf clumps about this many pixels across, smoothed so that their relief has no creases
+    clumps = np.gradient(ndimage.gaussian_filter(fbm(rng, *crowns.shape, base=max(2, crowns.shape[1] // cell),
+                                                     octaves=2)[0], cell / 3))
+    relief = clumps[0] * light[0] + clumps[1] * light[1]
+    relief /= max(float(relief[crowns].std()), 1e-6)
+    strength = np.float32(rng.uniform(0.3, 0.5))
+    shade = np.clip(1 + strength * (np.clip(along, -1, 1) + 0.5 * relief), 0.3, 1.8)
+    image = np.where(crowns[..., None], image * shade[..., None], image)
+    reach = float(np.median(radius[1:]))
+    offset = (-0.5 * light[0] * reach, -light[1] * reach)  # shadows fall away from the sun
+    cast = ndimage.shift(crowns.astype(np.float32), offset, order=0, cval=0.0)
+    cast = ndimage.gaussian_filter(cast, max(1.0, 0.2 * reach)) * (~crowns & ~sky)
+    return np.clip(image * (1 - 1.2 * strength * cast)[..., None], 0, 1)
+
+
+def _feather_clouds(image: np.ndarray, clouds: np.ndarray, sky: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Fade cloud regions into the clear sky around them over their outer 8 to 28 pixels (one width per scene), as
+    real clouds thin out at their edges."""
+    if not clouds.any() or not sky.any():
+        return image
+    width = rng.uniform(4.0, 14.0)
+    weight = ndimage.gaussian_filter(sky.astype(np.float32), width)
+    around = ndimage.gaussian_filter(image * sky[..., None], (width, width, 0)) / np.maximum(weight, 1e-6)[..., None]
+    opacity = np.clip(ndimage.distance_transform_edt(clouds) / (2 * width), 0, 1).astype(np.float32) ** 0.7
+    fade = clouds & (weight > 1e-3)
+    mixed = around * (1 - opacity[..., None]) + image * opacity[..., None]
+    return np.where(fade[..., None], mixed, image)
+
+
 def render_photographic(labels: np.ndarray, bank: TextureBank, rng: np.random.Generator,
                         fallback: Callable[[], np.ndarray]) -> np.ndarray:
     """Paint a (H, W) label map as a (H, W, 3) uint8 photo-textured image.
@@ -167,7 +214,6 @@ def render_photographic(labels: np.ndarray, bank: TextureBank, rng: np.random.Ge
     """
     h, w = labels.shape
     image = np.zeros((h, w, 3), np.float32)
-    sky_ids = [i for i, n in bank.names.items() if n in ("sky-other", "clouds")]
     painted_elsewise = None
     prefer = bank.photo_ids[rng.integers(len(bank.photo_ids))] if rng.random() < 0.6 else None
     for label in np.unique(labels):
@@ -180,7 +226,10 @@ def render_photographic(labels: np.ndarray, bank: TextureBank, rng: np.random.Ge
             image[mask] = painted_elsewise[mask] / np.float32(255)
         else:
             image[y0:y1, x0:x1][mask[y0:y1, x0:x1]] = texture[mask[y0:y1, x0:x1]]
-    sky = np.isin(labels, sky_ids)
+    named = lambda *names: np.isin(labels, [bank.ids[n] for n in names if n in bank.ids])  # noqa: E731
+    sky = named("sky-other", "clouds")
+    image = _feather_clouds(image, named("clouds"), named("sky-other"), rng)
+    image = _light_crowns(image, named(*CROWNS), sky, rng)
     if sky.any() and not sky.all():  # haze: far ground (just under the sky) fades towards the horizon's colour
         horizon_colour = image[sky].reshape(-1, 3)[-max(1, sky.sum() // 10):].mean(0)
         top_ground = np.argmax(~sky, axis=0).min()
