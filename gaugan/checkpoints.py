@@ -137,6 +137,31 @@ def load_failure(exc: Exception, path: Path) -> str:
     return first[:200]
 
 
+def _without_module_prefix(state: dict) -> dict:
+    """A DataParallel / DistributedDataParallel state_dict's names without their common "module." prefix."""
+    if not all(k.startswith("module.") for k in state):
+        return state
+    metadata = getattr(state, "_metadata", None)
+    state = type(state)((k[len("module."):], v) for k, v in state.items())
+    if metadata is not None:
+        state._metadata = {k.removeprefix("module."): v for k, v in metadata.items()}  # type: ignore[attr-defined]
+    return state
+
+
+def mapped_state_dict(path: Path) -> dict[str, torch.Tensor] | None:
+    """A zip-format (torch.save since PyTorch 1.6) weights file's tensors mapped from disk, not read: their names and
+    shapes cost a glance at the file, whatever its size. Unwrapped and "module."-stripped, values unchecked; None for
+    the legacy format, which cannot be mapped."""
+    try:
+        with path.open("rb") as f:
+            if f.read(2) != b"PK":
+                return None
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as exc:  # as in read_state_dict
+        raise CheckpointError(f"{path.name} cannot be loaded: {load_failure(exc, path)}") from None
+    return _without_module_prefix(_unwrap(state, path, []))
+
+
 def read_state_dict(path: str | Path, notes: list[str] | None = None) -> dict[str, torch.Tensor]:
     """Load a state_dict with weights_only=True (anything that would unpickle code is refused), unwrapped,
     "module."-stripped, float32, and finite; remarks on what was changed are appended to notes."""
@@ -157,11 +182,7 @@ def read_state_dict(path: str | Path, notes: list[str] | None = None) -> dict[st
     for key, value in state.items():
         _check_tensor(path, key, value)
     _check_aliasing(path, state)
-    if all(k.startswith("module.") for k in state):
-        metadata = getattr(state, "_metadata", None)
-        state = type(state)((k[len("module."):], v) for k, v in state.items())
-        if metadata is not None:
-            state._metadata = {k.removeprefix("module."): v for k, v in metadata.items()}  # type: ignore[attr-defined]
+    state = _without_module_prefix(state)
     cast = sorted({str(v.dtype).removeprefix("torch.") for v in state.values() if v.dtype in CAST_DTYPES})
     if cast:
         notes.append(f"{path.name}: {'/'.join(cast)} weights cast to float32")
@@ -262,15 +283,18 @@ def describe_mismatch(model: torch.nn.Module, state: dict[str, torch.Tensor], li
     return " | ".join(parts) or "keys and shapes agree"
 
 
-def load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str, assign: bool = False) -> None:
-    """load_state_dict(strict=True), turning a mismatch into a CheckpointError that names the keys.
+def load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str, assign: bool = False,
+                 limit: int = 8) -> None:
+    """load_state_dict(strict=True), turning a mismatch into a CheckpointError that names the keys (up to `limit` of
+    each kind).
 
     assign=True adopts the loaded tensors (for a model built on the meta device: no second copy in memory).
     """
     try:
         model.load_state_dict(state, strict=True, assign=assign)
     except RuntimeError:
-        raise CheckpointError(f"{source} does not fit a {model.__class__.__name__}: {describe_mismatch(model, state)}") from None
+        raise CheckpointError(f"{source} does not fit a {model.__class__.__name__}: "
+                              f"{describe_mismatch(model, state, limit)}") from None
 
 
 def weights_file(path_or_dir: str | Path) -> Path:
@@ -333,7 +357,8 @@ class LoadedModel:
 
 def spade_summary(folder: Path) -> str:
     """A SPADE checkpoint folder in a few words for listings: "SPADE generator", or "unreadable: " and why (its
-    model.json, or a weights file missing or not from torch.save), found without loading the weights."""
+    model.json, a weights file missing or not from torch.save, or tensors that do not fit the generator its card
+    describes), found without reading the weights' values."""
     try:
         card = read_card(folder)
         weights = (file_in_folder(folder, card.files.get("generator", GENERATOR_WEIGHTS)) if card
@@ -351,6 +376,11 @@ def spade_summary(folder: Path) -> str:
             raise CheckpointError(f"{weights.name} cannot be read: {exc.strerror or exc}") from None
         if zipped and not zipfile.is_zipfile(weights):  # is_zipfile reads only the directory at the file's end
             raise CheckpointError(f"{weights.name} is cut short (its zip directory is missing): download it again")
+        state = mapped_state_dict(weights)
+        if state is not None:  # the legacy format cannot be mapped: its names and shapes are checked when it loads
+            with torch.device("meta"):
+                generator = SPADEGenerator(card.preset if card else infer_preset(state, folder.name))
+            load_weights(generator, state, weights.name, assign=True, limit=2)
     except CheckpointError as exc:
         return f"unreadable: {exc}"
     return "SPADE generator"

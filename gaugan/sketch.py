@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 from .checkpoints import (GENERATOR_WEIGHTS, MODEL_CARD, OFFICIAL_WEIGHTS, CheckpointError, available_checkpoints,
-                          file_in_folder, load_weights, read_state_dict)
+                          file_in_folder, load_weights, mapped_state_dict, read_state_dict)
 from .data.sketch import DIRECTIONS, LANDSCAPE_SKETCH
 from .errors import InputError
 from .framing import blur_note, paint_unstretched
@@ -44,11 +44,11 @@ NETWORK_LIMITS = {"input_nc": (1, 4), "output_nc": (1, 4), "depth": (2, 10), "ng
 
 
 def _is_unet_state_file(path: Path) -> bool:
-    """Whether a weights file has the reference U-Net's first key (read lazily, without loading the tensors)."""
+    """Whether a weights file has the reference U-Net's first key (read lazily, without loading the tensors); legacy
+    (non-zip) files cannot be mapped: the folder's name alone decides for them."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        return any(k.removeprefix("module.") == "model.model.0.weight" for k in state)
-    except Exception:  # legacy (non-zip) files cannot be memory-mapped: decide by the folder name alone
+        return "model.model.0.weight" in (mapped_state_dict(path) or {})
+    except CheckpointError:
         return False
 
 
@@ -76,13 +76,20 @@ def model_kinds(root: str | Path) -> dict[str, tuple[Path, str]]:
 
 def sketch_method(folder: Path) -> str:
     """How a sketch model folder turns outlines into a photo, in a few words for listings: its network (pix2pix's
-    U-Net, class-conditional), or a reader and the painter it hands its reading to."""
+    U-Net, class-conditional), or a reader and the painter it hands its reading to; or "unreadable: " and why (its
+    model.json, or weights missing or not fitting the network it describes, found without reading their values)."""
     try:
         card = read_sketch_card(folder)
         if card is None:
             return "pix2pix U-Net (released)"
         network = card["network"]["type"]
         if network != READER_TYPE:
+            weights = card_file(folder, card, "generator", GENERATOR_WEIGHTS)
+            state = mapped_state_dict(weights)
+            if state is not None:  # names and shapes against the card's network; a legacy file's when it loads
+                with torch.device("meta"):
+                    built = build_network(card["network"])
+                load_weights(built, state, weights.name, assign=True, limit=2)
             return {"unet": "pix2pix U-Net", "conditional": "class-conditional U-Net"}.get(network, network)
         return f"reader, painted by {plain_text(card.get('painter'), 'painter', 255)}"
     except CheckpointError as exc:

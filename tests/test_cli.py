@@ -297,6 +297,18 @@ def test_models_lists_the_shipped_ones_anywhere_and_notes_only_a_missing_root_th
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
     assert "spade   unreadable: latest_net_G.pth is cut short (its zip directory is missing): download it again" in \
         lines["cut_pretrained"]
+    for name, card, weights in (("swapped", "landscape", "landscape-sketch"), ("swapped_sketch", "landscape-sketch",
+                                                                                "landscape")):
+        (tmp_path / "checkpoints" / name).mkdir()  # one model's card beside the other's weights
+        shutil.copy(ROOT / "checkpoints" / card / "model.json", tmp_path / "checkpoints" / name)
+        shutil.copy(ROOT / "checkpoints" / weights / "generator.pth", tmp_path / "checkpoints" / name)
+    cli(["models"])
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "spade   unreadable: generator.pth does not fit a SPADEGenerator: 234 missing: fc.weight; fc.bias … and " \
+        "232 more | 82 unexpected: model.model.0.weight" in lines["swapped"]
+    assert "sketch  unreadable: generator.pth does not fit a UnetGenerator: 82 missing: model.model.0.weight" in \
+        lines["swapped_sketch"]
+    assert "SPADE generator" in lines["landscape"] and "pix2pix U-Net" in lines["landscape-sketch"]
 
 
 def test_evaluate_refuses_missing_data_before_any_work(tmp_path, capsys):
