@@ -9,7 +9,7 @@ import shutil
 import struct
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -120,9 +120,12 @@ def load_failure(exc: Exception, path: Path) -> str:
     torch.save did not write (no data.pkl inside) is said to be one, rather than quoting torch's zip reader, and a
     file whose bytes the unpickler cannot read at all is said to be no torch.save file, by what it starts with."""
     if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            if not any(name.endswith("/data.pkl") for name in archive.namelist()):
-                return "it is a zip archive, but not one that torch.save wrote"
+        try:
+            with zipfile.ZipFile(path) as archive:
+                if not any(name.endswith("/data.pkl") for name in archive.namelist()):
+                    return "it is a zip archive, but not one that torch.save wrote"
+        except (zipfile.BadZipFile, OSError):
+            return "it is a damaged zip archive (its directory cannot be read)"
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))  # torch bolds its advice with terminal escapes
     unreadable = isinstance(exc, BAD_PICKLE_ERRORS) or "Unsupported operand" in text
     if unreadable and (start := _foreign_start(path)) is not None:
@@ -135,6 +138,21 @@ def load_failure(exc: Exception, path: Path) -> str:
         return f"it asks to run {blocked.group(1)[:120]}, which is not a tensor"
     first = text.strip().split(". ")[0].splitlines()[0] if text.strip() else type(exc).__name__
     return first[:200]
+
+
+def _check_plain_tensors(path: Path, state: dict) -> None:
+    """Refuse a state_dict that is not names of plain stored weights: keys that are not strings, tensors that are not
+    dense or claim more bytes than the file stores (_check_tensor, _check_aliasing), or `_metadata` (the per-module
+    versions load_state_dict reads) that is not a dict of dicts."""
+    if not all(isinstance(k, str) for k in state):
+        raise CheckpointError(f"{path}: expected tensor names as keys, found {sorted({type(k).__name__ for k in state})}")
+    for key, value in state.items():
+        _check_tensor(path, key, value)
+    _check_aliasing(path, state)
+    metadata = getattr(state, "_metadata", None)
+    if metadata is not None and not (isinstance(metadata, dict) and all(isinstance(v, dict) for v in metadata.values())):
+        raise CheckpointError(f"{path}: its module versions (_metadata) are a {type(metadata).__name__}, not a dict of "
+                              "dicts; expected a state_dict as torch's state_dict() writes it")
 
 
 def _without_module_prefix(state: dict) -> dict:
@@ -156,10 +174,16 @@ def mapped_state_dict(path: Path) -> dict[str, torch.Tensor] | None:
         with path.open("rb") as f:
             if f.read(2) != b"PK":
                 return None
+    except OSError as exc:
+        raise CheckpointError(f"{path.name} cannot be read: {exc.strerror or exc}") from None
+    _check_zip_records(path)
+    try:
         state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception as exc:  # as in read_state_dict
         raise CheckpointError(f"{path.name} cannot be loaded: {load_failure(exc, path)}") from None
-    return _without_module_prefix(_unwrap(state, path, []))
+    state = _unwrap(state, path, [])
+    _check_plain_tensors(path, state)
+    return _without_module_prefix(state)
 
 
 def read_state_dict(path: str | Path, notes: list[str] | None = None) -> dict[str, torch.Tensor]:
@@ -177,11 +201,7 @@ def read_state_dict(path: str | Path, notes: list[str] | None = None) -> dict[st
             f"weights_only=True (no code from the file runs), but loading failed: {load_failure(exc, path)}"
         ) from None
     state = _unwrap(state, path, notes)
-    if not all(isinstance(k, str) for k in state):
-        raise CheckpointError(f"{path}: expected tensor names as keys, found {sorted({type(k).__name__ for k in state})}")
-    for key, value in state.items():
-        _check_tensor(path, key, value)
-    _check_aliasing(path, state)
+    _check_plain_tensors(path, state)
     state = _without_module_prefix(state)
     cast = sorted({str(v.dtype).removeprefix("torch.") for v in state.values() if v.dtype in CAST_DTYPES})
     if cast:
@@ -202,12 +222,16 @@ def input_channels(state: dict[str, torch.Tensor]) -> tuple[int, int]:
     try:
         semantic_nc = state["head_0.norm_0.mlp_shared.0.weight"].shape[1]
         conv = state.get("head_0.conv_0.weight_orig", state.get("head_0.conv_0.weight"))
-        return semantic_nc, conv.shape[0] // 16
+        outputs = conv.shape[0]
     except (KeyError, AttributeError, IndexError):
         raise CheckpointError(
             "cannot infer the preset: the state_dict has no head_0.norm_0.mlp_shared.0.weight / "
             "head_0.conv_0.weight_orig, so it is not a SPADE generator; pass preset= explicitly"
         ) from None
+    if outputs < 16 or outputs % 16:
+        raise CheckpointError(f"head_0.conv_0 has {outputs} output channels; a SPADE generator's has 16 × its width "
+                              "(ngf), so this is not one")
+    return semantic_nc, outputs // 16
 
 
 def _variants(preset: Preset) -> list[Preset]:
@@ -283,18 +307,33 @@ def describe_mismatch(model: torch.nn.Module, state: dict[str, torch.Tensor], li
     return " | ".join(parts) or "keys and shapes agree"
 
 
-def load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str, assign: bool = False,
-                 limit: int = 8) -> None:
-    """load_state_dict(strict=True), turning a mismatch into a CheckpointError that names the keys (up to `limit` of
-    each kind).
+def load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str, assign: bool = False) -> None:
+    """load_state_dict(strict=True), turning a mismatch into a CheckpointError that names the keys.
 
     assign=True adopts the loaded tensors (for a model built on the meta device: no second copy in memory).
     """
     try:
         model.load_state_dict(state, strict=True, assign=assign)
     except RuntimeError:
+        raise CheckpointError(f"{source} does not fit a {model.__class__.__name__}: {describe_mismatch(model, state)}") from None
+
+
+def check_fit(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    """Refuse a state_dict whose names and shapes differ from the model's, naming two keys of each kind; compared
+    directly, so no load hook (spectral norm's computes with the values) runs."""
+    if {k: tuple(v.shape) for k, v in state.items()} != {k: tuple(v.shape) for k, v in model.state_dict().items()}:
         raise CheckpointError(f"{source} does not fit a {model.__class__.__name__}: "
-                              f"{describe_mismatch(model, state, limit)}") from None
+                              f"{describe_mismatch(model, state, limit=2)}")
+
+
+def meta_network(build: Callable[[], torch.nn.Module], what: str) -> torch.nn.Module:
+    """A network built on the meta device (no memory for weights); a shape it cannot be built with (from a card, or
+    inferred from a file's tensors) is a CheckpointError naming `what`."""
+    try:
+        with torch.device("meta"):
+            return build()
+    except (RuntimeError, ValueError, OverflowError) as exc:
+        raise CheckpointError(f"{what} describes a network that cannot be built: {str(exc)[:200]}") from None
 
 
 def weights_file(path_or_dir: str | Path) -> Path:
@@ -378,9 +417,8 @@ def spade_summary(folder: Path) -> str:
             raise CheckpointError(f"{weights.name} is cut short (its zip directory is missing): download it again")
         state = mapped_state_dict(weights)
         if state is not None:  # the legacy format cannot be mapped: its names and shapes are checked when it loads
-            with torch.device("meta"):
-                generator = SPADEGenerator(card.preset if card else infer_preset(state, folder.name))
-            load_weights(generator, state, weights.name, assign=True, limit=2)
+            preset = card.preset if card else infer_preset(state, folder.name)
+            check_fit(meta_network(lambda: SPADEGenerator(preset), weights.name), state, weights.name)
     except CheckpointError as exc:
         return f"unreadable: {exc}"
     return "SPADE generator"
@@ -405,8 +443,7 @@ def load_model(path: str | Path, preset: Preset | str | None = None, style_prior
         chosen = preset_argument(preset, state, notes)
     else:
         chosen = card.preset if card else infer_preset(state, folder.name, notes)
-    with torch.device("meta"):  # no weights allocated until the checkpoint's own tensors are assigned
-        generator = SPADEGenerator(chosen)
+    generator = meta_network(lambda: SPADEGenerator(chosen), str(weights))  # no memory until its tensors are assigned
     load_weights(generator, state, str(weights), assign=True)
     encoder = None
     if card and "encoder" in card.files:

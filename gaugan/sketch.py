@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 from .checkpoints import (GENERATOR_WEIGHTS, MODEL_CARD, OFFICIAL_WEIGHTS, CheckpointError, available_checkpoints,
-                          file_in_folder, load_weights, mapped_state_dict, read_state_dict)
+                          check_fit, file_in_folder, load_weights, mapped_state_dict, meta_network, read_state_dict)
 from .data.sketch import DIRECTIONS, LANDSCAPE_SKETCH
 from .errors import InputError
 from .framing import blur_note, paint_unstretched
@@ -48,7 +48,7 @@ def _is_unet_state_file(path: Path) -> bool:
     (non-zip) files cannot be mapped: the folder's name alone decides for them."""
     try:
         return "model.model.0.weight" in (mapped_state_dict(path) or {})
-    except CheckpointError:
+    except Exception:  # any file that is not one: the loader says what is wrong with it
         return False
 
 
@@ -87,9 +87,7 @@ def sketch_method(folder: Path) -> str:
             weights = card_file(folder, card, "generator", GENERATOR_WEIGHTS)
             state = mapped_state_dict(weights)
             if state is not None:  # names and shapes against the card's network; a legacy file's when it loads
-                with torch.device("meta"):
-                    built = build_network(card["network"])
-                load_weights(built, state, weights.name, assign=True, limit=2)
+                check_fit(meta_network(lambda: build_network(card["network"]), MODEL_CARD), state, weights.name)
             return {"unet": "pix2pix U-Net", "conditional": "class-conditional U-Net"}.get(network, network)
         return f"reader, painted by {plain_text(card.get('painter'), 'painter', 255)}"
     except CheckpointError as exc:

@@ -1,16 +1,18 @@
 """Model folders are data: model.json is validated, weights must be finite tensors, files stay inside the folder."""
+import collections
 import copy
 import hashlib
 import io
 import json
 import os
+import re
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from helpers import coco_sample, coco_sample_names, make_tiny_model
+from helpers import ROOT, coco_sample, coco_sample_names, make_tiny_model
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -366,3 +368,55 @@ def test_a_checkpoint_with_compressed_records_is_refused_before_it_is_unpacked(f
             target.writestr(info.filename, source.read(info))
     packed.replace(plain)
     refused(folder, r"record\(s\) are compressed .* torch\.save stores its records uncompressed")
+
+
+def _state_with_metadata(metadata) -> dict:
+    state = collections.OrderedDict(torch.load(ROOT / "checkpoints" / "landscape" / "generator.pth", weights_only=True))
+    state._metadata = metadata
+    return state
+
+
+def _zip_with_damaged_directory(path: Path) -> None:
+    import struct
+    directory_end = b"PK\x05\x06" + struct.pack("<HHHHIIH", 0, 0, 1, 1, 46, 10, 0)  # a directory at junk bytes
+    path.write_bytes(b"PK\x03\x04" + b"\0" * 100 + directory_end)
+
+
+def _stride0_bomb(path: Path) -> None:
+    """Spectral norm's load hook would pseudo-invert a 20,000² matrix built from these 4-byte 'tensors'."""
+    wide = torch.ones(1).expand(1, 20_000)
+    torch.save({"head_0.conv_0.weight_orig": wide, "head_0.conv_0.weight": wide,
+                "head_0.conv_0.weight_u": torch.ones(1)}, path)
+
+
+def _compressed_pickle(path: Path) -> None:
+    import zipfile
+    buffer = io.BytesIO()
+    torch.save({"x": torch.zeros(2)}, buffer)
+    with zipfile.ZipFile(buffer) as source, zipfile.ZipFile(path, "w") as target:
+        for info in source.infolist():
+            deflate = info.filename.endswith("data.pkl")
+            target.writestr(info.filename, source.read(info) + (b"\0" * (8 << 20) if deflate else b""),
+                            zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED)
+
+
+@pytest.mark.parametrize("write, message", [
+    (lambda p: torch.save({1: torch.zeros(1)}, p), r"expected tensor names as keys, found \['int'\]"),
+    (lambda p: torch.save(_state_with_metadata(5), p), r"module versions \(_metadata\) are a int, not a dict of dicts"),
+    (_zip_with_damaged_directory, r"it is a damaged zip archive \(its directory cannot be read\)"),
+    (_stride0_bomb, r"claims shape \(1, 20000\) but the file holds 4 bytes for it"),
+    (_compressed_pickle, r"record\(s\) are compressed \('archive/data\.pkl' unpacks to"),
+    (lambda p: torch.save({"head_0.norm_0.mlp_shared.0.weight": torch.zeros(8, 184, 3, 3),
+                           "head_0.conv_0.weight_orig": torch.zeros(8, 1)}, p),
+     r"head_0\.conv_0 has 8 output channels; a SPADE generator's has 16 × its width"),
+])
+def test_listing_or_loading_hostile_weights_refuses_them_in_one_line(tmp_path, capsys, write, message):
+    folder = tmp_path / "checkpoints" / "coco_pretrained"  # no model.json: the preset comes from the shapes
+    folder.mkdir(parents=True)
+    write(folder / "latest_net_G.pth")
+    cli(["models", "--root", str(tmp_path / "checkpoints")])
+    listed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("coco_pretrained")]
+    assert len(listed) == 1 and "spade   unreadable: " in listed[0]
+    assert re.search(message, listed[0]), listed[0]
+    with pytest.raises(CheckpointError, match=message):
+        load_model(folder)
