@@ -162,48 +162,70 @@ def _grade(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 CROWNS = ("tree", "bush")  # drawn as round crowns, lit from one side, each casting a shadow on the ground
+CLUMP = 10  # leaf clumps on a crown are about this many pixels across
 
 
-def _light_crowns(image: np.ndarray, crowns: np.ndarray, sky: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Shade the crowns (tree and bush regions) as leafy domes lit from one side, and darken the ground (what is not
-    sky) where they cast shadow."""
+def _sun(rng: np.random.Generator) -> np.ndarray:
+    """A unit (row, column) direction in the image towards a sun above and to the left or right."""
+    light = np.array([-0.6, rng.choice((-1.0, 1.0)) * rng.uniform(0.4, 1.0)], np.float32)
+    return light / np.linalg.norm(light)
+
+
+def _light_crowns(image: np.ndarray, crowns: np.ndarray, sky: np.ndarray, light: np.ndarray, strength: float,
+                  rng: np.random.Generator) -> np.ndarray:
+    """Shade each crown (a connected tree or bush region) as a leafy dome lit from `light` (_sun), its side towards
+    the sun lighter by up to `strength`, and darken the ground (what is not sky) where it casts its shadow."""
     if not crowns.any():
         return image
     parts, count = ndimage.label(crowns)
     index = np.arange(1, count + 1)
     radius = np.sqrt(np.concatenate([[1.0], ndimage.sum(crowns, parts, index)]) / np.pi).astype(np.float32)
     centres = np.array([(0.0, 0.0)] + ndimage.center_of_mass(crowns, parts, index), np.float32)
-    light = np.array([-0.6, rng.choice((-1.0, 1.0)) * rng.uniform(0.4, 1.0)], np.float32)  # towards the sun: y, x
-    light /= np.linalg.norm(light)
     rows, cols = np.indices(crowns.shape, dtype=np.float32)
     along = ((rows - centres[parts, 0]) * light[0] + (cols - centres[parts, 1]) * light[1]) / radius[parts]
-    cell = 10  # leaf clumps about this many pixels across, smoothed so that their relief has no creases
-    clumps = np.gradient(ndimage.gaussian_filter(fbm(rng, *crowns.shape, base=max(2, crowns.shape[1] // cell),
-                                                     octaves=2)[0], cell / 3))
-    relief = clumps[0] * light[0] + clumps[1] * light[1]
-    relief /= max(float(relief[crowns].std()), 1e-6)
-    strength = np.float32(rng.uniform(0.3, 0.5))
-    shade = np.clip(1 + strength * (np.clip(along, -1, 1) + 0.5 * relief), 0.3, 1.8)
+    relief = np.zeros(crowns.shape, np.float32)
+    if min(crowns.shape) > 1:  # leaf clumps in relief, smoothed so that they have no creases
+        noise = fbm(rng, *crowns.shape, base=max(2, max(crowns.shape) // CLUMP), octaves=2)[0]
+        slope = np.gradient(ndimage.gaussian_filter(noise, CLUMP / 3))
+        relief = slope[0] * light[0] + slope[1] * light[1]
+        relief *= np.clip(radius[parts] / (2 * CLUMP), 0.25, 1) / max(float(relief[crowns].std()), 1e-6)
+    shade = np.clip(1 + strength * (np.clip(along, -1, 1) + 0.3 * relief), 0.3, 1.8)
     image = np.where(crowns[..., None], image * shade[..., None], image)
-    reach = float(np.median(radius[1:]))
-    offset = (-0.5 * light[0] * reach, -light[1] * reach)  # shadows fall away from the sun
-    cast = ndimage.shift(crowns.astype(np.float32), offset, order=0, cval=0.0)
-    cast = ndimage.gaussian_filter(cast, max(1.0, 0.2 * reach)) * (~crowns & ~sky)
-    return np.clip(image * (1 - 1.2 * strength * cast)[..., None], 0, 1)
+    cast = np.zeros(crowns.shape, np.float32)
+    for part, box in enumerate(ndimage.find_objects(parts), start=1):
+        reach = float(radius[part])
+        offset = (-0.5 * light[0] * reach, -light[1] * reach)  # away from the sun, as far as the crown is wide
+        blur = max(1.0, 0.2 * reach)
+        pad = int(abs(offset[0]) + abs(offset[1]) + 3 * blur) + 1
+        window = tuple(slice(max(0, b.start - pad), min(n, b.stop + pad)) for b, n in zip(box, crowns.shape))
+        shadow = ndimage.shift((parts[window] == part).astype(np.float32), offset, order=0, cval=0.0)
+        cast[window] = np.maximum(cast[window], ndimage.gaussian_filter(shadow, blur))
+    return np.clip(image * (1 - 1.2 * strength * cast * (~crowns & ~sky))[..., None], 0, 1)
 
 
 def _feather_clouds(image: np.ndarray, clouds: np.ndarray, sky: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Fade cloud regions into the clear sky around them over their outer 8 to 28 pixels (one width per scene), as
-    real clouds thin out at their edges."""
+    """Fade clouds into the clear sky beside them over their outer 4 to 12 pixels (one width per scene), as real
+    clouds thin out at their edges; where they meet the ground, they keep their edge."""
     if not clouds.any() or not sky.any():
         return image
-    width = rng.uniform(4.0, 14.0)
-    weight = ndimage.gaussian_filter(sky.astype(np.float32), width)
-    around = ndimage.gaussian_filter(image * sky[..., None], (width, width, 0)) / np.maximum(weight, 1e-6)[..., None]
-    opacity = np.clip(ndimage.distance_transform_edt(clouds) / (2 * width), 0, 1).astype(np.float32) ** 0.7
-    fade = clouds & (weight > 1e-3)
-    mixed = around * (1 - opacity[..., None]) + image * opacity[..., None]
-    return np.where(fade[..., None], mixed, image)
+    width = rng.uniform(2.0, 6.0)
+    opacity = np.clip(ndimage.distance_transform_edt(~sky) / (2 * width), 0, 1).astype(np.float32) ** 0.7
+    fade = clouds & (opacity < 1)
+    if not fade.any():
+        return image
+    size = 2 * round(width) + 1
+    reach = 3 * (size // 2) + 1  # of the blur below: only the fading pixels' surroundings are blurred
+    (top, bottom), (left, right) = ((i.min(), i.max()) for i in np.nonzero(fade))
+    window = (slice(max(0, top - reach), bottom + reach + 1), slice(max(0, left - reach), right + reach + 1))
+    weight, around = sky[window].astype(np.float32), image[window] * sky[window][..., None]
+    for _ in range(3):  # three box blurs: about a Gaussian of sigma `width`, at a cost that does not grow with it
+        weight = ndimage.uniform_filter(weight, size)
+        around = ndimage.uniform_filter(around, (size, size, 1))
+    around /= np.maximum(weight, 1e-6)[..., None]
+    image = image.copy()
+    local = fade[window]
+    image[window][local] = (around * (1 - opacity[window][..., None]) + image[window] * opacity[window][..., None])[local]
+    return image
 
 
 def render_photographic(labels: np.ndarray, bank: TextureBank, rng: np.random.Generator,
@@ -229,7 +251,7 @@ def render_photographic(labels: np.ndarray, bank: TextureBank, rng: np.random.Ge
     named = lambda *names: np.isin(labels, [bank.ids[n] for n in names if n in bank.ids])  # noqa: E731
     sky = named("sky-other", "clouds")
     image = _feather_clouds(image, named("clouds"), named("sky-other"), rng)
-    image = _light_crowns(image, named(*CROWNS), sky, rng)
+    image = _light_crowns(image, named(*CROWNS), sky, _sun(rng), rng.uniform(0.3, 0.5), rng)
     if sky.any() and not sky.all():  # haze: far ground (just under the sky) fades towards the horizon's colour
         horizon_colour = image[sky].reshape(-1, 3)[-max(1, sky.sum() // 10):].mean(0)
         top_ground = np.argmax(~sky, axis=0).min()
