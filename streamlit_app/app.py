@@ -582,6 +582,9 @@ def palette_chips(name: str, palette: list[Label], base: np.ndarray) -> int:
                      help=f"{hex_colour(label.rgb)}")
     chip_styles({f"chip_{l.id}": l.rgb for l in shown}, f"chip_{chosen}")
     st.radio("Tool", list(TOOLS), horizontal=True, **kept("tool", "Brush", TOOLS), label_visibility="collapsed")
+    if kept_value("tool") == "Polygon":
+        st.caption("Click each corner, then the first corner again to close the polygon (another tool drops an open "
+                   "one).")
     return chosen
 
 

@@ -554,6 +554,14 @@ def outline(clicked: bool = False) -> dict:
     return value
 
 
+def test_the_polygon_tool_says_how_to_close_a_polygon(app):
+    app.run()
+    hint = "then the first corner again to close the polygon"
+    assert not any(hint in c.value for c in app.caption)
+    app.radio(key="tool").set_value("Polygon").run()
+    assert any(hint in c.value for c in app.caption)
+
+
 def test_fill_paints_the_enclosed_region(app):
     app.session_state["canvas_0"] = outline()
     app.run()
