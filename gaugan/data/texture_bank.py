@@ -222,9 +222,9 @@ def _feather_clouds(image: np.ndarray, clouds: np.ndarray, sky: np.ndarray, rng:
         weight = ndimage.uniform_filter(weight, size)
         around = ndimage.uniform_filter(around, (size, size, 1))
     around /= np.maximum(weight, 1e-6)[..., None]
+    mixed = around * (1 - opacity[window][..., None]) + image[window] * opacity[window][..., None]
     image = image.copy()
-    local = fade[window]
-    image[window][local] = (around * (1 - opacity[window][..., None]) + image[window] * opacity[window][..., None])[local]
+    image[window][fade[window]] = mixed[fade[window]]
     return image
 
 
