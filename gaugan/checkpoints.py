@@ -150,9 +150,24 @@ def _check_plain_tensors(path: Path, state: dict) -> None:
         _check_tensor(path, key, value)
     _check_aliasing(path, state)
     metadata = getattr(state, "_metadata", None)
-    if metadata is not None and not (isinstance(metadata, dict) and all(isinstance(v, dict) for v in metadata.values())):
-        raise CheckpointError(f"{path}: its module versions (_metadata) are a {type(metadata).__name__}, not a dict of "
-                              "dicts; expected a state_dict as torch's state_dict() writes it")
+    if metadata is not None and not _is_metadata(metadata):
+        raise CheckpointError(f"{path}: its module versions (_metadata) are not what torch's state_dict() writes "
+                              "(a dict of per-module dicts of version numbers)")
+
+
+def _is_metadata(value: object) -> bool:
+    """Whether value is a state_dict's _metadata as torch writes it: per-module dicts (keyed by name) of a "version"
+    number and of dicts of version numbers (spectral norm's), which load_state_dict's hooks read as such."""
+    def version(v: object) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    def versions(v: object) -> bool:
+        return isinstance(v, dict) and all(isinstance(name, str) and version(n) for name, n in v.items())
+
+    def module(m: object) -> bool:
+        return isinstance(m, dict) and all(isinstance(k, str) and (version(v) if k == "version" else versions(v))
+                                           for k, v in m.items())
+    return isinstance(value, dict) and all(isinstance(k, str) and module(m) for k, m in value.items())
 
 
 def _without_module_prefix(state: dict) -> dict:

@@ -402,7 +402,10 @@ def _compressed_pickle(path: Path) -> None:
 
 @pytest.mark.parametrize("write, message", [
     (lambda p: torch.save({1: torch.zeros(1)}, p), r"expected tensor names as keys, found \['int'\]"),
-    (lambda p: torch.save(_state_with_metadata(5), p), r"module versions \(_metadata\) are a int, not a dict of dicts"),
+    (lambda p: torch.save(_state_with_metadata(5), p), r"module versions \(_metadata\) are not what torch"),
+    (lambda p: torch.save(_state_with_metadata({"": {"version": "1"}}), p), r"module versions \(_metadata\) are not"),
+    (lambda p: torch.save(_state_with_metadata({"head_0.conv_0": {"version": 1, "spectral_norm": 5}}), p),
+     r"module versions \(_metadata\) are not"),
     (_zip_with_damaged_directory, r"it is a damaged zip archive \(its directory cannot be read\)"),
     (_stride0_bomb, r"claims shape \(1, 20000\) but the file holds 4 bytes for it"),
     (_compressed_pickle, r"record\(s\) are compressed \('archive/data\.pkl' unpacks to"),
