@@ -72,6 +72,9 @@ def _check_tensor(path: Path, key: str, value: torch.Tensor) -> None:
     (integers but a batch norm's counter, float8)."""
     if value.layout != torch.strided:
         raise CheckpointError(f"{path}: tensor {_shown_key(key)} has layout {value.layout}; expected dense weights")
+    if value.device.type != "cpu":  # loaded with map_location="cpu": a meta tensor has no values at all
+        raise CheckpointError(f"{path}: tensor {_shown_key(key)} is a {value.device.type} tensor, with no stored "
+                              "values; expected plain stored weights")
     if value.numel() and value.numel() * value.element_size() > value.untyped_storage().nbytes():
         raise CheckpointError(f"{path}: tensor {_shown_key(key)} claims shape {tuple(value.shape)} but the file holds "
                               f"{value.untyped_storage().nbytes()} bytes for it; expected plain stored weights")
@@ -97,7 +100,7 @@ def _check_zip_records(path: Path) -> None:
     try:
         with zipfile.ZipFile(path) as archive:
             packed = [i for i in archive.infolist() if i.compress_type != zipfile.ZIP_STORED]
-    except (zipfile.BadZipFile, OSError):  # no zip, or a damaged one: torch.load says what it is
+    except (zipfile.BadZipFile, OSError, ValueError):  # no zip, or a damaged one: torch.load says what it is
         return
     if packed:
         raise CheckpointError(f"{path}: refused: {len(packed)} record(s) are compressed ({packed[0].filename[:80]!r} "
@@ -124,7 +127,7 @@ def load_failure(exc: Exception, path: Path) -> str:
             with zipfile.ZipFile(path) as archive:
                 if not any(name.endswith("/data.pkl") for name in archive.namelist()):
                     return "it is a zip archive, but not one that torch.save wrote"
-        except (zipfile.BadZipFile, OSError):
+        except (zipfile.BadZipFile, OSError, ValueError):  # ValueError: a name that is not the UTF-8 it claims
             return "it is a damaged zip archive (its directory cannot be read)"
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))  # torch bolds its advice with terminal escapes
     unreadable = isinstance(exc, BAD_PICKLE_ERRORS) or "Unsupported operand" in text

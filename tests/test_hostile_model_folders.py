@@ -389,6 +389,17 @@ def _stride0_bomb(path: Path) -> None:
                 "head_0.conv_0.weight_u": torch.ones(1)}, path)
 
 
+def _non_utf8_name(path: Path) -> None:
+    """A torch.save file whose last directory entry is flagged UTF-8 but its name is not."""
+    import struct
+    raw = bytearray((ROOT / "checkpoints" / "landscape" / "generator.pth").read_bytes())
+    entry = raw.rfind(b"PK\x01\x02")
+    flags = struct.unpack("<H", raw[entry + 8:entry + 10])[0] | 0x800
+    raw[entry + 8:entry + 10] = struct.pack("<H", flags)
+    raw[entry + 46 + struct.unpack("<H", raw[entry + 28:entry + 30])[0] - 1] = 0xFF
+    path.write_bytes(bytes(raw))
+
+
 def _compressed_pickle(path: Path) -> None:
     import zipfile
     buffer = io.BytesIO()
@@ -409,6 +420,9 @@ def _compressed_pickle(path: Path) -> None:
     (_zip_with_damaged_directory, r"it is a damaged zip archive \(its directory cannot be read\)"),
     (_stride0_bomb, r"claims shape \(1, 20000\) but the file holds 4 bytes for it"),
     (_compressed_pickle, r"record\(s\) are compressed \('archive/data\.pkl' unpacks to"),
+    (_non_utf8_name, r"damaged zip archive|cannot be loaded|refused to load"),
+    (lambda p: torch.save({"head_0.conv_0.weight_orig": torch.empty(64, device="meta")}, p),
+     r"tensor 'head_0\.conv_0\.weight_orig' is a meta tensor, with no stored values"),
     (lambda p: torch.save({"head_0.norm_0.mlp_shared.0.weight": torch.zeros(8, 184, 3, 3),
                            "head_0.conv_0.weight_orig": torch.zeros(8, 1)}, p),
      r"head_0\.conv_0 has 8 output channels; a SPADE generator's has 16 × its width"),
