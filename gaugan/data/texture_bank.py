@@ -194,7 +194,7 @@ def _light_crowns(image: np.ndarray, crowns: np.ndarray, sky: np.ndarray, light:
     cast = np.zeros(crowns.shape, np.float32)
     for part, box in enumerate(ndimage.find_objects(parts), start=1):
         reach = float(radius[part])
-        offset = (-0.5 * light[0] * reach, -light[1] * reach)  # away from the sun, as far as the crown is wide
+        offset = (-0.5 * light[0] * reach, -light[1] * reach)  # away from the sun, by about the crown's radius
         blur = max(1.0, 0.2 * reach)
         pad = int(abs(offset[0]) + abs(offset[1]) + 3 * blur) + 1
         window = tuple(slice(max(0, b.start - pad), min(n, b.stop + pad)) for b, n in zip(box, crowns.shape))
