@@ -146,7 +146,7 @@ def load_failure(exc: Exception, path: Path) -> str:
 def _check_plain_tensors(path: Path, state: dict) -> None:
     """Refuse a state_dict that is not names of plain stored weights: keys that are not strings, tensors that are not
     dense or claim more bytes than the file stores (_check_tensor, _check_aliasing), or `_metadata` (the per-module
-    versions load_state_dict reads) that is not a dict of dicts."""
+    versions load_state_dict reads) that is not what torch writes (_is_metadata)."""
     if not all(isinstance(k, str) for k in state):
         raise CheckpointError(f"{path}: expected tensor names as keys, found {sorted({type(k).__name__ for k in state})}")
     for key, value in state.items():
@@ -185,9 +185,9 @@ def _without_module_prefix(state: dict) -> dict:
 
 
 def mapped_state_dict(path: Path) -> dict[str, torch.Tensor] | None:
-    """A zip-format (torch.save since PyTorch 1.6) weights file's tensors mapped from disk, not read: their names and
-    shapes cost a glance at the file, whatever its size. Unwrapped and "module."-stripped, values unchecked; None for
-    the legacy format, which cannot be mapped."""
+    """A zip-format (torch.save since PyTorch 1.6) weights file's tensors mapped from disk: their values are not read,
+    only the pickle that names and shapes them. Unwrapped and "module."-stripped, values unchecked; None for a file
+    that does not start as a zip (the legacy format, which cannot be mapped, or no torch file at all)."""
     try:
         with path.open("rb") as f:
             if f.read(2) != b"PK":
