@@ -32,6 +32,9 @@ WRAPPER_KEYS = ("model", "state_dict", "netG")  # where training scripts nest a 
 CAST_DTYPES = (torch.float16, torch.bfloat16, torch.float64)
 WEIGHT_DTYPES = (torch.float32, *CAST_DTYPES)  # float8 and friends cannot even be checked for NaN on a CPU
 COUNTER_DTYPES = (torch.int64, torch.int32)  # a batch norm's num_batches_tracked
+# Bounds on a zip-format file's records and on its pickle (data.pkl), which names the tensors; a SPADE generator for
+# COCO has 240 records and a 34 kB pickle
+MAX_RECORDS, MAX_PICKLE_BYTES = 20_000, 1 << 20
 MAX_ALIASING = 2  # the tensors may claim up to this many times the bytes the file stores for them (shared views)
 # How torch.save's files start: a zip archive, or (its legacy format) a pickle of its magic number, protocol 2 or 0/1
 TORCH_STARTS = (b"PK", b"\x80", pickle.dumps(torch.serialization.MAGIC_NUMBER, protocol=0)[:-1])
@@ -39,7 +42,7 @@ TORCH_STARTS = (b"PK", b"\x80", pickle.dumps(torch.serialization.MAGIC_NUMBER, p
 BAD_PICKLE_ERRORS = (EOFError, KeyError, IndexError, ValueError, struct.error)
 
 __all__ = ["CheckpointError", "MODEL_CARD", "MODEL_FORMAT", "LoadedModel", "load_model", "load_generator",
-           "read_state_dict", "save_model", "update_card", "find_checkpoints", "infer_preset", "weights_file",
+           "open_state_dict", "read_state_dict", "adopt_weights", "save_model", "update_card", "find_checkpoints", "infer_preset", "weights_file",
            "writable_folder", "refuse_existing", "move_into", "check_model_destination", "replacing"]
 
 
@@ -95,16 +98,25 @@ def _check_aliasing(path: Path, state: dict[str, torch.Tensor]) -> None:
 
 
 def _check_zip_records(path: Path) -> None:
-    """Refuse a zip-format checkpoint with compressed records: torch.save stores them as they are, and a
-    compressed one can unpack to far more memory than the file's size."""
+    """Refuse a zip-format checkpoint with compressed records (torch.save stores them as they are, and a compressed
+    one can unpack to far more memory than the file's size), or with more records or a larger pickle than
+    MAX_RECORDS and MAX_PICKLE_BYTES (unpickling costs time and memory by its size, whatever the tensors')."""
     try:
         with zipfile.ZipFile(path) as archive:
-            packed = [i for i in archive.infolist() if i.compress_type != zipfile.ZIP_STORED]
+            records = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError):  # no zip, or a damaged one: torch.load says what it is
         return
+    packed = [i for i in records if i.compress_type != zipfile.ZIP_STORED]
     if packed:
         raise CheckpointError(f"{path}: refused: {len(packed)} record(s) are compressed ({packed[0].filename[:80]!r} "
                               f"unpacks to {packed[0].file_size} bytes); torch.save stores its records uncompressed")
+    if len(records) > MAX_RECORDS:
+        raise CheckpointError(f"{path}: refused: it holds {len(records)} records; a checkpoint of weights holds one "
+                              f"per tensor, at most {MAX_RECORDS} here")
+    pickles = [i for i in records if i.filename.endswith("/data.pkl")]
+    if pickles and pickles[0].file_size > MAX_PICKLE_BYTES:
+        raise CheckpointError(f"{path}: refused: its index of tensors (data.pkl) is {pickles[0].file_size} bytes; "
+                              f"a checkpoint of weights needs far less than the {MAX_PICKLE_BYTES} allowed")
 
 
 def _foreign_start(path: Path) -> bytes | None:
@@ -184,35 +196,16 @@ def _without_module_prefix(state: dict) -> dict:
     return state
 
 
-def mapped_state_dict(path: Path) -> dict[str, torch.Tensor] | None:
-    """A zip-format (torch.save since PyTorch 1.6) weights file's tensors mapped from disk: their values are not read,
-    only the pickle that names and shapes them. Unwrapped and "module."-stripped, values unchecked; None for a file
-    that does not start as a zip (the legacy format, which cannot be mapped, or no torch file at all)."""
-    try:
-        with path.open("rb") as f:
-            if f.read(2) != b"PK":
-                return None
-    except OSError as exc:
-        raise CheckpointError(f"{path.name} cannot be read: {exc.strerror or exc}") from None
-    _check_zip_records(path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception as exc:  # as in read_state_dict
-        raise CheckpointError(f"{path.name} cannot be loaded: {load_failure(exc, path)}") from None
-    state = _unwrap(state, path, [])
-    _check_plain_tensors(path, state)
-    return _without_module_prefix(state)
-
-
-def read_state_dict(path: str | Path, notes: list[str] | None = None) -> dict[str, torch.Tensor]:
-    """Load a state_dict with weights_only=True (anything that would unpickle code is refused), unwrapped,
-    "module."-stripped, float32, and finite; remarks on what was changed are appended to notes."""
+def open_state_dict(path: str | Path, notes: list[str] | None = None) -> dict[str, torch.Tensor]:
+    """A state_dict loaded with weights_only=True (anything that would unpickle code is refused), unwrapped,
+    "module."-stripped, and checked to be names of plain stored tensors; a zip-format file's tensors (torch.save's
+    format since PyTorch 1.6) are mapped from disk, so no value is read until used (in_memory)."""
     path, notes = Path(path), [] if notes is None else notes
     if not path.is_file():
         raise CheckpointError(f"no checkpoint file at {path}")
     _check_zip_records(path)
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError, ... depending on the damage
         raise CheckpointError(
             f"{path}: refused to load; expected a plain state_dict of tensors readable with "
@@ -220,19 +213,48 @@ def read_state_dict(path: str | Path, notes: list[str] | None = None) -> dict[st
         ) from None
     state = _unwrap(state, path, notes)
     _check_plain_tensors(path, state)
-    state = _without_module_prefix(state)
+    return _without_module_prefix(state)
+
+
+def in_memory(path: Path, state: dict[str, torch.Tensor], notes: list[str] | None = None) -> dict[str, torch.Tensor]:
+    """An opened state_dict's tensors read into memory (off the file's mapping), float32, and checked to be finite;
+    remarks on what was cast are appended to notes."""
+    notes = [] if notes is None else notes
     cast = sorted({str(v.dtype).removeprefix("torch.") for v in state.values() if v.dtype in CAST_DTYPES})
     if cast:
         notes.append(f"{path.name}: {'/'.join(cast)} weights cast to float32")
     for key, value in state.items():
-        if value.dtype in CAST_DTYPES:
-            state[key] = value.float()
+        state[key] = value.float() if value.dtype in CAST_DTYPES else value.clone()
     broken = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
     if broken:
         raise CheckpointError(f"{path}: {len(broken)} tensor(s) hold NaN or infinite values "
                               f"({', '.join(key[:80] for key in broken[:3])}{' …' if len(broken) > 3 else ''}); "
                               "the weights are damaged")
     return state
+
+
+def read_state_dict(path: str | Path, notes: list[str] | None = None) -> dict[str, torch.Tensor]:
+    """A state_dict opened (open_state_dict) and read into memory (in_memory): validated, float32 and finite."""
+    return in_memory(Path(path), open_state_dict(path, notes), notes)
+
+
+def mapped_state_dict(path: Path) -> dict[str, torch.Tensor] | None:
+    """For listings: a weights file's tensors mapped from disk (open_state_dict), after checking that it starts as
+    torch.save's files do and is not cut short; None for the legacy format (before PyTorch 1.6), which cannot be
+    mapped and is checked when it loads."""
+    start = _foreign_start(path)
+    if start is not None:
+        raise CheckpointError(f"{path.name} is not a file saved by torch.save "
+                              f"({f'it starts with {start!r}' if start else 'it is empty'})")
+    try:
+        with path.open("rb") as f:
+            if f.read(2) != b"PK":
+                return None
+    except OSError as exc:
+        raise CheckpointError(f"{path.name} cannot be read: {exc.strerror or exc}") from None
+    if not zipfile.is_zipfile(path):  # is_zipfile reads only the directory at the file's end
+        raise CheckpointError(f"{path.name} is cut short (its zip directory is missing): download it again")
+    return open_state_dict(path)
 
 
 def input_channels(state: dict[str, torch.Tensor]) -> tuple[int, int]:
@@ -316,7 +338,7 @@ def describe_mismatch(model: torch.nn.Module, state: dict[str, torch.Tensor], li
     found = {k: tuple(v.shape) for k, v in state.items()}
     parts = []
     missing = [k for k in expected if k not in found]
-    unexpected = [k[:80] for k in found if k not in expected]
+    unexpected = [_shown_key(k) for k in found if k not in expected]
     shaped = [f"{k}: expected {expected[k]}, found {found[k]}" for k in expected if k in found and expected[k] != found[k]]
     for title, items in (("missing", missing), ("unexpected", unexpected), ("wrong shape", shaped)):
         if items:
@@ -325,31 +347,51 @@ def describe_mismatch(model: torch.nn.Module, state: dict[str, torch.Tensor], li
     return " | ".join(parts) or "keys and shapes agree"
 
 
+def check_fit(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    """Refuse a state_dict whose names or shapes strict loading would refuse, before any load hook runs (spectral
+    norm's computes with the values, at a cost set by their shapes), naming two keys of each kind.
+
+    Files of older torch may lack what its hooks derive on loading: a batch norm's num_batches_tracked and, beside
+    the normalised `weight` that spectral norm kept before torch 1.1 (of weight_orig's shape), its weight_v.
+    """
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    legacy = {k for k in state if k not in expected and k + "_orig" in expected}
+    derived = {k + "_v" for k in legacy} | {k for k in expected if k.endswith(".num_batches_tracked")}
+    fits = (all(tuple(v.shape) == expected.get(k, expected.get(k + "_orig")) for k, v in state.items())
+            and all(k in state or k in derived for k in expected))
+    if not fits:
+        raise CheckpointError(f"{source} does not fit a {model.__class__.__name__}: "
+                              f"{describe_mismatch(model, state, limit=2)}")
+
+
 def load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str, assign: bool = False) -> None:
-    """load_state_dict(strict=True), turning a mismatch into a CheckpointError that names the keys.
+    """load_state_dict(strict=True) after check_fit, turning a mismatch into a CheckpointError that names the keys.
 
     assign=True adopts the loaded tensors (for a model built on the meta device: no second copy in memory).
     """
+    check_fit(model, state, source)
     try:
         model.load_state_dict(state, strict=True, assign=assign)
     except RuntimeError:
         raise CheckpointError(f"{source} does not fit a {model.__class__.__name__}: {describe_mismatch(model, state)}") from None
 
 
-def check_fit(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
-    """Refuse a state_dict whose names and shapes differ from the model's, naming two keys of each kind; compared
-    directly, so no load hook (spectral norm's computes with the values) runs."""
-    if {k: tuple(v.shape) for k, v in state.items()} != {k: tuple(v.shape) for k, v in model.state_dict().items()}:
-        raise CheckpointError(f"{source} does not fit a {model.__class__.__name__}: "
-                              f"{describe_mismatch(model, state, limit=2)}")
+def adopt_weights(network: torch.nn.Module, path: Path, state: dict[str, torch.Tensor],
+                  notes: list[str] | None = None) -> None:
+    """Give a network built on the meta device a file's opened state (open_state_dict): names and shapes are checked
+    before any value is read into memory (in_memory), so weights that do not fit cost none."""
+    check_fit(network, state, str(path))
+    load_weights(network, in_memory(path, state, notes), str(path), assign=True)
 
 
 def meta_network(build: Callable[[], torch.nn.Module], what: str) -> torch.nn.Module:
     """A network built on the meta device (no memory for weights); a shape it cannot be built with (from a card, or
-    inferred from a file's tensors) is a CheckpointError naming `what`."""
+    inferred from a file's tensors) is a CheckpointError naming `what`, unless build raised one itself."""
     try:
         with torch.device("meta"):
             return build()
+    except CheckpointError:
+        raise
     except (RuntimeError, ValueError, OverflowError) as exc:
         raise CheckpointError(f"{what} describes a network that cannot be built: {str(exc)[:200]}") from None
 
@@ -380,13 +422,12 @@ def file_in_folder(folder: Path, name: str) -> Path:
 
 def load_encoder(path: Path, z_dim: int, notes: list[str]) -> StyleEncoder:
     """A style encoder whose width and depth are read from its weights, loaded strictly."""
-    state = read_state_dict(path, notes)
+    state = open_state_dict(path, notes)
     convs = [k for k in state if k.startswith("features.") and k.endswith(".weight_orig")]
     if not convs or state[convs[0]].dim() != 4:
         raise CheckpointError(f"{path} holds no style encoder (no features.*.weight_orig convolutions)")
-    with torch.device("meta"):  # no weights allocated until the file's own tensors, checked, are assigned
-        encoder = StyleEncoder(z_dim, ndf=state[convs[0]].shape[0], layers=len(convs))
-    load_weights(encoder, state, str(path), assign=True)
+    encoder = meta_network(lambda: StyleEncoder(z_dim, ndf=state[convs[0]].shape[0], layers=len(convs)), str(path))
+    adopt_weights(encoder, path, state, notes)
     return encoder.eval()
 
 
@@ -422,17 +463,6 @@ def spade_summary(folder: Path) -> str:
                    else weights_file(folder))
         if not weights.is_file():
             raise CheckpointError(f"no {weights.name}, which {MODEL_CARD} names")
-        start = _foreign_start(weights)
-        if start is not None:
-            raise CheckpointError(f"{weights.name} is not a file saved by torch.save "
-                                  f"({f'it starts with {start!r}' if start else 'it is empty'})")
-        try:
-            with weights.open("rb") as f:
-                zipped = f.read(2) == b"PK"  # torch.save's format since PyTorch 1.6
-        except OSError as exc:
-            raise CheckpointError(f"{weights.name} cannot be read: {exc.strerror or exc}") from None
-        if zipped and not zipfile.is_zipfile(weights):  # is_zipfile reads only the directory at the file's end
-            raise CheckpointError(f"{weights.name} is cut short (its zip directory is missing): download it again")
         state = mapped_state_dict(weights)
         if state is not None:  # the legacy format cannot be mapped: its names and shapes are checked when it loads
             preset = card.preset if card else infer_preset(state, folder.name)
@@ -456,13 +486,13 @@ def load_model(path: str | Path, preset: Preset | str | None = None, style_prior
         weights = file_in_folder(folder, card.files.get("generator", GENERATOR_WEIGHTS))
     else:
         weights = weights_file(path)
-    state = read_state_dict(weights, notes)
+    state = open_state_dict(weights, notes)
     if preset is not None:
         chosen = preset_argument(preset, state, notes)
     else:
         chosen = card.preset if card else infer_preset(state, folder.name, notes)
     generator = meta_network(lambda: SPADEGenerator(chosen), str(weights))  # no memory until its tensors are assigned
-    load_weights(generator, state, str(weights), assign=True)
+    adopt_weights(generator, weights, state, notes)
     encoder = None
     if card and "encoder" in card.files:
         encoder = load_encoder(file_in_folder(folder, card.files["encoder"]), chosen.z_dim, notes)

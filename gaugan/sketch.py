@@ -17,8 +17,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .checkpoints import (GENERATOR_WEIGHTS, MODEL_CARD, OFFICIAL_WEIGHTS, CheckpointError, available_checkpoints,
-                          check_fit, file_in_folder, load_weights, mapped_state_dict, meta_network, read_state_dict)
+from .checkpoints import (GENERATOR_WEIGHTS, MODEL_CARD, OFFICIAL_WEIGHTS, CheckpointError, adopt_weights,
+                          available_checkpoints, check_fit, file_in_folder, mapped_state_dict, meta_network,
+                          open_state_dict)
 from .data.sketch import DIRECTIONS, LANDSCAPE_SKETCH
 from .errors import InputError
 from .framing import blur_note, paint_unstretched
@@ -81,17 +82,34 @@ def sketch_method(folder: Path) -> str:
     try:
         card = read_sketch_card(folder)
         if card is None:
-            return "pix2pix U-Net (released)"
-        network = card["network"]["type"]
-        if network != READER_TYPE:
+            weights, method = folder / OFFICIAL_WEIGHTS, "pix2pix U-Net (released)"
+        elif card["network"]["type"] == READER_TYPE:
+            return f"reader, painted by {plain_text(card.get('painter'), 'painter', 255)}"
+        else:
             weights = card_file(folder, card, "generator", GENERATOR_WEIGHTS)
-            state = mapped_state_dict(weights)
-            if state is not None:  # names and shapes against the card's network; a legacy file's when it loads
-                check_fit(meta_network(lambda: build_network(card["network"]), MODEL_CARD), state, weights.name)
-            return {"unet": "pix2pix U-Net", "conditional": "class-conditional U-Net"}.get(network, network)
-        return f"reader, painted by {plain_text(card.get('painter'), 'painter', 255)}"
+            method = {"unet": "pix2pix U-Net", "conditional": "class-conditional U-Net"}[card["network"]["type"]]
+        state = mapped_state_dict(weights)
+        if state is not None:  # names and shapes against the network; a legacy file's are checked when it loads
+            network = meta_network(lambda: sketch_network(card, state), str(folder / MODEL_CARD) if card else weights.name)
+            check_fit(network, state, weights.name)
+        return method
     except CheckpointError as exc:
         return f"unreadable: {exc}"
+
+
+def sketch_network(card: dict | None, state: dict[str, torch.Tensor]) -> torch.nn.Module:
+    """The generator a sketch card describes or, without a card, the U-Net a released file's shapes give (within
+    NETWORK_LIMITS; else the reference's, so that loading names the keys that differ)."""
+    if card is not None:
+        return build_network(card["network"])
+    try:
+        config = unet_config_from_state(state)
+    except ValueError:
+        return UnetGenerator()
+    for key, (low, high) in NETWORK_LIMITS.items():
+        if key in config:
+            checked_integer(config[key], f"the U-Net's {key}, read from its tensor names and shapes", low, high)
+    return UnetGenerator(**config)
 
 
 def read_sketch_card(folder: Path) -> dict | None:
@@ -179,24 +197,17 @@ def load_sketch_network(path: str | Path) -> tuple[torch.nn.Module, dict]:
         raise CheckpointError(f"{folder} is a read-and-paint sketch model: load it with gaugan.load_sketch_model")
     if card is not None:
         weights = card_file(folder, card, "generator", GENERATOR_WEIGHTS)
-        state = read_state_dict(weights)
-        with torch.device("meta"):
-            network = build_network(card["network"])
     else:
         weights = path if path.is_file() else folder / OFFICIAL_WEIGHTS
         if not weights.is_file():
             raise CheckpointError(f"no sketch model in {folder}: expected {MODEL_CARD} + {GENERATOR_WEIGHTS} (ours) "
                                   f"or {OFFICIAL_WEIGHTS} (a released <name>{RELEASED_SUFFIX} folder)")
-        state = read_state_dict(weights)
-        try:
-            config = unet_config_from_state(state)
-        except ValueError:
-            config = UnetGenerator().config  # the released layout: the error then names the keys that differ
-        with torch.device("meta"):
-            network = UnetGenerator(**config)
-        card = {"kind": SKETCH_KIND, "network": {"type": "unet", **config}, "input_size": network.grid,
+    state = open_state_dict(weights)
+    network = meta_network(lambda: sketch_network(card, state), str(folder / MODEL_CARD) if card else str(weights))
+    if card is None:
+        card = {"kind": SKETCH_KIND, "network": {"type": "unet", **network.config}, "input_size": network.grid,
                 "classes": [], "direction": "AtoB", "description": f"released pix2pix generator ({folder.name})"}
-    load_weights(network, state, str(weights), assign=True)
+    adopt_weights(network, weights, state)
     return network, card
 
 

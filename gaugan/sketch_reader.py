@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .checkpoints import MODEL_CARD, CheckpointError, load_weights, read_state_dict
+from .checkpoints import MODEL_CARD, CheckpointError, adopt_weights, open_state_dict
 from .errors import InputError
 from .model_card import plain_file_name, shown_value
 from .networks.layout_reader import LayoutReader
@@ -126,7 +126,7 @@ class ReadAndPaint:
         source = str(folder / MODEL_CARD)
         reader = reader_network(card, source)
         weights = card_file(folder, card, "reader", READER_WEIGHTS)
-        load_weights(reader, read_state_dict(weights), str(weights), assign=True)
+        adopt_weights(reader, weights, open_state_dict(weights))
         painter = painter_folder(folder, card.get("painter"))
         return cls(reader, GauGAN.from_checkpoint(painter, device=device, style_prior=style_prior), card, painter)
 

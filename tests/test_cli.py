@@ -305,10 +305,30 @@ def test_models_lists_the_shipped_ones_anywhere_and_notes_only_a_missing_root_th
     cli(["models"])
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
     assert "spade   unreadable: generator.pth does not fit a SPADEGenerator: 234 missing: fc.weight; fc.bias … and " \
-        "232 more | 82 unexpected: model.model.0.weight" in lines["swapped"]
+        "232 more | 82 unexpected: 'model.model.0.weight'" in lines["swapped"]
     assert "sketch  unreadable: generator.pth does not fit a UnetGenerator: 82 missing: model.model.0.weight" in \
         lines["swapped_sketch"]
     assert "SPADE generator" in lines["landscape"] and "pix2pix U-Net" in lines["landscape-sketch"]
+
+
+def test_models_lists_sketch_folders_with_junk_weights_or_an_unbuildable_card_as_unreadable(tmp_path, capsys):
+    root = tmp_path / "checkpoints"
+    sketch_card = json.loads((ROOT / "checkpoints" / "landscape-sketch" / "model.json").read_text())
+    for name, weights in (("page_pix2pix", b"<html>404</html>"), ("empty_pix2pix", b""), ("page", b"<html>")):
+        (root / name).mkdir(parents=True)
+        (root / name / ("generator.pth" if name == "page" else "latest_net_G.pth")).write_bytes(weights)
+    (root / "page" / "model.json").write_text(json.dumps(sketch_card))
+    (root / "odd_arg").mkdir()
+    (root / "odd_arg" / "model.json").write_text(json.dumps({**sketch_card, "network": {"type": "unet", "colour": 1}}))
+    shutil.copy(ROOT / "checkpoints" / "landscape-sketch" / "generator.pth", root / "odd_arg")
+    cli(["models", "--root", str(root)])
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "sketch  unreadable: latest_net_G.pth is not a file saved by torch.save (it starts with b'<html>404</html>')" \
+        in lines["page_pix2pix"]
+    assert "sketch  unreadable: latest_net_G.pth is not a file saved by torch.save (it is empty)" in lines["empty_pix2pix"]
+    assert "sketch  unreadable: generator.pth is not a file saved by torch.save (it starts with b'<html>')" in lines["page"]
+    assert ("sketch  unreadable: model.json 'network' has arguments the unet network does not take: "
+            "UnetGenerator.__init__() got an unexpected keyword argument 'colour' ") in lines["odd_arg"]
 
 
 def test_evaluate_refuses_missing_data_before_any_work(tmp_path, capsys):

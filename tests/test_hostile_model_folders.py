@@ -423,6 +423,10 @@ def _compressed_pickle(path: Path) -> None:
     (_non_utf8_name, r"damaged zip archive|cannot be loaded|refused to load"),
     (lambda p: torch.save({"head_0.conv_0.weight_orig": torch.empty(64, device="meta")}, p),
      r"tensor 'head_0\.conv_0\.weight_orig' is a meta tensor, with no stored values"),
+    (lambda p: torch.save({str(i): torch.zeros(1) for i in range(20_001)}, p),
+     r"refused: it holds 20\d{3} records; a checkpoint of weights holds one per tensor, at most 20000"),
+    (lambda p: torch.save({"x" * (2 << 20): torch.zeros(1)}, p),
+     r"refused: its index of tensors \(data\.pkl\) is \d{7} bytes; a checkpoint of weights needs far less"),
     (lambda p: torch.save({"head_0.norm_0.mlp_shared.0.weight": torch.zeros(8, 184, 3, 3),
                            "head_0.conv_0.weight_orig": torch.zeros(8, 1)}, p),
      r"head_0\.conv_0 has 8 output channels; a SPADE generator's has 16 × its width"),
@@ -437,3 +441,46 @@ def test_listing_or_loading_hostile_weights_refuses_them_in_one_line(tmp_path, c
     assert re.search(message, listed[0]), listed[0]
     with pytest.raises(CheckpointError, match=message):
         load_model(folder)
+
+
+def _legacy_layout_bomb(state: dict, conv: str) -> dict:
+    """state in the layout spectral norm wrote before torch 1.1 (a normalised `weight`, no weight_v), but for one
+    convolution of a dense (1, 20000) weight: its load hook would pseudo-invert a 20000² matrix (3 GB, minutes)."""
+    state = dict(state)
+    del state[f"{conv}.weight_v"]
+    state[f"{conv}.weight_orig"] = state[f"{conv}.weight"] = torch.ones(1, 20_000)
+    return state
+
+
+@pytest.mark.parametrize("file, conv", [("generator.pth", "head_0.conv_0"), ("encoder.pth", "features.3")])
+def test_weights_that_do_not_fit_are_refused_before_a_value_is_read_or_a_load_hook_runs(folder, monkeypatch, file,
+                                                                                         conv):
+    import importlib
+
+    from gaugan import checkpoints
+
+    torch.save(_legacy_layout_bomb(torch.load(folder / file, weights_only=True), conv), folder / file)
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("weights that do not fit were handed to a load hook")
+
+    def in_memory(path, state, notes=None):
+        assert path.name != file, "the values of weights that do not fit were read"
+        return read_values(path, state, notes)
+
+    read_values = checkpoints.in_memory
+    monkeypatch.setattr(checkpoints, "in_memory", in_memory)
+    spectral_norm = importlib.import_module("torch.nn.utils.spectral_norm")  # the package's name is the function's
+    monkeypatch.setattr(spectral_norm.SpectralNorm, "_solve_v_and_rescale", forbidden)
+    refused(folder, rf"{file} does not fit a \w+: .*1 unexpected: '{conv}\.weight' \| 1 wrong shape: "
+                    rf"{conv}\.weight_orig: expected \(\d+, \d+, 3, 3\), found \(1, 20000\)")
+
+
+def test_a_tensor_name_with_control_characters_is_shown_quoted_in_the_error(folder):
+    state = torch.load(folder / "generator.pth", weights_only=True)
+    state["fc.\x1b[2J\rweight"] = torch.zeros(1)
+    torch.save(state, folder / "generator.pth")
+    with pytest.raises(CheckpointError) as error:
+        load_model(folder)
+    assert "1 unexpected: 'fc.\\x1b[2J\\rweight'" in str(error.value)
+    assert str(error.value).isprintable()

@@ -145,13 +145,13 @@ def test_wrong_file_names_missing_unexpected_and_misshaped_keys(tmp_path):
         Pix2Pix.from_checkpoint(tmp_path, device="cpu")
     message = str(error.value)
     assert "missing: model.model.1.model.2.weight" in message
-    assert "unexpected: model.model.1.extra.weight" in message
+    assert "unexpected: 'model.model.1.extra.weight'" in message
     assert "model.model.1.model.5.weight: expected (16, 4, 4, 4), found (1, 2, 3, 4)" in message
 
 
 def test_spade_weights_are_refused_with_the_keys(tmp_path):
     torch.save({"fc.weight": torch.zeros(2, 2), "head_0.conv_0.weight": torch.zeros(2, 2)}, tmp_path / "latest_net_G.pth")
-    with pytest.raises(CheckpointError, match="missing: model.model.0.weight.*unexpected: fc.weight"):
+    with pytest.raises(CheckpointError, match="missing: model.model.0.weight.*unexpected: 'fc.weight'"):
         Pix2Pix.from_checkpoint(tmp_path, device="cpu")
 
 
