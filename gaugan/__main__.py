@@ -350,6 +350,31 @@ def cmd_style_prior(args: argparse.Namespace) -> None:
               f"`gaugan evaluate --checkpoint {folder} --record` measures it anew")
 
 
+def cmd_looks(args: argparse.Namespace) -> None:
+    from .checkpoints import update_card
+    from .looks import LOOKS, choose_looks
+    from .pipeline import GauGAN
+
+    folder = checkpoint_argument(args.checkpoint)
+    if args.record:  # a path only, as for style-prior: a shipped model's name is not rewritten in place
+        if not Path(args.checkpoint).is_dir() or read_card(folder) is None:
+            raise InputError(f"--checkpoint {args.checkpoint}: --record writes into model.json; expected the path of "
+                             "a model folder of ours (to change a shipped model's looks, copy its folder and name "
+                             "the copy)")
+        writable_folder(folder, "the model folder")  # checked before the scenes are painted
+    model = GauGAN.from_checkpoint(folder, device="cpu")
+    chosen = choose_looks(model, args.candidates, args.layouts)
+    print(f"{'look':<12} {'seed':>5}  sky: warmth value saturation  ground: warmth value saturation")
+    for name, choice in chosen.items():
+        c = choice.light
+        print(f"{name:<12} {choice.seed:>5}  {c.sky_warmth:>17.3f} {c.sky_value:>5.3f} {c.sky_saturation:>10.3f}  "
+              f"{c.ground_warmth:>15.3f} {c.ground_value:>5.3f} {c.ground_saturation:>10.3f}")
+    if args.record:
+        looks = {name: [round(v, 6) for v in choice.code.flatten().tolist()] for name, choice in chosen.items()}
+        update_card(folder, looks=looks)
+        print(f"recorded {', '.join(LOOKS)} in {folder / MODEL_CARD}: the page offers them as built-in looks")
+
+
 def photo_folder(folder: Path, given: str) -> list[Path]:
     """The photographs in --images (image_files), or an InputError that says what was found instead."""
     if not folder.exists():
@@ -626,6 +651,18 @@ def build_parser() -> argparse.ArgumentParser:
                        "e.g. the training crops in the images/ of `gaugan data traced`")
     prior.add_argument("--quiet", action="store_true", help="no progress bar")
     prior.set_defaults(func=cmd_style_prior)
+
+    looks_help = ("choose a model's built-in looks (day, golden hour, dusk, overcast) among the style codes its seeds "
+                  "draw, by the light of its paintings of example scenes (gaugan/looks.py)")
+    lk = sub.add_parser("looks", help=looks_help, description=looks_help + "; --record writes them into model.json, "
+                        "and the page offers them")
+    lk.add_argument("--checkpoint", required=True, help="a model folder with style codes (a path for --record)")
+    lk.add_argument("--candidates", type=at_least(4), default=96, help="seeds whose style codes are tried "
+                    "(default: %(default)s)")
+    lk.add_argument("--layouts", type=at_least(1), default=6, help="example scenes each code paints (default: "
+                    "%(default)s)")
+    lk.add_argument("--record", action="store_true", help="write the chosen codes into the folder's model.json")
+    lk.set_defaults(func=cmd_looks)
 
     sm = sub.add_parser("samples", help="a PNG sheet of held-out layouts and doodles with their outputs")
     sm.add_argument("--checkpoint", help="model folder (default: the shipped landscape model)")

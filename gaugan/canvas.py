@@ -129,31 +129,16 @@ def mixed_style(model: GauGAN, code: torch.Tensor, seed: int, strength: float) -
     return centre + strength * (code - centre) + (1 - strength**2) ** 0.5 * (drawn - centre)
 
 
-LOOKS = {"Day": ("day", "summer"), "Golden hour": ("golden", "summer"), "Dusk": ("dusk", "summer"),
-         "Overcast": ("overcast", "summer")}  # seasons barely move the shipped encoder's code: not offered
-
-
-def looks_layout(size: tuple[int, int]) -> np.ndarray:
-    """The landscape layout that the built-in looks are encoded from and shown on."""
-    return landscape_layout(np.random.default_rng(0), *size)
+def looks_layout(model: GauGAN) -> np.ndarray:
+    """The layout that the page shows a model's built-in looks on: its first example scene."""
+    return example_scene(0, model.labels, model.preset.output_size)[0]
 
 
 def style_looks(model: GauGAN) -> dict[str, tuple[torch.Tensor, np.ndarray]]:
-    """Built-in looks of the shipped landscape model: name -> (style code, the model's image in that look).
-
-    Each code is the model's style encoding of a procedural render of one scene under that light; the thumbnail is
-    what the model paints for that scene with the code. Other models have none."""
-    if not model.has_style_encoder or model.preset.name != SHIPPED_MODEL:
-        return {}
-    from .data.landscape import look, render
-
-    layout = looks_layout(model.preset.output_size)
-    looks = {}
-    for name, (time_of_day, season) in LOOKS.items():
-        rng = np.random.default_rng(1)
-        code = model.encode_style(Image.fromarray(render(layout, look(time_of_day, season, rng, haze=0.1), rng)))
-        looks[name] = (code, np.asarray(model.generate(layout, style=code)))
-    return looks
+    """The model's built-in looks (its card's, chosen by gaugan/looks.py): name -> (style code, the model's image of
+    looks_layout in that look)."""
+    layout = looks_layout(model)
+    return {name: (code, np.asarray(model.generate(layout, style=code))) for name, code in model.looks.items()}
 
 
 def thumbnail_png(image: Image.Image, side: int = 240) -> bytes:

@@ -21,6 +21,7 @@ SKETCH_FORMAT = "gaugan-sketch-model/1"  # a sketch model's model.json (gaugan/s
 MAX_CARD_BYTES = 1 << 20
 MAX_NAME_LENGTH = 64
 MAX_DESCRIPTION_LENGTH = 2000
+MAX_LOOKS, MAX_CODE_VALUE = 8, 100.0  # built-in looks a card may name, and how far from 0 a style code may reach
 # Bounds that keep a preset's generator and its images a sane size (NVIDIA's largest preset: 512 wide, 184 inputs).
 PRESET_LIMITS = {"label_nc": (1, 1024), "crop_size": (8, 2048), "ngf": (1, 1024), "z_dim": (1, 4096),
                  "spade_hidden": (1, 4096), "aspect_ratio": (0.25, 4.0)}
@@ -35,6 +36,7 @@ class ModelCard:
     files: dict[str, str]
     description: str
     raw: dict
+    looks: dict[str, tuple[float, ...]]  # built-in looks: style codes by name (gaugan/looks.py)
 
 
 def plain_text(value: object, what: str, max_length: int = MAX_NAME_LENGTH, lines: bool = False) -> str:
@@ -160,9 +162,31 @@ def parse_card(data: object, source: str) -> ModelCard:
         description = data.get("description", "")
         if description:
             description = plain_text(description, "description", MAX_DESCRIPTION_LENGTH, lines=True)
+        looks = parse_looks(data.get("looks", {}), preset)
     except CheckpointError as exc:
         raise CheckpointError(f"{source}: {exc}") from None
-    return ModelCard(preset, labels, files, description, data)
+    return ModelCard(preset, labels, files, description, data, looks)
+
+
+def parse_looks(data: object, preset: Preset) -> dict[str, tuple[float, ...]]:
+    """A card's built-in looks: at most MAX_LOOKS names, each with a style code of the preset's z_dim finite numbers
+    within ±MAX_CODE_VALUE; none for a generator that takes no style code."""
+    if not isinstance(data, dict) or len(data) > MAX_LOOKS:
+        raise CheckpointError(f"looks must be an object of at most {MAX_LOOKS} names, each with a style code (a list "
+                              f"of numbers), found {shown_value(data)}")
+    if data and not preset.use_vae:
+        raise CheckpointError("looks are style codes, but this generator takes none (its preset's use_vae is false)")
+    looks = {}
+    for name, code in data.items():
+        name = plain_text(name, "a look's name")
+        numbers = isinstance(code, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in code)
+        if not numbers or len(code) != preset.z_dim or not all(abs(v) <= MAX_CODE_VALUE for v in code):
+            found = (f"{len(code)} numbers, from {min(code, default=0):.4g} to {max(code, default=0):.4g}" if numbers
+                     else shown_value(code))
+            raise CheckpointError(f"looks[{name!r}] must be a style code: a list of {preset.z_dim} numbers within "
+                                  f"±{MAX_CODE_VALUE:g}, found {found}")
+        looks[name] = tuple(float(v) for v in code)
+    return looks
 
 
 def read_json(path: Path, what: str, max_bytes: int, error: type[InputError] = InputError) -> object:

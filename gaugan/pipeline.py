@@ -55,7 +55,8 @@ class GauGAN:
 
     def __init__(self, generator: SPADEGenerator, labels: list[Label], encoder: StyleEncoder | None = None,
                  device: torch.device | str | None = None, name: str = "", fast: bool = True,
-                 bf16: bool = False, notes: list[str] | None = None, style_prior: StylePrior | None = None) -> None:
+                 bf16: bool = False, notes: list[str] | None = None, style_prior: StylePrior | None = None,
+                 looks: dict[str, torch.Tensor] | None = None) -> None:
         self.device = torch.device(device) if device else default_device()
         generator = generator.eval().to(self.device)
         conv_dtype = torch.bfloat16 if bf16 else torch.float32
@@ -69,6 +70,9 @@ class GauGAN:
         self.labels = labels
         self.name = name
         self.notes = list(notes or [])  # remarks from loading (casts, unwrapped weights, a recognised preset)
+        self.looks = {name: code.to(self.device) for name, code in (looks or {}).items()}  # style codes by name
+        for code in self.looks.values():
+            self.check_style_code(code)
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: torch.device | str | None = None, fast: bool = True,
@@ -81,8 +85,9 @@ class GauGAN:
         style_prior=False draws seeds' style codes from N(0, I) even where the folder holds a fitted style prior.
         """
         loaded = load_model(path, preset, style_prior)
+        looks = {name: torch.tensor([code]) for name, code in loaded.card.looks.items()} if loaded.card else {}
         return cls(loaded.generator, loaded.labels, loaded.encoder, device, name=Path(path).name, fast=fast,
-                   bf16=bf16, notes=loaded.notes, style_prior=loaded.style_prior)
+                   bf16=bf16, notes=loaded.notes, style_prior=loaded.style_prior, looks=looks)
 
     @property
     def has_style_encoder(self) -> bool:

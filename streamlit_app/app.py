@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT / "streamlit_app"))
 
 from gaugan import GauGAN, download  # noqa: E402
 from gaugan.allocator import tune_for_inference  # noqa: E402
-from gaugan.canvas import (LOOKS, MAX_ASPECT, SHIPPED_MODEL, background_label, bucket_fill,  # noqa: E402
+from gaugan.canvas import (MAX_ASPECT, SHIPPED_MODEL, background_label, bucket_fill,  # noqa: E402
                            compose_labels, example_scene, fit_label_map, has_lines, list_models, mixed_style,
                            pad_to_aspect, png_bytes, read_photo, style_looks, thumbnail_png)
 from gaugan.errors import InputError, UnreachableError  # noqa: E402
@@ -819,10 +819,11 @@ def restore_label_map(models: dict[str, Path], saved: SavedDrawing) -> bool:
                "out.")
         return False
     try:
-        palette = load(models, name).labels
+        model = load(models, name)
     except ValueError as exc:
         notice(f"The kept label map's model **{plain(name)}** does not load ({plain(exc)}); the map was left out.")
         return False
+    palette = model.labels
     ids = {label.id for label in palette}
     unknown = sorted(set(np.unique(saved.labels).tolist()) - ids)
     if unknown:
@@ -838,7 +839,7 @@ def restore_label_map(models: dict[str, Path], saved: SavedDrawing) -> bool:
         state.chosen_labels[name] = saved.settings["paint"]
     if is_bool(saved.settings.get("live")):
         keep(f"live_{name}", saved.settings["live"])
-    if is_one_of(LOOKS)(saved.settings.get("look")):
+    if is_one_of(model.looks)(saved.settings.get("look")):
         state.look = saved.settings["look"]
     reset_canvas(LABEL_CANVAS)
     return True

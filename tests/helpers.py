@@ -95,6 +95,7 @@ def reference_forward(state: dict, seg: torch.Tensor, sh: int, sw: int, upsampli
 def make_tiny_model(folder: Path, use_vae: bool = True) -> Path:
     """A small landscape-space model with random weights, saved like our shipped one."""
     from gaugan.checkpoints import save_model
+    from gaugan.looks import LOOKS
     from gaugan.networks import SPADEGenerator, StyleEncoder
     from gaugan.presets import Preset
     from label_colors import PALETTES
@@ -106,6 +107,8 @@ def make_tiny_model(folder: Path, use_vae: bool = True) -> Path:
     generator = randomize_(SPADEGenerator(preset), seed=1)
     extra = {"encoder": StyleEncoder(preset.z_dim, ndf=4)} if use_vae else {}
     card = {"labels": [{"id": l.id, "name": l.name, "rgb": list(l.rgb)} for l in labels], "description": "test model"}
+    if use_vae:  # built-in looks, as `gaugan looks --record` writes them
+        card["looks"] = {name: torch.randn(preset.z_dim).tolist() for name in LOOKS}
     return save_model(folder, generator, card, extra)
 
 

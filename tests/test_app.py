@@ -864,7 +864,7 @@ def test_a_wide_map_is_painted_as_the_middle_of_a_square_one_not_squashed():
 def test_look_thumbnails_are_the_models_own_images_of_one_scene():
     model = GauGAN.from_checkpoint(ROOT / "checkpoints" / "landscape")
     looks = style_looks(model)
-    layout = looks_layout(model.preset.output_size)
+    layout = looks_layout(model)
     thumbnails = [thumbnail for _, thumbnail in looks.values()]
     assert len(looks) == 4 and all(t.shape == (*model.preset.output_size, 3) for t in thumbnails)
     for code, thumbnail in looks.values():

@@ -484,3 +484,25 @@ def test_a_tensor_name_with_control_characters_is_shown_quoted_in_the_error(fold
         load_model(folder)
     assert "1 unexpected: 'fc.\\x1b[2J\\rweight'" in str(error.value)
     assert str(error.value).isprintable()
+
+
+@pytest.mark.parametrize("looks, message", [
+    ([0.0] * 8, r"looks must be an object of at most 8 names, each with a style code .*found list"),
+    ({f"look {i}": [0.0] * 8 for i in range(9)}, r"looks must be an object of at most 8 names"),
+    ({"Day": [0.0] * 7}, r"looks\['Day'\] must be a style code: a list of 8 numbers within ±100, found 7 numbers"),
+    ({"Day": [float("nan")] * 8}, r"looks\['Day'\] must be a style code: .* found 8 numbers"),
+    ({"Day": [1e300] * 8}, r"looks\[.Day.\] must be .* found 8 numbers, from 1e\+300 to 1e\+300"),
+    ({"Day": [True] * 8}, r"looks\['Day'\] must be a style code: .*found list \[true"),
+    ({"Day": "0 0 0 0 0 0 0 0"}, r"looks\['Day'\] must be a style code: .*found str"),
+    ({"Da\x1b[2Jy": [0.0] * 8}, r"a look's name must be plain text, found control characters \['0x1b'\]"),
+    ({"": [0.0] * 8}, r"a look's name must be a non-empty string"),
+])
+def test_a_card_with_broken_looks_is_refused_in_one_line(folder, looks, message):
+    edit_card(folder, lambda card: card.__setitem__("looks", looks))
+    refused(folder, r"model\.json: " + message)
+
+
+def test_looks_on_a_generator_without_style_codes_are_refused(tmp_path):
+    folder = make_tiny_model(tmp_path / "plain", use_vae=False)
+    edit_card(folder, lambda card: card.__setitem__("looks", {"Day": [0.0] * 8}))
+    refused(folder, r"looks are style codes, but this generator takes none \(its preset's use_vae is false\)")
