@@ -2,8 +2,10 @@
 (model.json beside the weights), and other SPADE generators given a preset."""
 from __future__ import annotations
 
+import io
 import os
 import pickle
+import pickletools
 import re
 import shutil
 import struct
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
+from torch.nn.utils.spectral_norm import SpectralNorm
 
 from label_colors import PALETTES, Label, validate_palette
 
@@ -35,6 +38,7 @@ COUNTER_DTYPES = (torch.int64, torch.int32)  # a batch norm's num_batches_tracke
 # Bounds on a zip-format file's records and on its pickle (data.pkl), which names the tensors; a SPADE generator for
 # COCO has 240 records and a 34 kB pickle
 MAX_RECORDS, MAX_PICKLE_BYTES = 20_000, 1 << 20
+LEGACY_PICKLES = 5  # a legacy file's pickles before its raw values: magic number, protocol, system, state, keys
 MAX_ALIASING = 2  # the tensors may claim up to this many times the bytes the file stores for them (shared views)
 # How torch.save's files start: a zip archive, or (its legacy format) a pickle of its magic number, protocol 2 or 0/1
 TORCH_STARTS = (b"PK", b"\x80", pickle.dumps(torch.serialization.MAGIC_NUMBER, protocol=0)[:-1])
@@ -42,8 +46,9 @@ TORCH_STARTS = (b"PK", b"\x80", pickle.dumps(torch.serialization.MAGIC_NUMBER, p
 BAD_PICKLE_ERRORS = (EOFError, KeyError, IndexError, ValueError, struct.error)
 
 __all__ = ["CheckpointError", "MODEL_CARD", "MODEL_FORMAT", "LoadedModel", "load_model", "load_generator",
-           "open_state_dict", "read_state_dict", "adopt_weights", "save_model", "update_card", "find_checkpoints", "infer_preset", "weights_file",
-           "writable_folder", "refuse_existing", "move_into", "check_model_destination", "replacing"]
+           "open_state_dict", "read_state_dict", "adopt_weights", "save_model", "update_card", "find_checkpoints",
+           "infer_preset", "weights_file", "writable_folder", "refuse_existing", "move_into", "check_model_destination",
+           "replacing"]
 
 
 def _unwrap(state: object, path: Path, notes: list[str]) -> dict:
@@ -98,25 +103,56 @@ def _check_aliasing(path: Path, state: dict[str, torch.Tensor]) -> None:
 
 
 def _check_zip_records(path: Path) -> None:
-    """Refuse a zip-format checkpoint with compressed records (torch.save stores them as they are, and a compressed
-    one can unpack to far more memory than the file's size), or with more records or a larger pickle than
-    MAX_RECORDS and MAX_PICKLE_BYTES (unpickling costs time and memory by its size, whatever the tensors')."""
+    """Refuse a zip-format checkpoint whose directory lists more than MAX_RECORDS records (read from its end record,
+    before the directory is parsed), whose pickle (data.pkl) is over MAX_PICKLE_BYTES (unpickling costs time and
+    memory by its size, whatever the tensors'), or with compressed records (torch.save stores them as they are, and
+    a compressed one can unpack to far more memory than the file's size)."""
+    try:
+        with path.open("rb") as f:
+            end = zipfile._EndRecData(f)  # the standard library's reader of the end record (zip64 too)
+    except (OSError, struct.error):
+        return  # torch.load says what is wrong
+    if end is None:
+        return  # no zip, or one without its directory: torch.load says what it is
+    count, size = end[zipfile._ECD_ENTRIES_TOTAL], end[zipfile._ECD_SIZE]
+    if count > MAX_RECORDS or size > MAX_RECORDS * 1024:
+        raise CheckpointError(f"{path}: refused: its zip directory lists {count} records in {size} bytes; a "
+                              f"checkpoint of weights holds one record per tensor, at most {MAX_RECORDS} here")
     try:
         with zipfile.ZipFile(path) as archive:
             records = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError):  # no zip, or a damaged one: torch.load says what it is
+    except (zipfile.BadZipFile, OSError, ValueError):  # damaged: torch.load says what it is
         return
     packed = [i for i in records if i.compress_type != zipfile.ZIP_STORED]
     if packed:
         raise CheckpointError(f"{path}: refused: {len(packed)} record(s) are compressed ({packed[0].filename[:80]!r} "
                               f"unpacks to {packed[0].file_size} bytes); torch.save stores its records uncompressed")
-    if len(records) > MAX_RECORDS:
-        raise CheckpointError(f"{path}: refused: it holds {len(records)} records; a checkpoint of weights holds one "
-                              f"per tensor, at most {MAX_RECORDS} here")
-    pickles = [i for i in records if i.filename.endswith("/data.pkl")]
-    if pickles and pickles[0].file_size > MAX_PICKLE_BYTES:
-        raise CheckpointError(f"{path}: refused: its index of tensors (data.pkl) is {pickles[0].file_size} bytes; "
-                              f"a checkpoint of weights needs far less than the {MAX_PICKLE_BYTES} allowed")
+    pickles = [i.file_size for i in records if i.filename.lower().endswith("data.pkl")]  # torch matches any case
+    if max(pickles, default=0) > MAX_PICKLE_BYTES:
+        raise CheckpointError(f"{path}: refused: its index of tensors (data.pkl) is {max(pickles)} bytes; a "
+                              f"checkpoint of weights needs far less than the {MAX_PICKLE_BYTES} allowed")
+
+
+def _check_legacy_pickles(path: Path) -> None:
+    """Refuse a legacy-format checkpoint (before PyTorch 1.6) whose pickles, which come before its tensors' raw
+    values, do not end within MAX_PICKLE_BYTES: scanned, not unpickled. Zip-format files are _check_zip_records'."""
+    try:
+        with path.open("rb") as f:
+            start = f.read(MAX_PICKLE_BYTES + 1)
+    except OSError:
+        return  # torch.load says why it cannot be read
+    if start.startswith(b"PK") or len(start) <= MAX_PICKLE_BYTES:
+        return  # a zip, or a file small enough whatever it holds
+    buffer = io.BytesIO(start)
+    try:
+        for _ in range(LEGACY_PICKLES):
+            for _ in pickletools.genops(buffer):
+                pass
+    except ValueError:
+        longer = buffer.tell() >= MAX_PICKLE_BYTES  # ran out of the bounded start; else damage torch.load names
+        if longer:
+            raise CheckpointError(f"{path}: refused: its pickles (the index of its tensors) run past the first "
+                                  f"{MAX_PICKLE_BYTES} bytes; a checkpoint of weights needs far less") from None
 
 
 def _foreign_start(path: Path) -> bytes | None:
@@ -196,16 +232,26 @@ def _without_module_prefix(state: dict) -> dict:
     return state
 
 
-def open_state_dict(path: str | Path, notes: list[str] | None = None) -> dict[str, torch.Tensor]:
-    """A state_dict loaded with weights_only=True (anything that would unpickle code is refused), unwrapped,
-    "module."-stripped, and checked to be names of plain stored tensors; a zip-format file's tensors (torch.save's
-    format since PyTorch 1.6) are mapped from disk, so no value is read until used (in_memory)."""
-    path, notes = Path(path), [] if notes is None else notes
+def _starts_as_zip(path: Path) -> bool:
+    """Whether a file starts as a zip archive does: torch.save's format since PyTorch 1.6, which torch.load tells from
+    the legacy one by these first bytes; False for a file that cannot be read (torch.load says why)."""
+    try:
+        with path.open("rb") as f:
+            return f.read(4) == b"PK\x03\x04"
+    except OSError:
+        return False
+
+
+def _load_state(path: Path, notes: list[str], mmap: bool) -> dict[str, torch.Tensor]:
+    """A state_dict loaded with weights_only=True (anything that would unpickle code is refused), its pickles
+    bounded first, then unwrapped, "module."-stripped, and checked to be names of plain stored tensors; mmap maps a
+    zip-format file's tensors from disk instead of reading their values."""
     if not path.is_file():
         raise CheckpointError(f"no checkpoint file at {path}")
     _check_zip_records(path)
+    _check_legacy_pickles(path)
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError, ... depending on the damage
         raise CheckpointError(
             f"{path}: refused to load; expected a plain state_dict of tensors readable with "
@@ -216,15 +262,14 @@ def open_state_dict(path: str | Path, notes: list[str] | None = None) -> dict[st
     return _without_module_prefix(state)
 
 
-def in_memory(path: Path, state: dict[str, torch.Tensor], notes: list[str] | None = None) -> dict[str, torch.Tensor]:
-    """An opened state_dict's tensors read into memory (off the file's mapping), float32, and checked to be finite;
-    remarks on what was cast are appended to notes."""
-    notes = [] if notes is None else notes
+def _with_float32_values(path: Path, state: dict[str, torch.Tensor], notes: list[str]) -> dict[str, torch.Tensor]:
+    """A loaded state_dict cast to float32 and checked to be finite; remarks on what was cast are appended to notes."""
     cast = sorted({str(v.dtype).removeprefix("torch.") for v in state.values() if v.dtype in CAST_DTYPES})
     if cast:
         notes.append(f"{path.name}: {'/'.join(cast)} weights cast to float32")
     for key, value in state.items():
-        state[key] = value.float() if value.dtype in CAST_DTYPES else value.clone()
+        if value.dtype in CAST_DTYPES:
+            state[key] = value.float()
     broken = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
     if broken:
         raise CheckpointError(f"{path}: {len(broken)} tensor(s) hold NaN or infinite values "
@@ -233,25 +278,33 @@ def in_memory(path: Path, state: dict[str, torch.Tensor], notes: list[str] | Non
     return state
 
 
+def open_state_dict(path: str | Path, notes: list[str] | None = None) -> dict[str, torch.Tensor]:
+    """A state_dict checked to be names of plain stored tensors, for checking against a network (check_fit) before
+    adopt_weights reads its values: a zip-format file's tensors are mapped from disk, so none is read here."""
+    path = Path(path)
+    return _load_state(path, [] if notes is None else notes, mmap=_starts_as_zip(path))
+
+
 def read_state_dict(path: str | Path, notes: list[str] | None = None) -> dict[str, torch.Tensor]:
-    """A state_dict opened (open_state_dict) and read into memory (in_memory): validated, float32 and finite."""
-    return in_memory(Path(path), open_state_dict(path, notes), notes)
+    """A state_dict read into memory: plain stored tensors, cast to float32, finite; remarks on what was unwrapped
+    or cast are appended to notes."""
+    path, notes = Path(path), [] if notes is None else notes
+    return _with_float32_values(path, _load_state(path, notes, mmap=False), notes)
 
 
 def mapped_state_dict(path: Path) -> dict[str, torch.Tensor] | None:
     """For listings: a weights file's tensors mapped from disk (open_state_dict), after checking that it starts as
     torch.save's files do and is not cut short; None for the legacy format (before PyTorch 1.6), which cannot be
-    mapped and is checked when it loads."""
+    mapped: only its pickles' length is checked (_check_legacy_pickles), the rest when it loads."""
     start = _foreign_start(path)
     if start is not None:
         raise CheckpointError(f"{path.name} is not a file saved by torch.save "
                               f"({f'it starts with {start!r}' if start else 'it is empty'})")
-    try:
-        with path.open("rb") as f:
-            if f.read(2) != b"PK":
-                return None
-    except OSError as exc:
-        raise CheckpointError(f"{path.name} cannot be read: {exc.strerror or exc}") from None
+    if not path.is_file():
+        raise CheckpointError(f"{path.name} cannot be read: it is not a file")
+    if not _starts_as_zip(path):
+        _check_legacy_pickles(path)
+        return None
     if not zipfile.is_zipfile(path):  # is_zipfile reads only the directory at the file's end
         raise CheckpointError(f"{path.name} is cut short (its zip directory is missing): download it again")
     return open_state_dict(path)
@@ -364,12 +417,39 @@ def check_fit(model: torch.nn.Module, state: dict[str, torch.Tensor], source: st
                               f"{describe_mismatch(model, state, limit=2)}")
 
 
+def _spectral_norms(model: torch.nn.Module) -> dict[str, int]:
+    """The weights spectral norm reparametrises in model, by state_dict name ("head_0.conv_0.weight"), with the
+    dimension it takes their matrix along."""
+    return {f"{name}.{hook.name}".lstrip("."): hook.dim for name, module in model.named_modules()
+            for hook in module._forward_pre_hooks.values() if isinstance(hook, SpectralNorm)}
+
+
+def _from_old_spectral_norm(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    """Convert, in place, spectral norm's layout before torch 1.1 (the normalised `weight` beside weight_orig and
+    weight_u, no weight_v) to the current one, which is all evaluation reads: sigma = |weight_orig| / |weight| and
+    v = W^T u sigma / |W^T u|^2, so that u^T W v = sigma. torch's own conversion pseudo-inverts W^T W (minutes for
+    a wide layer) and divides by the weights (NaN where one is 0)."""
+    for key, dim in _spectral_norms(model).items():
+        if key in state and key + "_v" not in state:
+            weight, normalised, u = state[key + "_orig"], state.pop(key), state[key + "_u"]
+            matrix = weight.movedim(dim, 0).reshape(weight.shape[dim], -1)
+            sigma = weight.norm() / normalised.norm()
+            direction = matrix.t() @ u
+            v = direction * sigma / direction.dot(direction)
+            if not bool(torch.isfinite(v).all()):
+                raise CheckpointError(f"{source}: {key} in the layout of torch before 1.1 cannot be converted (its "
+                                      "weights or their normalised copy are all zero); the weights are damaged")
+            state[key + "_v"] = v
+
+
 def load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str, assign: bool = False) -> None:
-    """load_state_dict(strict=True) after check_fit, turning a mismatch into a CheckpointError that names the keys.
+    """load_state_dict(strict=True) after check_fit, turning a mismatch into a CheckpointError that names the keys;
+    spectral norm's layout of torch before 1.1 is converted first (_from_old_spectral_norm).
 
     assign=True adopts the loaded tensors (for a model built on the meta device: no second copy in memory).
     """
     check_fit(model, state, source)
+    _from_old_spectral_norm(model, state, source)
     try:
         model.load_state_dict(state, strict=True, assign=assign)
     except RuntimeError:
@@ -378,10 +458,18 @@ def load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], source:
 
 def adopt_weights(network: torch.nn.Module, path: Path, state: dict[str, torch.Tensor],
                   notes: list[str] | None = None) -> None:
-    """Give a network built on the meta device a file's opened state (open_state_dict): names and shapes are checked
-    before any value is read into memory (in_memory), so weights that do not fit cost none."""
+    """Load a weights file into a network (built on the meta device: it adopts the tensors) after checking the names
+    and shapes of its opened state (open_state_dict), so weights that do not fit cost no memory. A mapped file's
+    values are then read anew, so that a file changed meanwhile is an error rather than a fault on a mapped page."""
     check_fit(network, state, str(path))
-    load_weights(network, in_memory(path, state, notes), str(path), assign=True)
+    notes = [] if notes is None else notes
+    values = _load_state(path, [], mmap=False) if _starts_as_zip(path) else state  # a legacy file's are read
+    load_weights(network, _with_float32_values(path, values, notes), str(path), assign=True)
+
+
+def load_checked(network: torch.nn.Module, path: Path, notes: list[str] | None = None) -> None:
+    """Load a weights file into a network, names and shapes checked before any value is read (adopt_weights)."""
+    adopt_weights(network, path, open_state_dict(path, notes), notes)
 
 
 def meta_network(build: Callable[[], torch.nn.Module], what: str) -> torch.nn.Module:
@@ -434,7 +522,7 @@ def load_encoder(path: Path, z_dim: int, notes: list[str]) -> StyleEncoder:
 def load_style_prior(path: Path, z_dim: int, notes: list[str]) -> StylePrior:
     """A style prior of z_dim dimensions, loaded strictly and checked to be a usable Gaussian."""
     prior = StylePrior(z_dim)
-    load_weights(prior, read_state_dict(path, notes), str(path))
+    load_checked(prior, path, notes)
     if problem := prior.problem():
         raise CheckpointError(f"{path} is not a usable style prior: {problem}")
     return prior

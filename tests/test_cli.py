@@ -318,6 +318,9 @@ def test_models_lists_sketch_folders_with_junk_weights_or_an_unbuildable_card_as
         (root / name).mkdir(parents=True)
         (root / name / ("generator.pth" if name == "page" else "latest_net_G.pth")).write_bytes(weights)
     (root / "page" / "model.json").write_text(json.dumps(sketch_card))
+    (root / "flat_pix2pix").mkdir()
+    torch.save({"model.model.0.weight": torch.zeros(8, 3, 4, 4), "model.model.3.weight": torch.zeros(5)},
+               root / "flat_pix2pix" / "latest_net_G.pth")
     (root / "odd_arg").mkdir()
     (root / "odd_arg" / "model.json").write_text(json.dumps({**sketch_card, "network": {"type": "unet", "colour": 1}}))
     shutil.copy(ROOT / "checkpoints" / "landscape-sketch" / "generator.pth", root / "odd_arg")
@@ -327,6 +330,7 @@ def test_models_lists_sketch_folders_with_junk_weights_or_an_unbuildable_card_as
         in lines["page_pix2pix"]
     assert "sketch  unreadable: latest_net_G.pth is not a file saved by torch.save (it is empty)" in lines["empty_pix2pix"]
     assert "sketch  unreadable: generator.pth is not a file saved by torch.save (it starts with b'<html>')" in lines["page"]
+    assert "sketch  unreadable: latest_net_G.pth does not fit a UnetGenerator: " in lines["flat_pix2pix"]
     assert ("sketch  unreadable: model.json 'network' has arguments the unet network does not take: "
             "UnetGenerator.__init__() got an unexpected keyword argument 'colour' ") in lines["odd_arg"]
 

@@ -80,10 +80,17 @@ def test_cityscapes_needs_more_upsampling():
     assert a.shape == b.shape and (a - b).abs().max() > 0.1
 
 
-def test_old_torch_spectral_norm_layout_loads(tmp_path):
-    """torch 1.0 saved the normalised `weight` and no `weight_v`; it must give the same output."""
+@pytest.mark.parametrize("legacy_format", [False, True])
+@pytest.mark.parametrize("with_zeros", [False, True])
+def test_old_torch_spectral_norm_layout_loads(tmp_path, with_zeros, legacy_format):
+    """torch 1.0 saved the normalised `weight` and no `weight_v`; it must give the same output, also where some
+    weights are exactly 0 (torch's own conversion divides by them) and in torch's legacy file format."""
     p = PRESETS["ade20k"]
     generator = randomize_(SPADEGenerator(p, ngf=8), seed=2).eval()
+    if with_zeros:
+        for name, weight in generator.named_parameters():
+            if name.endswith("weight_orig"):
+                weight.data.view(-1)[::7] = 0
     old = {}
     for key, value in generator.state_dict().items():
         if key.endswith(".weight_v"):
@@ -96,7 +103,7 @@ def test_old_torch_spectral_norm_layout_loads(tmp_path):
             old[prefix] = value / sigma
     folder = tmp_path / "ade20k_pretrained"
     folder.mkdir()
-    torch.save(old, folder / "latest_net_G.pth")
+    torch.save(old, folder / "latest_net_G.pth", _use_new_zipfile_serialization=not legacy_format)
     loaded = load_generator(folder)
     label = torch.randint(0, 151, (1, 1, 256, 256))
     seg = encode_semantics(label, None, p)

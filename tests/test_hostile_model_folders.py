@@ -5,6 +5,7 @@ import hashlib
 import io
 import json
 import os
+import pickle
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -411,8 +412,19 @@ def _compressed_pickle(path: Path) -> None:
                             zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED)
 
 
+def _upper_case_pickle(path: Path) -> None:
+    """A zip whose 2 MB pickle is named DATA.PKL: torch's zip reader finds it whatever the case."""
+    import zipfile
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("a/DATA.PKL", pickle.dumps([[] for _ in range(1_000_000)]))
+        archive.writestr("a/version", "3\n")
+
+
 @pytest.mark.parametrize("write, message", [
     (lambda p: torch.save({1: torch.zeros(1)}, p), r"expected tensor names as keys, found \['int'\]"),
+    (_upper_case_pickle, r"refused: its index of tensors \(data\.pkl\) is \d{7} bytes"),
+    (lambda p: torch.save({"x" * (2 << 20): torch.zeros(1)}, p, _use_new_zipfile_serialization=False),
+     r"refused: its pickles \(the index of its tensors\) run past the first 1048576 bytes"),
     (lambda p: torch.save(_state_with_metadata(5), p), r"module versions \(_metadata\) are not what torch"),
     (lambda p: torch.save(_state_with_metadata({"": {"version": "1"}}), p), r"module versions \(_metadata\) are not"),
     (lambda p: torch.save(_state_with_metadata({"head_0.conv_0": {"version": 1, "spectral_norm": 5}}), p),
@@ -424,7 +436,8 @@ def _compressed_pickle(path: Path) -> None:
     (lambda p: torch.save({"head_0.conv_0.weight_orig": torch.empty(64, device="meta")}, p),
      r"tensor 'head_0\.conv_0\.weight_orig' is a meta tensor, with no stored values"),
     (lambda p: torch.save({str(i): torch.zeros(1) for i in range(20_001)}, p),
-     r"refused: it holds 20\d{3} records; a checkpoint of weights holds one per tensor, at most 20000"),
+     r"refused: its zip directory lists 20\d{3} records in \d+ bytes; a checkpoint of weights holds one record per "
+     r"tensor, at most 20000"),
     (lambda p: torch.save({"x" * (2 << 20): torch.zeros(1)}, p),
      r"refused: its index of tensors \(data\.pkl\) is \d{7} bytes; a checkpoint of weights needs far less"),
     (lambda p: torch.save({"head_0.norm_0.mlp_shared.0.weight": torch.zeros(8, 184, 3, 3),
@@ -464,12 +477,12 @@ def test_weights_that_do_not_fit_are_refused_before_a_value_is_read_or_a_load_ho
     def forbidden(*args, **kwargs):
         raise AssertionError("weights that do not fit were handed to a load hook")
 
-    def in_memory(path, state, notes=None):
+    def with_values(path, state, notes):
         assert path.name != file, "the values of weights that do not fit were read"
         return read_values(path, state, notes)
 
-    read_values = checkpoints.in_memory
-    monkeypatch.setattr(checkpoints, "in_memory", in_memory)
+    read_values = checkpoints._with_float32_values
+    monkeypatch.setattr(checkpoints, "_with_float32_values", with_values)
     spectral_norm = importlib.import_module("torch.nn.utils.spectral_norm")  # the package's name is the function's
     monkeypatch.setattr(spectral_norm.SpectralNorm, "_solve_v_and_rescale", forbidden)
     refused(folder, rf"{file} does not fit a \w+: .*1 unexpected: '{conv}\.weight' \| 1 wrong shape: "
@@ -506,3 +519,25 @@ def test_looks_on_a_generator_without_style_codes_are_refused(tmp_path):
     folder = make_tiny_model(tmp_path / "plain", use_vae=False)
     edit_card(folder, lambda card: card.__setitem__("looks", {"Day": [0.0] * 8}))
     refused(folder, r"looks are style codes, but this generator takes none \(its preset's use_vae is false\)")
+
+
+def test_a_legacy_file_whose_values_look_like_a_zip_directory_still_loads(folder):
+    """The legacy format is told from a zip by its first bytes, as torch.load does, not by a zip's end record that
+    a weight's bytes can spell."""
+    state = torch.load(folder / "generator.pth", weights_only=True)
+    state["conv_img.bias"][0] = torch.tensor(list(b"PK\x05\x06"), dtype=torch.uint8).view(torch.float32)
+    torch.save(state, folder / "generator.pth", _use_new_zipfile_serialization=False)
+    assert load_model(folder).generator.conv_img.bias[0] == state["conv_img.bias"][0]
+
+
+def test_a_file_cut_short_after_its_names_were_checked_is_an_error_not_a_crash(folder):
+    from gaugan.checkpoints import adopt_weights, open_state_dict
+    from gaugan.networks import StyleEncoder
+
+    path = folder / "encoder.pth"
+    state = open_state_dict(path)  # mapped from disk
+    os.truncate(path, 4096)
+    with torch.device("meta"):
+        encoder = StyleEncoder(8, ndf=4)
+    with pytest.raises(CheckpointError, match=r"encoder\.pth: refused to load"):
+        adopt_weights(encoder, path, state)

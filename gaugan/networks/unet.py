@@ -111,7 +111,7 @@ def unet_config_from_state(state: dict[str, torch.Tensor]) -> dict:
     """Reconstruct UnetGenerator arguments from a reference state_dict's keys and shapes."""
     first = state.get("model.model.0.weight")
     last = state.get("model.model.3.weight")
-    if first is None or last is None or first.dim() != 4:
+    if first is None or last is None or first.dim() != 4 or last.dim() != 4:
         raise ValueError("not a pix2pix U-Net state_dict: model.model.0.weight / model.model.3.weight are missing")
     depth = max(k.split(".").count("model") for k in state) - 1
     norm = "instance" if "model.model.0.bias" in state else "batch"  # batch norm makes conv biases redundant
