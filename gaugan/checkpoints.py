@@ -38,6 +38,7 @@ COUNTER_DTYPES = (torch.int64, torch.int32)  # a batch norm's num_batches_tracke
 # Bounds on a zip-format file's records and on its pickle (data.pkl), which names the tensors; a SPADE generator for
 # COCO has 240 records and a 34 kB pickle
 MAX_RECORDS, MAX_PICKLE_BYTES = 20_000, 1 << 20
+ZIP_START = b"PK\x03\x04"  # how a zip archive starts: torch.load tells its zip format from the legacy one by it
 LEGACY_PICKLES = 5  # a legacy file's pickles before its raw values: magic number, protocol, system, state, keys
 MAX_ALIASING = 2  # the tensors may claim up to this many times the bytes the file stores for them (shared views)
 # How torch.save's files start: a zip archive, or (its legacy format) a pickle of its magic number, protocol 2 or 0/1
@@ -141,7 +142,7 @@ def _check_legacy_pickles(path: Path) -> None:
             start = f.read(MAX_PICKLE_BYTES + 1)
     except OSError:
         return  # torch.load says why it cannot be read
-    if start.startswith(b"PK") or len(start) <= MAX_PICKLE_BYTES:
+    if start.startswith(ZIP_START) or len(start) <= MAX_PICKLE_BYTES:
         return  # a zip, or a file small enough whatever it holds
     buffer = io.BytesIO(start)
     try:
@@ -237,7 +238,7 @@ def _starts_as_zip(path: Path) -> bool:
     the legacy one by these first bytes; False for a file that cannot be read (torch.load says why)."""
     try:
         with path.open("rb") as f:
-            return f.read(4) == b"PK\x03\x04"
+            return f.read(len(ZIP_START)) == ZIP_START
     except OSError:
         return False
 
