@@ -352,7 +352,7 @@ def cmd_style_prior(args: argparse.Namespace) -> None:
 
 def cmd_looks(args: argparse.Namespace) -> None:
     from .checkpoints import update_card
-    from .looks import LOOKS, choose_looks
+    from .looks import LOOKS, choose_looks, landscape_segmenter
     from .pipeline import GauGAN
 
     folder = checkpoint_argument(args.checkpoint)
@@ -363,12 +363,16 @@ def cmd_looks(args: argparse.Namespace) -> None:
                              "the copy)")
         writable_folder(folder, "the model folder")  # checked before the scenes are painted
     model = GauGAN.from_checkpoint(folder, device="cpu")
-    chosen = choose_looks(model, args.candidates, args.layouts)
-    print(f"{'look':<12} {'seed':>5}  sky: warmth value saturation  ground: warmth value saturation")
+    segmenter = landscape_segmenter(model)
+    if segmenter is None:
+        print("note: no segmenter reads this model's labels back (the shipped one reads the landscape labels), so the "
+              "looks are chosen by their light alone", file=sys.stderr)
+    chosen = choose_looks(model, args.candidates, args.layouts, segmenter)
+    print(f"{'look':<12} {'seed':>5}  sky: warmth value saturation  ground: warmth value saturation   mIoU")
     for name, choice in chosen.items():
-        c = choice.light
+        c, fidelity = choice.light, "-" if choice.fidelity is None else f"{choice.fidelity:.3f}"
         print(f"{name:<12} {choice.seed:>5}  {c.sky_warmth:>17.3f} {c.sky_value:>5.3f} {c.sky_saturation:>10.3f}  "
-              f"{c.ground_warmth:>15.3f} {c.ground_value:>5.3f} {c.ground_saturation:>10.3f}")
+              f"{c.ground_warmth:>15.3f} {c.ground_value:>5.3f} {c.ground_saturation:>10.3f}  {fidelity:>5}")
     if args.record:
         looks = {name: [round(v, 6) for v in choice.code.flatten().tolist()] for name, choice in chosen.items()}
         update_card(folder, looks=looks)
@@ -657,8 +661,8 @@ def build_parser() -> argparse.ArgumentParser:
     lk = sub.add_parser("looks", help=looks_help, description=looks_help + "; --record writes them into model.json, "
                         "and the page offers them")
     lk.add_argument("--checkpoint", required=True, help="a model folder with style codes (a path for --record)")
-    lk.add_argument("--candidates", type=at_least(4), default=96, help="seeds whose style codes are tried "
-                    "(default: %(default)s)")
+    lk.add_argument("--candidates", type=at_least(8), default=96, help="seeds whose style codes are tried; with "
+                    "a segmenter, only the half it reads back best can be chosen (default: %(default)s)")
     lk.add_argument("--layouts", type=at_least(1), default=6, help="example scenes each code paints (default: "
                     "%(default)s)")
     lk.add_argument("--record", action="store_true", help="write the chosen codes into the folder's model.json")

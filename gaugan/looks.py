@@ -1,15 +1,20 @@
 """Built-in looks: named style codes (day, golden hour, dusk, overcast) that a model's card keeps, chosen among the
-codes its seeds draw by measuring the light of what the model paints with each on several layouts."""
+codes its seeds draw by measuring the light of what the model paints with each on several layouts, and, where a
+segmenter can read the model's labels back, how faithfully it paints them."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 
+from label_colors import PALETTES
+
 from .canvas import example_scene
 from .errors import InputError
+from .evaluate import (AnySegmenter, confusion, default_segmenter_dir, load_segmenter, miou, predict, segmenter_config,
+                       segmenter_target, trained_config)
 from .pipeline import GauGAN
 
 SKY_NAMES = ("sky", "sky-other", "clouds")  # the labels whose pixels are measured as sky; all others as ground
@@ -47,41 +52,65 @@ def light(image: np.ndarray, sky: np.ndarray) -> Light:
 
 
 def mean_light(lights: list[Light]) -> Light:
-    return Light(*np.mean([list(vars(c).values()) for c in lights], axis=0).tolist())
+    return Light(*np.mean([list(asdict(c).values()) for c in lights], axis=0).tolist())
 
 
 @dataclass(frozen=True)
 class Choice:
-    """A look's chosen style code: the seed that drew it and the mean light of the model's scenes with it."""
+    """A look's chosen style code: the seed that drew it, the mean light of the model's scenes with it, and the mIoU
+    a segmenter reads back from them (None without one)."""
 
     seed: int
     code: torch.Tensor
     light: Light
+    fidelity: float | None
 
 
-def scene_lights(model: GauGAN, codes: list[torch.Tensor], layouts: int) -> list[Light]:
-    """The mean light of the model's paintings of its first `layouts` example scenes (gaugan.canvas.example_scene)
-    with each style code."""
+def landscape_segmenter(model: GauGAN) -> AnySegmenter | None:
+    """The shipped photo segmenter, which reads the landscape labels back from photos, for a model that paints that
+    label table; else None."""
+    if [(l.id, l.name) for l in model.labels] != [(l.id, l.name) for l in PALETTES["landscape"]]:
+        return None
+    config = segmenter_config("landscape", model.preset.label_channels, photo_textures=True)
+    folder = default_segmenter_dir(config)
+    return load_segmenter(folder, config) if trained_config(folder) == asdict(config) else None
+
+
+def measure(model: GauGAN, code: torch.Tensor, scenes: list[tuple[np.ndarray, np.ndarray]],
+            segmenter: AnySegmenter | None) -> tuple[Light, float | None]:
+    """The mean light of the model's paintings of the (layout, sky mask) scenes with a style code, and the mIoU the
+    segmenter reads back from them (None without one)."""
+    images = [np.asarray(model.generate(layout, style=code)) for layout, _ in scenes]
+    lit = mean_light([light(image, sky) for image, (_, sky) in zip(images, scenes)])
+    if segmenter is None:
+        return lit, None
+    classes = model.preset.label_channels
+    read = predict(segmenter, images)[0]
+    matrix = sum(confusion(p, segmenter_target(layout), classes) for p, (layout, _) in zip(read, scenes))
+    return lit, miou(matrix)
+
+
+def choose_looks(model: GauGAN, candidates: int = 96, layouts: int = 6,
+                 segmenter: AnySegmenter | None = None) -> dict[str, Choice]:
+    """For each look, the style code among those seeds 0..candidates-1 draw whose paintings of the model's first
+    `layouts` example scenes (gaugan.canvas.example_scene) best show its light; with a segmenter, only codes whose
+    paintings it reads back at least as well as the median code's; each code serves one look at most."""
+    if not model.varies_with_seed:
+        raise InputError(f"model {model.name!r} takes no style code (its preset's use_vae is false): it has no looks")
     sky_ids = [label.id for label in model.labels if label.name in SKY_NAMES]
     if not sky_ids:
         raise InputError(f"model {model.name!r} has no sky label ({', '.join(SKY_NAMES)}): looks are told apart by "
                          "the light of the sky")
-    scenes = [example_scene(seed, model.labels, model.preset.output_size)[0] for seed in range(layouts)]
-    skies = [(scene, sky) for scene in scenes if (sky := np.isin(scene, sky_ids)).any() and not sky.all()]
-    return [mean_light([light(np.asarray(model.generate(scene, style=code)), sky) for scene, sky in skies])
-            for code in codes]
-
-
-def choose_looks(model: GauGAN, candidates: int = 96, layouts: int = 6) -> dict[str, Choice]:
-    """For each look, the style code among those seeds 0..candidates-1 draw whose scenes (scene_lights) best show
-    its light; each code serves one look at most."""
-    if not model.varies_with_seed:
-        raise InputError(f"model {model.name!r} takes no style code (its preset's use_vae is false): it has no looks")
+    layouts_ = [example_scene(seed, model.labels, model.preset.output_size)[0] for seed in range(layouts)]
+    scenes = [(layout, sky) for layout in layouts_ if (sky := np.isin(layout, sky_ids)).any() and not sky.all()]
     codes = [model.style_code(seed, None) for seed in range(candidates)]
-    lights = scene_lights(model, codes, layouts)
+    measured = [measure(model, code, scenes, segmenter) for code in codes]
+    fidelities = [f for _, f in measured if f is not None]
+    floor = float(np.median(fidelities)) if fidelities else -np.inf
     chosen: dict[str, Choice] = {}
     for name, score in LOOKS.items():
-        free = [seed for seed in range(candidates) if seed not in {c.seed for c in chosen.values()}]
-        best = max(free, key=lambda seed: score(lights[seed]))
-        chosen[name] = Choice(best, codes[best], lights[best])
+        taken = {c.seed for c in chosen.values()}
+        free = [s for s in range(candidates) if s not in taken and (measured[s][1] or 0) >= floor]
+        best = max(free, key=lambda seed: score(measured[seed][0]))
+        chosen[name] = Choice(best, codes[best], *measured[best])
     return chosen
