@@ -48,6 +48,7 @@ LICENCE = ("NVIDIA's pretrained SPADE models (COCO-Stuff, ADE20K, Cityscapes) ar
            "with attribution, and adaptations shared alike.")
 TOOLS = {"Brush": "freedraw", "Line": "line", "Rectangle": "rect", "Circle": "circle", "Polygon": "polygon",
          "Eraser": "freedraw", "Fill": "point"}
+STROKE_TOOLS = ("Brush", "Line", "Eraser")  # the tools the brush size is for
 LABEL_CANVAS = CanvasState(base="base", generation="canvas_gen", strokes="strokes", shown="current_labels",
                            shape="canvas_shape")
 LABEL_MAP_TYPES = sorted(ext[1:] for ext, fmt in Image.registered_extensions().items() if fmt in FORMATS)
@@ -594,8 +595,9 @@ def draw(palette: list[Label], base: np.ndarray, label_id: int, controls: Contro
     tool = kept_value("tool")
     colour = hex_colour(by_id[controls.background_id if tool == "Eraser" else label_id].rgb)
     fill = tool == "Fill"
-    canvas = st_canvas(
-        fill_color=colour, stroke_width=1 if fill else controls.brush, stroke_color=colour, background_color="",
+    canvas = st_canvas(  # shapes and fills are drawn as they are dragged; the brush size is for strokes and lines
+        fill_color=colour, stroke_width=controls.brush if tool in STROKE_TOOLS else 1, stroke_color=colour,
+        background_color="",
         background_image=Image.fromarray(colourize(base, palette)), update_streamlit=True,
         height=base.shape[0], width=base.shape[1], drawing_mode=TOOLS[tool], point_display_radius=1,
         key=f"canvas_{state.canvas_gen}", return_image_data=True)

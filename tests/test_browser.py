@@ -471,3 +471,17 @@ def test_a_reload_brings_back_this_tabs_drawing_and_a_new_tab_the_last_one_drawn
         open_page(third, url)
         message(third, "from your last visit in this browser is back").wait_for(timeout=30_000)
         assert np.array_equal(label_map(third), theirs), "a new tab starts from the drawing made last, in any tab"
+
+
+def test_a_rectangle_covers_what_was_dragged_whatever_the_brush_size(url):
+    with browser_page() as page:
+        open_page(page, url)
+        page.get_by_role("radiogroup").get_by_text("Rectangle", exact=True).click()
+        wait_idle(page)
+        page.wait_for_timeout(500)  # the canvas takes its new mode after the run
+        paint(page, [(100, 100), (200, 150)])  # with the default brush size of 24
+        ids = label_map(page)
+        scale = ids.shape[0] / canvas_box(page)["height"]
+        rows, columns = np.nonzero(ids == MOUNTAIN)
+        box = np.array([rows.min(), rows.max() + 1, columns.min(), columns.max() + 1]) / scale
+        assert np.abs(box - [100, 150, 100, 200]).max() <= 3, f"the rectangle covers {box.round()}, not the drag"
