@@ -51,7 +51,7 @@ TOOLS = {"Brush": "freedraw", "Line": "line", "Rectangle": "rect", "Circle": "ci
 STROKE_TOOLS = ("Brush", "Line", "Eraser")  # the tools the brush size is for
 LABEL_CANVAS = CanvasState(base="base", generation="canvas_gen", strokes="strokes", shown="current_labels",
                            shape="canvas_shape")
-LABEL_MAP_TYPES = sorted(ext[1:] for ext, fmt in Image.registered_extensions().items() if fmt in FORMATS)
+IMAGE_TYPES = sorted(ext[1:] for ext, fmt in Image.registered_extensions().items() if fmt in FORMATS)  # what is read
 MAX_CHIPS = 40  # a larger palette is picked from a label box, with chips for the labels in the drawing
 UNDO_STEPS = 10  # base-map changes (fill, upload, example, clear, unpainted area) that "Undo" can take back
 STACKED_WIDTH = 640  # Streamlit stacks columns in windows at most this wide (CSS pixels)
@@ -388,7 +388,7 @@ def style_controls(models: dict[str, Path], name: str, model: GauGAN) -> tuple[b
         bar.button("No look (seed only)", key="look_none", on_click=pick_look, args=(None,), width="stretch",
                    type="primary" if chosen is None and photo is None else "secondary")
     key = f"style_{state.get('style_uploads', 0)}"
-    if bar.file_uploader("Style from a photo", type=["png", "jpg", "jpeg", "webp"], key=key,
+    if bar.file_uploader("Style from a photo", type=IMAGE_TYPES, key=key,
                          on_change=take_style_photo, args=(key,)) is None:
         state.style_error = None  # a refused file's error goes with the file
     style = style_photo_in_use()
@@ -487,7 +487,7 @@ def base_map_controls(name: str, model: GauGAN, controls: Controls, available: i
     """Upload a label map (the canvas takes its shape), load an example or clear (the canvas takes the model's
     shape): each replaces the base map under a fresh canvas."""
     bar = st.sidebar
-    upload = bar.file_uploader("Start from a label map (ids or colours; PNG best)", type=LABEL_MAP_TYPES, key="upload",
+    upload = bar.file_uploader("Start from a label map (ids or colours; PNG best)", type=IMAGE_TYPES, key="upload",
                                help="8-bit ids or label colours; JPEG and WEBP store colours approximately, so their "
                                     "label edges may be off.")
     take_upload(upload, name, model.labels, controls.background_id, model.preset.contain_dontcare_label)
@@ -666,7 +666,9 @@ def result(name: str, models: dict[str, Path], labels: np.ndarray, controls: Con
     state.generated_for, state.last_image = drawing, image
     style = ("style from your photo" if controls.style else f"{controls.look} look" if controls.look
              else "style from the seed")
-    caption = f"{plain(name)} · seed {seed} · {style}" if controls.seeded else plain(name)
+    full = (controls.style or controls.look) and controls.strength >= 1.0
+    seeded = f"seed {seed} (at style strength 1 every seed paints this image)" if full else f"seed {seed}"
+    caption = f"{plain(name)} · {seeded} · {style}" if controls.seeded else plain(name)
     slot.image(image, caption=caption, width=width)
     st.download_button("Download image", image, "gaugan.png", "image/png", on_click="ignore", key="download_image")
     return True

@@ -787,6 +787,7 @@ def test_at_full_style_strength_no_alike_variations_are_shown(app):
     app.slider(key="strength").set_value(1.0).run()
     assert not app.exception, app.exception
     assert len(app.main.get("image")) == 1
+    assert "seed 0 (at style strength 1 every seed paints this image) · Dusk look" in result_caption(app)
     assert "At style strength 1 every seed paints the same image" in texts(app)
 
 
