@@ -661,7 +661,7 @@ def build_parser() -> argparse.ArgumentParser:
     lk = sub.add_parser("looks", help=looks_help, description=looks_help + "; --record writes them into model.json, "
                         "and the page offers them")
     lk.add_argument("--checkpoint", required=True, help="a model folder with style codes (a path for --record)")
-    lk.add_argument("--candidates", type=at_least(8), default=96, help="seeds whose style codes are tried; with "
+    lk.add_argument("--candidates", type=at_least(8), default=256, help="seeds whose style codes are tried; with "
                     "a segmenter, only the half it reads back best can be chosen (default: %(default)s)")
     lk.add_argument("--layouts", type=at_least(1), default=6, help="example scenes each code paints (default: "
                     "%(default)s)")

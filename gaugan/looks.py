@@ -36,7 +36,7 @@ class Light:
 # What each look asks of the light, as a score (higher is better)
 LOOKS: dict[str, Callable[[Light], float]] = {
     "Day": lambda c: c.sky_value - c.sky_warmth + c.ground_saturation,  # a bright blue sky over colourful land
-    "Golden hour": lambda c: c.sky_warmth + c.ground_warmth - 2 * max(0.0, 0.55 - c.sky_value),  # warm, not dark
+    "Golden hour": lambda c: 2 * c.sky_warmth + c.ground_warmth - 2 * max(0.0, 0.55 - c.sky_value),  # a warm sky
     "Dusk": lambda c: -c.sky_value - c.ground_value,  # a dim sky over dim land
     "Overcast": lambda c: -3 * c.sky_saturation - abs(c.sky_value - 0.75) - c.ground_saturation,  # bright grey, muted
 }
@@ -90,7 +90,7 @@ def measure(model: GauGAN, code: torch.Tensor, scenes: list[tuple[np.ndarray, np
     return lit, miou(matrix)
 
 
-def choose_looks(model: GauGAN, candidates: int = 96, layouts: int = 6,
+def choose_looks(model: GauGAN, candidates: int = 256, layouts: int = 6,
                  segmenter: AnySegmenter | None = None) -> dict[str, Choice]:
     """For each look, the style code among those seeds 0..candidates-1 draw whose paintings of the model's first
     `layouts` example scenes (gaugan.canvas.example_scene) best show its light; with a segmenter, only codes whose
