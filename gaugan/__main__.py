@@ -348,11 +348,14 @@ def cmd_style_prior(args: argparse.Namespace) -> None:
     if "evaluation" in card.raw:
         print("note: model.json's evaluation was measured with the seeds' old style codes and is removed; "
               f"`gaugan evaluate --checkpoint {folder} --record` measures it anew")
+    if card.looks:
+        print("note: model.json's looks were chosen among the seeds' old style codes; they are kept as they are, "
+              f"and `gaugan looks --checkpoint {folder} --record` chooses them among the new ones")
 
 
 def cmd_looks(args: argparse.Namespace) -> None:
     from .checkpoints import update_card
-    from .looks import LOOKS, choose_looks, landscape_segmenter
+    from .looks import LOOKS, choose_looks, landscape_segmenter, sky_ids
     from .pipeline import GauGAN
 
     folder = checkpoint_argument(args.checkpoint)
@@ -363,6 +366,7 @@ def cmd_looks(args: argparse.Namespace) -> None:
                              "the copy)")
         writable_folder(folder, "the model folder")  # checked before the scenes are painted
     model = GauGAN.from_checkpoint(folder, device="cpu")
+    sky_ids(model)  # it can have looks
     segmenter = landscape_segmenter(model)
     if segmenter is None:
         print("note: no segmenter reads this model's labels back (the shipped one reads the landscape labels), so the "

@@ -90,19 +90,26 @@ def measure(model: GauGAN, code: torch.Tensor, scenes: list[tuple[np.ndarray, np
     return lit, miou(matrix)
 
 
+def sky_ids(model: GauGAN) -> list[int]:
+    """The ids of the model's sky labels, or an InputError where it can have no looks: it takes no style code, or
+    has no sky to tell looks apart by."""
+    if not model.varies_with_seed:
+        raise InputError(f"model {model.name!r} takes no style code (its preset's use_vae is false): it has no looks")
+    ids = [label.id for label in model.labels if label.name in SKY_NAMES]
+    if not ids:
+        raise InputError(f"model {model.name!r} has no sky label ({', '.join(SKY_NAMES)}): looks are told apart by "
+                         "the light of the sky")
+    return ids
+
+
 def choose_looks(model: GauGAN, candidates: int = 256, layouts: int = 6,
                  segmenter: AnySegmenter | None = None) -> dict[str, Choice]:
     """For each look, the style code among those seeds 0..candidates-1 draw whose paintings of the model's first
     `layouts` example scenes (gaugan.canvas.example_scene) best show its light; with a segmenter, only codes whose
     paintings it reads back at least as well as the median code's; each code serves one look at most."""
-    if not model.varies_with_seed:
-        raise InputError(f"model {model.name!r} takes no style code (its preset's use_vae is false): it has no looks")
-    sky_ids = [label.id for label in model.labels if label.name in SKY_NAMES]
-    if not sky_ids:
-        raise InputError(f"model {model.name!r} has no sky label ({', '.join(SKY_NAMES)}): looks are told apart by "
-                         "the light of the sky")
+    sky = sky_ids(model)
     layouts_ = [example_scene(seed, model.labels, model.preset.output_size)[0] for seed in range(layouts)]
-    scenes = [(layout, sky) for layout in layouts_ if (sky := np.isin(layout, sky_ids)).any() and not sky.all()]
+    scenes = [(layout, mask) for layout in layouts_ if (mask := np.isin(layout, sky)).any() and not mask.all()]
     codes = [model.style_code(seed, None) for seed in range(candidates)]
     measured = [measure(model, code, scenes, segmenter) for code in codes]
     fidelities = [f for _, f in measured if f is not None]

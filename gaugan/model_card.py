@@ -170,7 +170,7 @@ def parse_card(data: object, source: str) -> ModelCard:
 
 def parse_looks(data: object, preset: Preset) -> dict[str, tuple[float, ...]]:
     """A card's built-in looks: at most MAX_LOOKS names, each with a style code of the preset's z_dim finite numbers
-    within ±MAX_CODE_VALUE; none for a generator that takes no style code."""
+    within ±MAX_CODE_VALUE; refused on a generator that takes no style code."""
     if not isinstance(data, dict) or len(data) > MAX_LOOKS:
         raise CheckpointError(f"looks must be an object of at most {MAX_LOOKS} names, each with a style code (a list "
                               f"of numbers), found {shown_value(data)}")
@@ -180,9 +180,11 @@ def parse_looks(data: object, preset: Preset) -> dict[str, tuple[float, ...]]:
     for name, code in data.items():
         name = plain_text(name, "a look's name")
         numbers = isinstance(code, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in code)
-        if not numbers or len(code) != preset.z_dim or not all(abs(v) <= MAX_CODE_VALUE for v in code):
-            found = (f"{len(code)} numbers, from {min(code, default=0):.4g} to {max(code, default=0):.4g}" if numbers
-                     else shown_value(code))
+        outside = [v for v in code if not abs(v) <= MAX_CODE_VALUE] if numbers else []  # NaN too
+        if not numbers or len(code) != preset.z_dim or outside:
+            found = shown_value(code) if not numbers else (
+                f"{len(code)} numbers, {len(outside)} of them outside it ({shown_value(outside[0])})" if outside
+                else f"{len(code)} numbers")
             raise CheckpointError(f"looks[{name!r}] must be a style code: a list of {preset.z_dim} numbers within "
                                   f"±{MAX_CODE_VALUE:g}, found {found}")
         looks[name] = tuple(float(v) for v in code)

@@ -368,12 +368,14 @@ def sidebar(models: dict[str, Path], name: str, model: GauGAN) -> Controls:
         bar.caption("This model takes no style codes: it paints one image per drawing, so it has no seed.")
     live = bar.toggle("Live: regenerate after each stroke", **kept(f"live_{name}", name == SHIPPED_MODEL))
     variations = seeded and bar.toggle("Show 4 variations", **kept("variations", False))
-    style, look, strength = style_controls(models, name, model) if model.has_style_encoder else (None, None, 1.0)
+    styled = seeded and (model.has_style_encoder or bool(model.looks))
+    style, look, strength = style_controls(models, name, model) if styled else (None, None, 1.0)
     return Controls(brush, CANVAS_SIZES[size], live, variations, style, look, strength, background_id, seeded)
 
 
 def style_controls(models: dict[str, Path], name: str, model: GauGAN) -> tuple[bytes | None, str | None, float]:
-    """A style photo, or one of the model's built-in looks (thumbnails; a click picks one), and the strength."""
+    """A style photo (models with a style encoder), or one of the model's built-in looks (thumbnails; a click picks
+    one), and the strength."""
     bar = st.sidebar
     bar.subheader("Style")
     looks = looks_of(str(models[name]), modified_time(models[name]))
@@ -383,15 +385,17 @@ def style_controls(models: dict[str, Path], name: str, model: GauGAN) -> tuple[b
         for row in range(0, len(looks), 2):
             for column, look in zip(bar.columns(2), list(looks)[row:row + 2]):
                 column.image(looks[look][1], width="stretch")
-                column.button(look, key=f"look_{look}", on_click=pick_look, args=(look,), width="stretch",
+                column.button(plain(look), key=f"look_{look}", on_click=pick_look, args=(look,), width="stretch",
                               type="primary" if chosen == look else "secondary")
-        bar.button("No look (seed only)", key="look_none", on_click=pick_look, args=(None,), width="stretch",
+        bar.button("No look (seed only)", key="no_look", on_click=pick_look, args=(None,), width="stretch",
                    type="primary" if chosen is None and photo is None else "secondary")
-    key = f"style_{state.get('style_uploads', 0)}"
-    if bar.file_uploader("Style from a photo", type=IMAGE_TYPES, key=key,
-                         on_change=take_style_photo, args=(key,)) is None:
-        state.style_error = None  # a refused file's error goes with the file
-    style = style_photo_in_use()
+    style = None
+    if model.has_style_encoder:
+        key = f"style_{state.get('style_uploads', 0)}"
+        if bar.file_uploader("Style from a photo", type=IMAGE_TYPES, key=key,
+                             on_change=take_style_photo, args=(key,)) is None:
+            state.style_error = None  # a refused file's error goes with the file
+        style = style_photo_in_use()
     strength = bar.slider("Style strength", 0.0, 1.0, step=0.05, **kept("strength", 0.8),
                           disabled=not (style or chosen),
                           help="1 copies the look; lower values mix in the seed, so seeds still vary.")
@@ -664,7 +668,7 @@ def result(name: str, models: dict[str, Path], labels: np.ndarray, controls: Con
         slot.error(f"Could not generate: {plain(exc)}. Your drawing is kept.")
         return False
     state.generated_for, state.last_image = drawing, image
-    style = ("style from your photo" if controls.style else f"{controls.look} look" if controls.look
+    style = ("style from your photo" if controls.style else f"{plain(controls.look)} look" if controls.look
              else "style from the seed")
     full = (controls.style or controls.look) and controls.strength >= 1.0
     seeded = f"seed {seed} (at style strength 1 every seed paints this image)" if full else f"seed {seed}"

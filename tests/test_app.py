@@ -793,16 +793,16 @@ def test_at_full_style_strength_no_alike_variations_are_shown(app):
 
 def test_the_look_buttons_show_what_is_in_use(app):
     def types() -> dict:
-        return {key: app.button(key=key).proto.type for key in ("look_Dusk", "look_none")}
+        return {key: app.button(key=key).proto.type for key in ("look_Dusk", "no_look")}
 
     app.run()
-    assert types() == {"look_Dusk": "secondary", "look_none": "primary"}
+    assert types() == {"look_Dusk": "secondary", "no_look": "primary"}
     app.button(key="look_Dusk").click().run()
-    assert types() == {"look_Dusk": "primary", "look_none": "secondary"}
+    assert types() == {"look_Dusk": "primary", "no_look": "secondary"}
     style_uploader(app).set_value(("photo.png", png(np.full((32, 32, 3), 90, np.uint8)), "image/png")).run()
-    assert types() == {"look_Dusk": "secondary", "look_none": "secondary"}, "the style photo is in use, no look"
+    assert types() == {"look_Dusk": "secondary", "no_look": "secondary"}, "the style photo is in use, no look"
     app.button(key="drop_style").click().run()
-    assert types() == {"look_Dusk": "secondary", "look_none": "primary"}
+    assert types() == {"look_Dusk": "secondary", "no_look": "primary"}
     assert "style from the seed" in result_caption(app), "dropping the photo brings back no look unasked"
     style_uploader(app).set_value(("photo.png", png(np.full((32, 32, 3), 90, np.uint8)), "image/png")).run()
     app.button(key="look_Dusk").click().run()
@@ -868,8 +868,11 @@ def test_look_thumbnails_are_the_models_own_images_of_one_scene():
     layout = looks_layout(model)
     thumbnails = [thumbnail for _, thumbnail in looks.values()]
     assert len(looks) == 4 and all(t.shape == (*model.preset.output_size, 3) for t in thumbnails)
-    for code, thumbnail in looks.values():
-        assert np.array_equal(thumbnail, np.asarray(model.generate(layout, style=code)))
+    card = json.loads((ROOT / "checkpoints" / "landscape" / "model.json").read_text())["looks"]
+    assert list(looks) == list(card)
+    for (code, thumbnail), recorded in zip(looks.values(), card.values()):
+        assert torch.allclose(code, torch.tensor([recorded])), "the card's code"
+        assert np.array_equal(thumbnail, np.asarray(model.generate(layout, style=torch.tensor([recorded]))))
     assert all(np.abs(a.astype(int) - b).mean() > 3 for i, a in enumerate(thumbnails) for b in thumbnails[i + 1:])
 
 
@@ -991,3 +994,26 @@ def test_a_palette_of_182_labels_is_picked_from_a_box_with_chips_for_the_drawing
     giraffe = next(l.id for l in PALETTES["coco"] if l.name == "giraffe")
     assert app.session_state["chosen_labels"]["coco_pretrained"] == giraffe
     assert "giraffe" in {b.label for b in app.button if b.key and b.key.startswith("chip_")}, "the chosen one too"
+
+
+def test_looks_from_a_card_are_shown_as_plain_text_whatever_their_names_and_without_a_style_encoder(tmp_path,
+                                                                                                   monkeypatch):
+    folder = make_tiny_model(tmp_path / "landscape")
+    card = json.loads((folder / "model.json").read_text())
+    code = card["looks"]["Day"]
+    card["looks"] = {"none": code, "![t](http://127.0.0.1:9/t.png) **Bold**": code}
+    del card["files"]["encoder"]  # style codes, but no encoder: no style photos
+    (folder / "model.json").write_text(json.dumps(card))
+    app = page_on(tmp_path, monkeypatch)
+    app.session_state["canvas_0"] = strokes(("sea", (200, SIZE, 0, SIZE)))
+    app.run()
+    assert not app.exception, app.exception
+    named = "![t](http://127.0.0.1:9/t.png) **Bold**"
+    labels = {button.key: button.label for button in app.button if button.key.startswith(("look_", "no_look"))}
+    assert set(labels) == {"look_none", f"look_{named}", "no_look"}
+    shown = lambda text: unescaped(text).replace("\u200b", "")  # noqa: E731 (plain() breaks up the URL too)
+    assert shown(labels[f"look_{named}"]) == named and labels[f"look_{named}"] != named, "escaped Markdown"
+    assert not [u for u in app.sidebar.get("file_uploader") if u.label == "Style from a photo"]
+    app.button(key=f"look_{named}").click().run()
+    assert not app.exception, app.exception
+    assert shown(result_caption(app)).endswith(f"· {named} look") and named not in result_caption(app)

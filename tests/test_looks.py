@@ -66,3 +66,12 @@ def test_the_looks_command_records_only_into_a_model_folder_given_by_its_path(tm
     with pytest.raises(SystemExit) as exited:
         cli(["looks", "--checkpoint", str(weights), "--record"])
     assert "expected the path of a model folder of ours" in str(exited.value.code)
+
+
+def test_the_looks_command_refuses_a_model_without_style_codes_before_any_work(tmp_path, capsys):
+    folder = make_tiny_model(tmp_path / "plain", use_vae=False)
+    with pytest.raises(SystemExit) as exited:
+        cli(["looks", "--checkpoint", str(folder)])
+    assert str(exited.value.code) == "error: model 'plain' takes no style code (its preset's use_vae is false): it has " \
+                                     "no looks"
+    assert "note" not in capsys.readouterr().err

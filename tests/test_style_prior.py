@@ -92,7 +92,10 @@ def test_the_style_prior_command_fits_and_adds_a_prior_to_a_model_folder(tmp_pat
     folder = make_tiny_model(tmp_path / "tiny")
     photos = photo_folder(tmp_path / "photos", 20)
     cli(["style-prior", "--checkpoint", str(folder), "--images", str(photos), "--quiet"])
-    assert f"wrote {folder / STYLE_PRIOR_WEIGHTS}" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"wrote {folder / STYLE_PRIOR_WEIGHTS}" in out
+    assert f"note: model.json's looks were chosen among the seeds' old style codes; they are kept as they are, and " \
+           f"`gaugan looks --checkpoint {folder} --record` chooses them among the new ones" in out
     card = json.loads((folder / "model.json").read_text())
     assert card["files"]["style_prior"] == STYLE_PRIOR_WEIGHTS
     assert card["style_prior"] == {"fitted_on": f"20 photographs in {photos}"}
