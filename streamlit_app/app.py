@@ -66,7 +66,8 @@ SAVED_SETTINGS = {"seed": is_seed, "sketch_seed": is_seed,  # the settings kept 
                   "brush": is_number_in(*BRUSH_SIZES, whole=True), "variations": is_bool,
                   "strength": is_number_in(0.0, 1.0)}
 # ... and, of the label-map model, its unpainted-area label ("background"), the label being painted ("paint") and
-# Live ("live"), and the built-in look in use ("look")
+# Live ("live"), and the built-in look picked ("look"; NO_LOOK for "No look")
+NO_LOOK = ""
 
 st.set_page_config(page_title="GauGAN doodle → photo", page_icon="🎨", layout="wide")
 state = st.session_state
@@ -380,7 +381,8 @@ def style_controls(models: dict[str, Path], name: str, model: GauGAN) -> tuple[b
     bar.subheader("Style")
     looks = looks_of(str(models[name]), modified_time(models[name]))
     photo = state.get("style_photo")
-    chosen = state.get("look") if state.get("look") in looks and photo is None else None  # the look in use
+    picked = state.look if "look" in state else next(iter(looks), None)  # until one is picked: the model's first
+    chosen = picked if picked in looks and photo is None else None  # the look in use
     if looks:
         for row in range(0, len(looks), 2):
             for column, look in zip(bar.columns(2), list(looks)[row:row + 2]):
@@ -400,6 +402,14 @@ def style_controls(models: dict[str, Path], name: str, model: GauGAN) -> tuple[b
                           disabled=not (style or chosen),
                           help="1 copies the look; lower values mix in the seed, so seeds still vary.")
     return style, chosen, strength
+
+
+def kept_look() -> str | None:
+    """The look to keep with the drawing: the one picked, NO_LOOK for "No look", None while none was ever picked
+    (the model's first look is in use)."""
+    if "look" not in state:
+        return None
+    return NO_LOOK if state.look is None else state.look
 
 
 def pick_look(look: str | None) -> None:
@@ -751,7 +761,7 @@ def drawing_text() -> str:
     name = state.get("active_model")
     settings = {key: value for key in SAVED_SETTINGS if (value := kept_value(key)) is not None}
     model_settings = {"background": kept_value(f"background_{name}"), "live": kept_value(f"live_{name}"),
-                      "paint": state.chosen_labels.get(name), "look": state.get("look")}
+                      "paint": state.chosen_labels.get(name), "look": kept_look()}
     settings |= {key: value for key, value in model_settings.items() if value is not None}
     return SavedDrawing(model=state.get("model"), label_model=name, labels=labels,
                         aspect=state.get("canvas_aspect"), sketch=sketch, settings=settings).to_text()
@@ -847,8 +857,8 @@ def restore_label_map(models: dict[str, Path], saved: SavedDrawing) -> bool:
         state.chosen_labels[name] = saved.settings["paint"]
     if is_bool(saved.settings.get("live")):
         keep(f"live_{name}", saved.settings["live"])
-    if is_one_of(model.looks)(saved.settings.get("look")):
-        state.look = saved.settings["look"]
+    if is_one_of([*model.looks, NO_LOOK])(saved.settings.get("look")):
+        state.look = saved.settings["look"] or None
     reset_canvas(LABEL_CANVAS)
     return True
 

@@ -349,6 +349,7 @@ def test_seed_still_varies_with_a_style_photo(app):
 def test_a_style_photo_survives_a_visit_to_sketch_mode_until_dropped(app):
     app.session_state["canvas_0"] = strokes(("sea", (200, SIZE, 0, SIZE)))
     app.run()
+    app.button(key="no_look").click().run()
     unstyled = app.session_state["last_image"]
     photo = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
     style_uploader(app).set_value(("holiday.png", png(photo), "image/png")).run()
@@ -766,6 +767,8 @@ def test_a_visitor_cannot_make_the_page_fetch_a_local_file_or_a_local_address(ap
 def test_built_in_looks_are_offered_and_named_in_the_caption(app):
     app.session_state["canvas_0"] = strokes(("sea", (200, SIZE, 0, SIZE)))
     app.run()
+    assert "Day look" in result_caption(app), "until one is picked, the model's first look is in use"
+    app.button(key="no_look").click().run()
     plain_image = app.session_state["last_image"]
     assert "style from the seed" in app.main.get("image")[0].proto.imgs[0].caption
     app.button(key="look_Dusk").click().run()
@@ -793,16 +796,17 @@ def test_at_full_style_strength_no_alike_variations_are_shown(app):
 
 def test_the_look_buttons_show_what_is_in_use(app):
     def types() -> dict:
-        return {key: app.button(key=key).proto.type for key in ("look_Dusk", "no_look")}
+        return {key: app.button(key=key).proto.type for key in ("look_Day", "look_Dusk", "no_look")}
 
     app.run()
-    assert types() == {"look_Dusk": "secondary", "no_look": "primary"}
+    assert types() == {"look_Day": "primary", "look_Dusk": "secondary", "no_look": "secondary"}, "the first look"
     app.button(key="look_Dusk").click().run()
-    assert types() == {"look_Dusk": "primary", "no_look": "secondary"}
+    assert types() == {"look_Day": "secondary", "look_Dusk": "primary", "no_look": "secondary"}
     style_uploader(app).set_value(("photo.png", png(np.full((32, 32, 3), 90, np.uint8)), "image/png")).run()
-    assert types() == {"look_Dusk": "secondary", "no_look": "secondary"}, "the style photo is in use, no look"
+    assert types() == {"look_Day": "secondary", "look_Dusk": "secondary", "no_look": "secondary"}, \
+        "the style photo is in use, no look"
     app.button(key="drop_style").click().run()
-    assert types() == {"look_Dusk": "secondary", "no_look": "primary"}
+    assert types() == {"look_Day": "secondary", "look_Dusk": "secondary", "no_look": "primary"}
     assert "style from the seed" in result_caption(app), "dropping the photo brings back no look unasked"
     style_uploader(app).set_value(("photo.png", png(np.full((32, 32, 3), 90, np.uint8)), "image/png")).run()
     app.button(key="look_Dusk").click().run()

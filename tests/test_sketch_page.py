@@ -201,6 +201,13 @@ def test_a_kept_copy_brings_back_the_brush_paint_label_live_look_and_variations(
         fresh.run()
         assert not fresh.exception and fresh.session_state["chosen_labels"]["landscape"] != 99, odd
         assert "look" not in fresh.session_state and fresh.slider(key="brush_v1").value == 24, odd
+    no_look = SavedDrawing(model="landscape", label_model="landscape", labels=labels, settings={"look": ""}).to_text()
+    fresh = AppTest.from_file(APP, default_timeout=120).run()
+    assert fresh.button(key="look_Day").proto.type == "primary", "never picked: the model's first look"
+    fresh.session_state["browser_copy"] = {"saved": no_look}
+    fresh.run()
+    assert fresh.session_state["look"] is None and fresh.button(key="no_look").proto.type == "primary", \
+        "a kept 'No look' stays picked"
 
 
 def test_the_label_pages_upload_error_stays_on_the_label_page(checkpoints, monkeypatch):
