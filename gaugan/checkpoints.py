@@ -137,13 +137,15 @@ def _check_zip_records(path: Path) -> None:
 def _check_legacy_pickles(path: Path) -> None:
     """Refuse a legacy-format checkpoint (before PyTorch 1.6) whose pickles, which come before its tensors' raw
     values, do not end within MAX_PICKLE_BYTES: scanned, not unpickled. Zip-format files are _check_zip_records'."""
+    if _starts_as_zip(path):
+        return
     try:
         with path.open("rb") as f:
             start = f.read(MAX_PICKLE_BYTES + 1)
     except OSError:
         return  # torch.load says why it cannot be read
-    if start.startswith(ZIP_START) or len(start) <= MAX_PICKLE_BYTES:
-        return  # a zip, or a file small enough whatever it holds
+    if len(start) <= MAX_PICKLE_BYTES:
+        return  # a file small enough whatever it holds
     buffer = io.BytesIO(start)
     try:
         for _ in range(LEGACY_PICKLES):
