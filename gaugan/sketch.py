@@ -27,6 +27,8 @@ from .images import open_image, to_rgb
 from .model_card import (MAX_DESCRIPTION_LENGTH, SKETCH_FORMAT, checked_integer, plain_file_name, plain_text,
                          read_card_json, shown_value)
 from .networks import ClassConditionalGenerator, UnetGenerator
+from .networks.conditional import LEVELS as CONDITIONAL_LEVELS
+from .networks.unet import LEVELS as UNET_LEVELS
 from .networks.unet import unet_config_from_state
 from .pipeline import check_seed
 from .shipped import checkpoint_argument
@@ -38,9 +40,10 @@ SKETCH_KIND, SPADE_KIND = "sketch", "spade"
 RELEASED_SUFFIX = "_pix2pix"  # the reference's released folders: <name>_pix2pix/latest_net_G.pth
 MAX_INPUT_SIZE = 2048
 NETWORKS = {"unet": UnetGenerator, "conditional": ClassConditionalGenerator}
+DEPTHS = {"unet": UNET_LEVELS, "conditional": CONDITIONAL_LEVELS}  # the depths each of NETWORKS takes
 READER_TYPE = "reader"  # a read-and-paint model (gaugan/sketch_reader.py)
 # Bounds on the integer arguments of NETWORKS a card may give (training asks for less: gaugan.train.SKETCH_LIMITS).
-NETWORK_LIMITS = {"input_nc": (1, 4), "output_nc": (1, 4), "depth": (2, 10), "ngf": (1, 1024), "num_classes": (1, 4096),
+NETWORK_LIMITS = {"input_nc": (1, 4), "output_nc": (1, 4), "ngf": (1, 1024), "num_classes": (1, 4096),
                   "class_planes": (1, 256), "embed_dim": (1, 1024)}
 
 
@@ -106,7 +109,7 @@ def sketch_network(card: dict | None, state: dict[str, torch.Tensor]) -> torch.n
         config = unet_config_from_state(state)
     except ValueError:
         return UnetGenerator()
-    for key, (low, high) in NETWORK_LIMITS.items():
+    for key, (low, high) in {**NETWORK_LIMITS, "depth": (UNET_LEVELS[0], UNET_LEVELS[-1])}.items():
         if key in config:
             checked_integer(config[key], f"the U-Net's {key}, read from its tensor names and shapes", low, high)
     return UnetGenerator(**config)
@@ -147,7 +150,8 @@ def _check_network_card(card: dict) -> None:
     input_size is not an integer up to MAX_INPUT_SIZE, or whose classes are not distinct names (none unless the
     network is conditional, at most one per class)."""
     network = card["network"]
-    for key, (low, high) in NETWORK_LIMITS.items():
+    levels = DEPTHS[network["type"]]
+    for key, (low, high) in {**NETWORK_LIMITS, "depth": (levels[0], levels[-1])}.items():
         if key in network:
             checked_integer(network[key], f"network.{key}", low, high)
     if card.get("input_size") is not None:

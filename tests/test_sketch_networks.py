@@ -157,8 +157,8 @@ def test_spade_weights_are_refused_with_the_keys(tmp_path):
 
 @pytest.mark.parametrize("edit, message", [
     (lambda card: [card], "expected a JSON object of format"),
-    (lambda card: {**card, "network": {**card["network"], "depth": 3}}, "depth 5..10"),
-    (lambda card: {**card, "network": {**card["network"], "depth": 40}}, "network.depth must be an integer in 2..10"),
+    (lambda card: {**card, "network": {**card["network"], "depth": 3}}, "network.depth must be an integer in 5..10, found 3"),
+    (lambda card: {**card, "network": {**card["network"], "depth": 40}}, "network.depth must be an integer in 5..10"),
     (lambda card: {**card, "network": {**card["network"], "colour": 1}}, "does not take"),
     (lambda card: {**card, "input_size": 10**6}, "input_size must be an integer in 1..2048, found 1000000"),
     (lambda card: {**card, "input_size": 192}, "input_size must be a multiple of 128 up to 2048, found 192"),
@@ -171,7 +171,7 @@ def test_spade_weights_are_refused_with_the_keys(tmp_path):
                                                                       "1..1024, found -5"),
     (lambda card: {**card, "network": {**card["network"], "ngf": 10**9}}, "network.ngf must be an integer in 1..1024, "
                                                                          "found 1000000000"),
-    (lambda card: {**card, "network": {**card["network"], "depth": "8"}}, 'network.depth must be an integer in 2..10, '
+    (lambda card: {**card, "network": {**card["network"], "depth": "8"}}, 'network.depth must be an integer in 5..10, '
                                                                          'found str "8"'),
     (lambda card: {**card, "classes": "abc"}, 'model.json: classes must be a list of class names, found str "abc"'),
     (lambda card: {**card, "classes": ["shoe"]}, r"classes must be empty \(a unet network takes no class\)"),
@@ -197,6 +197,16 @@ def test_untrusted_model_cards_are_refused(tmp_path, edit, message):
 def test_a_conditional_cards_classes_must_be_distinct_names_one_per_class(tmp_path, classes, message):
     save_sketch_model(tmp_path, ClassConditionalGenerator(3, ngf=4, depth=4), {"classes": classes, "input_size": 64})
     with pytest.raises(CheckpointError, match=f"model.json: {message}"):
+        Pix2Pix.from_checkpoint(tmp_path, device="cpu")
+
+
+@pytest.mark.parametrize("depth, message", [(1, "found 1"), (11, "found 11")])
+def test_a_conditional_cards_depth_is_checked_against_the_depths_it_takes(tmp_path, depth, message):
+    save_sketch_model(tmp_path, ClassConditionalGenerator(3, ngf=4, depth=4), {"input_size": 64})
+    card = json.loads((tmp_path / "model.json").read_text())
+    card["network"]["depth"] = depth
+    (tmp_path / "model.json").write_text(json.dumps(card))
+    with pytest.raises(CheckpointError, match=f"model.json: network.depth must be an integer in 2..10, {message}"):
         Pix2Pix.from_checkpoint(tmp_path, device="cpu")
 
 
