@@ -369,6 +369,9 @@ def test_a_style_photo_survives_a_visit_to_sketch_mode_until_dropped(app):
 def test_a_refused_style_photo_leaves_the_photo_in_use(app):
     app.run()
     style_uploader(app).set_value(("good.png", png(np.full((32, 32, 3), 90, np.uint8)), "image/png")).run()
+    style_uploader(app).set_value(("dot.png", png(np.full((1, 1, 3), 90, np.uint8)), "image/png")).run()
+    assert "Could not use dot.png as a style photo: style photo is 1×1 pixels: expected at least 32" in texts(app)
+    assert "Style photo in use: good.png" in texts(app)
     style_uploader(app).set_value(("bad.png", b"not an image", "image/png")).run()
     assert "Could not use bad.png as a style photo" in texts(app) and "Style photo in use: good.png" in texts(app)
     style_uploader(app).set_value(None).run()
@@ -963,6 +966,9 @@ def test_a_style_photo_replaced_by_a_refused_file_stays_in_use(app):
     app.run()
     style_uploader(app).set_value(("good.png", png(np.full((32, 32, 3), 90, np.uint8)), "image/png")).run()
     style_uploader(app).set_value(None).run()  # a browser empties the uploader on its way to the next file
+    style_uploader(app).set_value(("dot.png", png(np.full((1, 1, 3), 90, np.uint8)), "image/png")).run()
+    assert "Could not use dot.png as a style photo: style photo is 1×1 pixels: expected at least 32" in texts(app)
+    assert "Style photo in use: good.png" in texts(app)
     style_uploader(app).set_value(("bad.png", b"not an image", "image/png")).run()
     assert "Could not use bad.png as a style photo" in texts(app) and "Style photo in use: good.png" in texts(app)
 

@@ -234,8 +234,12 @@ def test_an_empty_label_table_is_a_clear_error():
 
 
 def test_style_photos_are_size_checked_and_decoded_safely():
-    photo = read_photo(png(np.full((20, 30, 4), 90, np.uint8)))
-    assert photo.mode == "RGB" and photo.size == (30, 20)
+    photo = read_photo(png(np.full((32, 40, 4), 90, np.uint8)))
+    assert photo.mode == "RGB" and photo.size == (40, 32)
+    for shape in ((1, 1), (3, 2000), (31, 64)):
+        with pytest.raises(ImageError, match=f"style photo is {shape[1]}×{shape[0]} pixels: expected at least 32 "
+                                             "pixels on each side"):
+            read_photo(png(np.full(shape, 90, np.uint8)))
     with pytest.raises(ImageError, match="style photo is 2049×2049"):
         read_photo(png(np.zeros((2049, 2049), np.uint8)))
     with pytest.raises(ImageError, match="style photo .*damaged or truncated"):
