@@ -366,6 +366,18 @@ def test_a_style_photo_survives_a_visit_to_sketch_mode_until_dropped(app):
     assert app.session_state["last_image"] == unstyled
 
 
+def test_a_style_photo_as_long_as_a_strip_is_used_and_its_thumbnail_shows_its_middle(app):
+    app.session_state["canvas_0"] = strokes(("sea", (200, SIZE, 0, SIZE)))
+    app.run()
+    strip = np.random.default_rng(1).integers(0, 256, (40, 4000, 3), dtype=np.uint8)
+    style_uploader(app).set_value(("strip.png", png(strip), "image/png")).run()
+    assert not app.exception and "Style photo in use: strip.png" in texts(app), app.exception or texts(app)
+    thumbnail = Image.open(io.BytesIO(app.session_state["style_photo"].thumbnail))
+    assert thumbnail.size == (160, 40), "the middle 4:1 of the strip, not a line a pixel thin"
+    assert np.array_equal(np.asarray(thumbnail), strip[:, 1920:2080])
+    assert len(app.session_state["current_labels"]) and "style from your photo" in result_caption(app)
+
+
 def test_a_refused_style_photo_leaves_the_photo_in_use(app):
     app.run()
     style_uploader(app).set_value(("good.png", png(np.full((32, 32, 3), 90, np.uint8)), "image/png")).run()
