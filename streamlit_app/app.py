@@ -6,6 +6,7 @@ keeps its place in the page and is never remounted: nothing a person does loses 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import time
@@ -56,6 +57,7 @@ MAX_CHIPS = 40  # a larger palette is picked from a label box, with chips for th
 UNDO_STEPS = 10  # base-map changes (fill, upload, example, clear, unpainted area) that "Undo" can take back
 STACKED_WIDTH = 640  # Streamlit stacks columns in windows at most this wide (CSS pixels)
 NOTICE_SECONDS = 3.0  # a notice goes with the first run that starts this long after it was first shown
+LOG = logging.getLogger("gaugan.page")
 STORAGE_NAME = "gaugan-drawing"  # the browser storage entry (per tab, and the last of any tab) kept across reloads
 BROWSER_COPY = "browser_copy"  # the key of the component that reads and writes it
 MODEL_BOX = "model_box"  # the Model select-box's key, numbered (state.model holds the page's model)
@@ -875,9 +877,22 @@ def main() -> None:
         choose_model(next(iter(models)))
     if not state.get("restore_checked") and (saved := browser_saved(BROWSER_COPY)) is not None:
         restore_drawing(models, saved)  # before any widget, which may then take a kept setting
-    page(models)
+    try:
+        page(models)
+    except Exception as exc:  # a defect: said in plain text, and the drawing kept for the next run
+        page_failed(exc)
     if not state.get("restore_checked"):  # last: a rerun it causes must not come before the browser shows the
         browser_copy(BROWSER_COPY, STORAGE_NAME, None)  # widgets, or they fall back to their own defaults
+
+
+def page_failed(exc: Exception) -> None:
+    """An error the page did not foresee: logged with its traceback and shown in plain text; each canvas's strokes go
+    into its base, as a canvas that a failed run did not draw loses them."""
+    LOG.exception("the page failed")
+    for canvas in (LABEL_CANVAS, sketch_mode.SKETCH_CANVAS):
+        bake_strokes(canvas)
+    st.error(f"The page failed: {plain(type(exc).__name__)}: {plain(exc)}. Your drawing is kept; reloading the page "
+             "starts it afresh, with the drawing.")
 
 
 def page(models: dict[str, Path]) -> None:

@@ -378,6 +378,31 @@ def test_a_style_photo_as_long_as_a_strip_is_used_and_its_thumbnail_shows_its_mi
     assert len(app.session_state["current_labels"]) and "style from your photo" in result_caption(app)
 
 
+def test_an_unforeseen_error_is_shown_as_plain_text_and_the_drawing_survives_it(app, monkeypatch):
+    import gaugan.sketch
+
+    app.session_state["canvas_0"] = strokes(("sea", (200, SIZE, 0, SIZE)))
+    app.run()
+    drawn = app.session_state["current_labels"].copy()
+    assert (drawn == LAND["sea"].id).any()
+    kind = gaugan.sketch.model_kind
+
+    def failing(folder):
+        raise RuntimeError("boom **bold** <b>x</b>")
+
+    monkeypatch.setattr(gaugan.sketch, "model_kind", failing)
+    app.run()  # the canvas is not drawn this run, so Streamlit drops its strokes
+    assert not app.exception, app.exception
+    assert [e.value for e in app.error] == [r"The page failed: RuntimeError: boom \*\*bold\*\* \<b\>x\</b\>. Your drawing "
+                                            "is kept; reloading the page starts it afresh, with the drawing."]
+    assert np.array_equal(app.session_state["base"], drawn) and app.session_state["canvas_gen"] == 1, \
+        "the strokes went into the base, under a fresh canvas"
+    monkeypatch.setattr(gaugan.sketch, "model_kind", kind)
+    app.run()
+    assert not app.exception and not app.error
+    assert np.array_equal(app.session_state["current_labels"], drawn), "the strokes are in the base now"
+
+
 def test_a_refused_style_photo_leaves_the_photo_in_use(app):
     app.run()
     style_uploader(app).set_value(("good.png", png(np.full((32, 32, 3), 90, np.uint8)), "image/png")).run()
