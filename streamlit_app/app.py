@@ -96,6 +96,7 @@ class KeptDrawing(NamedTuple):
     aspect: float | None  # the canvas's aspect (None: the model's own)
     background: int | None  # its unpainted-area label (None: keep the one in use)
     replaced_by: np.ndarray | None = None  # the base the change put on the canvas, noted by the run that shows it
+    painted: np.ndarray | None = None  # where labels was painted since the change before it (None: nowhere known)
 
 
 class StylePhoto(NamedTuple):
@@ -197,8 +198,11 @@ def remember_drawing(background: int | None = None) -> None:
     state.notices = {}  # notes on the drawing being replaced
     if state.get("current_labels") is not None:
         background = kept_value(f"background_{state.get('active_model')}") if background is None else background
-        kept = KeptDrawing(state.current_labels, state.get("canvas_aspect"), background)
+        last = state.undo[-1] if state.get("undo") else None
+        painted = painted_since(last, state.current_labels) if last and last.replaced_by is not None else None
+        kept = KeptDrawing(state.current_labels, state.get("canvas_aspect"), background, painted=painted)
         state.undo = [*state.get("undo", []), kept][-UNDO_STEPS:]
+    state.painted_before = None  # the next base has nothing painted on it yet
 
 
 def note_replacement(base: np.ndarray) -> None:
@@ -215,11 +219,15 @@ def same_aspect(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
 
 def painted_since(kept: KeptDrawing, current: np.ndarray) -> np.ndarray:
     """Where the drawing now shown was painted since the change kept undoes: the strokes on the canvas now, in any
-    label, and pixels of strokes kept in the base since (a resize, a visit to sketch mode) that differ from what the
-    change put there."""
+    label, what an undo kept of earlier painting (state.painted_before), and pixels of strokes kept in the base since
+    (a resize, a visit to sketch mode) that differ from what the change put there."""
     painted = current != fit_label_map(kept.replaced_by, current.shape)
     strokes = state.get("stroke_mask")
-    return painted | strokes if strokes is not None and strokes.shape == painted.shape else painted
+    if strokes is not None and strokes.shape == painted.shape:
+        painted |= strokes
+    if state.get("painted_before") is not None:
+        painted |= fit_label_map(state.painted_before, current.shape)
+    return painted
 
 
 def undo_base_change() -> None:
@@ -228,7 +236,7 @@ def undo_base_change() -> None:
     unless the change gave the canvas another shape."""
     kept = state.undo.pop()
     state.notices = {}  # notes on the drawing being taken back
-    base, current = kept.labels, state.get("current_labels")
+    base, current, before = kept.labels, state.get("current_labels"), kept.painted
     if kept.replaced_by is not None and current is not None:
         painted = painted_since(kept, current)
         if same_aspect(kept.labels.shape, current.shape):
@@ -236,9 +244,11 @@ def undo_base_change() -> None:
             if kept.background is not None:
                 since = np.where(current == kept_value(f"background_{state.active_model}"), kept.background, current)
             base = np.where(painted, since, fit_label_map(kept.labels, current.shape))
+            before = painted if kept.painted is None else painted | fit_label_map(kept.painted, current.shape)
         elif painted.any():
             notice("What you painted since went with it: it was on a canvas of another shape.")
     state.base = state.current_labels = base
+    state.painted_before = before  # so that the next undo keeps it too
     state.canvas_aspect = kept.aspect
     if kept.background is not None:
         keep(f"background_{state.active_model}", kept.background)

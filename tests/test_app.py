@@ -689,6 +689,24 @@ def test_undo_of_a_fill_keeps_what_was_painted_after_it(app):
     assert np.array_equal(labels[40:450], drawn[40:450]), "the rest is the drawing from before the fill"
 
 
+def test_undos_in_a_row_keep_a_stroke_whole_where_a_map_between_had_its_label(app):
+    app.run()
+    maps = [np.full((64, 64), LAND["grass"].id, np.uint8), np.full((64, 64), LAND["grass"].id, np.uint8),
+            np.full((64, 64), LAND["mountain"].id, np.uint8)]
+    maps[1][32:] = LAND["sea"].id  # the middle map has sea under half of the stroke to come
+    for i, ids in enumerate(maps):
+        app.sidebar.get("file_uploader")[1].set_value((f"map{i}.png", label_map_png(ids), "image/png")).run()
+    band = slice(SIZE * 3 // 4 - 20, SIZE * 3 // 4 + 20)
+    app.session_state[f"canvas_{app.session_state['canvas_gen']}"] = strokes(("sea", (band.start, band.stop, 0, SIZE)))
+    app.run()
+    for undone in range(3):
+        app.button(key="undo_base").click().run()
+        assert not app.exception, app.exception
+        labels = app.session_state["current_labels"]
+        assert (labels[band] == LAND["sea"].id).all(), f"the stroke is whole after {undone + 1} undos"
+    assert (labels[:band.start] == LAND["sky-other"].id).all(), "the rest is the drawing from before the maps"
+
+
 def test_undo_of_an_unpainted_area_change_gives_erased_pixels_the_old_label(app):
     app.session_state["canvas_0"] = strokes(("mountain", (100, 200, 0, SIZE)))
     app.run()
