@@ -40,7 +40,7 @@ from streamlit_app import sketch_mode  # noqa: E402
 from widgets import (CANVAS_SIZES, MAX_SEED, SEED_HELP, CanvasState, bake_strokes, browser_copy,  # noqa: E402
                      browser_saved, chip_styles, column_width, describe, download_progress, fit_drawing, fitted_width,
                      is_bool, is_number_in, is_one_of, is_seed, keep, kept, kept_value, plain, renew_widgets,
-                     reset_canvas, sentence, undo_shortcuts, widget_key)
+                     reset_canvas, seed_box, sentence, undo_shortcuts, widget_key)
 
 CHECKPOINTS = Path(os.environ.get("GAUGAN_CHECKPOINTS", ROOT / "checkpoints"))
 NVIDIA_URL = os.environ.get("GAUGAN_NVIDIA_URL", "")  # a direct link to NVlabs/SPADE's checkpoints.tar.gz
@@ -374,8 +374,7 @@ def sidebar(models: dict[str, Path], name: str, model: GauGAN) -> Controls:
                          help="Its longer side at most this; it shrinks to fit narrow windows.")
     seeded = model.varies_with_seed
     if seeded:
-        bar.number_input("Seed", min_value=0, max_value=MAX_SEED, step=1, **kept("seed", 0),
-                         help=SEED_HELP)
+        seed_box(bar, "seed", SEED_HELP)
         bar.button("New variation", on_click=new_variation, width="stretch", key="new_variation")
     else:
         bar.caption("This model takes no style codes: it paints one image per drawing, so it has no seed.")

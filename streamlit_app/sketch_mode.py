@@ -16,8 +16,8 @@ from gaugan import Pix2Pix, ReadAndPaint, load_sketch_model
 from gaugan.canvas import blank_sketch, compose_sketch, fit_sketch, has_lines, png_bytes
 from gaugan.labelmaps import colourize
 from streamlit_drawable_canvas import st_canvas
-from widgets import (CANVAS_SIZES, MAX_SEED, SEED_HELP, CanvasState, column_width, describe, fit_drawing,
-                     fitted_width, kept, plain, reset_canvas, undo_shortcuts)
+from widgets import (CANVAS_SIZES, SEED_HELP, CanvasState, column_width, describe, fit_drawing, fitted_width, kept,
+                     plain, reset_canvas, seed_box, undo_shortcuts)
 
 PEN, ERASER = "Pen", "Eraser"  # plain words: an emoji shows as a blank box without an emoji font
 TOOLS = (PEN, ERASER)
@@ -120,8 +120,7 @@ def render(folder: Path, name: str, modified: float, models: dict[str, Path],
                                             help="Its side at most this; it shrinks to fit narrow windows.")]
     class_id = (sidebar.selectbox("Class", model.classes, **kept(f"class_{name}", model.classes[0], model.classes))
                 if model.classes else None)
-    seed = (sidebar.number_input("Seed", min_value=0, max_value=MAX_SEED, step=1, **kept("sketch_seed", 0),
-                                 help=f"{SEED_HELP} Another seed paints the same regions in another light.")
+    seed = (seed_box(sidebar, "sketch_seed", f"{SEED_HELP} Another seed paints the same regions in another light.")
             if model.varies_with_seed else None)
     sidebar.button("Clear", use_container_width=True, key="sketch_clear", on_click=swap_sketch)
     sidebar.button("Undo clear", use_container_width=True, key="sketch_undo_clear", on_click=undo_clear,

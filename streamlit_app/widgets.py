@@ -201,6 +201,32 @@ def kept(key: str, default: object, options: Sequence | None = None) -> dict:
     return {"key": widget, "index": options.index(value if value in options else default)}
 
 
+def seed_box(container, key: str, help: str) -> int:
+    """The Seed number box of a kept setting. A value out of 0..MAX_SEED typed into it is put back to the seed
+    before, with an error under the box that stays until the seed changes (the box alone shows a refused value only
+    as a red border, while the image keeps the seed before)."""
+    widget = kept(key, 0)
+    value = container.number_input("Seed", min_value=-MAX_SEED, max_value=MAX_SEED, step=1, **widget, help=help,
+                                   on_change=_refuse_bad_seed, args=(key, widget["key"]))
+    refused = st.session_state.get("refused_seed", {}).get(key)
+    if refused and refused[1] == value:
+        container.error(refused[0])
+    return value
+
+
+def _refuse_bad_seed(key: str, widget: str) -> None:
+    """A negative seed typed into a seed box goes back to the seed before, with a message (the browser refuses one
+    above MAX_SEED itself)."""
+    state = st.session_state
+    value = state[widget]
+    if not is_seed(value):
+        before = state.get("kept", {}).get(key, 0)
+        state[widget] = before
+        state.setdefault("refused_seed", {})[key] = (
+            f"Seed {plain(value)} is out of range: a seed is a whole number from 0 to {MAX_SEED:,}. Still seed "
+            f"{before}.", before)
+
+
 def kept_value(key: str) -> object:
     """A kept setting's value, whether or not its widget is on the page this run (None before it was ever set)."""
     state = st.session_state

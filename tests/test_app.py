@@ -500,6 +500,22 @@ def test_the_seed_box_takes_seeds_up_to_two_to_the_53(app):
     assert not app.exception and app.session_state["seed"] == 0, "New variation wraps past the largest seed"
 
 
+def test_a_negative_seed_is_put_back_with_an_error_that_says_the_range(app):
+    app.run()
+    app.number_input(key="seed").set_value(12).run()
+    image = app.session_state["last_image"]
+    app.number_input(key="seed").set_value(-5).run()
+    assert not app.exception, app.exception
+    assert app.number_input(key="seed").value == 12 and "seed 12" in result_caption(app)
+    assert app.session_state["last_image"] == image, "the box and the image agree"
+    message = "Seed \\-5 is out of range: a seed is a whole number from 0 to 9,007,199,254,740,991. Still seed 12."
+    assert [e.value for e in app.sidebar.get("error")] == [message]
+    app.run()
+    assert [e.value for e in app.sidebar.get("error")] == [message], "it stays while the seed does"
+    app.button(key="new_variation").click().run()
+    assert app.number_input(key="seed").value == 13 and not app.sidebar.get("error"), "and goes when it changes"
+
+
 def test_chosen_label_survives_a_model_switch(app):
     app.run()
     app.button(key=f"chip_{LAND['river'].id}").click().run()

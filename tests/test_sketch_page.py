@@ -122,6 +122,9 @@ def test_a_read_and_paint_model_shows_what_it_read_and_opens_it_for_editing(chec
     at.number_input(key="sketch_seed").set_value(12).run()
     assert shown_photos(at)[0] != photo.proto.imgs[0].url, "another seed, another photo of the same regions"
     assert unescaped(at.get("image")[0].proto.imgs[0].caption) == "landscape-sketch-reader · seed 12"
+    at.number_input(key="sketch_seed").set_value(-1).run()
+    assert at.number_input(key="sketch_seed").value == 12 and "Still seed 12." in at.sidebar.get("error")[0].value
+    assert unescaped(at.get("image")[0].proto.imgs[0].caption) == "landscape-sketch-reader · seed 12"
     sketch = at.session_state["sketch"]
     read = load_sketch_model(checkpoints / "landscape-sketch-reader", device="cpu").read(sketch)
     at.button(key="edit_read_layout").click().run()
