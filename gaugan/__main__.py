@@ -23,7 +23,7 @@ from .images import SUFFIXES, image_files
 from .model_card import MAX_CARD_BYTES, MODEL_CARD, parse_preset, read_card, read_json
 from .presets import Preset, landscape_preset
 from .reader_train import ReaderConfig
-from .shipped import checkpoint_argument
+from .shipped import CHECKPOINTS_ENV, checkpoint_argument, checkpoints_root
 from .sketch_train import SKETCH_DEFAULTS as SK
 from .train import TrainConfig, check_crop
 
@@ -447,8 +447,8 @@ def cmd_models(args: argparse.Namespace) -> None:
     from .checkpoints import spade_summary
     from .sketch import SKETCH_KIND, model_kinds, sketch_method
 
-    root = args.root or "checkpoints"
-    if args.root and not Path(root).is_dir():
+    root = args.root or checkpoints_root()
+    if (args.root or os.environ.get(CHECKPOINTS_ENV)) and not Path(root).is_dir():
         print(f"note: no folder {root}; listing the shipped models", file=sys.stderr)
     found = model_kinds(root)
     for name, (folder, kind) in found.items():
@@ -680,7 +680,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     ls = sub.add_parser("models", help="list the checkpoint folders under --root, then the shipped models, with "
                                         "their kind (spade: labels, sketch: outlines)")
-    ls.add_argument("--root", help="a folder of checkpoint folders (default: checkpoints, if there is one)")
+    ls.add_argument("--root", help=f"a folder of checkpoint folders (default: ${CHECKPOINTS_ENV} if set, else "
+                    "checkpoints, if there is one)")
     ls.set_defaults(func=cmd_models)
 
     dl = sub.add_parser("download", help="fetch NVIDIA's checkpoints.tar.gz (or any weights) into checkpoints/")

@@ -1,6 +1,7 @@
 """The models that come with the package: checkpoints/ in a checkout, gaugan/_shipped/ in an installed package."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from .errors import CheckpointError
@@ -8,6 +9,7 @@ from .errors import CheckpointError
 PACKAGE = Path(__file__).resolve().parent
 # pyproject.toml installs checkpoints/landscape and checkpoints/segmenter as gaugan/_shipped/.
 SHIPPED_ROOTS = (PACKAGE / "_shipped", PACKAGE.parent / "checkpoints")
+CHECKPOINTS_ENV = "GAUGAN_CHECKPOINTS"  # names the folder of the user's model folders
 
 
 def shipped_checkpoint(name: str = "landscape") -> Path:
@@ -30,19 +32,27 @@ def shipped_copies(name: str) -> list[Path]:
     return [(root / name).resolve() for root in SHIPPED_ROOTS]
 
 
+def checkpoints_root(default: str | Path = "checkpoints") -> Path:
+    """The folder of the user's model folders, which `gaugan models` and the page list: $GAUGAN_CHECKPOINTS if set,
+    else default."""
+    return Path(os.environ.get(CHECKPOINTS_ENV) or default)
+
+
 def checkpoint_argument(value: str | None) -> Path:
-    """A --checkpoint value: the shipped landscape model when absent; a path that exists; else a shipped model's
-    name (as `gaugan models` lists them)."""
+    """A --checkpoint value: the shipped landscape model when absent; a path that exists; else a name as `gaugan
+    models` lists it: a folder in checkpoints_root(), else a shipped model."""
     if value is None:
         return shipped_checkpoint()
     path = Path(value)
     if path.exists():
         return path
-    found = _shipped(value) if path.name == value else None
+    root = checkpoints_root()
+    found = ((root / value if (root / value).is_dir() else _shipped(value)) if path.name == value and value not in
+             (".", "..") else None)
     if found:
         return found
-    raise CheckpointError(f"{value}: no such model folder or weights file, and no shipped model of that "
-                          "name (`gaugan models` lists them)")
+    raise CheckpointError(f"{value}: no such model folder or weights file, no folder of that name in {root}, and "
+                          "no shipped model of that name (`gaugan models` lists them)")
 
 
 def _shipped(name: str) -> Path | None:

@@ -33,6 +33,7 @@ from gaugan.presets import DONTCARE_ID  # noqa: E402
 from gaugan.saved_drawing import SavedDrawing, read_saved_drawing  # noqa: E402
 from gaugan.semantics import remap  # noqa: E402
 from gaugan.sketch import model_kind  # noqa: E402
+from gaugan.shipped import checkpoints_root  # noqa: E402
 from gaugan.sketch_reader import source_folders  # noqa: E402
 from label_colors import ALPHA_THRESHOLD, Label, validate_palette  # noqa: E402
 from streamlit_drawable_canvas import st_canvas  # noqa: E402
@@ -42,7 +43,7 @@ from widgets import (CANVAS_SIZES, MAX_SEED, SEED_HELP, CanvasState, bake_stroke
                      is_bool, is_number_in, is_one_of, is_seed, keep, kept, kept_value, plain, renew_widgets,
                      reset_canvas, seed_box, sentence, undo_shortcuts, widget_key)
 
-CHECKPOINTS = Path(os.environ.get("GAUGAN_CHECKPOINTS", ROOT / "checkpoints"))
+CHECKPOINTS = checkpoints_root(ROOT / "checkpoints")
 NVIDIA_URL = os.environ.get("GAUGAN_NVIDIA_URL", "")  # a direct link to NVlabs/SPADE's checkpoints.tar.gz
 LICENCE = ("NVIDIA's pretrained SPADE models (COCO-Stuff, ADE20K, Cityscapes) are licensed "
            "[CC BY-NC-SA 4.0](https://creativecommons.org/licenses/by-nc-sa/4.0/): non-commercial use only, "

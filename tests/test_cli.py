@@ -311,6 +311,34 @@ def test_models_lists_the_shipped_ones_anywhere_and_notes_only_a_missing_root_th
     assert "SPADE generator" in lines["landscape"] and "pix2pix U-Net" in lines["landscape-sketch"]
 
 
+def test_a_model_is_found_by_the_name_models_lists_it_under_and_a_folder_of_the_users_wins_over_a_shipped_one(
+        tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GAUGAN_CHECKPOINTS", raising=False)
+    make_tiny_model(tmp_path / "checkpoints" / "mine")
+    make_tiny_model(tmp_path / "checkpoints" / "landscape")  # an export over the shipped model's name
+    make_tiny_model(tmp_path / "elsewhere" / "other")
+    write_label_map(tmp_path / "doodle.png", np.zeros((64, 64), np.uint8), PALETTES["landscape"])
+    for name in ("mine", "landscape"):
+        for given, out in ((name, "by_name.png"), (f"checkpoints/{name}", "by_path.png")):
+            cli(["generate", "--checkpoint", given, "--labels", "doodle.png", "--out", out, "--seed", "3"])
+        assert np.array_equal(np.asarray(Image.open("by_name.png")), np.asarray(Image.open("by_path.png"))), name
+    cli(["generate", "--labels", "doodle.png", "--out", "shipped.png", "--seed", "3"])
+    assert Image.open("shipped.png").size == (64, 64) and not np.array_equal(
+        np.asarray(Image.open("shipped.png")), np.asarray(Image.open("by_name.png"))), "the tiny model painted by_name"
+    cli(["models"])
+    lines = {line.split()[0]: line.split()[-1] for line in capsys.readouterr().out.splitlines()}
+    assert lines["mine"] == lines["landscape"].replace("landscape", "mine") == "checkpoints/mine"
+    monkeypatch.setenv("GAUGAN_CHECKPOINTS", str(tmp_path / "elsewhere"))
+    cli(["models"])
+    listed = capsys.readouterr().out.split()
+    assert "other" in listed and "mine" not in listed
+    cli(["generate", "--checkpoint", "other", "--labels", "doodle.png", "--out", "other.png"])
+    assert cli_error(["generate", "--checkpoint", "mine", "--labels", "doodle.png", "--out", "x.png"]) == (
+        f"error: mine: no such model folder or weights file, no folder of that name in {tmp_path / 'elsewhere'}, "
+        "and no shipped model of that name (`gaugan models` lists them)")
+
+
 def test_models_lists_sketch_folders_with_junk_weights_or_an_unbuildable_card_as_unreadable(tmp_path, capsys):
     root = tmp_path / "checkpoints"
     sketch_card = json.loads((ROOT / "checkpoints" / "landscape-sketch" / "model.json").read_text())
