@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
+import secrets
 import unicodedata
 from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
@@ -233,7 +233,12 @@ def write_card(folder: Path, card: dict) -> Path:
 
 
 def temporary_file(folder: Path, name: str) -> Path:
-    """A new empty hidden file in folder, named after name and unique to this call (for writing, then renaming)."""
-    handle, path = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".partial")
-    os.close(handle)
-    return Path(path)
+    """A new empty hidden file in folder, named after name and unique to this call (for writing, then renaming),
+    readable as the umask allows, as torch.save's files are (tempfile.mkstemp's are the owner's only)."""
+    while True:
+        path = folder / f".{name}.{secrets.token_hex(6)}.partial"
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return path
+        except FileExistsError:
+            continue

@@ -1,7 +1,9 @@
 """gaugan export: a new or empty folder is written; a model folder of ours is replaced, whole, only with --force;
 a folder holding anything else, and an existing --resume-state file, are left as they are."""
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 from helpers import cli_error
 
 from gaugan import GauGAN
@@ -61,6 +63,26 @@ def test_an_existing_resume_state_file_is_kept_and_nothing_is_exported(runs, tmp
     cli(["export", "--run", str(runs / "spade"), "--out", str(tmp_path / "model"), "--resume-state", str(state),
          "--force"])
     assert torch.load(state, weights_only=True)["step"] == 1
+
+
+def test_an_exported_model_and_its_style_prior_are_readable_as_the_umask_allows(runs, tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        cli(["export", "--run", str(runs / "spade"), "--out", str(tmp_path / "model")])
+        photos = tmp_path / "photos"
+        photos.mkdir()
+        for i in range(16):
+            Image.fromarray(np.random.default_rng(i).integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(
+                photos / f"{i}.png")
+        cli(["style-prior", "--checkpoint", str(tmp_path / "model"), "--images", str(photos), "--quiet"])
+    finally:
+        os.umask(old)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in [tmp_path / "model", *(tmp_path / "model").iterdir()]}
+    assert set(modes) == {"model", "model.json", "generator.pth", "encoder.pth", "style_prior.pth"}
+    assert modes == {**{name: 0o644 for name in modes}, "model": 0o755}, {k: oct(v) for k, v in modes.items()}
 
 
 def test_export_and_download_options_say_what_they_take():
