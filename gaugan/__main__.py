@@ -209,11 +209,10 @@ def read_preset_json(path: str) -> Preset:
     data = read_json(Path(path), "preset file", MAX_CARD_BYTES)
     if not isinstance(data, dict):
         raise InputError(f"--preset-json {path}: expected a JSON object of Preset fields, found {type(data).__name__}")
-    named = {"name": Path(path).stem, **data}
     try:
-        return parse_preset(named, f"--preset-json {path}: preset")  # the bounds generate --preset applies
+        return parse_preset(data, f"--preset-json {path}: preset", Path(path).stem)  # as generate --preset reads it
     except InputError:
-        refuse_small_grid(named)
+        refuse_small_grid({"name": Path(path).stem, **data})
         raise
 
 

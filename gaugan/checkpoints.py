@@ -385,7 +385,7 @@ def preset_argument(value: Preset | str, state: dict[str, torch.Tensor], notes: 
     if path.suffix != ".json" or not path.is_file():
         raise CheckpointError(f"preset must be one of {sorted(PRESETS)} or a preset .json file, found {value!r}")
     data = read_json(path, "preset file", MAX_CARD_BYTES, CheckpointError)
-    return parse_preset(data.get("preset", data) if isinstance(data, dict) else data, str(path))
+    return parse_preset(data.get("preset", data) if isinstance(data, dict) else data, str(path), path.stem)
 
 
 def describe_mismatch(model: torch.nn.Module, state: dict[str, torch.Tensor], limit: int = 8) -> str:

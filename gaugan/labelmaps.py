@@ -134,7 +134,7 @@ def paletted_to_ids(image: Image.Image, palette: list, background_id: int, notes
     raw = np.array(image.getpalette("RGB") or [], np.int32).reshape(-1, 3)[:256]
     entries[:len(raw)] = raw
     opaque = used[_palette_alpha(image)[used] >= ALPHA_THRESHOLD]
-    by_id = {int(key): label.id for key, label in zip(_packed([l.rgb for l in palette]), palette)}
+    by_id = {int(key): label.id for key, label in zip(_packed(np.reshape([l.rgb for l in palette], (-1, 3))), palette)}
     used_keys = _packed(entries[opaque])
     grey_ramp = bool(np.all(entries[opaque] == opaque[:, None]))  # entry i = (i, i, i): the values are ids
     if len(opaque) and not grey_ramp and all(int(k) in by_id for k in used_keys):
@@ -156,14 +156,15 @@ def read_label_map(source: Source, palette: list, background_id: int | None = No
     from every label colour that fills regions, is refused (the module's rule). Remarks the caller may show
     (approximate colours, lossy formats) are appended to notes.
     """
-    if not palette:
-        raise LabelMapError("no label colours to read the map with: the model has an empty label table")
-    background = palette[0].id if background_id is None else int(background_id)
     image = open_image(source, "label map", max_pixels)
     if image.format in LOSSY_FORMATS and notes is not None:
         notes.append(f"{image.format} stores colours approximately, so label edges may be off; save label maps as PNG")
     if image.mode == "L":
         return np.asarray(image, dtype=np.int64)
+    if not palette and image.mode != "P":
+        raise LabelMapError(f"label map has mode {image.mode} (colours), but the model has an empty label table, so "
+                            f"there are no label colours to read it with; expected 8-bit ids ({', '.join(ID_MODES)})")
+    background = (palette[0].id if palette else 0) if background_id is None else int(background_id)
     if image.mode == "P":
         return paletted_to_ids(image, palette, background, notes)
     if image.mode == "RGB" and "transparency" in image.info:  # a PNG's colour key: pixels of that colour are clear

@@ -75,10 +75,12 @@ def checked_integer(value: object, what: str, low: int, high: int) -> int:
     return value
 
 
-def parse_preset(data: object, what: str = "preset") -> Preset:
-    """A Preset from untrusted JSON data: every field typed and bounded, no unknown fields."""
+def parse_preset(data: object, what: str = "preset", name: str | None = None) -> Preset:
+    """A Preset from untrusted JSON data: every field typed and bounded, no unknown fields; name names it where the
+    data does not (a preset file's stem)."""
     if not isinstance(data, dict):
         raise CheckpointError(f"{what} must be an object with the preset's fields, found {shown_value(data)}")
+    data = {"name": name, **data} if name is not None else data
     known = {f.name: f for f in fields(Preset)}
     unknown = sorted(set(data) - set(known))
     if unknown:

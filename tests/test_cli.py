@@ -157,6 +157,12 @@ def test_preset_without_a_name_is_named_by_its_file_or_explained(tmp_path):
          "--labels", str(write_table(tmp_path / "labels.json", PALETTES["landscape"])), "--batch-size", "1", "--quiet"])
     config = json.loads(torch.load(tmp_path / "run" / "state.pt", weights_only=True)["config"])
     assert config["preset"]["name"] == "mine"
+    weights = tmp_path / "loose.pth"  # loose weights of that shape, read with the file
+    shutil.copy(make_tiny_model(tmp_path / "tiny") / "generator.pth", weights)
+    Image.fromarray((np.arange(64 * 64).reshape(64, 64) % 14).astype(np.uint8)).save(tmp_path / "ids.png")
+    cli(["generate", "--checkpoint", str(weights), "--preset", str(tmp_path / "mine.json"), "--labels",
+         str(tmp_path / "ids.png"), "--out", str(tmp_path / "photo.png")])
+    assert Image.open(tmp_path / "photo.png").size == (64, 64), "8-bit ids need no label table"
 
 
 def test_short_runs_write_metrics_and_a_lower_step_count_says_so(tmp_path, capsys):

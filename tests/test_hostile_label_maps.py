@@ -228,8 +228,14 @@ def test_a_gif_read_by_palette_index_is_called_a_gif():
     assert any(note.startswith("indexed-colour GIF whose palette") for note in notes), notes
 
 
-def test_an_empty_label_table_is_a_clear_error():
-    with pytest.raises(LabelMapError, match="empty label table"):
+def test_an_empty_label_table_reads_id_maps_and_refuses_colour_ones_clearly():
+    ids = np.arange(16, dtype=np.uint8).reshape(4, 4)
+    assert np.array_equal(read_label_map(png(ids), []), ids)
+    notes = []
+    assert np.array_equal(read_label_map(paletted_png(ids, [(9 * i, 0, 0) for i in range(16)]), [], notes=notes), ids)
+    assert notes == ["indexed-colour PNG whose palette is not the label colours: read by palette index, as ids"]
+    with pytest.raises(LabelMapError, match=r"label map has mode RGB \(colours\), but the model has an empty label "
+                                            r"table, so there are no label colours to read it with; expected 8-bit ids"):
         read_label_map(png(np.zeros((4, 4, 3), np.uint8)), [])
 
 
