@@ -6,6 +6,7 @@ import importlib.metadata
 import math
 import os
 import select
+import signal
 import sys
 from collections.abc import Callable
 from dataclasses import fields, replace
@@ -730,9 +731,9 @@ def main(argv: list[str] | None = None) -> None:
             raise
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the interpreter's last flush fails no more
         sys.exit(1)  # the reader went away: stop quietly, as other command-line tools do
-    except KeyboardInterrupt as exc:  # Ctrl-C; training says where it stopped and how to continue
+    except KeyboardInterrupt as exc:  # Ctrl-C (or SIGTERM to training, which says where it stopped and how to go on)
         print(str(exc) or "interrupted", file=sys.stderr)
-        sys.exit(130)
+        sys.exit(128 + getattr(exc, "signum", signal.SIGINT))
 
 
 if __name__ == "__main__":

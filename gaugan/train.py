@@ -277,33 +277,45 @@ def _one_thread(_: int) -> None:
 
 
 class TrainingStopped(KeyboardInterrupt):
-    """Ctrl-C stopped training between two steps, with the state saved; the message says how to continue."""
+    """Ctrl-C or SIGTERM stopped training between two steps, with the state saved; the message says how to continue,
+    and `signum` is the signal's number."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.signum = signum
 
 
 class StopRequest:
-    """Within the block, Ctrl-C (SIGINT) asks training to stop once the current step is done; a second one interrupts.
+    """Within the block, Ctrl-C (SIGINT) or SIGTERM (as a job scheduler or `kill` sends it) asks training to stop once
+    the current step is done; a second one of the same signal acts as it would without the block.
 
-    Only in a single process's main thread, where Python handles SIGINT: several processes must stop at the same step.
+    Only in a single process's main thread, where Python handles signals: several processes must stop at the same
+    step. A signal that the process was started ignoring (SIGINT in a background job) stays ignored.
     """
 
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
     def __init__(self, enabled: bool) -> None:
-        self.enabled = (enabled and threading.current_thread() is threading.main_thread()
-                        and signal.getsignal(signal.SIGINT) not in (signal.SIG_IGN, None))
-        self.requested = False
-        self.previous = None
+        main = enabled and threading.current_thread() is threading.main_thread()
+        self.handled = [s for s in self.SIGNALS if main and signal.getsignal(s) not in (signal.SIG_IGN, None)]
+        self.signum: int | None = None  # the signal that asked to stop
+        self.previous: dict[int, object] = {}
+
+    @property
+    def requested(self) -> bool:
+        return self.signum is not None
 
     def __enter__(self) -> StopRequest:
-        if self.enabled:
-            self.previous = signal.signal(signal.SIGINT, self._request)
+        self.previous = {s: signal.signal(s, self._request) for s in self.handled}
         return self
 
     def _request(self, signum: int, frame: object) -> None:
-        self.requested = True
-        signal.signal(signal.SIGINT, self.previous)
+        self.signum = self.signum or signum
+        signal.signal(signum, self.previous[signum])
 
     def __exit__(self, *exc: object) -> None:
-        if self.enabled:
-            signal.signal(signal.SIGINT, self.previous)
+        for signum, previous in self.previous.items():
+            signal.signal(signum, previous)
 
 
 def load_optimizer(optimizer: torch.optim.Optimizer, saved: dict, source: str) -> None:
@@ -478,7 +490,7 @@ class Trainer:
 
     def run(self, progress: bool = True, time_limit: float | None = None) -> dict[str, float]:
         """Train until config.steps (or until time_limit seconds have passed), checkpointing, sampling and logging;
-        Ctrl-C saves the state after the current step and raises TrainingStopped."""
+        Ctrl-C or SIGTERM saves the state after the current step and raises TrainingStopped."""
         cfg = self.config
         if self.step >= cfg.steps:
             raise InputError(f"{self.out} has already trained {self.step:,} steps and --steps is {cfg.steps:,}: nothing to "
@@ -521,7 +533,7 @@ class Trainer:
         self.save_state()
         if stop.requested:
             raise TrainingStopped(f"stopped at step {self.step:,}, state saved in {self.out / STATE_FILE}: the same "
-                                  "command continues from there")
+                                  "command continues from there", stop.signum)
         return metrics
 
 

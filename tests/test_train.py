@@ -156,14 +156,14 @@ def test_folder_without_pairs_says_what_it_expected(tmp_path):
 QUICK = ["--batch-size", "1", "--quiet"]
 
 
-def ctrl_c_after_step(monkeypatch, step: int) -> None:
-    """Training receives SIGINT (Ctrl-C) during the given step."""
+def ctrl_c_after_step(monkeypatch, step: int, signum: int = signal.SIGINT) -> None:
+    """Training receives SIGINT (Ctrl-C), or another signal, during the given step."""
     original = Trainer.train_step
 
     def train_step(self, *batch):
         metrics = original(self, *batch)
         if self.step + 1 == step:
-            signal.raise_signal(signal.SIGINT)
+            signal.raise_signal(signum)
         return metrics
 
     monkeypatch.setattr(Trainer, "train_step", train_step)
@@ -196,13 +196,17 @@ def test_ctrl_c_saves_the_state_at_the_current_step_and_the_run_continues_as_if_
         assert all(torch.equal(v, resumed.modules()[name].state_dict()[k]) for k, v in module.state_dict().items())
 
 
-def test_ctrl_c_in_the_cli_prints_one_line_that_says_how_to_continue(tmp_path, monkeypatch, capsys, terminal_sigint):
-    ctrl_c_after_step(monkeypatch, 2)
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_in_the_cli_prints_one_line_that_says_how_to_continue(tmp_path, monkeypatch, capsys,
+                                                                                terminal_sigint, signum):
+    ctrl_c_after_step(monkeypatch, 2, signum)
     command = ["train", "--out", str(tmp_path / "run"), "--steps", "5", "--crop-size", "64", "--ngf", "4",
                "--spade-hidden", "8", "--lambda-perceptual", "0", *QUICK]
+    sigterm = signal.getsignal(signal.SIGTERM)
     with pytest.raises((SystemExit, KeyboardInterrupt)) as exited:
         cli(command)
-    assert exited.type is SystemExit and exited.value.code == 130
+    assert exited.type is SystemExit and exited.value.code == 128 + signum  # 130 for Ctrl-C, 143 for SIGTERM
+    assert signal.getsignal(signal.SIGTERM) is sigterm, "the handler before training is back"
     assert capsys.readouterr().err.strip().splitlines() == [
         f"stopped at step 2, state saved in {tmp_path / 'run' / 'state.pt'}: the same command continues from there"]
     assert torch.load(tmp_path / "run" / "state.pt", weights_only=True)["step"] == 2
