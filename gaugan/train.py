@@ -41,6 +41,7 @@ from .progress import Estimate
 from .semantics import encode_semantics
 
 STATE_FILE = "state.pt"
+RUN_FILES = ("metrics.csv", "samples", STATE_FILE + ".tmp")  # what a run writes before its first state.pt
 # Options that fix the networks' shape: a run folder keeps those it was started with.
 SHAPE_OPTIONS = ("preset", "labels", "ndf", "d_layers", "d_scales", "encoder_ndf")
 # pix2pix options that shape its generator or fix what it learns (which half of a pair is the sketch)
@@ -276,6 +277,20 @@ def _one_thread(_: int) -> None:
     torch.set_num_threads(1)
 
 
+def check_run_folder(out: Path) -> None:
+    """Refuse an --out folder that holds files of the user's: a run goes into a new or empty folder, or into its own
+    run folder (state.pt, or only what a run writes before it)."""
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file: expected a new or empty folder, or a run folder of `gaugan train`")
+    if not out.is_dir() or (out / STATE_FILE).is_file():
+        return
+    foreign = sorted(repr(path.name) for path in out.iterdir() if path.name not in RUN_FILES)
+    if foreign:
+        raise InputError(f"--out {out} holds {', '.join(foreign[:5])}{' …' if len(foreign) > 5 else ''}: expected a "
+                         "new or empty folder, or a run folder of `gaugan train` (with state.pt); nothing was "
+                         "written: give another --out")
+
+
 class TrainingStopped(KeyboardInterrupt):
     """Ctrl-C or SIGTERM stopped training between two steps, with the state saved; the message says how to continue,
     and `signum` is the signal's number."""
@@ -338,6 +353,7 @@ class Trainer:
     """Owns the networks, optimisers and run folder; `run()` trains to config.steps."""
 
     def __init__(self, config: TrainConfig, device: torch.device | None = None) -> None:
+        check_run_folder(Path(config.out))
         self.config = config
         self.distributed = dist.is_available() and dist.is_initialized()
         self.rank = dist.get_rank() if self.distributed else 0

@@ -165,6 +165,23 @@ def test_preset_without_a_name_is_named_by_its_file_or_explained(tmp_path):
     assert Image.open(tmp_path / "photo.png").size == (64, 64), "8-bit ids need no label table"
 
 
+def test_train_never_writes_into_a_folder_of_the_users(tmp_path):
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "todo.txt").write_text("mine")
+    assert cli_error(["train", "--out", str(notes), "--steps", "1", *TINY_TRAINING]) == (
+        f"error: --out {notes} holds 'todo.txt': expected a new or empty folder, or a run folder of `gaugan train` "
+        "(with state.pt); nothing was written: give another --out")
+    assert [p.name for p in notes.iterdir()] == ["todo.txt"]
+    assert cli_error(["train", "--out", str(notes / "todo.txt"), "--steps", "1", *TINY_TRAINING]).startswith(
+        f"error: --out {notes / 'todo.txt'} is a file")
+    run = tmp_path / "run"  # a run stopped before its first state.pt: the same command starts it again
+    (run / "samples").mkdir(parents=True)
+    (run / "metrics.csv").write_text("step\n")
+    cli(["train", "--out", str(run), "--steps", "1", *TINY_TRAINING])
+    assert (run / "state.pt").is_file()
+
+
 def test_short_runs_write_metrics_and_a_lower_step_count_says_so(tmp_path, capsys):
     run = tmp_path / "run"
     cli(["train", "--out", str(run), "--steps", "2", *TINY_TRAINING])
