@@ -181,7 +181,7 @@ def load_failure(exc: Exception, path: Path) -> str:
         except (zipfile.BadZipFile, OSError, ValueError):  # ValueError: a name that is not the UTF-8 it claims
             return "it is a damaged zip archive (its directory cannot be read)"
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))  # torch bolds its advice with terminal escapes
-    unreadable = isinstance(exc, BAD_PICKLE_ERRORS) or "Unsupported operand" in text
+    unreadable = isinstance(exc, BAD_PICKLE_ERRORS) or "Unsupported operand" in text or "mmap can only be used" in text
     if unreadable and (start := _foreign_start(path)) is not None:
         return f"not a file saved by torch.save (it starts with {start!r})" if start else "it is empty (0 bytes)"
     unpickler = re.search(r"WeightsUnpickler error:\s*(.+?)(?: was not an allowed global|\n|$)", text)

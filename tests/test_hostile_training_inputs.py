@@ -292,6 +292,12 @@ def test_a_run_state_that_is_no_torch_file_is_refused_without_unpickling(tmp_pat
     with pytest.raises(SystemExit) as exited:
         cli(["export", "--run", str(run), "--out", str(tmp_path / "model")])
     assert str(exited.value.code).startswith(f"error: {run / 'state.pt'}: refused to load; expected a training state")
+    for data, found in ((b"", "it is empty (0 bytes)"), (b"junk", "not a file saved by torch.save (it starts with "
+                                                                   "b'junk')")):
+        (run / "state.pt").write_bytes(data)
+        with pytest.raises(SystemExit) as exited:
+            cli(["export", "--run", str(run), "--out", str(tmp_path / "model")])
+        assert str(exited.value.code).endswith(f"but loading failed: {found}"), exited.value.code
     torch.save(edit_config(**{"preset.ngf": 200000})(run_state), run / "state.pt")
     with pytest.raises(SystemExit) as exited:
         cli(["train", "--out", str(run), "--steps", "2", "--quiet"])
