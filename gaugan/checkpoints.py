@@ -558,6 +558,9 @@ def spade_summary(folder: Path) -> str:
         if state is not None:  # the legacy format cannot be mapped: its names and shapes are checked when it loads
             preset = card.preset if card else infer_preset(state, folder.name)
             check_fit(meta_network(lambda: SPADEGenerator(preset), weights.name), state, weights.name)
+        for role in ("encoder", "style_prior") if card else ():  # the other files the card names, as files
+            if role in card.files:
+                mapped_state_dict(file_in_folder(folder, card.files[role]))
     except CheckpointError as exc:
         return f"unreadable: {exc}"
     return "SPADE generator"

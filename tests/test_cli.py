@@ -362,6 +362,20 @@ def test_a_model_is_found_by_the_name_models_lists_it_under_and_a_folder_of_the_
         "and no shipped model of that name (`gaugan models` lists them)")
 
 
+def test_models_lists_a_folder_whose_encoder_is_cut_short_or_missing_as_unreadable(tmp_path, capsys):
+    cut = make_tiny_model(tmp_path / "root" / "cut")
+    whole = (cut / "encoder.pth").read_bytes()
+    (cut / "encoder.pth").write_bytes(whole[: len(whole) // 2])
+    (make_tiny_model(tmp_path / "root" / "gone") / "encoder.pth").unlink()
+    cli(["models", "--root", str(tmp_path / "root")])
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "spade   unreadable: encoder.pth is cut short (its zip directory is missing)" in lines["cut"]
+    assert "spade   unreadable:" in lines["gone"] and "names 'encoder.pth', but there is no such file" in lines["gone"]
+    for name in ("cut", "gone"):
+        assert "error:" in cli_error(["generate", "--checkpoint", str(tmp_path / "root" / name), "--labels",
+                                      str(ROOT / "docs" / "samples_landscape.png"), "--out", str(tmp_path / "x.png")])
+
+
 def test_models_lists_sketch_folders_with_junk_weights_or_an_unbuildable_card_as_unreadable(tmp_path, capsys):
     root = tmp_path / "checkpoints"
     sketch_card = json.loads((ROOT / "checkpoints" / "landscape-sketch" / "model.json").read_text())
