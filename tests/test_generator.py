@@ -26,10 +26,17 @@ def state_from_manifest(entries: list[dict], seed: int = 0) -> dict:
     return state
 
 
+def test_an_unknown_preset_name_is_refused_with_the_known_ones():
+    with pytest.raises(ValueError, match=r"expected a Preset or one of \['ade20k', 'cityscapes', 'coco'\], "
+                                         r"found 'cocostuff'"):
+        SPADEGenerator("cocostuff")
+
+
 @pytest.mark.parametrize("preset,ngf", CASES)
 def test_state_dict_matches_manifest(preset, ngf):
     ref = manifest(preset, ngf)
-    generator = SPADEGenerator(PRESETS[preset], ngf=ngf)
+    generator = SPADEGenerator(preset, ngf=ngf)  # an official preset by name
+    assert generator.preset == replace(PRESETS[preset], ngf=ngf)
     ours = [(k, list(v.shape), str(v.dtype).removeprefix("torch.")) for k, v in generator.state_dict().items()]
     assert ours == [(e["key"], e["shape"], e["dtype"]) for e in ref["state_dict"]]
     assert sum(p.numel() for p in generator.parameters()) == ref["num_parameters"]

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..presets import Preset
+from ..presets import PRESETS, Preset
 from ..semantics import one_hot_semantics
 from .spade import LRELU_SLOPE, SPADEResnetBlock
 
@@ -35,10 +35,15 @@ def block_schedule(preset: Preset) -> list[BlockSpec]:
 
 
 class SPADEGenerator(nn.Module):
-    """NVIDIA's SPADEGenerator with identical state_dict keys; `ngf` overrides the preset's."""
+    """NVIDIA's SPADEGenerator with identical state_dict keys; preset is a Preset or an official one's name ("coco",
+    "ade20k", "cityscapes"); `ngf` overrides the preset's."""
 
-    def __init__(self, preset: Preset, ngf: int | None = None) -> None:
+    def __init__(self, preset: Preset | str, ngf: int | None = None) -> None:
         super().__init__()
+        if isinstance(preset, str):
+            if preset not in PRESETS:
+                raise ValueError(f"expected a Preset or one of {sorted(PRESETS)}, found {preset!r}")
+            preset = PRESETS[preset]
         self.preset = preset if ngf is None else replace(preset, ngf=ngf)
         nf, snc, hidden = self.preset.ngf, self.preset.semantic_nc, self.preset.spade_hidden
         self.sh, self.sw = self.preset.sh, self.preset.sw
