@@ -111,6 +111,9 @@ def colours_to_ids(rgba: np.ndarray, palette: list, background_id: int, notes: l
         share = counts[distance > 0].sum() / keys.size
         notes.append(f"{share:.1%} of the pixels ({int((distance > 0).sum()):,} colours) are not exact label colours; "
                      "each took the nearest label colour")
+    if notes is not None and not opaque.all():
+        name = next((label.name for label in palette if label.id == background_id), background_id)
+        notes.append(f"{1 - opaque.mean():.1%} of the pixels are transparent: they took label {name!r}")
     return np.array([label.id for label in palette] + [background_id], dtype=np.int64)[index]
 
 
@@ -159,6 +162,8 @@ def read_label_map(source: Source, palette: list, background_id: int | None = No
     image = open_image(source, "label map", max_pixels)
     if image.format in LOSSY_FORMATS and notes is not None:
         notes.append(f"{image.format} stores colours approximately, so label edges may be off; save label maps as PNG")
+    if getattr(image, "is_animated", False) and notes is not None:
+        notes.append(f"an animated {image.format}: only its first frame is read")
     if image.mode == "L":
         return np.asarray(image, dtype=np.int64)
     if not palette and image.mode != "P":

@@ -228,6 +228,22 @@ def test_a_gif_read_by_palette_index_is_called_a_gif():
     assert any(note.startswith("indexed-colour GIF whose palette") for note in notes), notes
 
 
+def test_a_map_says_what_became_of_its_transparent_pixels_and_of_an_animations_other_frames():
+    by_name = {l.name: l for l in LAND}
+    rgba = np.zeros((40, 40, 4), np.uint8)
+    rgba[:, :30, :3], rgba[:, :30, 3] = by_name["sea"].rgb, 255  # the right quarter is transparent
+    notes = []
+    ids = read_label_map(png(rgba), LAND, by_name["grass"].id, notes)
+    assert (ids[:, 30:] == by_name["grass"].id).all() and (ids[:, :30] == by_name["sea"].id).all()
+    assert notes == ["25.0% of the pixels are transparent: they took label 'grass'"]
+    frames = [Image.fromarray(np.full((20, 20, 3), by_name[name].rgb, np.uint8)) for name in ("sand", "sea", "sky-other")]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:])
+    notes = []
+    assert (read_label_map(buffer.getvalue(), LAND, notes=notes) == by_name["sand"].id).all()
+    assert notes == ["an animated GIF: only its first frame is read"]
+
+
 def test_an_empty_label_table_reads_id_maps_and_refuses_colour_ones_clearly():
     ids = np.arange(16, dtype=np.uint8).reshape(4, 4)
     assert np.array_equal(read_label_map(png(ids), []), ids)
