@@ -418,8 +418,8 @@ def style_controls(models: dict[str, Path], name: str, model: GauGAN) -> tuple[b
 
 def kept_look() -> str | None:
     """The look to keep with the drawing: the one picked, NO_LOOK for "No look", None while none was ever picked
-    (the model's first look is in use)."""
-    if "look" not in state:
+    (the model's first look is in use) or while a style photo, which is not kept, takes a look's place."""
+    if "look" not in state or state.get("style_photo"):
         return None
     return NO_LOOK if state.look is None else state.look
 
@@ -773,7 +773,8 @@ def drawing_text() -> str:
     name = state.get("active_model")
     settings = {key: value for key in SAVED_SETTINGS if (value := kept_value(key)) is not None}
     model_settings = {"background": kept_value(f"background_{name}"), "live": kept_value(f"live_{name}"),
-                      "paint": state.chosen_labels.get(name), "look": kept_look()}
+                      "paint": state.chosen_labels.get(name), "look": kept_look(),
+                      "style_photo": state.style_photo.name if state.get("style_photo") else None}
     settings |= {key: value for key, value in model_settings.items() if value is not None}
     return SavedDrawing(model=state.get("model"), label_model=name, labels=labels,
                         aspect=state.get("canvas_aspect"), sketch=sketch, settings=settings).to_text()
@@ -871,6 +872,8 @@ def restore_label_map(models: dict[str, Path], saved: SavedDrawing) -> bool:
         keep(f"live_{name}", saved.settings["live"])
     if is_one_of([*model.looks, NO_LOOK])(saved.settings.get("look")):
         state.look = saved.settings["look"] or None
+    if isinstance(photo := saved.settings.get("style_photo"), str) and photo:
+        notice(f"The style photo **{plain(photo[:120])}** is not kept with the drawing: upload it again to use it.")
     reset_canvas(LABEL_CANVAS)
     return True
 

@@ -403,6 +403,37 @@ def test_an_unforeseen_error_is_shown_as_plain_text_and_the_drawing_survives_it(
     assert np.array_equal(app.session_state["current_labels"], drawn), "the strokes are in the base now"
 
 
+def kept_copy(app) -> dict:
+    """The drawing the page last handed the browser to keep (the browser-store component's text), as JSON."""
+    def elements(node):
+        for child in (node.children.values() if isinstance(getattr(node, "children", None), dict) else ()):
+            yield child
+            yield from elements(child)
+
+    (store,) = [el for el in elements(app._tree) if getattr(getattr(el, "proto", None), "component_name", "") ==
+                "gaugan_browser_store"]
+    return json.loads(json.loads(store.proto.json)["text"])
+
+
+def test_a_style_photo_is_not_kept_with_the_drawing_and_a_reload_says_so_and_uses_the_first_look(app, checkpoints,
+                                                                                                  monkeypatch):
+    app.session_state["browser_copy"] = {"saved": ""}  # the browser kept nothing
+    app.run()
+    app.session_state["canvas_0"] = strokes(("sea", (200, SIZE, 0, SIZE)))
+    app.run()
+    photo = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    style_uploader(app).set_value(("holiday.png", png(photo), "image/png")).run()
+    settings = kept_copy(app)["settings"]
+    assert "look" not in settings and settings["style_photo"] == "holiday.png"
+    reloaded = page_on(checkpoints, monkeypatch).run()
+    reloaded.session_state["browser_copy"] = {"saved": json.dumps(kept_copy(app))}
+    reloaded.run()
+    assert not reloaded.exception, reloaded.exception
+    assert "The style photo holiday.png is not kept with the drawing: upload it again to use it." in texts(reloaded)
+    assert reloaded.button(key="look_Day").proto.type == "primary", "the model's first look, as on a first visit"
+    assert (reloaded.session_state["current_labels"][200:] == LAND["sea"].id).all()
+
+
 def test_a_refused_style_photo_leaves_the_photo_in_use(app):
     app.run()
     style_uploader(app).set_value(("good.png", png(np.full((32, 32, 3), 90, np.uint8)), "image/png")).run()
