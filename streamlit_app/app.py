@@ -54,6 +54,7 @@ STROKE_TOOLS = ("Brush", "Line", "Eraser")  # the tools the brush size is for
 LABEL_CANVAS = CanvasState(base="base", generation="canvas_gen", strokes="strokes", shown="current_labels",
                            shape="canvas_shape")
 IMAGE_TYPES = sorted(ext[1:] for ext, fmt in Image.registered_extensions().items() if fmt in FORMATS)  # what is read
+LOOK_WIDTH = 112  # a look's thumbnail and button: two fit a row of the sidebar (a phone's too)
 MAX_CHIPS = 40  # a larger palette is picked from a label box, with chips for the labels in the drawing
 UNDO_STEPS = 10  # base-map changes (fill, upload, example, clear, unpainted area) that "Undo" can take back
 STACKED_WIDTH = 640  # Streamlit stacks columns in windows at most this wide (CSS pixels)
@@ -396,11 +397,12 @@ def style_controls(models: dict[str, Path], name: str, model: GauGAN) -> tuple[b
     picked = state.look if "look" in state else next(iter(looks), None)  # until one is picked: the model's first
     chosen = picked if picked in looks and photo is None else None  # the look in use
     if looks:
-        for row in range(0, len(looks), 2):
-            for column, look in zip(bar.columns(2), list(looks)[row:row + 2]):
-                column.image(looks[look][1], width="stretch")
-                column.button(plain(look), key=f"look_{look}", on_click=pick_look, args=(look,), width="stretch",
-                              type="primary" if chosen == look else "secondary")
+        row = bar.container(horizontal=True, gap="small")  # two a row, on phones too (columns would stack there)
+        for look in looks:
+            cell = row.container(width=LOOK_WIDTH)
+            cell.image(looks[look][1], width="stretch")
+            cell.button(plain(look), key=f"look_{look}", on_click=pick_look, args=(look,), width="stretch",
+                        type="primary" if chosen == look else "secondary")
         bar.button("No look (seed only)", key="no_look", on_click=pick_look, args=(None,), width="stretch",
                    type="primary" if chosen is None and photo is None else "secondary")
     style = None
