@@ -337,6 +337,17 @@ def test_nvidia_download_shows_progress_then_lists_the_models(tmp_path, slow_arc
         page.get_by_role("option", name="ade20k_pretrained").wait_for(state="visible")
 
 
+def test_on_a_phone_the_looks_sit_two_to_a_row_inside_the_sidebar(url):
+    with browser_page(width=390, height=844) as page:
+        open_page(page, url)
+        open_sidebar(page)
+        boxes = [page.get_by_role("button", name=name, exact=True).bounding_box()
+                 for name in ("Day", "Golden hour", "Dusk", "Overcast")]
+        sidebar = page.get_by_test_id("stSidebar").bounding_box()
+        assert boxes[0]["y"] == boxes[1]["y"] < boxes[2]["y"] == boxes[3]["y"], boxes
+        assert all(sidebar["x"] <= b["x"] and b["x"] + b["width"] <= sidebar["x"] + sidebar["width"] for b in boxes)
+
+
 @pytest.mark.parametrize("name, data, message", [
     ("junk.png", b"not an image", r"Could not use junk\.png"),
     ("sky.png", label_map_png(np.full((40, 60), SKY, np.uint8)), r"Loaded sky\.png"),
