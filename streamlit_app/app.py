@@ -906,7 +906,8 @@ def page_failed(exc: Exception) -> None:
     LOG.exception("the page failed")
     for canvas in (LABEL_CANVAS, sketch_mode.SKETCH_CANVAS):
         bake_strokes(canvas)
-    st.error(f"The page failed: {plain(type(exc).__name__)}: {plain(exc)}. Your drawing is kept; reloading the page "
+    said = (str(exc).strip().splitlines() or [""])[0][:300]  # the rest is in the server's log
+    st.error(f"The page failed: {plain(type(exc).__name__)}: {plain(said)}. Your drawing is kept; reloading the page "
              "starts it afresh, with the drawing.")
 
 

@@ -1,3 +1,5 @@
+import logging
+
 import pytest
 import torch
 from helpers import SHARED
@@ -8,3 +10,12 @@ torch.set_num_threads(2)
 def pytest_configure(config):
     if not SHARED.is_dir():
         raise pytest.UsageError(f"the tests need the shared data folder beside the repository: {SHARED} is missing")
+
+
+@pytest.fixture(autouse=True)
+def page_never_failed(caplog):
+    """A page run under AppTest that failed shows a plain error rather than an exception (streamlit_app/app.py
+    page_failed), so a test fails on the failure's log record instead; a test that makes the page fail clears it."""
+    yield
+    failures = [r for r in caplog.get_records("call") if r.name == "gaugan.page" and r.levelno >= logging.ERROR]
+    assert not failures, "the page failed:\n" + "\n".join(caplog.text.splitlines()[-20:])

@@ -378,7 +378,7 @@ def test_a_style_photo_as_long_as_a_strip_is_used_and_its_thumbnail_shows_its_mi
     assert len(app.session_state["current_labels"]) and "style from your photo" in result_caption(app)
 
 
-def test_an_unforeseen_error_is_shown_as_plain_text_and_the_drawing_survives_it(app, monkeypatch):
+def test_an_unforeseen_error_is_shown_as_plain_text_and_the_drawing_survives_it(app, monkeypatch, caplog):
     import gaugan.sketch
 
     app.session_state["canvas_0"] = strokes(("sea", (200, SIZE, 0, SIZE)))
@@ -388,7 +388,7 @@ def test_an_unforeseen_error_is_shown_as_plain_text_and_the_drawing_survives_it(
     kind = gaugan.sketch.model_kind
 
     def failing(folder):
-        raise RuntimeError("boom **bold** <b>x</b>")
+        raise RuntimeError("boom **bold** <b>x</b>\n  a second line, in the server's log only")
 
     monkeypatch.setattr(gaugan.sketch, "model_kind", failing)
     app.run()  # the canvas is not drawn this run, so Streamlit drops its strokes
@@ -397,6 +397,8 @@ def test_an_unforeseen_error_is_shown_as_plain_text_and_the_drawing_survives_it(
                                             "is kept; reloading the page starts it afresh, with the drawing."]
     assert np.array_equal(app.session_state["base"], drawn) and app.session_state["canvas_gen"] == 1, \
         "the strokes went into the base, under a fresh canvas"
+    assert [r.message for r in caplog.records if r.name == "gaugan.page"] == ["the page failed"]
+    caplog.clear()  # the failure this test made (conftest.page_never_failed)
     monkeypatch.setattr(gaugan.sketch, "model_kind", kind)
     app.run()
     assert not app.exception and not app.error
