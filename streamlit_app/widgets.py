@@ -208,9 +208,11 @@ def seed_box(container, key: str, help: str) -> int:
     widget = kept(key, 0)
     value = container.number_input("Seed", min_value=-MAX_SEED, max_value=MAX_SEED, step=1, **widget, help=help,
                                    on_change=_refuse_bad_seed, args=(key, widget["key"]))
-    refused = st.session_state.get("refused_seed", {}).get(key)
-    if refused and refused[1] == value:
-        container.error(refused[0])
+    refused = st.session_state.setdefault("refused_seed", {})
+    if key in refused and refused[key][1] != value:  # the seed changed since: the message is over
+        del refused[key]
+    if key in refused:
+        container.error(refused[key][0])
     return value
 
 

@@ -547,6 +547,8 @@ def test_a_negative_seed_is_put_back_with_an_error_that_says_the_range(app):
     assert [e.value for e in app.sidebar.get("error")] == [message], "it stays while the seed does"
     app.button(key="new_variation").click().run()
     assert app.number_input(key="seed").value == 13 and not app.sidebar.get("error"), "and goes when it changes"
+    app.number_input(key="seed").set_value(12).run()
+    assert not app.sidebar.get("error"), "for good: the seed it kept is no reason to show it again"
 
 
 def test_chosen_label_survives_a_model_switch(app):
