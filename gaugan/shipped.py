@@ -46,13 +46,19 @@ def checkpoint_argument(value: str | None) -> Path:
     path = Path(value)
     if path.exists():
         return path
-    root = checkpoints_root()
-    found = ((root / value if (root / value).is_dir() else _shipped(value)) if path.name == value and value not in
-             (".", "..") else None)
+    found = named_model(value) if path.name == value else None
     if found:
         return found
-    raise CheckpointError(f"{value}: no such model folder or weights file, no folder of that name in {root}, and "
-                          "no shipped model of that name (`gaugan models` lists them)")
+    raise CheckpointError(f"{value}: no such model folder or weights file, no model folder of that name in "
+                          f"{checkpoints_root()}, and no shipped model of that name (`gaugan models` lists them)")
+
+
+def named_model(name: str) -> Path | None:
+    """The model folder a name stands for, as `gaugan models` lists it: a model folder of that name in
+    checkpoints_root(), else a shipped one; None if neither."""
+    from .checkpoints import find_checkpoints  # here: gaugan.checkpoints imports this module
+
+    return find_checkpoints(checkpoints_root()).get(name) or _shipped(name)
 
 
 def _shipped(name: str) -> Path | None:

@@ -17,7 +17,7 @@ from .errors import InputError
 from .model_card import plain_file_name, shown_value
 from .networks.layout_reader import LayoutReader
 from .pipeline import GauGAN
-from .shipped import shipped_checkpoint
+from .shipped import checkpoints_root, named_model
 from .sketch import (READER_TYPE, SKETCH_FORMAT, SKETCH_KIND, SPADE_KIND, as_rgb_array, card_file, model_kind,
                      read_sketch_card)
 
@@ -28,17 +28,14 @@ READER_LIMITS = {"num_classes": (1, 1024), "width": (1, 256), "grid": (8, 512)} 
 
 def painter_folder(folder: Path, name: object) -> Path:
     """The SPADE model a reader's card names as its painter: the folder of that name beside the reader's, else the
-    shipped model."""
+    model of that name as `gaugan models` lists it (gaugan.shipped.named_model)."""
     name = plain_file_name(name, f"{folder / MODEL_CARD}: painter")
     beside = folder.resolve().parent / name
-    if beside.is_dir():
-        found = beside
-    else:
-        try:
-            found = shipped_checkpoint(name)
-        except CheckpointError:
-            raise CheckpointError(f"{folder}: its painter {name!r} is neither a folder beside it ({beside}) nor a "
-                                  "shipped model; put the painter's model folder there") from None
+    found = beside if beside.is_dir() else named_model(name)
+    if found is None:
+        raise CheckpointError(f"{folder}: its painter {name!r} is neither a folder beside it ({beside}) nor a model "
+                              f"of that name in {checkpoints_root()} or shipped; put the painter's model folder "
+                              "beside it")
     if found.resolve() == folder.resolve() or model_kind(found) != SPADE_KIND:
         raise CheckpointError(f"{folder}: its painter {name!r} must be a SPADE (label-map) model, but {found} is a "
                               "sketch model")

@@ -358,8 +358,10 @@ def test_a_model_is_found_by_the_name_models_lists_it_under_and_a_folder_of_the_
     assert "other" in listed and "mine" not in listed
     cli(["generate", "--checkpoint", "other", "--labels", "doodle.png", "--out", "other.png"])
     assert cli_error(["generate", "--checkpoint", "mine", "--labels", "doodle.png", "--out", "x.png"]) == (
-        f"error: mine: no such model folder or weights file, no folder of that name in {tmp_path / 'elsewhere'}, "
-        "and no shipped model of that name (`gaugan models` lists them)")
+        f"error: mine: no such model folder or weights file, no model folder of that name in "
+        f"{tmp_path / 'elsewhere'}, and no shipped model of that name (`gaugan models` lists them)")
+    (tmp_path / "elsewhere" / "landscape-sketch").mkdir()  # no model folder: not listed, so no stand-in either
+    cli(["generate", "--checkpoint", "landscape-sketch", "--sketch", "doodle.png", "--out", "sketched.png"])
 
 
 def test_models_lists_a_folder_whose_encoder_is_cut_short_or_missing_as_unreadable(tmp_path, capsys):

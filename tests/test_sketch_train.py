@@ -224,7 +224,7 @@ def test_init_takes_a_shipped_model_name_and_names_a_missing_folder_as_typed(tmp
     assert (config.sketch["ngf"], config.sketch["depth"]) == (20, 8)
     assert os.path.samefile(config.sketch["init"], ROOT / "checkpoints" / "landscape-sketch")
     assert cli_error(["train", "--model", "pix2pix", "--init", "nothere", "--out", str(tmp_path / "run")]) == (
-        "error: --init nothere: no such model folder or weights file, no folder of that name in checkpoints, and "
+        "error: --init nothere: no such model folder or weights file, no model folder of that name in checkpoints, and "
         "no shipped model of that name (`gaugan models` lists them)")
     (tmp_path / "empty").mkdir()
     assert cli_error(["train", "--model", "pix2pix", "--init", str(tmp_path / "empty"), "--out",
