@@ -42,7 +42,8 @@ def test_a_readers_sources_are_its_folder_and_its_painters(tiny_reader, tmp_path
     root, folder = tiny_reader
     assert source_folders(folder) == [folder, root / "landscape"], "the painter beside it"
     alone = shutil.copytree(folder, tmp_path / "alone")
-    assert [p.resolve() for p in source_folders(alone)] == [alone.resolve(), shipped_checkpoint("landscape").resolve()], \
+    shipped = shipped_checkpoint("landscape").resolve()
+    assert [p.resolve() for p in source_folders(alone)] == [alone.resolve(), shipped], \
         "else the painter of that name as `gaugan models` lists it: here the shipped one"
     assert source_folders(ROOT / "checkpoints" / "landscape-sketch") == [ROOT / "checkpoints" / "landscape-sketch"]
     assert source_folders(root / "landscape") == [root / "landscape"], "a SPADE model has none"
