@@ -207,6 +207,13 @@ def remember_drawing(background: int | None = None) -> None:
     state.painted_before = None  # the next base has nothing painted on it yet
 
 
+def restart_undo(entries: list[KeptDrawing]) -> None:
+    """A new "Undo fill or load" history, of drawings in the labels now in use; what undos kept of earlier painting
+    goes with the old one."""
+    state.undo = entries
+    state.painted_before = None
+
+
 def note_replacement(base: np.ndarray) -> None:
     """The base the last change put on the canvas goes with its undo entry, so that what is painted on it since can
     be told apart."""
@@ -264,7 +271,7 @@ def take_read_layout(painter: str, labels: list[Label], layout: np.ndarray, seed
     previous = state.get("active_model")
     if previous not in (None, painter) and state.get("current_labels") is not None:  # kept in the painter's labels
         moved, _ = remap(state.current_labels, state.active_labels, labels, background_label(labels))
-        state.undo = [KeptDrawing(moved, state.get("canvas_aspect"), None)]
+        restart_undo([KeptDrawing(moved, state.get("canvas_aspect"), None)])
     else:
         remember_drawing()
     state.base = state.current_labels = layout.astype(np.int64)
@@ -327,7 +334,7 @@ def move_drawing(previous: str, old: list[Label], name: str, new: list[Label]) -
         moved, missing = remap(state.current_labels, old, new, background_label(new))
     state.moved_from = (previous, state.current_labels, moved)
     state.base = state.current_labels = moved
-    state.undo = []  # drawings in the other model's labels
+    restart_undo([])  # the history holds drawings in the other model's labels
     reset_canvas(LABEL_CANVAS)
     notice(f"Moved the drawing from **{plain(previous)}** to **{plain(name)}** by label name.")
     if missing:

@@ -758,6 +758,23 @@ def test_undos_in_a_row_keep_a_stroke_whole_where_a_map_between_had_its_label(ap
     assert (labels[:band.start] == LAND["sky-other"].id).all(), "the rest is the drawing from before the maps"
 
 
+def test_undos_in_a_row_keep_a_stroke_painted_in_the_label_under_it_before_a_later_load(app):
+    app.run()
+    upload = app.sidebar.get("file_uploader")[1]
+    upload.set_value(("grass.png", label_map_png(np.full((64, 64), LAND["grass"].id, np.uint8)), "image/png")).run()
+    band = slice(100, 140)  # grass on grass: it changes no pixel, but it was painted
+    app.session_state[f"canvas_{app.session_state['canvas_gen']}"] = strokes(("grass", (band.start, band.stop, 0,
+                                                                                       SIZE)))
+    app.run()
+    upload = app.sidebar.get("file_uploader")[1]
+    upload.set_value(("rock.png", label_map_png(np.full((64, 64), LAND["mountain"].id, np.uint8)), "image/png")).run()
+    app.button(key="undo_base").click().run()
+    app.button(key="undo_base").click().run()
+    labels = app.session_state["current_labels"]
+    assert (labels[band] == LAND["grass"].id).all(), "the stroke stays when the map it was painted on goes"
+    assert (labels[:band.start] == LAND["sky-other"].id).all() and (labels[band.stop:] == LAND["sky-other"].id).all()
+
+
 def test_undo_of_an_unpainted_area_change_gives_erased_pixels_the_old_label(app):
     app.session_state["canvas_0"] = strokes(("mountain", (100, 200, 0, SIZE)))
     app.run()
