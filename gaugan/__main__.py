@@ -24,7 +24,7 @@ from .images import SUFFIXES, image_files
 from .model_card import MAX_CARD_BYTES, MODEL_CARD, parse_preset, read_card, read_json
 from .presets import Preset, landscape_preset
 from .reader_train import ReaderConfig
-from .shipped import CHECKPOINTS_ENV, checkpoint_argument, checkpoints_root
+from .shipped import CHECKPOINTS_ENV, checkpoint_argument, checkpoints_root, named_model, shipped_copies
 from .sketch_train import SKETCH_DEFAULTS as SK
 from .train import TrainConfig, check_crop
 
@@ -319,15 +319,29 @@ def cmd_export(args: argparse.Namespace) -> None:
         print(f"compact resumable state in {compact_state(args.run, args.resume_state, overwrite=args.force)}")
 
 
+def written_model_path(value: str | None, writer: str) -> Path:
+    """The model folder a command that writes into it (writer) is given: a path only, so that a name never has a
+    shipped model rewritten in place; a name of the user's folder says its path."""
+    if value is not None and Path(value).exists():
+        return Path(value)
+    needed = f"{writer} writes into the model's model.json, so it takes the path of a model folder of ours"
+    if value is None:
+        raise InputError(f"{needed}: give --checkpoint PATH")
+    named = named_model(value) if Path(value).name == value else None
+    if named is None:
+        raise InputError(f"{needed}; found --checkpoint {value}: no such folder")
+    if named.resolve() in shipped_copies(value):
+        raise InputError(f"{needed}; found --checkpoint {value}, a shipped model, which is not rewritten: copy its "
+                         "folder and name the copy")
+    raise InputError(f"{needed}, not its name: --checkpoint {named}")
+
+
 def cmd_style_prior(args: argparse.Namespace) -> None:
     from .checkpoints import write_style_prior
     from .pipeline import GauGAN
     from .style_prior import fit_style_prior, style_codes
 
-    folder = Path(args.checkpoint)  # a path only: a shipped model's name is not rewritten in place
-    if not folder.exists():
-        raise InputError(f"--checkpoint {args.checkpoint}: no such model folder (a path; to refit a shipped model, "
-                         "copy its folder and name the copy)")
+    folder = written_model_path(args.checkpoint, "style-prior")
     card = read_card(folder) if folder.is_dir() else None
     if card is None:
         raise InputError(f"--checkpoint {args.checkpoint}: expected the path of a model folder of ours (with "
@@ -358,9 +372,9 @@ def cmd_looks(args: argparse.Namespace) -> None:
     from .looks import LOOKS, choose_looks, landscape_segmenter, sky_ids
     from .pipeline import GauGAN
 
-    folder = checkpoint_argument(args.checkpoint)
-    if args.record:  # a path only, as for style-prior: a shipped model's name is not rewritten in place
-        if not Path(args.checkpoint).is_dir() or read_card(folder) is None:
+    folder = written_model_path(args.checkpoint, "--record") if args.record else checkpoint_argument(args.checkpoint)
+    if args.record:
+        if not folder.is_dir() or read_card(folder) is None:
             raise InputError(f"--checkpoint {args.checkpoint}: --record writes into model.json; expected the path of "
                              "a model folder of ours (to change a shipped model's looks, copy its folder and name "
                              "the copy)")
@@ -400,10 +414,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from .evaluate import evaluate, format_table
     from .sketch import model_kind
 
-    if args.record and (args.checkpoint is None or not Path(args.checkpoint).exists()):
-        raise InputError("--record writes into the model's model.json, so it takes the model folder's path; a shipped "
-                         "model is not rewritten by name (copy its folder to record for the copy)")
-    checkpoint = checkpoint_argument(args.checkpoint)
+    checkpoint = (written_model_path(args.checkpoint, "--record") if args.record
+                  else checkpoint_argument(args.checkpoint))
     if args.data not in (*DATASETS, LANDSCAPE_SKETCH) and not Path(args.data).is_dir():
         raise InputError(f"--data {args.data}: expected {' or '.join((*DATASETS, LANDSCAPE_SKETCH))} or a folder of "
                          "pairs")

@@ -629,11 +629,21 @@ def test_options_a_model_cannot_use_are_noted_or_refused(tmp_path, doodle_png, c
     assert "note: --no-style-prior ignored: this model draws no style codes" in capsys.readouterr().err
 
 
-def test_evaluate_records_only_into_a_model_named_by_its_path():
-    for argv in (["evaluate", "-n", "2", "--record"], ["evaluate", "--checkpoint", "landscape", "-n", "2", "--record"]):
-        message = cli_error(argv)
-        assert message.startswith("error: --record writes into the model's model.json, so it takes the model folder's "
-                                  "path"), message
+def test_commands_that_write_into_a_model_take_its_path_and_say_which_path_a_name_stands_for(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GAUGAN_CHECKPOINTS", raising=False)
+    make_tiny_model(tmp_path / "checkpoints" / "mine")
+    needed = "writes into the model's model.json, so it takes the path of a model folder of ours"
+    assert cli_error(["evaluate", "-n", "2", "--record"]) == f"error: --record {needed}: give --checkpoint PATH"
+    for writer, argv in (("--record", ["evaluate", "-n", "2", "--record"]), ("--record", ["looks", "--record"]),
+                         ("style-prior", ["style-prior", "--images", str(tmp_path)])):
+        assert cli_error([*argv, "--checkpoint", "mine"]) == (
+            f"error: {writer} {needed}, not its name: --checkpoint checkpoints/mine")
+        assert cli_error([*argv, "--checkpoint", "landscape"]) == (
+            f"error: {writer} {needed}; found --checkpoint landscape, a shipped model, which "
+            "is not rewritten: copy its folder and name the copy")
+        assert cli_error([*argv, "--checkpoint", "nothere"]) == (
+            f"error: {writer} {needed}; found --checkpoint nothere: no such folder")
 
 
 @pytest.mark.parametrize("argv", [["explain", "--labels", "LABELS"], ["style-prior", "--images", "LABELS"]])

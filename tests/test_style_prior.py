@@ -132,7 +132,7 @@ def test_the_style_prior_command_refuses_what_it_cannot_fit(tmp_path, monkeypatc
     assert "expected the path of a model folder of ours (with model.json), found a file" in cli_error(
         ["style-prior", "--checkpoint", str(folder / "generator.pth"), "--images", str(more)])
     monkeypatch.chdir(tmp_path)  # a shipped model's name is no path here: it is never rewritten in place
-    assert "--checkpoint landscape: no such model folder" in cli_error(
+    assert "found --checkpoint landscape, a shipped model, which is not rewritten" in cli_error(
         ["style-prior", "--checkpoint", "landscape", "--images", str(more)])
     no_vae = make_tiny_model(tmp_path / "plain", use_vae=False)
     assert "has no style encoder" in cli_error(
