@@ -15,7 +15,7 @@ from .errors import ImageError
 
 MAX_PIXELS = 2048 * 2048  # covers Cityscapes' 2048×1024 maps; the page canvas is at most ~1k pixels wide
 MAX_PHOTO_PIXELS = 4096 * 4096  # photographs (style photos, training photos): room for a phone camera's photos
-MIN_PHOTO_SIDE = 32  # a photo's shorter side, at least: the style encoder reads a photo scaled to 256 × 256
+MIN_PHOTO_SIDE = 32  # a style photo's shorter side, at least: the encoder reads it scaled to the model's size
 FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF")  # no plugin that shells out (EPS) or parses exotic containers
 SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")  # the file names of FORMATS
 LOSSY_FORMATS = ("JPEG", "WEBP")
@@ -150,5 +150,5 @@ def read_photo(source: Source, max_pixels: int = MAX_PIXELS) -> Image.Image:
     image = to_rgb(open_image(source, "style photo", max_pixels))
     if min(image.size) < MIN_PHOTO_SIDE:
         raise ImageError(f"style photo is {image.width}×{image.height} pixels: expected at least {MIN_PHOTO_SIDE} "
-                         "pixels on each side (the style encoder reads a photo scaled to 256×256)")
+                         "pixels on each side (the style encoder reads a photo scaled to the model's image size)")
     return image
