@@ -90,6 +90,12 @@ def refuse_off_palette(rgb: np.ndarray, filled: np.ndarray, total: int, distance
     raise LabelMapError(f"{len(far)} of its colours {kind} of this model, nor near one: {named}{more}; {fix}")
 
 
+def share_text(share: float) -> str:
+    """A share of pixels as a percentage that is never shown as 0.0% or 100.0% unless it is."""
+    text = f"{share:.1%}"
+    return "under 0.1%" if text == "0.0%" and share > 0 else "over 99.9%" if text == "100.0%" and share < 1 else text
+
+
 def colours_to_ids(rgba: np.ndarray, palette: list, background_id: int, notes: list[str] | None = None) -> np.ndarray:
     """(H, W, 3|4) uint8 colours -> label ids: a label's exact colour gives its id, another colour the nearest
     label colour's id, a transparent pixel background_id; a photo, or a colour far from every label colour that
@@ -109,11 +115,11 @@ def colours_to_ids(rgba: np.ndarray, palette: list, background_id: int, notes: l
     index = np.where(opaque, table[keys], len(palette))
     if notes is not None and (distance > 0).any():
         share = counts[distance > 0].sum() / keys.size
-        notes.append(f"{share:.1%} of the pixels ({int((distance > 0).sum()):,} colours) are not exact label colours; "
-                     "each took the nearest label colour")
+        notes.append(f"{share_text(share)} of the pixels ({int((distance > 0).sum()):,} colours) are not exact label "
+                     "colours; each took the nearest label colour")
     if notes is not None and not opaque.all():
         name = next((label.name for label in palette if label.id == background_id), background_id)
-        notes.append(f"{1 - opaque.mean():.1%} of the pixels are transparent: they took label {name!r}")
+        notes.append(f"{share_text(1 - opaque.mean())} of the pixels are transparent: they took label {name!r}")
     return np.array([label.id for label in palette] + [background_id], dtype=np.int64)[index]
 
 
@@ -166,7 +172,7 @@ def read_label_map(source: Source, palette: list, background_id: int | None = No
         notes.append(f"an animated {image.format}: only its first frame is read")
     if image.mode == "L":
         return np.asarray(image, dtype=np.int64)
-    if not palette and image.mode != "P":
+    if not palette and image.mode in COLOUR_MODES:
         raise LabelMapError(f"label map has mode {image.mode} (colours), but the model has an empty label table, so "
                             f"there are no label colours to read it with; expected 8-bit ids ({', '.join(ID_MODES)})")
     background = (palette[0].id if palette else 0) if background_id is None else int(background_id)

@@ -236,6 +236,12 @@ def test_a_map_says_what_became_of_its_transparent_pixels_and_of_an_animations_o
     ids = read_label_map(png(rgba), LAND, by_name["grass"].id, notes)
     assert (ids[:, 30:] == by_name["grass"].id).all() and (ids[:, :30] == by_name["sea"].id).all()
     assert notes == ["25.0% of the pixels are transparent: they took label 'grass'"]
+    rgba = np.zeros((100, 100, 4), np.uint8)
+    rgba[..., :3], rgba[..., 3] = by_name["sea"].rgb, 255
+    rgba[0, 0, 3] = 0  # one pixel in 10,000
+    notes = []
+    read_label_map(png(rgba), LAND, by_name["grass"].id, notes)
+    assert notes == ["under 0.1% of the pixels are transparent: they took label 'grass'"]
     frames = [Image.fromarray(np.full((20, 20, 3), by_name[name].rgb, np.uint8)) for name in ("sand", "sea", "sky-other")]
     buffer = io.BytesIO()
     frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:])
@@ -253,6 +259,8 @@ def test_an_empty_label_table_reads_id_maps_and_refuses_colour_ones_clearly():
     with pytest.raises(LabelMapError, match=r"label map has mode RGB \(colours\), but the model has an empty label "
                                             r"table, so there are no label colours to read it with; expected 8-bit ids"):
         read_label_map(png(np.zeros((4, 4, 3), np.uint8)), [])
+    with pytest.raises(LabelMapError, match=r"label map has mode I;16 \(16-bit\)"):
+        read_label_map(png(np.zeros((4, 4), np.uint16)), [])
 
 
 def test_style_photos_are_size_checked_and_decoded_safely():
