@@ -42,6 +42,7 @@ from .semantics import encode_semantics
 
 STATE_FILE = "state.pt"
 RUN_FILES = ("metrics.csv", "samples", STATE_FILE + ".tmp")  # what a run writes before its first state.pt
+METRICS_COLUMNS = ("step", "wall_seconds")  # metrics.csv's first columns; the losses follow
 # Options that fix the networks' shape: a run folder keeps those it was started with.
 SHAPE_OPTIONS = ("preset", "labels", "ndf", "d_layers", "d_scales", "encoder_ndf")
 # pix2pix options that shape its generator or fix what it learns (which half of a pair is the sketch)
@@ -279,16 +280,23 @@ def _one_thread(_: int) -> None:
 
 def check_run_folder(out: Path) -> None:
     """Refuse an --out folder that holds files of the user's: a run goes into a new or empty folder, or into its own
-    run folder (state.pt, or only what a run writes before it)."""
+    run folder (state.pt, or only what a run writes before it; hidden files are left alone)."""
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file: expected a new or empty folder, or a run folder of `gaugan train`")
     if not out.is_dir() or (out / STATE_FILE).is_file():
         return
-    foreign = sorted(repr(path.name) for path in out.iterdir() if path.name not in RUN_FILES)
+    foreign = sorted(repr(path.name) for path in out.iterdir() if not path.name.startswith(".") and (
+        path.name not in RUN_FILES or path.name == "metrics.csv" and not _is_metrics_file(path)))
     if foreign:
         raise InputError(f"--out {out} holds {', '.join(foreign[:5])}{' …' if len(foreign) > 5 else ''}: expected a "
                          "new or empty folder, or a run folder of `gaugan train` (with state.pt); nothing was "
                          "written: give another --out")
+
+
+def _is_metrics_file(path: Path) -> bool:
+    """Whether a metrics.csv starts with the header a run writes."""
+    with path.open("rb") as f:
+        return f.readline(256).startswith(",".join(METRICS_COLUMNS).encode() + b",")
 
 
 class TrainingStopped(KeyboardInterrupt):
@@ -475,7 +483,7 @@ class Trainer:
         path = self.out / "metrics.csv"
         new = not path.exists()
         with path.open("a", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=["step", "wall_seconds", *metrics])
+            writer = csv.DictWriter(f, fieldnames=[*METRICS_COLUMNS, *metrics])
             if new:
                 writer.writeheader()
             writer.writerow({"step": self.step, "wall_seconds": round(self.wall_seconds, 1), **metrics})

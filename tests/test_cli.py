@@ -175,9 +175,15 @@ def test_train_never_writes_into_a_folder_of_the_users(tmp_path):
     assert [p.name for p in notes.iterdir()] == ["todo.txt"]
     assert cli_error(["train", "--out", str(notes / "todo.txt"), "--steps", "1", *TINY_TRAINING]).startswith(
         f"error: --out {notes / 'todo.txt'} is a file")
+    (notes / "todo.txt").unlink()
+    (notes / "metrics.csv").write_text("date,weight\n")  # the user's, by its header
+    (notes / ".DS_Store").write_text("")  # hidden files are no one's data
+    assert cli_error(["train", "--out", str(notes), "--steps", "1", *TINY_TRAINING]).startswith(
+        f"error: --out {notes} holds 'metrics.csv': expected a new or empty folder")
     run = tmp_path / "run"  # a run stopped before its first state.pt: the same command starts it again
     (run / "samples").mkdir(parents=True)
-    (run / "metrics.csv").write_text("step\n")
+    (run / "metrics.csv").write_text("step,wall_seconds,g_gan\n")
+    (run / ".DS_Store").write_text("")
     cli(["train", "--out", str(run), "--steps", "1", *TINY_TRAINING])
     assert (run / "state.pt").is_file()
 
