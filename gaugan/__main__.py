@@ -314,7 +314,8 @@ def cmd_export(args: argparse.Namespace) -> None:
     check_model_destination(Path(args.out), args.force)  # both refused before either is written
     if args.resume_state:
         refuse_existing([Path(args.resume_state)], args.force)
-    print(f"exported to {export(args.run, args.out, overwrite=args.force)}")
+    extra = {"description": args.description} if args.description is not None else None
+    print(f"exported to {export(args.run, args.out, extra, overwrite=args.force)}")
     if args.resume_state:
         print(f"compact resumable state in {compact_state(args.run, args.resume_state, overwrite=args.force)}")
 
@@ -642,6 +643,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also write a compact state.pt (no optimiser moments) to continue training elsewhere")
     exp.add_argument("--force", action="store_true", help="replace an existing model folder whole (and the "
                      "--resume-state file); a folder holding other files is never replaced")
+    exp.add_argument("--description", help="model.json's description, which the page shows with the model "
+                     "(plain text; default: what the model was trained on, as training describes its data)")
     exp.set_defaults(func=cmd_export)
 
     ev = sub.add_parser("evaluate", help="label fidelity (mIoU) and Fréchet distance of a checkpoint")

@@ -371,13 +371,19 @@ def sketch_converter(checkpoint: str | Path, seed: int | None = None, class_id: 
 
 
 def save_sketch_model(directory: str | Path, network: torch.nn.Module, card: dict) -> Path:
-    """Write generator.pth and model.json (format, kind, network arguments, then the caller's card)."""
+    """Write generator.pth and model.json (format, kind, network arguments, then the caller's card); a card that
+    loading would refuse writes nothing."""
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    torch.save(network.state_dict(), directory / GENERATOR_WEIGHTS)
     kind = "unet" if isinstance(network, UnetGenerator) else "conditional"
     full = {"format": SKETCH_FORMAT, "kind": SKETCH_KIND, "network": {"type": kind, **network.config},
             "input_size": network.grid, "classes": [], "direction": "AtoB", **card,
             "files": {"generator": GENERATOR_WEIGHTS}}
+    try:
+        _check_text_fields(full)
+        _check_network_card(full)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{directory / MODEL_CARD}: {exc}") from None
+    directory.mkdir(parents=True, exist_ok=True)
+    torch.save(network.state_dict(), directory / GENERATOR_WEIGHTS)
     (directory / MODEL_CARD).write_text(json.dumps(full, indent=2) + "\n")
     return directory

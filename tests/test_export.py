@@ -1,5 +1,7 @@
 """gaugan export: a new or empty folder is written; a model folder of ours is replaced, whole, only with --force;
 a folder holding anything else, and an existing --resume-state file, are left as they are."""
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -51,6 +53,15 @@ def test_a_model_folder_is_replaced_only_with_force_and_whole(runs, tmp_path):
     cli(["export", "--run", str(runs / "sketch"), "--out", str(out), "--force"])
     assert sorted(p.name for p in out.iterdir()) == ["generator.pth", "model.json"], "no stale encoder.pth"
     assert [p.name for p in tmp_path.iterdir()] == ["model"], "no temporary folder is left beside it"
+
+
+@pytest.mark.parametrize("run", ["spade", "sketch"])
+def test_export_writes_the_description_given_and_refuses_one_that_is_not_plain_text(runs, tmp_path, run):
+    cli(["export", "--run", str(runs / run), "--out", str(tmp_path / "model"), "--description", "Alpine lakes, *mine*"])
+    assert json.loads((tmp_path / "model" / "model.json").read_text())["description"] == "Alpine lakes, *mine*"
+    message = cli_error(["export", "--run", str(runs / run), "--out", str(tmp_path / "other"), "--description",
+                         "bell\x07"])
+    assert "description must be plain text" in message and not (tmp_path / "other").exists()
 
 
 def test_an_existing_resume_state_file_is_kept_and_nothing_is_exported(runs, tmp_path):

@@ -195,7 +195,13 @@ def test_untrusted_model_cards_are_refused(tmp_path, edit, message):
     (["shoe\x1b[2J"], r"classes\[0\] must be plain text, found control characters \['0x1b'\]"),
 ])
 def test_a_conditional_cards_classes_must_be_distinct_names_one_per_class(tmp_path, classes, message):
-    save_sketch_model(tmp_path, ClassConditionalGenerator(3, ngf=4, depth=4), {"classes": classes, "input_size": 64})
+    network = ClassConditionalGenerator(3, ngf=4, depth=4)
+    with pytest.raises(CheckpointError, match=f"model.json: {message}"):
+        save_sketch_model(tmp_path / "refused", network, {"classes": classes, "input_size": 64})
+    assert not (tmp_path / "refused").exists(), "a card that loading would refuse writes nothing"
+    save_sketch_model(tmp_path, network, {"input_size": 64})
+    card = json.loads((tmp_path / "model.json").read_text())
+    (tmp_path / "model.json").write_text(json.dumps({**card, "classes": classes}))
     with pytest.raises(CheckpointError, match=f"model.json: {message}"):
         Pix2Pix.from_checkpoint(tmp_path, device="cpu")
 
