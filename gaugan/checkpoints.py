@@ -330,6 +330,20 @@ def input_channels(state: dict[str, torch.Tensor]) -> tuple[int, int]:
     return semantic_nc, outputs // 16
 
 
+def card_misfit(preset: Preset, state: dict[str, torch.Tensor]) -> str:
+    """What in model.json's preset may not fit a generator's weights, as a clause to add to the misfit: its input
+    channels and width against theirs."""
+    try:
+        semantic_nc, ngf = input_channels(state)
+    except CheckpointError:  # not a SPADE generator at all: the misfit says enough
+        return ""
+    if (semantic_nc, ngf) != (preset.semantic_nc, preset.ngf):
+        return (f"; {MODEL_CARD}'s preset makes {preset.semantic_nc} input channels and ngf {preset.ngf}, the weights "
+                f"take {semantic_nc} and ngf {ngf}: check its label_nc, contain_dontcare_label, use_instance and ngf")
+    return (f"; {MODEL_CARD}'s preset may not be the one the weights were trained with: check its crop_size, "
+            "aspect_ratio, num_upsampling_layers, z_dim, use_vae and spade_hidden")
+
+
 def _variants(preset: Preset) -> list[Preset]:
     """The preset as released, then with the dont-care channel and instance edges switched on or off."""
     flags = [(preset.contain_dontcare_label, preset.use_instance)]
@@ -557,7 +571,10 @@ def spade_summary(folder: Path) -> str:
         state = mapped_state_dict(weights)
         if state is not None:  # the legacy format cannot be mapped: its names and shapes are checked when it loads
             preset = card.preset if card else infer_preset(state, folder.name)
-            check_fit(meta_network(lambda: SPADEGenerator(preset), weights.name), state, weights.name)
+            try:
+                check_fit(meta_network(lambda: SPADEGenerator(preset), weights.name), state, weights.name)
+            except CheckpointError as exc:
+                raise CheckpointError(f"{exc}{card_misfit(preset, state) if card else ''}") from None
         for role in ("encoder", "style_prior") if card else ():  # the other files the card names, as files
             if role in card.files:
                 mapped_state_dict(file_in_folder(folder, card.files[role]))
@@ -586,7 +603,10 @@ def load_model(path: str | Path, preset: Preset | str | None = None, style_prior
     else:
         chosen = card.preset if card else infer_preset(state, folder.name, notes)
     generator = meta_network(lambda: SPADEGenerator(chosen), str(weights))  # no memory until its tensors are assigned
-    adopt_weights(generator, weights, state, notes)
+    try:
+        adopt_weights(generator, weights, state, notes)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{exc}{card_misfit(chosen, state) if card and preset is None else ''}") from None
     encoder = None
     if card and "encoder" in card.files:
         encoder = load_encoder(file_in_folder(folder, card.files["encoder"]), chosen.z_dim, notes)

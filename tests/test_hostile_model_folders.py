@@ -84,6 +84,12 @@ def set_label(field: str, value):
     (lambda card: card["preset"].__setitem__("label_nc", "14"), r"preset\.label_nc must be an integer .*found str"),
     (lambda card: card["preset"].__setitem__("aspect_ratio", float("nan")), r"preset\.aspect_ratio must be a number"),
     (lambda card: card["preset"].__setitem__("evil", 1), r"preset has unknown fields \['evil'\]"),
+    (lambda card: card["preset"].__setitem__("label_nc", 15), r"does not fit a SPADEGenerator: .*; model\.json's "
+     r"preset makes 15 input channels and ngf 4, the weights take 14 and ngf 4: check its label_nc"),
+    (lambda card: card["preset"].__setitem__("ngf", 8), r"preset makes 14 input channels and ngf 8, the weights take 14 "
+                                                         r"and ngf 4"),
+    (lambda card: card["preset"].__setitem__("spade_hidden", 32), r"model\.json's preset may not be the one the "
+                                                                  r"weights were trained with: check its crop_size"),
     (lambda card: card["preset"].pop("name"), r"preset lacks the required fields \['name'\]"),
     (lambda card: card.__setitem__("description", "a\x00b"), r"description must be plain text"),
     (lambda card: card.__setitem__("format", "gaugan-model/9"), r"expected format 'gaugan-model/1'"),
