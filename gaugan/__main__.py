@@ -22,7 +22,7 @@ from .data.sketch import LANDSCAPE_SKETCH
 from .errors import InputError
 from .images import SUFFIXES, image_files
 from .model_card import MAX_CARD_BYTES, MODEL_CARD, parse_preset, read_card, read_json
-from .presets import Preset, landscape_preset
+from .presets import DONTCARE_ID, Preset, landscape_preset
 from .reader_train import ReaderConfig
 from .shipped import CHECKPOINTS_ENV, checkpoint_argument, checkpoints_root, named_model, shipped_copies
 from .sketch_train import SKETCH_DEFAULTS as SK
@@ -290,6 +290,11 @@ def cmd_train(args: argparse.Namespace) -> None:
         if config["labels"]:  # the compact configuration, sized to your label table
             preset = replace(preset, name=Path(args.data).resolve().name,
                              label_nc=max(label["id"] for label in config["labels"]) + 1)
+            if dontcare := next((l for l in config["labels"] if l["id"] == DONTCARE_ID), None):
+                print(f"note: the label table lists id {DONTCARE_ID} ({shown(dontcare['name'])}), so the generator "
+                      f"takes {DONTCARE_ID + 1} label channels; if {DONTCARE_ID} marks unlabelled pixels, leave it out "
+                      "of the table and give --preset-json with contain_dontcare_label (README: Training on your own "
+                      "data)", file=sys.stderr)
     config = with_run_shape(TrainConfig(**config, preset=preset.to_dict()), given_options(args))
     print(main(config, progress=not args.quiet, time_limit=args.time_limit))
 

@@ -226,6 +226,16 @@ def label_image_folder(root, count: int = 2):
     return root
 
 
+def test_a_label_table_that_lists_255_gets_a_note_on_what_that_costs(tmp_path, capsys):
+    data = label_image_folder(tmp_path / "data")
+    write_table(data / "labels.json", [Label(0, "water", (20, 60, 200)), Label(1, "sand", (230, 210, 150)),
+                                       Label(2, "rock", (90, 90, 90)), Label(255, "unlabeled", (0, 0, 0))])
+    cli(["train", "--data", str(data), "--out", str(tmp_path / "run"), "--steps", "1", *TINY_TRAINING])
+    assert ("note: the label table lists id 255 (unlabeled), so the generator takes 256 label channels; if 255 marks "
+            "unlabelled pixels, leave it out of the table and give --preset-json with contain_dontcare_label") in \
+        capsys.readouterr().err
+
+
 def test_a_folder_model_carries_its_label_table_to_generate(tmp_path):
     data = label_image_folder(tmp_path / "data")
     message = cli_error(["train", "--data", str(data), "--out", str(tmp_path / "run"), "--steps", "1", *TINY_TRAINING])
