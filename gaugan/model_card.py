@@ -10,7 +10,7 @@ import unicodedata
 from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 
-from label_colors import Label
+from label_colors import Label, validate_palette
 
 from .errors import CheckpointError, InputError
 from .presets import Preset
@@ -140,6 +140,10 @@ def parse_labels(data: object, preset: Preset) -> list[Label]:
                 raise CheckpointError(f"{what} ({name!r}) repeats the {kind} {key} of {seen[key]!r}; each must be unique")
             seen[key] = name
         labels.append(Label(label_id, name, rgb))
+    try:
+        validate_palette(labels)  # colours far enough apart to tell in a map, as training requires
+    except ValueError as exc:
+        raise CheckpointError(f"labels: {exc}") from None
     return labels
 
 

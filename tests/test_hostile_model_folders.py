@@ -65,6 +65,8 @@ def set_label(field: str, value):
     (set_label("rgb", [300, 0, 0]), r"labels\[1\]\.rgb must be an integer in 0\.\.255, found 300"),
     (set_label("rgb", [110, 165, 245]), r"labels\[1\] \('clouds'\) repeats the colour \(110, 165, 245\) of 'sky-other'"),
     (set_label("id", 0), r"repeats the id 0 of 'sky-other'"),
+    (set_label("rgb", [113, 168, 248]), r"labels: .*colours of 0 'sky-other' \(110, 165, 245\) and 1 'clouds' "
+                                        r"\(113, 168, 248\) are 5\.2 apart \(need at least 10\.0\)"),
     (set_label("name", "Sky-Other"), r"labels\[1\] \('Sky-Other'\) repeats the name sky-other of 'sky-other'"),
     (set_label("id", 1e13), r"labels\[1\]\.id must be an integer in 0\.\.13, found float 10000000000000\.0"),
     (set_label("id", 1.5), r"labels\[1\]\.id must be an integer in 0\.\.13, found float 1\.5"),
