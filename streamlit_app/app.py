@@ -182,7 +182,11 @@ def switch_model(models: dict[str, Path], box: str) -> None:
     state.model_error = None
     if state.upload_error:  # the refused label map is read again, for the new model's labels
         state.upload_done = state.upload_error = None
-    bake_strokes(LABEL_CANVAS if model_kind(models[state.model]) == "sketch" else sketch_mode.SKETCH_CANVAS)
+    if model_kind(models[state.model]) == "sketch":
+        keep_stroke_mask()
+        bake_strokes(LABEL_CANVAS)
+    else:
+        bake_strokes(sketch_mode.SKETCH_CANVAS)
 
 
 def repaint_background(setting: str, key: str, old: int) -> None:
@@ -207,6 +211,15 @@ def remember_drawing(background: int | None = None) -> None:
     state.painted_before = None  # the next base has nothing painted on it yet
 
 
+def keep_stroke_mask() -> None:
+    """Where the label canvas's strokes are, kept with what undos kept (state.painted_before) before the strokes go
+    into its base (a resize, a visit to sketch mode), where a stroke in the label under it could not be told apart."""
+    mask = state.get("stroke_mask")
+    if mask is not None and state.get("strokes"):
+        before = state.get("painted_before")
+        state.painted_before = mask if before is None else mask | fit_label_map(before, mask.shape)
+
+
 def restart_undo(entries: list[KeptDrawing]) -> None:
     """A new "Undo fill or load" history, of drawings in the labels now in use; what undos kept of earlier painting
     goes with the old one."""
@@ -228,8 +241,8 @@ def same_aspect(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
 
 def painted_since(kept: KeptDrawing, current: np.ndarray) -> np.ndarray:
     """Where the drawing now shown was painted since the change kept undoes: the strokes on the canvas now, in any
-    label, what an undo kept of earlier painting (state.painted_before), and pixels of strokes kept in the base since
-    (a resize, a visit to sketch mode) that differ from what the change put there."""
+    label; those that went into the base since (a resize, a visit to sketch mode) and what an undo kept of earlier
+    painting (state.painted_before); and any pixel that differs from what the change put there."""
     painted = current != fit_label_map(kept.replaced_by, current.shape)
     strokes = state.get("stroke_mask")
     if strokes is not None and strokes.shape == painted.shape:
@@ -911,6 +924,7 @@ def page_failed(exc: Exception) -> None:
     """An error the page did not foresee: logged with its traceback and shown in plain text; each canvas's strokes go
     into its base, as a canvas that a failed run did not draw loses them."""
     LOG.exception("the page failed")
+    keep_stroke_mask()
     for canvas in (LABEL_CANVAS, sketch_mode.SKETCH_CANVAS):
         bake_strokes(canvas)
     said = (str(exc).strip().splitlines() or [""])[0][:300]  # the rest is in the server's log
@@ -941,6 +955,8 @@ def page(models: dict[str, Path]) -> None:
         available = column_width("canvas_column")
         base_map_controls(name, model, controls, available)
         size = canvas_size(model, controls, available)
+        if state.get(LABEL_CANVAS.shape) not in (None, size):  # the strokes go into the base, rescaled
+            keep_stroke_mask()
         fit_drawing(LABEL_CANVAS, size, fit_label_map)
         base = state.base if state.base is not None else np.full(size, controls.background_id, dtype=np.int64)
         note_replacement(base)

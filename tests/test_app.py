@@ -775,6 +775,28 @@ def test_undos_in_a_row_keep_a_stroke_painted_in_the_label_under_it_before_a_lat
     assert (labels[:band.start] == LAND["sky-other"].id).all() and (labels[band.stop:] == LAND["sky-other"].id).all()
 
 
+@pytest.mark.parametrize("detour", ["resize", "sketch mode"])
+def test_undo_keeps_a_stroke_in_the_label_under_it_that_went_into_the_base_since(app, detour):
+    app.run()
+    upload = app.sidebar.get("file_uploader")[1]
+    upload.set_value(("grass.png", label_map_png(np.full((64, 64), LAND["grass"].id, np.uint8)), "image/png")).run()
+    band = slice(100, 140)  # grass on grass
+    app.session_state[f"canvas_{app.session_state['canvas_gen']}"] = strokes(("grass", (band.start, band.stop, 0,
+                                                                                       SIZE)))
+    app.run()
+    if detour == "resize":
+        app.selectbox(key="canvas_size").set_value("Medium (384 px)").run()
+        app.selectbox(key="canvas_size").set_value("Large (512 px)").run()
+    else:
+        model_box(app).select("landscape-sketch").run()
+        model_box(app).select("landscape").run()
+    assert app.session_state["strokes"] == 0, "the stroke is in the base now"
+    app.button(key="undo_base").click().run()
+    labels = app.session_state["current_labels"]
+    assert (labels[band] == LAND["grass"].id).all(), "it stays when the map it was painted on goes"
+    assert (labels[:band.start] == LAND["sky-other"].id).all() and (labels[band.stop:] == LAND["sky-other"].id).all()
+
+
 def test_undo_of_an_unpainted_area_change_gives_erased_pixels_the_old_label(app):
     app.session_state["canvas_0"] = strokes(("mountain", (100, 200, 0, SIZE)))
     app.run()
