@@ -856,6 +856,8 @@ def apply_saved_drawing(models: dict[str, Path], saved: SavedDrawing) -> None:
             refused.append(f"{key} {json.dumps(value)[:40]}")
     if refused:
         notice(f"Kept settings the page does not take were left out: {plain('; '.join(refused))}.")
+    if isinstance(photo := saved.settings.get("style_photo"), str) and photo:
+        notice(f"The style photo **{plain(photo[:120])}** is not kept with the drawing: upload it again to use it.")
     back = " and ".join(name for name, kept_back in (("label map", restored), ("sketch", saved.sketch is not None))
                         if kept_back)
     if back:
@@ -894,8 +896,6 @@ def restore_label_map(models: dict[str, Path], saved: SavedDrawing) -> bool:
         keep(f"live_{name}", saved.settings["live"])
     if is_one_of([*model.looks, NO_LOOK])(saved.settings.get("look")):
         state.look = saved.settings["look"] or None
-    if isinstance(photo := saved.settings.get("style_photo"), str) and photo:
-        notice(f"The style photo **{plain(photo[:120])}** is not kept with the drawing: upload it again to use it.")
     reset_canvas(LABEL_CANVAS)
     return True
 

@@ -19,6 +19,7 @@ from gaugan.__main__ import main as cli
 from gaugan.canvas import fit_label_map, looks_layout, style_looks
 from gaugan.data.landscape import landscape_scene
 from gaugan.labelmaps import label_map_png
+from gaugan.saved_drawing import SavedDrawing
 from gaugan.semantics import remap
 from label_colors import PALETTES
 
@@ -434,6 +435,14 @@ def test_a_style_photo_is_not_kept_with_the_drawing_and_a_reload_says_so_and_use
     assert "The style photo holiday.png is not kept with the drawing: upload it again to use it." in texts(reloaded)
     assert reloaded.button(key="look_Day").proto.type == "primary", "the model's first look, as on a first visit"
     assert (reloaded.session_state["current_labels"][200:] == LAND["sea"].id).all()
+    sketch = np.full((64, 64, 3), 255, np.uint8)
+    sketch[30:33] = 0  # a line
+    sketch_only = SavedDrawing(model="landscape-sketch-reader", label_model="landscape", labels=None, sketch=sketch,
+                               settings=settings).to_text()
+    only = page_on(checkpoints, monkeypatch).run()
+    only.session_state["browser_copy"] = {"saved": sketch_only}
+    only.run()
+    assert "The style photo holiday.png is not kept with the drawing" in texts(only), "a kept sketch alone says so too"
 
 
 def test_a_refused_style_photo_leaves_the_photo_in_use(app):
