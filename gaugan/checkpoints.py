@@ -114,7 +114,10 @@ def _check_zip_records(path: Path) -> None:
     except (OSError, struct.error):
         return  # torch.load says what is wrong
     if end is None:
-        return  # no zip, or one without its directory: torch.load says what it is
+        if _starts_as_zip(path):  # torch's own words for this range from "Invalid argument" to its zip reader's
+            raise CheckpointError(f"{path.name} is cut short (its zip directory is missing): download or copy it "
+                                  "again")
+        return  # no zip: torch.load says what it is
     count, size = end[zipfile._ECD_ENTRIES_TOTAL], end[zipfile._ECD_SIZE]
     if count > MAX_RECORDS or size > MAX_RECORDS * 1024:
         raise CheckpointError(f"{path}: refused: its zip directory lists {count} records in {size} bytes; a "
@@ -173,6 +176,8 @@ def load_failure(exc: Exception, path: Path) -> str:
     """What torch.load's error says about the file, without its advice to load untrusted files unsafely; a zip that
     torch.save did not write (no data.pkl inside) is said to be one, rather than quoting torch's zip reader, and a
     file whose bytes the unpickler cannot read at all is said to be no torch.save file, by what it starts with."""
+    if _starts_as_zip(path) and not zipfile.is_zipfile(path):  # is_zipfile reads the directory at the file's end
+        return "it is cut short (its zip directory is missing): download or copy it again"
     if zipfile.is_zipfile(path):
         try:
             with zipfile.ZipFile(path) as archive:
@@ -308,8 +313,6 @@ def mapped_state_dict(path: Path) -> dict[str, torch.Tensor] | None:
     if not _starts_as_zip(path):
         _check_legacy_pickles(path)
         return None
-    if not zipfile.is_zipfile(path):  # is_zipfile reads only the directory at the file's end
-        raise CheckpointError(f"{path.name} is cut short (its zip directory is missing): download it again")
     return open_state_dict(path)
 
 

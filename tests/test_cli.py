@@ -334,7 +334,7 @@ def test_models_lists_the_shipped_ones_anywhere_and_notes_only_a_missing_root_th
     (cut / "latest_net_G.pth").write_bytes(whole[: len(whole) // 2])  # a download that stopped halfway
     cli(["models"])
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
-    assert "spade   unreadable: latest_net_G.pth is cut short (its zip directory is missing): download it again" in \
+    assert "spade   unreadable: latest_net_G.pth is cut short (its zip directory is missing): download or copy it again" in \
         lines["cut_pretrained"]
     for name, card, weights in (("swapped", "landscape", "landscape-sketch"), ("swapped_sketch", "landscape-sketch",
                                                                                 "landscape")):

@@ -2,6 +2,7 @@
 state.pt, cached segmenters and preset files are checked where they enter, and refused in one line that names the
 file, within bounded memory."""
 import copy
+import io
 import json
 import re
 import subprocess
@@ -292,8 +293,12 @@ def test_a_run_state_that_is_no_torch_file_is_refused_without_unpickling(tmp_pat
     with pytest.raises(SystemExit) as exited:
         cli(["export", "--run", str(run), "--out", str(tmp_path / "model")])
     assert str(exited.value.code).startswith(f"error: {run / 'state.pt'}: refused to load; expected a training state")
+    whole = io.BytesIO()
+    torch.save(run_state, whole)
     for data, found in ((b"", "it is empty (0 bytes)"), (b"junk", "not a file saved by torch.save (it starts with "
-                                                                   "b'junk')")):
+                                                                   "b'junk')"),
+                        (whole.getvalue()[:5000], "it is cut short (its zip directory is missing): download or copy "
+                                                  "it again")):
         (run / "state.pt").write_bytes(data)
         with pytest.raises(SystemExit) as exited:
             cli(["export", "--run", str(run), "--out", str(tmp_path / "model")])
