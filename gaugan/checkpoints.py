@@ -707,9 +707,14 @@ def find_checkpoints(root: str | Path) -> dict[str, Path]:
     root = Path(root)
     found = {}
     for folder in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
-        if (folder / MODEL_CARD).is_file() or (folder / OFFICIAL_WEIGHTS).is_file():
+        if is_model_folder(folder):
             found[folder.name] = folder
     return found
+
+
+def is_model_folder(folder: Path) -> bool:
+    """Whether a folder holds a model: ours (model.json) or NVIDIA's or pix2pix's (latest_net_G.pth)."""
+    return (folder / MODEL_CARD).is_file() or (folder / OFFICIAL_WEIGHTS).is_file()
 
 
 def available_checkpoints(root: str | Path) -> dict[str, Path]:

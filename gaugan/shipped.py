@@ -39,16 +39,21 @@ def checkpoints_root(default: str | Path = "checkpoints") -> Path:
 
 
 def checkpoint_argument(value: str | None) -> Path:
-    """A --checkpoint value: the shipped landscape model when absent; a path that exists; else a name as `gaugan
-    models` lists it: a folder in checkpoints_root(), else a shipped model."""
+    """A --checkpoint value: the shipped landscape model when absent; a path to a file or a model folder; else a name
+    as `gaugan models` lists it (a folder in checkpoints_root(), else a shipped model), which also wins over a folder
+    of that name here that holds no model (a data folder, say); else the path, for the loader to say what it is."""
+    from .checkpoints import is_model_folder  # here: gaugan.checkpoints imports this module
+
     if value is None:
         return shipped_checkpoint()
     path = Path(value)
-    if path.exists():
+    if path.is_file() or path.is_dir() and is_model_folder(path):
         return path
     found = named_model(value) if path.name == value else None
     if found:
         return found
+    if path.exists():
+        return path
     raise CheckpointError(f"{value}: no such model folder or weights file, no model folder of that name in "
                           f"{checkpoints_root()}, and no shipped model of that name (`gaugan models` lists them)")
 

@@ -377,6 +377,7 @@ def test_a_model_is_found_by_the_name_models_lists_it_under_and_a_folder_of_the_
         f"error: mine: no such model folder or weights file, no model folder of that name in "
         f"{tmp_path / 'elsewhere'}, and no shipped model of that name (`gaugan models` lists them)")
     (tmp_path / "elsewhere" / "landscape-sketch").mkdir()  # no model folder: not listed, so no stand-in either
+    (tmp_path / "landscape-sketch").mkdir()  # nor is a data folder of that name here
     cli(["generate", "--checkpoint", "landscape-sketch", "--sketch", "doodle.png", "--out", "sketched.png"])
 
 
