@@ -399,8 +399,10 @@ def preset_argument(value: Preset | str, state: dict[str, torch.Tensor], notes: 
     if value in PRESETS:
         return fit_preset([PRESETS[value]], state, notes)
     path = Path(value)
-    if path.suffix != ".json" or not path.is_file():
+    if path.suffix != ".json":
         raise CheckpointError(f"preset must be one of {sorted(PRESETS)} or a preset .json file, found {value!r}")
+    if not path.is_file():
+        raise CheckpointError(f"no preset file {value}")
     data = read_json(path, "preset file", MAX_CARD_BYTES, CheckpointError)
     return parse_preset(data.get("preset", data) if isinstance(data, dict) else data, str(path), path.stem)
 
@@ -609,7 +611,10 @@ def load_model(path: str | Path, preset: Preset | str | None = None, style_prior
     try:
         adopt_weights(generator, weights, state, notes)
     except CheckpointError as exc:
-        raise CheckpointError(f"{exc}{card_misfit(chosen, state) if card and preset is None else ''}") from None
+        inferred = (f"; its preset was inferred from the tensor shapes ({_describe(chosen)}, ngf {chosen.ngf}): give "
+                    "--preset FILE (preset= in Python) for one made with other settings, such as spade_hidden")
+        hint = "" if preset is not None else card_misfit(chosen, state) if card else inferred
+        raise CheckpointError(f"{exc}{hint}") from None
     encoder = None
     if card and "encoder" in card.files:
         encoder = load_encoder(file_in_folder(folder, card.files["encoder"]), chosen.z_dim, notes)

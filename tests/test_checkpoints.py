@@ -26,6 +26,20 @@ class RunsCode:
         return (MARKER.touch, ())
 
 
+def test_weights_that_do_not_fit_their_inferred_preset_say_to_give_one(tmp_path):
+    from dataclasses import replace
+
+    folder = tmp_path / "coco_pretrained"
+    folder.mkdir()
+    torch.save(SPADEGenerator(replace(PRESETS["coco"], ngf=4, spade_hidden=8)).state_dict(), folder / "latest_net_G.pth")
+    with pytest.raises(CheckpointError, match=r"does not fit a SPADEGenerator: .*; its preset was inferred from the "
+                                              r"tensor shapes \(coco \(182 labels, dont-care, instance edges\), ngf 4\): "
+                                              r"give --preset FILE"):
+        load_model(folder)
+    with pytest.raises(CheckpointError, match="no preset file nosuch.json"):
+        load_model(folder, preset="nosuch.json")
+
+
 def test_pickle_that_runs_code_is_refused_and_runs_nothing(tmp_path):
     MARKER.unlink(missing_ok=True)
     path = tmp_path / "latest_net_G.pth"
