@@ -21,7 +21,8 @@ from .data.registry import DATASETS
 from .data.sketch import LANDSCAPE_SKETCH
 from .errors import InputError
 from .images import SUFFIXES, image_files
-from .model_card import MAX_CARD_BYTES, MODEL_CARD, parse_preset, read_card, read_json
+from .model_card import (MAX_CARD_BYTES, MAX_DESCRIPTION_LENGTH, MODEL_CARD, parse_preset, plain_text, read_card,
+                         read_json)
 from .presets import DONTCARE_ID, Preset, landscape_preset
 from .reader_train import ReaderConfig
 from .shipped import CHECKPOINTS_ENV, checkpoint_argument, checkpoints_root, named_model, shipped_copies
@@ -319,6 +320,8 @@ def cmd_export(args: argparse.Namespace) -> None:
     check_model_destination(Path(args.out), args.force)  # both refused before either is written
     if args.resume_state:
         refuse_existing([Path(args.resume_state)], args.force)
+    if args.description is not None:  # checked here, where it is named as the user gave it
+        plain_text(args.description, "--description", MAX_DESCRIPTION_LENGTH, lines=True)
     extra = {"description": args.description} if args.description is not None else None
     print(f"exported to {export(args.run, args.out, extra, overwrite=args.force)}")
     if args.resume_state:

@@ -61,7 +61,9 @@ def test_export_writes_the_description_given_and_refuses_one_that_is_not_plain_t
     assert json.loads((tmp_path / "model" / "model.json").read_text())["description"] == "Alpine lakes, *mine*"
     message = cli_error(["export", "--run", str(runs / run), "--out", str(tmp_path / "other"), "--description",
                          "bell\x07"])
-    assert "description must be plain text" in message and not (tmp_path / "other").exists()
+    assert message.startswith("error: --description must be plain text") and not (tmp_path / "other").exists()
+    assert cli_error(["export", "--run", str(runs / run), "--out", str(tmp_path / "other"), "--description",
+                      "x" * 2001]).startswith("error: --description must be at most 2000 characters")
 
 
 def test_an_existing_resume_state_file_is_kept_and_nothing_is_exported(runs, tmp_path):
