@@ -141,7 +141,7 @@ def style_looks(model: GauGAN) -> dict[str, tuple[torch.Tensor, np.ndarray]]:
     return {name: (code, np.asarray(model.generate(layout, style=code))) for name, code in model.looks.items()}
 
 
-def thumbnail_png(image: Image.Image, side: int = 240, max_aspect: float = 4.0) -> bytes:
+def thumbnail_png(image: Image.Image, side: int = 240, max_aspect: float = 2.0) -> bytes:
     """A PNG of the image scaled down to fit side×side; a strip longer than max_aspect : 1 shows its middle (its
     thumbnail would be a line a pixel thin, or none at all where a page shows it smaller)."""
     width, height = image.size

@@ -54,7 +54,7 @@ STROKE_TOOLS = ("Brush", "Line", "Eraser")  # the tools the brush size is for
 LABEL_CANVAS = CanvasState(base="base", generation="canvas_gen", strokes="strokes", shown="current_labels",
                            shape="canvas_shape")
 IMAGE_TYPES = sorted(ext[1:] for ext, fmt in Image.registered_extensions().items() if fmt in FORMATS)  # what is read
-LOOK_WIDTH = 112  # a look's thumbnail and button: two fit a row of the sidebar (a phone's too)
+LOOK_WIDTH = 104  # a look's thumbnail and button: two fit a row of the sidebar (a 320 px phone's too)
 MAX_CHIPS = 40  # a larger palette is picked from a label box, with chips for the labels in the drawing
 UNDO_STEPS = 10  # base-map changes (fill, upload, example, clear, unpainted area) that "Undo" can take back
 STACKED_WIDTH = 640  # Streamlit stacks columns in windows at most this wide (CSS pixels)

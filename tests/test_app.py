@@ -374,8 +374,8 @@ def test_a_style_photo_as_long_as_a_strip_is_used_and_its_thumbnail_shows_its_mi
     style_uploader(app).set_value(("strip.png", png(strip), "image/png")).run()
     assert not app.exception and "Style photo in use: strip.png" in texts(app), app.exception or texts(app)
     thumbnail = Image.open(io.BytesIO(app.session_state["style_photo"].thumbnail))
-    assert thumbnail.size == (160, 40), "the middle 4:1 of the strip, not a line a pixel thin"
-    assert np.array_equal(np.asarray(thumbnail), strip[:, 1920:2080])
+    assert thumbnail.size == (80, 40), "the middle 2:1 of the strip, not a line a pixel thin"
+    assert np.array_equal(np.asarray(thumbnail), strip[:, 1960:2040])
     assert len(app.session_state["current_labels"]) and "style from your photo" in result_caption(app)
 
 

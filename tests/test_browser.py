@@ -337,8 +337,9 @@ def test_nvidia_download_shows_progress_then_lists_the_models(tmp_path, slow_arc
         page.get_by_role("option", name="ade20k_pretrained").wait_for(state="visible")
 
 
-def test_on_a_phone_the_looks_sit_two_to_a_row_inside_the_sidebar(url):
-    with browser_page(width=390, height=844) as page:
+@pytest.mark.parametrize("width", [390, 320])
+def test_on_a_phone_the_looks_sit_two_to_a_row_inside_the_sidebar(url, width):
+    with browser_page(width=width, height=844) as page:
         open_page(page, url)
         open_sidebar(page)
         boxes = [page.get_by_role("button", name=name, exact=True).bounding_box()
