@@ -117,10 +117,15 @@ def colours_to_ids(rgba: np.ndarray, palette: list, background_id: int, notes: l
         share = counts[distance > 0].sum() / keys.size
         notes.append(f"{share_text(share)} of the pixels ({int((distance > 0).sum()):,} colours) are not exact label "
                      "colours; each took the nearest label colour")
-    if notes is not None and not opaque.all():
-        name = next((label.name for label in palette if label.id == background_id), background_id)
-        notes.append(f"{share_text(1 - opaque.mean())} of the pixels are transparent: they took label {name!r}")
+    _note_transparent(~opaque, palette, background_id, notes)
     return np.array([label.id for label in palette] + [background_id], dtype=np.int64)[index]
+
+
+def _note_transparent(clear: np.ndarray, palette: list, background_id: int, notes: list[str] | None) -> None:
+    """Say in notes what share of a map's pixels are transparent (clear) and the label they took."""
+    if notes is not None and clear.any():
+        name = next((label.name for label in palette if label.id == background_id), background_id)
+        notes.append(f"{share_text(clear.mean())} of the pixels are transparent: they took label {name!r}")
 
 
 def _palette_alpha(image: Image.Image) -> np.ndarray:
@@ -149,6 +154,7 @@ def paletted_to_ids(image: Image.Image, palette: list, background_id: int, notes
     if len(opaque) and not grey_ramp and all(int(k) in by_id for k in used_keys):
         lut = np.full(256, background_id, np.int64)
         lut[opaque] = [by_id[int(k)] for k in used_keys]
+        _note_transparent(_palette_alpha(image)[index] < ALPHA_THRESHOLD, palette, background_id, notes)
         return lut[index]
     if notes is not None:
         notes.append(f"indexed-colour {image.format or 'image'} whose palette is not the label colours: read by "

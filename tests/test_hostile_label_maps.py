@@ -242,6 +242,13 @@ def test_a_map_says_what_became_of_its_transparent_pixels_and_of_an_animations_o
     notes = []
     read_label_map(png(rgba), LAND, by_name["grass"].id, notes)
     assert notes == ["under 0.1% of the pixels are transparent: they took label 'grass'"]
+    index = np.zeros((40, 40), np.uint8)
+    index[:, 30:] = 1  # entry 1 (sea's colour) is transparent
+    notes = []
+    ids = read_label_map(paletted_png(index, [by_name["sand"].rgb, by_name["sea"].rgb], transparent=1), LAND,
+                         by_name["grass"].id, notes)
+    assert (ids[:, 30:] == by_name["grass"].id).all() and (ids[:, :30] == by_name["sand"].id).all()
+    assert notes == ["25.0% of the pixels are transparent: they took label 'grass'"], "an indexed map says so too"
     frames = [Image.fromarray(np.full((20, 20, 3), by_name[name].rgb, np.uint8)) for name in ("sand", "sea", "sky-other")]
     buffer = io.BytesIO()
     frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:])
