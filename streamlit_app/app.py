@@ -32,8 +32,8 @@ from gaugan.labelmaps import colourize, hex_colour, label_map_png, read_label_ma
 from gaugan.presets import DONTCARE_ID  # noqa: E402
 from gaugan.saved_drawing import SavedDrawing, read_saved_drawing  # noqa: E402
 from gaugan.semantics import remap  # noqa: E402
-from gaugan.sketch import model_kind  # noqa: E402
 from gaugan.shipped import checkpoints_root  # noqa: E402
+from gaugan.sketch import model_kind  # noqa: E402
 from gaugan.sketch_reader import source_folders  # noqa: E402
 from label_colors import ALPHA_THRESHOLD, Label, validate_palette  # noqa: E402
 from streamlit_drawable_canvas import st_canvas  # noqa: E402

@@ -202,9 +202,9 @@ def kept(key: str, default: object, options: Sequence | None = None) -> dict:
 
 
 def seed_box(container, key: str, help: str) -> int:
-    """The Seed number box of a kept setting. A value out of 0..MAX_SEED typed into it is put back to the seed
-    before, with an error under the box that stays until the seed changes (the box alone shows a refused value only
-    as a red border, while the image keeps the seed before)."""
+    """The Seed number box of a kept setting. A negative value typed into it is put back to the seed before, with an
+    error under the box that stays until the seed changes (the box alone would show it only as a red border, while
+    the image kept the seed before; one above MAX_SEED the browser's box refuses that way still)."""
     widget = kept(key, 0)
     value = container.number_input("Seed", min_value=-MAX_SEED, max_value=MAX_SEED, step=1, **widget, help=help,
                                    on_change=_refuse_bad_seed, args=(key, widget["key"]))
