@@ -35,7 +35,7 @@ from gaugan.semantics import remap  # noqa: E402
 from gaugan.shipped import checkpoints_root  # noqa: E402
 from gaugan.sketch import model_kind  # noqa: E402
 from gaugan.sketch_reader import source_folders  # noqa: E402
-from label_colors import ALPHA_THRESHOLD, Label, validate_palette  # noqa: E402
+from label_colors import ALPHA_THRESHOLD, Label  # noqa: E402
 from streamlit_drawable_canvas import st_canvas  # noqa: E402
 from streamlit_app import sketch_mode  # noqa: E402
 from widgets import (CANVAS_SIZES, MAX_SEED, SEED_HELP, CanvasState, bake_strokes, browser_copy,  # noqa: E402
@@ -111,9 +111,8 @@ class StylePhoto(NamedTuple):
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=4)
 def load_model(path: str, modified: float) -> GauGAN:
-    """One loaded model per checkpoint (and file version) per process; its palette is checked on load."""
+    """One loaded model per checkpoint (and file version) per process (loading checks its palette too)."""
     model = GauGAN.from_checkpoint(path)
-    validate_palette(model.labels)
     tune_for_inference()
     return model
 

@@ -982,7 +982,9 @@ def test_a_model_whose_palette_clashes_is_refused_by_name(app, checkpoints):
         app.run()
         model_box(app).select("clash").run()
         assert not app.exception, app.exception
-        assert "Could not load model clash: invalid palette: colours of 0 'sky-other'" in texts(app)
+        shown = texts(app)
+        assert "Could not load model clash:" in shown and "model.json: labels: invalid palette: colours of 0 " \
+            "'sky-other' (110, 165, 245) and 1 'clouds' (112, 165, 245) are 2.0 apart" in shown
         assert model_box(app).value == "landscape"
     finally:
         shutil.rmtree(clash)
