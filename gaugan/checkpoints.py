@@ -39,6 +39,7 @@ COUNTER_DTYPES = (torch.int64, torch.int32)  # a batch norm's num_batches_tracke
 # COCO has 240 records and a 34 kB pickle
 MAX_RECORDS, MAX_PICKLE_BYTES = 20_000, 1 << 20
 ZIP_START = b"PK\x03\x04"  # how a zip archive starts: torch.load tells its zip format from the legacy one by it
+CUT_SHORT = "cut short (its zip directory is missing): download or copy it again"  # a zip file's end is missing
 LEGACY_PICKLES = 5  # a legacy file's pickles before its raw values: magic number, protocol, system, state, keys
 MAX_ALIASING = 2  # the tensors may claim up to this many times the bytes the file stores for them (shared views)
 # How torch.save's files start: a zip archive, or (its legacy format) a pickle of its magic number, protocol 2 or 0/1
@@ -114,9 +115,8 @@ def _check_zip_records(path: Path) -> None:
     except (OSError, struct.error):
         return  # torch.load says what is wrong
     if end is None:
-        if _starts_as_zip(path):  # torch's own words for this range from "Invalid argument" to its zip reader's
-            raise CheckpointError(f"{path.name} is cut short (its zip directory is missing): download or copy it "
-                                  "again")
+        if _is_cut_short(path):  # torch's own words for this range from "Invalid argument" to its zip reader's
+            raise CheckpointError(f"{path.name} is {CUT_SHORT}")
         return  # no zip: torch.load says what it is
     count, size = end[zipfile._ECD_ENTRIES_TOTAL], end[zipfile._ECD_SIZE]
     if count > MAX_RECORDS or size > MAX_RECORDS * 1024:
@@ -176,8 +176,8 @@ def load_failure(exc: Exception, path: Path) -> str:
     """What torch.load's error says about the file, without its advice to load untrusted files unsafely; a zip that
     torch.save did not write (no data.pkl inside) is said to be one, rather than quoting torch's zip reader, and a
     file whose bytes the unpickler cannot read at all is said to be no torch.save file, by what it starts with."""
-    if _starts_as_zip(path) and not zipfile.is_zipfile(path):  # is_zipfile reads the directory at the file's end
-        return "it is cut short (its zip directory is missing): download or copy it again"
+    if _is_cut_short(path):
+        return f"it is {CUT_SHORT}"
     if zipfile.is_zipfile(path):
         try:
             with zipfile.ZipFile(path) as archive:
@@ -238,6 +238,11 @@ def _without_module_prefix(state: dict) -> dict:
     if metadata is not None:
         state._metadata = {k.removeprefix("module."): v for k, v in metadata.items()}  # type: ignore[attr-defined]
     return state
+
+
+def _is_cut_short(path: Path) -> bool:
+    """Whether a file starts as a zip archive but lacks the directory at its end (a copy or download that stopped)."""
+    return _starts_as_zip(path) and not zipfile.is_zipfile(path)  # is_zipfile reads the end record only
 
 
 def _starts_as_zip(path: Path) -> bool:

@@ -147,14 +147,15 @@ def paletted_to_ids(image: Image.Image, palette: list, background_id: int, notes
     entries = np.zeros((256, 3), np.int32)
     raw = np.array(image.getpalette("RGB") or [], np.int32).reshape(-1, 3)[:256]
     entries[:len(raw)] = raw
-    opaque = used[_palette_alpha(image)[used] >= ALPHA_THRESHOLD]
+    alpha = _palette_alpha(image)
+    opaque = used[alpha[used] >= ALPHA_THRESHOLD]
     by_id = {int(key): label.id for key, label in zip(_packed(np.reshape([l.rgb for l in palette], (-1, 3))), palette)}
     used_keys = _packed(entries[opaque])
     grey_ramp = bool(np.all(entries[opaque] == opaque[:, None]))  # entry i = (i, i, i): the values are ids
     if len(opaque) and not grey_ramp and all(int(k) in by_id for k in used_keys):
         lut = np.full(256, background_id, np.int64)
         lut[opaque] = [by_id[int(k)] for k in used_keys]
-        _note_transparent(_palette_alpha(image)[index] < ALPHA_THRESHOLD, palette, background_id, notes)
+        _note_transparent(alpha[index] < ALPHA_THRESHOLD, palette, background_id, notes)
         return lut[index]
     if notes is not None:
         notes.append(f"indexed-colour {image.format or 'image'} whose palette is not the label colours: read by "

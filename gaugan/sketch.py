@@ -100,6 +100,11 @@ def sketch_method(folder: Path) -> str:
         return f"unreadable: {exc}"
 
 
+def network_limits(kind: str) -> dict[str, tuple[int, int]]:
+    """The bounds on the integer arguments a card may give a network of this kind: NETWORK_LIMITS and its depths."""
+    return {**NETWORK_LIMITS, "depth": (DEPTHS[kind][0], DEPTHS[kind][-1])}
+
+
 def sketch_network(card: dict | None, state: dict[str, torch.Tensor]) -> torch.nn.Module:
     """The generator a sketch card describes or, without a card, the U-Net a released file's shapes give (within
     NETWORK_LIMITS; else the reference's, so that loading names the keys that differ)."""
@@ -109,7 +114,7 @@ def sketch_network(card: dict | None, state: dict[str, torch.Tensor]) -> torch.n
         config = unet_config_from_state(state)
     except ValueError:
         return UnetGenerator()
-    for key, (low, high) in {**NETWORK_LIMITS, "depth": (UNET_LEVELS[0], UNET_LEVELS[-1])}.items():
+    for key, (low, high) in network_limits("unet").items():
         if key in config:
             checked_integer(config[key], f"the U-Net's {key}, read from its tensor names and shapes", low, high)
     return UnetGenerator(**config)
@@ -150,8 +155,7 @@ def _check_network_card(card: dict) -> None:
     input_size is not an integer up to MAX_INPUT_SIZE, or whose classes are not distinct names (none unless the
     network is conditional, at most one per class)."""
     network = card["network"]
-    levels = DEPTHS[network["type"]]
-    for key, (low, high) in {**NETWORK_LIMITS, "depth": (levels[0], levels[-1])}.items():
+    for key, (low, high) in network_limits(network["type"]).items():
         if key in network:
             checked_integer(network[key], f"network.{key}", low, high)
     if card.get("input_size") is not None:

@@ -954,9 +954,7 @@ def page(models: dict[str, Path]) -> None:
         available = column_width("canvas_column")
         base_map_controls(name, model, controls, available)
         size = canvas_size(model, controls, available)
-        if state.get(LABEL_CANVAS.shape) not in (None, size):  # the strokes go into the base, rescaled
-            keep_stroke_mask()
-        fit_drawing(LABEL_CANVAS, size, fit_label_map)
+        fit_drawing(LABEL_CANVAS, size, fit_label_map, before_bake=keep_stroke_mask)
         base = state.base if state.base is not None else np.full(size, controls.background_id, dtype=np.int64)
         note_replacement(base)
         label_id = palette_chips(name, model.labels, base)

@@ -271,15 +271,18 @@ def bake_strokes(canvas: CanvasState) -> None:
 
 
 def fit_drawing(canvas: CanvasState, size: tuple[int, int],
-                resize: Callable[[np.ndarray, tuple[int, int]], np.ndarray]) -> None:
-    """After a size change, the whole drawing (strokes and base) is rescaled into the base of a fresh canvas; a base
-    of another size (restored from the browser, uploaded, an example) is rescaled to the canvas too. A drawing
-    unchanged since the last rescale is rescaled from the one that rescale started from, so shrinking the canvas and
-    growing it back gives the drawing back exactly."""
+                resize: Callable[[np.ndarray, tuple[int, int]], np.ndarray],
+                before_bake: Callable[[], None] | None = None) -> None:
+    """After a size change, the whole drawing (strokes and base) is rescaled into the base of a fresh canvas
+    (before_bake is called first); a base of another size (restored from the browser, uploaded, an example) is
+    rescaled to the canvas too. A drawing unchanged since the last rescale is rescaled from the one that rescale
+    started from, so shrinking the canvas and growing it back gives the drawing back exactly."""
     state = st.session_state
     previous = state.get(canvas.shape)
     state[canvas.shape] = size
     if previous is not None and previous != size:
+        if before_bake is not None:
+            before_bake()
         bake_strokes(canvas)
         if state.get(canvas.shown) is not None:
             rescale(canvas.shown, size, resize)
