@@ -689,7 +689,7 @@ def write_style_prior(folder: str | Path, prior: StylePrior, fitted_on: str) -> 
         raise CheckpointError(f"{folder / MODEL_CARD} does not exist: a style prior goes into our own model "
                               "folders, beside the generator and style encoder it was fitted for")
     path = folder / STYLE_PRIOR_WEIGHTS
-    new, old = temporary_file(folder, path.name), temporary_file(folder, path.name)
+    new, old = temporary_file(path), temporary_file(path)
     try:
         torch.save(prior.state_dict(), new)
         had_prior = path.exists()

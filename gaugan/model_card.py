@@ -6,6 +6,7 @@ import json
 import math
 import os
 import secrets
+import stat
 import unicodedata
 from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
@@ -229,7 +230,7 @@ def write_card(folder: Path, card: dict) -> Path:
     own, renamed over it)."""
     parse_card(card, f"the card for {folder}")
     path = folder / MODEL_CARD
-    partial = temporary_file(folder, MODEL_CARD)
+    partial = temporary_file(path)
     try:
         partial.write_text(json.dumps(card, indent=2) + "\n")
         os.replace(partial, path)
@@ -238,13 +239,16 @@ def write_card(folder: Path, card: dict) -> Path:
     return path
 
 
-def temporary_file(folder: Path, name: str) -> Path:
-    """A new empty hidden file in folder, named after name and unique to this call (for writing, then renaming),
-    readable as the umask allows, as torch.save's files are (tempfile.mkstemp's are the owner's only)."""
+def temporary_file(target: Path) -> Path:
+    """A new empty hidden file beside target, unique to this call (for writing, then renaming over target): with
+    target's permissions where target exists, else readable as the umask allows, as torch.save's files are."""
+    mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else None
     while True:
-        path = folder / f".{name}.{secrets.token_hex(6)}.partial"
+        path = target.parent / f".{target.name}.{secrets.token_hex(6)}.partial"
         try:
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-            return path
         except FileExistsError:
             continue
+        if mode is not None:
+            os.chmod(path, mode)
+        return path

@@ -78,7 +78,7 @@ def test_an_existing_resume_state_file_is_kept_and_nothing_is_exported(runs, tmp
     assert torch.load(state, weights_only=True)["step"] == 1
 
 
-def test_an_exported_model_and_its_style_prior_are_readable_as_the_umask_allows(runs, tmp_path):
+def test_an_exported_model_is_readable_as_the_umask_allows_and_a_rewrite_keeps_each_files_mode(runs, tmp_path):
     import os
     import stat
 
@@ -91,11 +91,16 @@ def test_an_exported_model_and_its_style_prior_are_readable_as_the_umask_allows(
             Image.fromarray(np.random.default_rng(i).integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(
                 photos / f"{i}.png")
         cli(["style-prior", "--checkpoint", str(tmp_path / "model"), "--images", str(photos), "--quiet"])
+        modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in [tmp_path / "model", *(tmp_path / "model").iterdir()]}
+        assert set(modes) == {"model", "model.json", "generator.pth", "encoder.pth", "style_prior.pth"}
+        assert modes == {**{name: 0o644 for name in modes}, "model": 0o755}, {k: oct(v) for k, v in modes.items()}
+        (tmp_path / "model" / "model.json").chmod(0o600)
+        (tmp_path / "model" / "style_prior.pth").chmod(0o640)
+        cli(["style-prior", "--checkpoint", str(tmp_path / "model"), "--images", str(photos), "--quiet"])
     finally:
         os.umask(old)
-    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in [tmp_path / "model", *(tmp_path / "model").iterdir()]}
-    assert set(modes) == {"model", "model.json", "generator.pth", "encoder.pth", "style_prior.pth"}
-    assert modes == {**{name: 0o644 for name in modes}, "model": 0o755}, {k: oct(v) for k, v in modes.items()}
+    kept = {p.name: stat.S_IMODE(p.stat().st_mode) for p in [tmp_path / "model", *(tmp_path / "model").iterdir()]}
+    assert kept == {**modes, "model.json": 0o600, "style_prior.pth": 0o640}, {k: oct(v) for k, v in kept.items()}
 
 
 def test_export_and_download_options_say_what_they_take():
