@@ -488,15 +488,18 @@ class Trainer:
                 writer.writeheader()
             writer.writerow({"step": self.step, "wall_seconds": round(self.wall_seconds, 1), **metrics})
 
-    def drop_metrics_after_step(self) -> None:
-        """Drop metrics.csv rows past the step the run resumes from: those steps are trained again."""
+    def drop_records_after_step(self) -> None:
+        """Drop metrics.csv rows and samples/step_N.png past the step the run starts or resumes from: those steps are
+        trained again (or belong to an abandoned run that saved no state)."""
         path = self.out / "metrics.csv"
-        if not path.is_file():
-            return
-        header, *rows = path.read_text().splitlines(keepends=True) or [""]
-        kept = [row for row in rows if row.split(",", 1)[0].isdigit() and int(row.split(",", 1)[0]) <= self.step]
-        if len(kept) < len(rows):
-            path.write_text(header + "".join(kept))
+        if path.is_file():
+            header, *rows = path.read_text().splitlines(keepends=True) or [""]
+            kept = [row for row in rows if row.split(",", 1)[0].isdigit() and int(row.split(",", 1)[0]) <= self.step]
+            if len(kept) < len(rows):
+                path.write_text(header + "".join(kept))
+        for sample in (self.out / "samples").glob("step_*.png"):
+            if sample.stem[5:].isdigit() and int(sample.stem[5:]) > self.step:
+                sample.unlink()
 
     def _batch_stream(self):
         """Batches for the remaining steps, rendered ahead by config.workers processes (0: in this one), forked so
@@ -524,7 +527,7 @@ class Trainer:
         say(f"training {self.out} from step {self.step:,} to step {cfg.steps:,} (batch {cfg.batch_size}); Ctrl-C stops "
             "after the current step with the state saved, and the same command continues")
         if self.rank == 0:
-            self.drop_metrics_after_step()
+            self.drop_records_after_step()
         estimate = Estimate(cfg.steps - self.step, f"step {cfg.steps:,}", say)
         deadline = time.monotonic() + time_limit if time_limit else None
         metrics: dict[str, float] = {}

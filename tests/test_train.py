@@ -29,7 +29,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def tiny_config(out, steps: int, **overrides) -> TrainConfig:
     preset = replace(landscape_preset(crop_size=64, ngf=4, spade_hidden=8, z_dim=8))
     return TrainConfig(out=str(out), preset=preset.to_dict(), batch_size=2, steps=steps, ndf=8, encoder_ndf=4,
-                       sample_every=2, checkpoint_every=2, log_every=1, **overrides)
+                       **{"sample_every": 2, "checkpoint_every": 2, "log_every": 1, **overrides})
 
 
 def test_scenes_are_deterministic_per_seed():
@@ -212,14 +212,25 @@ def test_ctrl_c_or_sigterm_in_the_cli_prints_one_line_that_says_how_to_continue(
     assert torch.load(tmp_path / "run" / "state.pt", weights_only=True)["step"] == 2
 
 
-def test_a_resumed_run_drops_the_metrics_of_the_steps_it_trains_again(tmp_path):
-    Trainer(tiny_config(tmp_path / "run", steps=2)).run(progress=False)
+def test_a_resumed_run_drops_the_metrics_and_samples_of_the_steps_it_trains_again(tmp_path):
+    Trainer(tiny_config(tmp_path / "run", steps=2, sample_every=1)).run(progress=False)
     metrics = tmp_path / "run" / "metrics.csv"
     header, *rows = metrics.read_text().splitlines()
     killed = [f"{step}{rows[-1][1:]}" for step in (3, 4)]  # logged after the last saved state, then killed
     metrics.write_text("\n".join([header, *rows, *killed]) + "\n")
-    Trainer(tiny_config(tmp_path / "run", steps=4)).run(progress=False)
+    samples = tmp_path / "run" / "samples"
+    (samples / "step_000007.png").write_bytes((samples / "step_000002.png").read_bytes())
+    Trainer(tiny_config(tmp_path / "run", steps=4, sample_every=1)).run(progress=False)
     assert [int(row.split(",")[0]) for row in metrics.read_text().splitlines()[1:]] == [1, 2, 3, 4]
+    assert sorted(p.name for p in samples.iterdir()) == [f"step_00000{n}.png" for n in (1, 2, 3, 4)]
+
+
+def test_a_new_run_in_the_folder_of_one_that_saved_no_state_starts_its_records_afresh(tmp_path):
+    Trainer(tiny_config(tmp_path / "run", steps=3, sample_every=1, checkpoint_every=100)).run(progress=False)
+    (tmp_path / "run" / "state.pt").unlink()  # as if killed before its first checkpoint
+    Trainer(tiny_config(tmp_path / "run", steps=1, sample_every=1)).run(progress=False)
+    assert [row.split(",")[0] for row in (tmp_path / "run" / "metrics.csv").read_text().splitlines()] == ["step", "1"]
+    assert [p.name for p in (tmp_path / "run" / "samples").iterdir()] == ["step_000001.png"]
 
 
 @pytest.mark.parametrize("options, needed", [
