@@ -73,7 +73,7 @@ def check_image_path(out: Path) -> None:
 def input_output_pairs(source: Path, out: Path, what: str, also_read: Path | None = None) -> list[tuple[Path, Path]]:
     """(input image, output path) pairs: one file, or every image of a folder (any format a single file may be in,
     images.SUFFIXES in any case) into an output folder (created; a GIF's image is written as NAME.gif.png). No
-    output may be a file the command reads (the inputs, also_read)."""
+    output may be a file the command reads (the inputs, also_read: a file or a folder's images)."""
     if not source.exists():
         raise InputError(f"no {what} at {source}: expected an image file or a folder of them")
     if source.is_dir():
@@ -86,7 +86,8 @@ def input_output_pairs(source: Path, out: Path, what: str, also_read: Path | Non
         pairs = [(p, out / (p.name if p.suffix.lower() in IMAGE_EXTENSIONS else p.name + ".png")) for p in inputs]
     else:
         pairs = [(source, out)]
-    read = {file_identity(path): path for path in [*(p for p, _ in pairs), *([also_read] if also_read else [])]}
+    extra = ([] if also_read is None else image_files(also_read) if also_read.is_dir() else [also_read])
+    read = {file_identity(path): path for path in [*(p for p, _ in pairs), *extra]}
     read.pop(None, None)  # a file that is not there (a missing --instance is refused where it is read)
     overwritten = [read[key].name for _, target in pairs if (key := file_identity(target)) in read]
     if overwritten:
@@ -126,6 +127,8 @@ def for_each_input(pairs: list[tuple[Path, Path]], convert: Callable[[Path, Path
 
 
 def cmd_generate(args: argparse.Namespace) -> None:
+    import numpy as np
+
     from .framing import blur_note
     from .labelmaps import read_instance_map, read_label_map
     from .pipeline import GauGAN, check_seed
@@ -158,10 +161,11 @@ def cmd_generate(args: argparse.Namespace) -> None:
                          "as landscape-sketch-reader")
     if not args.labels:
         raise InputError("--labels is required for label-map (SPADE) models")
-    pairs = input_output_pairs(Path(args.labels), Path(args.out), "label maps",  # before the model loads
-                               Path(args.instance) if args.instance else None)
-    if args.instance and len(pairs) > 1:
-        raise InputError("--instance goes with a single --labels file, not a folder")
+    instances = Path(args.instance) if args.instance else None
+    pairs = input_output_pairs(Path(args.labels), Path(args.out), "label maps", instances)  # before the model loads
+    if instances and len(pairs) > 1 and not instances.is_dir():
+        raise InputError(f"--instance {instances} is one file, but --labels is a folder of label maps: give a folder "
+                         "of instance maps, each named as its label map")
     folder = checkpoint if checkpoint.is_dir() else checkpoint.parent  # where load_model reads the card from
     if args.preset and (folder / MODEL_CARD).is_file():
         raise InputError(f"--preset is for weights without {MODEL_CARD}; {folder} has one, which sets the preset")
@@ -179,11 +183,22 @@ def cmd_generate(args: argparse.Namespace) -> None:
                (args.class_id is not None, "--class ignored: class-conditional sketch models take it")]
     for note in (text for given, text in ignored if given):
         print(f"note: {note}", file=sys.stderr)
-    instance = read_instance_map(args.instance) if args.instance and model.preset.use_instance else None
+
+    def instance_for(label_path: Path) -> np.ndarray | None:
+        """The label map's instance map: --instance itself, or the file of its name in an --instance folder."""
+        if not instances or not model.preset.use_instance:
+            return None
+        if not instances.is_dir():
+            return read_instance_map(instances)
+        if not (instances / label_path.name).is_file():
+            raise InputError(f"no instance map {label_path.name} in {instances}: an --instance folder holds one "
+                             "for each label map, with the same name")
+        return read_instance_map(instances / label_path.name)
 
     def convert(label_path: Path, out_path: Path) -> None:
         notes: list[str] = []
         labels = read_label_map(label_path, model.labels, notes=notes)
+        instance = instance_for(label_path)
         if not args.stretch and (blurred := blur_note(labels.shape, model.preset.output_size)):
             notes.append(blurred)
         for note in notes:
@@ -536,8 +551,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "was trained (more legible, less photographic)")
     gen.add_argument("--preset", help="for weights without model.json: an official preset name (coco, ade20k, "
                      "cityscapes; fitted to the weights' input channels) or a preset .json file")
-    gen.add_argument("--instance", help="an instance-id PNG (8- or 16-bit) for presets that use instance edges; "
-                     "default: each connected blob of a thing label is one instance")
+    gen.add_argument("--instance", help="an instance-id PNG (8- or 16-bit) for presets that use instance edges, or "
+                     "with a --labels folder a folder of them, each named as its label map; default: each connected "
+                     "blob of a thing label is one instance")
     gen.add_argument("--native-size", dest="native_size", action="store_true",
                      help="write the image at the model's own scale instead of the label map's size")
     gen.add_argument("--stretch", action="store_true",

@@ -16,6 +16,7 @@ import torch
 from helpers import ROOT, coco_sample, coco_sample_names, make_tiny_model
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from gaugan import PRESETS, GauGAN, SPADEGenerator, load_model
 from gaugan.__main__ import main as cli
@@ -319,11 +320,42 @@ def test_the_cli_takes_a_preset_an_instance_map_and_the_native_size(tmp_path):
            "--instance", str(tmp_path / "instance.png"), "--native-size"]
     cli([*run, "--out", str(tmp_path / "out.png")])
     cli([*run, "--stretch", "--out", str(tmp_path / "stretched.png")])
-    from PIL import Image
     (h, w), side = label.shape, 256
     scale = side / max(h, w)
     assert Image.open(tmp_path / "out.png").size == (round(w * scale), round(h * scale)), "the map's shape at 256²'s scale"
     assert Image.open(tmp_path / "stretched.png").size == (side, side)
+
+
+def test_a_folder_of_label_maps_takes_a_folder_of_instance_maps_named_as_they_are(tmp_path, capsys):
+    folder = official_folder(tmp_path, PRESETS["coco"], "weights")
+    names = coco_sample_names()[:3]
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "instances").mkdir()
+    for name in names:
+        label, instance = coco_sample(name)
+        write_label_map(tmp_path / "labels" / name, label)
+        write_label_map(tmp_path / "instances" / name, instance)
+    run = ["generate", "--checkpoint", str(folder), "--preset", "coco", "--seed", "1"]
+    cli([*run, "--labels", str(tmp_path / "labels"), "--instance", str(tmp_path / "instances"),
+         "--out", str(tmp_path / "out")])
+    for name in names:  # each as if generated alone with its own instance map
+        one = tmp_path / f"one_{name}"
+        cli([*run, "--labels", str(tmp_path / "labels" / name), "--instance", str(tmp_path / "instances" / name),
+             "--out", str(one)])
+        assert np.array_equal(np.asarray(Image.open(one)), np.asarray(Image.open(tmp_path / "out" / name)))
+    (tmp_path / "instances" / names[1]).unlink()
+    capsys.readouterr()
+    with pytest.raises(SystemExit, match=f"1 of 3 inputs refused: {names[1]}"):
+        cli([*run, "--labels", str(tmp_path / "labels"), "--instance", str(tmp_path / "instances"),
+             "--out", str(tmp_path / "again")])
+    assert f"error: {names[1]}: no instance map {names[1]} in {tmp_path / 'instances'}" in capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "again").iterdir()) == sorted([names[0], names[2]])
+    with pytest.raises(SystemExit, match="--instance .* is one file, but --labels is a folder"):
+        cli([*run, "--labels", str(tmp_path / "labels"), "--instance", str(tmp_path / "instances" / names[0]),
+             "--out", str(tmp_path / "refused")])
+    with pytest.raises(SystemExit, match="--out would write over files it reads"):
+        cli([*run, "--labels", str(tmp_path / "labels"), "--instance", str(tmp_path / "instances"),
+             "--out", str(tmp_path / "instances")])
 
 
 @pytest.mark.parametrize("change, message", [
