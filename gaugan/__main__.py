@@ -247,6 +247,10 @@ def refuse_small_grid(data: dict) -> None:
 def training_labels(args: argparse.Namespace) -> list[dict]:
     """The label table: --labels, else DATA/labels.json for a folder; none (the landscape palette) for a built-in
     dataset or a folder mixed with photo-textured landscapes (--photos)."""
+    if args.labels and (args.data or TRAIN_DEFAULTS.data) in DATASETS:
+        raise InputError(f"--labels {args.labels}: a label table goes with --data FOLDER, the folder of label maps it "
+                         f"describes; found {f'--data {args.data}' if args.data else 'no --data'}, and "
+                         f"{' and '.join(DATASETS)} bring their own labels (a resumed run keeps its own table)")
     if args.labels:
         table = read_label_table(args.labels)
     elif (args.data or TRAIN_DEFAULTS.data) in DATASETS or args.photos:

@@ -372,6 +372,17 @@ def test_a_data_folder_name_the_model_card_refuses_is_refused_before_training(tm
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("data", [[], ["--data", "landscape"]])
+def test_a_label_table_without_a_data_folder_is_refused_in_one_line(tmp_path, data):
+    table = tmp_path / "labels.json"
+    table.write_text(json.dumps(label_entries(PALETTES["landscape"])))
+    with pytest.raises(SystemExit) as exited:
+        cli(["train", *data, "--labels", str(table), "--out", str(tmp_path / "run"), "--steps", "1", *TINY_TRAINING])
+    assert re.fullmatch(r"error: --labels .*labels\.json: a label table goes with --data FOLDER, the folder of label "
+                        r"maps it describes; found (no --data|--data landscape), .*", str(exited.value.code))
+    assert not (tmp_path / "run").exists()
+
+
 # The evaluation segmenter's cache is data too.
 
 @pytest.mark.parametrize("card, weights, message", [
