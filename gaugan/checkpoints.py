@@ -761,21 +761,24 @@ def refuse_existing(paths: list[Path], overwrite: bool) -> list[Path]:
 
 
 def move_into(items: list[Path], dest: Path, trash: Path, overwrite: bool) -> None:
-    """Move items into dest; an existing item of the same name is refused, or (overwrite) moved into trash whole and
-    put back if the move fails."""
+    """Move items into dest; an existing item of the same name is refused, or (overwrite) moved into trash whole. If
+    a move fails, every item moved so far goes back and every replaced one is put back: all or nothing."""
     clashes = refuse_existing([dest / item.name for item in items], overwrite)
     trash.mkdir()
-    for item in items:
-        target = dest / item.name
-        old = trash / item.name
-        if target in clashes:
-            target.rename(old)
-        try:
-            item.rename(target)
-        except OSError as exc:
-            if old.exists() or old.is_symlink():
-                old.rename(target)
-            raise CheckpointError(f"could not move {item.name} into {dest} ({exc}); nothing there was changed") from None
+    moved = []
+    try:
+        for item in items:
+            if dest / item.name in clashes:
+                (dest / item.name).rename(trash / item.name)
+            item.rename(dest / item.name)
+            moved.append(item)
+    except OSError as exc:
+        for item in items:
+            if item in moved:
+                (dest / item.name).rename(item)
+            if (trash / item.name).exists() or (trash / item.name).is_symlink():
+                (trash / item.name).rename(dest / item.name)
+        raise CheckpointError(f"could not move {item.name} into {dest} ({exc}); nothing there was changed") from None
 
 
 def check_model_destination(folder: Path, overwrite: bool) -> None:

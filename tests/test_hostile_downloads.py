@@ -5,6 +5,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -277,6 +278,23 @@ def test_a_failed_overwrite_keeps_the_old_folder(tmp_path, own_model, monkeypatc
 
     monkeypatch.setattr(Path, "rename", failing)
     with pytest.raises(CheckpointError, match="could not move landscape into .*nothing there was changed"):
+        download(str(archive), tmp_path / "dest", overwrite=True)
+    assert fingerprint(tmp_path / "dest") == before
+
+
+def test_a_failed_overwrite_of_several_models_puts_back_those_already_moved(tmp_path, own_model, monkeypatch):
+    shutil.copytree(own_model, tmp_path / "dest" / "other")
+    archive = make_archive(tmp_path / "a.tar.gz", {"landscape/generator.pth": b"theirs", "other/x.pth": b"x"})
+    before = fingerprint(tmp_path / "dest")
+    rename = Path.rename
+
+    def failing(self, target):
+        if self.name == "other" and "unpacked" in str(self):  # "landscape" has moved in by now
+            raise OSError(28, "No space left on device")
+        return rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", failing)
+    with pytest.raises(CheckpointError, match="could not move other into .*nothing there was changed"):
         download(str(archive), tmp_path / "dest", overwrite=True)
     assert fingerprint(tmp_path / "dest") == before
 
