@@ -43,7 +43,7 @@ CUT_SHORT = "cut short (its zip directory is missing): download or copy it again
 LEGACY_PICKLES = 5  # a legacy file's pickles before its raw values: magic number, protocol, system, state, keys
 MAX_ALIASING = 2  # the tensors may claim up to this many times the bytes the file stores for them (shared views)
 # How torch.save's files start: a zip archive, or (its legacy format) a pickle of its magic number, protocol 2 or 0/1
-TORCH_STARTS = (b"PK", b"\x80", pickle.dumps(torch.serialization.MAGIC_NUMBER, protocol=0)[:-1])
+TORCH_STARTS = (ZIP_START, b"\x80", pickle.dumps(torch.serialization.MAGIC_NUMBER, protocol=0)[:-1])
 # What the unpickler raises on bytes that are no pickle at all (with UnpicklingError's "Unsupported operand")
 BAD_PICKLE_ERRORS = (EOFError, KeyError, IndexError, ValueError, struct.error)
 
@@ -161,15 +161,17 @@ def _check_legacy_pickles(path: Path) -> None:
                                   f"{MAX_PICKLE_BYTES} bytes; a checkpoint of weights needs far less") from None
 
 
-def _foreign_start(path: Path) -> bytes | None:
-    """The file's first 32 bytes when they are not how torch.save starts a file (TORCH_STARTS); None when they are
-    or the file cannot be read."""
+def _not_torch_file(path: Path) -> str | None:
+    """"not a file saved by torch.save (…)", with its first 32 bytes, when they are not how torch.save starts a file
+    (TORCH_STARTS); None when they are or the file cannot be read."""
     try:
         with path.open("rb") as f:
             start = f.read(32)
     except OSError:
         return None
-    return None if start.startswith(TORCH_STARTS) else start
+    if start.startswith(TORCH_STARTS):
+        return None
+    return f"not a file saved by torch.save ({f'it starts with {start!r}' if start else 'it is empty'})"
 
 
 def load_failure(exc: Exception, path: Path) -> str:
@@ -187,8 +189,8 @@ def load_failure(exc: Exception, path: Path) -> str:
             return "it is a damaged zip archive (its directory cannot be read)"
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))  # torch bolds its advice with terminal escapes
     unreadable = isinstance(exc, BAD_PICKLE_ERRORS) or "Unsupported operand" in text or "mmap can only be used" in text
-    if unreadable and (start := _foreign_start(path)) is not None:
-        return f"not a file saved by torch.save (it starts with {start!r})" if start else "it is empty (0 bytes)"
+    if unreadable and (foreign := _not_torch_file(path)):
+        return foreign
     unpickler = re.search(r"WeightsUnpickler error:\s*(.+?)(?: was not an allowed global|\n|$)", text)
     if unpickler:
         return unpickler.group(1)[:200]
@@ -309,10 +311,8 @@ def mapped_state_dict(path: Path) -> dict[str, torch.Tensor] | None:
     """For listings: a weights file's tensors mapped from disk (open_state_dict), after checking that it starts as
     torch.save's files do and is not cut short; None for the legacy format (before PyTorch 1.6), which cannot be
     mapped: only its pickles' length is checked (_check_legacy_pickles), the rest when it loads."""
-    start = _foreign_start(path)
-    if start is not None:
-        raise CheckpointError(f"{path.name} is not a file saved by torch.save "
-                              f"({f'it starts with {start!r}' if start else 'it is empty'})")
+    if foreign := _not_torch_file(path):
+        raise CheckpointError(f"{path.name} is {foreign}")
     if not path.is_file():
         raise CheckpointError(f"{path.name} cannot be read: it is not a file")
     if not _starts_as_zip(path):

@@ -319,13 +319,16 @@ def test_models_lists_the_shipped_ones_anywhere_and_notes_only_a_missing_root_th
     assert "reader, painted by landscape" in lines["landscape-sketch-reader"]
     assert "sketch  unreadable:" in lines["odd"] and "found format str \"other/1\"" in lines["odd"]
     for name, file, text in (("junk_pretrained", "latest_net_G.pth", "junk\n"), ("badjson", "model.json", "{bad"),
-                             ("nogen", "model.json", (ROOT / "checkpoints" / "landscape" / "model.json").read_text())):
+                             ("nogen", "model.json", (ROOT / "checkpoints" / "landscape" / "model.json").read_text()),
+                             ("emptyzip_pretrained", "latest_net_G.pth", "PK\x05\x06" + "\0" * 18)):
         (tmp_path / "checkpoints" / name).mkdir()
         (tmp_path / "checkpoints" / name / file).write_text(text)
     cli(["models"])
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
     assert "spade   unreadable: latest_net_G.pth is not a file saved by torch.save (it starts with b'junk\\n')" in \
         lines["junk_pretrained"]
+    assert "spade   unreadable: latest_net_G.pth is not a file saved by torch.save (it starts with b'PK\\x05\\x06" in \
+        lines["emptyzip_pretrained"]
     assert "unreadable:" in lines["badjson"] and "model.json is not valid JSON" in lines["badjson"]
     assert "unreadable:" in lines["nogen"] and "generator.pth" in lines["nogen"]
     cut = tmp_path / "checkpoints" / "cut_pretrained"

@@ -295,8 +295,8 @@ def test_a_run_state_that_is_no_torch_file_is_refused_without_unpickling(tmp_pat
     assert str(exited.value.code).startswith(f"error: {run / 'state.pt'}: refused to load; expected a training state")
     whole = io.BytesIO()
     torch.save(run_state, whole)
-    for data, found in ((b"", "it is empty (0 bytes)"), (b"junk", "not a file saved by torch.save (it starts with "
-                                                                   "b'junk')"),
+    for data, found in ((b"", "not a file saved by torch.save (it is empty)"),
+                        (b"junk", "not a file saved by torch.save (it starts with b'junk')"),
                         (whole.getvalue()[:5000], "it is cut short (its zip directory is missing): download or copy "
                                                   "it again")):
         (run / "state.pt").write_bytes(data)
