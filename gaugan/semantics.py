@@ -36,14 +36,9 @@ def _as_label_tensor(label: torch.Tensor | np.ndarray) -> torch.Tensor:
     return tensor.long()
 
 
-def compact_semantics(
-    label: torch.Tensor | np.ndarray,
-    instance: torch.Tensor | np.ndarray | None,
-    preset: Preset,
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """(N, 1, H, W) label ids -> each pixel's input channel (dont-care 255 -> its own channel), checked, and
-    the instance edges (N, 1, H, W) for presets that use instances (else None): what the one-hot input encodes."""
-    label = _as_label_tensor(label)
+def channel_ids(label: torch.Tensor, preset: Preset) -> torch.Tensor:
+    """Label ids -> each pixel's input channel (dont-care 255 -> its own channel), or a ValueError naming the ids that
+    have none."""
     channels = preset.label_channels
     if preset.contain_dontcare_label:
         label = torch.where(label == DONTCARE_ID, preset.label_nc, label)
@@ -52,10 +47,18 @@ def compact_semantics(
         bad = torch.unique(label[invalid])[:10].tolist()
         hint = (f" ({DONTCARE_ID} = dont-care needs a preset with a dont-care label)"
                 if bool((label == DONTCARE_ID).any()) and not preset.contain_dontcare_label else "")
-        raise ValueError(
-            f"label ids must lie in 0..{channels - 1} for preset {preset.name!r}, "
-            f"found {bad}{hint}"
-        )
+        raise ValueError(f"label ids must lie in 0..{channels - 1} for preset {preset.name!r}, found {bad}{hint}")
+    return label
+
+
+def compact_semantics(
+    label: torch.Tensor | np.ndarray,
+    instance: torch.Tensor | np.ndarray | None,
+    preset: Preset,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(N, 1, H, W) label ids -> each pixel's input channel (dont-care 255 -> its own channel), checked, and
+    the instance edges (N, 1, H, W) for presets that use instances (else None): what the one-hot input encodes."""
+    label = channel_ids(_as_label_tensor(label), preset)
     if not preset.use_instance:
         return label, None
     if instance is None:
@@ -97,17 +100,19 @@ def encode(labels: np.ndarray, instance: np.ndarray | None, preset: Preset,
     """A (H, W) label id map (and its instance map) -> the network's compact input at size (default: the preset's
     output size), as compact_semantics gives it. Presets that use instances derive them from the labels' thing
     blobs when none is given."""
-    labels = check_label_array(labels)
+    labels = check_label_array(labels).astype(np.int64, copy=False)
+    try:
+        channel_ids(torch.from_numpy(labels), preset)  # every pixel's id, before the resize skips some
+    except ValueError as exc:  # ids outside the model's classes: the caller's input, not a bug
+        raise LabelMapError(str(exc)) from None
+    if instance is not None:  # checked even where the preset takes none, as keep_aspect's framing checks it
+        instance = check_instance_array(instance, labels)
     size = preset.output_size if size is None else size
     small_instance = None
     if preset.use_instance:
-        instance = instance_map(labels, preset.thing_ids) if instance is None else check_instance_array(instance, labels)
+        instance = instance_map(labels, preset.thing_ids) if instance is None else instance
         small_instance = torch.from_numpy(resize_nearest(instance.astype(np.int64), size))[None, None]
-    small_labels = torch.from_numpy(resize_nearest(labels.astype(np.int64), size))[None, None]
-    try:
-        return compact_semantics(small_labels, small_instance, preset)
-    except ValueError as exc:  # ids outside the model's classes: the caller's input, not a bug
-        raise LabelMapError(str(exc)) from None
+    return compact_semantics(torch.from_numpy(resize_nearest(labels, size))[None, None], small_instance, preset)
 
 
 def one_hot_semantics(channels: torch.Tensor, edges: torch.Tensor | None, preset: Preset) -> torch.Tensor:

@@ -34,6 +34,20 @@ def test_output_has_the_input_size_and_is_deterministic_per_seed(tiny):
     assert not np.array_equal(np.asarray(image), np.asarray(other))
 
 
+@pytest.mark.parametrize("options", [{}, {"keep_aspect": True}, {"native_size": True}])
+def test_an_unknown_id_is_refused_even_where_the_resize_to_the_model_grid_skips_it(tiny, options):
+    labels = doodle(300, 300)
+    labels[3, :] = 99  # row 3 of 300 falls between the rows a nearest resize to 64 rows samples
+    with pytest.raises(InputError, match=r"label ids must lie in 0\.\.13 .*found \[99\]"):
+        tiny.generate(labels, seed=1, **options)
+
+
+@pytest.mark.parametrize("keep_aspect", [False, True])
+def test_an_instance_map_of_another_shape_is_refused_whether_or_not_the_model_takes_one(tiny, keep_aspect):
+    with pytest.raises(InputError, match=r"instance map shape \(3, 3\) differs from labels shape \(50, 83\)"):
+        tiny.generate(doodle(50, 83), instance=np.zeros((3, 3), np.int64), keep_aspect=keep_aspect)
+
+
 def test_model_card_supplies_labels_and_encoder(tiny):
     assert [l.name for l in tiny.labels] == [l.name for l in PALETTES["landscape"]]
     assert tiny.has_style_encoder
