@@ -18,6 +18,7 @@ from label_colors import FAR_DISTANCE
 
 from .errors import LabelMapError
 from .images import LOSSY_FORMATS, MAX_PIXELS, Source, open_image
+from .semantics import check_label_array
 
 ALPHA_THRESHOLD = 128  # pixels below this opacity are unpainted: they take the background label
 ID_MODES = ("L", "P")
@@ -204,13 +205,18 @@ def read_instance_map(source: Source, max_pixels: int = MAX_PIXELS) -> np.ndarra
 
 
 def label_map_png(labels: np.ndarray, palette: list | None = None) -> bytes:
-    """PNG bytes: 8-bit ids (palette None) or the palette's colours."""
-    labels = np.asarray(labels)
+    """PNG bytes of a 2-D integer id map: 8-bit ids (palette None: ids 0..255), or the palette's colours (every id in
+    the palette); a LabelMapError names what does not fit."""
+    labels = check_label_array(labels)
     if palette is None:
-        if labels.min(initial=0) < 0 or labels.max(initial=0) > 255:
-            raise ValueError(f"id PNGs hold 0..255, labels span {labels.min()}..{labels.max()}")
+        if labels.min() < 0 or labels.max() > 255:
+            raise LabelMapError(f"id PNGs hold 0..255, labels span {labels.min()}..{labels.max()}")
         image = Image.fromarray(labels.astype(np.uint8), mode="L")
     else:
+        unknown = sorted(set(np.unique(labels).tolist()) - {label.id for label in palette})
+        if unknown:
+            raise LabelMapError(f"ids {unknown[:10]} have no colour in the palette (its ids: "
+                                f"{sorted(label.id for label in palette)[:20]}); write ids (palette None) instead")
         image = Image.fromarray(colourize(labels, palette))
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
@@ -218,5 +224,7 @@ def label_map_png(labels: np.ndarray, palette: list | None = None) -> bytes:
 
 
 def write_label_map(path: str | Path, labels: np.ndarray, palette: list | None = None) -> None:
-    """Write ids (palette None) or colours to a PNG file."""
+    """Write ids (palette None) or colours to a PNG file (its name must end in .png)."""
+    if Path(path).suffix.lower() != ".png":
+        raise LabelMapError(f"label maps are written as PNG (lossless), so name the file .png, found {Path(path).name!r}")
     Path(path).write_bytes(label_map_png(labels, palette))

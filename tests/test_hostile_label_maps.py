@@ -16,7 +16,7 @@ from PIL import ExifTags, Image, ImageDraw
 
 from gaugan.errors import ImageError, InputError, LabelMapError
 from gaugan.images import MAX_PIXELS, open_image, read_photo
-from gaugan.labelmaps import label_map_png, read_instance_map, read_label_map
+from gaugan.labelmaps import label_map_png, read_instance_map, read_label_map, write_label_map
 from label_colors import PALETTES
 
 LAND = PALETTES["landscape"]
@@ -401,3 +401,26 @@ def test_an_id_error_mentions_dont_care_only_for_255():
     coco_like[0, 0] = 255
     with pytest.raises(LabelMapError, match=r"\(255 = dont-care needs a preset with a dont-care label\)$"):
         encode(coco_like, None, landscape_preset())
+
+
+@pytest.mark.parametrize("labels, palette, message", [
+    (np.array([[-1, 0], [2, 11]]), LAND, r"ids \[-1\] have no colour in the palette"),
+    (np.array([[0, 2], [11, 99]]), LAND, r"ids \[99\] have no colour in the palette"),
+    (np.array([[0.9, 2.6]]), None, "must hold integer label ids, got dtype float64"),
+    (np.eye(4, dtype=bool), LAND, "must hold integer label ids, got dtype bool"),
+    (np.zeros((4, 4, 3), int), None, r"must be a non-empty 2-D \(H, W\) array of label ids, got shape \(4, 4, 3\)"),
+    (np.array([[300]]), None, r"id PNGs hold 0\.\.255, labels span 300\.\.300"),
+])
+def test_writing_a_label_map_refuses_what_would_not_read_back_as_written(tmp_path, labels, palette, message):
+    with pytest.raises(LabelMapError, match=message):
+        write_label_map(tmp_path / "map.png", labels, palette)
+    assert not (tmp_path / "map.png").exists()
+
+
+def test_a_label_map_is_written_as_png_only(tmp_path):
+    with pytest.raises(LabelMapError, match=r"written as PNG \(lossless\), so name the file \.png, found 'map\.jpg'"):
+        write_label_map(tmp_path / "map.jpg", np.zeros((2, 2), np.int64))
+    ids = np.array([[0, 2], [11, 13]])
+    for palette in (None, LAND):
+        write_label_map(tmp_path / "map.PNG", ids, palette)
+        assert np.array_equal(read_label_map(tmp_path / "map.PNG", LAND), ids)
