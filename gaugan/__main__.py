@@ -247,10 +247,6 @@ def refuse_small_grid(data: dict) -> None:
 def training_labels(args: argparse.Namespace) -> list[dict]:
     """The label table: --labels, else DATA/labels.json for a folder; none (the landscape palette) for a built-in
     dataset or a folder mixed with photo-textured landscapes (--photos)."""
-    if args.labels and (args.data or TRAIN_DEFAULTS.data) in DATASETS:
-        raise InputError(f"--labels {args.labels}: a label table goes with --data FOLDER, the folder of label maps it "
-                         f"describes; found {f'--data {args.data}' if args.data else 'no --data'}, and "
-                         f"{' and '.join(DATASETS)} bring their own labels (a resumed run keeps its own table)")
     if args.labels:
         table = read_label_table(args.labels)
     elif (args.data or TRAIN_DEFAULTS.data) in DATASETS or args.photos:
@@ -308,7 +304,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         preset = landscape_preset(args.crop_size or LANDSCAPE.crop_size, args.ngf or LANDSCAPE.ngf,
                                   args.spade_hidden or LANDSCAPE.spade_hidden)
         if config["labels"]:  # the compact configuration, sized to your label table
-            preset = replace(preset, name=Path(args.data).resolve().name,
+            preset = replace(preset, name=Path(args.data or TRAIN_DEFAULTS.data).resolve().name,
                              label_nc=max(label["id"] for label in config["labels"]) + 1)
             if dontcare := next((l for l in config["labels"] if l["id"] == DONTCARE_ID), None):
                 print(f"note: the label table lists id {DONTCARE_ID} ({shown(dontcare['name'])}), so the generator "

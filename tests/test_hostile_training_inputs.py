@@ -373,14 +373,14 @@ def test_a_data_folder_name_the_model_card_refuses_is_refused_before_training(tm
 
 
 @pytest.mark.parametrize("data", [[], ["--data", "landscape"]])
-def test_a_label_table_without_a_data_folder_is_refused_in_one_line(tmp_path, data):
+def test_a_label_table_for_the_built_in_scenes_names_and_colours_their_ids(tmp_path, data):
     table = tmp_path / "labels.json"
-    table.write_text(json.dumps(label_entries(PALETTES["landscape"])))
-    with pytest.raises(SystemExit) as exited:
-        cli(["train", *data, "--labels", str(table), "--out", str(tmp_path / "run"), "--steps", "1", *TINY_TRAINING])
-    assert re.fullmatch(r"error: --labels .*labels\.json: a label table goes with --data FOLDER, the folder of label "
-                        r"maps it describes; found (no --data|--data landscape), .*", str(exited.value.code))
-    assert not (tmp_path / "run").exists()
+    table.write_text(json.dumps([{**label, "name": f"my {label['name']}"}
+                                 for label in label_entries(PALETTES["landscape"])]))
+    cli(["train", *data, "--labels", str(table), "--out", str(tmp_path / "run"), "--steps", "1", *TINY_TRAINING])
+    config = json.loads(torch.load(tmp_path / "run" / "state.pt", weights_only=True)["config"])
+    assert config["preset"]["name"] == "landscape" and config["preset"]["label_nc"] == 14
+    assert config["labels"][0]["name"] == "my sky-other"
 
 
 # The evaluation segmenter's cache is data too.
