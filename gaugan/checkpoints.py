@@ -26,7 +26,7 @@ from .model_card import (MAX_CARD_BYTES, MODEL_CARD, MODEL_FORMAT, ModelCard, pa
                          read_json, temporary_file, write_card)
 from .networks import SPADEGenerator, StyleEncoder
 from .presets import PRESETS, Preset
-from .shipped import shipped_root
+from .shipped import checkpoint_argument, shipped_root
 from .style_prior import STYLE_PRIOR_WEIGHTS, StylePrior
 
 OFFICIAL_WEIGHTS = "latest_net_G.pth"
@@ -594,13 +594,14 @@ def spade_summary(folder: Path) -> str:
 
 
 def load_model(path: str | Path, preset: Preset | str | None = None, style_prior: bool = True) -> LoadedModel:
-    """Load a model folder (model.json), an NVIDIA <name>_pretrained folder or a weights file, all validated.
+    """Load a model folder (model.json), an NVIDIA <name>_pretrained folder, a weights file or a model's name (a
+    folder in checkpoints_root(), else a shipped model), all validated.
 
     preset (a Preset, an official preset's name, or a preset .json file) overrides the card and shape inference:
     e.g. a generator trained without the dont-care channel or instance edges; style_prior=False leaves the style
     prior the card lists unread.
     """
-    path = Path(path)
+    path = checkpoint_argument(str(path))  # a model's name, as `gaugan models` lists it, too
     folder = path if path.is_dir() else path.parent
     card, notes = read_card(folder), []
     if card and path.is_dir():

@@ -77,7 +77,8 @@ class GauGAN:
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: torch.device | str | None = None, fast: bool = True,
                         bf16: bool = False, preset: Preset | str | None = None, style_prior: bool = True) -> "GauGAN":
-        """Load our model folder (model.json), an NVIDIA <name>_pretrained folder or a weights file.
+        """Load our model folder (model.json), an NVIDIA <name>_pretrained folder, a weights file, or a model by the
+        name `gaugan models` lists ("landscape", or a folder's name in $GAUGAN_CHECKPOINTS, else ./checkpoints).
 
         preset: a Preset, an official preset's name or a preset .json file, for generators without a card;
         fast=False runs the layer-by-layer reference network instead of the exact fast path;

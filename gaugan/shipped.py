@@ -13,13 +13,13 @@ CHECKPOINTS_ENV = "GAUGAN_CHECKPOINTS"  # names the folder of the user's model f
 
 
 def shipped_checkpoint(name: str = "landscape") -> Path:
-    """The folder of a shipped model: "landscape" (the default generator), "segmenter" or "segmenter-photo" (for
-    evaluation)."""
+    """The folder of a shipped model: "landscape" (the default generator), "landscape-sketch" and
+    "landscape-sketch-reader" (sketch models), "segmenter" or "segmenter-photo" (for evaluation)."""
     found = _shipped(name)
     if found:
         return found
     raise CheckpointError(f"no shipped model {name!r}: looked in {', '.join(str(r) for r in SHIPPED_ROOTS)}; "
-                          "reinstall the package or pass --checkpoint")
+                          "reinstall the package, or load a model folder by its path")
 
 
 def shipped_root() -> Path | None:

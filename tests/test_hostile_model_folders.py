@@ -226,7 +226,7 @@ class RunsCode:
      r"loading failed: not a file saved by torch.save (it starts with b'\x00\x01\x02"),
     (lambda path: path.write_bytes(b"junk\n"), r"loading failed: not a file saved by torch.save (it starts with b'junk\n')"),
     (lambda path: path.write_text('[{"id": 0}]'), """loading failed: not a file saved by torch.save (it starts with b'[{"id": 0}]')"""),
-    (lambda path: path.write_bytes(b""), "loading failed: it is empty (0 bytes)"),
+    (lambda path: path.write_bytes(b""), "loading failed: not a file saved by torch.save (it is empty)"),
     (lambda path: torch.save({"w": torch.zeros(2), "obj": NotATensor()}, path), "Unsupported global: GLOBAL"),
     (lambda path: torch.save({"w": torch.zeros(2), "obj": RunsCode()}, path), "it asks to run posix.system"),
 ])

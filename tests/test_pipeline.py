@@ -195,3 +195,21 @@ def test_a_style_that_is_neither_a_photo_nor_a_style_code_is_refused(style, foun
     with pytest.raises(InputError, match=r"style must be a photo \(a PIL image\) whose look to copy or its code from "
                                          rf"encode_style \(a finite float tensor of shape \(1, 64\)\), {found}"):
         model.generate(np.zeros((64, 64), np.uint8), seed=0, style=style)
+
+
+def test_models_load_by_the_names_gaugan_models_lists(tmp_path, monkeypatch):
+    from gaugan import load_generator, shipped_checkpoint
+
+    monkeypatch.chdir(tmp_path)  # no ./checkpoints here: the names are the shipped models'
+    labels = doodle(40, 60)
+    by_name = GauGAN.from_checkpoint("landscape", device="cpu")
+    assert by_name.name == "landscape"
+    assert np.array_equal(np.asarray(by_name.generate(labels, seed=2)),
+                          np.asarray(GauGAN.from_checkpoint(shipped_checkpoint(), device="cpu").generate(labels, seed=2)))
+    assert load_generator("landscape").preset.name == "landscape"
+    make_tiny_model(tmp_path / "mine" / "tiny")
+    monkeypatch.setenv("GAUGAN_CHECKPOINTS", str(tmp_path / "mine"))
+    assert GauGAN.from_checkpoint("tiny", device="cpu").preset.crop_size == 64
+    with pytest.raises(InputError, match=r"checkpoints/coco_pretrained: no such model folder or weights file, no model "
+                                         r"folder of that name in .*mine, and no shipped model of that name"):
+        GauGAN.from_checkpoint("checkpoints/coco_pretrained")
