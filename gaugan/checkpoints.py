@@ -47,10 +47,6 @@ TORCH_STARTS = (ZIP_START, b"\x80", pickle.dumps(torch.serialization.MAGIC_NUMBE
 # What the unpickler raises on bytes that are no pickle at all (with UnpicklingError's "Unsupported operand")
 BAD_PICKLE_ERRORS = (EOFError, KeyError, IndexError, ValueError, struct.error)
 
-__all__ = ["CheckpointError", "MODEL_CARD", "MODEL_FORMAT", "LoadedModel", "load_model", "load_generator",
-           "open_state_dict", "read_state_dict", "adopt_weights", "save_model", "update_card", "find_checkpoints",
-           "infer_preset", "weights_file", "writable_folder", "refuse_existing", "move_into", "check_model_destination",
-           "replacing"]
 
 
 def _unwrap(state: object, path: Path, notes: list[str]) -> dict:

@@ -23,8 +23,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .checkpoints import MODEL_CARD, OFFICIAL_WEIGHTS, move_into, read_state_dict
+from .checkpoints import OFFICIAL_WEIGHTS, move_into, read_state_dict
 from .errors import CheckpointError, UnreachableError
+from .model_card import MODEL_CARD
 
 MAX_DOWNLOAD_BYTES = 8 << 30  # NVIDIA's checkpoints.tar.gz is about 1 GB
 MAX_MEMBER_BYTES = 2 << 30  # the largest released generator is ~0.4 GB

@@ -17,15 +17,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .checkpoints import (GENERATOR_WEIGHTS, MODEL_CARD, OFFICIAL_WEIGHTS, CheckpointError, adopt_weights,
-                          available_checkpoints, check_fit, file_in_folder, mapped_state_dict, meta_network,
-                          open_state_dict)
+from .checkpoints import (GENERATOR_WEIGHTS, OFFICIAL_WEIGHTS, adopt_weights, available_checkpoints, check_fit,
+                          file_in_folder, mapped_state_dict, meta_network, open_state_dict)
 from .data.sketch import DIRECTIONS, LANDSCAPE_SKETCH
-from .errors import InputError
+from .errors import CheckpointError, InputError
 from .framing import blur_note, paint_unstretched
 from .images import open_image, to_rgb
-from .model_card import (MAX_DESCRIPTION_LENGTH, SKETCH_FORMAT, checked_integer, plain_file_name, plain_text,
-                         read_card_json, shown_value)
+from .model_card import (MAX_DESCRIPTION_LENGTH, MODEL_CARD, MODEL_FORMAT, SKETCH_FORMAT, checked_integer,
+                         plain_file_name, plain_text, read_card_json, shown_value)
 from .networks import ClassConditionalGenerator, UnetGenerator
 from .networks.conditional import LEVELS as CONDITIONAL_LEVELS
 from .networks.unet import LEVELS as UNET_LEVELS
@@ -127,6 +126,9 @@ def read_sketch_card(folder: Path) -> dict | None:
         return None
     card = read_card_json(path)
     card = card if isinstance(card, dict) else {}
+    if card.get("format") == MODEL_FORMAT:
+        raise CheckpointError(f"{path}: this is a label-map (SPADE) model (label maps -> photo); this takes sketch "
+                              "models, such as landscape-sketch-reader (GauGAN.from_checkpoint loads label-map models)")
     network = card.get("network")
     types = (*NETWORKS, READER_TYPE)
     if card.get("format") != SKETCH_FORMAT or not isinstance(network, dict) or network.get("type") not in types:
@@ -220,15 +222,19 @@ def load_sketch_network(path: str | Path) -> tuple[torch.nn.Module, dict]:
 
 
 def as_rgb_array(sketch: Image.Image | np.ndarray) -> np.ndarray:
-    """A PIL image (images.to_rgb: transparency laid onto white) or (H, W, 3) uint8 array as (H, W, 3) uint8, or a
-    ValueError saying what was found."""
+    """A PIL image, or a uint8 array of grey (H, W), RGB (H, W, 3) or RGBA (H, W, 4) pixels, as (H, W, 3) uint8
+    (transparency laid onto white, images.to_rgb); else an InputError saying what was found."""
     if isinstance(sketch, Image.Image):
         return np.asarray(to_rgb(sketch))
+    if isinstance(sketch, (str, Path)):
+        raise InputError(f"a sketch must be a PIL image or a uint8 array, found the path {str(sketch)[:200]!r}: open "
+                         "it first (PIL.Image.open)")
     array = np.asarray(sketch)
-    if array.ndim != 3 or array.shape[2] != 3 or array.dtype != np.uint8 or min(array.shape[:2]) == 0:
-        raise ValueError(f"a sketch must be a PIL image or an (H, W, 3) uint8 array, found shape {array.shape} "
-                         f"dtype {array.dtype}")
-    return array
+    if array.dtype != np.uint8 or not (array.ndim == 2 or array.ndim == 3 and array.shape[2] in (3, 4)) \
+            or min(array.shape[:2]) == 0:
+        raise InputError(f"a sketch must be a PIL image or a uint8 array of shape (H, W), (H, W, 3) or (H, W, 4), "
+                         f"found shape {array.shape} dtype {array.dtype}")
+    return array if array.ndim == 3 and array.shape[2] == 3 else np.asarray(to_rgb(Image.fromarray(array)))
 
 
 class Pix2Pix:

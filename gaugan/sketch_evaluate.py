@@ -12,12 +12,11 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from .checkpoints import MODEL_CARD
 from .data.registry import has_held_out_split
 from .data.sketch import LANDSCAPE_SKETCH, SketchSource
 from .errors import InputError
 from .evaluate import SegmenterConfig, format_frechet, frechet_figures, load_or_train_segmenter, predict
-from .model_card import read_card_json
+from .model_card import MODEL_CARD, read_card_json
 from .realism import format_realism, realism
 from .sketch import load_sketch_model
 

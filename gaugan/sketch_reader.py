@@ -12,9 +12,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .checkpoints import MODEL_CARD, CheckpointError, adopt_weights, open_state_dict
-from .errors import InputError
-from .model_card import plain_file_name, shown_value
+from .checkpoints import adopt_weights, open_state_dict
+from .errors import CheckpointError, InputError
+from .model_card import MODEL_CARD, plain_file_name, shown_value
 from .networks.layout_reader import LayoutReader
 from .pipeline import GauGAN
 from .shipped import checkpoints_root, named_model

@@ -26,7 +26,7 @@ from gaugan.allocator import tune_for_inference  # noqa: E402
 from gaugan.canvas import (MAX_ASPECT, SHIPPED_MODEL, background_label, bucket_fill,  # noqa: E402
                            compose_labels, example_scene, fit_label_map, has_lines, list_models, mixed_style,
                            pad_to_aspect, png_bytes, read_photo, style_looks, thumbnail_png)
-from gaugan.errors import InputError, UnreachableError  # noqa: E402
+from gaugan.errors import UnreachableError  # noqa: E402
 from gaugan.images import FORMATS  # noqa: E402
 from gaugan.labelmaps import colourize, hex_colour, label_map_png, read_label_map  # noqa: E402
 from gaugan.presets import DONTCARE_ID  # noqa: E402

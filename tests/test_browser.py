@@ -258,7 +258,7 @@ def test_live_off_seed_and_new_variation_regenerate(url):
         second = wait_new_result(page, first)
         page.get_by_label("Seed", exact=True).fill("7")
         page.get_by_label("Seed", exact=True).press("Enter")
-        third = wait_new_result(page, second)
+        wait_new_result(page, second)
         wait_idle(page)
         assert page.get_by_text("The drawing changed").count() == 0
         assert page.get_by_text("Out of date").count() == 0

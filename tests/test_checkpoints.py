@@ -14,7 +14,8 @@ from helpers import QuietFiles, local_server, official_archive
 from label_colors import PALETTES, Label
 
 from gaugan import PRESETS, SPADEGenerator, download, load_generator, load_model
-from gaugan.checkpoints import CheckpointError, find_checkpoints, infer_preset
+from gaugan.checkpoints import find_checkpoints, infer_preset
+from gaugan.errors import CheckpointError
 
 MARKER = Path("/tmp/gaugan_pickle_ran_code")
 

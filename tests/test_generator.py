@@ -6,7 +6,7 @@ import torch
 from helpers import manifest, randomize_, reference_forward
 
 from gaugan import PRESETS, SPADEGenerator, encode_semantics, load_generator
-from gaugan.checkpoints import CheckpointError
+from gaugan.errors import CheckpointError
 from gaugan.networks.generator import block_schedule
 
 CASES = [(p, n) for p in ("coco", "ade20k", "cityscapes") for n in (64, 8)]

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from helpers import ROOT, SHARED, randomize_
 from PIL import Image
 
-from gaugan import CheckpointError, Pix2Pix
+from gaugan import CheckpointError, InputError, Pix2Pix
 from gaugan.networks import ClassConditionalGenerator, PatchGAN, UnetGenerator
 from gaugan.sketch import model_kind, save_sketch_model
 from gaugan.sketch_train import pix2pix_config_from_args
@@ -244,8 +244,14 @@ def test_generate_keeps_any_size_and_checks_input(tmp_path):
     model = Pix2Pix.from_checkpoint(tmp_path / "m", device="cpu")
     assert model.generate(Image.new("L", (300, 170), 255)).size == (300, 170)
     assert model.generate(np.zeros((64, 90, 3), np.uint8)).size == (90, 64)
-    with pytest.raises(ValueError, match=r"\(H, W, 3\) uint8 array, found shape \(64, 90\)"):
-        model.generate(np.zeros((64, 90), np.uint8))
+    grey, rgba = np.full((64, 90), 200, np.uint8), np.zeros((64, 90, 4), np.uint8)  # all transparent: white paper
+    assert np.array_equal(np.asarray(model.generate(grey)), np.asarray(model.generate(np.dstack([grey] * 3))))
+    assert np.array_equal(np.asarray(model.generate(rgba)), np.asarray(model.generate(np.full((64, 90, 3), 255, np.uint8))))
+    for bad, found in ((np.zeros((64, 90), np.float32), r"found shape \(64, 90\) dtype float32"),
+                       (np.zeros((64, 90, 2), np.uint8), r"found shape \(64, 90, 2\) dtype uint8"),
+                       ("sketch.png", r"found the path 'sketch\.png': open it first")):
+        with pytest.raises(InputError, match=found):
+            model.generate(bad)
     with pytest.raises(ValueError, match="not class-conditional"):
         model.generate(np.zeros((64, 90, 3), np.uint8), class_id=2)
 
@@ -289,6 +295,14 @@ def test_kinds_of_shipped_and_sketch_folders(tmp_path):
     assert model_kind(ROOT / "checkpoints" / "landscape") == "spade"
     save_sketch_model(tmp_path / "s", UnetGenerator(depth=7, ngf=4), {})
     assert model_kind(tmp_path / "s") == "sketch"
+
+
+def test_loading_a_label_map_model_as_a_sketch_model_says_which_loader_takes_it():
+    from gaugan import load_sketch_model
+
+    with pytest.raises(CheckpointError, match=r"this is a label-map \(SPADE\) model \(label maps -> photo\); this takes "
+                                              r"sketch models, such as landscape-sketch-reader \(GauGAN\.from_checkpoint"):
+        load_sketch_model("landscape")
 
 
 @pytest.mark.slow
