@@ -51,16 +51,18 @@ class GauGAN:
     """A generator ready to turn label maps into images; load once, call generate() many times.
 
     Programs that serve many passes call allocator.tune_for_inference() once the model is loaded (1.3x on CPU).
+    The fast path leaves the generator given to it unchanged, unless release_generator lets it fold that
+    generator's weights in place and free its blocks (from_checkpoint does: it owns the generator it loads).
     """
 
     def __init__(self, generator: SPADEGenerator, labels: list[Label], encoder: StyleEncoder | None = None,
                  device: torch.device | str | None = None, name: str = "", fast: bool = True,
                  bf16: bool = False, notes: list[str] | None = None, style_prior: StylePrior | None = None,
-                 looks: dict[str, torch.Tensor] | None = None) -> None:
+                 looks: dict[str, torch.Tensor] | None = None, release_generator: bool = False) -> None:
         self.device = torch.device(device) if device else default_device()
         generator = generator.eval().to(self.device)
         conv_dtype = torch.bfloat16 if bf16 else torch.float32
-        self.network = FastSPADEGenerator(generator, release_source=True, conv_dtype=conv_dtype) if fast else generator
+        self.network = FastSPADEGenerator(generator, release_generator, conv_dtype) if fast else generator
         self.encoder = encoder.eval().to(self.device) if encoder is not None else None
         if style_prior is not None and style_prior.mean.numel() != generator.preset.z_dim:
             raise ValueError(f"a style prior of {style_prior.mean.numel()} dimensions for style codes of "
@@ -88,7 +90,7 @@ class GauGAN:
         loaded = load_model(path, preset, style_prior)
         looks = {name: torch.tensor([code]) for name, code in loaded.card.looks.items()} if loaded.card else {}
         return cls(loaded.generator, loaded.labels, loaded.encoder, device, name=Path(path).name, fast=fast,
-                   bf16=bf16, notes=loaded.notes, style_prior=loaded.style_prior, looks=looks)
+                   bf16=bf16, notes=loaded.notes, style_prior=loaded.style_prior, looks=looks, release_generator=True)
 
     @property
     def has_style_encoder(self) -> bool:

@@ -213,3 +213,16 @@ def test_models_load_by_the_names_gaugan_models_lists(tmp_path, monkeypatch):
     with pytest.raises(InputError, match=r"checkpoints/coco_pretrained: no such model folder or weights file, no model "
                                          r"folder of that name in .*mine, and no shipped model of that name"):
         GauGAN.from_checkpoint("checkpoints/coco_pretrained")
+
+
+def test_the_fast_path_leaves_the_generator_it_was_given_whole():
+    generator = randomize_(SPADEGenerator(PRESETS["coco"], ngf=8), seed=5).eval()
+    before = {name: value.clone() for name, value in generator.state_dict().items()}
+    fast = GauGAN(generator, PALETTES["coco"], device="cpu")
+    label, instance = coco_sample(coco_sample_names()[0])
+    image = np.asarray(fast.generate(label, instance)).astype(int)
+    after = generator.state_dict()
+    assert type(generator.head_0).__name__ == "SPADEResnetBlock" and after.keys() == before.keys()
+    assert all(torch.equal(after[name], value) for name, value in before.items())
+    reference = np.asarray(GauGAN(generator, PALETTES["coco"], device="cpu", fast=False).generate(label, instance))
+    assert np.abs(image - reference).max() <= 1, "the generator still paints what the fast path paints"
