@@ -344,11 +344,16 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 
 def written_model_path(value: str | None, writer: str) -> Path:
-    """The model folder a command that writes into it (writer) is given: a path only, so that a name never has a
-    shipped model rewritten in place; a name of the user's folder says its path."""
+    """The model folder a command that writes into its model.json (writer) is given, checked to hold one and to be
+    writable before any long work: a path only, so that a name never has a shipped model rewritten in place; a name
+    of the user's folder says its path."""
+    needed = f"{writer} writes into the model's {MODEL_CARD}, so it takes the path of a model folder of ours"
     if value is not None and Path(value).exists():
-        return Path(value)
-    needed = f"{writer} writes into the model's model.json, so it takes the path of a model folder of ours"
+        folder = Path(value)
+        if not (folder / MODEL_CARD).is_file():
+            raise InputError(f"{needed}; found --checkpoint {value}: "
+                             f"{f'a folder without {MODEL_CARD}' if folder.is_dir() else 'a file'}")
+        return writable_folder(folder, "the model folder")
     if value is None:
         raise InputError(f"{needed}: give --checkpoint PATH")
     named = named_model(value) if Path(value).name == value else None
@@ -366,12 +371,8 @@ def cmd_style_prior(args: argparse.Namespace) -> None:
     from .style_prior import fit_style_prior, style_codes
 
     folder = written_model_path(args.checkpoint, "style-prior")
-    card = read_card(folder) if folder.is_dir() else None
-    if card is None:
-        raise InputError(f"--checkpoint {args.checkpoint}: expected the path of a model folder of ours (with "
-                         f"model.json), found {'a folder without one' if folder.is_dir() else 'a file'}")
-    writable_folder(folder, "the model folder")  # checked before the photos are encoded
     model = GauGAN.from_checkpoint(folder, device="cpu", style_prior=False)
+    card = read_card(folder)  # as the model loaded it
     if not model.has_style_encoder:
         raise InputError(f"{folder} has no style encoder: a style prior is fitted to the codes it gives photographs "
                          "(models trained with a VAE have one)")
@@ -397,12 +398,6 @@ def cmd_looks(args: argparse.Namespace) -> None:
     from .pipeline import GauGAN
 
     folder = written_model_path(args.checkpoint, "--record") if args.record else checkpoint_argument(args.checkpoint)
-    if args.record:
-        if not folder.is_dir() or read_card(folder) is None:
-            raise InputError(f"--checkpoint {args.checkpoint}: --record writes into model.json; expected the path of "
-                             "a model folder of ours (to change a shipped model's looks, copy its folder and name "
-                             "the copy)")
-        writable_folder(folder, "the model folder")  # checked before the scenes are painted
     model = GauGAN.from_checkpoint(folder, device="cpu")
     sky_ids(model)  # it can have looks
     segmenter = landscape_segmenter(model)

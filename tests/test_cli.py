@@ -664,6 +664,10 @@ def test_commands_that_write_into_a_model_take_its_path_and_say_which_path_a_nam
             "is not rewritten: copy its folder and name the copy")
         assert cli_error([*argv, "--checkpoint", "nothere"]) == (
             f"error: {writer} {needed}; found --checkpoint nothere: no such folder")
+        (tmp_path / "nvidia_pretrained").mkdir(exist_ok=True)  # a folder without a card: found out before any work
+        shutil.copy(tmp_path / "checkpoints" / "mine" / "generator.pth", tmp_path / "nvidia_pretrained" / "latest_net_G.pth")
+        assert cli_error([*argv, "--checkpoint", "nvidia_pretrained"]) == (
+            f"error: {writer} {needed}; found --checkpoint nvidia_pretrained: a folder without model.json")
 
 
 @pytest.mark.parametrize("argv", [["explain", "--labels", "LABELS"], ["style-prior", "--images", "LABELS"]])

@@ -65,7 +65,7 @@ def test_the_looks_command_records_only_into_a_model_folder_given_by_its_path(tm
     shutil.copy(ROOT / "checkpoints" / "landscape" / "generator.pth", weights)
     with pytest.raises(SystemExit) as exited:
         cli(["looks", "--checkpoint", str(weights), "--record"])
-    assert "expected the path of a model folder of ours" in str(exited.value.code)
+    assert str(exited.value.code).endswith(f"so it takes the path of a model folder of ours; found --checkpoint {weights}: a file")
 
 
 def test_the_looks_command_refuses_a_model_without_style_codes_before_any_work(tmp_path, capsys):

@@ -129,7 +129,7 @@ def test_the_style_prior_command_refuses_what_it_cannot_fit(tmp_path, monkeypatc
     more = photo_folder(tmp_path / "more", 20)
     assert "is a file; expected a folder" in cli_error(
         ["style-prior", "--checkpoint", str(folder), "--images", str(more / "000.png")])
-    assert "expected the path of a model folder of ours (with model.json), found a file" in cli_error(
+    assert f"the path of a model folder of ours; found --checkpoint {folder / 'generator.pth'}: a file" in cli_error(
         ["style-prior", "--checkpoint", str(folder / "generator.pth"), "--images", str(more)])
     monkeypatch.chdir(tmp_path)  # a shipped model's name is no path here: it is never rewritten in place
     assert "found --checkpoint landscape, a shipped model, which is not rewritten" in cli_error(
