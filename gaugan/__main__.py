@@ -21,8 +21,8 @@ from .data.registry import DATASETS
 from .data.sketch import LANDSCAPE_SKETCH
 from .errors import InputError
 from .images import SUFFIXES, image_files
-from .model_card import (MAX_CARD_BYTES, MAX_DESCRIPTION_LENGTH, MODEL_CARD, parse_preset, plain_text, read_card,
-                         read_json)
+from .model_card import (MAX_CARD_BYTES, MAX_DESCRIPTION_LENGTH, MODEL_CARD, plain_text, preset_file_fields, read_card,
+                         read_json, read_preset_file)
 from .presets import DONTCARE_ID, Preset, landscape_preset
 from .reader_train import ReaderConfig
 from .shipped import CHECKPOINTS_ENV, checkpoint_argument, checkpoints_root, named_model, shipped_copies
@@ -222,14 +222,14 @@ def cmd_explain(args: argparse.Namespace) -> None:
 
 
 def read_preset_json(path: str) -> Preset:
-    """A preset JSON file (the Preset fields); without "name", the file's stem names it."""
-    data = read_json(Path(path), "preset file", MAX_CARD_BYTES)
-    if not isinstance(data, dict):
-        raise InputError(f"--preset-json {path}: expected a JSON object of Preset fields, found {type(data).__name__}")
+    """--preset-json's preset, read as generate --preset reads a preset file, with training's own refusal of a start
+    grid that is too small (refuse_small_grid)."""
     try:
-        return parse_preset(data, f"--preset-json {path}: preset", Path(path).stem)  # as generate --preset reads it
+        return read_preset_file(Path(path), f"--preset-json {path}: preset")
     except InputError:
-        refuse_small_grid({"name": Path(path).stem, **data})
+        data = preset_file_fields(read_json(Path(path), "preset file", MAX_CARD_BYTES))
+        if isinstance(data, dict):
+            refuse_small_grid({"name": Path(path).stem, **data})
         raise
 
 

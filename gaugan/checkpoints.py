@@ -22,8 +22,8 @@ from torch.nn.utils.spectral_norm import SpectralNorm
 from label_colors import PALETTES, Label, validate_palette
 
 from .errors import CheckpointError, InputError
-from .model_card import (MAX_CARD_BYTES, MODEL_CARD, MODEL_FORMAT, ModelCard, parse_card, parse_preset, read_card,
-                         read_json, temporary_file, write_card)
+from .model_card import (MODEL_CARD, MODEL_FORMAT, ModelCard, parse_card, read_card, read_preset_file, temporary_file,
+                         write_card)
 from .networks import SPADEGenerator, StyleEncoder
 from .presets import PRESETS, Preset
 from .shipped import checkpoint_argument, shipped_root
@@ -404,8 +404,7 @@ def preset_argument(value: Preset | str, state: dict[str, torch.Tensor], notes: 
         raise CheckpointError(f"preset must be one of {sorted(PRESETS)} or a preset .json file, found {value!r}")
     if not path.is_file():
         raise CheckpointError(f"no preset file {value}")
-    data = read_json(path, "preset file", MAX_CARD_BYTES, CheckpointError)
-    return parse_preset(data.get("preset", data) if isinstance(data, dict) else data, str(path), path.stem)
+    return read_preset_file(path, str(path), CheckpointError)
 
 
 def describe_mismatch(model: torch.nn.Module, state: dict[str, torch.Tensor], limit: int = 8) -> str:

@@ -76,6 +76,16 @@ def checked_integer(value: object, what: str, low: int, high: int) -> int:
     return value
 
 
+def preset_file_fields(data: object) -> object:
+    """What a preset .json file holds: the Preset fields, or a model.json whose "preset" object holds them."""
+    return data.get("preset", data) if isinstance(data, dict) else data
+
+
+def read_preset_file(path: Path, what: str, error: type[InputError] = InputError) -> Preset:
+    """A preset .json file's Preset (preset_file_fields); without "name", the file's stem names it."""
+    return parse_preset(preset_file_fields(read_json(path, "preset file", MAX_CARD_BYTES, error)), what, path.stem)
+
+
 def parse_preset(data: object, what: str = "preset", name: str | None = None) -> Preset:
     """A Preset from untrusted JSON data: every field typed and bounded, no unknown fields; name names it where the
     data does not (a preset file's stem)."""

@@ -689,3 +689,17 @@ def test_a_downloaded_weights_file_comes_with_where_to_put_it(tmp_path, capsys):
     cli(["download", str(tmp_path / "coco_G.pth"), "--dest", str(tmp_path / "dl")])
     assert f"{tmp_path / 'dl' / 'mine_pretrained' / 'latest_net_G.pth'}" in capsys.readouterr().err, \
         "the name the listing looks for, whatever the file was called"
+
+
+def test_train_and_generate_read_a_preset_file_alike_a_model_card_included(tmp_path):
+    from gaugan.__main__ import read_preset_json
+    from gaugan.checkpoints import preset_argument
+    from gaugan.errors import InputError
+    from gaugan.model_card import read_card
+
+    card = ROOT / "checkpoints" / "landscape" / "model.json"
+    assert read_preset_json(str(card)) == preset_argument(str(card), {}, []) == read_card(card.parent).preset
+    (tmp_path / "list.json").write_text("[1, 2]")
+    for read in (read_preset_json, lambda path: preset_argument(path, {}, [])):
+        with pytest.raises(InputError, match=r"list\.json.* must be an object with the preset's fields, found list"):
+            read(str(tmp_path / "list.json"))
