@@ -1,5 +1,5 @@
 """model.json, the card beside a model's weights: validated where it is read (it is data from a folder that
-may come from anyone), written in one place."""
+may come from anyone), and written whole or not at all (write_json_whole)."""
 from __future__ import annotations
 
 import json
@@ -239,10 +239,14 @@ def write_card(folder: Path, card: dict) -> Path:
     """Write a SPADE model's model.json, after checking it reads back; whole or not at all (a temporary file of its
     own, renamed over it)."""
     parse_card(card, f"the card for {folder}")
-    path = folder / MODEL_CARD
+    return write_json_whole(folder / MODEL_CARD, card)
+
+
+def write_json_whole(path: Path, data: object) -> Path:
+    """Write data as indented JSON to path, whole or not at all: a temporary file of its own, renamed over it."""
     partial = temporary_file(path)
     try:
-        partial.write_text(json.dumps(card, indent=2) + "\n")
+        partial.write_text(json.dumps(data, indent=2) + "\n")
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)

@@ -8,7 +8,6 @@ either kind.
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,7 +23,7 @@ from .errors import CheckpointError, InputError
 from .framing import blur_note, paint_unstretched
 from .images import open_image, to_rgb
 from .model_card import (MAX_DESCRIPTION_LENGTH, MODEL_CARD, MODEL_FORMAT, SKETCH_FORMAT, checked_integer,
-                         plain_file_name, plain_text, read_card_json, shown_value)
+                         plain_file_name, plain_text, read_card_json, shown_value, write_json_whole)
 from .networks import ClassConditionalGenerator, UnetGenerator
 from .networks.conditional import LEVELS as CONDITIONAL_LEVELS
 from .networks.unet import LEVELS as UNET_LEVELS
@@ -395,5 +394,5 @@ def save_sketch_model(directory: str | Path, network: torch.nn.Module, card: dic
         raise CheckpointError(f"{directory / MODEL_CARD}: {exc}") from None
     directory.mkdir(parents=True, exist_ok=True)
     torch.save(network.state_dict(), directory / GENERATOR_WEIGHTS)
-    (directory / MODEL_CARD).write_text(json.dumps(full, indent=2) + "\n")
+    write_json_whole(directory / MODEL_CARD, full)
     return directory

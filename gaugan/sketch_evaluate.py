@@ -16,7 +16,7 @@ from .data.registry import has_held_out_split
 from .data.sketch import LANDSCAPE_SKETCH, SketchSource
 from .errors import InputError
 from .evaluate import SegmenterConfig, format_frechet, frechet_figures, load_or_train_segmenter, predict
-from .model_card import MODEL_CARD, read_card_json
+from .model_card import MODEL_CARD, read_card_json, write_json_whole
 from .realism import format_realism, realism
 from .sketch import load_sketch_model
 
@@ -73,7 +73,7 @@ def evaluate_sketch(checkpoint: str | Path, data: str | None = None, n: int = 20
         card_path = Path(checkpoint) / MODEL_CARD
         card = read_card_json(card_path)
         card["evaluation"] = {k: v for k, v in results.items() if k != "checkpoint"}
-        card_path.write_text(json.dumps(card, indent=2) + "\n")
+        write_json_whole(card_path, card)
     return results
 
 

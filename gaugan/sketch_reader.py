@@ -5,7 +5,6 @@ names the SPADE model folder that paints: a folder beside this one, else a shipp
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ from PIL import Image
 
 from .checkpoints import adopt_weights, open_state_dict
 from .errors import CheckpointError, InputError
-from .model_card import MODEL_CARD, plain_file_name, shown_value
+from .model_card import MODEL_CARD, plain_file_name, shown_value, write_json_whole
 from .networks.layout_reader import LayoutReader
 from .pipeline import GauGAN
 from .shipped import checkpoints_root, named_model
@@ -164,5 +163,5 @@ def save_reader_model(directory: str | Path, reader: LayoutReader, painter: str,
     torch.save(reader.state_dict(), directory / READER_WEIGHTS)
     full = {"format": SKETCH_FORMAT, "kind": SKETCH_KIND, "network": {"type": READER_TYPE, **reader.config},
             "painter": painter, "labels": labels, **card, "files": {"reader": READER_WEIGHTS}}
-    (directory / MODEL_CARD).write_text(json.dumps(full, indent=2) + "\n")
+    write_json_whole(directory / MODEL_CARD, full)
     return directory
