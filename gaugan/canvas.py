@@ -16,8 +16,6 @@ from scipy import ndimage
 
 from label_colors import PALETTES, Label, to_label_map
 
-from . import images
-from .images import MAX_PHOTO_PIXELS
 from .checkpoints import available_checkpoints
 from .data.landscape import landscape_layout
 from .framing import pad_centred
@@ -113,11 +111,6 @@ def example_scene(seed: int, palette: list[Label], size: tuple[int, int]) -> tup
     layout = landscape_layout(np.random.default_rng(seed), *size)
     fallback = next((l.id for l in palette if l.name in ("grass", "sky-other", "sky")), palette[0].id)
     return remap(layout, PALETTES["landscape"], palette, fallback)
-
-
-def read_photo(data: bytes, max_pixels: int = MAX_PHOTO_PIXELS) -> Image.Image:
-    """An uploaded style photo as RGB (gaugan.images' bounded decoder, with room for a phone camera's photos)."""
-    return images.read_photo(data, max_pixels)
 
 
 def mixed_style(model: GauGAN, code: torch.Tensor, seed: int, strength: float) -> torch.Tensor:

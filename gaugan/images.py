@@ -145,7 +145,7 @@ def image_files(folder: Path) -> list[Path]:
     return sorted(path for path in folder.iterdir() if path.is_file() and path.suffix.lower() in SUFFIXES)
 
 
-def read_photo(source: Source, max_pixels: int = MAX_PIXELS) -> Image.Image:
+def read_photo(source: Source, max_pixels: int = MAX_PHOTO_PIXELS) -> Image.Image:
     """An example photo (e.g. a style image) as RGB, size-checked before decoding; both sides MIN_PHOTO_SIDE or more."""
     image = to_rgb(open_image(source, "style photo", max_pixels))
     if min(image.size) < MIN_PHOTO_SIDE:

@@ -14,7 +14,7 @@ from PIL import Image
 from torch import nn
 
 from .errors import InputError
-from .images import MAX_PHOTO_PIXELS, read_photo
+from .images import read_photo
 
 STYLE_PRIOR_WEIGHTS = "style_prior.pth"
 RIDGE = 1e-4  # added to the covariance's diagonal: keeps its Cholesky factor defined for nearly flat directions
@@ -70,7 +70,7 @@ def style_codes(encode: Callable[[Image.Image], torch.Tensor], photos: Iterable[
     codes, refused = [], []
     for photo in photos:
         try:
-            codes.append(encode(read_photo(photo, MAX_PHOTO_PIXELS)).cpu())
+            codes.append(encode(read_photo(photo)).cpu())
         except InputError as exc:
             refused.append(f"{photo.name} ({exc})")
     if refused:

@@ -25,9 +25,9 @@ from gaugan import GauGAN, download  # noqa: E402
 from gaugan.allocator import tune_for_inference  # noqa: E402
 from gaugan.canvas import (MAX_ASPECT, SHIPPED_MODEL, background_label, bucket_fill,  # noqa: E402
                            compose_labels, example_scene, fit_label_map, has_lines, list_models, mixed_style,
-                           pad_to_aspect, png_bytes, read_photo, style_looks, thumbnail_png)
+                           pad_to_aspect, png_bytes, style_looks, thumbnail_png)
 from gaugan.errors import UnreachableError  # noqa: E402
-from gaugan.images import FORMATS  # noqa: E402
+from gaugan.images import FORMATS, read_photo  # noqa: E402
 from gaugan.labelmaps import colourize, hex_colour, label_map_png, read_label_map  # noqa: E402
 from gaugan.presets import DONTCARE_ID  # noqa: E402
 from gaugan.saved_drawing import SavedDrawing, read_saved_drawing  # noqa: E402
@@ -38,7 +38,7 @@ from gaugan.sketch_reader import source_folders  # noqa: E402
 from label_colors import ALPHA_THRESHOLD, Label  # noqa: E402
 from streamlit_drawable_canvas import st_canvas  # noqa: E402
 from streamlit_app import sketch_mode  # noqa: E402
-from widgets import (CANVAS_SIZES, MAX_SEED, SEED_HELP, CanvasState, bake_strokes, browser_copy,  # noqa: E402
+from widgets import (CANVAS_SIZES, PAGE_MAX_SEED, SEED_HELP, CanvasState, bake_strokes, browser_copy,  # noqa: E402
                      browser_saved, chip_styles, column_width, describe, download_progress, fit_drawing, fitted_width,
                      is_bool, is_number_in, is_one_of, is_seed, keep, kept, kept_value, plain, renew_widgets,
                      reset_canvas, seed_box, sentence, undo_shortcuts, widget_key)
@@ -297,8 +297,8 @@ def take_read_layout(painter: str, labels: list[Label], layout: np.ndarray, seed
 
 
 def seed_after(seed: int, offset: int) -> int:
-    """The seed offset places on, wrapping past MAX_SEED to 0."""
-    return (int(seed) + offset) % (MAX_SEED + 1)
+    """The seed offset places on, wrapping past PAGE_MAX_SEED to 0."""
+    return (int(seed) + offset) % (PAGE_MAX_SEED + 1)
 
 
 def new_variation() -> None:

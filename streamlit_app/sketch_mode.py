@@ -122,8 +122,8 @@ def render(folder: Path, name: str, modified: float, models: dict[str, Path],
                 if model.classes else None)
     seed = (seed_box(sidebar, "sketch_seed", f"{SEED_HELP} Another seed paints the same regions in another light.")
             if model.varies_with_seed else None)
-    sidebar.button("Clear", use_container_width=True, key="sketch_clear", on_click=swap_sketch)
-    sidebar.button("Undo clear", use_container_width=True, key="sketch_undo_clear", on_click=undo_clear,
+    sidebar.button("Clear", width="stretch", key="sketch_clear", on_click=swap_sketch)
+    sidebar.button("Undo clear", width="stretch", key="sketch_undo_clear", on_click=undo_clear,
                    disabled=state.get("sketch_cleared") is None,
                    help="Brings back the sketch Clear took away; what is on the canvas then can come back the same way.")
     left, right = columns

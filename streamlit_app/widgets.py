@@ -22,8 +22,8 @@ INVISIBLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u
 CANVAS_SIZES = {"Small (320 px)": 320, "Medium (384 px)": 384, "Large (512 px)": 512}  # the longer side, both modes
 MIN_CANVAS_WIDTH = 200
 DESCRIPTION_CHARS = 300  # a longer model description is cut at a word, in full on hover
-MAX_SEED = 2**53 - 1  # the largest integer a browser's number box holds exactly (the API takes up to 2**63-1)
-SEED_HELP = f"A whole number from 0 to {MAX_SEED} (2⁵³ − 1); the same seed gives the same image."
+PAGE_MAX_SEED = 2**53 - 1  # the largest integer a browser's number box holds exactly (the API takes up to 2**63-1)
+SEED_HELP = f"A whole number from 0 to {PAGE_MAX_SEED} (2⁵³ − 1); the same seed gives the same image."
 
 _WIDTH_PROBE_JS = """
 export default function({ parentElement, setStateValue }) {
@@ -124,8 +124,8 @@ _toolbar = st.components.v2.component("gaugan_canvas_toolbar", js=_TOOLBAR_JS, i
 
 
 def is_seed(value: object) -> bool:
-    """Whether value is a seed the seed boxes take: a whole number from 0 to MAX_SEED."""
-    return type(value) is int and 0 <= value <= MAX_SEED
+    """Whether value is a seed the seed boxes take: a whole number from 0 to PAGE_MAX_SEED."""
+    return type(value) is int and 0 <= value <= PAGE_MAX_SEED
 
 
 def is_number_in(low: float, high: float, whole: bool = False) -> Callable[[object], bool]:
@@ -204,9 +204,9 @@ def kept(key: str, default: object, options: Sequence | None = None) -> dict:
 def seed_box(container, key: str, help: str) -> int:
     """The Seed number box of a kept setting. A negative value typed into it is put back to the seed before, with an
     error under the box that stays until the seed changes (the box alone would show it only as a red border, while
-    the image kept the seed before; one above MAX_SEED the browser's box refuses that way still)."""
+    the image kept the seed before; one above PAGE_MAX_SEED the browser's box refuses that way still)."""
     widget = kept(key, 0)
-    value = container.number_input("Seed", min_value=-MAX_SEED, max_value=MAX_SEED, step=1, **widget, help=help,
+    value = container.number_input("Seed", min_value=-PAGE_MAX_SEED, max_value=PAGE_MAX_SEED, step=1, **widget, help=help,
                                    on_change=_refuse_bad_seed, args=(key, widget["key"]))
     refused = st.session_state.setdefault("refused_seed", {})
     if key in refused and refused[key][1] != value:  # the seed changed since: the message is over
@@ -218,14 +218,14 @@ def seed_box(container, key: str, help: str) -> int:
 
 def _refuse_bad_seed(key: str, widget: str) -> None:
     """A negative seed typed into a seed box goes back to the seed before, with a message (the browser refuses one
-    above MAX_SEED itself)."""
+    above PAGE_MAX_SEED itself)."""
     state = st.session_state
     value = state[widget]
     if not is_seed(value):
         before = state.get("kept", {}).get(key, 0)
         state[widget] = before
         state.setdefault("refused_seed", {})[key] = (
-            f"Seed {plain(value)} is out of range: a seed is a whole number from 0 to {MAX_SEED:,}. Still seed "
+            f"Seed {plain(value)} is out of range: a seed is a whole number from 0 to {PAGE_MAX_SEED:,}. Still seed "
             f"{before}.", before)
 
 

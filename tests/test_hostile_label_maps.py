@@ -278,7 +278,7 @@ def test_style_photos_are_size_checked_and_decoded_safely():
                                              "pixels on each side"):
             read_photo(png(np.full(shape, 90, np.uint8)))
     with pytest.raises(ImageError, match="style photo is 2049×2049"):
-        read_photo(png(np.zeros((2049, 2049), np.uint8)))
+        read_photo(png(np.zeros((2049, 2049), np.uint8)), MAX_PIXELS)
     with pytest.raises(ImageError, match="style photo .*damaged or truncated"):
         read_photo(png(np.random.default_rng(5).integers(0, 255, (200, 200, 3), dtype=np.uint8))[:5000])
     assert issubclass(ImageError, ValueError) and MAX_PIXELS == 2048 * 2048
