@@ -43,6 +43,13 @@ def check_seed(seed: object) -> int:
     return value
 
 
+def _shown_input(value: object) -> str:
+    """An input of the wrong kind as an error shows it: a tensor or array by its dtype and shape, else shown_value."""
+    if torch.is_tensor(value) or isinstance(value, np.ndarray):
+        return f"a {value.dtype} {'tensor' if torch.is_tensor(value) else 'array'} of shape {tuple(value.shape)}"
+    return shown_value(value)
+
+
 def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
@@ -59,6 +66,9 @@ class GauGAN:
                  device: torch.device | str | None = None, name: str = "", fast: bool = True,
                  bf16: bool = False, notes: list[str] | None = None, style_prior: StylePrior | None = None,
                  looks: dict[str, torch.Tensor] | None = None, release_generator: bool = False) -> None:
+        if bf16 and not fast:
+            raise InputError("bf16 runs the fast path's convolutions in bf16; the reference network (fast=False, "
+                             "--reference) runs in float32: choose one")
         self.device = torch.device(device) if device else default_device()
         generator = generator.eval().to(self.device)
         conv_dtype = torch.bfloat16 if bf16 else torch.float32
@@ -109,9 +119,13 @@ class GauGAN:
         return self.style_prior.mean[None]
 
     def encode_style(self, photo: Image.Image) -> torch.Tensor:
-        """The style code (mean of the encoder's posterior) of an example photo."""
+        """The style code (mean of the encoder's posterior) of an example photo (a PIL image: images.read_photo reads
+        one from a file, bounded)."""
         if self.encoder is None:
             raise InputError(f"model {self.name!r} has no style encoder; style images need a model trained with one")
+        if not isinstance(photo, Image.Image):
+            raise InputError(f"a style photo must be a PIL image (gaugan.images.read_photo reads a file into one), "
+                             f"found {_shown_input(photo)}")
         h, w = self.preset.output_size
         array = np.asarray(photo.convert("RGB").resize((w, h), Image.BICUBIC), dtype=np.float32)
         x = torch.from_numpy(array).permute(2, 0, 1)[None].to(self.device) / 127.5 - 1
@@ -130,10 +144,8 @@ class GauGAN:
         if style is None or (torch.is_tensor(style) and tuple(style.shape) == expected and style.is_floating_point()
                              and bool(torch.isfinite(style).all())):
             return
-        found = (f"a {style.dtype} tensor of shape {tuple(style.shape)}" if torch.is_tensor(style)
-                 else shown_value(style))
         raise InputError(f"style must be a photo (a PIL image) whose look to copy or its code from encode_style (a "
-                         f"finite float tensor of shape {expected}), found {found}")
+                         f"finite float tensor of shape {expected}), found {_shown_input(style)}")
 
     def style_code(self, seed: int | None, style: torch.Tensor | None) -> torch.Tensor | None:
         """z for VAE models: the given style code, else one drawn from the seed: from the model's style prior
@@ -141,7 +153,7 @@ class GauGAN:
         if not self.preset.use_vae:
             return None
         if style is not None:
-            return style.to(self.device)
+            return style.to(self.device, torch.float32)
         rng = torch.Generator().manual_seed(secrets.randbelow(MAX_SEED + 1) if seed is None else check_seed(seed))
         noise = torch.randn(1, self.preset.z_dim, generator=rng).to(self.device)
         return noise if self.style_prior is None else self.style_prior.sample(noise)
@@ -151,8 +163,11 @@ class GauGAN:
                  keep_aspect: bool = False) -> Image.Image:
         """Label ids (H, W) -> RGB image of the same size (or at the model's own scale if native_size).
 
+        instance: an (H, W) instance-id map for presets that use instance edges (COCO's, Cityscapes'); without one,
+        each connected blob of a thing label is one instance. Other models take none.
         seed: an integer 0..MAX_SEED (Python or NumPy); the same seed gives the same image; None draws one.
-        style: an example photo (or its code from encode_style) whose look to copy; needs a style encoder.
+        style: an example photo (or its code from encode_style, or one of self.looks) whose look to copy; a photo
+        needs a style encoder.
         keep_aspect: a map whose aspect ratio differs from the model's is painted unstretched (gaugan.framing);
         by default it is resized to the model's shape and the image back, as NVIDIA's test script does.
         """

@@ -703,3 +703,12 @@ def test_train_and_generate_read_a_preset_file_alike_a_model_card_included(tmp_p
     for read in (read_preset_json, lambda path: preset_argument(path, {}, [])):
         with pytest.raises(InputError, match=r"list\.json.* must be an object with the preset's fields, found list"):
             read(str(tmp_path / "list.json"))
+
+
+def test_bf16_and_the_reference_network_are_refused_together(tmp_path, doodle_png):
+    from gaugan.errors import InputError
+
+    with pytest.raises(InputError, match=r"the reference network \(fast=False, --reference\) runs in float32"):
+        GauGAN.from_checkpoint("landscape", fast=False, bf16=True)
+    with pytest.raises(SystemExit, match="choose one"):
+        cli(["generate", "--labels", str(doodle_png), "--reference", "--bf16", "--out", str(tmp_path / "o.png")])

@@ -189,12 +189,25 @@ def test_keep_aspect_paints_the_map_unstretched_with_its_instances():
 @pytest.mark.parametrize("style, found", [("day", 'found str "day"'),
                                           (torch.zeros(64), r"found a torch.float32 tensor of shape \(64,\)"),
                                           (torch.full((1, 64), float("nan")), r"found a torch.float32 tensor of shape "
-                                                                              r"\(1, 64\)")])
+                                                                              r"\(1, 64\)"),
+                                          (np.zeros((300, 400, 3)), r"found a float64 array of shape \(300, 400, 3\)$")])
 def test_a_style_that_is_neither_a_photo_nor_a_style_code_is_refused(style, found):
     model = GauGAN.from_checkpoint(ROOT / "checkpoints" / "landscape", device="cpu")
     with pytest.raises(InputError, match=r"style must be a photo \(a PIL image\) whose look to copy or its code from "
                                          rf"encode_style \(a finite float tensor of shape \(1, 64\)\), {found}"):
         model.generate(np.zeros((64, 64), np.uint8), seed=0, style=style)
+
+
+def test_a_style_code_of_any_float_type_paints_and_a_photo_must_be_an_image():
+    model = GauGAN.from_checkpoint(ROOT / "checkpoints" / "landscape", device="cpu")
+    labels, dusk = np.zeros((64, 64), np.uint8), model.looks["Dusk"]
+    assert np.array_equal(np.asarray(model.generate(labels, style=dusk.double())),
+                          np.asarray(model.generate(labels, style=dusk)))
+    for photo, found in (("photo.png", 'found str "photo.png"'),
+                         (np.zeros((32, 32, 3), np.uint8), r"found a uint8 array of shape \(32, 32, 3\)")):
+        with pytest.raises(InputError, match=rf"a style photo must be a PIL image \(gaugan.images.read_photo reads a "
+                                             rf"file into one\), {found}"):
+            model.encode_style(photo)
 
 
 def test_models_load_by_the_names_gaugan_models_lists(tmp_path, monkeypatch):
@@ -226,3 +239,4 @@ def test_the_fast_path_leaves_the_generator_it_was_given_whole():
     assert all(torch.equal(after[name], value) for name, value in before.items())
     reference = np.asarray(GauGAN(generator, PALETTES["coco"], device="cpu", fast=False).generate(label, instance))
     assert np.abs(image - reference).max() <= 1, "the generator still paints what the fast path paints"
+
