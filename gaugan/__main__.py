@@ -132,12 +132,12 @@ def cmd_generate(args: argparse.Namespace) -> None:
     from .framing import blur_note
     from .labelmaps import read_instance_map, read_label_map
     from .pipeline import GauGAN, check_seed
-    from .sketch import model_kind, sketch_converter
+    from .sketch import is_sketch_model, sketch_converter
 
     checkpoint = checkpoint_argument(args.checkpoint)
     if args.seed is not None:
         check_seed(args.seed)
-    if model_kind(checkpoint) == "sketch":
+    if is_sketch_model(checkpoint):
         if args.labels:
             raise InputError("sketch models take --sketch (a sketch PNG or a folder of them), not --labels")
         if not args.sketch:
@@ -431,14 +431,14 @@ def photo_folder(folder: Path, given: str) -> list[Path]:
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from .evaluate import evaluate, format_table
-    from .sketch import model_kind
+    from .sketch import is_sketch_model
 
     checkpoint = (written_model_path(args.checkpoint, "--record") if args.record
                   else checkpoint_argument(args.checkpoint))
     if args.data not in (*DATASETS, LANDSCAPE_SKETCH) and not Path(args.data).is_dir():
         raise InputError(f"--data {args.data}: expected {' or '.join((*DATASETS, LANDSCAPE_SKETCH))} or a folder of "
                          "pairs")
-    if model_kind(checkpoint) == "sketch":
+    if is_sketch_model(checkpoint):
         from .sketch_evaluate import evaluate_sketch, format_sketch_table
         data = None if args.data == "landscape" else args.data  # default: the model's own training data
         print(format_sketch_table(evaluate_sketch(checkpoint, data, args.n, args.out, record=args.record,
@@ -455,10 +455,10 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 def cmd_samples(args: argparse.Namespace) -> None:
     from .samples import sample_sheet
 
-    from .sketch import model_kind
+    from .sketch import is_sketch_model
 
     checkpoint = checkpoint_argument(args.checkpoint)
-    sketch = model_kind(checkpoint) == "sketch"
+    sketch = is_sketch_model(checkpoint)
     out = Path(args.out or f"samples_{'sketch' if sketch else 'landscape'}.png")
     check_image_path(out)  # before minutes of generating
     if sketch:

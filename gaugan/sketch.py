@@ -70,6 +70,11 @@ def model_kind(folder: str | Path) -> str:
     return SPADE_KIND
 
 
+def is_sketch_model(folder: str | Path) -> bool:
+    """Whether a checkpoint folder holds a sketch model (model_kind)."""
+    return model_kind(folder) == SKETCH_KIND
+
+
 def model_kinds(root: str | Path) -> dict[str, tuple[Path, str]]:
     """The shipped models and every checkpoint folder under root (gaugan.checkpoints.available_checkpoints) with
     its kind: spade or sketch."""

@@ -33,7 +33,7 @@ from gaugan.presets import DONTCARE_ID  # noqa: E402
 from gaugan.saved_drawing import SavedDrawing, read_saved_drawing  # noqa: E402
 from gaugan.semantics import remap  # noqa: E402
 from gaugan.shipped import checkpoints_root  # noqa: E402
-from gaugan.sketch import model_kind  # noqa: E402
+from gaugan.sketch import is_sketch_model  # noqa: E402
 from gaugan.sketch_reader import source_folders  # noqa: E402
 from label_colors import ALPHA_THRESHOLD, Label  # noqa: E402
 from streamlit_drawable_canvas import st_canvas  # noqa: E402
@@ -181,7 +181,7 @@ def switch_model(models: dict[str, Path], box: str) -> None:
     state.model_error = None
     if state.upload_error:  # the refused label map is read again, for the new model's labels
         state.upload_done = state.upload_error = None
-    if model_kind(models[state.model]) == "sketch":
+    if is_sketch_model(models[state.model]):
         keep_stroke_mask()
         bake_strokes(LABEL_CANVAS)
     else:
@@ -320,7 +320,7 @@ def active_model(models: dict[str, Path]) -> tuple[str, GauGAN] | None:
     None if none does. A drawing made with another model is moved to it by label name."""
     wanted, previous = state.model, state.get("active_model")
     for name in dict.fromkeys([wanted, previous, *models]):
-        if name not in models or model_kind(models[name]) == "sketch":
+        if name not in models or is_sketch_model(models[name]):
             continue
         try:
             model = load(models, name)
@@ -867,7 +867,7 @@ def apply_saved_drawing(models: dict[str, Path], saved: SavedDrawing) -> None:
 def restore_label_map(models: dict[str, Path], saved: SavedDrawing) -> bool:
     """The kept label map on the label-map canvas, if the model it was drawn with is here and has all its ids."""
     name = saved.label_model
-    if name not in models or model_kind(models[name]) == "sketch":
+    if name not in models or is_sketch_model(models[name]):
         model = f"the model **{plain(name)}**" if name else "a model it does not name"
         notice(f"The kept label map was drawn with {model}, which is not a label-map model here; the map was left "
                "out.")
@@ -933,7 +933,7 @@ def page_failed(exc: Exception) -> None:
 
 def page(models: dict[str, Path]) -> None:
     """The label-map page, or sketch mode for a sketch model."""
-    if model_kind(models[state.model]) == "sketch":  # outlines -> photo
+    if is_sketch_model(models[state.model]):  # outlines -> photo
         model_box(models)
         left, right = st.columns(2)
         messages = right.container(key="messages")  # beside the canvas, as on the label-map page
