@@ -435,17 +435,16 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
     checkpoint = (written_model_path(args.checkpoint, "--record") if args.record
                   else checkpoint_argument(args.checkpoint))
-    if args.data not in (*DATASETS, LANDSCAPE_SKETCH) and not Path(args.data).is_dir():
+    if args.data is not None and args.data not in (*DATASETS, LANDSCAPE_SKETCH) and not Path(args.data).is_dir():
         raise InputError(f"--data {args.data}: expected {' or '.join((*DATASETS, LANDSCAPE_SKETCH))} or a folder of "
                          "pairs")
     if is_sketch_model(checkpoint):
         from .sketch_evaluate import evaluate_sketch, format_sketch_table
-        data = None if args.data == "landscape" else args.data  # default: the model's own training data
-        print(format_sketch_table(evaluate_sketch(checkpoint, data, args.n, args.out, record=args.record,
+        print(format_sketch_table(evaluate_sketch(checkpoint, args.data, args.n, args.out, record=args.record,
                                                   photos=args.photos or "")))
         return
 
-    results = evaluate(checkpoint, args.data, args.n, args.out, record=args.record,
+    results = evaluate(checkpoint, args.data or "landscape", args.n, args.out, record=args.record,
                        segmenter_dir=args.segmenter, photos=args.photos)
     print(format_table(results))
     if args.out:
@@ -668,8 +667,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("evaluate", help="label fidelity (mIoU) and Fréchet distance of a checkpoint")
     ev.add_argument("--checkpoint", help="model folder (default: the shipped landscape model)")
-    ev.add_argument("--data", default="landscape",
-                    help="'landscape' (procedural) or a folder of label/image pairs (default: %(default)s)")
+    ev.add_argument("--data", help="'landscape' (procedural) or a folder of label/image pairs (default: landscape; "
+                    "for sketch models, their own training data)")
     ev.add_argument("-n", type=at_least(2), default=200, help="number of held-out layouts; the Fréchet distance needs 100 or "
                     "more to mean much (default: %(default)s)")
     ev.add_argument("--out", help="folder for evaluation.json and worst_cases.png")
