@@ -69,9 +69,20 @@ SAVED_SETTINGS = {"seed": is_seed, "sketch_seed": is_seed,  # the settings kept 
                   "tool": is_one_of(TOOLS), "sketch_tool": is_one_of(sketch_mode.TOOLS),
                   "brush": is_number_in(*BRUSH_SIZES, whole=True), "variations": is_bool,
                   "strength": is_number_in(0.0, 1.0)}
-# ... and, of the label-map model, its unpainted-area label ("background"), the label being painted ("paint") and
-# Live ("live"), and the built-in look picked ("look"; NO_LOOK for "No look")
+# ... and, of the label-map model, its unpainted-area label ("background"), the label being painted ("paint"),
+# Live ("live"), the built-in look picked ("look"; NO_LOOK for "No look") and the style photo's name ("style_photo")
 NO_LOOK = ""
+
+
+def background_key(name: str) -> str:
+    """The widget key of a model's unpainted-area label."""
+    return f"background_{name}"
+
+
+def live_key(name: str) -> str:
+    """The widget key of a model's Live toggle."""
+    return f"live_{name}"
+
 
 st.set_page_config(page_title="GauGAN doodle → photo", page_icon="🎨", layout="wide")
 state = st.session_state
@@ -89,6 +100,11 @@ class Controls(NamedTuple):
     strength: float
     background_id: int
     seeded: bool  # the model's images vary with the seed (it takes style codes)
+
+    @property
+    def style_is_total(self) -> bool:
+        """A photo's or a look's style at strength 1: every seed paints the same image."""
+        return bool(self.style or self.look) and self.strength >= 1.0
 
 
 class KeptDrawing(NamedTuple):
@@ -141,6 +157,12 @@ def modified_time(folder: Path) -> float:
     so that a model replaced on disk is loaded again."""
     return max((p.stat().st_mtime for source in source_folders(folder) for p in source.iterdir() if p.is_file()),
                default=0.0)
+
+
+def image_png(name: str, models: dict[str, Path], labels: np.ndarray, seed: int, controls: Controls) -> bytes:
+    """The model's image of the labels for a seed, in the sidebar's style (cached: generate_png)."""
+    return generate_png(str(models[name]), modified_time(models[name]), labels, seed, controls.style, controls.look,
+                        controls.strength)
 
 
 def load(models: dict[str, Path], name: str) -> GauGAN:
@@ -202,7 +224,7 @@ def remember_drawing(background: int | None = None) -> None:
     is replaced."""
     state.notices = {}  # notes on the drawing being replaced
     if state.get("current_labels") is not None:
-        background = kept_value(f"background_{state.get('active_model')}") if background is None else background
+        background = kept_value(background_key(state.get("active_model"))) if background is None else background
         last = state.undo[-1] if state.get("undo") else None
         painted = painted_since(last, state.current_labels) if last and last.replaced_by is not None else None
         kept = KeptDrawing(state.current_labels, state.get("canvas_aspect"), background, painted=painted)
@@ -263,7 +285,7 @@ def undo_base_change() -> None:
         if same_aspect(kept.labels.shape, current.shape):
             since = current
             if kept.background is not None:
-                since = np.where(current == kept_value(f"background_{state.active_model}"), kept.background, current)
+                since = np.where(current == kept_value(background_key(state.active_model)), kept.background, current)
             base = np.where(painted, since, fit_label_map(kept.labels, current.shape))
             before = painted if kept.painted is None else painted | fit_label_map(kept.painted, current.shape)
         elif painted.any():
@@ -272,7 +294,7 @@ def undo_base_change() -> None:
     state.painted_before = before  # so that the next undo keeps it too
     state.canvas_aspect = kept.aspect
     if kept.background is not None:
-        keep(f"background_{state.active_model}", kept.background)
+        keep(background_key(state.active_model), kept.background)
     reset_canvas(LABEL_CANVAS)
 
 
@@ -381,7 +403,7 @@ def sidebar(models: dict[str, Path], name: str, model: GauGAN) -> Controls:
     bar = st.sidebar
     describe(bar, "", model_card_description(models[name]))
     palette = model.labels
-    setting = f"background_{name}"
+    setting = background_key(name)
     ids = [l.id for l in palette]
     widget = kept(setting, background_label(palette), ids)
     background_id = bar.selectbox(
@@ -399,7 +421,7 @@ def sidebar(models: dict[str, Path], name: str, model: GauGAN) -> Controls:
         bar.button("New variation", on_click=new_variation, width="stretch", key="new_variation")
     else:
         bar.caption("This model takes no style codes: it paints one image per drawing, so it has no seed.")
-    live = bar.toggle("Live: regenerate after each stroke", **kept(f"live_{name}", name == SHIPPED_MODEL))
+    live = bar.toggle("Live: regenerate after each stroke", **kept(live_key(name), name == SHIPPED_MODEL))
     variations = seeded and bar.toggle("Show 4 variations", **kept("variations", False))
     styled = seeded and (model.has_style_encoder or bool(model.looks))
     style, look, strength = style_controls(models, name, model) if styled else (None, None, 1.0)
@@ -705,16 +727,14 @@ def result(name: str, models: dict[str, Path], labels: np.ndarray, controls: Con
         slot.image(state.last_image, caption="Generating…", width=width)
     seed = int(kept_value("seed") or 0)  # none yet where only models without style codes were shown
     try:
-        image = generate_png(str(models[name]), modified_time(models[name]), labels, seed, controls.style,
-                             controls.look, controls.strength)
+        image = image_png(name, models, labels, seed, controls)
     except ValueError as exc:
         slot.error(f"Could not generate: {plain(exc)}. Your drawing is kept.")
         return False
     state.generated_for, state.last_image = drawing, image
     style = ("style from your photo" if controls.style else f"{plain(controls.look)} look" if controls.look
              else "style from the seed")
-    full = (controls.style or controls.look) and controls.strength >= 1.0
-    seeded = f"seed {seed} (at style strength 1 every seed paints this image)" if full else f"seed {seed}"
+    seeded = f"seed {seed}" + (" (at style strength 1 every seed paints this image)" if controls.style_is_total else "")
     caption = f"{plain(name)} · {seeded} · {style}" if controls.seeded else plain(name)
     slot.image(image, caption=caption, width=width)
     st.download_button("Download image", image, "gaugan.png", "image/png", on_click="ignore", key="download_image")
@@ -735,14 +755,13 @@ def variations(name: str, models: dict[str, Path], labels: np.ndarray, controls:
     if not current:
         st.caption("They follow the image: press Generate (or turn on Live).")
         return
-    if (controls.style or controls.look) and controls.strength >= 1.0:
+    if controls.style_is_total:
         st.caption("At style strength 1 every seed paints the same image: lower the strength to vary them.")
         return
     for offset, column in enumerate(st.columns(4)):
         seed = seed_after(kept_value("seed"), offset)
         try:
-            column.image(generate_png(str(models[name]), modified_time(models[name]), labels, seed, controls.style,
-                                      controls.look, controls.strength), caption=f"seed {seed}")
+            column.image(image_png(name, models, labels, seed, controls), caption=f"seed {seed}")
         except ValueError as exc:
             column.error(plain(exc))
             continue
@@ -793,7 +812,7 @@ def drawing_text() -> str:
         return ""
     name = state.get("active_model")
     settings = {key: value for key in SAVED_SETTINGS if (value := kept_value(key)) is not None}
-    model_settings = {"background": kept_value(f"background_{name}"), "live": kept_value(f"live_{name}"),
+    model_settings = {"background": kept_value(background_key(name)), "live": kept_value(live_key(name)),
                       "paint": state.chosen_labels.get(name), "look": kept_look(),
                       "style_photo": state.style_photo.name if state.get("style_photo") else None}
     settings |= {key: value for key, value in model_settings.items() if value is not None}
@@ -888,11 +907,11 @@ def restore_label_map(models: dict[str, Path], saved: SavedDrawing) -> bool:
     state.generate_restored = True
     state.active_model, state.active_labels = name, palette
     if is_one_of(ids)(saved.settings.get("background")):
-        keep(f"background_{name}", saved.settings["background"])
+        keep(background_key(name), saved.settings["background"])
     if is_one_of(ids)(saved.settings.get("paint")):
         state.chosen_labels[name] = saved.settings["paint"]
     if is_bool(saved.settings.get("live")):
-        keep(f"live_{name}", saved.settings["live"])
+        keep(live_key(name), saved.settings["live"])
     if is_one_of([*model.looks, NO_LOOK])(saved.settings.get("look")):
         state.look = saved.settings["look"] or None
     reset_canvas(LABEL_CANVAS)
