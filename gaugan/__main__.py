@@ -15,11 +15,12 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .allocator import tune_for_inference
-from .checkpoints import OFFICIAL_WEIGHTS, check_model_destination, refuse_existing, writable_folder
+from .checkpoints import OFFICIAL_WEIGHTS
 from .data.folder import LABEL_TABLE, label_entries, read_label_table
 from .data.registry import DATASETS
 from .data.sketch import LANDSCAPE_SKETCH
 from .errors import InputError
+from .folders import check_model_destination, refuse_existing, writable_folder
 from .images import SUFFIXES, image_files
 from .model_card import (MAX_CARD_BYTES, MAX_DESCRIPTION_LENGTH, MODEL_CARD, plain_text, preset_file_fields, read_card,
                          read_json, read_preset_file)

@@ -23,9 +23,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .checkpoints import OFFICIAL_WEIGHTS, move_into, read_state_dict
+from .checkpoints import OFFICIAL_WEIGHTS
 from .errors import CheckpointError, UnreachableError
+from .folders import move_into
 from .model_card import MODEL_CARD
+from .state_dicts import read_state_dict
 
 MAX_DOWNLOAD_BYTES = 8 << 30  # NVIDIA's checkpoints.tar.gz is about 1 GB
 MAX_MEMBER_BYTES = 2 << 30  # the largest released generator is ~0.4 GB

@@ -23,9 +23,10 @@ from tqdm import tqdm
 
 from label_colors import Label
 
-from .checkpoints import read_state_dict, update_card, weights_file, writable_folder
+from .checkpoints import update_card, weights_file
 from .data.registry import DATASETS, Dataset, has_held_out_split, open_dataset, split_folder
 from .errors import CheckpointError, InputError
+from .folders import writable_folder
 from .imagenet import REALISM_NETWORK, ImageNetSegmenter
 from .labelmaps import colourize
 from .model_card import MAX_CARD_BYTES, read_json
@@ -35,6 +36,7 @@ from .presets import DONTCARE_ID
 from .progress import Estimate
 from .realism import format_realism, frechet_distance, realism
 from .shipped import shipped_checkpoint, shipped_copies
+from .state_dicts import read_state_dict
 
 SEGMENTER_SIZE = (128, 128)
 SEGMENTER_WEIGHTS, SEGMENTER_CARD = "segmenter.pth", "segmenter.json"  # what a segmenter folder holds

@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from .checkpoints import (GENERATOR_WEIGHTS, OFFICIAL_WEIGHTS, adopt_weights, available_checkpoints, check_fit,
-                          file_in_folder, mapped_state_dict, meta_network, open_state_dict)
+                          file_in_folder, meta_network)
 from .data.sketch import DIRECTIONS, LANDSCAPE_SKETCH
 from .errors import CheckpointError, InputError
 from .framing import blur_note, paint_unstretched
@@ -30,6 +30,7 @@ from .networks.unet import LEVELS as UNET_LEVELS
 from .networks.unet import unet_config_from_state
 from .pipeline import check_seed
 from .shipped import checkpoint_argument
+from .state_dicts import mapped_state_dict, open_state_dict
 
 if TYPE_CHECKING:
     from .sketch_reader import ReadAndPaint

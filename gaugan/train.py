@@ -26,12 +26,13 @@ from tqdm import tqdm
 
 from label_colors import PALETTES, Label
 
-from .checkpoints import check_model_destination, load_failure, load_weights, refuse_existing, replacing, save_model
+from .checkpoints import load_weights, save_model
 from .data.folder import label_entries
 from .data.registry import DATASETS, FOLDER_SHARE, open_dataset
 from .data.sketch import LANDSCAPE_SKETCH
 from .data.texture_bank import TextureBank
 from .errors import CheckpointError, InputError
+from .folders import check_model_destination, refuse_existing, replacing
 from .imagenet import ImageNetFeatures, perceptual_loss
 from .losses import feature_matching_loss, hinge_d_loss, hinge_g_loss, kl_loss
 from .model_card import parse_labels, parse_preset, shown_value
@@ -39,6 +40,7 @@ from .networks import MultiscaleDiscriminator, SPADEGenerator, StyleEncoder
 from .presets import Preset, landscape_preset
 from .progress import Estimate
 from .semantics import encode_semantics
+from .state_dicts import load_failure
 
 STATE_FILE = "state.pt"
 RUN_FILES = ("metrics.csv", "samples", STATE_FILE + ".tmp")  # what a run writes before its first state.pt

@@ -520,7 +520,7 @@ def test_weights_that_do_not_fit_are_refused_before_a_value_is_read_or_a_load_ho
                                                                                          conv):
     import importlib
 
-    from gaugan import checkpoints
+    from gaugan import state_dicts
 
     torch.save(_legacy_layout_bomb(torch.load(folder / file, weights_only=True), conv), folder / file)
 
@@ -531,8 +531,8 @@ def test_weights_that_do_not_fit_are_refused_before_a_value_is_read_or_a_load_ho
         assert path.name != file, "the values of weights that do not fit were read"
         return read_values(path, state, notes)
 
-    read_values = checkpoints._with_float32_values
-    monkeypatch.setattr(checkpoints, "_with_float32_values", with_values)
+    read_values = state_dicts._with_float32_values
+    monkeypatch.setattr(state_dicts, "_with_float32_values", with_values)
     spectral_norm = importlib.import_module("torch.nn.utils.spectral_norm")  # the package's name is the function's
     monkeypatch.setattr(spectral_norm.SpectralNorm, "_solve_v_and_rescale", forbidden)
     refused(folder, rf"{file} does not fit a \w+: .*1 unexpected: '{conv}\.weight' \| 1 wrong shape: "
@@ -583,7 +583,8 @@ def test_a_legacy_file_whose_values_look_like_a_zip_directory_still_loads(folder
 
 
 def test_a_file_cut_short_after_its_names_were_checked_is_an_error_not_a_crash(folder):
-    from gaugan.checkpoints import adopt_weights, open_state_dict
+    from gaugan.checkpoints import adopt_weights
+    from gaugan.state_dicts import open_state_dict
     from gaugan.networks import StyleEncoder
 
     path = folder / "encoder.pth"
