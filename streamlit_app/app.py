@@ -37,11 +37,14 @@ from gaugan.sketch import is_sketch_model  # noqa: E402
 from gaugan.sketch_reader import source_folders  # noqa: E402
 from label_colors import ALPHA_THRESHOLD, Label  # noqa: E402
 from streamlit_drawable_canvas import st_canvas  # noqa: E402
-from streamlit_app import sketch_mode  # noqa: E402
-from widgets import (CANVAS_SIZES, PAGE_MAX_SEED, SEED_HELP, CanvasState, bake_strokes, browser_copy,  # noqa: E402
-                     browser_saved, chip_styles, column_width, describe, download_progress, fit_drawing, fitted_width,
-                     is_bool, is_number_in, is_one_of, is_seed, keep, kept, kept_value, plain, renew_widgets,
-                     reset_canvas, seed_box, sentence, undo_shortcuts, widget_key)
+import sketch_mode  # noqa: E402
+from undo import (KeptDrawing, keep_stroke_mask, note_replacement, remember_drawing, restart_undo,  # noqa: E402
+                  undo_base_change)
+from widgets import (CANVAS_SIZES, LABEL_CANVAS, NOTICE_SECONDS, PAGE_MAX_SEED, SEED_HELP, background_key,  # noqa: E402
+                     bake_strokes, browser_copy, browser_saved, chip_styles, column_width, describe, download_progress,
+                     fit_drawing, fitted_width, fresh, is_bool, is_number_in, is_one_of, is_seed, keep, kept,
+                     kept_value, live_key, notice, plain, renew_widgets, reset_canvas, seed_box, sentence,
+                     undo_shortcuts, widget_key)
 
 CHECKPOINTS = checkpoints_root(ROOT / "checkpoints")
 NVIDIA_URL = os.environ.get("GAUGAN_NVIDIA_URL", "")  # a direct link to NVlabs/SPADE's checkpoints.tar.gz
@@ -51,14 +54,10 @@ LICENCE = ("NVIDIA's pretrained SPADE models (COCO-Stuff, ADE20K, Cityscapes) ar
 TOOLS = {"Brush": "freedraw", "Line": "line", "Rectangle": "rect", "Circle": "circle", "Polygon": "polygon",
          "Eraser": "freedraw", "Fill": "point"}
 STROKE_TOOLS = ("Brush", "Line", "Eraser")  # the tools the brush size is for
-LABEL_CANVAS = CanvasState(base="base", generation="canvas_gen", strokes="strokes", shown="current_labels",
-                           shape="canvas_shape")
 IMAGE_TYPES = sorted(ext[1:] for ext, fmt in Image.registered_extensions().items() if fmt in FORMATS)  # what is read
 LOOK_WIDTH = 104  # a look's thumbnail and button: two fit a row of the sidebar (a 320 px phone's too)
 MAX_CHIPS = 40  # a larger palette is picked from a label box, with chips for the labels in the drawing
-UNDO_STEPS = 10  # base-map changes (fill, upload, example, clear, unpainted area) that "Undo" can take back
 STACKED_WIDTH = 640  # Streamlit stacks columns in windows at most this wide (CSS pixels)
-NOTICE_SECONDS = 3.0  # a notice goes with the first run that starts this long after it was first shown
 LOG = logging.getLogger("gaugan.page")
 STORAGE_NAME = "gaugan-drawing"  # the browser storage entry (per tab, and the last of any tab) kept across reloads
 BROWSER_COPY = "browser_copy"  # the key of the component that reads and writes it
@@ -72,16 +71,6 @@ SAVED_SETTINGS = {"seed": is_seed, "sketch_seed": is_seed,  # the settings kept 
 # ... and, of the label-map model, its unpainted-area label ("background"), the label being painted ("paint"),
 # Live ("live"), the built-in look picked ("look"; NO_LOOK for "No look") and the style photo's name ("style_photo")
 NO_LOOK = ""
-
-
-def background_key(name: str) -> str:
-    """The widget key of a model's unpainted-area label."""
-    return f"background_{name}"
-
-
-def live_key(name: str) -> str:
-    """The widget key of a model's Live toggle."""
-    return f"live_{name}"
 
 
 st.set_page_config(page_title="GauGAN doodle → photo", page_icon="🎨", layout="wide")
@@ -105,16 +94,6 @@ class Controls(NamedTuple):
     def style_is_total(self) -> bool:
         """A photo's or a look's style at strength 1: every seed paints the same image."""
         return bool(self.style or self.look) and self.strength >= 1.0
-
-
-class KeptDrawing(NamedTuple):
-    """A drawing "Undo fill or load" brings back, and the base that replaced it on the canvas."""
-
-    labels: np.ndarray
-    aspect: float | None  # the canvas's aspect (None: the model's own)
-    background: int | None  # its unpainted-area label (None: keep the one in use)
-    replaced_by: np.ndarray | None = None  # the base the change put on the canvas, noted by the run that shows it
-    painted: np.ndarray | None = None  # where labels was painted since the change before it (None: nowhere known)
 
 
 class StylePhoto(NamedTuple):
@@ -169,20 +148,6 @@ def load(models: dict[str, Path], name: str) -> GauGAN:
     return load_model(str(models[name]), modified_time(models[name]))
 
 
-def notice(text: str) -> None:
-    """An info line (our words; untrusted parts passed through plain()), shown by every run that starts within
-    NOTICE_SECONDS of its first showing: the reruns that follow at once (a fresh canvas mounting) keep it, and the
-    user's next action a few seconds later takes it away, however often the user acts."""
-    state.notices[fresh(text)] = None  # not shown yet
-
-
-def fresh(text: str) -> str:
-    """text as the message of a new event: it pops up as a toast even if the last message had the same words (the
-    same file uploaded again)."""
-    state.toasted.discard(text)
-    return text
-
-
 def init_state() -> None:
     defaults = {"canvas_gen": 0, "base": None, "notices": {}, "model_error": None, "upload_error": None,
                 "chosen_labels": {}, "generated_for": None, "last_image": None, "toasted": set()}
@@ -217,85 +182,6 @@ def repaint_background(setting: str, key: str, old: int) -> None:
         remember_drawing(background=old)  # the box holds the new label already
         state.base = state.current_labels = np.where(labels == old, state[key], labels)
         reset_canvas(LABEL_CANVAS)
-
-
-def remember_drawing(background: int | None = None) -> None:
-    """Keep the drawing as it is now (its canvas aspect and unpainted-area label too) for "Undo", before its base map
-    is replaced."""
-    state.notices = {}  # notes on the drawing being replaced
-    if state.get("current_labels") is not None:
-        background = kept_value(background_key(state.get("active_model"))) if background is None else background
-        last = state.undo[-1] if state.get("undo") else None
-        painted = painted_since(last, state.current_labels) if last and last.replaced_by is not None else None
-        kept = KeptDrawing(state.current_labels, state.get("canvas_aspect"), background, painted=painted)
-        state.undo = [*state.get("undo", []), kept][-UNDO_STEPS:]
-    state.painted_before = None  # the next base has nothing painted on it yet
-
-
-def keep_stroke_mask() -> None:
-    """Where the label canvas's strokes are, kept with what undos kept (state.painted_before) before the strokes go
-    into its base (a resize, a visit to sketch mode), where a stroke in the label under it could not be told apart."""
-    mask = state.get("stroke_mask")
-    if mask is not None and state.get("strokes"):
-        before = state.get("painted_before")
-        state.painted_before = mask if before is None else mask | fit_label_map(before, mask.shape)
-
-
-def restart_undo(entries: list[KeptDrawing]) -> None:
-    """A new "Undo fill or load" history, of drawings in the labels now in use; what undos kept of earlier painting
-    goes with the old one."""
-    state.undo = entries
-    state.painted_before = None
-
-
-def note_replacement(base: np.ndarray) -> None:
-    """The base the last change put on the canvas goes with its undo entry, so that what is painted on it since can
-    be told apart."""
-    if state.get("undo") and state.undo[-1].replaced_by is None:
-        state.undo[-1] = state.undo[-1]._replace(replaced_by=base)
-
-
-def same_aspect(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
-    """Whether two (height, width) sizes have one aspect, to a pixel's rounding."""
-    return abs(a[0] * b[1] - b[0] * a[1]) <= max(a[1], b[1])
-
-
-def painted_since(kept: KeptDrawing, current: np.ndarray) -> np.ndarray:
-    """Where the drawing now shown was painted since the change kept undoes: the strokes on the canvas now, in any
-    label; those that went into the base since (a resize, a visit to sketch mode) and what an undo kept of earlier
-    painting (state.painted_before); and any pixel that differs from what the change put there."""
-    painted = current != fit_label_map(kept.replaced_by, current.shape)
-    strokes = state.get("stroke_mask")
-    if strokes is not None and strokes.shape == painted.shape:
-        painted |= strokes
-    if state.get("painted_before") is not None:
-        painted |= fit_label_map(state.painted_before, current.shape)
-    return painted
-
-
-def undo_base_change() -> None:
-    """The drawing as it was before the last fill, upload, example scene, clear or unpainted-area change, with the
-    unpainted-area label it had. What was painted since stays on it (in the unpainted-area label, the kept one),
-    unless the change gave the canvas another shape."""
-    kept = state.undo.pop()
-    state.notices = {}  # notes on the drawing being taken back
-    base, current, before = kept.labels, state.get("current_labels"), kept.painted
-    if kept.replaced_by is not None and current is not None:
-        painted = painted_since(kept, current)
-        if same_aspect(kept.labels.shape, current.shape):
-            since = current
-            if kept.background is not None:
-                since = np.where(current == kept_value(background_key(state.active_model)), kept.background, current)
-            base = np.where(painted, since, fit_label_map(kept.labels, current.shape))
-            before = painted if kept.painted is None else painted | fit_label_map(kept.painted, current.shape)
-        elif painted.any():
-            notice("What you painted since went with it: it was on a canvas of another shape.")
-    state.base = state.current_labels = base
-    state.painted_before = before  # so that the next undo keeps it too
-    state.canvas_aspect = kept.aspect
-    if kept.background is not None:
-        keep(background_key(state.active_model), kept.background)
-    reset_canvas(LABEL_CANVAS)
 
 
 def take_read_layout(painter: str, labels: list[Label], layout: np.ndarray, seed: int) -> None:

@@ -24,6 +24,7 @@ MIN_CANVAS_WIDTH = 200
 DESCRIPTION_CHARS = 300  # a longer model description is cut at a word, in full on hover
 PAGE_MAX_SEED = 2**53 - 1  # the largest integer a browser's number box holds exactly (the API takes up to 2**63-1)
 SEED_HELP = f"A whole number from 0 to {PAGE_MAX_SEED} (2⁵³ − 1); the same seed gives the same image."
+NOTICE_SECONDS = 3.0  # a notice goes with the first run that starts this long after it was first shown
 
 _WIDTH_PROBE_JS = """
 export default function({ parentElement, setStateValue }) {
@@ -255,6 +256,10 @@ class CanvasState(NamedTuple):
     shape: str
 
 
+LABEL_CANVAS = CanvasState(base="base", generation="canvas_gen", strokes="strokes", shown="current_labels",
+                           shape="canvas_shape")  # the label-map page's canvas (sketch_mode has its own)
+
+
 def reset_canvas(canvas: CanvasState) -> None:
     """A fresh canvas, without strokes, over the base."""
     state = st.session_state
@@ -379,3 +384,27 @@ def chip_styles(chips: dict[str, tuple[int, int, int]], selected: str) -> None:
         rules.append(f".st-key-{key} button {{ background: {hex_colour(rgb)}; color: {ink}; min-height: 0;"
                      f" padding: 2px 10px; {ring} }}")
     st.html("<style>" + "\n".join(rules) + "</style>")
+
+
+def background_key(name: str) -> str:
+    """The widget key of a model's unpainted-area label."""
+    return f"background_{name}"
+
+
+def live_key(name: str) -> str:
+    """The widget key of a model's Live toggle."""
+    return f"live_{name}"
+
+
+def notice(text: str) -> None:
+    """An info line (our words; untrusted parts passed through plain()), shown by every run that starts within
+    NOTICE_SECONDS of its first showing: the reruns that follow at once (a fresh canvas mounting) keep it, and the
+    user's next action a few seconds later takes it away, however often the user acts."""
+    st.session_state.notices[fresh(text)] = None  # not shown yet
+
+
+def fresh(text: str) -> str:
+    """text as the message of a new event: it pops up as a toast even if the last message had the same words (the
+    same file uploaded again)."""
+    st.session_state.toasted.discard(text)
+    return text
