@@ -266,35 +266,24 @@ def test_overwrite_replaces_the_folder_whole(tmp_path, own_model):
     assert fingerprint(tmp_path / "dest") == {"landscape": "dir", "landscape/generator.pth": hashlib.sha256(b"theirs").hexdigest()}
 
 
-def test_a_failed_overwrite_keeps_the_old_folder(tmp_path, own_model, monkeypatch):
-    archive = make_archive(tmp_path / "a.tar.gz", {"landscape/generator.pth": b"theirs"})
+@pytest.mark.parametrize("members, failing", [
+    (["landscape"], "landscape"),
+    (["landscape", "other"], "other"),  # "landscape" has moved in when "other" fails: it goes back out
+])
+def test_a_failed_overwrite_keeps_every_old_folder(tmp_path, own_model, monkeypatch, members, failing):
+    for name in members[1:]:
+        shutil.copytree(own_model, tmp_path / "dest" / name)
+    archive = make_archive(tmp_path / "a.tar.gz", {f"{name}/generator.pth": b"theirs" for name in members})
     before = fingerprint(tmp_path / "dest")
     rename = Path.rename
 
-    def failing(self, target):
-        if "unpacked" in str(self):
+    def fail_one(self, target):
+        if self.name == failing and "unpacked" in str(self):
             raise OSError(28, "No space left on device")
         return rename(self, target)
 
-    monkeypatch.setattr(Path, "rename", failing)
-    with pytest.raises(CheckpointError, match="could not move landscape into .*nothing there was changed"):
-        download(str(archive), tmp_path / "dest", overwrite=True)
-    assert fingerprint(tmp_path / "dest") == before
-
-
-def test_a_failed_overwrite_of_several_models_puts_back_those_already_moved(tmp_path, own_model, monkeypatch):
-    shutil.copytree(own_model, tmp_path / "dest" / "other")
-    archive = make_archive(tmp_path / "a.tar.gz", {"landscape/generator.pth": b"theirs", "other/x.pth": b"x"})
-    before = fingerprint(tmp_path / "dest")
-    rename = Path.rename
-
-    def failing(self, target):
-        if self.name == "other" and "unpacked" in str(self):  # "landscape" has moved in by now
-            raise OSError(28, "No space left on device")
-        return rename(self, target)
-
-    monkeypatch.setattr(Path, "rename", failing)
-    with pytest.raises(CheckpointError, match="could not move other into .*nothing there was changed"):
+    monkeypatch.setattr(Path, "rename", fail_one)
+    with pytest.raises(CheckpointError, match=f"could not move {failing} into .*nothing there was changed"):
         download(str(archive), tmp_path / "dest", overwrite=True)
     assert fingerprint(tmp_path / "dest") == before
 
