@@ -609,6 +609,8 @@ def to_label_map(rgba: np.ndarray, palette: list[Label], background_id: int,
         member = regions[inside] - 1
         spread = np.sqrt(((rgb[inside] - means[member]) ** 2).sum(-1))
         index[inside] = np.where(spread <= REGION_SPREAD, region_label[member], -1)
+    if extra:  # a seam pixel of the canvas's own colour is canvas, not the region beside it
+        index[(index < 0) & (_exact_index(rgb, np.array(extra, np.float64)) >= 0)] = background
     return ids[_resolve_seams(index, rgb, colours, exact, background)]
 
 

@@ -223,6 +223,17 @@ def test_opaque_canvas_background_is_unpainted(canvas):
     assert (out[~sky & inside] == labels[~sky & inside]).all()
 
 
+@pytest.mark.parametrize("canvas", [(255, 255, 255), (0, 0, 0)])
+def test_flat_regions_on_an_opaque_canvas_keep_their_exact_edges(canvas):
+    labels = np.full((60, 80), 255)  # unpainted
+    labels[:30] = LAND["sky-other"]
+    labels[40:, :40] = LAND["sea"]
+    labels[45:55, 50:70] = LAND["snow"]  # snow beside a white canvas, too
+    colours = np.array([*(l.rgb for l in LANDSCAPE), *[canvas] * (256 - len(LANDSCAPE))], np.uint8)
+    out = to_label_map(colours[labels], LANDSCAPE, background_id=255)
+    assert np.array_equal(out, labels), f"{(out != labels).sum()} pixels moved across a region's edge"
+
+
 def test_colours_far_from_every_label_stay_unpainted():
     rgb = np.zeros((40, 60, 3), np.uint8)
     rgb[:, :30] = LANDSCAPE[LAND["grass"]].rgb
