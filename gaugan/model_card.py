@@ -122,9 +122,8 @@ def parse_preset(data: object, what: str = "preset", name: str | None = None) ->
         preset = Preset(**values)
     except ValueError as exc:
         raise CheckpointError(f"{what}: {exc}") from None
-    if preset.sw < 1 or preset.sh < 1:
-        raise CheckpointError(f"{what}: crop_size {preset.crop_size} is too small for {preset.num_up_layers} "
-                              f"upsampling layers at aspect ratio {preset.aspect_ratio}")
+    if preset.grid_problem:
+        raise CheckpointError(f"{what}: {preset.grid_problem}")
     return preset
 
 

@@ -38,6 +38,18 @@ class Preset:
                 f"got {self.num_upsampling_layers!r}"
             )
         object.__setattr__(self, "thing_ids", tuple(int(t) for t in self.thing_ids))
+        small = [f"{name} {getattr(self, name)}" for name in ("label_nc", "ngf", "z_dim", "spade_hidden")
+                 if getattr(self, name) < 1]
+        if small or not self.aspect_ratio > 0:
+            raise ValueError(f"{', '.join(small) or f'aspect_ratio {self.aspect_ratio}'}: expected a positive value")
+
+    @property
+    def grid_problem(self) -> str:
+        """Why the generator cannot start from this preset's grid (crop_size / 2**layers across), or ""."""
+        if self.sw >= 1 and self.sh >= 1:
+            return ""
+        return (f"crop_size {self.crop_size} is too small for {self.num_up_layers} upsampling layers at aspect ratio "
+                f"{self.aspect_ratio}: the generator would start from a {self.sw}×{self.sh} grid")
 
     def takes_label_id(self, label_id: int) -> bool:
         """Whether a label table may hold this id: one of the input's label channels (the dont-care channel too:

@@ -32,6 +32,20 @@ def test_an_unknown_preset_name_is_refused_with_the_known_ones():
         SPADEGenerator("cocostuff")
 
 
+@pytest.mark.parametrize("fields, message", [
+    ({"crop_size": 16}, r"crop_size 16 is too small for 5 upsampling layers at aspect ratio 1\.0: the generator would "
+                        r"start from a 0×0 grid"),
+    ({"ngf": -1}, r"ngf -1: expected a positive value"),
+    ({"label_nc": 0}, r"label_nc 0: expected a positive value"),
+    ({"aspect_ratio": 0.0}, r"aspect_ratio 0\.0: expected a positive value"),
+])
+def test_a_hand_built_preset_the_generator_cannot_have_is_refused(fields, message):
+    with pytest.raises(ValueError, match=message):
+        SPADEGenerator(replace(PRESETS["coco"], **fields))
+    with pytest.raises(TypeError, match="expected a Preset or one of .*, found NoneType"):
+        SPADEGenerator(None)
+
+
 @pytest.mark.parametrize("preset,ngf", CASES)
 def test_state_dict_matches_manifest(preset, ngf):
     ref = manifest(preset, ngf)

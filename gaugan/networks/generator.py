@@ -44,6 +44,10 @@ class SPADEGenerator(nn.Module):
             if preset not in PRESETS:
                 raise ValueError(f"expected a Preset or one of {sorted(PRESETS)}, found {preset!r}")
             preset = PRESETS[preset]
+        if not isinstance(preset, Preset):
+            raise TypeError(f"expected a Preset or one of {sorted(PRESETS)}, found {type(preset).__name__}")
+        if preset.grid_problem:
+            raise ValueError(preset.grid_problem)
         self.preset = preset if ngf is None else replace(preset, ngf=ngf)
         nf, snc, hidden = self.preset.ngf, self.preset.semantic_nc, self.preset.spade_hidden
         self.sh, self.sw = self.preset.sh, self.preset.sw
