@@ -13,7 +13,7 @@ from torch.nn.utils.spectral_norm import SpectralNorm
 from label_colors import PALETTES, Label, validate_palette
 
 from .errors import CheckpointError
-from .model_card import (MODEL_CARD, MODEL_FORMAT, ModelCard, parse_card, read_card, read_preset_file, temporary_file,
+from .model_card import (GENERATOR_WEIGHTS, MODEL_CARD, MODEL_FORMAT, ModelCard, parse_card, read_card, read_preset_file, temporary_file,
                          write_card)
 from .networks import SPADEGenerator, StyleEncoder
 from .presets import PRESETS, Preset
@@ -22,7 +22,7 @@ from .state_dicts import mapped_state_dict, open_state_dict, read_values, shown_
 from .style_prior import STYLE_PRIOR_WEIGHTS, StylePrior
 
 OFFICIAL_WEIGHTS = "latest_net_G.pth"
-GENERATOR_WEIGHTS = "generator.pth"
+
 
 def input_channels(state: dict[str, torch.Tensor]) -> tuple[int, int]:
     """(semantic input channels, ngf) read from a SPADE generator's tensor shapes."""
@@ -275,7 +275,7 @@ def spade_summary(folder: Path) -> str:
     describes), found without reading the weights' values."""
     try:
         card = read_card(folder)
-        weights = (file_in_folder(folder, card.files.get("generator", GENERATOR_WEIGHTS)) if card
+        weights = (file_in_folder(folder, card.files["generator"]) if card
                    else weights_file(folder))
         if not weights.is_file():
             raise CheckpointError(f"no {weights.name}, which {MODEL_CARD} names")
@@ -306,7 +306,7 @@ def load_model(path: str | Path, preset: Preset | str | None = None, style_prior
     folder = path if path.is_dir() else path.parent
     card, notes = read_card(folder), []
     if card and path.is_dir():
-        weights = file_in_folder(folder, card.files.get("generator", GENERATOR_WEIGHTS))
+        weights = file_in_folder(folder, card.files["generator"])
     else:
         weights = weights_file(path)
     state = open_state_dict(weights, notes)

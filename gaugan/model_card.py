@@ -19,6 +19,7 @@ from .presets import Preset
 MODEL_CARD = "model.json"
 MODEL_FORMAT = "gaugan-model/1"
 SKETCH_FORMAT = "gaugan-sketch-model/1"  # a sketch model's model.json (gaugan/sketch.py)
+GENERATOR_WEIGHTS = "generator.pth"  # a model folder's generator weights, unless its card names another file
 MAX_CARD_BYTES = 1 << 20
 MAX_NAME_LENGTH = 64
 MAX_DESCRIPTION_LENGTH = 2000
@@ -171,10 +172,11 @@ def parse_card(data: object, source: str) -> ModelCard:
             raise CheckpointError("expected a 'preset' object, found none")
         preset = parse_preset(data["preset"])
         labels = parse_labels(data.get("labels", []), preset)
-        files = data.get("files", {"generator": "generator.pth"})
+        files = data.get("files", {})
         if not isinstance(files, dict):
             raise CheckpointError(f"files must be an object mapping roles to file names, found {shown_value(files)}")
-        files = {plain_text(role, "a files key"): plain_file_name(name, f"files.{role}") for role, name in files.items()}
+        files = {"generator": GENERATOR_WEIGHTS,  # where the card names none
+                 **{plain_text(role, "a files key"): plain_file_name(name, f"files.{role}") for role, name in files.items()}}
         description = data.get("description", "")
         if description:
             description = plain_text(description, "description", MAX_DESCRIPTION_LENGTH, lines=True)

@@ -16,14 +16,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .checkpoints import (GENERATOR_WEIGHTS, OFFICIAL_WEIGHTS, adopt_weights, available_checkpoints, check_fit,
-                          file_in_folder, meta_network)
+from .checkpoints import (OFFICIAL_WEIGHTS, adopt_weights, available_checkpoints, check_fit, file_in_folder,
+                          meta_network)
 from .data.sketch import DIRECTIONS, LANDSCAPE_SKETCH
 from .errors import CheckpointError, InputError
 from .framing import blur_note, paint_unstretched
 from .images import open_image, to_rgb
-from .model_card import (MAX_DESCRIPTION_LENGTH, MODEL_CARD, MODEL_FORMAT, SKETCH_FORMAT, checked_integer,
-                         plain_file_name, plain_text, read_card_json, shown_value, write_json_whole)
+from .model_card import (GENERATOR_WEIGHTS, MAX_DESCRIPTION_LENGTH, MODEL_CARD, MODEL_FORMAT, SKETCH_FORMAT,
+                         checked_integer, plain_file_name, plain_text, read_card_json, shown_value, write_json_whole)
 from .networks import ClassConditionalGenerator, UnetGenerator
 from .networks.conditional import LEVELS as CONDITIONAL_LEVELS
 from .networks.unet import LEVELS as UNET_LEVELS
