@@ -33,6 +33,10 @@ def validate_palette(labels: list[Label], min_distance: float = MIN_COLOUR_DISTA
     problems = []
     seen_ids: dict[int, Label] = {}
     seen_names: dict[str, Label] = {}
+    if not isinstance(labels, list) or not all(isinstance(label, Label) for label in labels):
+        found = type(labels).__name__ if not isinstance(labels, list) else next(
+            f"{type(label).__name__} {label!r:.60}" for label in labels if not isinstance(label, Label))
+        raise ValueError(f"a palette is a list of label_colors.Label(id, name, rgb), found {found}")
     for label in labels:
         if not isinstance(label.id, int) or isinstance(label.id, bool) or label.id < 0:
             problems.append(f"{label.name!r} has id {label.id!r}; expected an integer from 0")

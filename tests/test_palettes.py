@@ -279,3 +279,20 @@ def test_a_palette_with_many_problems_names_the_first_few_and_counts_the_rest():
     with pytest.raises(ValueError, match=r"colours of 0 'n0' \(0, 0, 0\) and 1 'n1' .*; and 86 more$") as refused:
         validate_palette([Label(i, f"n{i}", (0, 0, 0)) for i in range(14)])
     assert len(str(refused.value)) < 1000
+
+
+def test_a_palette_edited_with_plain_tuples_is_refused_naming_the_entry(tmp_path, monkeypatch):
+    import torch
+
+    from gaugan import PRESETS, SPADEGenerator, load_model
+    from gaugan.errors import CheckpointError
+
+    edited = [*LANDSCAPE[:3], (3, "hill", (117, 163, 29)), *LANDSCAPE[4:]]  # not a Label
+    message = r"a palette is a list of label_colors\.Label\(id, name, rgb\), found tuple \(3, 'hill', \(117, 163, 29\)\)"
+    with pytest.raises(ValueError, match=message):
+        validate_palette(edited)
+    monkeypatch.setitem(PALETTES, "coco", edited)  # a generator without a card takes its preset's palette
+    (tmp_path / "coco_pretrained").mkdir()
+    torch.save(SPADEGenerator(PRESETS["coco"], ngf=4).state_dict(), tmp_path / "coco_pretrained" / "latest_net_G.pth")
+    with pytest.raises(CheckpointError, match=rf"label_colors\.py, palette 'coco': {message}"):
+        load_model(tmp_path / "coco_pretrained")
