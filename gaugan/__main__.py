@@ -15,7 +15,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .allocator import tune_for_inference
-from .checkpoints import OFFICIAL_WEIGHTS
+from .checkpoints import OFFICIAL_WEIGHTS, card_folder
 from .data.folder import LABEL_TABLE, label_entries, read_label_table
 from .data.registry import DATASETS
 from .data.sketch import LANDSCAPE_SKETCH
@@ -167,7 +167,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
     if instances and len(pairs) > 1 and not instances.is_dir():
         raise InputError(f"--instance {instances} is one file, but --labels is a folder of label maps: give a folder "
                          "of instance maps, each named as its label map")
-    folder = checkpoint if checkpoint.is_dir() else checkpoint.parent  # where load_model reads the card from
+    folder = card_folder(checkpoint)
     if args.preset and (folder / MODEL_CARD).is_file():
         raise InputError(f"--preset is for weights without {MODEL_CARD}; {folder} has one, which sets the preset")
     model = GauGAN.from_checkpoint(checkpoint, fast=not args.reference, bf16=args.bf16, preset=args.preset,

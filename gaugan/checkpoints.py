@@ -195,11 +195,6 @@ def adopt_weights(network: torch.nn.Module, path: Path, state: dict[str, torch.T
     load_weights(network, read_values(path, state, notes), str(path), assign=True)
 
 
-def load_checked(network: torch.nn.Module, path: Path, notes: list[str] | None = None) -> None:
-    """Load a weights file into a network, names and shapes checked before any value is read (adopt_weights)."""
-    adopt_weights(network, path, open_state_dict(path, notes), notes)
-
-
 def meta_network(build: Callable[[], torch.nn.Module], what: str) -> torch.nn.Module:
     """A network built on the meta device (no memory for weights); a shape it cannot be built with (from a card, or
     inferred from a file's tensors) is a CheckpointError naming `what`, unless build raised one itself."""
@@ -226,6 +221,11 @@ def weights_file(path_or_dir: str | Path) -> Path:
     )
 
 
+def card_folder(path: Path) -> Path:
+    """Where a checkpoint's model.json would be: the folder itself, or a weights file's folder."""
+    return path if path.is_dir() else path.parent
+
+
 def file_in_folder(folder: Path, name: str) -> Path:
     """folder/name, refused unless it is a file that really lies in folder (no link out of it)."""
     path = folder / name
@@ -250,7 +250,7 @@ def load_encoder(path: Path, z_dim: int, notes: list[str]) -> StyleEncoder:
 def load_style_prior(path: Path, z_dim: int, notes: list[str]) -> StylePrior:
     """A style prior of z_dim dimensions, loaded strictly and checked to be a usable Gaussian."""
     prior = StylePrior(z_dim)
-    load_checked(prior, path, notes)
+    adopt_weights(prior, path, open_state_dict(path, notes), notes)
     if problem := prior.problem():
         raise CheckpointError(f"{path} is not a usable style prior: {problem}")
     return prior
@@ -303,7 +303,7 @@ def load_model(path: str | Path, preset: Preset | str | None = None, style_prior
     prior the card lists unread.
     """
     path = checkpoint_argument(str(path))  # a model's name, as `gaugan models` lists it, too
-    folder = path if path.is_dir() else path.parent
+    folder = card_folder(path)
     card, notes = read_card(folder), []
     if card and path.is_dir():
         weights = file_in_folder(folder, card.files["generator"])

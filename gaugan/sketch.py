@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .checkpoints import (OFFICIAL_WEIGHTS, adopt_weights, available_checkpoints, check_fit, file_in_folder,
-                          meta_network)
+from .checkpoints import (OFFICIAL_WEIGHTS, adopt_weights, available_checkpoints, card_folder, check_fit,
+                          file_in_folder, meta_network)
 from .data.sketch import DIRECTIONS, LANDSCAPE_SKETCH
 from .errors import CheckpointError, InputError
 from .framing import blur_note, paint_unstretched
@@ -206,7 +206,7 @@ def load_sketch_network(path: str | Path) -> tuple[torch.nn.Module, dict]:
     device and adopts the file's tensors, so a card cannot make it allocate more than the file holds.
     """
     path = Path(path)
-    folder = path if path.is_dir() else path.parent
+    folder = card_folder(path)
     card = read_sketch_card(folder) if path.is_dir() else None
     if card is not None and card["network"]["type"] == READER_TYPE:
         raise CheckpointError(f"{folder} is a read-and-paint sketch model: load it with gaugan.load_sketch_model")

@@ -280,10 +280,9 @@ def open_state_dict(path: str | Path, notes: list[str] | None = None) -> dict[st
     return _load_state(path, [] if notes is None else notes, mmap=_starts_as_zip(path))
 
 
-def read_state_dict(path: str | Path, notes: list[str] | None = None) -> dict[str, torch.Tensor]:
-    """A state_dict read into memory: plain stored tensors, cast to float32, finite; remarks on what was unwrapped
-    or cast are appended to notes."""
-    path, notes = Path(path), [] if notes is None else notes
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """A state_dict read into memory: plain stored tensors, cast to float32, finite."""
+    path, notes = Path(path), []
     return _with_float32_values(path, _load_state(path, notes, mmap=False), notes)
 
 
