@@ -204,6 +204,11 @@ def read_instance_map(source: Source, max_pixels: int = MAX_PIXELS) -> np.ndarra
     return np.asarray(image).astype(np.int64)
 
 
+def unknown_ids(labels: np.ndarray, palette: list) -> list[int]:
+    """The ids in a label map that the palette has no label for, in order."""
+    return sorted(set(np.unique(labels).tolist()) - {label.id for label in palette})
+
+
 def label_map_png(labels: np.ndarray, palette: list | None = None) -> bytes:
     """PNG bytes of a 2-D integer id map: 8-bit ids (palette None: ids 0..255), or the palette's colours (every id in
     the palette); a LabelMapError names what does not fit."""
@@ -213,8 +218,7 @@ def label_map_png(labels: np.ndarray, palette: list | None = None) -> bytes:
             raise LabelMapError(f"id PNGs hold 0..255, labels span {labels.min()}..{labels.max()}")
         image = Image.fromarray(labels.astype(np.uint8), mode="L")
     else:
-        unknown = sorted(set(np.unique(labels).tolist()) - {label.id for label in palette})
-        if unknown:
+        if unknown := unknown_ids(labels, palette):
             raise LabelMapError(f"ids {unknown[:10]} have no colour in the palette (its ids: "
                                 f"{sorted(label.id for label in palette)[:20]}); write ids (palette None) instead")
         image = Image.fromarray(colourize(labels, palette))

@@ -28,7 +28,7 @@ from gaugan.canvas import (MAX_ASPECT, SHIPPED_MODEL, background_label, bucket_f
                            pad_to_aspect, png_bytes, style_looks, thumbnail_png)
 from gaugan.errors import UnreachableError  # noqa: E402
 from gaugan.images import FORMATS, read_photo  # noqa: E402
-from gaugan.labelmaps import colourize, hex_colour, label_map_png, read_label_map  # noqa: E402
+from gaugan.labelmaps import colourize, hex_colour, label_map_png, read_label_map, unknown_ids  # noqa: E402
 from gaugan.presets import DONTCARE_ID  # noqa: E402
 from gaugan.saved_drawing import SavedDrawing, read_saved_drawing  # noqa: E402
 from gaugan.semantics import remap  # noqa: E402
@@ -467,20 +467,18 @@ def take_upload(upload, name: str, palette: list[Label], background_id: int, don
     label, with a note: the canvas paints labels only."""
     if upload is None or state.get("upload_done") == upload.file_id:
         return
+    background = next(l.name for l in palette if l.id == background_id)
     state.upload_done = upload.file_id
     state.notices = {}  # a new file's notes replace the last file's
     notes: list[str] = []
     try:
         uploaded = read_label_map(upload.getvalue(), palette, background_id, notes)
-        ids = {l.id for l in palette}
-        if dont_care and DONTCARE_ID not in ids and (unlabelled := uploaded == DONTCARE_ID).any():
+        if dont_care and DONTCARE_ID not in {l.id for l in palette} and (unlabelled := uploaded == DONTCARE_ID).any():
             uploaded = np.where(unlabelled, background_id, uploaded)
-            background = next(l.name for l in palette if l.id == background_id)
             share = f"{unlabelled.mean():.0%}" if unlabelled.mean() >= 0.01 else "under 1%"
             notes.append(f"{share} of it is unlabelled ({DONTCARE_ID}), painted as the unpainted-area label, "
                          f"{background}")
-        unknown = sorted(set(np.unique(uploaded).tolist()) - ids)
-        if unknown:
+        if unknown := unknown_ids(uploaded, palette):
             raise ValueError(f"ids {unknown[:12]} are not labels of {name} "
                              f"(valid: {min(l.id for l in palette)}..{max(l.id for l in palette)})")
     except ValueError as exc:
@@ -496,7 +494,6 @@ def take_upload(upload, name: str, palette: list[Label], background_id: int, don
     if state.base.shape == uploaded.shape:
         notice(f"{loaded}; the canvas takes its shape.")
     else:
-        background = next(l.name for l in palette if l.id == background_id)
         notice(f"{loaded}. Its sides are more than {MAX_ASPECT:g}:1, the canvas's limit: the canvas is {MAX_ASPECT:g}:1 "
                f"with the map in the middle and {plain(background)} around it, not stretched.")
     for note in notes:
@@ -784,8 +781,7 @@ def restore_label_map(models: dict[str, Path], saved: SavedDrawing) -> bool:
         return False
     palette = model.labels
     ids = {label.id for label in palette}
-    unknown = sorted(set(np.unique(saved.labels).tolist()) - ids)
-    if unknown:
+    if unknown := unknown_ids(saved.labels, palette):
         notice(f"The kept label map has ids that **{plain(name)}** lacks ({plain(unknown[:5])}); it was left out.")
         return False
     state.base = state.current_labels = saved.labels
