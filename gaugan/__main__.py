@@ -9,28 +9,23 @@ import select
 import signal
 import sys
 from collections.abc import Callable
-from dataclasses import fields, replace
+from dataclasses import fields
 from pathlib import Path
 
 from tqdm import tqdm
 
 from .allocator import tune_for_inference
 from .checkpoints import OFFICIAL_WEIGHTS, card_folder
-from .data.folder import LABEL_TABLE, label_entries, read_label_table
 from .data.registry import DATASETS
 from .data.sketch import LANDSCAPE_SKETCH
 from .errors import InputError
 from .folders import check_model_destination, refuse_existing, writable_folder
 from .images import SUFFIXES, image_files
-from .model_card import (MAX_CARD_BYTES, MAX_DESCRIPTION_LENGTH, MODEL_CARD, plain_text, preset_file_fields, read_card,
-                         read_json, read_preset_file)
-from .presets import DONTCARE_ID, Preset, landscape_preset
+from .model_card import MAX_DESCRIPTION_LENGTH, MODEL_CARD, plain_text, read_card
 from .reader_train import ReaderConfig
 from .shipped import CHECKPOINTS_ENV, checkpoint_argument, checkpoints_root, named_model, shipped_copies
 from .sketch_train import SKETCH_DEFAULTS as SK
-from .train import TrainConfig, check_crop
-
-TRAIN_DEFAULTS, LANDSCAPE = TrainConfig(), landscape_preset()
+from .train_options import LANDSCAPE, TRAIN_DEFAULTS, given_options, spade_config_from_args
 IMAGE_EXTENSIONS = tuple(suffix for suffix in SUFFIXES if suffix != ".gif")  # what generate writes (GIF: 256 colours)
 
 
@@ -222,59 +217,6 @@ def cmd_explain(args: argparse.Namespace) -> None:
     print(model.network.explain(model.network.compact_tokens(channels, edges)))
 
 
-def read_preset_json(path: str) -> Preset:
-    """--preset-json's preset, read as generate --preset reads a preset file, with training's own refusal of a start
-    grid that is too small (refuse_small_grid)."""
-    try:
-        return read_preset_file(Path(path), f"--preset-json {path}: preset")
-    except InputError:
-        data = preset_file_fields(read_json(Path(path), "preset file", MAX_CARD_BYTES))
-        if isinstance(data, dict):
-            refuse_small_grid({"name": Path(path).stem, **data})
-        raise
-
-
-def refuse_small_grid(data: dict) -> None:
-    """Training's own refusal (check_crop, which names the crop to use) of preset fields whose start grid is too
-    small; nothing for fields of the wrong kind, which parse_preset names."""
-    try:
-        check_crop(Preset.from_dict(data))
-    except InputError:
-        raise
-    except (TypeError, ValueError, ArithmeticError):
-        pass
-
-
-def training_labels(args: argparse.Namespace) -> list[dict]:
-    """The label table: --labels, else DATA/labels.json for a folder; none (the landscape palette) for a built-in
-    dataset or a folder mixed with photo-textured landscapes (--photos)."""
-    if args.labels:
-        table = read_label_table(args.labels)
-    elif (args.data or TRAIN_DEFAULTS.data) in DATASETS or args.photos:
-        return []
-    elif not Path(args.data).is_dir():
-        raise InputError(f"--data {args.data}: no such folder; expected {' or '.join(DATASETS)} or a folder of "
-                         "labels/ and images/ with labels.json")
-    elif (Path(args.data) / LABEL_TABLE).is_file():
-        table = read_label_table(Path(args.data) / LABEL_TABLE)
-    elif args.preset_json:
-        return []  # the palette named like the preset, if there is one (checked before training)
-    else:
-        raise InputError(f"{Path(args.data) / LABEL_TABLE} not found: a folder dataset needs its label table, a JSON "
-                         'list of {"id", "name", "rgb"} (or name one with --labels FILE)')
-    return label_entries(table)
-
-
-def given_options(args: argparse.Namespace) -> set[str]:
-    """The options this command line sets; a resumed run keeps its own values for all the others."""
-    given = {name for name, value in vars(args).items() if value is not None and value is not False}
-    if args.data:  # what goes with the data comes with it: the label table, and photos or edges as given
-        given |= {"labels", "photos", "folder_share", "edges_from_photos"}
-    if args.preset_json:
-        given |= {f.name for f in fields(Preset)}
-    return given
-
-
 def cmd_train(args: argparse.Namespace) -> None:
     from .train import main, with_run_shape
 
@@ -294,25 +236,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     if sketch_only:
         raise InputError(f"{', '.join(sorted(sketch_only))}: pix2pix options; add --model pix2pix to train a sketch "
                          "model, or leave them out")
-    config = {k: v for k, v in vars(args).items() if k in {f.name for f in fields(TrainConfig)} and v is not None}
-    config["labels"] = training_labels(args)
-    if args.preset_json:
-        if args.crop_size or args.ngf or args.spade_hidden:
-            raise InputError("--preset-json gives the whole preset: put crop_size, ngf and spade_hidden in the file "
-                             "rather than beside it")
-        preset = read_preset_json(args.preset_json)
-    else:
-        preset = landscape_preset(args.crop_size or LANDSCAPE.crop_size, args.ngf or LANDSCAPE.ngf,
-                                  args.spade_hidden or LANDSCAPE.spade_hidden)
-        if config["labels"]:  # the compact configuration, sized to your label table
-            preset = replace(preset, name=Path(args.data or TRAIN_DEFAULTS.data).resolve().name,
-                             label_nc=max(label["id"] for label in config["labels"]) + 1)
-            if dontcare := next((l for l in config["labels"] if l["id"] == DONTCARE_ID), None):
-                print(f"note: the label table lists id {DONTCARE_ID} ({shown(dontcare['name'])}), so the generator "
-                      f"takes {DONTCARE_ID + 1} label channels; if {DONTCARE_ID} marks unlabelled pixels, leave it out "
-                      "of the table and give --preset-json with contain_dontcare_label (README: Training on your own "
-                      "data)", file=sys.stderr)
-    config = with_run_shape(TrainConfig(**config, preset=preset.to_dict()), given_options(args))
+    config = with_run_shape(spade_config_from_args(args, note=lambda text: print(f"note: {text}", file=sys.stderr)),
+                            given_options(args))
     print(main(config, progress=not args.quiet, time_limit=args.time_limit))
 
 

@@ -12,7 +12,8 @@ from PIL import Image
 from helpers import ROOT, TINY_TRAINING, cli_error, make_tiny_model
 from label_colors import Label, PALETTES
 
-from gaugan.__main__ import IMAGE_EXTENSIONS, build_parser, given_options, main as cli
+from gaugan.__main__ import IMAGE_EXTENSIONS, build_parser, main as cli
+from gaugan.train_options import given_options
 from gaugan.data.landscape import landscape_scene
 from gaugan.evaluate import SegmenterConfig, load_or_train_segmenter
 from gaugan.labelmaps import write_label_map
@@ -692,7 +693,7 @@ def test_a_downloaded_weights_file_comes_with_where_to_put_it(tmp_path, capsys):
 
 
 def test_train_and_generate_read_a_preset_file_alike_a_model_card_included(tmp_path):
-    from gaugan.__main__ import read_preset_json
+    from gaugan.train_options import read_preset_json
     from gaugan.checkpoints import preset_argument
     from gaugan.errors import InputError
     from gaugan.model_card import read_card
