@@ -13,8 +13,8 @@ from torch.nn.utils.spectral_norm import SpectralNorm
 from label_colors import PALETTES, Label, validate_palette
 
 from .errors import CheckpointError
-from .model_card import (GENERATOR_WEIGHTS, MODEL_CARD, MODEL_FORMAT, ModelCard, parse_card, read_card, read_preset_file, temporary_file,
-                         write_card)
+from .model_card import (GENERATOR_WEIGHTS, MODEL_CARD, MODEL_FORMAT, ModelCard, parse_card, read_card, read_preset_file,
+                         keep_mode, temporary_file, write_card)
 from .networks import SPADEGenerator, StyleEncoder
 from .presets import PRESETS, Preset
 from .shipped import checkpoint_argument, shipped_root
@@ -394,6 +394,7 @@ def write_style_prior(folder: str | Path, prior: StylePrior, fitted_on: str) -> 
     new, old = temporary_file(path), temporary_file(path)
     try:
         torch.save(prior.state_dict(), new)
+        keep_mode(new, path)
         had_prior = path.exists()
         if had_prior:
             os.replace(path, old)

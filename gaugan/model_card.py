@@ -248,6 +248,7 @@ def write_json_whole(path: Path, data: object) -> Path:
     partial = temporary_file(path)
     try:
         partial.write_text(json.dumps(data, indent=2) + "\n")
+        keep_mode(partial, path)
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
@@ -255,15 +256,19 @@ def write_json_whole(path: Path, data: object) -> Path:
 
 
 def temporary_file(target: Path) -> Path:
-    """A new empty hidden file beside target, unique to this call (for writing, then renaming over target): with
-    target's permissions where target exists, else readable as the umask allows, as torch.save's files are."""
-    mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else None
+    """A new empty hidden file beside target, unique to this call (for writing, then renaming over target), readable
+    as the umask allows, as torch.save's files are."""
     while True:
         path = target.parent / f".{target.name}.{secrets.token_hex(6)}.partial"
         try:
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return path
         except FileExistsError:
             continue
-        if mode is not None:
-            os.chmod(path, mode)
-        return path
+
+
+def keep_mode(written: Path, target: Path) -> None:
+    """Give a written temporary file target's permissions, where target exists, before it is renamed over target
+    (so that a 0600 or read-only file stays so)."""
+    if target.exists():
+        os.chmod(written, stat.S_IMODE(target.stat().st_mode))

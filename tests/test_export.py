@@ -1,12 +1,19 @@
 """gaugan export: a new or empty folder is written; a model folder of ours is replaced, whole, only with --force;
 a folder holding anything else, and an existing --resume-state file, are left as they are."""
 import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
-from helpers import cli_error
+from helpers import ROOT, cli_error, make_tiny_model
 
 from gaugan import GauGAN
 from gaugan.__main__ import build_parser, main as cli
@@ -79,9 +86,6 @@ def test_an_existing_resume_state_file_is_kept_and_nothing_is_exported(runs, tmp
 
 
 def test_an_exported_model_is_readable_as_the_umask_allows_and_a_rewrite_keeps_each_files_mode(runs, tmp_path):
-    import os
-    import stat
-
     old = os.umask(0o022)
     try:
         cli(["export", "--run", str(runs / "spade"), "--out", str(tmp_path / "model")])
@@ -95,12 +99,12 @@ def test_an_exported_model_is_readable_as_the_umask_allows_and_a_rewrite_keeps_e
         assert set(modes) == {"model", "model.json", "generator.pth", "encoder.pth", "style_prior.pth"}
         assert modes == {**{name: 0o644 for name in modes}, "model": 0o755}, {k: oct(v) for k, v in modes.items()}
         (tmp_path / "model" / "model.json").chmod(0o600)
-        (tmp_path / "model" / "style_prior.pth").chmod(0o640)
+        (tmp_path / "model" / "style_prior.pth").chmod(0o440)  # read-only: written anew, then given this mode
         cli(["style-prior", "--checkpoint", str(tmp_path / "model"), "--images", str(photos), "--quiet"])
     finally:
         os.umask(old)
     kept = {p.name: stat.S_IMODE(p.stat().st_mode) for p in [tmp_path / "model", *(tmp_path / "model").iterdir()]}
-    assert kept == {**modes, "model.json": 0o600, "style_prior.pth": 0o640}, {k: oct(v) for k, v in kept.items()}
+    assert kept == {**modes, "model.json": 0o600, "style_prior.pth": 0o440}, {k: oct(v) for k, v in kept.items()}
 
 
 def test_export_and_download_options_say_what_they_take():
@@ -108,3 +112,22 @@ def test_export_and_download_options_say_what_they_take():
     for command, option in (("export", "--run"), ("export", "--out"), ("download", "--dest")):
         action = next(a for a in commands[command]._actions if option in a.option_strings)
         assert len((action.help or "").replace("(default: %(default)s)", "")) > 20, f"{command} {option} has no help"
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root, to act as another user")
+def test_another_user_rewrites_a_read_only_card_in_a_folder_of_theirs():
+    folder = Path(tempfile.mkdtemp(prefix="gaugan-owner-"))
+    try:
+        folder.chmod(0o755)
+        model = make_tiny_model(folder / "model")
+        (model / "model.json").chmod(0o444)
+        for path in (folder, model, *model.iterdir()):
+            os.chown(path, 65534, 65534)
+        code = f"from gaugan.checkpoints import update_card; update_card({str(model)!r}, evaluation={{'n': 1}})"
+        done = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code],
+                              cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert json.loads((model / "model.json").read_text())["evaluation"] == {"n": 1}
+        assert stat.S_IMODE((model / "model.json").stat().st_mode) == 0o444
+    finally:
+        shutil.rmtree(folder)
