@@ -84,7 +84,7 @@ def input_output_pairs(source: Path, out: Path, what: str, also_read: Path | Non
         pairs = [(source, out)]
     extra = ([] if also_read is None else image_files(also_read) if also_read.is_dir() else [also_read])
     read = {file_identity(path): path for path in [*(p for p, _ in pairs), *extra]}
-    read.pop(None, None)  # a file that is not there (a missing --instance is refused where it is read)
+    read.pop(None, None)  # a file that is not there
     overwritten = [read[key].name for _, target in pairs if (key := file_identity(target)) in read]
     if overwritten:
         raise InputError(f"--out would write over files it reads ({', '.join(overwritten[:3])}"
@@ -158,6 +158,8 @@ def cmd_generate(args: argparse.Namespace) -> None:
     if not args.labels:
         raise InputError("--labels is required for label-map (SPADE) models")
     instances = Path(args.instance) if args.instance else None
+    if instances and not instances.exists():
+        raise InputError(f"--instance {instances}: no such file or folder")
     pairs = input_output_pairs(Path(args.labels), Path(args.out), "label maps", instances)  # before the model loads
     if instances and len(pairs) > 1 and not instances.is_dir():
         raise InputError(f"--instance {instances} is one file, but --labels is a folder of label maps: give a folder "

@@ -49,12 +49,13 @@ def move_into(items: list[Path], dest: Path, trash: Path, overwrite: bool) -> No
             item.rename(dest / item.name)
             moved.append(item)
     except OSError as exc:
-        for item in items:
-            if item in moved:
-                (dest / item.name).rename(item)
-            if (trash / item.name).exists() or (trash / item.name).is_symlink():
-                (trash / item.name).rename(dest / item.name)
-        raise CheckpointError(f"could not move {item.name} into {dest} ({exc}); nothing there was changed") from None
+        failed = item
+        for each in items:
+            if each in moved:
+                (dest / each.name).rename(each)
+            if (trash / each.name).exists() or (trash / each.name).is_symlink():
+                (trash / each.name).rename(dest / each.name)
+        raise CheckpointError(f"could not move {failed.name} into {dest} ({exc}); nothing there was changed") from None
 
 
 def check_model_destination(folder: Path, overwrite: bool) -> None:

@@ -269,6 +269,7 @@ def test_overwrite_replaces_the_folder_whole(tmp_path, own_model):
 @pytest.mark.parametrize("members, failing", [
     (["landscape"], "landscape"),
     (["landscape", "other"], "other"),  # "landscape" has moved in when "other" fails: it goes back out
+    (["landscape", "other"], "landscape"),
 ])
 def test_a_failed_overwrite_keeps_every_old_folder(tmp_path, own_model, monkeypatch, members, failing):
     for name in members[1:]:

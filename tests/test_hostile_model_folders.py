@@ -350,6 +350,9 @@ def test_a_folder_of_label_maps_takes_a_folder_of_instance_maps_named_as_they_ar
              "--out", str(tmp_path / "again")])
     assert f"error: {names[1]}: no instance map {names[1]} in {tmp_path / 'instances'}" in capsys.readouterr().err
     assert sorted(p.name for p in (tmp_path / "again").iterdir()) == sorted([names[0], names[2]])
+    with pytest.raises(SystemExit, match=f"--instance {tmp_path / 'nothere'}: no such file or folder"):
+        cli([*run, "--labels", str(tmp_path / "labels"), "--instance", str(tmp_path / "nothere"),
+             "--out", str(tmp_path / "refused")])
     with pytest.raises(SystemExit, match="--instance .* is one file, but --labels is a folder"):
         cli([*run, "--labels", str(tmp_path / "labels"), "--instance", str(tmp_path / "instances" / names[0]),
              "--out", str(tmp_path / "refused")])

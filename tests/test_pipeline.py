@@ -223,6 +223,11 @@ def test_models_load_by_the_names_gaugan_models_lists(tmp_path, monkeypatch):
     make_tiny_model(tmp_path / "mine" / "tiny")
     monkeypatch.setenv("GAUGAN_CHECKPOINTS", str(tmp_path / "mine"))
     assert GauGAN.from_checkpoint("tiny", device="cpu").preset.crop_size == 64
+    mine = tmp_path / "landscape"  # a folder of that name here, weights without a card: a path on disk wins
+    mine.mkdir()
+    torch.save(SPADEGenerator(PRESETS["coco"], ngf=4).state_dict(), mine / "generator.pth")
+    assert GauGAN.from_checkpoint("landscape", device="cpu").preset.name == "coco"
+    assert GauGAN.from_checkpoint("./landscape", device="cpu").preset.name == "coco"
     with pytest.raises(InputError, match=r"checkpoints/coco_pretrained: no such model folder or weights file, no model "
                                          r"folder of that name in .*mine, and no shipped model of that name"):
         GauGAN.from_checkpoint("checkpoints/coco_pretrained")
