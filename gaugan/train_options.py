@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import fields, replace
 from pathlib import Path
 
+from label_colors import PALETTES
+
 from .data.folder import LABEL_TABLE, label_entries, read_label_table
 from .data.registry import DATASETS
 from .errors import InputError
@@ -46,6 +48,11 @@ def training_labels(args: argparse.Namespace) -> list[dict]:
     dataset or a folder mixed with photo-textured landscapes (--photos)."""
     if args.labels:
         table = read_label_table(args.labels)
+        if (args.data or TRAIN_DEFAULTS.data) in DATASETS and (lacking := builtin_ids_lacking(table)):
+            raise InputError(f"--labels {args.labels}: the built-in landscape scenes paint ids "
+                             f"0..{max(label.id for label in PALETTES['landscape'])}, but the table "
+                             f"lacks {', '.join(lacking[:6])}{' …' if len(lacking) > 6 else ''}: give each of them a "
+                             "name and colour, or train on a folder of your own label maps (--data FOLDER)")
     elif (args.data or TRAIN_DEFAULTS.data) in DATASETS or args.photos:
         return []
     elif not Path(args.data).is_dir():
@@ -59,6 +66,12 @@ def training_labels(args: argparse.Namespace) -> list[dict]:
         raise InputError(f"{Path(args.data) / LABEL_TABLE} not found: a folder dataset needs its label table, a JSON "
                          'list of {"id", "name", "rgb"} (or name one with --labels FILE)')
     return label_entries(table)
+
+
+def builtin_ids_lacking(table: list) -> list[str]:
+    """The landscape labels (as "name (id)") whose ids a label table (label_colors.Label) leaves out."""
+    ids = {label.id for label in table}
+    return [f"{label.name} ({label.id})" for label in PALETTES["landscape"] if label.id not in ids]
 
 
 def given_options(args: argparse.Namespace) -> set[str]:

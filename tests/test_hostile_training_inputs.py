@@ -383,6 +383,18 @@ def test_a_label_table_for_the_built_in_scenes_names_and_colours_their_ids(tmp_p
     assert config["labels"][0]["name"] == "my sky-other"
 
 
+def test_a_label_table_for_the_built_in_scenes_must_name_every_id_they_paint(tmp_path):
+    table = tmp_path / "labels.json"
+    table.write_text(json.dumps(label_entries(PALETTES["landscape"][:6])))
+    with pytest.raises(SystemExit) as exited:
+        cli(["train", "--labels", str(table), "--out", str(tmp_path / "run"), "--steps", "1", *TINY_TRAINING])
+    assert str(exited.value.code) == (
+        f"error: --labels {table}: the built-in landscape scenes paint ids 0..13, but the table lacks tree (6), bush "
+        "(7), grass (8), flower (9), sand (10), sea (11) …: give each of them a name and colour, or train on a folder "
+        "of your own label maps (--data FOLDER)")
+    assert not (tmp_path / "run").exists()
+
+
 # The evaluation segmenter's cache is data too.
 
 @pytest.mark.parametrize("card, weights, message", [
