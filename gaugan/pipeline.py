@@ -1,6 +1,7 @@
 """GauGAN: a loaded generator plus the steps from a label map to a PIL image."""
 from __future__ import annotations
 
+import copy
 import operator
 import secrets
 from pathlib import Path
@@ -58,8 +59,9 @@ class GauGAN:
     """A generator ready to turn label maps into images; load once, call generate() many times.
 
     Programs that serve many passes call allocator.tune_for_inference() once the model is loaded (1.3x on CPU).
-    The fast path leaves the generator given to it unchanged, unless release_generator lets it fold that
-    generator's weights in place and free its blocks (from_checkpoint does: it owns the generator it loads).
+    The fast path works on its own copy of the generator given to it, which it leaves as it was, unless
+    release_generator lets it fold that generator's weights in place and free its blocks (from_checkpoint does: it
+    owns the generator it loads). fast=False runs the given generator itself, in eval mode on the device.
     """
 
     def __init__(self, generator: SPADEGenerator, labels: list[Label], encoder: StyleEncoder | None = None,
@@ -70,9 +72,12 @@ class GauGAN:
             raise InputError("bf16 runs the fast path's convolutions in bf16; the reference network (fast=False, "
                              "--reference) runs in float32: choose one")
         self.device = torch.device(device) if device else default_device()
-        generator = generator.eval().to(self.device)
-        conv_dtype = torch.bfloat16 if bf16 else torch.float32
-        self.network = FastSPADEGenerator(generator, release_generator, conv_dtype) if fast else generator
+        if fast:
+            source = (generator if release_generator else copy.deepcopy(generator)).eval().to(self.device)
+            conv_dtype = torch.bfloat16 if bf16 else torch.float32
+            self.network = FastSPADEGenerator(source, release_source=True, conv_dtype=conv_dtype)
+        else:
+            self.network = generator.eval().to(self.device)
         self.encoder = encoder.eval().to(self.device) if encoder is not None else None
         if style_prior is not None and style_prior.mean.numel() != generator.preset.z_dim:
             raise ValueError(f"a style prior of {style_prior.mean.numel()} dimensions for style codes of "

@@ -234,14 +234,21 @@ def test_models_load_by_the_names_gaugan_models_lists(tmp_path, monkeypatch):
 
 
 def test_the_fast_path_leaves_the_generator_it_was_given_whole():
-    generator = randomize_(SPADEGenerator(PRESETS["coco"], ngf=8), seed=5).eval()
+    from gaugan.presets import landscape_preset
+
+    generator = randomize_(SPADEGenerator(landscape_preset(64, 8, 16)), seed=5).train()  # a VAE generator, training
     before = {name: value.clone() for name, value in generator.state_dict().items()}
-    fast = GauGAN(generator, PALETTES["coco"], device="cpu")
-    label, instance = coco_sample(coco_sample_names()[0])
-    image = np.asarray(fast.generate(label, instance)).astype(int)
+    fast = GauGAN(generator, PALETTES["landscape"], device="cpu")
+    labels = doodle(64, 64)
+    image = np.asarray(fast.generate(labels, seed=1)).astype(int)
     after = generator.state_dict()
     assert type(generator.head_0).__name__ == "SPADEResnetBlock" and after.keys() == before.keys()
     assert all(torch.equal(after[name], value) for name, value in before.items())
-    reference = np.asarray(GauGAN(generator, PALETTES["coco"], device="cpu", fast=False).generate(label, instance))
+    assert generator.training and all(p.requires_grad for p in generator.parameters()), "its mode and grads stay"
+    with torch.no_grad():
+        for parameter in generator.parameters():
+            parameter.mul_(1.5)  # the caller trains on: the fast path shares none of its tensors
+    assert np.array_equal(np.asarray(fast.generate(labels, seed=1)).astype(int), image)
+    generator.load_state_dict(before)
+    reference = np.asarray(GauGAN(generator, PALETTES["landscape"], device="cpu", fast=False).generate(labels, seed=1))
     assert np.abs(image - reference).max() <= 1, "the generator still paints what the fast path paints"
-
