@@ -245,7 +245,9 @@ def as_rgb_array(sketch: Image.Image | np.ndarray) -> np.ndarray:
 class Pix2Pix:
     """A sketch model ready to turn drawings into photos: load once, call generate() many times."""
 
-    varies_with_seed = False  # a seed only turns the dropout noise on, which the reference tests without
+    # Whether the page and `generate` offer seeds for variety: no, since the reference paints sketches without
+    # noise; a seed given all the same turns the U-Net's dropout on, which does change the image
+    varies_with_seed = False
 
     def __init__(self, network: torch.nn.Module, card: dict, eval_mode: bool = True,
                  device: torch.device | str | None = None) -> None:
