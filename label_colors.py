@@ -28,15 +28,20 @@ class Label(NamedTuple):
     rgb: tuple[int, int, int]
 
 
+def check_labels(labels: object) -> None:
+    """Raise ValueError unless labels is a list of Label (a palette edited with plain tuples names its first)."""
+    if not isinstance(labels, list) or not all(isinstance(label, Label) for label in labels):
+        found = type(labels).__name__ if not isinstance(labels, list) else next(
+            f"{type(label).__name__} {label!r:.60}" for label in labels if not isinstance(label, Label))
+        raise ValueError(f"a palette is a list of label_colors.Label(id, name, rgb), found {found}")
+
+
 def validate_palette(labels: list[Label], min_distance: float = MIN_COLOUR_DISTANCE) -> None:
     """Raise ValueError naming bad or duplicate ids, empty or duplicate names, bad or too-close colours."""
     problems = []
     seen_ids: dict[int, Label] = {}
     seen_names: dict[str, Label] = {}
-    if not isinstance(labels, list) or not all(isinstance(label, Label) for label in labels):
-        found = type(labels).__name__ if not isinstance(labels, list) else next(
-            f"{type(label).__name__} {label!r:.60}" for label in labels if not isinstance(label, Label))
-        raise ValueError(f"a palette is a list of label_colors.Label(id, name, rgb), found {found}")
+    check_labels(labels)
     for label in labels:
         if not isinstance(label.id, int) or isinstance(label.id, bool) or label.id < 0:
             problems.append(f"{label.name!r} has id {label.id!r}; expected an integer from 0")
@@ -52,7 +57,8 @@ def validate_palette(labels: list[Label], min_distance: float = MIN_COLOUR_DISTA
         if key in seen_names:
             problems.append(f"duplicate name {label.name!r}: ids {seen_names[key].id} and {label.id}")
         seen_names[key] = label
-        if len(label.rgb) != 3 or not all(isinstance(c, int) and 0 <= c <= 255 for c in label.rgb):
+        if not isinstance(label.rgb, (tuple, list)) or len(label.rgb) != 3 or not all(
+                isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in label.rgb):
             problems.append(f"id {label.id} ({label.name!r}) has colour {label.rgb}; expected three ints in 0..255")
     if problems:  # colour distances need valid colours
         raise ValueError(_palette_problems(problems))
@@ -585,6 +591,7 @@ def to_label_map(rgba: np.ndarray, palette: list[Label], background_id: int,
     third. Regions and isolated pixels whose colour is more than FAR_DISTANCE from every label colour stay
     unpainted, and so does an opaque white or black canvas unless a label has that colour.
     """
+    check_labels(palette)
     if not palette:
         raise ValueError("palette is empty")
     if isinstance(background_id, bool) or not isinstance(background_id, (int, np.integer)) or background_id < 0:

@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 from scipy.spatial import cKDTree
 
-from label_colors import FAR_DISTANCE
+from label_colors import FAR_DISTANCE, check_labels
 
 from .errors import LabelMapError
 from .images import LOSSY_FORMATS, MAX_PIXELS, Source, open_image
@@ -218,6 +218,7 @@ def label_map_png(labels: np.ndarray, palette: list | None = None) -> bytes:
             raise LabelMapError(f"id PNGs hold 0..255, labels span {labels.min()}..{labels.max()}")
         image = Image.fromarray(labels.astype(np.uint8), mode="L")
     else:
+        check_labels(palette)
         if unknown := unknown_ids(labels, palette):
             raise LabelMapError(f"ids {unknown[:10]} have no colour in the palette (its ids: "
                                 f"{sorted(label.id for label in palette)[:20]}); write ids (palette None) instead")

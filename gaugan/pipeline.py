@@ -1,7 +1,6 @@
 """GauGAN: a loaded generator plus the steps from a label map to a PIL image."""
 from __future__ import annotations
 
-import copy
 import operator
 import secrets
 from pathlib import Path
@@ -51,6 +50,14 @@ def _shown_input(value: object) -> str:
     return shown_value(value)
 
 
+def _own_copy(generator: SPADEGenerator) -> SPADEGenerator:
+    """A generator of the same preset holding a copy of the given one's weights (deepcopy refuses the spectral-norm
+    weights a forward pass with autograd leaves in the graph)."""
+    own = SPADEGenerator(generator.preset).to(next(generator.parameters()).device)
+    own.load_state_dict(generator.state_dict())
+    return own
+
+
 def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
@@ -68,12 +75,18 @@ class GauGAN:
                  device: torch.device | str | None = None, name: str = "", fast: bool = True,
                  bf16: bool = False, notes: list[str] | None = None, style_prior: StylePrior | None = None,
                  looks: dict[str, torch.Tensor] | None = None, release_generator: bool = False) -> None:
+        if not isinstance(generator, SPADEGenerator):
+            raise InputError(f"GauGAN takes a SPADEGenerator, found {_shown_input(generator)}; "
+                             "GauGAN.from_checkpoint loads one from a folder, a file or a model's name")
+        if unfit := generator.preset.unfit_labels(labels):
+            raise InputError(f"labels {unfit} have no input channel in this generator, which takes label ids "
+                             f"{generator.preset.label_ids_text}")
         if bf16 and not fast:
             raise InputError("bf16 runs the fast path's convolutions in bf16; the reference network (fast=False, "
                              "--reference) runs in float32: choose one")
         self.device = torch.device(device) if device else default_device()
         if fast:
-            source = (generator if release_generator else copy.deepcopy(generator)).eval().to(self.device)
+            source = (generator if release_generator else _own_copy(generator)).eval().to(self.device)
             conv_dtype = torch.bfloat16 if bf16 else torch.float32
             self.network = FastSPADEGenerator(source, release_source=True, conv_dtype=conv_dtype)
         else:
@@ -149,8 +162,10 @@ class GauGAN:
         if style is None or (torch.is_tensor(style) and tuple(style.shape) == expected and style.is_floating_point()
                              and bool(torch.isfinite(style).all())):
             return
+        finite = not torch.is_tensor(style) or not style.is_floating_point() or bool(torch.isfinite(style).all())
         raise InputError(f"style must be a photo (a PIL image) whose look to copy or its code from encode_style (a "
-                         f"finite float tensor of shape {expected}), found {_shown_input(style)}")
+                         f"finite float tensor of shape {expected}), found {_shown_input(style)}"
+                         f"{'' if finite else ' holding NaN or infinite values'}")
 
     def style_code(self, seed: int | None, style: torch.Tensor | None) -> torch.Tensor | None:
         """z for VAE models: the given style code, else one drawn from the seed: from the model's style prior

@@ -38,8 +38,11 @@ class Preset:
                 f"got {self.num_upsampling_layers!r}"
             )
         object.__setattr__(self, "thing_ids", tuple(int(t) for t in self.thing_ids))
-        small = [f"{name} {getattr(self, name)}" for name in ("label_nc", "ngf", "z_dim", "spade_hidden")
-                 if getattr(self, name) < 1]
+        counts = ("label_nc", "crop_size", "ngf", "z_dim", "spade_hidden")
+        if wrong := [f"{name} {getattr(self, name)!r}" for name in counts
+                     if not isinstance(getattr(self, name), int) or isinstance(getattr(self, name), bool)]:
+            raise ValueError(f"{', '.join(wrong)}: expected whole numbers")
+        small = [f"{name} {getattr(self, name)}" for name in counts if getattr(self, name) < 1]
         if small or not self.aspect_ratio > 0:
             raise ValueError(f"{', '.join(small) or f'aspect_ratio {self.aspect_ratio}'}: expected a positive value")
 

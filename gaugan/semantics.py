@@ -47,7 +47,7 @@ def channel_ids(label: torch.Tensor, preset: Preset) -> torch.Tensor:
         bad = torch.unique(label[invalid])[:10].tolist()
         hint = (f" ({DONTCARE_ID} = dont-care needs a preset with a dont-care label)"
                 if bool((label == DONTCARE_ID).any()) and not preset.contain_dontcare_label else "")
-        raise ValueError(f"label ids must lie in 0..{channels - 1} for preset {preset.name!r}, found {bad}{hint}")
+        raise ValueError(f"label ids must lie in {preset.label_ids_text} for preset {preset.name!r}, found {bad}{hint}")
     return label
 
 
@@ -100,7 +100,11 @@ def encode(labels: np.ndarray, instance: np.ndarray | None, preset: Preset,
     """A (H, W) label id map (and its instance map) -> the network's compact input at size (default: the preset's
     output size), as compact_semantics gives it. Presets that use instances derive them from the labels' thing
     blobs when none is given."""
-    labels = check_label_array(labels).astype(np.int64, copy=False)
+    labels = check_label_array(labels)
+    if labels.dtype == np.uint64 and labels.max() > np.iinfo(np.int64).max:  # named before int64 would wrap them
+        raise LabelMapError(f"label ids must lie in {preset.label_ids_text} for preset {preset.name!r}, found "
+                            f"[{labels.max()}]")
+    labels = labels.astype(np.int64, copy=False)
     try:
         channel_ids(torch.from_numpy(labels), preset)  # every pixel's id, before the resize skips some
     except ValueError as exc:  # ids outside the model's classes: the caller's input, not a bug

@@ -48,7 +48,8 @@ def training_labels(args: argparse.Namespace) -> list[dict]:
     dataset or a folder mixed with photo-textured landscapes (--photos)."""
     if args.labels:
         table = read_label_table(args.labels)
-        if (args.data or TRAIN_DEFAULTS.data) in DATASETS and (lacking := builtin_ids_lacking(table)):
+        built_in = (args.data or TRAIN_DEFAULTS.data) in DATASETS and not args.preset_json  # else the preset sizes it
+        if built_in and (lacking := builtin_ids_lacking(table)):
             raise InputError(f"--labels {args.labels}: the built-in landscape scenes paint ids "
                              f"0..{max(label.id for label in PALETTES['landscape'])}, but the table "
                              f"lacks {', '.join(lacking[:6])}{' …' if len(lacking) > 6 else ''}: give each of them a "

@@ -38,6 +38,8 @@ def test_an_unknown_preset_name_is_refused_with_the_known_ones():
     ({"ngf": -1}, r"ngf -1: expected a positive value"),
     ({"label_nc": 0}, r"label_nc 0: expected a positive value"),
     ({"aspect_ratio": 0.0}, r"aspect_ratio 0\.0: expected a positive value"),
+    ({"label_nc": 2.5, "crop_size": 64.5}, r"label_nc 2\.5, crop_size 64\.5: expected whole numbers"),
+    ({"ngf": True}, r"ngf True: expected whole numbers"),
 ])
 def test_a_hand_built_preset_the_generator_cannot_have_is_refused(fields, message):
     with pytest.raises(ValueError, match=message):

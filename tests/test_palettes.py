@@ -1,5 +1,6 @@
 """Palettes, canvas -> label map conversion, label-map files and remapping between label spaces."""
 import io
+import re
 
 import numpy as np
 import pytest
@@ -296,3 +297,17 @@ def test_a_palette_edited_with_plain_tuples_is_refused_naming_the_entry(tmp_path
     torch.save(SPADEGenerator(PRESETS["coco"], ngf=4).state_dict(), tmp_path / "coco_pretrained" / "latest_net_G.pth")
     with pytest.raises(CheckpointError, match=rf"label_colors\.py, palette 'coco': {message}"):
         load_model(tmp_path / "coco_pretrained")
+
+
+def test_every_palette_reader_names_a_palette_of_plain_tuples_and_bad_colours():
+    from gaugan.labelmaps import label_map_png
+
+    tuples = [tuple(label) for label in LANDSCAPE]
+    message = r"a palette is a list of label_colors\.Label\(id, name, rgb\), found tuple \(0, 'sky-other'"
+    with pytest.raises(ValueError, match=message):
+        to_label_map(np.zeros((4, 4, 3), np.uint8), tuples, 0)
+    with pytest.raises(ValueError, match=message):
+        label_map_png(np.zeros((4, 4), np.int64), tuples)
+    for rgb in (5, (True, 2, 3)):
+        with pytest.raises(ValueError, match=rf"id 0 \('a'\) has colour {re.escape(str(rgb))}; expected three ints"):
+            validate_palette([Label(0, "a", rgb)])

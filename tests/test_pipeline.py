@@ -189,7 +189,7 @@ def test_keep_aspect_paints_the_map_unstretched_with_its_instances():
 @pytest.mark.parametrize("style, found", [("day", 'found str "day"'),
                                           (torch.zeros(64), r"found a torch.float32 tensor of shape \(64,\)"),
                                           (torch.full((1, 64), float("nan")), r"found a torch.float32 tensor of shape "
-                                                                              r"\(1, 64\)"),
+                                                                              r"\(1, 64\) holding NaN or infinite values"),
                                           (np.zeros((300, 400, 3)), r"found a float64 array of shape \(300, 400, 3\)$")])
 def test_a_style_that_is_neither_a_photo_nor_a_style_code_is_refused(style, found):
     model = GauGAN.from_checkpoint(ROOT / "checkpoints" / "landscape", device="cpu")
@@ -237,6 +237,8 @@ def test_the_fast_path_leaves_the_generator_it_was_given_whole():
     from gaugan.presets import landscape_preset
 
     generator = randomize_(SPADEGenerator(landscape_preset(64, 8, 16)), seed=5).train()  # a VAE generator, training
+    generator(encode_semantics(torch.zeros(1, 1, 64, 64, dtype=torch.long), None, generator.preset),
+              torch.zeros(1, generator.preset.z_dim))  # a training step's forward leaves spectral norm's weights in the graph
     before = {name: value.clone() for name, value in generator.state_dict().items()}
     fast = GauGAN(generator, PALETTES["landscape"], device="cpu")
     labels = doodle(64, 64)
@@ -252,3 +254,33 @@ def test_the_fast_path_leaves_the_generator_it_was_given_whole():
     generator.load_state_dict(before)
     reference = np.asarray(GauGAN(generator, PALETTES["landscape"], device="cpu", fast=False).generate(labels, seed=1))
     assert np.abs(image - reference).max() <= 1, "the generator still paints what the fast path paints"
+
+
+def test_gaugan_refuses_what_is_no_generator_and_labels_it_has_no_channel_for():
+    generator = SPADEGenerator(landscape_preset_of(64))
+    with pytest.raises(InputError, match=r'GauGAN takes a SPADEGenerator, found str "landscape"; GauGAN\.from_checkpoint'):
+        GauGAN("landscape", PALETTES["landscape"])
+    with pytest.raises(InputError, match=r"labels 'bench' \(14\), .* have no input channel in this generator, which "
+                                         r"takes label ids 0\.\.13"):
+        GauGAN(generator, PALETTES["coco"])
+
+
+def test_ids_out_of_range_are_named_as_they_are_with_the_dont_care_id_in_the_range():
+    from dataclasses import replace
+
+    model = GauGAN(SPADEGenerator(landscape_preset_of(64)), PALETTES["landscape"], device="cpu")
+    huge = np.zeros((8, 8), np.uint64)
+    huge[2, 3] = 2**63
+    with pytest.raises(InputError, match=r"found \[9223372036854775808\]"):
+        model.generate(huge)
+    dont_care = replace(landscape_preset_of(64), contain_dontcare_label=True)
+    model = GauGAN(SPADEGenerator(dont_care), PALETTES["landscape"], device="cpu")
+    assert model.generate(np.full((8, 8), 255)).size == (8, 8)
+    with pytest.raises(InputError, match=r"label ids must lie in 0\.\.14 or 255 \(dont-care\) .*found \[20\]"):
+        model.generate(np.full((8, 8), 20))
+
+
+def landscape_preset_of(crop: int):
+    from gaugan.presets import landscape_preset
+
+    return landscape_preset(crop, 4, 8)
