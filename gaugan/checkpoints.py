@@ -302,8 +302,7 @@ def load_model(path: str | Path, preset: Preset | str | None = None, style_prior
     e.g. a generator trained without the dont-care channel or instance edges; style_prior=False leaves the style
     prior the card lists unread.
     """
-    path = Path(path)
-    path = path if path.exists() else checkpoint_argument(str(path))  # a model's name, as `gaugan models` lists it
+    path = checkpoint_argument(str(path))  # a model's name, as `gaugan models` lists it, too
     folder = card_folder(path)
     card, notes = read_card(folder), []
     if card and path.is_dir():

@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 from .errors import CheckpointError
+from .model_card import GENERATOR_WEIGHTS
 
 PACKAGE = Path(__file__).resolve().parent
 # pyproject.toml installs checkpoints/landscape and checkpoints/segmenter as gaugan/_shipped/.
@@ -39,15 +40,16 @@ def checkpoints_root(default: str | Path = "checkpoints") -> Path:
 
 
 def checkpoint_argument(value: str | None) -> Path:
-    """A --checkpoint value: the shipped landscape model when absent; a path to a file or a model folder; else a name
-    as `gaugan models` lists it (a folder in checkpoints_root(), else a shipped model), which also wins over a folder
-    of that name here that holds no model (a data folder, say); else the path, for the loader to say what it is."""
+    """A --checkpoint value: the shipped landscape model when absent; a path to a file or a folder of weights (a model
+    folder, or generator weights without a card); else a name as `gaugan models` lists it (a folder in
+    checkpoints_root(), else a shipped model), which also wins over a folder of that name here that holds no model (a
+    data folder, say); else the path, for the loader to say what it is."""
     from .checkpoints import is_model_folder  # here: gaugan.checkpoints imports this module
 
     if value is None:
         return shipped_checkpoint()
     path = Path(value)
-    if path.is_file() or path.is_dir() and is_model_folder(path):
+    if path.is_file() or path.is_dir() and (is_model_folder(path) or (path / GENERATOR_WEIGHTS).is_file()):
         return path
     found = named_model(value) if path.name == value else None
     if found:

@@ -228,6 +228,8 @@ def test_models_load_by_the_names_gaugan_models_lists(tmp_path, monkeypatch):
     torch.save(SPADEGenerator(PRESETS["coco"], ngf=4).state_dict(), mine / "generator.pth")
     assert GauGAN.from_checkpoint("landscape", device="cpu").preset.name == "coco"
     assert GauGAN.from_checkpoint("./landscape", device="cpu").preset.name == "coco"
+    (mine / "generator.pth").unlink()  # a folder of that name without weights (a data folder): the name wins
+    assert GauGAN.from_checkpoint("landscape", device="cpu").preset.name == "landscape"
     with pytest.raises(InputError, match=r"checkpoints/coco_pretrained: no such model folder or weights file, no model "
                                          r"folder of that name in .*mine, and no shipped model of that name"):
         GauGAN.from_checkpoint("checkpoints/coco_pretrained")
