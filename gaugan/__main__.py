@@ -19,7 +19,7 @@ from .checkpoints import OFFICIAL_WEIGHTS, card_folder
 from .data.registry import DATASETS
 from .data.sketch import LANDSCAPE_SKETCH
 from .errors import InputError
-from .folders import check_model_destination, refuse_existing, writable_folder
+from .folders import check_model_destination, writable_folder
 from .images import SUFFIXES, image_files
 from .model_card import MAX_DESCRIPTION_LENGTH, MODEL_CARD, plain_text, read_card
 from .reader_train import ReaderConfig
@@ -256,13 +256,13 @@ def cmd_train_reader(args: argparse.Namespace) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    from .train import STATE_FILE, compact_state, export
+    from .train import STATE_FILE, check_compact_destination, compact_state, export
 
     if not (Path(args.run) / STATE_FILE).is_file():
         raise InputError(f"--run {args.run}: expected a run folder holding {STATE_FILE} (from `gaugan train --out`)")
     check_model_destination(Path(args.out), args.force)  # both refused before either is written
     if args.resume_state:
-        refuse_existing([Path(args.resume_state)], args.force)
+        check_compact_destination(args.run, Path(args.resume_state), args.force, Path(args.out))
     if args.description is not None:  # checked here, where it is named as the user gave it
         plain_text(args.description, "--description", MAX_DESCRIPTION_LENGTH, lines=True)
     extra = {"description": args.description} if args.description is not None else None

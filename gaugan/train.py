@@ -35,7 +35,7 @@ from .errors import CheckpointError, InputError
 from .folders import check_model_destination, refuse_existing, replacing
 from .imagenet import ImageNetFeatures, perceptual_loss
 from .losses import feature_matching_loss, hinge_d_loss, hinge_g_loss, kl_loss
-from .model_card import parse_labels, parse_preset, shown_value
+from .model_card import parse_labels, parse_preset, shown_value, temporary_file
 from .networks import MultiscaleDiscriminator, SPADEGenerator, StyleEncoder
 from .presets import Preset, landscape_preset
 from .progress import Estimate
@@ -632,13 +632,33 @@ def compact_state(run_dir: str | Path, dest: str | Path, overwrite: bool = False
     """state.pt without optimiser moments (a third of the size): small enough to commit, resumable anywhere; an
     existing dest is replaced only with overwrite.
 
-    Copy it to RUN/state.pt and train again; Adam's moments restart, everything else continues.
+    Copy it to RUN/state.pt and train again; Adam's moments restart, everything else continues. It is written whole
+    or not at all (a temporary file renamed over dest).
     """
-    refuse_existing([Path(dest)], overwrite)
+    dest = Path(dest)
+    check_compact_destination(run_dir, dest, overwrite)
     state = read_run_state(run_dir)[0]
-    Path(dest).parent.mkdir(parents=True, exist_ok=True)
-    torch.save({k: v for k, v in state.items() if k not in ("opt_g", "opt_d")}, dest)
-    return Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    partial = temporary_file(dest)
+    try:
+        torch.save({k: v for k, v in state.items() if k not in ("opt_g", "opt_d")}, partial)
+        os.replace(partial, dest)
+    finally:
+        partial.unlink(missing_ok=True)
+    return dest
+
+
+def check_compact_destination(run_dir: str | Path, dest: Path, overwrite: bool, model_dir: Path | None = None) -> None:
+    """Refuse a compact state's destination that is no .pt file, lies in the run folder (whose state it would
+    replace) or in the model folder being exported (model_dir), or exists (unless overwrite)."""
+    if dest.suffix != ".pt":
+        raise InputError(f"--resume-state {dest}: a training state is a .pt file; name one")
+    for folder, what in ((Path(run_dir), "the run folder, whose files it would replace"),
+                         (model_dir, "the model folder, which holds model.json and weights only")):
+        if folder is not None and folder.resolve() in dest.resolve().parents:
+            raise InputError(f"--resume-state {dest} lies in {what}: name a file elsewhere, such as "
+                             f"training/{Path(run_dir).resolve().name}_state.pt")
+    refuse_existing([dest], overwrite)
 
 
 def export(run_dir: str | Path, model_dir: str | Path, extra_card: dict | None = None, overwrite: bool = False) -> Path:

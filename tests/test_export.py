@@ -2,6 +2,7 @@
 a folder holding anything else, and an existing --resume-state file, are left as they are."""
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -83,6 +84,25 @@ def test_an_existing_resume_state_file_is_kept_and_nothing_is_exported(runs, tmp
     cli(["export", "--run", str(runs / "spade"), "--out", str(tmp_path / "model"), "--resume-state", str(state),
          "--force"])
     assert torch.load(state, weights_only=True)["step"] == 1
+
+
+@pytest.mark.parametrize("where, message", [
+    ("RUN/state.pt", r"lies in the run folder, whose files it would replace"),
+    ("MODEL/state.pt", r"lies in the model folder, which holds model.json and weights only"),
+    ("other/model.json", r"a training state is a \.pt file; name one"),
+])
+def test_a_resume_state_in_the_run_or_model_folder_or_of_another_kind_is_refused_even_with_force(
+        runs, tmp_path, where, message):
+    run = tmp_path / "run"
+    shutil.copytree(runs / "spade", run)
+    before = (run / "state.pt").read_bytes()
+    state = Path(where.replace("RUN", str(run)).replace("MODEL", str(tmp_path / "model")))
+    if not state.is_absolute():
+        state = tmp_path / state
+    refused = cli_error(["export", "--run", str(run), "--out", str(tmp_path / "model"), "--resume-state", str(state),
+                         "--force"])
+    assert re.search(message, refused), refused
+    assert (run / "state.pt").read_bytes() == before and not (tmp_path / "model").exists()
 
 
 def test_an_exported_model_is_readable_as_the_umask_allows_and_a_rewrite_keeps_each_files_mode(runs, tmp_path):
