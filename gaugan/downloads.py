@@ -365,7 +365,8 @@ def download(url_or_path: str, dest: str | Path = "checkpoints", sha256: str | N
     less than `min_rate` bytes/s after its first `timeout` seconds (so N bytes get at most timeout + N / min_rate
     seconds, plus one read). Redirects are followed to http(s) URLs only.
 
-    Work happens in a temporary folder inside dest that is removed whatever happens (Ctrl-C included); an
+    Work happens in a temporary folder inside dest that is removed whatever happens (Ctrl-C included), and so is
+    a dest this call created, if it failed; an
     existing file or folder of the same name is kept unless overwrite=True, and an archive that holds no model
     (no checkpoint folder or weights file) is refused. Returns dest, or the weights file.
 
@@ -377,6 +378,7 @@ def download(url_or_path: str, dest: str | Path = "checkpoints", sha256: str | N
     dest = Path(dest)
     if dest.exists() and not dest.is_dir():
         raise CheckpointError(f"destination {dest} is a file; expected a folder to download into")
+    created = not dest.exists()
     dest.mkdir(parents=True, exist_ok=True)
     name = _plain_name(url_or_path)
     work = Path(tempfile.mkdtemp(prefix=".download-", dir=dest))
@@ -399,3 +401,5 @@ def download(url_or_path: str, dest: str | Path = "checkpoints", sha256: str | N
         return dest / name
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        if created and not any(dest.iterdir()):  # nothing came of it: the folder goes too
+            dest.rmdir()

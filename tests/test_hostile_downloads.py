@@ -230,7 +230,11 @@ def test_a_sha256_is_taken_in_either_case_with_surrounding_whitespace(tmp_path):
     assert (tmp_path / "dest" / "landscape" / "generator.pth").read_bytes() == b"theirs"
     with pytest.raises(CheckpointError, match=f"checksum mismatch for a.tar.gz: expected sha256 {'0' * 64}, "
                                               f"found {digest}"):
-        download(str(archive), tmp_path / "other", sha256="0" * 64)
+        download(str(archive), tmp_path / "other" / "models", sha256="0" * 64)
+    assert not (tmp_path / "other" / "models").exists(), "a destination made for a failed download goes with it"
+    with pytest.raises(CheckpointError, match="checksum mismatch"):
+        download(str(archive), tmp_path / "dest", sha256="0" * 64)
+    assert (tmp_path / "dest" / "landscape" / "generator.pth").read_bytes() == b"theirs", "one that was there stays"
 
 
 def test_a_truncated_archive_is_a_clear_error(tmp_path):
