@@ -12,6 +12,7 @@ from browser import (CANVAS, RESULT, browser_page, choose_label, label_map, mess
                      pick, result_src, settle, stroke, streamlit_server, upload_file, wait_idle, wait_new_result)
 from helpers import ROOT, local_server, official_archive
 from PIL import Image
+from playwright.sync_api import expect
 from test_app import coco_landscape_map
 
 from gaugan.canvas import fit_label_map
@@ -321,11 +322,16 @@ def test_nvidia_download_shows_progress_then_lists_the_models(tmp_path, slow_arc
         box = page.get_by_role("textbox", name="checkpoints.tar.gz URL")
         assert box.get_attribute("placeholder") == slow_archive and box.input_value() == ""  # in grey: left empty
         button = page.get_by_role("button", name="Download and unpack")
-        for _ in range(3):  # a click that lands during a rerun can be lost (README: the page)
-            page.get_by_text("I accept the licence: non-commercial use only").click()
-            wait_idle(page)
-            if button.is_enabled():
+        licence = page.get_by_label("I accept the licence: non-commercial use only")
+        for _ in range(3):  # a click that lands during a rerun can be lost (README: the page); a second one unticks
+            if not licence.is_checked():
+                page.get_by_text("I accept the licence: non-commercial use only").click()
+            try:  # the server enables the button once a run has seen the tick
+                expect(button).to_be_enabled(timeout=10_000)
                 break
+            except AssertionError:
+                continue
+        wait_idle(page)
         button.click()
         bar = page.locator('[data-testid="stProgress"]')
         bar.get_by_text(re.compile(r"Downloading the archive .*: [\d.]+ [KM]B of [\d.]+ [KM]B")).wait_for(
