@@ -14,12 +14,13 @@ from label_colors import PALETTES, Label, validate_palette
 
 from .errors import CheckpointError
 from .model_card import (GENERATOR_WEIGHTS, MODEL_CARD, MODEL_FORMAT, ModelCard, parse_card, read_card, read_preset_file,
-                         keep_mode, temporary_file, write_card)
+                         write_card)
 from .networks import SPADEGenerator, StyleEncoder
 from .presets import PRESETS, Preset
 from .shipped import checkpoint_argument, shipped_root
 from .state_dicts import mapped_state_dict, open_state_dict, read_values, shown_key
 from .style_prior import STYLE_PRIOR_WEIGHTS, StylePrior
+from .whole_files import keep_mode, temporary_file
 
 OFFICIAL_WEIGHTS = "latest_net_G.pth"
 

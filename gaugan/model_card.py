@@ -1,12 +1,9 @@
 """model.json, the card beside a model's weights: validated where it is read (it is data from a folder that
-may come from anyone), and written whole or not at all (write_json_whole)."""
+may come from anyone), and written whole or not at all."""
 from __future__ import annotations
 
 import json
 import math
-import os
-import secrets
-import stat
 import unicodedata
 from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
@@ -15,6 +12,7 @@ from label_colors import Label, validate_palette
 
 from .errors import CheckpointError, InputError
 from .presets import Preset
+from .whole_files import write_json_whole
 
 MODEL_CARD = "model.json"
 MODEL_FORMAT = "gaugan-model/1"
@@ -241,34 +239,3 @@ def write_card(folder: Path, card: dict) -> Path:
     own, renamed over it)."""
     parse_card(card, f"the card for {folder}")
     return write_json_whole(folder / MODEL_CARD, card)
-
-
-def write_json_whole(path: Path, data: object) -> Path:
-    """Write data as indented JSON to path, whole or not at all: a temporary file of its own, renamed over it."""
-    partial = temporary_file(path)
-    try:
-        partial.write_text(json.dumps(data, indent=2) + "\n")
-        keep_mode(partial, path)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
-    return path
-
-
-def temporary_file(target: Path) -> Path:
-    """A new empty hidden file beside target, unique to this call (for writing, then renaming over target), readable
-    as the umask allows, as torch.save's files are."""
-    while True:
-        path = target.parent / f".{target.name}.{secrets.token_hex(6)}.partial"
-        try:
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-            return path
-        except FileExistsError:
-            continue
-
-
-def keep_mode(written: Path, target: Path) -> None:
-    """Give a written temporary file target's permissions, where target exists, before it is renamed over target
-    (so that a 0600 or read-only file stays so)."""
-    if target.exists():
-        os.chmod(written, stat.S_IMODE(target.stat().st_mode))

@@ -23,7 +23,7 @@ from .errors import CheckpointError, InputError
 from .framing import blur_note, paint_unstretched
 from .images import open_image, to_rgb
 from .model_card import (GENERATOR_WEIGHTS, MAX_DESCRIPTION_LENGTH, MODEL_CARD, MODEL_FORMAT, SKETCH_FORMAT,
-                         checked_integer, plain_file_name, plain_text, read_card_json, shown_value, write_json_whole)
+                         checked_integer, plain_file_name, plain_text, read_card_json, shown_value)
 from .networks import ClassConditionalGenerator, UnetGenerator
 from .networks.conditional import LEVELS as CONDITIONAL_LEVELS
 from .networks.unet import LEVELS as UNET_LEVELS
@@ -31,6 +31,7 @@ from .networks.unet import unet_config_from_state
 from .pipeline import check_seed
 from .shipped import checkpoint_argument
 from .state_dicts import mapped_state_dict, open_state_dict
+from .whole_files import write_json_whole
 
 if TYPE_CHECKING:
     from .sketch_reader import ReadAndPaint

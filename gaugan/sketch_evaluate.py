@@ -16,9 +16,10 @@ from .data.registry import has_held_out_split
 from .data.sketch import LANDSCAPE_SKETCH, SketchSource
 from .errors import InputError
 from .evaluate import SegmenterConfig, format_frechet, frechet_figures, load_or_train_segmenter, predict
-from .model_card import MODEL_CARD, read_card_json, write_json_whole
+from .model_card import MODEL_CARD, read_card_json
 from .realism import format_realism, realism
 from .sketch import load_sketch_model
+from .whole_files import write_json_whole
 
 
 def evaluate_sketch(checkpoint: str | Path, data: str | None = None, n: int = 200, out: str | Path | None = None,

@@ -13,13 +13,14 @@ from PIL import Image
 
 from .checkpoints import adopt_weights
 from .errors import CheckpointError, InputError
-from .model_card import MODEL_CARD, plain_file_name, shown_value, write_json_whole
+from .model_card import MODEL_CARD, plain_file_name, shown_value
 from .networks.layout_reader import LayoutReader
 from .pipeline import GauGAN
 from .shipped import checkpoints_root, named_model
 from .sketch import (READER_TYPE, SKETCH_FORMAT, SKETCH_KIND, SPADE_KIND, as_rgb_array, card_file, model_kind,
                      read_sketch_card)
 from .state_dicts import open_state_dict
+from .whole_files import write_json_whole
 
 READER_WEIGHTS = "reader.pth"
 MAX_READ_SIDE = 512  # the reader's logits are computed at most this large; the map is then enlarged (nearest)

@@ -35,12 +35,13 @@ from .errors import CheckpointError, InputError
 from .folders import check_model_destination, refuse_existing, replacing
 from .imagenet import ImageNetFeatures, perceptual_loss
 from .losses import feature_matching_loss, hinge_d_loss, hinge_g_loss, kl_loss
-from .model_card import parse_labels, parse_preset, shown_value, temporary_file
+from .model_card import parse_labels, parse_preset, shown_value
 from .networks import MultiscaleDiscriminator, SPADEGenerator, StyleEncoder
 from .presets import Preset, landscape_preset
 from .progress import Estimate
 from .semantics import encode_semantics
 from .state_dicts import load_failure
+from .whole_files import written_whole
 
 STATE_FILE = "state.pt"
 RUN_FILES = ("metrics.csv", "samples", STATE_FILE + ".tmp")  # what a run writes before its first state.pt
@@ -639,12 +640,8 @@ def compact_state(run_dir: str | Path, dest: str | Path, overwrite: bool = False
     check_compact_destination(run_dir, dest, overwrite)
     state = read_run_state(run_dir)[0]
     dest.parent.mkdir(parents=True, exist_ok=True)
-    partial = temporary_file(dest)
-    try:
+    with written_whole(dest) as partial:
         torch.save({k: v for k, v in state.items() if k not in ("opt_g", "opt_d")}, partial)
-        os.replace(partial, dest)
-    finally:
-        partial.unlink(missing_ok=True)
     return dest
 
 

@@ -181,7 +181,7 @@ def test_a_style_prior_listed_for_a_generator_without_style_codes_is_refused(tmp
 
 
 def test_a_card_that_cannot_be_written_leaves_the_folder_as_it_was(tmp_path, monkeypatch):
-    import gaugan.model_card
+    import gaugan.whole_files
 
     folder = make_tiny_model(tmp_path / "tiny")
     card = (folder / "model.json").read_text()
@@ -191,7 +191,7 @@ def test_a_card_that_cannot_be_written_leaves_the_folder_as_it_was(tmp_path, mon
         if Path(target).name == "model.json":
             raise PermissionError(1, "Operation not permitted")
         real_replace(source, target)
-    monkeypatch.setattr(gaugan.model_card.os, "replace", refuse_the_card)
+    monkeypatch.setattr(gaugan.whole_files.os, "replace", refuse_the_card)
     message = cli_error(["style-prior", "--checkpoint", str(folder), "--images", str(photo_folder(tmp_path / "p", 20))])
     assert message.endswith("Operation not permitted; nothing changed") and (folder / "model.json").read_text() == card
     assert sorted(p.name for p in folder.iterdir()) == ["encoder.pth", "generator.pth", "model.json"]
