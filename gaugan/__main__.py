@@ -29,16 +29,17 @@ from .train_options import LANDSCAPE, TRAIN_DEFAULTS, given_options, spade_confi
 IMAGE_EXTENSIONS = tuple(suffix for suffix in SUFFIXES if suffix != ".gif")  # what generate writes (GIF: 256 colours)
 
 
-def number_at_least(low: float, inclusive: bool = True) -> Callable[[str], float]:
-    """An argparse type: a finite number of at least low (above low unless inclusive)."""
+def number_at_least(low: float, inclusive: bool = True, below: float = math.inf) -> Callable[[str], float]:
+    """An argparse type: a finite number of at least low (above low unless inclusive), and under below."""
     def parse(text: str) -> float:
         try:
             value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a number, found {text!r}") from None
-        if not math.isfinite(value) or value < low or (value == low and not inclusive):
-            raise argparse.ArgumentTypeError(f"expected a number {'of at least' if inclusive else 'above'} {low:g}, "
-                                             f"found {text}")
+        if not math.isfinite(value) or value < low or (value == low and not inclusive) or value >= below:
+            under = f" and under {below:g}" if below < math.inf else ""
+            raise argparse.ArgumentTypeError(f"expected a number {'of at least' if inclusive else 'above'} {low:g}"
+                                             f"{under}, found {text}")
         return value
     return parse
 
@@ -535,6 +536,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--lambda-perceptual", dest="lambda_perceptual", type=number_at_least(0),
                        help="weight of the ImageNet (EfficientNet-Lite0) perceptual loss; 0 turns it off "
                             f"(default: {d.lambda_perceptual}; pix2pix: 0)")
+    train.add_argument("--ema-decay", dest="ema_decay", type=number_at_least(0, below=1),
+                       help="the exported generator (and style encoder) average their weights over about "
+                            "1 / (1 - EMA_DECAY) steps, which paints steadier images than the last step's; 0 exports "
+                            f"the last step's (default: {d.ema_decay}; pix2pix: 0)")
     train.add_argument("--time-limit", dest="time_limit", type=number_at_least(0, inclusive=False),
                        help="stop after this many seconds with the state saved; the same command continues")
     train.add_argument("--quiet", action="store_true", help="no progress bar or messages")

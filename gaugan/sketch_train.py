@@ -49,7 +49,8 @@ def pix2pix_config(sketch: dict | None = None, **overrides) -> TrainConfig:
     if options["network"] == "conditional" and "depth" not in (sketch or {}):
         options["depth"] = conditional_depth(options["crop_size"])
     paper = {"out": "runs/landscape-sketch", "data": LANDSCAPE_SKETCH, "batch_size": 1, "lr_g": 2e-4, "lr_d": 2e-4,
-             "beta1": 0.5, "beta2": 0.999, "lambda_l1": 100.0, "lambda_perceptual": 0.0, "ndf": 64, "d_layers": 3}
+             "beta1": 0.5, "beta2": 0.999, "lambda_l1": 100.0, "lambda_perceptual": 0.0, "ndf": 64, "d_layers": 3,
+             "ema_decay": 0.0}
     return TrainConfig(**{**paper, **overrides, "model": "pix2pix", "sketch": options})
 
 

@@ -22,6 +22,7 @@ import torch
 import torch.distributed as dist
 from PIL import Image
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from label_colors import PALETTES, Label
@@ -56,6 +57,8 @@ SHAPE_LIMITS = {"ndf": (1, 1024), "d_layers": (1, 8), "d_scales": (1, 8), "encod
 SKETCH_LIMITS = {"ngf": (1, 512), "depth": (1, 10), "class_planes": (1, 256), "embed_dim": (1, 1024),
                  "load_size": (1, 4096), "crop_size": (1, 4096)}  # ... and those of a pix2pix run's generator
 MODULE_NAMES = ("generator", "discriminator", "encoder")
+AVERAGED = ("generator", "encoder")  # the networks a model folder gets, exported as their weight averages
+AVERAGE_SUFFIX = "_average"  # state.pt holds NAME_average beside NAME for each averaged network
 
 
 @dataclass
@@ -78,6 +81,7 @@ class TrainConfig:
     lambda_kl: float = 0.05
     lambda_l1: float = 2.0
     lambda_perceptual: float = 2.0
+    ema_decay: float = 0.999  # exported weights average about the last 1 / (1 - ema_decay) steps'; 0: the last's
     photos: str = ""
     folder_share: float = FOLDER_SHARE  # with --photos beside a --data folder: the share of samples taken from it
     workers: int = 0
@@ -119,6 +123,8 @@ def parse_run_config(data: object, what: str) -> dict:
         raise InputError(f"{what} has unknown training options {unknown}; known: {sorted(defaults)}")
     for name, value in data.items():
         _check_option(name, value, defaults[name], what)
+    if not 0 <= data.get("ema_decay", 0) < 1:
+        raise InputError(f"{what}.ema_decay must be in 0..1 (1 excluded), found {data['ema_decay']}")
     if data.get("model", "spade") not in ("spade", "pix2pix"):
         raise InputError(f"{what}.model must be 'spade' or 'pix2pix', found {shown_value(data['model'])}")
     try:
@@ -138,10 +144,11 @@ def parse_run_config(data: object, what: str) -> dict:
 
 def _check_weights(state: dict, path: Path) -> None:
     """Refuse module entries that are not flat dicts of tensors, and a step, time or RNG state of the wrong kind."""
-    for name in (*MODULE_NAMES, "opt_g", "opt_d"):
+    networks = (*MODULE_NAMES, *(name + AVERAGE_SUFFIX for name in AVERAGED))
+    for name in (*networks, "opt_g", "opt_d"):
         if name in state and not isinstance(state[name], dict):
             raise InputError(f"{path}: {name} must be a dict, found {shown_value(state[name])}")
-    for name in MODULE_NAMES:
+    for name in networks:
         weights = state.get(name, {})
         if not all(isinstance(k, str) and torch.is_tensor(v) for k, v in weights.items()):
             raise InputError(f"{path}: {name} must map parameter names to tensors")
@@ -374,6 +381,8 @@ class Trainer:
         self.device = torch.device(device)
         torch.manual_seed(config.seed)
         self.build()
+        self.averages = {name: AveragedModel(module, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay))
+                         for name, module in self.modules().items() if name in AVERAGED} if config.ema_decay else {}
         self.step = 0
         self.wall_seconds = 0.0
         self.out = Path(config.out)
@@ -381,6 +390,9 @@ class Trainer:
         if self.rank == 0:
             self.out.mkdir(parents=True, exist_ok=True)
         self._load_state()
+        for name, average in self.averages.items():
+            if not average.n_averaged:  # a new run, or a state saved without averages: they start at its weights
+                average.update_parameters(self.modules()[name])
         wrap = (lambda m: DistributedDataParallel(m)) if self.distributed else (lambda m: m)  # noqa: E731
         self.g, self.d = wrap(self.generator), wrap(self.discriminator)
         self.e = wrap(self.encoder) if self.encoder is not None else None
@@ -415,6 +427,10 @@ class Trainer:
             if name not in state:
                 raise InputError(f"{path} holds no {name} weights, which this run's networks need")
             load_weights(module, state[name], f"{path} ({name})")
+        for name, average in self.averages.items():
+            if name + AVERAGE_SUFFIX in state:
+                load_weights(average.module, state[name + AVERAGE_SUFFIX], f"{path} ({name}{AVERAGE_SUFFIX})")
+                average.n_averaged.fill_(1)
         if "opt_g" in state:  # a compact state (see compact_state) restarts the Adam moments
             load_optimizer(self.opt_g, state["opt_g"], f"{path} (opt_g)")
             load_optimizer(self.opt_d, state["opt_d"], f"{path} (opt_d)")
@@ -425,12 +441,18 @@ class Trainer:
         if self.rank:
             return
         state = {name: m.state_dict() for name, m in self.modules().items()}
+        state.update({name + AVERAGE_SUFFIX: average.module.state_dict() for name, average in self.averages.items()})
         state.update(opt_g=self.opt_g.state_dict(), opt_d=self.opt_d.state_dict(), step=self.step,
                      wall_seconds=self.wall_seconds, rng=torch.get_rng_state(), config=json.dumps(asdict(self.config)),
                      hardware=hardware(self.world))
         tmp = self.out / (STATE_FILE + ".tmp")
         torch.save(state, tmp)
         tmp.replace(self.out / STATE_FILE)
+
+    def use_averages(self) -> None:
+        """Put each network's weight average in place of its last weights, for export."""
+        for name, average in self.averages.items():
+            self.modules()[name].load_state_dict(average.module.state_dict())
 
     def _style(self, images: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
         if self.e is None:
@@ -539,6 +561,8 @@ class Trainer:
         with StopRequest(enabled=not self.distributed) as stop:
             for labels, seg, images in self._batch_stream():
                 metrics = self.train_step(labels, seg.to(self.device), images.to(self.device))
+                for name, average in self.averages.items():
+                    average.update_parameters(self.modules()[name])
                 self.step += 1
                 now = time.perf_counter()
                 self.wall_seconds, started = self.wall_seconds + now - started, now
@@ -630,18 +654,19 @@ def trainer_for(config: TrainConfig) -> Trainer:
 
 
 def compact_state(run_dir: str | Path, dest: str | Path, overwrite: bool = False) -> Path:
-    """state.pt without optimiser moments (a third of the size): small enough to commit, resumable anywhere; an
-    existing dest is replaced only with overwrite.
+    """state.pt without optimiser moments or weight averages (a third of the size, or less): small enough to
+    commit, resumable anywhere; an existing dest is replaced only with overwrite.
 
-    Copy it to RUN/state.pt and train again; Adam's moments restart, everything else continues. It is written whole
-    or not at all (a temporary file renamed over dest).
+    Copy it to RUN/state.pt and train again; Adam's moments restart, the averages start again from its weights, and
+    everything else continues. It is written whole or not at all (a temporary file renamed over dest).
     """
     dest = Path(dest)
     check_compact_destination(run_dir, dest, overwrite)
     state = read_run_state(run_dir)[0]
     dest.parent.mkdir(parents=True, exist_ok=True)
     with written_whole(dest) as partial:
-        torch.save({k: v for k, v in state.items() if k not in ("opt_g", "opt_d")}, partial)
+        torch.save({k: v for k, v in state.items() if k not in ("opt_g", "opt_d") and not k.endswith(AVERAGE_SUFFIX)},
+                   partial)
     return dest
 
 
@@ -668,6 +693,7 @@ def export(run_dir: str | Path, model_dir: str | Path, extra_card: dict | None =
         write = export_spade
     else:
         from .sketch_train import export_sketch as write
+    trainer.use_averages()
     with replacing(model_dir) as folder:
         write(trainer, folder, extra_card, hardware=state.get("hardware", "not recorded"))
     return model_dir

@@ -113,7 +113,7 @@ def make_tiny_model(folder: Path, use_vae: bool = True) -> Path:
 
 
 def assert_resume_equals_straight_run(make_trainer, config_for, tmp_path) -> None:
-    """4 straight steps and 2 + 2 resumed steps leave every module's tensors identical."""
+    """4 straight steps and 2 + 2 resumed steps leave every module's tensors identical, and their weight averages."""
     straight = make_trainer(config_for(tmp_path / "a", steps=4))
     straight.run(progress=False)
     make_trainer(config_for(tmp_path / "b", steps=2)).run(progress=False)
@@ -124,6 +124,11 @@ def assert_resume_equals_straight_run(make_trainer, config_for, tmp_path) -> Non
         other = resumed.modules()[name].state_dict()
         for key, value in module.state_dict().items():
             assert torch.equal(value, other[key]), f"{name}.{key} differs after resume"
+    assert straight.averages.keys() == resumed.averages.keys()
+    for name, average in straight.averages.items():
+        other = resumed.averages[name].module.state_dict()
+        for key, value in average.module.state_dict().items():
+            assert torch.equal(value, other[key]), f"the average of {name}.{key} differs after resume"
 
 
 class QuietFiles(http.server.SimpleHTTPRequestHandler):

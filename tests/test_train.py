@@ -106,6 +106,59 @@ def test_export_gives_a_loadable_model(tmp_path):
     assert model.has_style_encoder and model.generate(np.zeros((30, 40), np.int64), seed=0).size == (40, 30)
 
 
+def test_export_writes_each_networks_moving_average_and_ema_decay_0_its_last_weights(tmp_path):
+    def parameters(trainer):
+        return {name: {k: p.detach().clone() for k, p in trainer.modules()[name].named_parameters()}
+                for name in ("generator", "encoder")}
+    weights = [parameters(Trainer(tiny_config(tmp_path / "run", steps=1, ema_decay=0.75)))]  # the initial weights
+    for steps in (1, 2, 3):  # then those after steps 1, 2 and 3 (a resumed run is bit-exact)
+        trainer = Trainer(tiny_config(tmp_path / "run", steps=steps, ema_decay=0.75))
+        trainer.run(progress=False)
+        weights.append(parameters(trainer))
+    last = {name: trainer.modules()[name].state_dict() for name in ("generator", "encoder")}
+    model_dir = export(tmp_path / "run", tmp_path / "model")
+    for name, file in (("generator", "generator.pth"), ("encoder", "encoder.pth")):
+        exported = torch.load(model_dir / file, weights_only=True)
+        moved = 0
+        for key, start in weights[0][name].items():
+            expected = start
+            for later in weights[1:]:
+                expected = expected.lerp(later[name][key], 0.25)
+            torch.testing.assert_close(exported[key], expected, msg=f"{name}.{key}")
+            moved += not torch.equal(exported[key], last[name][key])
+        assert moved > len(weights[0][name]) / 2, f"{name}: the export is mostly the last step's weights"
+        buffers = {k for k, _ in trainer.modules()[name].named_buffers()}
+        assert all(torch.equal(exported[k], last[name][k]) for k in buffers), "buffers are the last step's"
+    Trainer(tiny_config(tmp_path / "plain", steps=2, ema_decay=0.0)).run(progress=False)
+    plain = Trainer(tiny_config(tmp_path / "plain", steps=2, ema_decay=0.0)).generator.state_dict()
+    exported = torch.load(export(tmp_path / "plain", tmp_path / "plain-model") / "generator.pth", weights_only=True)
+    assert all(torch.equal(exported[k], v) for k, v in plain.items())
+
+
+def test_a_compact_state_leaves_the_averages_out_and_they_start_again_from_its_weights(tmp_path):
+    from gaugan.train import compact_state
+
+    Trainer(tiny_config(tmp_path / "a", steps=2, ema_decay=0.9)).run(progress=False)
+    assert "generator_average" in torch.load(tmp_path / "a" / "state.pt", weights_only=True)
+    compact = torch.load(compact_state(tmp_path / "a", tmp_path / "b" / "state.pt"), weights_only=True)
+    assert not any(key.endswith("_average") for key in compact)
+    resumed = Trainer(tiny_config(tmp_path / "b", steps=3, ema_decay=0.9))
+    resumed.run(progress=False)
+    first = torch.load(tmp_path / "a" / "state.pt", weights_only=True)["generator"]
+    live = resumed.generator.state_dict()
+    average = resumed.averages["generator"].module.state_dict()
+    for key, weight in resumed.generator.named_parameters():
+        torch.testing.assert_close(average[key], first[key].lerp(live[key], 0.1))
+
+
+@pytest.mark.parametrize("decay", [1.0, -0.1])
+def test_an_ema_decay_outside_0_to_1_is_refused_with_what_it_takes(tmp_path, decay, capsys):
+    with pytest.raises(SystemExit):
+        cli(["train", "--out", str(tmp_path / "run"), "--ema-decay", str(decay)])
+    assert f"expected a number of at least 0 and under 1, found {decay}" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.slow
 def test_torchrun_ddp_with_two_gloo_processes(tmp_path):
     preset = tiny_config(tmp_path, 1).preset
