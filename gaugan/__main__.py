@@ -412,7 +412,7 @@ def cmd_models(args: argparse.Namespace) -> None:
     found = model_kinds(root)
     for name, (folder, kind) in found.items():
         method = sketch_method(folder) if kind == SKETCH_KIND else spade_summary(folder)
-        print(f"{shown(name):<28} {kind:<7} {shown(method):<36} {shown(str(folder))}")
+        print(f"{shown(name):<28} {kind:<7} {shown(method):<40} {shown(str(folder))}")
     if not found:
         print(f"no checkpoint folders in {root} and no shipped models")
 

@@ -85,14 +85,18 @@ def model_kinds(root: str | Path) -> dict[str, tuple[Path, str]]:
 
 def sketch_method(folder: Path) -> str:
     """How a sketch model folder turns outlines into a photo, in a few words for listings: its network (pix2pix's
-    U-Net, class-conditional), or a reader and the painter it hands its reading to; or "unreadable: " and why (its
-    model.json, or weights missing or not fitting the network it describes, found without reading their values)."""
+    U-Net, class-conditional), or a reader and the folder of the painter it hands its reading to (a listed name can
+    stand for another folder); or "unreadable: " and why (its model.json, its painter, or weights missing or not
+    fitting the network it describes, found without reading their values)."""
     try:
         card = read_sketch_card(folder)
         if card is None:
             weights, method = folder / OFFICIAL_WEIGHTS, "pix2pix U-Net (released)"
         elif card["network"]["type"] == READER_TYPE:
-            return f"reader, painted by {plain_text(card.get('painter'), 'painter', 255)}"
+            from .sketch_reader import painter_folder  # here: gaugan.sketch_reader imports this module
+            painter = painter_folder(folder, card.get("painter"))
+            beside = painter.parent == folder.resolve().parent
+            return f"reader, painted by {painter.name} beside it" if beside else f"reader, painted by {painter}"
         else:
             weights = card_file(folder, card, "generator", GENERATOR_WEIGHTS)
             method = {"unet": "pix2pix U-Net", "conditional": "class-conditional U-Net"}[card["network"]["type"]]

@@ -317,7 +317,7 @@ def test_models_lists_the_shipped_ones_anywhere_and_notes_only_a_missing_root_th
     cli(["models"])
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
     assert "SPADE generator" in lines["landscape"] and "pix2pix U-Net" in lines["landscape-sketch"]
-    assert "reader, painted by landscape" in lines["landscape-sketch-reader"]
+    assert "reader, painted by landscape beside it" in lines["landscape-sketch-reader"]
     assert "sketch  unreadable:" in lines["odd"] and "found format str \"other/1\"" in lines["odd"]
     for name, file, text in (("junk_pretrained", "latest_net_G.pth", "junk\n"), ("badjson", "model.json", "{bad"),
                              ("nogen", "model.json", (ROOT / "checkpoints" / "landscape" / "model.json").read_text()),

@@ -16,8 +16,8 @@ from gaugan.data.landscape import LABELS, SAND, SEA, TREE, landscape_layout
 from gaugan.data.landscape_sketch import LAND, straightened, with_conifers, with_lake
 from gaugan.networks.layout_reader import LayoutReader
 from gaugan.reader_train import ReaderConfig, train_reader
-from gaugan.shipped import shipped_checkpoint
-from gaugan.sketch import model_kind
+from gaugan.shipped import named_model, shipped_checkpoint
+from gaugan.sketch import model_kind, sketch_method
 from gaugan.sketch_reader import source_folders
 from gaugan.sketch_samples import HAND_DRAWN, draw_strokes
 
@@ -245,7 +245,15 @@ def test_generate_and_models_commands_take_a_reader_folder(tiny_reader, tmp_path
     listing = subprocess.run(run + ["models", "--root", str(root)], check=True, cwd=ROOT, capture_output=True,
                              text=True).stdout
     line = next(line for line in listing.splitlines() if line.split()[:2] == ["reader", "sketch"])
-    assert "reader, painted by landscape" in line
+    assert "reader, painted by landscape beside it" in line
+
+
+def test_a_listing_names_the_folder_a_readers_painter_comes_from_when_not_beside_it(tiny_reader, tmp_path):
+    alone = shutil.copytree(tiny_reader[1], tmp_path / "alone")
+    painter = named_model("landscape")
+    assert painter.resolve() == shipped_checkpoint("landscape").resolve()
+    assert sketch_method(alone) == f"reader, painted by {painter}", \
+        "the folder, not a bare name that a folder of the user's own could take"
 
 
 
