@@ -539,7 +539,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--ema-decay", dest="ema_decay", type=number_at_least(0, below=1),
                        help="the exported generator (and style encoder) average their weights over about "
                             "1 / (1 - EMA_DECAY) steps, which paints steadier images than the last step's; 0 exports "
-                            f"the last step's (default: {d.ema_decay}; pix2pix: 0)")
+                            "the last step's (and a resumed run given 0 drops the averages it had) "
+                            f"(default: {d.ema_decay}; pix2pix: 0)")
     train.add_argument("--time-limit", dest="time_limit", type=number_at_least(0, inclusive=False),
                        help="stop after this many seconds with the state saved; the same command continues")
     train.add_argument("--quiet", action="store_true", help="no progress bar or messages")

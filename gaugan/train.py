@@ -22,7 +22,6 @@ import torch
 import torch.distributed as dist
 from PIL import Image
 from torch.nn.parallel import DistributedDataParallel
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from label_colors import PALETTES, Label
@@ -42,6 +41,7 @@ from .presets import Preset, landscape_preset
 from .progress import Estimate
 from .semantics import encode_semantics
 from .state_dicts import load_failure
+from .weight_averages import AVERAGE_SUFFIX, AVERAGE_UPDATES, AVERAGED, WeightAverages
 from .whole_files import written_whole
 
 STATE_FILE = "state.pt"
@@ -57,8 +57,6 @@ SHAPE_LIMITS = {"ndf": (1, 1024), "d_layers": (1, 8), "d_scales": (1, 8), "encod
 SKETCH_LIMITS = {"ngf": (1, 512), "depth": (1, 10), "class_planes": (1, 256), "embed_dim": (1, 1024),
                  "load_size": (1, 4096), "crop_size": (1, 4096)}  # ... and those of a pix2pix run's generator
 MODULE_NAMES = ("generator", "discriminator", "encoder")
-AVERAGED = ("generator", "encoder")  # the networks a model folder gets, exported as their weight averages
-AVERAGE_SUFFIX = "_average"  # state.pt holds NAME_average beside NAME for each averaged network
 
 
 @dataclass
@@ -124,7 +122,7 @@ def parse_run_config(data: object, what: str) -> dict:
     for name, value in data.items():
         _check_option(name, value, defaults[name], what)
     if not 0 <= data.get("ema_decay", 0) < 1:
-        raise InputError(f"{what}.ema_decay must be in 0..1 (1 excluded), found {data['ema_decay']}")
+        raise InputError(f"{what}.ema_decay must be at least 0 and under 1, found {data['ema_decay']}")
     if data.get("model", "spade") not in ("spade", "pix2pix"):
         raise InputError(f"{what}.model must be 'spade' or 'pix2pix', found {shown_value(data['model'])}")
     try:
@@ -143,7 +141,8 @@ def parse_run_config(data: object, what: str) -> dict:
 
 
 def _check_weights(state: dict, path: Path) -> None:
-    """Refuse module entries that are not flat dicts of tensors, and a step, time or RNG state of the wrong kind."""
+    """Refuse module entries (and their averages) that are not flat dicts of tensors, and an average count, step, time
+    or RNG state of the wrong kind."""
     networks = (*MODULE_NAMES, *(name + AVERAGE_SUFFIX for name in AVERAGED))
     for name in (*networks, "opt_g", "opt_d"):
         if name in state and not isinstance(state[name], dict):
@@ -152,6 +151,13 @@ def _check_weights(state: dict, path: Path) -> None:
         weights = state.get(name, {})
         if not all(isinstance(k, str) and torch.is_tensor(v) for k, v in weights.items()):
             raise InputError(f"{path}: {name} must map parameter names to tensors")
+    if AVERAGE_UPDATES in state:
+        updates = state[AVERAGE_UPDATES]
+        if isinstance(updates, bool) or not isinstance(updates, int) or updates < 1:
+            raise InputError(f"{path}: {AVERAGE_UPDATES} must be an integer of at least 1, found {shown_value(updates)}")
+        lacking = [name + AVERAGE_SUFFIX for name in AVERAGED if name in state and name + AVERAGE_SUFFIX not in state]
+        if lacking:
+            raise InputError(f"{path}: holds {AVERAGE_UPDATES} but not {', '.join(lacking)}")
     if ("opt_g" in state) != ("opt_d" in state):
         raise InputError(f"{path}: holds {'opt_g' if 'opt_g' in state else 'opt_d'} without its pair: expected both "
                          "optimiser states, or neither (a compact state)")
@@ -381,8 +387,7 @@ class Trainer:
         self.device = torch.device(device)
         torch.manual_seed(config.seed)
         self.build()
-        self.averages = {name: AveragedModel(module, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay))
-                         for name, module in self.modules().items() if name in AVERAGED} if config.ema_decay else {}
+        self.averages = WeightAverages(self.modules(), config.ema_decay)
         self.step = 0
         self.wall_seconds = 0.0
         self.out = Path(config.out)
@@ -390,9 +395,6 @@ class Trainer:
         if self.rank == 0:
             self.out.mkdir(parents=True, exist_ok=True)
         self._load_state()
-        for name, average in self.averages.items():
-            if not average.n_averaged:  # a new run, or a state saved without averages: they start at its weights
-                average.update_parameters(self.modules()[name])
         wrap = (lambda m: DistributedDataParallel(m)) if self.distributed else (lambda m: m)  # noqa: E731
         self.g, self.d = wrap(self.generator), wrap(self.discriminator)
         self.e = wrap(self.encoder) if self.encoder is not None else None
@@ -421,16 +423,14 @@ class Trainer:
     def _load_state(self) -> None:
         path = self.out / STATE_FILE
         if not path.is_file():
+            self.averages.load({}, path)
             return
         state = read_run_state(self.out)[0]
         for name, module in self.modules().items():
             if name not in state:
                 raise InputError(f"{path} holds no {name} weights, which this run's networks need")
             load_weights(module, state[name], f"{path} ({name})")
-        for name, average in self.averages.items():
-            if name + AVERAGE_SUFFIX in state:
-                load_weights(average.module, state[name + AVERAGE_SUFFIX], f"{path} ({name}{AVERAGE_SUFFIX})")
-                average.n_averaged.fill_(1)
+        self.averages.load(state, path)
         if "opt_g" in state:  # a compact state (see compact_state) restarts the Adam moments
             load_optimizer(self.opt_g, state["opt_g"], f"{path} (opt_g)")
             load_optimizer(self.opt_d, state["opt_d"], f"{path} (opt_d)")
@@ -441,18 +441,13 @@ class Trainer:
         if self.rank:
             return
         state = {name: m.state_dict() for name, m in self.modules().items()}
-        state.update({name + AVERAGE_SUFFIX: average.module.state_dict() for name, average in self.averages.items()})
+        state.update(self.averages.state())
         state.update(opt_g=self.opt_g.state_dict(), opt_d=self.opt_d.state_dict(), step=self.step,
                      wall_seconds=self.wall_seconds, rng=torch.get_rng_state(), config=json.dumps(asdict(self.config)),
                      hardware=hardware(self.world))
         tmp = self.out / (STATE_FILE + ".tmp")
         torch.save(state, tmp)
         tmp.replace(self.out / STATE_FILE)
-
-    def use_averages(self) -> None:
-        """Put each network's weight average in place of its last weights, for export."""
-        for name, average in self.averages.items():
-            self.modules()[name].load_state_dict(average.module.state_dict())
 
     def _style(self, images: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
         if self.e is None:
@@ -491,11 +486,14 @@ class Trainer:
         palette = np.zeros((256, 3), np.uint8)
         for label in label_table(self.config):
             palette[label.id] = label.rgb
-        self.generator.eval()
+        sampled = [m for m in (self.generator, self.encoder) if m is not None]
+        for module in sampled:  # in training mode a forward pass would move spectral-norm and batch-norm buffers
+            module.eval()
         with torch.no_grad():
             z = self.encoder(images[:4].to(self.device))[0] if self.encoder is not None else None
             fake = self.generator(seg[:4].to(self.device), z).cpu()
-        self.generator.train()
+        for module in sampled:
+            module.train()
         to_np = lambda t: ((t.permute(0, 2, 3, 1).numpy() + 1) * 127.5).clip(0, 255).astype(np.uint8)  # noqa: E731
         rows = [np.concatenate([palette[labels[i, 0].numpy() % 256], to_np(images[:4])[i], to_np(fake)[i]], 1)
                 for i in range(min(4, len(labels)))]
@@ -561,8 +559,7 @@ class Trainer:
         with StopRequest(enabled=not self.distributed) as stop:
             for labels, seg, images in self._batch_stream():
                 metrics = self.train_step(labels, seg.to(self.device), images.to(self.device))
-                for name, average in self.averages.items():
-                    average.update_parameters(self.modules()[name])
+                self.averages.update()
                 self.step += 1
                 now = time.perf_counter()
                 self.wall_seconds, started = self.wall_seconds + now - started, now
@@ -665,8 +662,8 @@ def compact_state(run_dir: str | Path, dest: str | Path, overwrite: bool = False
     state = read_run_state(run_dir)[0]
     dest.parent.mkdir(parents=True, exist_ok=True)
     with written_whole(dest) as partial:
-        torch.save({k: v for k, v in state.items() if k not in ("opt_g", "opt_d") and not k.endswith(AVERAGE_SUFFIX)},
-                   partial)
+        dropped = {"opt_g", "opt_d", AVERAGE_UPDATES, *(name + AVERAGE_SUFFIX for name in AVERAGED)}
+        torch.save({k: v for k, v in state.items() if k not in dropped}, partial)
     return dest
 
 
@@ -688,12 +685,13 @@ def export(run_dir: str | Path, model_dir: str | Path, extra_card: dict | None =
     model_dir = Path(model_dir)
     check_model_destination(model_dir, overwrite)
     state, saved = read_run_state(run_dir)  # on the CPU: GPU runs export anywhere
-    trainer = trainer_for(TrainConfig(**{**saved, "out": str(run_dir)}))  # it may have moved
+    unaveraged = {} if AVERAGE_UPDATES in state else {"ema_decay": 0.0}  # the card says the weights are the last's
+    trainer = trainer_for(TrainConfig(**{**saved, "out": str(run_dir), **unaveraged}))  # it may have moved
     if trainer.config.model == "spade":
         write = export_spade
     else:
         from .sketch_train import export_sketch as write
-    trainer.use_averages()
+    trainer.averages.put_in_place()
     with replacing(model_dir) as folder:
         write(trainer, folder, extra_card, hardware=state.get("hardware", "not recorded"))
     return model_dir

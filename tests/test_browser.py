@@ -322,15 +322,17 @@ def test_nvidia_download_shows_progress_then_lists_the_models(tmp_path, slow_arc
         box = page.get_by_role("textbox", name="checkpoints.tar.gz URL")
         assert box.get_attribute("placeholder") == slow_archive and box.input_value() == ""  # in grey: left empty
         button = page.get_by_role("button", name="Download and unpack")
-        licence = page.get_by_label("I accept the licence: non-commercial use only")
+        accept = "I accept the licence: non-commercial use only"
         for _ in range(3):  # a click that lands during a rerun can be lost (README: the page); a second one unticks
-            if not licence.is_checked():
-                page.get_by_text("I accept the licence: non-commercial use only").click()
+            if not page.get_by_label(accept).is_checked():
+                page.get_by_text(accept).click()
             try:  # the server enables the button once a run has seen the tick
                 expect(button).to_be_enabled(timeout=10_000)
                 break
             except AssertionError:
                 continue
+        else:
+            pytest.fail("the download button stayed disabled with the licence ticked")
         wait_idle(page)
         button.click()
         bar = page.locator('[data-testid="stProgress"]')

@@ -261,6 +261,12 @@ def odd_moments(state: dict) -> dict:
     (edit_config(ndf=10**6), r"config\.ndf must be an integer in 1\.\.1024, found 1000000"),
     (edit_config(**{"preset.ngf": 200000}), r"state\.pt: config: preset\.ngf must be an integer in 1\.\.1024, found 200000"),
     (edit_config(model="gan"), r"config\.model must be 'spade' or 'pix2pix'"),
+    (edit_config(ema_decay=1.0), r"config\.ema_decay must be at least 0 and under 1, found 1\.0"),
+    (edit_state(average_updates=0), r"average_updates must be an integer of at least 1, found int 0"),
+    (lambda state: {k: v for k, v in state.items() if k != "encoder_average"},
+     r"holds average_updates but not encoder_average"),
+    (shrunk("generator_average"), r"state\.pt \(generator_average\) does not fit a SPADEGenerator: .*wrong shape"),
+    (edit_state(encoder_average={"w": 1}), r"state\.pt: encoder_average must map parameter names to tensors"),
     (edit_config(labels=[{"id": 300, "name": "x", "rgb": [1, 2, 3]}]), r"config: labels\[0\]\.id must be an integer"),
     (shrunk("generator"), r"state\.pt \(generator\) does not fit a SPADEGenerator: .*wrong shape"),
     (edit_state(generator=[1]), r"state\.pt: generator must be a dict, found list"),
@@ -328,6 +334,21 @@ def test_a_valid_run_state_still_exports_and_compacts(tmp_path, run_state):
     cli(["export", "--run", str(run), "--out", str(tmp_path / "model"), "--resume-state", str(tmp_path / "c.pt")])
     assert (tmp_path / "model" / "generator.pth").is_file()
     assert "opt_g" not in torch.load(tmp_path / "c.pt", weights_only=True)
+    assert json.loads((tmp_path / "model" / "model.json").read_text())["training"]["ema_decay"] == 0.999
+
+
+def test_a_state_saved_without_averages_exports_its_last_weights_and_says_so(tmp_path, run_state):
+    run = tmp_path / "run"
+    run.mkdir()
+    older = {k: v for k, v in run_state.items() if not k.endswith("_average") and k != "average_updates"}
+    config = {k: v for k, v in json.loads(run_state["config"]).items() if k != "ema_decay"}
+    torch.save({**older, "config": json.dumps(config)}, run / "state.pt")
+    export(run, tmp_path / "model")
+    assert json.loads((tmp_path / "model" / "model.json").read_text())["training"]["ema_decay"] == 0.0
+    exported = torch.load(tmp_path / "model" / "generator.pth", weights_only=True)
+    assert all(torch.equal(exported[k], v) for k, v in run_state["generator"].items())
+    Trainer(tiny_config(run, steps=2)).run(progress=False)  # resumed, it starts averaging
+    assert torch.load(run / "state.pt", weights_only=True)["average_updates"] == 2
 
 
 # Presets and data folder names are checked when training starts, as export checks them.
