@@ -2,6 +2,7 @@
 or not at all."""
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from .errors import CheckpointError, InputError
 from .model_card import MODEL_CARD
+
 
 def writable_folder(folder: str | Path, what: str) -> Path:
     """The folder, created with its parents, once a file could be written in it; else an InputError naming `what` and
@@ -36,10 +38,33 @@ def refuse_existing(paths: list[Path], overwrite: bool) -> list[Path]:
     return clashes
 
 
+def files_lost(old: Path, new: Path, most: int = 6) -> list[str]:
+    """Up to `most` files (paths relative to old) that replacing folder `old` with `new` would lose: all but model.json,
+    weights (.pth) and the files new holds too. None for a file or a link, which is replaced as it is."""
+    if old.is_symlink() or not old.is_dir():
+        return []
+    lost = []
+    for folder, _, names in os.walk(old):  # links to folders are not followed
+        for name in sorted(names):
+            relative = Path(folder, name).relative_to(old)
+            if str(relative) != MODEL_CARD and relative.suffix != ".pth" and not (new / relative).exists():
+                lost.append(str(relative))
+                if len(lost) == most:
+                    return lost
+    return lost
+
+
 def move_into(items: list[Path], dest: Path, trash: Path, overwrite: bool) -> None:
-    """Move items into dest; an existing item of the same name is refused, or (overwrite) moved into trash whole. If
-    a move fails, every item moved so far goes back and every replaced one is put back: all or nothing."""
+    """Move items into dest; an existing item of the same name is refused, or (overwrite) moved into trash whole
+    unless that would lose files of its own (files_lost). If a move fails, every item moved so far goes back and every
+    replaced one is put back: all or nothing."""
     clashes = refuse_existing([dest / item.name for item in items], overwrite)
+    for item in items:
+        if lost := files_lost(dest / item.name, item):
+            raise CheckpointError(f"{dest / item.name} holds {', '.join(lost[:5])}{' …' if len(lost) > 5 else ''}, "
+                                  f"which its replacement lacks: --force replaces a model folder only when no file "
+                                  "but weights and model.json would go; move those out of it first. Nothing was "
+                                  "changed")
     trash.mkdir()
     moved = []
     try:
