@@ -412,7 +412,7 @@ def cmd_models(args: argparse.Namespace) -> None:
     found = model_kinds(root)
     for name, (folder, kind) in found.items():
         method = sketch_method(folder) if kind == SKETCH_KIND else spade_summary(folder)
-        print(f"{shown(name):<28} {kind:<7} {shown(method):<40} {shown(str(folder))}")
+        print(f"{shown(name):<28} {kind:<7} {shown(method):<40}  {shown(str(folder))}")
     if not found:
         print(f"no checkpoint folders in {root} and no shipped models")
 
@@ -592,7 +592,8 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--out", required=True, help="the model folder to write (weights and model.json): a new or empty "
                      "folder, or a model folder to replace with --force")
     exp.add_argument("--resume-state", dest="resume_state",
-                     help="also write a compact state.pt (no optimiser moments) to continue training elsewhere")
+                     help="also write a compact state.pt (no optimiser moments or weight averages) to continue "
+                          "training elsewhere: copy it to NEWRUN/state.pt and run `gaugan train --out NEWRUN`")
     exp.add_argument("--force", action="store_true", help="replace an existing model folder whole (and the "
                      "--resume-state file); a folder holding other files is never replaced")
     exp.add_argument("--description", help="model.json's description, which the page shows with the model "

@@ -32,10 +32,9 @@ def input_channels(state: dict[str, torch.Tensor]) -> tuple[int, int]:
         conv = state.get("head_0.conv_0.weight_orig", state.get("head_0.conv_0.weight"))
         outputs = conv.shape[0]
     except (KeyError, AttributeError, IndexError):
-        raise CheckpointError(
-            "cannot infer the preset: the state_dict has no head_0.norm_0.mlp_shared.0.weight / "
-            "head_0.conv_0.weight_orig, so it is not a SPADE generator; pass preset= explicitly"
-        ) from None
+        keys = ", ".join(shown_key(str(key)) for key in list(state)[:3]) + (" …" if len(state) > 3 else "")
+        raise CheckpointError(f"not a SPADE generator: it has no head_0.norm_0.mlp_shared.0.weight or "
+                              f"head_0.conv_0.weight_orig (its keys: {keys or 'none'})") from None
     if outputs < 16 or outputs % 16:
         raise CheckpointError(f"head_0.conv_0 has {outputs} output channels; a SPADE generator's has 16 × its width "
                               "(ngf), so this is not one")

@@ -549,6 +549,9 @@ class Trainer:
         say = tqdm.write if progress and self.rank == 0 else (lambda message: None)
         say(f"training {self.out} from step {self.step:,} to step {cfg.steps:,} (batch {cfg.batch_size}); Ctrl-C stops "
             "after the current step with the state saved, and the same command continues")
+        if self.averages.dropped:
+            say(f"--ema-decay 0: the weight averages in {self.out / STATE_FILE} go at its next save, and export writes "
+                "the last step's weights")
         if self.rank == 0:
             self.drop_records_after_step()
         estimate = Estimate(cfg.steps - self.step, f"step {cfg.steps:,}", say)

@@ -34,6 +34,7 @@ class WeightAverages:
         self.networks = {name: module for name, module in modules.items() if name in AVERAGED} if decay else {}
         self.averages = {name: AveragedModel(module, multi_avg_fn=warmed_up_ema(decay))
                          for name, module in self.networks.items()}
+        self.dropped = False  # whether a state loaded with decay 0 held averages, which its next save leaves out
 
     def update(self) -> None:
         """Move each average towards its network's current weights (the first update copies them)."""
@@ -44,6 +45,7 @@ class WeightAverages:
         """Take the averages a training state holds; where it holds none (a new run, a compact state, a run saved
         without averages), start them at the networks' current weights."""
         if not self.averages:
+            self.dropped = AVERAGE_UPDATES in state
             return
         if AVERAGE_UPDATES not in state:
             self.update()

@@ -597,3 +597,13 @@ def test_a_file_cut_short_after_its_names_were_checked_is_an_error_not_a_crash(f
         encoder = StyleEncoder(8, ndf=4)
     with pytest.raises(CheckpointError, match=r"encoder\.pth is cut short \(its zip directory is missing\)"):
         adopt_weights(encoder, path, state)
+
+
+@pytest.mark.parametrize("preset", [None, "coco"])
+def test_weights_of_another_network_are_named_no_spade_generator_with_their_first_keys(tmp_path, preset):
+    folder = tmp_path / "odd_pretrained"
+    folder.mkdir()
+    torch.save({"w": torch.zeros(3), "b": torch.zeros(1)}, folder / "latest_net_G.pth")
+    with pytest.raises(CheckpointError, match=r"not a SPADE generator: it has no head_0\.norm_0\.mlp_shared\.0\.weight "
+                                              r"or head_0\.conv_0\.weight_orig \(its keys: 'w', 'b'\)$"):
+        load_model(folder, preset=preset)

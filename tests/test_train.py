@@ -151,6 +151,13 @@ def test_a_compact_state_leaves_the_averages_out_and_they_start_again_from_its_w
         torch.testing.assert_close(average[key], first[key].lerp(live[key], 1 - 2 / 11))  # the warm-up's first update
 
 
+def test_resuming_with_ema_decay_0_says_that_the_averages_go(tmp_path, capsys):
+    Trainer(tiny_config(tmp_path / "run", steps=1)).run(progress=False)
+    Trainer(tiny_config(tmp_path / "run", steps=2, ema_decay=0.0)).run(progress=True)
+    assert f"--ema-decay 0: the weight averages in {tmp_path / 'run' / 'state.pt'} go" in capsys.readouterr().out
+    assert "generator_average" not in torch.load(tmp_path / "run" / "state.pt", weights_only=True)
+
+
 @pytest.mark.parametrize("decay", [1.0, -0.1])
 def test_an_ema_decay_outside_0_to_1_is_refused_with_what_it_takes(tmp_path, decay, capsys):
     with pytest.raises(SystemExit):
