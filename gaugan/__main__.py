@@ -402,25 +402,37 @@ def shown(text: str) -> str:
     return text if text.isprintable() else ascii(text)
 
 
-def cmd_models(args: argparse.Namespace) -> None:
+def model_summary(folder: Path, kind: str) -> str:
+    """A model folder of that kind in a few words, or "unreadable: " and why (as `gaugan models` lists it)."""
     from .checkpoints import spade_summary
-    from .sketch import SKETCH_KIND, model_kinds, sketch_method
+    from .sketch import SKETCH_KIND, sketch_method
+
+    return sketch_method(folder) if kind == SKETCH_KIND else spade_summary(folder)
+
+
+def cmd_models(args: argparse.Namespace) -> None:
+    from .sketch import model_kinds
 
     root = args.root or checkpoints_root()
     if (args.root or os.environ.get(CHECKPOINTS_ENV)) and not Path(root).is_dir():
         print(f"note: no folder {root}; listing the shipped models", file=sys.stderr)
     found = model_kinds(root)
     for name, (folder, kind) in found.items():
-        method = sketch_method(folder) if kind == SKETCH_KIND else spade_summary(folder)
-        print(f"{shown(name):<28} {kind:<7} {shown(method):<40}  {shown(str(folder))}")
+        print(f"{shown(name):<28} {kind:<7} {shown(model_summary(folder, kind)):<40}  {shown(str(folder))}")
     if not found:
         print(f"no checkpoint folders in {root} and no shipped models")
 
 
 def cmd_download(args: argparse.Namespace) -> None:
     from .downloads import download
+    from .sketch import model_kind
 
+    dest = Path(args.dest)
+    before = {(path.name, file_identity(path)) for path in dest.iterdir()} if dest.is_dir() else set()
     saved = download(args.source, args.dest, args.sha256, overwrite=args.force)
+    for folder in sorted(saved.iterdir()) if saved.is_dir() else []:  # what an archive installed, as listings show it
+        if folder.is_dir() and (folder.name, file_identity(folder)) not in before:
+            print(f"installed {shown(folder.name)}: {shown(model_summary(folder, model_kind(folder)))}")
     print(f"downloaded into {saved}")
     if saved.is_file():  # a weights file: models are listed by folder
         print(f"note: the page and `gaugan models` list model folders: move it into a folder of its own as "

@@ -377,12 +377,21 @@ def test_a_destination_that_is_a_file_is_refused(tmp_path):
     assert (tmp_path / "dest").read_bytes() == b"a file"
 
 
-def test_the_cli_reports_download_errors_and_takes_force(tmp_path, own_model):
+def test_the_cli_reports_download_errors_and_takes_force(tmp_path, own_model, capsys):
     archive = make_archive(tmp_path / "a.tar.gz", {"landscape/generator.pth": b"theirs"})
     with pytest.raises(SystemExit, match="error: .*already exist"):
         cli(["download", str(archive), "--dest", str(tmp_path / "dest")])
     cli(["download", str(archive), "--dest", str(tmp_path / "dest"), "--force"])
     assert (own_model / "generator.pth").read_bytes() == b"theirs"
+    installed = capsys.readouterr().out.splitlines()
+    assert installed[0].startswith("installed landscape: unreadable: ") and len(installed) == 2, installed
+
+
+def test_the_cli_names_each_model_an_archive_installed_as_listings_show_it(tmp_path, capsys):
+    (tmp_path / "dest" / "kept").mkdir(parents=True)
+    cli(["download", str(official_archive(tmp_path)), "--dest", str(tmp_path / "dest")])
+    assert capsys.readouterr().out.splitlines() == ["installed ade20k_pretrained: SPADE generator",
+                                                    f"downloaded into {tmp_path / 'dest'}"]
 
 
 def test_ctrl_c_during_a_download_leaves_no_temporary_files(served, tmp_path):
