@@ -151,13 +151,6 @@ def _check_weights(state: dict, path: Path) -> None:
         weights = state.get(name, {})
         if not all(isinstance(k, str) and torch.is_tensor(v) for k, v in weights.items()):
             raise InputError(f"{path}: {name} must map parameter names to tensors")
-    if AVERAGE_UPDATES in state:
-        updates = state[AVERAGE_UPDATES]
-        if isinstance(updates, bool) or not isinstance(updates, int) or updates < 1:
-            raise InputError(f"{path}: {AVERAGE_UPDATES} must be an integer of at least 1, found {shown_value(updates)}")
-        lacking = [name + AVERAGE_SUFFIX for name in AVERAGED if name in state and name + AVERAGE_SUFFIX not in state]
-        if lacking:
-            raise InputError(f"{path}: holds {AVERAGE_UPDATES} but not {', '.join(lacking)}")
     if ("opt_g" in state) != ("opt_d" in state):
         raise InputError(f"{path}: holds {'opt_g' if 'opt_g' in state else 'opt_d'} without its pair: expected both "
                          "optimiser states, or neither (a compact state)")
@@ -166,6 +159,14 @@ def _check_weights(state: dict, path: Path) -> None:
         raise InputError(f"{path}: step must be an integer of at least 0, found {shown_value(step)}")
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds < math.inf:
         raise InputError(f"{path}: wall_seconds must be a number of at least 0, found {shown_value(seconds)}")
+    if AVERAGE_UPDATES in state:  # the start, then one update per step at most
+        updates = state[AVERAGE_UPDATES]
+        if isinstance(updates, bool) or not isinstance(updates, int) or not 1 <= updates <= step + 1:
+            raise InputError(f"{path}: {AVERAGE_UPDATES} must be an integer from 1 to the step + 1 ({step + 1}), found "
+                             f"{shown_value(updates)}")
+        lacking = [name + AVERAGE_SUFFIX for name in AVERAGED if name in state and name + AVERAGE_SUFFIX not in state]
+        if lacking:
+            raise InputError(f"{path}: holds {AVERAGE_UPDATES} but not {', '.join(lacking)}")
     expected = torch.get_rng_state()
     if not torch.is_tensor(rng) or rng.dtype != expected.dtype or rng.shape != expected.shape:
         found = f"{rng.dtype} tensor of shape {tuple(rng.shape)}" if torch.is_tensor(rng) else shown_value(rng)
