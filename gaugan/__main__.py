@@ -549,8 +549,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="weight of the ImageNet (EfficientNet-Lite0) perceptual loss; 0 turns it off "
                             f"(default: {d.lambda_perceptual}; pix2pix: 0)")
     train.add_argument("--ema-decay", dest="ema_decay", type=number_at_least(0, below=1),
-                       help="the exported generator (and style encoder) average their weights over about "
-                            "1 / (1 - EMA_DECAY) steps, which paints steadier images than the last step's; 0 exports "
+                       help="the exported generator (and style encoder) average their weights over the last tenth of "
+                            "the steps, up to about 1 / (1 - EMA_DECAY) steps, which paints steadier images than the "
+                            "last step's; 0 exports "
                             "the last step's (and a resumed run given 0 drops the averages it had) "
                             f"(default: {d.ema_decay}; pix2pix: 0)")
     train.add_argument("--time-limit", dest="time_limit", type=number_at_least(0, inclusive=False),

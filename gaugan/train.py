@@ -79,7 +79,7 @@ class TrainConfig:
     lambda_kl: float = 0.05
     lambda_l1: float = 2.0
     lambda_perceptual: float = 2.0
-    ema_decay: float = 0.999  # exported weights average about the last 1 / (1 - ema_decay) steps'; 0: the last's
+    ema_decay: float = 0.999  # exported weights average up to the last 1 / (1 - ema_decay) steps'; 0: the last's
     photos: str = ""
     folder_share: float = FOLDER_SHARE  # with --photos beside a --data folder: the share of samples taken from it
     workers: int = 0

@@ -17,7 +17,7 @@ AVERAGE_UPDATES = "average_updates"  # ... and how many updates the averages hav
 
 def warmed_up_ema(decay: float) -> Callable[[list[torch.Tensor], list[torch.Tensor], torch.Tensor], None]:
     """AveragedModel's multi_avg_fn for an exponential moving average whose decay rises to `decay` as (1 + n) / (10 + n)
-    over its first updates n, so that a new run's random start fades within tens of steps rather than thousands."""
+    over its first updates n: it spans about the last tenth of them, so a new run's random start soon fades."""
     def update(averaged: list[torch.Tensor], current: list[torch.Tensor], updates: torch.Tensor) -> None:
         n = int(updates)
         weight = 1 - min(decay, (1 + n) / (10 + n))
