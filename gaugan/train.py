@@ -665,8 +665,8 @@ def compact_state(run_dir: str | Path, dest: str | Path, overwrite: bool = False
     check_compact_destination(run_dir, dest, overwrite)
     state = read_run_state(run_dir)[0]
     dest.parent.mkdir(parents=True, exist_ok=True)
+    dropped = {"opt_g", "opt_d", AVERAGE_UPDATES, *(name + AVERAGE_SUFFIX for name in AVERAGED)}
     with written_whole(dest) as partial:
-        dropped = {"opt_g", "opt_d", AVERAGE_UPDATES, *(name + AVERAGE_SUFFIX for name in AVERAGED)}
         torch.save({k: v for k, v in state.items() if k not in dropped}, partial)
     return dest
 

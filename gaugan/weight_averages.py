@@ -66,7 +66,3 @@ class WeightAverages:
         """Load each average into its network, in place of the last weights (for export)."""
         for name, average in self.averages.items():
             self.networks[name].load_state_dict(average.module.state_dict())
-
-    def weights(self, name: str) -> dict[str, torch.Tensor]:
-        """The averaged weights of one network."""
-        return self.averages[name].module.state_dict()

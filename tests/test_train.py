@@ -146,7 +146,7 @@ def test_a_compact_state_leaves_the_averages_out_and_they_start_again_from_its_w
     resumed.run(progress=False)
     first = torch.load(tmp_path / "a" / "state.pt", weights_only=True)["generator"]
     live = resumed.generator.state_dict()
-    average = resumed.averages.weights("generator")
+    average = resumed.averages.state()["generator_average"]
     for key, _ in resumed.generator.named_parameters():
         torch.testing.assert_close(average[key], first[key].lerp(live[key], 1 - 2 / 11))  # the warm-up's first update
 
