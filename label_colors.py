@@ -43,7 +43,10 @@ def validate_palette(labels: list[Label], min_distance: float = MIN_COLOUR_DISTA
     seen_names: dict[str, Label] = {}
     check_labels(labels)
     for label in labels:
-        if not isinstance(label.id, int) or isinstance(label.id, bool) or label.id < 0:
+        if isinstance(label.id, np.integer):
+            problems.append(f"{label.name!r} has id {label.id} as {type(label.id).__name__}; expected a Python int "
+                            "(int(...) converts it)")
+        elif not isinstance(label.id, int) or isinstance(label.id, bool) or label.id < 0:
             problems.append(f"{label.name!r} has id {label.id!r}; expected an integer from 0")
         elif label.id in seen_ids:
             problems.append(f"duplicate id {label.id}: {seen_ids[label.id].name!r} and {label.name!r}")
@@ -57,7 +60,11 @@ def validate_palette(labels: list[Label], min_distance: float = MIN_COLOUR_DISTA
         if key in seen_names:
             problems.append(f"duplicate name {label.name!r}: ids {seen_names[key].id} and {label.id}")
         seen_names[key] = label
-        if not isinstance(label.rgb, (tuple, list)) or len(label.rgb) != 3 or not all(
+        if isinstance(label.rgb, np.ndarray) or isinstance(label.rgb, (tuple, list)) and any(
+                isinstance(c, np.generic) for c in label.rgb):
+            problems.append(f"id {label.id} ({label.name!r}) has colour {_plain_numbers(label.rgb)} in NumPy types; "
+                            "expected a tuple of three Python ints (tuple(int(c) for c in rgb) converts it)")
+        elif not isinstance(label.rgb, (tuple, list)) or len(label.rgb) != 3 or not all(
                 isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in label.rgb):
             problems.append(f"id {label.id} ({label.name!r}) has colour {label.rgb}; expected three ints in 0..255")
     if problems:  # colour distances need valid colours
@@ -71,6 +78,11 @@ def validate_palette(labels: list[Label], min_distance: float = MIN_COLOUR_DISTA
             )
     if problems:
         raise ValueError(_palette_problems(problems))
+
+
+def _plain_numbers(values: object) -> str:
+    """A NumPy array or a sequence of NumPy scalars as a plain list, for a message."""
+    return str(np.asarray(values).tolist())
 
 
 def _palette_problems(problems: list[str], shown: int = 5) -> str:

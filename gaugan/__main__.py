@@ -25,6 +25,7 @@ from .model_card import MAX_DESCRIPTION_LENGTH, MODEL_CARD, plain_text, read_car
 from .reader_train import ReaderConfig
 from .shipped import CHECKPOINTS_ENV, checkpoint_argument, checkpoints_root, named_model, shipped_copies
 from .sketch_train import SKETCH_DEFAULTS as SK
+from .train import PRECISIONS
 from .train_options import LANDSCAPE, TRAIN_DEFAULTS, given_options, spade_config_from_args
 IMAGE_EXTENSIONS = tuple(suffix for suffix in SUFFIXES if suffix != ".gif")  # what generate writes (GIF: 256 colours)
 
@@ -554,6 +555,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "last step's; 0 exports "
                             "the last step's (and a resumed run given 0 drops the averages it had) "
                             f"(default: {d.ema_decay}; pix2pix: 0)")
+    train.add_argument("--precision", choices=PRECISIONS,
+                       help="bf16: compute in bfloat16 (autocast), fp32: in single precision; auto: bf16 on a GPU or "
+                            "on a CPU with native bf16 (AVX512-BF16 or AMX), where steps take under half the time, "
+                            f"else fp32 (default: {d.precision})")
     train.add_argument("--time-limit", dest="time_limit", type=number_at_least(0, inclusive=False),
                        help="stop after this many seconds with the state saved; the same command continues")
     train.add_argument("--quiet", action="store_true", help="no progress bar or messages")

@@ -42,6 +42,9 @@ def test_palette_sizes_and_ids():
     ([Label(0, "sky", (0, 0, 0)), Label(1, "Sky ", (90, 0, 0))], "duplicate name 'Sky ': ids 0 and 1"),
     ([Label(-1, "a", (0, 0, 0))], "'a' has id -1; expected an integer from 0"),
     ([Label(True, "a", (0, 0, 0))], "'a' has id True"),
+    ([Label(np.int64(3), "a", (0, 0, 0))], r"'a' has id 3 as int64; expected a Python int \(int\(...\) converts it\)"),
+    ([Label(0, "a", tuple(np.array([9, 8, 7], np.uint8)))], r"colour \[9, 8, 7\] in NumPy types; expected a tuple"),
+    ([Label(0, "a", np.array([9, 8, 7]))], r"colour \[9, 8, 7\] in NumPy types"),
 ])
 def test_validate_palette_names_the_clash(labels, message):
     with pytest.raises(ValueError, match=message):

@@ -79,8 +79,22 @@ def test_tiny_config_trains_and_losses_move(tmp_path):
     assert (tmp_path / "run" / "samples" / "step_000006.png").is_file()
 
 
-def test_resume_reproduces_the_uninterrupted_run(tmp_path):
-    assert_resume_equals_straight_run(Trainer, tiny_config, tmp_path)
+@pytest.mark.parametrize("precision", ["bf16", "fp32"])
+def test_resume_reproduces_the_uninterrupted_run(tmp_path, precision):
+    assert_resume_equals_straight_run(Trainer, lambda out, **kw: tiny_config(out, precision=precision, **kw), tmp_path)
+
+
+def test_precision_chooses_bf16_or_fp32_steps_and_the_state_records_it(tmp_path):
+    runs = {p: Trainer(tiny_config(tmp_path / p, steps=1, precision=p)) for p in ("bf16", "fp32")}
+    start = {k: v.clone() for k, v in runs["fp32"].generator.state_dict().items()}
+    assert all(torch.equal(v, runs["bf16"].generator.state_dict()[k]) for k, v in start.items()), "one seed, one start"
+    for precision, trainer in runs.items():
+        trainer.run(progress=False)
+        hardware = torch.load(tmp_path / precision / "state.pt", weights_only=True)["hardware"]
+        assert hardware.endswith(f", {precision}"), hardware
+    weight = "conv_img.weight"
+    a, b = runs["bf16"].generator.state_dict()[weight], runs["fp32"].generator.state_dict()[weight]
+    assert not torch.equal(a, b) and torch.allclose(a, b, atol=1e-2), "the same step, rounded otherwise"
 
 
 def test_compact_state_resumes_without_optimiser_moments(tmp_path):
