@@ -19,8 +19,8 @@ from label_colors import PALETTES, Label, to_label_map
 from .checkpoints import available_checkpoints
 from .data.landscape import landscape_layout
 from .framing import pad_centred
-from .pipeline import GauGAN, resize_nearest
-from .semantics import remap
+from .pipeline import GauGAN
+from .semantics import remap, resize_nearest
 
 SHIPPED_MODEL = "landscape"
 NO_LABEL = 65535  # marks unpainted canvas pixels before the base map fills them

@@ -19,7 +19,6 @@ from .framing import paint_unstretched
 from .model_card import shown_value
 from .semantics import check_instance_array, check_label_array, encode
 from .style_prior import StylePrior
-from .semantics import resize_nearest  # noqa: F401 (re-exported for callers of pipeline)
 
 
 def to_uint8_image(y: torch.Tensor) -> np.ndarray:

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from label_colors import canonical_name, to_label_map  # noqa: F401  (to_label_map: part of the API)
+from label_colors import canonical_name
 
 from .errors import LabelMapError
 from .presets import DONTCARE_ID, Preset

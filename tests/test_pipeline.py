@@ -9,7 +9,8 @@ from gaugan import PRESETS, GauGAN, SPADEGenerator, encode_semantics, instance_m
 from gaugan.__main__ import main as cli
 from gaugan.labelmaps import write_label_map
 from gaugan.errors import InputError, SeedError
-from gaugan.pipeline import MAX_SEED, resize_nearest, to_uint8_image
+from gaugan.pipeline import MAX_SEED, to_uint8_image
+from gaugan.semantics import resize_nearest
 from label_colors import PALETTES
 
 
