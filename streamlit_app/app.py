@@ -36,15 +36,15 @@ from gaugan.shipped import checkpoints_root  # noqa: E402
 from gaugan.sketch import is_sketch_model  # noqa: E402
 from gaugan.sketch_reader import source_folders  # noqa: E402
 from label_colors import ALPHA_THRESHOLD, Label  # noqa: E402
-from streamlit_drawable_canvas import st_canvas  # noqa: E402
+from streamlit_drawable_canvas import CanvasResult, st_canvas  # noqa: E402
 import sketch_mode  # noqa: E402
 from undo import (KeptDrawing, keep_stroke_mask, note_replacement, remember_drawing, restart_undo,  # noqa: E402
                   undo_base_change)
 from widgets import (CANVAS_SIZES, LABEL_CANVAS, NOTICE_SECONDS, PAGE_MAX_SEED, SEED_HELP, background_key,  # noqa: E402
-                     bake_strokes, browser_copy, browser_saved, chip_styles, column_width, describe, download_progress,
-                     fit_drawing, fitted_width, fresh, is_bool, is_number_in, is_one_of, is_seed, keep, kept,
-                     kept_value, live_key, notice, plain, renew_widgets, reset_canvas, seed_box, sentence,
-                     undo_shortcuts, widget_key)
+                     bake_strokes, browser_copy, browser_saved, canvas_key, chip_styles, column_width, describe,
+                     download_progress, fit_drawing, fitted_width, fresh, is_bool, is_number_in, is_one_of, is_seed,
+                     keep, kept, kept_value, live_key, notice, plain, renew_widgets, reset_canvas, seed_box,
+                     sent_canvas, sentence, undo_shortcuts, widget_key)
 
 CHECKPOINTS = checkpoints_root(ROOT / "checkpoints")
 NVIDIA_URL = os.environ.get("GAUGAN_NVIDIA_URL", "")  # a direct link to NVlabs/SPADE's checkpoints.tar.gz
@@ -552,19 +552,32 @@ def draw(palette: list[Label], base: np.ndarray, label_id: int, controls: Contro
         background_color="",
         background_image=Image.fromarray(colourize(base, palette)), update_streamlit=True,
         height=base.shape[0], width=base.shape[1], drawing_mode=TOOLS[tool], point_display_radius=1,
-        key=f"canvas_{state.canvas_gen}", return_image_data=True)
-    undo_shortcuts("canvas_")
-    try:
-        labels = compose_labels(canvas.image_data, base, palette)
-    except ValueError as exc:
-        st.error(f"Could not read the canvas: {plain(exc)}")
+        key=canvas_key(LABEL_CANVAS), return_image_data=True)
+    undo_shortcuts(LABEL_CANVAS.key)
+    state.canvas_under = base, palette  # what page_failed reads strokes sent with a failed run over
+    labels = composed_labels(canvas, base, palette)
+    if labels is None:
         return None
     if fill and fill_at_point(canvas.json_data, labels, label_id):
         st.rerun()
+    keep_labels(canvas, labels)
+    return labels
+
+
+def composed_labels(canvas: CanvasResult, base: np.ndarray, palette: list[Label]) -> np.ndarray | None:
+    """The label map the canvas shows (its strokes over base), or None with an error shown if it cannot be read."""
+    try:
+        return compose_labels(canvas.image_data, base, palette)
+    except ValueError as exc:
+        st.error(f"Could not read the canvas: {plain(exc)}")
+        return None
+
+
+def keep_labels(canvas: CanvasResult, labels: np.ndarray) -> None:
+    """The label map the canvas shows, its stroke count and where its strokes are, for the rest of the page."""
     state.current_labels = labels
     state.strokes = len((canvas.json_data or {}).get("objects", []))
     state.stroke_mask = None if canvas.image_data is None else canvas.image_data[..., 3] >= ALPHA_THRESHOLD
-    return labels
 
 
 def fill_at_point(drawing: dict | None, shown: np.ndarray, label_id: int) -> bool:
@@ -822,8 +835,13 @@ def main() -> None:
 
 def page_failed(exc: Exception) -> None:
     """An error the page did not foresee: logged with its traceback and shown in plain text; each canvas's strokes go
-    into its base, as a canvas that a failed run did not draw loses them."""
+    into its base, as a canvas that a failed run did not draw loses them, those sent with this run too."""
     LOG.exception("the page failed")
+    if (sent := sent_canvas(LABEL_CANVAS)) is not None and state.get("canvas_under") is not None:
+        if (labels := composed_labels(sent, *state.canvas_under)) is not None:
+            keep_labels(sent, labels)
+    if (sent := sent_canvas(sketch_mode.SKETCH_CANVAS)) is not None and state.get("sketch_under") is not None:
+        sketch_mode.read_sketch(sent, state.sketch_under)
     keep_stroke_mask()
     for canvas in (LABEL_CANVAS, sketch_mode.SKETCH_CANVAS):
         bake_strokes(canvas)

@@ -15,14 +15,14 @@ from PIL import Image
 from gaugan import Pix2Pix, ReadAndPaint, load_sketch_model
 from gaugan.canvas import blank_sketch, compose_sketch, fit_sketch, has_lines, png_bytes
 from gaugan.labelmaps import colourize
-from streamlit_drawable_canvas import st_canvas
-from widgets import (CANVAS_SIZES, SEED_HELP, CanvasState, column_width, describe, fit_drawing, fitted_width, kept,
-                     plain, reset_canvas, seed_box, undo_shortcuts)
+from streamlit_drawable_canvas import CanvasResult, st_canvas
+from widgets import (CANVAS_SIZES, SEED_HELP, CanvasState, canvas_key, column_width, describe, fit_drawing,
+                     fitted_width, kept, plain, reset_canvas, seed_box, undo_shortcuts)
 
 PEN, ERASER = "Pen", "Eraser"  # plain words: an emoji shows as a blank box without an emoji font
 TOOLS = (PEN, ERASER)
 SKETCH_CANVAS = CanvasState(base="sketch_base", generation="sketch_gen", strokes="sketch_strokes", shown="sketch",
-                            shape="sketch_shape")
+                            shape="sketch_shape", key="sketch_canvas_")
 
 
 @st.cache_resource(show_spinner="Loading sketch model…")
@@ -68,9 +68,17 @@ def draw(base: np.ndarray, tool: str, width: int) -> np.ndarray | None:
     state = st.session_state
     canvas = st_canvas(stroke_width=width, stroke_color="#000000" if tool == PEN else "#ffffff", background_color="",
                        background_image=Image.fromarray(base), update_streamlit=True, height=base.shape[0],
-                       width=base.shape[1], drawing_mode="freedraw", key=f"sketch_canvas_{state.sketch_gen}",
+                       width=base.shape[1], drawing_mode="freedraw", key=canvas_key(SKETCH_CANVAS),
                        return_image_data=True)
-    undo_shortcuts("sketch_canvas_")
+    undo_shortcuts(SKETCH_CANVAS.key)
+    state.sketch_under = base  # what page_failed reads strokes sent with a failed run over
+    return read_sketch(canvas, base)
+
+
+def read_sketch(canvas: CanvasResult, base: np.ndarray) -> np.ndarray | None:
+    """The sketch the canvas shows (its strokes over base), kept with its stroke count; None, with an error shown,
+    if the canvas cannot be read."""
+    state = st.session_state
     try:
         state.sketch = compose_sketch(canvas.image_data, base)
     except ValueError as exc:

@@ -6,12 +6,13 @@ from __future__ import annotations
 import re
 import textwrap
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import NamedTuple
 
 import numpy as np
 import streamlit as st
+from streamlit_drawable_canvas import CanvasResult
 
 from gaugan.downloads import Progress
 from gaugan.labelmaps import hex_colour
@@ -247,17 +248,33 @@ def keep(key: str, value: object) -> None:
 class CanvasState(NamedTuple):
     """Where a drawing canvas keeps its drawing in session state: the picture under its strokes (base), the
     generation in its widget key (a new one mounts a fresh canvas), its stroke count, the picture it shows
-    (strokes over base) and its (height, width)."""
+    (strokes over base) and its (height, width); and its widget key's start, which the generation follows."""
 
     base: str
     generation: str
     strokes: str
     shown: str
     shape: str
+    key: str
 
 
 LABEL_CANVAS = CanvasState(base="base", generation="canvas_gen", strokes="strokes", shown="current_labels",
-                           shape="canvas_shape")  # the label-map page's canvas (sketch_mode has its own)
+                           shape="canvas_shape", key="canvas_")  # the label-map page's canvas (sketch_mode has its own)
+
+
+def canvas_key(canvas: CanvasState) -> str:
+    """The widget key of the canvas's current generation."""
+    return f"{canvas.key}{st.session_state.get(canvas.generation, 0)}"
+
+
+def sent_canvas(canvas: CanvasState) -> CanvasResult | None:
+    """What the browser last sent for the canvas's current generation, readable before the canvas is drawn (a run
+    that fails before drawing it still has the strokes sent with it); None if it sent nothing."""
+    value = st.session_state.get(canvas_key(canvas))
+    drawing = value.get("drawing") if isinstance(value, Mapping) else None
+    if not isinstance(drawing, Mapping) or not isinstance(drawing.get("data"), str):
+        return None
+    return CanvasResult(json_data=drawing.get("raw"), image_data_url=drawing["data"], return_image_data=True)
 
 
 def reset_canvas(canvas: CanvasState) -> None:

@@ -34,15 +34,18 @@ def checkpoints(tmp_path_factory):
     return root
 
 
-def drawing_value(size: int = 384) -> dict:
-    """A canvas value: two black strokes on white, as the canvas sends it."""
+def drawing_value(size: int = 384, third_line: bool = False) -> dict:
+    """A canvas value: two black strokes on white (and a third across the top), as the canvas sends it."""
     rgba = np.full((size, size, 4), 255, np.uint8)
     rgba[200:205, :, :3] = 0
     rgba[100:200, 150:154, :3] = 0
+    if third_line:
+        rgba[40:44, 20:300, :3] = 0
     buffer = io.BytesIO()
     Image.fromarray(rgba).save(buffer, format="PNG")
     url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-    return {"drawing": {"raw": {"objects": [{"type": "path"}, {"type": "path"}]}, "data": url}, "backgroundFit": None}
+    return {"drawing": {"raw": {"objects": [{"type": "path"}] * (3 if third_line else 2)}, "data": url},
+            "backgroundFit": None}
 
 
 def test_sketch_model_switches_the_page_to_sketch_mode(checkpoints, monkeypatch):
@@ -92,6 +95,25 @@ def shown_photo(at) -> str:
     """The address of the one photo on the page."""
     (url,) = shown_photos(at)
     return url
+
+
+def test_strokes_sent_with_a_run_that_fails_stay_in_the_sketch(checkpoints, monkeypatch, caplog):
+    import gaugan.sketch
+
+    at = sketch_page(checkpoints, monkeypatch)
+
+    def failing(folder):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(gaugan.sketch, "model_kind", failing)
+    at.session_state["sketch_canvas_0"] = drawing_value(third_line=True)
+    at.run()  # fails before the canvas is drawn, which would drop the line sent with this run
+    assert [e.value for e in at.error] == ["The page failed: RuntimeError: boom. Your drawing is kept; reloading the "
+                                           "page starts it afresh, with the drawing."]
+    sketch = at.session_state["sketch_base"]
+    assert (sketch[40:44, 20:300] == 0).all() and (sketch[200:205] == 0).all() and (sketch[300:] == 255).all()
+    assert at.session_state["sketch_gen"] == 1, "the strokes went into the base, under a fresh canvas"
+    caplog.clear()  # the failure this test made (conftest.page_never_failed)
 
 
 def test_a_sketch_survives_a_visit_to_the_label_map_page(checkpoints, monkeypatch):
