@@ -63,7 +63,7 @@ def validate_palette(labels: list[Label], min_distance: float = MIN_COLOUR_DISTA
         if isinstance(label.rgb, np.ndarray) or isinstance(label.rgb, (tuple, list)) and any(
                 isinstance(c, np.generic) for c in label.rgb):
             problems.append(f"id {label.id} ({label.name!r}) has colour {_plain_numbers(label.rgb)} in NumPy types; "
-                            "expected a tuple of three Python ints (tuple(int(c) for c in rgb) converts it)")
+                            "expected a tuple of three Python ints in 0..255")
         elif not isinstance(label.rgb, (tuple, list)) or len(label.rgb) != 3 or not all(
                 isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in label.rgb):
             problems.append(f"id {label.id} ({label.name!r}) has colour {label.rgb}; expected three ints in 0..255")
@@ -80,9 +80,12 @@ def validate_palette(labels: list[Label], min_distance: float = MIN_COLOUR_DISTA
         raise ValueError(_palette_problems(problems))
 
 
-def _plain_numbers(values: object) -> str:
-    """A NumPy array or a sequence of NumPy scalars as a plain list, for a message."""
-    return str(np.asarray(values).tolist())
+def _plain_numbers(values: np.ndarray | tuple | list, limit: int = 60) -> str:
+    """A NumPy array or a sequence holding NumPy scalars as a plain list, for a message, cut after limit characters."""
+    plain = values.ravel()[:limit].tolist() if isinstance(values, np.ndarray) else [
+        c.item() if isinstance(c, np.generic) else c for c in values]
+    text = str(plain)
+    return text if len(text) <= limit else text[:limit] + " …"
 
 
 def _palette_problems(problems: list[str], shown: int = 5) -> str:

@@ -17,13 +17,13 @@ from common import ROOT
 from gaugan.model_card import read_card
 from gaugan.train import Trainer, TrainConfig, uses_bf16
 
-SHAPE = ("preset", "ndf", "d_layers", "d_scales", "encoder_ndf", "lambda_perceptual")  # what a step's cost depends on
+STEP_COST = ("ndf", "d_layers", "d_scales", "encoder_ndf", "lambda_perceptual")  # beside the preset: what a step costs
 
 
 def shipped_shape() -> dict:
-    """The shipped landscape model's network shape and losses, from its card."""
+    """The shipped landscape model's preset and the training options a step's cost depends on, from its card."""
     card = read_card(ROOT / "checkpoints" / "landscape")
-    return {name: card.raw["training"][name] for name in SHAPE if name != "preset"} | {"preset": card.raw["preset"]}
+    return {name: card.raw["training"][name] for name in STEP_COST} | {"preset": card.raw["preset"]}
 
 
 def main() -> None:
@@ -43,7 +43,7 @@ def main() -> None:
             for precision in seconds:  # interleaved, each from the same weights
                 for name, module in trainer.modules().items():
                     module.load_state_dict(start[name])
-                trainer.amp = precision == "bf16"
+                trainer.bf16 = precision == "bf16"
                 begin = time.perf_counter()
                 trainer.train_step(*batch)
                 if index:  # the first batch warms both up

@@ -557,8 +557,8 @@ def build_parser() -> argparse.ArgumentParser:
                             f"(default: {d.ema_decay}; pix2pix: 0)")
     train.add_argument("--precision", choices=PRECISIONS,
                        help="bf16: compute in bfloat16 (autocast), fp32: in single precision; auto: bf16 on a GPU or "
-                            "on a CPU with native bf16 (AVX512-BF16 or AMX), where steps take under half the time, "
-                            f"else fp32 (default: {d.precision})")
+                            "on a CPU with native bf16 (AVX512-BF16 or AMX-BF16), where it is the faster, else fp32 "
+                            f"(default: {d.precision})")
     train.add_argument("--time-limit", dest="time_limit", type=number_at_least(0, inclusive=False),
                        help="stop after this many seconds with the state saved; the same command continues")
     train.add_argument("--quiet", action="store_true", help="no progress bar or messages")

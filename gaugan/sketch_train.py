@@ -210,14 +210,14 @@ class Pix2PixTrainer(Trainer):
     def train_step(self, classes: torch.Tensor, sketches: torch.Tensor, photos: torch.Tensor) -> dict[str, float]:
         """One discriminator update, then one generator update (the reference's order)."""
         classes = classes.to(self.device)
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             fake = self._generate(classes, sketches)
             d_loss = 0.5 * (self._gan_loss(self.d(torch.cat([sketches, fake.detach()], 1)), False)
                             + self._gan_loss(self.d(torch.cat([sketches, photos], 1)), True))
         self.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         self.opt_d.step()
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             g_gan = self._gan_loss(self.d(torch.cat([sketches, fake], 1)), True)
             g_l1 = F.l1_loss(fake.float(), photos)
             g_total = g_gan + self.config.lambda_l1 * g_l1

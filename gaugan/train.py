@@ -52,8 +52,8 @@ SHAPE_OPTIONS = ("preset", "labels", "ndf", "d_layers", "d_scales", "encoder_ndf
 # pix2pix options that shape its generator or fix what it learns (which half of a pair is the sketch)
 SKETCH_SHAPE = ("network", "block", "ngf", "depth", "norm", "dropout", "class_planes", "embed_dim", "direction")
 THIS_MACHINE = ("out", "workers")  # options a resumed run always takes from its command line (default or given)
-# Bounds on the options that size the discriminator and encoder, for a state.pt that comes from elsewhere.
 PRECISIONS = ("auto", "bf16", "fp32")  # TrainConfig.precision's values
+# Bounds on the options that size the discriminator and encoder, for a state.pt that comes from elsewhere.
 SHAPE_LIMITS = {"ndf": (1, 1024), "d_layers": (1, 8), "d_scales": (1, 8), "encoder_ndf": (1, 1024)}
 SKETCH_LIMITS = {"ngf": (1, 512), "depth": (1, 10), "class_planes": (1, 256), "embed_dim": (1, 1024),
                  "load_size": (1, 4096), "crop_size": (1, 4096)}  # ... and those of a pix2pix run's generator
@@ -176,6 +176,8 @@ def _check_weights(state: dict, path: Path) -> None:
         found = f"{rng.dtype} tensor of shape {tuple(rng.shape)}" if torch.is_tensor(rng) else shown_value(rng)
         raise InputError(f"{path}: rng must be torch's CPU random state (a uint8 tensor of shape "
                          f"{tuple(expected.shape)}), found {found}")
+    if not isinstance(state.get("bf16", False), bool):
+        raise InputError(f"{path}: bf16 must be true or false, found {shown_value(state['bf16'])}")
     if not isinstance(state.get("hardware", ""), str):
         raise InputError(f"{path}: hardware must be a string, found {shown_value(state['hardware'])}")
 
@@ -289,14 +291,19 @@ class _Steps(torch.utils.data.Dataset):
 
 
 def uses_bf16(precision: str, device: torch.device) -> bool:
-    """Whether a run computes in bfloat16 (autocast): "bf16", or "auto" on a GPU or on a CPU with native bf16
-    instructions (AVX512-BF16 or AMX), where a landscape step takes under half the time of fp32."""
+    """Whether a run computes in bfloat16 (autocast): "bf16", or "auto" on a GPU with bf16 or on a CPU with native
+    bf16 instructions (AVX512-BF16 or AMX-BF16), where bf16 is the faster (docs/benchmarks.md)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, found {precision!r}")
     if precision != "auto":
         return precision == "bf16"
-    return device.type == "cuda" or torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    cpu = torch.cpu.get_capabilities()
+    return device.type == "cpu" and bool(cpu.get("avx512_bf16") or cpu.get("amx_bf16"))
 
 
-def hardware(processes: int = 1, bf16: bool = False) -> str:
+def hardware(processes: int, *, bf16: bool) -> str:
     """Where a run trains (GPU, processes, CPU threads, torch, precision): the last machine to save its state, for
     the card."""
     gpu = f"{torch.cuda.get_device_name()}, " if torch.cuda.is_available() else ""
@@ -406,7 +413,8 @@ class Trainer:
         self.step = 0
         self.wall_seconds = 0.0
         self.out = Path(config.out)
-        self.amp = uses_bf16(config.precision, self.device)
+        self.bf16 = uses_bf16(config.precision, self.device)
+        self.saved_bf16: bool | None = None  # whether the state resumed from computed in bf16 (None: not recorded)
         if self.rank == 0:
             self.out.mkdir(parents=True, exist_ok=True)
         self._load_state()
@@ -450,6 +458,7 @@ class Trainer:
             load_optimizer(self.opt_g, state["opt_g"], f"{path} (opt_g)")
             load_optimizer(self.opt_d, state["opt_d"], f"{path} (opt_d)")
         self.step, self.wall_seconds = state["step"], float(state["wall_seconds"])
+        self.saved_bf16 = state.get("bf16")
         torch.set_rng_state(state["rng"])
 
     def save_state(self) -> None:
@@ -459,7 +468,7 @@ class Trainer:
         state.update(self.averages.state())
         state.update(opt_g=self.opt_g.state_dict(), opt_d=self.opt_d.state_dict(), step=self.step,
                      wall_seconds=self.wall_seconds, rng=torch.get_rng_state(), config=json.dumps(asdict(self.config)),
-                     hardware=hardware(self.world, self.amp))
+                     hardware=hardware(self.world, bf16=self.bf16), bf16=self.bf16)
         tmp = self.out / (STATE_FILE + ".tmp")
         torch.save(state, tmp)
         tmp.replace(self.out / STATE_FILE)
@@ -474,7 +483,7 @@ class Trainer:
     def train_step(self, labels: torch.Tensor, seg: torch.Tensor, images: torch.Tensor) -> dict[str, float]:
         """One generator update, then one discriminator update (SPADE's order); labels only serve other kinds."""
         cfg = self.config
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             z, kl = self._style(images)
             fake = self.g(seg, z)
             pred_fake = self.d(torch.cat([seg, fake], 1))
@@ -488,7 +497,7 @@ class Trainer:
         self.opt_g.zero_grad(set_to_none=True)
         g_total.backward()
         self.opt_g.step()
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             d_loss = hinge_d_loss(self.d(torch.cat([seg, images], 1)), self.d(torch.cat([seg, fake.detach()], 1)))
         self.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
@@ -564,6 +573,10 @@ class Trainer:
         say = tqdm.write if progress and self.rank == 0 else (lambda message: None)
         say(f"training {self.out} from step {self.step:,} to step {cfg.steps:,} (batch {cfg.batch_size}); Ctrl-C stops "
             "after the current step with the state saved, and the same command continues")
+        if self.saved_bf16 is not None and self.saved_bf16 != self.bf16:
+            said = {True: "bf16", False: "fp32"}
+            say(f"the steps up to {self.step:,} computed in {said[self.saved_bf16]}; from here they compute in "
+                f"{said[self.bf16]} (--precision {cfg.precision}{' on this machine' if cfg.precision == 'auto' else ''})")
         if self.averages.dropped:
             say(f"--ema-decay 0: the weight averages in {self.out / STATE_FILE} go at its next save, and export writes "
                 "the last step's weights")

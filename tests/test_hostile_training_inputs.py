@@ -263,6 +263,7 @@ def odd_moments(state: dict) -> dict:
     (edit_config(model="gan"), r"config\.model must be 'spade' or 'pix2pix'"),
     (edit_config(ema_decay=1.0), r"config\.ema_decay must be at least 0 and under 1, found 1\.0"),
     (edit_config(precision="fp16"), r'config\.precision must be one of auto, bf16, fp32, found str "fp16"'),
+    (edit_state(bf16="yes"), r'state\.pt: bf16 must be true or false, found str "yes"'),
     (edit_state(average_updates=0), r"average_updates must be an integer from 1 to the step \+ 1 \(2\), found int 0"),
     (edit_state(average_updates=10**30), r"average_updates must be an integer from 1 to the step \+ 1 \(2\), found int"),
     (lambda state: {k: v for k, v in state.items() if k != "encoder_average"},

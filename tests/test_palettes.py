@@ -45,6 +45,8 @@ def test_palette_sizes_and_ids():
     ([Label(np.int64(3), "a", (0, 0, 0))], r"'a' has id 3 as int64; expected a Python int \(int\(...\) converts it\)"),
     ([Label(0, "a", tuple(np.array([9, 8, 7], np.uint8)))], r"colour \[9, 8, 7\] in NumPy types; expected a tuple"),
     ([Label(0, "a", np.array([9, 8, 7]))], r"colour \[9, 8, 7\] in NumPy types"),
+    ([Label(0, "a", (np.uint8(1), (2, 3), 4))], r"colour \[1, \(2, 3\), 4\] in NumPy types"),
+    ([Label(0, "a", np.zeros((512, 512, 3), np.uint8))], r"colour \[0, 0, .{30,60} … in NumPy types"),
 ])
 def test_validate_palette_names_the_clash(labels, message):
     with pytest.raises(ValueError, match=message):

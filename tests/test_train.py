@@ -27,9 +27,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def tiny_config(out, steps: int, **overrides) -> TrainConfig:
+    """A tiny landscape run in fp32 on any machine (tests that need bf16 ask for it)."""
     preset = replace(landscape_preset(crop_size=64, ngf=4, spade_hidden=8, z_dim=8))
     return TrainConfig(out=str(out), preset=preset.to_dict(), batch_size=2, steps=steps, ndf=8, encoder_ndf=4,
-                       **{"sample_every": 2, "checkpoint_every": 2, "log_every": 1, **overrides})
+                       **{"sample_every": 2, "checkpoint_every": 2, "log_every": 1, "precision": "fp32", **overrides})
 
 
 def test_scenes_are_deterministic_per_seed():
@@ -84,17 +85,38 @@ def test_resume_reproduces_the_uninterrupted_run(tmp_path, precision):
     assert_resume_equals_straight_run(Trainer, lambda out, **kw: tiny_config(out, precision=precision, **kw), tmp_path)
 
 
-def test_precision_chooses_bf16_or_fp32_steps_and_the_state_records_it(tmp_path):
-    runs = {p: Trainer(tiny_config(tmp_path / p, steps=1, precision=p)) for p in ("bf16", "fp32")}
-    start = {k: v.clone() for k, v in runs["fp32"].generator.state_dict().items()}
-    assert all(torch.equal(v, runs["bf16"].generator.state_dict()[k]) for k, v in start.items()), "one seed, one start"
-    for precision, trainer in runs.items():
-        trainer.run(progress=False)
-        hardware = torch.load(tmp_path / precision / "state.pt", weights_only=True)["hardware"]
-        assert hardware.endswith(f", {precision}"), hardware
-    weight = "conv_img.weight"
-    a, b = runs["bf16"].generator.state_dict()[weight], runs["fp32"].generator.state_dict()[weight]
-    assert not torch.equal(a, b) and torch.allclose(a, b, atol=1e-2), "the same step, rounded otherwise"
+@pytest.mark.parametrize("precision, dtype", [("bf16", torch.bfloat16), ("fp32", torch.float32)])
+def test_precision_sets_what_the_steps_compute_in_and_the_state_records_it(tmp_path, precision, dtype):
+    trainer = Trainer(tiny_config(tmp_path / "run", steps=1, precision=precision))
+    computed = []
+    trainer.generator.conv_img.register_forward_hook(lambda module, inputs, output: computed.append(output.dtype))
+    trainer.run(progress=False)
+    assert computed and set(computed) == {dtype}
+    state = torch.load(tmp_path / "run" / "state.pt", weights_only=True)
+    assert state["bf16"] is (precision == "bf16") and state["hardware"].endswith(f", {precision}"), state["hardware"]
+
+
+@pytest.mark.parametrize("capabilities, device, expected", [
+    ({"avx512_bf16": True}, "cpu", True), ({"amx_bf16": True}, "cpu", True), ({"avx512_f": True}, "cpu", False),
+    ({"avx512_bf16": True}, "meta", False)])
+def test_auto_precision_takes_bf16_where_the_cpu_has_it(monkeypatch, capabilities, device, expected):
+    from gaugan.train import uses_bf16
+
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: capabilities)
+    assert uses_bf16("auto", torch.device(device)) is expected
+    assert uses_bf16("fp32", torch.device(device)) is False and uses_bf16("bf16", torch.device(device)) is True
+    with pytest.raises(ValueError, match="precision must be one of auto, bf16, fp32, found 'BF16'"):
+        uses_bf16("BF16", torch.device(device))
+
+
+def test_a_run_resumed_in_another_precision_says_so_and_keeps_it(tmp_path, capsys):
+    cli(["train", "--out", str(tmp_path / "run"), "--steps", "1", "--precision", "fp32", "--crop-size", "64", "--ngf",
+         "4", "--spade-hidden", "8", "--batch-size", "2", "--ndf", "8"])
+    cli(["train", "--out", str(tmp_path / "run"), "--steps", "2", "--precision", "bf16"])
+    assert "the steps up to 1 computed in fp32; from here they compute in bf16 (--precision bf16)" in capsys.readouterr().out
+    cli(["train", "--out", str(tmp_path / "run"), "--steps", "3"])
+    assert "computed in" not in capsys.readouterr().out, "a resumed run keeps the precision it was given"
+    assert torch.load(tmp_path / "run" / "state.pt", weights_only=True)["bf16"] is True
 
 
 def test_compact_state_resumes_without_optimiser_moments(tmp_path):
