@@ -837,17 +837,25 @@ def page_failed(exc: Exception) -> None:
     """An error the page did not foresee: logged with its traceback and shown in plain text; each canvas's strokes go
     into its base, as a canvas that a failed run did not draw loses them, those sent with this run too."""
     LOG.exception("the page failed")
-    if (sent := sent_canvas(LABEL_CANVAS)) is not None and state.get("canvas_under") is not None:
-        if (labels := composed_labels(sent, *state.canvas_under)) is not None:
-            keep_labels(sent, labels)
-    if (sent := sent_canvas(sketch_mode.SKETCH_CANVAS)) is not None and state.get("sketch_under") is not None:
-        sketch_mode.read_sketch(sent, state.sketch_under)
+    try:
+        take_sent_strokes()
+    except Exception:  # what the browser sent may be what failed; the strokes of earlier runs are kept all the same
+        LOG.exception("the canvas sent with the failed run could not be read")
     keep_stroke_mask()
     for canvas in (LABEL_CANVAS, sketch_mode.SKETCH_CANVAS):
         bake_strokes(canvas)
     said = (str(exc).strip().splitlines() or [""])[0][:300]  # the rest is in the server's log
     st.error(f"The page failed: {plain(type(exc).__name__)}: {plain(said)}. Your drawing is kept; reloading the page "
              "starts it afresh, with the drawing.")
+
+
+def take_sent_strokes() -> None:
+    """Each canvas's strokes sent with this run, read over the base it was last drawn on, as drawing it would."""
+    if (sent := sent_canvas(LABEL_CANVAS)) is not None and state.get("canvas_under") is not None:
+        if (labels := composed_labels(sent, *state.canvas_under)) is not None:
+            keep_labels(sent, labels)
+    if (sent := sent_canvas(sketch_mode.SKETCH_CANVAS)) is not None and state.get("sketch_under") is not None:
+        sketch_mode.read_sketch(sent, state.sketch_under)
 
 
 def page(models: dict[str, Path]) -> None:

@@ -408,6 +408,27 @@ def test_an_unforeseen_error_is_shown_as_plain_text_and_the_drawing_survives_it(
     assert np.array_equal(app.session_state["current_labels"], drawn), "the strokes are in the base now"
 
 
+def test_a_run_that_fails_with_an_unreadable_canvas_keeps_the_drawing_of_the_runs_before(app, monkeypatch, caplog):
+    import gaugan.sketch
+
+    app.session_state["canvas_0"] = strokes(("sea", (200, SIZE, 0, SIZE)))
+    app.run()
+    before = app.session_state["current_labels"].copy()
+
+    def failing(folder):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(gaugan.sketch, "model_kind", failing)
+    app.session_state["canvas_0"] = {"drawing": {"raw": {"objects": [{}, {}]}, "data": "data:image/png;base64,AAAA"},
+                                     "backgroundFit": None}
+    app.run()
+    assert not app.exception, app.exception
+    assert [e.value for e in app.error][0].startswith("The page failed: RuntimeError: boom.")
+    assert np.array_equal(app.session_state["base"], before) and app.session_state["canvas_gen"] == 1
+    assert "the canvas sent with the failed run could not be read" in caplog.text
+    caplog.clear()  # the failure this test made (conftest.page_never_failed)
+
+
 def kept_copy(app) -> dict:
     """The drawing the page last handed the browser to keep (the browser-store component's text), as JSON."""
     def elements(node):
