@@ -610,8 +610,9 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--out", required=True, help="the model folder to write (weights and model.json): a new or empty "
                      "folder, or a model folder to replace with --force")
     exp.add_argument("--resume-state", dest="resume_state",
-                     help="also write a compact state.pt (no optimiser moments or weight averages) to continue "
-                          "training elsewhere: copy it to NEWRUN/state.pt and run `gaugan train --out NEWRUN`")
+                     help="also write a compact state.pt (no optimiser moments; the exported weights in place of "
+                          "the last step's) to continue the exported model elsewhere: copy it to NEWRUN/state.pt and "
+                          "run `gaugan train --out NEWRUN`")
     exp.add_argument("--force", action="store_true", help="replace an existing model folder whole (and the "
                      "--resume-state file); a folder holding other files is never replaced")
     exp.add_argument("--description", help="model.json's description, which the page shows with the model "

@@ -682,8 +682,9 @@ def trainer_for(config: TrainConfig) -> Trainer:
 
 
 def compact_state(run_dir: str | Path, dest: str | Path, overwrite: bool = False) -> Path:
-    """state.pt without optimiser moments or weight averages (a third of the size, or less): small enough to
-    commit, resumable anywhere; an existing dest is replaced only with overwrite.
+    """state.pt without optimiser moments (a third of the size, or less), its networks holding the weights export
+    writes (the averages, where the run keeps them): small enough to commit, resumable anywhere, and it continues the
+    exported model; an existing dest is replaced only with overwrite.
 
     Copy it to RUN/state.pt and train again; Adam's moments restart, the averages start again from its weights, and
     everything else continues. It is written whole or not at all (a temporary file renamed over dest).
@@ -693,8 +694,9 @@ def compact_state(run_dir: str | Path, dest: str | Path, overwrite: bool = False
     state = read_run_state(run_dir)[0]
     dest.parent.mkdir(parents=True, exist_ok=True)
     dropped = {"opt_g", "opt_d", AVERAGE_UPDATES, *(name + AVERAGE_SUFFIX for name in AVERAGED)}
+    averages = {name: state[name + AVERAGE_SUFFIX] for name in AVERAGED if name + AVERAGE_SUFFIX in state}
     with written_whole(dest) as partial:
-        torch.save({k: v for k, v in state.items() if k not in dropped}, partial)
+        torch.save({**{k: v for k, v in state.items() if k not in dropped}, **averages}, partial)
     return dest
 
 

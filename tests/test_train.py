@@ -128,7 +128,8 @@ def test_compact_state_resumes_without_optimiser_moments(tmp_path):
     assert compact.stat().st_size < (tmp_path / "a" / "state.pt").stat().st_size / 2
     resumed = Trainer(tiny_config(tmp_path / "b", steps=3))
     assert resumed.step == 2
-    assert all(torch.equal(v, first.generator.state_dict()[k]) for k, v in resumed.generator.state_dict().items())
+    exported = first.averages.state()["generator_average"]
+    assert all(torch.equal(v, exported[k]) for k, v in resumed.generator.state_dict().items())
     resumed.run(progress=False)
     assert resumed.step == 3
 
@@ -171,16 +172,20 @@ def test_export_writes_each_networks_moving_average_and_ema_decay_0_its_last_wei
     assert all(torch.equal(exported[k], v) for k, v in plain.items())
 
 
-def test_a_compact_state_leaves_the_averages_out_and_they_start_again_from_its_weights(tmp_path):
+def test_a_compact_state_holds_the_averages_as_its_weights_and_they_start_again_from_them(tmp_path):
     from gaugan.train import compact_state
 
     Trainer(tiny_config(tmp_path / "a", steps=2, ema_decay=0.9)).run(progress=False)
-    assert "generator_average" in torch.load(tmp_path / "a" / "state.pt", weights_only=True)
+    run = torch.load(tmp_path / "a" / "state.pt", weights_only=True)
     compact = torch.load(compact_state(tmp_path / "a", tmp_path / "b" / "state.pt"), weights_only=True)
     assert not any(key.endswith("_average") for key in compact) and "average_updates" not in compact
+    for name in ("generator", "encoder"):  # what export writes, so that a resumed run continues the exported model
+        assert all(torch.equal(v, compact[name][k]) for k, v in run[name + "_average"].items())
+        assert not all(torch.equal(v, compact[name][k]) for k, v in run[name].items())
+    assert all(torch.equal(v, compact["discriminator"][k]) for k, v in run["discriminator"].items())
     resumed = Trainer(tiny_config(tmp_path / "b", steps=3, ema_decay=0.9))
     resumed.run(progress=False)
-    first = torch.load(tmp_path / "a" / "state.pt", weights_only=True)["generator"]
+    first = run["generator_average"]
     live = resumed.generator.state_dict()
     average = resumed.averages.state()["generator_average"]
     for key, _ in resumed.generator.named_parameters():
