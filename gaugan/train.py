@@ -694,7 +694,8 @@ def compact_state(run_dir: str | Path, dest: str | Path, overwrite: bool = False
     state = read_run_state(run_dir)[0]
     dest.parent.mkdir(parents=True, exist_ok=True)
     dropped = {"opt_g", "opt_d", AVERAGE_UPDATES, *(name + AVERAGE_SUFFIX for name in AVERAGED)}
-    averages = {name: state[name + AVERAGE_SUFFIX] for name in AVERAGED if name + AVERAGE_SUFFIX in state}
+    averages = {name: state[name + AVERAGE_SUFFIX] for name in AVERAGED
+                if name + AVERAGE_SUFFIX in state and AVERAGE_UPDATES in state}  # what export takes as averages
     with written_whole(dest) as partial:
         torch.save({**{k: v for k, v in state.items() if k not in dropped}, **averages}, partial)
     return dest

@@ -837,10 +837,11 @@ def page_failed(exc: Exception) -> None:
     """An error the page did not foresee: logged with its traceback and shown in plain text; each canvas's strokes go
     into its base, as a canvas that a failed run did not draw loses them, those sent with this run too."""
     LOG.exception("the page failed")
-    try:
-        take_sent_strokes()
-    except Exception:  # what the browser sent may be what failed; the strokes of earlier runs are kept all the same
-        LOG.exception("the canvas sent with the failed run could not be read")
+    for take in (take_sent_labels, take_sent_sketch):
+        try:
+            take()
+        except Exception:  # what the browser sent may be what failed; the strokes of earlier runs are kept all the same
+            LOG.exception("the canvas sent with the failed run could not be read")
     keep_stroke_mask()
     for canvas in (LABEL_CANVAS, sketch_mode.SKETCH_CANVAS):
         bake_strokes(canvas)
@@ -849,11 +850,15 @@ def page_failed(exc: Exception) -> None:
              "starts it afresh, with the drawing.")
 
 
-def take_sent_strokes() -> None:
-    """Each canvas's strokes sent with this run, read over the base it was last drawn on, as drawing it would."""
+def take_sent_labels() -> None:
+    """The label canvas's strokes sent with this run, read over the base it was last drawn on, as drawing it would."""
     if (sent := sent_canvas(LABEL_CANVAS)) is not None and state.get("canvas_under") is not None:
         if (labels := composed_labels(sent, *state.canvas_under)) is not None:
             keep_labels(sent, labels)
+
+
+def take_sent_sketch() -> None:
+    """The sketch canvas's strokes sent with this run, read over the sketch it was last drawn on."""
     if (sent := sent_canvas(sketch_mode.SKETCH_CANVAS)) is not None and state.get("sketch_under") is not None:
         sketch_mode.read_sketch(sent, state.sketch_under)
 

@@ -192,6 +192,18 @@ def test_a_compact_state_holds_the_averages_as_its_weights_and_they_start_again_
         torch.testing.assert_close(average[key], first[key].lerp(live[key], 1 - 2 / 11))  # the warm-up's first update
 
 
+def test_a_compact_state_of_averages_without_their_count_holds_the_last_weights_as_export_does(tmp_path):
+    from gaugan.train import compact_state
+
+    Trainer(tiny_config(tmp_path / "a", steps=1, ema_decay=0.9)).run(progress=False)
+    run = torch.load(tmp_path / "a" / "state.pt", weights_only=True)
+    del run["average_updates"]  # export takes averages without a count for none
+    torch.save(run, tmp_path / "a" / "state.pt")
+    compact = torch.load(compact_state(tmp_path / "a", tmp_path / "b" / "state.pt"), weights_only=True)
+    assert all(torch.equal(v, compact["generator"][k]) for k, v in run["generator"].items())
+    assert not any(key.endswith("_average") for key in compact)
+
+
 def test_resuming_with_ema_decay_0_says_that_the_averages_go(tmp_path, capsys):
     Trainer(tiny_config(tmp_path / "run", steps=1)).run(progress=False)
     Trainer(tiny_config(tmp_path / "run", steps=2, ema_decay=0.0)).run(progress=True)
