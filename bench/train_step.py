@@ -15,7 +15,7 @@ import torch
 from common import ROOT
 
 from gaugan.model_card import read_card
-from gaugan.train import Trainer, TrainConfig, uses_bf16
+from gaugan.train import Trainer, TrainConfig, precision_name, uses_bf16
 
 STEP_COST = ("ndf", "d_layers", "d_scales", "encoder_ndf", "lambda_perceptual")  # beside the preset: what a step costs
 
@@ -48,7 +48,7 @@ def main() -> None:
                 trainer.train_step(*batch)
                 if index:  # the first batch warms both up
                     seconds[precision].append(time.perf_counter() - begin)
-    auto = "bf16" if uses_bf16("auto", torch.device("cpu")) else "fp32"
+    auto = precision_name(uses_bf16("auto", torch.device("cpu")))
     print(f"one training step, batch {args.batch_size}, {torch.get_num_threads()} threads, "
           f"{torch.backends.cpu.get_cpu_capability()}; --precision auto picks {auto} here")
     for precision, values in seconds.items():

@@ -303,13 +303,18 @@ def uses_bf16(precision: str, device: torch.device) -> bool:
     return device.type == "cpu" and bool(cpu.get("avx512_bf16") or cpu.get("amx_bf16"))
 
 
+def precision_name(bf16: bool) -> str:
+    """How messages and the card name what steps compute in."""
+    return "bf16" if bf16 else "fp32"
+
+
 def hardware(processes: int, *, bf16: bool) -> str:
     """Where a run trains (GPU, processes, CPU threads, torch, precision): the last machine to save its state, for
     the card."""
     gpu = f"{torch.cuda.get_device_name()}, " if torch.cuda.is_available() else ""
     many = f"{processes} processes, " if processes > 1 else ""
     return (f"{many}{gpu}{platform.processor() or platform.machine()}, {os.cpu_count()} CPU threads, torch "
-            f"{torch.__version__}, {'bf16' if bf16 else 'fp32'}")
+            f"{torch.__version__}, {precision_name(bf16)}")
 
 
 def _one_thread(_: int) -> None:
@@ -574,9 +579,8 @@ class Trainer:
         say(f"training {self.out} from step {self.step:,} to step {cfg.steps:,} (batch {cfg.batch_size}); Ctrl-C stops "
             "after the current step with the state saved, and the same command continues")
         if self.saved_bf16 is not None and self.saved_bf16 != self.bf16:
-            said = {True: "bf16", False: "fp32"}
-            say(f"the steps up to {self.step:,} computed in {said[self.saved_bf16]}; from here they compute in "
-                f"{said[self.bf16]} (--precision {cfg.precision}{' on this machine' if cfg.precision == 'auto' else ''})")
+            say(f"the steps up to {self.step:,} computed in {precision_name(self.saved_bf16)}; from here they compute "
+                f"in {precision_name(self.bf16)} (--precision {cfg.precision}{' on this machine' if cfg.precision == 'auto' else ''})")
         if self.averages.dropped:
             say(f"--ema-decay 0: the weight averages in {self.out / STATE_FILE} go at its next save, and export writes "
                 "the last step's weights")
