@@ -158,12 +158,51 @@ def init_state() -> None:
                      if shown is None or now - shown < NOTICE_SECONDS}
 
 
+# ---------------------------------------------------------------- strokes sent with this run, read early
+def take_sent_strokes() -> None:
+    """Each canvas's strokes sent with this run, read before the run draws the canvas (a callback, a failed run);
+    one that cannot be read is logged, and the strokes of earlier runs stay."""
+    for take in (take_sent_labels, sketch_mode.take_sent_sketch):
+        try:
+            take()
+        except Exception:  # what the browser sent may be what failed a run
+            LOG.exception("the canvas sent with this run could not be read")
+
+
+def take_sent_labels() -> None:
+    """The label canvas's strokes sent with this run, read over the base it was last drawn on, as drawing it would."""
+    if (sent := sent_canvas(LABEL_CANVAS)) is not None and state.get("canvas_under") is not None:
+        if (labels := composed_labels(sent, *state.canvas_under)) is not None:
+            keep_labels(sent, labels)
+
+
+def remember_sent_drawing() -> None:
+    """Keep the drawing for "Undo" before its base is replaced, with the strokes sent with this run."""
+    take_sent_labels()
+    remember_drawing()
+
+
+def undo_sent_change() -> None:
+    """"Undo fill or load", keeping the strokes sent with the click as painted since the change."""
+    take_sent_labels()
+    undo_base_change()
+
+
+def take_sent_labels_first() -> None:
+    """Before the label canvas's strokes go into its base on a resize: the strokes sent with the resize, and where
+    all its strokes are."""
+    take_sent_labels()
+    keep_stroke_mask()
+
+
 # ---------------------------------------------------------------- callbacks (run before the script)
 def switch_model(models: dict[str, Path], box: str) -> None:
     """A model picked in the select-box: the last model error goes; the canvas that leaves the page (the label
-    map's for sketch mode, the sketch's for the label-map page) keeps its strokes in its base."""
+    map's for sketch mode, the sketch's for the label-map page) keeps its strokes in its base, those sent with the
+    switch too."""
     if box != model_box_key():  # a late value from a box that choose_model replaced
         return
+    take_sent_strokes()
     state.model = state[box]
     state.model_error = None
     if state.upload_error:  # the refused label map is read again, for the new model's labels
@@ -177,6 +216,7 @@ def switch_model(models: dict[str, Path], box: str) -> None:
 
 def repaint_background(setting: str, key: str, old: int) -> None:
     """A new unpainted-area label takes the place of the old one in the whole drawing, under a fresh canvas."""
+    take_sent_labels()
     labels = state.get("current_labels")
     if labels is not None and key == widget_key(setting):  # not a late value from a replaced box
         remember_drawing(background=old)  # the box holds the new label already
@@ -187,6 +227,7 @@ def repaint_background(setting: str, key: str, old: int) -> None:
 def take_read_layout(painter: str, labels: list[Label], layout: np.ndarray, seed: int) -> None:
     """The regions a read-and-paint model read from the sketch become the drawing on the label-map page of its
     painter, with the sketch's seed; the sketch keeps its strokes."""
+    sketch_mode.take_sent_sketch()
     bake_strokes(sketch_mode.SKETCH_CANVAS)
     previous = state.get("active_model")
     if previous not in (None, painter) and state.get("current_labels") is not None:  # kept in the painter's labels
@@ -447,7 +488,7 @@ def base_map_controls(name: str, model: GauGAN, controls: Controls, available: i
                                     "label edges may be off.")
     take_upload(upload, name, model.labels, controls.background_id, model.preset.contain_dontcare_label)
     if bar.button("Example scene", width="stretch", key="example"):
-        remember_drawing()
+        remember_sent_drawing()
         state.canvas_aspect = None
         state.example_seed = state.get("example_seed", -1) + 1  # each click shows the next scene
         size = canvas_size(model, controls, available)
@@ -456,7 +497,7 @@ def base_map_controls(name: str, model: GauGAN, controls: Controls, available: i
         if missing:
             notice(f"{plain(name)} lacks {plain(', '.join(missing))}; shown as its fallback label.")
     if bar.button("Clear", width="stretch", key="clear"):
-        remember_drawing()
+        remember_sent_drawing()
         state.base = state.canvas_aspect = None
         reset_canvas(LABEL_CANVAS)
 
@@ -486,7 +527,7 @@ def take_upload(upload, name: str, palette: list[Label], background_id: int, don
         state.upload_error = upload.file_id, fresh(message)
         return
     state.upload_error = None
-    remember_drawing()
+    remember_sent_drawing()
     state.base = pad_to_aspect(uploaded, background_id)
     state.canvas_aspect = state.base.shape[0] / state.base.shape[1]
     reset_canvas(LABEL_CANVAS)
@@ -837,30 +878,13 @@ def page_failed(exc: Exception) -> None:
     """An error the page did not foresee: logged with its traceback and shown in plain text; each canvas's strokes go
     into its base, as a canvas that a failed run did not draw loses them, those sent with this run too."""
     LOG.exception("the page failed")
-    for take in (take_sent_labels, take_sent_sketch):
-        try:
-            take()
-        except Exception:  # what the browser sent may be what failed; the strokes of earlier runs are kept all the same
-            LOG.exception("the canvas sent with the failed run could not be read")
+    take_sent_strokes()
     keep_stroke_mask()
     for canvas in (LABEL_CANVAS, sketch_mode.SKETCH_CANVAS):
         bake_strokes(canvas)
     said = (str(exc).strip().splitlines() or [""])[0][:300]  # the rest is in the server's log
     st.error(f"The page failed: {plain(type(exc).__name__)}: {plain(said)}. Your drawing is kept; reloading the page "
              "starts it afresh, with the drawing.")
-
-
-def take_sent_labels() -> None:
-    """The label canvas's strokes sent with this run, read over the base it was last drawn on, as drawing it would."""
-    if (sent := sent_canvas(LABEL_CANVAS)) is not None and state.get("canvas_under") is not None:
-        if (labels := composed_labels(sent, *state.canvas_under)) is not None:
-            keep_labels(sent, labels)
-
-
-def take_sent_sketch() -> None:
-    """The sketch canvas's strokes sent with this run, read over the sketch it was last drawn on."""
-    if (sent := sent_canvas(sketch_mode.SKETCH_CANVAS)) is not None and state.get("sketch_under") is not None:
-        sketch_mode.read_sketch(sent, state.sketch_under)
 
 
 def page(models: dict[str, Path]) -> None:
@@ -886,13 +910,13 @@ def page(models: dict[str, Path]) -> None:
         available = column_width("canvas_column")
         base_map_controls(name, model, controls, available)
         size = canvas_size(model, controls, available)
-        fit_drawing(LABEL_CANVAS, size, fit_label_map, before_bake=keep_stroke_mask)
+        fit_drawing(LABEL_CANVAS, size, fit_label_map, before_bake=take_sent_labels_first)
         base = state.base if state.base is not None else np.full(size, controls.background_id, dtype=np.int64)
         note_replacement(base)
         label_id = palette_chips(name, model.labels, base)
         labels = draw(model.labels, base, label_id, controls)
         keep_drawing()
-        st.button("Undo fill or load", key="undo_base", on_click=undo_base_change, width="stretch",
+        st.button("Undo fill or load", key="undo_base", on_click=undo_sent_change, width="stretch",
                   disabled=not state.get("undo"), help="Takes back the last fill, upload, example scene, Clear or "
                   "Unpainted area change, keeping what you painted since; the canvas's own Undo (Ctrl+Z) takes back "
                   "strokes.")

@@ -17,7 +17,7 @@ from gaugan.canvas import blank_sketch, compose_sketch, fit_sketch, has_lines, p
 from gaugan.labelmaps import colourize
 from streamlit_drawable_canvas import CanvasResult, st_canvas
 from widgets import (CANVAS_SIZES, SEED_HELP, CanvasState, canvas_key, column_width, describe, fit_drawing,
-                     fitted_width, kept, plain, reset_canvas, seed_box, undo_shortcuts)
+                     fitted_width, kept, plain, reset_canvas, seed_box, sent_canvas, undo_shortcuts)
 
 PEN, ERASER = "Pen", "Eraser"  # plain words: an emoji shows as a blank box without an emoji font
 TOOLS = (PEN, ERASER)
@@ -75,6 +75,14 @@ def draw(base: np.ndarray, tool: str, width: int) -> np.ndarray | None:
     return read_sketch(canvas, base)
 
 
+def take_sent_sketch() -> None:
+    """The sketch canvas's strokes sent with this run, read over the sketch it was last drawn on (before a run that
+    bakes them draws the canvas)."""
+    state = st.session_state
+    if (sent := sent_canvas(SKETCH_CANVAS)) is not None and state.get("sketch_under") is not None:
+        read_sketch(sent, state.sketch_under)
+
+
 def read_sketch(canvas: CanvasResult, base: np.ndarray) -> np.ndarray | None:
     """The sketch the canvas shows (its strokes over base), kept with its stroke count; None, with an error shown,
     if the canvas cannot be read."""
@@ -90,8 +98,9 @@ def read_sketch(canvas: CanvasResult, base: np.ndarray) -> np.ndarray | None:
 
 def swap_sketch(sketch: np.ndarray | None = None) -> None:
     """Put sketch (None: a blank one, as Clear does) on a fresh canvas; the sketch it replaces, if it has lines, is
-    kept for "Undo clear"."""
+    kept for "Undo clear" (with the strokes sent with this run)."""
     state = st.session_state
+    take_sent_sketch()
     shown = state.get("sketch")
     if shown is not None and has_lines(shown):
         state.sketch_cleared = shown
@@ -137,7 +146,7 @@ def render(folder: Path, name: str, modified: float, models: dict[str, Path],
     left, right = columns
     with left:
         size = fitted_width(chosen, column_width("canvas_column"))
-        fit_drawing(SKETCH_CANVAS, (size, size), fit_sketch)
+        fit_drawing(SKETCH_CANVAS, (size, size), fit_sketch, before_bake=take_sent_sketch)
         base = state.get(SKETCH_CANVAS.base)
         sketch = draw(blank_sketch((size, size)) if base is None else base, tool, width)
         drawn()

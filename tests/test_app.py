@@ -282,6 +282,32 @@ def test_settings_and_drawing_survive_a_visit_to_sketch_mode(app):
     assert np.array_equal(app.session_state["current_labels"], drawn), "the drawing comes back as it was"
 
 
+@pytest.mark.parametrize("action", ["another label model", "sketch mode", "a smaller canvas", "Clear, then Undo",
+                                    "another unpainted area"])
+def test_a_stroke_sent_with_a_model_switch_resize_or_base_change_is_kept(app, action):
+    app.session_state["canvas_0"] = strokes(("sea", (300, SIZE, 0, SIZE)))
+    app.run()
+    app.session_state["canvas_0"] = strokes(("sea", (300, SIZE, 0, SIZE)), ("tree", (10, 60, 10, 60)))  # not yet read
+    tree, where = LAND["tree"].id, (slice(10, 60), slice(10, 60))
+    if action == "a smaller canvas":
+        app.selectbox(key="canvas_size").select("Small (320 px)").run()
+        where = (slice(6, 37), slice(6, 37))  # rescaled with the drawing
+    elif action == "another label model":
+        model_box(app).select("ade20k_pretrained").run()
+        tree = ADE["tree"]  # moved by name
+    elif action == "sketch mode":
+        model_box(app).select("landscape-sketch").run()
+        model_box(app).select("landscape").run()
+    elif action == "Clear, then Undo":
+        app.button(key="clear").click().run()
+        app.button(key="undo_base").click().run()
+    else:
+        app.selectbox(key="background_landscape").set_value(LAND["grass"].id).run()
+    assert not app.exception, app.exception
+    assert (app.session_state["current_labels"][where] == tree).all(), "the tree is in the drawing"
+    assert (app.session_state["current_labels"][-100:] == LAND["sea"].id).all() or action == "another label model"
+
+
 def test_each_kept_setting_is_also_its_widgets_own_default(app):
     """The browser takes a widget's own default when it mounts the widget without the page's value, as a run cut
     short by the next one can leave it; with defaults of their own, reloads under load reset settings to 2, Small
@@ -425,7 +451,7 @@ def test_a_run_that_fails_with_an_unreadable_canvas_keeps_the_drawing_of_the_run
     assert not app.exception, app.exception
     assert [e.value for e in app.error][0].startswith("The page failed: RuntimeError: boom.")
     assert np.array_equal(app.session_state["base"], before) and app.session_state["canvas_gen"] == 1
-    assert "the canvas sent with the failed run could not be read" in caplog.text
+    assert "the canvas sent with this run could not be read" in caplog.text
     caplog.clear()  # the failure this test made (conftest.page_never_failed)
 
 

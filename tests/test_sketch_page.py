@@ -126,6 +126,25 @@ def test_a_sketch_survives_a_visit_to_the_label_map_page(checkpoints, monkeypatc
     assert shown_photo(at) == photo, "the sketch came back, and with it the same photo"
 
 
+@pytest.mark.parametrize("action", ["the label-map page", "a smaller canvas", "Clear, then Undo clear"])
+def test_a_line_sent_with_a_model_switch_resize_or_clear_is_kept(checkpoints, monkeypatch, action):
+    at = sketch_page(checkpoints, monkeypatch)
+    at.session_state["sketch_canvas_0"] = drawing_value(third_line=True)  # not yet read
+    top = slice(40, 44)
+    if action == "a smaller canvas":
+        at.selectbox(key="sketch_canvas_size").select("Small (320 px)").run()
+        top = slice(34, 36)  # rows 40-44 of 384, at 320
+    elif action == "the label-map page":
+        model_box(at).select("landscape").run()
+        model_box(at).select("landscape-sketch").run()
+    else:
+        at.button(key="sketch_clear").click().run()
+        at.button(key="sketch_undo_clear").click().run()
+    assert not at.exception and not at.error, at.exception or at.error
+    sketch = at.session_state["sketch"]
+    assert (sketch[top, 40:240] == 0).all(), "the line across the top is in the sketch"
+
+
 def test_a_read_and_paint_model_shows_what_it_read_and_opens_it_for_editing(checkpoints, monkeypatch):
     monkeypatch.setenv("GAUGAN_CHECKPOINTS", str(checkpoints))
     st.cache_resource.clear()
