@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .allocator import tune_for_inference
+from .allocator import keep_freed_memory, tune_for_inference
 from .checkpoints import OFFICIAL_WEIGHTS, card_folder
 from .data.registry import DATASETS
 from .data.sketch import LANDSCAPE_SKETCH
@@ -224,6 +224,7 @@ def cmd_explain(args: argparse.Namespace) -> None:
 def cmd_train(args: argparse.Namespace) -> None:
     from .train import main, with_run_shape
 
+    keep_freed_memory()  # the steps allocate and free tensors of tens of MB (gaugan/allocator.py)
     if args.model == "pix2pix":
         from .sketch_train import check_sizes, pix2pix_config_from_args
         spade_only = [option for option, given in (("--spade-hidden", args.spade_hidden),
@@ -250,6 +251,7 @@ def cmd_train_reader(args: argparse.Namespace) -> None:
 
     given = {k: v for k, v in vars(args).items() if k in {f.name for f in fields(ReaderConfig)} and v is not None}
     config = ReaderConfig(**given)
+    keep_freed_memory()
     model = train_reader(config, args.workers, args.time_limit, (lambda message: None) if args.quiet else print)
     if model:
         print(f"wrote the sketch model {model} (use it with --checkpoint {model}, or copy the folder into "
