@@ -678,7 +678,8 @@ def build_parser() -> argparse.ArgumentParser:
     dl.add_argument("--dest", default="checkpoints", help="the folder the models are unpacked into, one sub-folder "
                     "each (a weights file is saved there as it is); created if missing (default: %(default)s)")
     dl.add_argument("--sha256", help="expected SHA-256 of the file, checked before anything is unpacked")
-    dl.add_argument("--force", action="store_true", help="replace existing folders or files of the same name")
+    dl.add_argument("--force", action="store_true", help="replace existing folders or files of the same name; a "
+                    "folder only if every file of it but model.json comes again")
     dl.set_defaults(func=cmd_download)
 
     data = sub.add_parser("data", help="fetch training data into a cache").add_subparsers(dest="dataset", required=True)

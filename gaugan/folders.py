@@ -39,32 +39,33 @@ def refuse_existing(paths: list[Path], overwrite: bool) -> list[Path]:
 
 
 def files_lost(old: Path, new: Path, most: int = 6) -> list[str]:
-    """Up to `most` files (paths relative to old) that replacing folder `old` with `new` would lose: all but model.json,
-    weights (.pth) and the files new holds too. None for a file or a link, which is replaced as it is."""
+    """Up to `most` files (paths relative to old) that replacing folder `old` with `new` would lose: all but model.json
+    and the files new holds too, weights of other names included. None for a file or a link, which is replaced as it
+    is."""
     if old.is_symlink() or not old.is_dir():
         return []
     lost = []
     for folder, _, names in os.walk(old):  # links to folders are not followed
         for name in sorted(names):
             relative = Path(folder, name).relative_to(old)
-            if str(relative) != MODEL_CARD and relative.suffix != ".pth" and not (new / relative).exists():
+            if str(relative) != MODEL_CARD and not (new / relative).exists():
                 lost.append(str(relative))
                 if len(lost) == most:
                     return lost
     return lost
 
 
-def move_into(items: list[Path], dest: Path, trash: Path, overwrite: bool) -> None:
+def move_into(items: list[Path], dest: Path, trash: Path, overwrite: bool, whole: bool = False) -> None:
     """Move items into dest; an existing item of the same name is refused, or (overwrite) moved into trash whole
-    unless that would lose files of its own (files_lost). If a move fails, every item moved so far goes back and every
-    replaced one is put back: all or nothing."""
+    unless that would lose files of its own (files_lost), or whatever it holds where the caller checked it (whole). If
+    a move fails, every item moved so far goes back and every replaced one is put back: all or nothing."""
     clashes = refuse_existing([dest / item.name for item in items], overwrite)
-    for item in items:
+    for item in items if not whole else ():
         if lost := files_lost(dest / item.name, item):
             raise CheckpointError(f"{dest / item.name} holds {', '.join(lost[:5])}{' …' if len(lost) > 5 else ''}, "
-                                  f"which its replacement lacks: --force replaces a model folder only when no file "
-                                  "but weights and model.json would go; move those out of it first. Nothing was "
-                                  "changed")
+                                  f"which its replacement lacks: --force replaces a folder's files with those of the "
+                                  f"same names, and drops only its {MODEL_CARD}; move those out of it first. Nothing "
+                                  "was changed")
     trash.mkdir()
     moved = []
     try:
@@ -107,6 +108,6 @@ def replacing(folder: Path) -> Iterator[Path]:
     work = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=parent))
     try:
         yield work / folder.name
-        move_into([work / folder.name], parent, work / "replaced", overwrite=True)
+        move_into([work / folder.name], parent, work / "replaced", overwrite=True, whole=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)

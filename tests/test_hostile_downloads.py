@@ -270,18 +270,19 @@ def test_overwrite_replaces_the_folder_whole(tmp_path, own_model):
     assert fingerprint(tmp_path / "dest") == {"landscape": "dir", "landscape/generator.pth": hashlib.sha256(b"theirs").hexdigest()}
 
 
-def test_overwrite_never_loses_files_of_the_folders_own_but_weights_and_card(tmp_path, own_model):
+def test_overwrite_never_loses_files_of_the_folders_own_but_its_card(tmp_path, own_model):
     (own_model / "notes.txt").write_text("mine")
     (own_model / "samples").mkdir()
     (own_model / "samples" / "a.png").write_bytes(b"mine too")
+    (own_model / "finetuned.pth").write_bytes(b"my other weights")
     before = fingerprint(tmp_path / "dest")
     archive = make_archive(tmp_path / "a.tar.gz", {"landscape/generator.pth": b"theirs"})
-    with pytest.raises(CheckpointError, match=r"dest/landscape holds notes\.txt, samples/a\.png, which its replacement "
-                                              r"lacks: .*Nothing was changed"):
+    with pytest.raises(CheckpointError, match=r"dest/landscape holds finetuned\.pth, notes\.txt, samples/a\.png, which "
+                                              r"its replacement lacks: .*Nothing was changed"):
         download(str(archive), tmp_path / "dest", overwrite=True)
     assert fingerprint(tmp_path / "dest") == before
     again = make_archive(tmp_path / "b.tar.gz", {"landscape/generator.pth": b"theirs", "landscape/notes.txt": b"new",
-                                                 "landscape/samples/a.png": b"new"})
+                                                 "landscape/samples/a.png": b"new", "landscape/finetuned.pth": b"new"})
     download(str(again), tmp_path / "dest", overwrite=True)  # what the archive brings again is replaced
     assert (own_model / "notes.txt").read_bytes() == b"new" and not (own_model / "model.json").exists()
 
