@@ -25,7 +25,8 @@ SETTINGS = ("default", "kept")
 
 
 def child(setting: str, steps: int, batch_size: int) -> None:
-    """Train steps + 1 (the first warms up) in this process and print their seconds and the peak RSS as JSON."""
+    """Train steps + 1 (the first warms up) in this process, rendering its own batches (no workers), and print their
+    seconds and this process's peak RSS as JSON."""
     if setting == "kept":
         keep_freed_memory()
     with tempfile.TemporaryDirectory() as out:
@@ -68,7 +69,8 @@ def main() -> None:
         print(f"  {setting}: median {statistics.median(seconds):.2f} s, worst {max(seconds):.2f} s, "
               f"peak RSS {max(result['peak_mb'] for result in results):,.0f} MB")
     ratios = [d / k for d, k in zip(medians["default"], medians["kept"])]
-    print(f"  default / kept, per pair of processes: median {statistics.median(ratios):.2f}×, lowest {min(ratios):.2f}×")
+    print(f"  default / kept, per pair of processes: median {statistics.median(ratios):.2f}×, "
+          f"lowest {min(ratios):.2f}×")
 
 
 if __name__ == "__main__":

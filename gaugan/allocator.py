@@ -4,12 +4,13 @@ A forward pass allocates and frees tensors of tens of MB. glibc's malloc serves 
 with fresh mappings and unmaps them when freed, so every pass pays first-touch page faults again, which
 cost more than the arithmetic in VMs (a 48 MB copy: 16 ms into fresh pages, 5 ms into reused ones).
 Serving every block from the heap and keeping freed memory there avoids that; for inference it does not
-raise the peak, only how soon memory goes back to the system (training's peak grows by about 15%). release_free_memory() hands back what a one-off step
-(loading, folding weights) left free.
+raise the peak, only how soon memory goes back to the system. release_free_memory() hands back what a
+one-off step (loading, folding weights) left free.
 
 These change the whole process, so only programs call them (the CLI, the page, the bench): tune_for_inference()
-once their model is loaded, keep_freed_memory() before training (a CPU step of the shipped model's
-shape takes 1.55 times less, bench/train_memory.py); library constructors never do.
+once their model is loaded, keep_freed_memory() before training (on a 2-core CPU without native bf16, an fp32
+step of the shipped model's shape takes 1.55 times less, for about 15% more peak memory in the training
+process, bench/train_memory.py); library constructors never do.
 """
 from __future__ import annotations
 

@@ -60,8 +60,8 @@ def move_into(items: list[Path], dest: Path, trash: Path, overwrite: bool, whole
     unless that would lose files of its own (files_lost), or whatever it holds where the caller checked it (whole). If
     a move fails, every item moved so far goes back and every replaced one is put back: all or nothing."""
     clashes = refuse_existing([dest / item.name for item in items], overwrite)
-    for item in items if not whole else ():
-        if lost := files_lost(dest / item.name, item):
+    for item in items:
+        if not whole and (lost := files_lost(dest / item.name, item)):
             raise CheckpointError(f"{dest / item.name} holds {', '.join(lost[:5])}{' …' if len(lost) > 5 else ''}, "
                                   f"which its replacement lacks: --force replaces a folder's files with those of the "
                                   f"same names, and drops only its {MODEL_CARD}; move those out of it first. Nothing "
@@ -103,11 +103,13 @@ def check_model_destination(folder: Path, overwrite: bool) -> None:
 @contextmanager
 def replacing(folder: Path) -> Iterator[Path]:
     """A path to write a new folder at, in a temporary folder beside `folder`; once the block succeeds it takes the
-    place of `folder` whole (check_model_destination first: whatever was there is replaced)."""
+    place of `folder` whole, if that is still a model folder of ours (check_model_destination, again: the block may
+    have taken long)."""
     parent = writable_folder(folder.parent, "the folder")
     work = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=parent))
     try:
         yield work / folder.name
+        check_model_destination(folder, overwrite=True)
         move_into([work / folder.name], parent, work / "replaced", overwrite=True, whole=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)

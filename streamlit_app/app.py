@@ -6,7 +6,6 @@ keeps its place in the page and is never remounted: nothing a person does loses 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 import time
@@ -40,10 +39,10 @@ from streamlit_drawable_canvas import CanvasResult, st_canvas  # noqa: E402
 import sketch_mode  # noqa: E402
 from undo import (KeptDrawing, keep_stroke_mask, note_replacement, remember_drawing, restart_undo,  # noqa: E402
                   undo_base_change)
-from widgets import (CANVAS_SIZES, LABEL_CANVAS, NOTICE_SECONDS, PAGE_MAX_SEED, SEED_HELP, background_key,  # noqa: E402
-                     bake_strokes, browser_copy, browser_saved, canvas_key, chip_styles, column_width, describe,
-                     download_progress, fit_drawing, fitted_width, fresh, is_bool, is_number_in, is_one_of, is_seed,
-                     keep, kept, kept_value, live_key, notice, plain, renew_widgets, reset_canvas, seed_box,
+from widgets import (CANVAS_SIZES, LABEL_CANVAS, LOG, NOTICE_SECONDS, PAGE_MAX_SEED, SEED_HELP,  # noqa: E402
+                     background_key, bake_strokes, browser_copy, browser_saved, canvas_key, chip_styles, column_width,
+                     describe, download_progress, fit_drawing, fitted_width, fresh, is_bool, is_number_in, is_one_of,
+                     is_seed, keep, kept, kept_value, live_key, notice, plain, renew_widgets, reset_canvas, seed_box,
                      sent_canvas, sentence, undo_shortcuts, widget_key)
 
 CHECKPOINTS = checkpoints_root(ROOT / "checkpoints")
@@ -58,7 +57,6 @@ IMAGE_TYPES = sorted(ext[1:] for ext, fmt in Image.registered_extensions().items
 LOOK_WIDTH = 104  # a look's thumbnail and button: two fit a row of the sidebar (a 320 px phone's too)
 MAX_CHIPS = 40  # a larger palette is picked from a label box, with chips for the labels in the drawing
 STACKED_WIDTH = 640  # Streamlit stacks columns in windows at most this wide (CSS pixels)
-LOG = logging.getLogger("gaugan.page")
 STORAGE_NAME = "gaugan-drawing"  # the browser storage entry (per tab, and the last of any tab) kept across reloads
 BROWSER_COPY = "browser_copy"  # the key of the component that reads and writes it
 MODEL_BOX = "model_box"  # the Model select-box's key, numbered (state.model holds the page's model)
@@ -160,20 +158,22 @@ def init_state() -> None:
 
 # ---------------------------------------------------------------- strokes sent with this run, read early
 def take_sent_strokes() -> None:
-    """Each canvas's strokes sent with this run, read before the run draws the canvas (a callback, a failed run);
-    one that cannot be read is logged, and the strokes of earlier runs stay."""
-    for take in (take_sent_labels, sketch_mode.take_sent_sketch):
-        try:
-            take()
-        except Exception:  # what the browser sent may be what failed a run
-            LOG.exception("the canvas sent with this run could not be read")
+    """Each canvas's strokes sent with this run (take_sent_labels, take_sent_sketch)."""
+    take_sent_labels()
+    sketch_mode.take_sent_sketch()
 
 
 def take_sent_labels() -> None:
-    """The label canvas's strokes sent with this run, read over the base it was last drawn on, as drawing it would."""
-    if (sent := sent_canvas(LABEL_CANVAS)) is not None and state.get("canvas_under") is not None:
-        if (labels := composed_labels(sent, *state.canvas_under)) is not None:
-            keep_labels(sent, labels)
+    """The label canvas's strokes sent with this run, read over the base it was last drawn on, as drawing it would,
+    before a callback or the script replaces the canvas. Quietly: a value that cannot be read is logged (the canvas
+    reports it when drawn), and a Fill click is left to the canvas, which fills where it landed."""
+    sent, under = sent_canvas(LABEL_CANVAS), state.get("canvas_under")
+    if sent is None or under is None or kept_value("tool") == "Fill":
+        return
+    try:
+        keep_labels(sent, compose_labels(sent.image_data, *under))
+    except Exception:  # what the browser sent may be what fails a run
+        LOG.exception("the label canvas sent with this run could not be read")
 
 
 def remember_sent_drawing() -> None:
@@ -188,7 +188,7 @@ def undo_sent_change() -> None:
     undo_base_change()
 
 
-def take_sent_labels_first() -> None:
+def take_sent_labels_and_mask() -> None:
     """Before the label canvas's strokes go into its base on a resize: the strokes sent with the resize, and where
     all its strokes are."""
     take_sent_labels()
@@ -226,7 +226,8 @@ def repaint_background(setting: str, key: str, old: int) -> None:
 
 def take_read_layout(painter: str, labels: list[Label], layout: np.ndarray, seed: int) -> None:
     """The regions a read-and-paint model read from the sketch become the drawing on the label-map page of its
-    painter, with the sketch's seed; the sketch keeps its strokes."""
+    painter, with the sketch's seed; the sketch keeps its strokes (a line sent with the click too, though the
+    regions were read without it)."""
     sketch_mode.take_sent_sketch()
     bake_strokes(sketch_mode.SKETCH_CANVAS)
     previous = state.get("active_model")
@@ -615,10 +616,11 @@ def composed_labels(canvas: CanvasResult, base: np.ndarray, palette: list[Label]
 
 
 def keep_labels(canvas: CanvasResult, labels: np.ndarray) -> None:
-    """The label map the canvas shows, its stroke count and where its strokes are, for the rest of the page."""
-    state.current_labels = labels
-    state.strokes = len((canvas.json_data or {}).get("objects", []))
-    state.stroke_mask = None if canvas.image_data is None else canvas.image_data[..., 3] >= ALPHA_THRESHOLD
+    """The label map the canvas shows, its stroke count and where its strokes are, for the rest of the page (all
+    three or, if the canvas cannot be read, none)."""
+    strokes = len((canvas.json_data or {}).get("objects", []))
+    mask = None if canvas.image_data is None else canvas.image_data[..., 3] >= ALPHA_THRESHOLD
+    state.current_labels, state.strokes, state.stroke_mask = labels, strokes, mask
 
 
 def fill_at_point(drawing: dict | None, shown: np.ndarray, label_id: int) -> bool:
@@ -910,7 +912,7 @@ def page(models: dict[str, Path]) -> None:
         available = column_width("canvas_column")
         base_map_controls(name, model, controls, available)
         size = canvas_size(model, controls, available)
-        fit_drawing(LABEL_CANVAS, size, fit_label_map, before_bake=take_sent_labels_first)
+        fit_drawing(LABEL_CANVAS, size, fit_label_map, before_bake=take_sent_labels_and_mask)
         base = state.base if state.base is not None else np.full(size, controls.background_id, dtype=np.int64)
         note_replacement(base)
         label_id = palette_chips(name, model.labels, base)

@@ -16,7 +16,7 @@ from gaugan import Pix2Pix, ReadAndPaint, load_sketch_model
 from gaugan.canvas import blank_sketch, compose_sketch, fit_sketch, has_lines, png_bytes
 from gaugan.labelmaps import colourize
 from streamlit_drawable_canvas import CanvasResult, st_canvas
-from widgets import (CANVAS_SIZES, SEED_HELP, CanvasState, canvas_key, column_width, describe, fit_drawing,
+from widgets import (CANVAS_SIZES, LOG, SEED_HELP, CanvasState, canvas_key, column_width, describe, fit_drawing,
                      fitted_width, kept, plain, reset_canvas, seed_box, sent_canvas, undo_shortcuts)
 
 PEN, ERASER = "Pen", "Eraser"  # plain words: an emoji shows as a blank box without an emoji font
@@ -76,24 +76,34 @@ def draw(base: np.ndarray, tool: str, width: int) -> np.ndarray | None:
 
 
 def take_sent_sketch() -> None:
-    """The sketch canvas's strokes sent with this run, read over the sketch it was last drawn on (before a run that
-    bakes them draws the canvas)."""
-    state = st.session_state
-    if (sent := sent_canvas(SKETCH_CANVAS)) is not None and state.get("sketch_under") is not None:
-        read_sketch(sent, state.sketch_under)
+    """The sketch canvas's strokes sent with this run, read over the sketch it was last drawn on, before a callback
+    or the script replaces the canvas. Quietly: a value that cannot be read is logged (the canvas reports it when
+    drawn)."""
+    sent, under = sent_canvas(SKETCH_CANVAS), st.session_state.get("sketch_under")
+    if sent is None or under is None:
+        return
+    try:
+        keep_sketch(sent, under)
+    except Exception:  # what the browser sent may be what fails a run
+        LOG.exception("the sketch canvas sent with this run could not be read")
 
 
 def read_sketch(canvas: CanvasResult, base: np.ndarray) -> np.ndarray | None:
-    """The sketch the canvas shows (its strokes over base), kept with its stroke count; None, with an error shown,
-    if the canvas cannot be read."""
-    state = st.session_state
+    """keep_sketch; None, with an error shown, if the canvas cannot be read."""
     try:
-        state.sketch = compose_sketch(canvas.image_data, base)
+        return keep_sketch(canvas, base)
     except ValueError as exc:
         st.error(f"Could not read the canvas: {plain(exc)}")
         return None
-    state.sketch_strokes = len((canvas.json_data or {}).get("objects", []))
-    return state.sketch
+
+
+def keep_sketch(canvas: CanvasResult, base: np.ndarray) -> np.ndarray:
+    """The sketch the canvas shows (its strokes over base), kept with its stroke count (both, or neither if the
+    canvas cannot be read)."""
+    sketch = compose_sketch(canvas.image_data, base)
+    strokes = len((canvas.json_data or {}).get("objects", []))
+    st.session_state.sketch, st.session_state.sketch_strokes = sketch, strokes
+    return sketch
 
 
 def swap_sketch(sketch: np.ndarray | None = None) -> None:

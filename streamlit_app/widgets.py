@@ -3,6 +3,7 @@ drawings kept while their canvas is away or resized, the column-width probe, the
 undo shortcuts, a download progress bar, colour-chip styles."""
 from __future__ import annotations
 
+import logging
 import re
 import textwrap
 import time
@@ -17,6 +18,7 @@ from streamlit_drawable_canvas import CanvasResult
 from gaugan.downloads import Progress
 from gaugan.labelmaps import hex_colour
 
+LOG = logging.getLogger("gaugan.page")  # the page's failures, with their tracebacks, in the server's log
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=\"'^])")
 AUTOLINKED = re.compile(r"(:(?=//)|(?i:www)(?=\.)|@)")  # where GFM starts a bare link: "://", "www." and e-mail "@"
 INVISIBLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")

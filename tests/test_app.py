@@ -300,7 +300,9 @@ def test_a_stroke_sent_with_a_model_switch_resize_or_base_change_is_kept(app, ac
         model_box(app).select("landscape").run()
     elif action == "Clear, then Undo":
         app.button(key="clear").click().run()
+        app.session_state["canvas_1"] = strokes(("clouds", (100, 150, 400, 450)))  # sent with the Undo click
         app.button(key="undo_base").click().run()
+        assert (app.session_state["current_labels"][100:150, 400:450] == LAND["clouds"].id).all(), "kept over the undo"
     else:
         app.selectbox(key="background_landscape").set_value(LAND["grass"].id).run()
     assert not app.exception, app.exception
@@ -451,7 +453,7 @@ def test_a_run_that_fails_with_an_unreadable_canvas_keeps_the_drawing_of_the_run
     assert not app.exception, app.exception
     assert [e.value for e in app.error][0].startswith("The page failed: RuntimeError: boom.")
     assert np.array_equal(app.session_state["base"], before) and app.session_state["canvas_gen"] == 1
-    assert "the canvas sent with this run could not be read" in caplog.text
+    assert "label canvas sent with this run could not be read" in caplog.text
     caplog.clear()  # the failure this test made (conftest.page_never_failed)
 
 
@@ -728,6 +730,19 @@ def test_fill_paints_the_enclosed_region(app):
     assert (labels[120:280, 120:280] == LAND["sky-other"].id).all(), "Undo takes the fill back"
     assert (labels[100:110, 100:300] == LAND["mountain"].id).all(), "and keeps the outline"
     assert app.button(key="undo_base").disabled, "nothing more to undo"
+
+
+def test_a_fill_click_sent_with_a_clear_leaves_no_dot_in_the_drawing_undo_brings_back(app):
+    app.session_state["canvas_0"] = outline()
+    app.run()
+    app.radio(key="tool").set_value("Fill").run()
+    app.session_state["canvas_0"] = outline(clicked=True)
+    app.button(key="clear").click().run()
+    app.button(key="undo_base").click().run()
+    assert not app.exception, app.exception
+    labels = app.session_state["current_labels"]
+    assert (labels[100:110, 100:300] == LAND["mountain"].id).all(), "the outline is back"
+    assert (labels[120:280, 120:280] == LAND["sky-other"].id).all(), "with no fill and no dot of the click inside it"
 
 
 def test_choosing_fill_after_drawing_a_circle_fills_nothing(app):

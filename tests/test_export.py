@@ -63,6 +63,20 @@ def test_a_model_folder_is_replaced_only_with_force_and_whole(runs, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["model"], "no temporary folder is left beside it"
 
 
+def test_a_file_put_into_the_model_folder_while_the_export_ran_is_never_lost(tmp_path):
+    from gaugan.errors import CheckpointError
+    from gaugan.folders import replacing
+
+    out = make_tiny_model(tmp_path / "model")
+    with pytest.raises(CheckpointError, match=r"holds notes\.txt, so it is no model folder of ours"):
+        with replacing(out) as folder:
+            folder.mkdir()
+            (folder / "model.json").write_text("{}")
+            (out / "notes.txt").write_text("mine")  # while the new folder was being written
+    assert (out / "notes.txt").read_text() == "mine" and (out / "generator.pth").is_file()
+    assert [p.name for p in tmp_path.iterdir()] == ["model"], "no temporary folder is left beside it"
+
+
 @pytest.mark.parametrize("run", ["spade", "sketch"])
 def test_export_writes_the_description_given_and_refuses_one_that_is_not_plain_text(runs, tmp_path, run):
     cli(["export", "--run", str(runs / run), "--out", str(tmp_path / "model"), "--description", "Alpine lakes, *mine*"])

@@ -168,7 +168,10 @@ def test_a_read_and_paint_model_shows_what_it_read_and_opens_it_for_editing(chec
     assert unescaped(at.get("image")[0].proto.imgs[0].caption) == "landscape-sketch-reader · seed 12"
     sketch = at.session_state["sketch"]
     read = load_sketch_model(checkpoints / "landscape-sketch-reader", device="cpu").read(sketch)
+    at.session_state["sketch_canvas_0"] = drawing_value(third_line=True)  # a line sent with the click
     at.button(key="edit_read_layout").click().run()
+    sketch = at.session_state["sketch_base"]
+    assert (sketch[40:44, 40:240] == 0).all(), "the sketch keeps the line"
     assert not at.exception and not at.error, at.exception or at.error
     assert at.session_state["model"] == "landscape" and "Unpainted area" in [s.label for s in at.selectbox]
     assert at.number_input(key="seed").value == 12, "the photo keeps the sketch's light"
