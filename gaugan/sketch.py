@@ -345,6 +345,7 @@ def load_sketch_model(path: str | Path, device: torch.device | str | None = None
 
 
 MIN_LIGHT_SHARE = 0.5  # an outline sketch is mostly light paper; a photo or a coloured map is not
+MAX_SHADED_SHARE = 0.3  # an outline sketch is mid-grey only along its lines; a photo is shaded throughout
 
 
 def reads_outlines(model: Pix2Pix | ReadAndPaint) -> bool:
@@ -360,13 +361,18 @@ def reads_outlines(model: Pix2Pix | ReadAndPaint) -> bool:
 
 
 def outline_note(sketch: Image.Image) -> str | None:
-    """A note when a picture given to an outline model is not mostly light paper (a photo or a coloured map)."""
+    """A note when a picture given to an outline model is not light paper with dark lines (a photo or a coloured
+    map): too little of it is light, or too much is mid-grey (over 30%: a bright photo; sketches have under 20%)."""
     grey = np.asarray(sketch.convert("L").resize((64, 64)))
-    light = float((grey >= 200).mean())
-    if light >= MIN_LIGHT_SHARE:
+    light, shaded = float((grey >= 200).mean()), float(((grey > 60) & (grey < 200)).mean())
+    if light < MIN_LIGHT_SHARE:
+        found = f"only {light:.0%} of it is light"
+    elif shaded > MAX_SHADED_SHARE:
+        found = f"{shaded:.0%} of it is mid-grey, as in a photo"
+    else:
         return None
-    return (f"only {light:.0%} of it is light; this model paints dark outlines on light paper, so a photo or a "
-            "coloured map comes out as colour noise")
+    return (f"{found}; this model paints dark outlines on light paper, so a photo or a coloured map comes out as "
+            "colour noise")
 
 
 def sketch_converter(checkpoint: str | Path, seed: int | None = None, class_id: str | None = None,

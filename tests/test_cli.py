@@ -7,7 +7,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageEnhance
+from skimage import data as skimage_data
 
 from helpers import ROOT, TINY_TRAINING, cli_error, make_tiny_model
 from label_colors import Label, PALETTES
@@ -15,10 +16,13 @@ from label_colors import Label, PALETTES
 from gaugan.__main__ import IMAGE_EXTENSIONS, build_parser, main as cli
 from gaugan.train_options import given_options
 from gaugan.data.landscape import landscape_scene
+from gaugan.data.landscape_sketch import landscape_sketch_pair
+from gaugan.data.sketch import edges_sketch
 from gaugan.evaluate import SegmenterConfig, load_or_train_segmenter
 from gaugan.labelmaps import write_label_map
 from gaugan.pipeline import GauGAN
 from gaugan.presets import Preset, landscape_preset
+from gaugan.sketch import outline_note
 from gaugan.sketch_samples import HAND_DRAWN, draw_strokes
 from gaugan.sketch_train import SKETCH_DEFAULTS
 from gaugan.train import Trainer, TrainConfig
@@ -560,6 +564,14 @@ def test_a_map_far_from_the_models_shape_is_painted_with_a_note_that_it_blurs(tm
              str(tmp_path / "s.png")])
         assert ("note: sketch.png: it is 400×20" in capsys.readouterr().err if noted else
                 "note" not in capsys.readouterr().err)
+
+
+def test_outline_models_note_bright_photos_but_no_sketch():
+    bright = ImageEnhance.Brightness(Image.fromarray(skimage_data.coffee())).enhance(2.5)  # over half of it light
+    assert outline_note(bright).startswith("35% of it is mid-grey, as in a photo; this model paints dark outlines")
+    sketches = [draw_strokes(s) for s in HAND_DRAWN] + [landscape_sketch_pair(seed)[0] for seed in range(30)]
+    sketches += [edges_sketch(getattr(skimage_data, name)()) for name in ("astronaut", "coffee", "chelsea", "rocket")]
+    assert [outline_note(Image.fromarray(s)) for s in sketches] == [None] * len(sketches)
 
 
 def test_a_photo_given_to_an_outline_model_is_painted_with_a_note(tmp_path, capsys):
