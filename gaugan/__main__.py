@@ -73,7 +73,7 @@ def input_output_pairs(source: Path, out: Path, what: str, also_read: Path | Non
     images.SUFFIXES in any case) into an output folder (created; a GIF's image is written as NAME.gif.png). No
     output may be a file the command reads (the inputs, also_read: a file or a folder's images)."""
     if not source.exists():
-        raise InputError(f"no {what} at {source}: expected an image file or a folder of them")
+        raise InputError(f"{source}: no such file or folder; expected an image, or a folder of {what}")
     if source.is_dir():
         inputs = image_files(source)
         if not inputs:

@@ -1,6 +1,7 @@
 """The models that come with the package: checkpoints/ in a checkout, gaugan/_shipped/ in an installed package."""
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 
@@ -57,7 +58,16 @@ def checkpoint_argument(value: str | None) -> Path:
     if path.exists():
         return path
     raise CheckpointError(f"{value}: no such model folder or weights file, no model folder of that name in "
-                          f"{checkpoints_root()}, and no shipped model of that name (`gaugan models` lists them)")
+                          f"{checkpoints_root()}, and no shipped model of that name (`gaugan models` lists them)"
+                          f"{closest_name(value) if path.name == value else ''}")
+
+
+def closest_name(value: str) -> str:
+    """"; did you mean NAME?" for the model name `gaugan models` lists that value most likely mistypes, else ""."""
+    from .checkpoints import available_checkpoints  # here: gaugan.checkpoints imports this module
+
+    close = difflib.get_close_matches(value, available_checkpoints(checkpoints_root()), n=1, cutoff=0.75)
+    return f"; did you mean {close[0]}?" if close else ""
 
 
 def named_model(name: str) -> Path | None:

@@ -122,6 +122,8 @@ def test_the_shipped_sketch_model_is_named_as_models_lists_it_and_refuses_bad_in
     assert "no such model folder or weights file" in cli_error(
         ["generate", "--checkpoint", str(tmp_path / "missing"), "--sketch", str(tmp_path / "sketch.png"),
          "--out", str(tmp_path / "x.png")])
+    assert cli_error(["generate", "--checkpoint", "landscpae-sketch", "--sketch", str(tmp_path / "sketch.png"),
+                      "--out", str(tmp_path / "x.png")]).endswith("; did you mean landscape-sketch?")
     assert "expected a run folder holding state.pt" in cli_error(
         ["export", "--run", str(tmp_path / "missing"), "--out", str(tmp_path / "model")])
 

@@ -126,7 +126,8 @@ def test_cli_reports_user_errors_without_a_traceback(tmp_path, capsys):
     assert "error: no generator weights" in str(exit_info.value)
     with pytest.raises(SystemExit) as exit_info:
         cli(["generate", "--labels", str(tmp_path / "missing.png"), "--out", str(tmp_path / "y.png")])
-    assert "error: no label maps at" in str(exit_info.value)
+    assert f"error: {tmp_path / 'missing.png'}: no such file or folder; expected an image, or a folder of label maps" \
+        in str(exit_info.value)
 
 
 @pytest.mark.parametrize("seed", [np.int64(5), np.uint8(5), np.array(5), 5])
