@@ -165,7 +165,8 @@ def parse_card(data: object, source: str) -> ModelCard:
             raise CheckpointError("this is a sketch model (outlines -> photo); this takes label-map (SPADE) models, "
                                   "such as landscape")
         if data.get("format") != MODEL_FORMAT:
-            raise CheckpointError(f"expected format {MODEL_FORMAT!r}, found {shown_value(data.get('format'))}")
+            found = shown_value(data["format"]) if "format" in data else "no \"format\" field"
+            raise CheckpointError(f"expected format {MODEL_FORMAT!r}, found {found}")
         if "preset" not in data:
             raise CheckpointError("expected a 'preset' object, found none")
         preset = parse_preset(data["preset"])

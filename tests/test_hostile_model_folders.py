@@ -95,7 +95,8 @@ def set_label(field: str, value):
                                                                   r"weights were trained with: check its crop_size"),
     (lambda card: card["preset"].pop("name"), r"preset lacks the required fields \['name'\]"),
     (lambda card: card.__setitem__("description", "a\x00b"), r"description must be plain text"),
-    (lambda card: card.__setitem__("format", "gaugan-model/9"), r"expected format 'gaugan-model/1'"),
+    (lambda card: card.__setitem__("format", "gaugan-model/9"), r"expected format 'gaugan-model/1', found str "),
+    (lambda card: card.pop("format"), r"expected format 'gaugan-model/1', found no \"format\" field"),
 ])
 def test_bad_model_cards_are_refused_with_what_was_expected_and_found(folder, change, message):
     edit_card(folder, change)
