@@ -8,9 +8,8 @@ raise the peak, only how soon memory goes back to the system. release_free_memor
 one-off step (loading, folding weights) left free.
 
 These change the whole process, so only programs call them (the CLI, the page, the bench): tune_for_inference()
-once their model is loaded, keep_freed_memory() before training (on a 2-core CPU without native bf16, an fp32
-step of the shipped model's shape takes 1.55 times less, for about 15% more peak memory in the training
-process, bench/train_memory.py); library constructors never do.
+once their model is loaded, keep_freed_memory() before training (faster steps for a somewhat higher peak:
+bench/train_memory.py, figures in docs/benchmarks.md); library constructors never do.
 """
 from __future__ import annotations
 

@@ -43,7 +43,7 @@ from widgets import (CANVAS_SIZES, LABEL_CANVAS, LOG, NOTICE_SECONDS, PAGE_MAX_S
                      background_key, bake_strokes, browser_copy, browser_saved, canvas_key, chip_styles, column_width,
                      describe, download_progress, fit_drawing, fitted_width, fresh, is_bool, is_number_in, is_one_of,
                      is_seed, keep, kept, kept_value, live_key, notice, plain, renew_widgets, reset_canvas, seed_box,
-                     sent_canvas, sentence, undo_shortcuts, widget_key)
+                     sent_canvas, sentence, stroke_count, undo_shortcuts, widget_key)
 
 CHECKPOINTS = checkpoints_root(ROOT / "checkpoints")
 NVIDIA_URL = os.environ.get("GAUGAN_NVIDIA_URL", "")  # a direct link to NVlabs/SPADE's checkpoints.tar.gz
@@ -618,7 +618,7 @@ def composed_labels(canvas: CanvasResult, base: np.ndarray, palette: list[Label]
 def keep_labels(canvas: CanvasResult, labels: np.ndarray) -> None:
     """The label map the canvas shows, its stroke count and where its strokes are, for the rest of the page (all
     three or, if the canvas cannot be read, none)."""
-    strokes = len((canvas.json_data or {}).get("objects", []))
+    strokes = stroke_count(canvas)
     mask = None if canvas.image_data is None else canvas.image_data[..., 3] >= ALPHA_THRESHOLD
     state.current_labels, state.strokes, state.stroke_mask = labels, strokes, mask
 

@@ -17,7 +17,8 @@ from gaugan.canvas import blank_sketch, compose_sketch, fit_sketch, has_lines, p
 from gaugan.labelmaps import colourize
 from streamlit_drawable_canvas import CanvasResult, st_canvas
 from widgets import (CANVAS_SIZES, LOG, SEED_HELP, CanvasState, canvas_key, column_width, describe, fit_drawing,
-                     fitted_width, kept, plain, reset_canvas, seed_box, sent_canvas, undo_shortcuts)
+                     fitted_width, kept, plain, reset_canvas, seed_box, sent_canvas, stroke_count,
+                     undo_shortcuts)
 
 PEN, ERASER = "Pen", "Eraser"  # plain words: an emoji shows as a blank box without an emoji font
 TOOLS = (PEN, ERASER)
@@ -101,7 +102,7 @@ def keep_sketch(canvas: CanvasResult, base: np.ndarray) -> np.ndarray:
     """The sketch the canvas shows (its strokes over base), kept with its stroke count (both, or neither if the
     canvas cannot be read)."""
     sketch = compose_sketch(canvas.image_data, base)
-    strokes = len((canvas.json_data or {}).get("objects", []))
+    strokes = stroke_count(canvas)
     st.session_state.sketch, st.session_state.sketch_strokes = sketch, strokes
     return sketch
 

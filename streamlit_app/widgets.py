@@ -279,6 +279,11 @@ def sent_canvas(canvas: CanvasState) -> CanvasResult | None:
     return CanvasResult(json_data=drawing.get("raw"), image_data_url=drawing["data"], return_image_data=True)
 
 
+def stroke_count(canvas: CanvasResult) -> int:
+    """How many objects (strokes, shapes, Fill clicks) the canvas holds."""
+    return len((canvas.json_data or {}).get("objects", []))
+
+
 def reset_canvas(canvas: CanvasState) -> None:
     """A fresh canvas, without strokes, over the base."""
     state = st.session_state
