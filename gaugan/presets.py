@@ -136,6 +136,14 @@ PRESETS: dict[str, Preset] = {
 }
 
 
+def official_models_taking(ids: set[int], other_than: str = "") -> str:
+    """"NVIDIA's coco model" (or "coco or ade20k") when official presets other than other_than take every id, else
+    "": a hint for a label map made for another model."""
+    names = [name for name, preset in PRESETS.items()
+             if name != other_than and all(preset.takes_label_id(i) for i in ids)]
+    return f"NVIDIA's {' or '.join(names)} model" if names else ""
+
+
 def landscape_preset(crop_size: int = 256, ngf: int = 8, spade_hidden: int = 16, z_dim: int = 64) -> Preset:
     """The compact landscape configuration: `gaugan train`'s default (the shipped model uses ngf 16, spade_hidden 64)."""
     return Preset(name="landscape", label_nc=len(PALETTES["landscape"]), contain_dontcare_label=False,

@@ -10,7 +10,7 @@ from scipy import ndimage
 from label_colors import canonical_name
 
 from .errors import LabelMapError
-from .presets import DONTCARE_ID, Preset
+from .presets import DONTCARE_ID, Preset, official_models_taking
 
 
 
@@ -108,7 +108,9 @@ def encode(labels: np.ndarray, instance: np.ndarray | None, preset: Preset,
     try:
         channel_ids(torch.from_numpy(labels), preset)  # every pixel's id, before the resize skips some
     except ValueError as exc:  # ids outside the model's classes: the caller's input, not a bug
-        raise LabelMapError(str(exc)) from None
+        made_for = official_models_taking(set(np.unique(labels).tolist()), preset.name)
+        hint = f"; these ids fit {made_for}, which `gaugan download` installs" if made_for else ""
+        raise LabelMapError(f"{exc}{hint}") from None
     if instance is not None:  # checked even where the preset takes none, as keep_aspect's framing checks it
         instance = check_instance_array(instance, labels)
     size = preset.output_size if size is None else size

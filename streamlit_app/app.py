@@ -28,7 +28,7 @@ from gaugan.canvas import (MAX_ASPECT, SHIPPED_MODEL, background_label, bucket_f
 from gaugan.errors import UnreachableError  # noqa: E402
 from gaugan.images import FORMATS, read_photo  # noqa: E402
 from gaugan.labelmaps import colourize, hex_colour, label_map_png, read_label_map, unknown_ids  # noqa: E402
-from gaugan.presets import DONTCARE_ID  # noqa: E402
+from gaugan.presets import DONTCARE_ID, Preset, official_models_taking  # noqa: E402
 from gaugan.saved_drawing import SavedDrawing, read_saved_drawing  # noqa: E402
 from gaugan.semantics import remap  # noqa: E402
 from gaugan.shipped import checkpoints_root  # noqa: E402
@@ -487,7 +487,7 @@ def base_map_controls(name: str, model: GauGAN, controls: Controls, available: i
     upload = bar.file_uploader("Start from a label map (ids or colours; PNG best)", type=IMAGE_TYPES, key="upload",
                                help="8-bit ids or label colours; JPEG and WEBP store colours approximately, so their "
                                     "label edges may be off.")
-    take_upload(upload, name, model.labels, controls.background_id, model.preset.contain_dontcare_label)
+    take_upload(upload, name, model.labels, controls.background_id, model.preset)
     if bar.button("Example scene", width="stretch", key="example"):
         remember_sent_drawing()
         state.canvas_aspect = None
@@ -503,10 +503,10 @@ def base_map_controls(name: str, model: GauGAN, controls: Controls, available: i
         reset_canvas(LABEL_CANVAS)
 
 
-def take_upload(upload, name: str, palette: list[Label], background_id: int, dont_care: bool) -> None:
-    """Read a new upload once; its error stays on screen as long as the file stays in the uploader. Where the
-    model has a dont-care label (COCO-Stuff's and ADE20K's 255, unlabelled), those pixels take the unpainted-area
-    label, with a note: the canvas paints labels only."""
+def take_upload(upload, name: str, palette: list[Label], background_id: int, preset: Preset) -> None:
+    """Read a new upload once; its error stays on screen as long as the file stays in the uploader, naming NVIDIA's
+    models that take its ids. Where the model has a dont-care label (COCO-Stuff's and ADE20K's 255, unlabelled),
+    those pixels take the unpainted-area label, with a note: the canvas paints labels only."""
     if upload is None or state.get("upload_done") == upload.file_id:
         return
     background = next(l.name for l in palette if l.id == background_id)
@@ -515,14 +515,16 @@ def take_upload(upload, name: str, palette: list[Label], background_id: int, don
     notes: list[str] = []
     try:
         uploaded = read_label_map(upload.getvalue(), palette, background_id, notes)
-        if dont_care and DONTCARE_ID not in {l.id for l in palette} and (unlabelled := uploaded == DONTCARE_ID).any():
+        if preset.contain_dontcare_label and DONTCARE_ID not in {l.id for l in palette} and (unlabelled := uploaded == DONTCARE_ID).any():
             uploaded = np.where(unlabelled, background_id, uploaded)
             share = f"{unlabelled.mean():.0%}" if unlabelled.mean() >= 0.01 else "under 1%"
             notes.append(f"{share} of it is unlabelled ({DONTCARE_ID}), painted as the unpainted-area label, "
                          f"{background}")
         if unknown := unknown_ids(uploaded, palette):
+            made_for = official_models_taking(set(np.unique(uploaded).tolist()), preset.name)
+            hint = f"; these ids fit {made_for} (sidebar: Get NVIDIA's pretrained models)" if made_for else ""
             raise ValueError(f"ids {unknown[:12]} are not labels of {name} "
-                             f"(valid: {min(l.id for l in palette)}..{max(l.id for l in palette)})")
+                             f"(valid: {min(l.id for l in palette)}..{max(l.id for l in palette)}){hint}")
     except ValueError as exc:
         message = f"Could not use **{plain(upload.name)}**: {plain(exc)}. Your drawing is kept."
         state.upload_error = upload.file_id, fresh(message)

@@ -21,6 +21,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 CANVAS = '[class*="st-key-canvas_"] canvas.upper-canvas'
 RESULT = '.st-key-result [data-testid="stImage"] img'
+_SERVER_LOGS: list = []  # the output files of the servers running now, printed when a page's test fails
 
 
 def chromium_path() -> str:
@@ -54,6 +55,7 @@ def streamlit_server(checkpoints: Path | None = None):
         process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True, stdout=log,
                                    stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
+        _SERVER_LOGS.append(log)
         try:
             for _ in range(150):
                 try:
@@ -68,13 +70,15 @@ def streamlit_server(checkpoints: Path | None = None):
             print("streamlit output (tail):\n" + log_tail(log))
             raise
         finally:
+            _SERVER_LOGS.remove(log)
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=20)
 
 
 @contextmanager
 def browser_page(width: int = 1280, height: int = 900):
-    """A Playwright page in Debian Chromium with a throwaway profile."""
+    """A Playwright page in Debian Chromium with a throwaway profile; when the block fails, the page's text and the
+    running servers' output are printed."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
@@ -89,6 +93,8 @@ def browser_page(width: int = 1280, height: int = 900):
                 print("page text when the test failed:\n" + page.inner_text("body", timeout=5_000)[-3000:])
             except Exception as exc:  # a closed or crashed page: the test's own error matters more
                 print(f"page text unreadable: {exc}")
+            for log in _SERVER_LOGS:
+                print("streamlit output (tail):\n" + log_tail(log))
             raise
         finally:
             context.close()

@@ -173,7 +173,11 @@ def test_bad_upload_is_an_error_and_the_drawing_stays(app):
     assert np.array_equal(app.session_state["current_labels"], before)
     bad_ids = np.full((20, 20), 200, np.uint8)
     app.sidebar.get("file_uploader")[1].set_value(("ids.png", label_map_png(bad_ids), "image/png")).run()
-    assert "ids [200] are not labels of landscape" in texts(app)
+    assert "ids [200] are not labels of landscape (valid: 0..13). Your drawing is kept." in texts(app)
+    assert np.array_equal(app.session_state["current_labels"], before)
+    coco = (SHARED / "coco_samples" / "label" / "000000350505.png").read_bytes()
+    app.sidebar.get("file_uploader")[1].set_value(("coco.png", coco, "image/png")).run()
+    assert "these ids fit NVIDIA's coco model (sidebar: Get NVIDIA's pretrained models)" in texts(app)
     assert np.array_equal(app.session_state["current_labels"], before)
 
 

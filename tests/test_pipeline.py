@@ -43,6 +43,19 @@ def test_an_unknown_id_is_refused_even_where_the_resize_to_the_model_grid_skips_
         tiny.generate(labels, seed=1, **options)
 
 
+def test_a_map_made_for_an_nvidia_model_is_refused_naming_the_models_that_take_it(tiny):
+    with pytest.raises(InputError, match=r"found \[.*255\].*; these ids fit NVIDIA's coco model, which `gaugan "
+                                         r"download` installs$"):
+        tiny.generate(coco_sample(coco_sample_names()[0])[0], seed=1)  # COCO-Stuff ids, up to 182 and 255
+    labels = doodle(50, 83)
+    labels[:5] = 20
+    with pytest.raises(InputError, match=r"found \[20\]; these ids fit NVIDIA's coco or ade20k or cityscapes model"):
+        tiny.generate(labels, seed=1)
+    labels[:5] = 200  # no official model has label 200
+    with pytest.raises(InputError, match=r"found \[200\]$"):
+        tiny.generate(labels, seed=1)
+
+
 @pytest.mark.parametrize("keep_aspect", [False, True])
 def test_an_instance_map_of_another_shape_is_refused_whether_or_not_the_model_takes_one(tiny, keep_aspect):
     with pytest.raises(InputError, match=r"instance map shape \(3, 3\) differs from labels shape \(50, 83\)"):
