@@ -1,10 +1,15 @@
+import functools
 import logging
 
 import pytest
 import torch
 from helpers import SHARED
+from streamlit.components.v2 import manifest_scanner
 
 torch.set_num_threads(2)
+# Each AppTest run scans every installed package's metadata for Streamlit components (0.4 s here), as a server
+# does once at its start; the packages do not change during the tests, so the scan runs once.
+manifest_scanner.scan_component_manifests = functools.cache(manifest_scanner.scan_component_manifests)
 
 
 def pytest_collection_modifyitems(items):
