@@ -114,12 +114,21 @@ def colours_to_ids(rgba: np.ndarray, palette: list, background_id: int, notes: l
     table = np.full(1 << 24, len(palette), np.uint16)  # each colour's nearest label (palettes hold < 65535)
     table[distinct] = nearest
     index = np.where(opaque, table[keys], len(palette))
-    if notes is not None and (distance > 0).any():
-        share = counts[distance > 0].sum() / keys.size
-        notes.append(f"{share_text(share)} of the pixels ({int((distance > 0).sum()):,} colours) are not exact label "
-                     "colours; each took the nearest label colour")
+    if notes is not None and (off := distance > 0).any():
+        colours, taken = int(off.sum()), _labels_taken(counts[off], nearest[off], palette)
+        notes.append(f"{share_text(counts[off].sum() / keys.size)} of the pixels ({colours:,} colour"
+                     f"{'s' if colours > 1 else ''}) are not exact label colours; each took the nearest label colour "
+                     f"({taken})")
     _note_transparent(~opaque, palette, background_id, notes)
     return np.array([label.id for label in palette] + [background_id], dtype=np.int64)[index]
+
+
+def _labels_taken(counts: np.ndarray, nearest: np.ndarray, palette: list) -> str:
+    """The labels that off-palette colours (counts pixels each) took, most pixels first, with their shares of those
+    pixels: "'snow' 97.0%, 'sea' 3.0%" (three at most), so that a white background read as snow is plain to see."""
+    pixels = np.bincount(nearest, weights=counts, minlength=len(palette))
+    top = [i for i in np.argsort(-pixels, kind="stable")[:3] if pixels[i] > 0]
+    return ", ".join(f"{palette[i].name!r} {share_text(pixels[i] / pixels.sum())}" for i in top)
 
 
 def _note_transparent(clear: np.ndarray, palette: list, background_id: int, notes: list[str] | None) -> None:

@@ -685,7 +685,8 @@ def test_a_map_in_slightly_shifted_label_colours_is_read_with_one_note_on_the_pa
     sky, sea = np.array(LAND["sky-other"].rgb), np.array(LAND["sea"].rgb)
     path = tmp_path / "shifted.png"
     Image.fromarray(two_colours(tuple(sky + (10, 5, -5)), tuple(sea + (7, 1, 20)))).save(path)
-    note = "100.0% of the pixels (2 colours) are not exact label colours; each took the nearest label colour"
+    note = ("100.0% of the pixels (2 colours) are not exact label colours; each took the nearest label colour "
+            "('sea' 60.0%, 'sky-other' 40.0%)")
     app.run()
     app.sidebar.get("file_uploader")[1].set_value(("shifted.png", path.read_bytes(), "image/png")).run()
     assert not app.error and f"shifted.png: {note}" in texts(app), texts(app)

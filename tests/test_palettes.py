@@ -108,6 +108,19 @@ def test_transparent_pixels_take_the_background():
     assert (out[:, :3] == 5).all() and (out[:, 3:] == 156).all()
 
 
+def test_a_white_background_is_read_as_snow_and_the_note_says_so():
+    land = {label.name: label for label in PALETTES["landscape"]}
+    rgb = np.full((60, 80, 3), 255, np.uint8)  # a doodle saved from an editor: sea on a white sheet
+    rgb[40:] = land["sea"].rgb
+    notes = []
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="PNG")
+    ids = read_label_map(buffer.getvalue(), PALETTES["landscape"], land["sky-other"].id, notes)
+    assert (ids[:40] == land["snow"].id).all() and (ids[40:] == land["sea"].id).all()
+    assert notes == ["66.7% of the pixels (1 colour) are not exact label colours; each took the nearest label colour "
+                     "('snow' 100.0%)"]
+
+
 @settings(max_examples=150, deadline=None)
 @given(hnp.arrays(dtype=st.sampled_from([np.uint8, np.int16, np.int64, np.float32, np.bool_, np.uint16]),
                   shape=hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=9)),
