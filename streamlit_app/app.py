@@ -515,7 +515,8 @@ def take_upload(upload, name: str, palette: list[Label], background_id: int, pre
     notes: list[str] = []
     try:
         uploaded = read_label_map(upload.getvalue(), palette, background_id, notes)
-        if preset.contain_dontcare_label and DONTCARE_ID not in {l.id for l in palette} and (unlabelled := uploaded == DONTCARE_ID).any():
+        unlabelled = uploaded == DONTCARE_ID
+        if preset.contain_dontcare_label and DONTCARE_ID not in {l.id for l in palette} and unlabelled.any():
             uploaded = np.where(unlabelled, background_id, uploaded)
             share = f"{unlabelled.mean():.0%}" if unlabelled.mean() >= 0.01 else "under 1%"
             notes.append(f"{share} of it is unlabelled ({DONTCARE_ID}), painted as the unpainted-area label, "

@@ -13,8 +13,8 @@ manifest_scanner.scan_component_manifests = functools.cache(manifest_scanner.sca
 
 
 def pytest_collection_modifyitems(items):
-    """A browser test that fails is run once more (listed as RERUN in the summary): on a loaded machine Chromium
-    now and then drops a mouse event that arrives while the page redraws, which a person would simply repeat."""
+    """A browser test that fails is run once more (RERUN in the summary; a second failure fails the run): on a
+    loaded machine an input sent while the page redraws is now and then lost, and the test waits for it in vain."""
     for item in items:
         if item.get_closest_marker("browser"):
             item.add_marker(pytest.mark.flaky(reruns=1))
