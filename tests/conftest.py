@@ -12,9 +12,11 @@ torch.set_num_threads(2)
 manifest_scanner.scan_component_manifests = functools.cache(manifest_scanner.scan_component_manifests)
 
 
-def pytest_collection_modifyitems(items):
+def pytest_collection_modifyitems(config, items):
     """A browser test that fails is run once more (RERUN in the summary; a second failure fails the run): on a
     loaded machine an input sent while the page redraws is now and then lost, and the test waits for it in vain."""
+    if not config.pluginmanager.hasplugin("rerunfailures"):  # turned off: -p no:rerunfailures
+        return
     for item in items:
         if item.get_closest_marker("browser"):
             item.add_marker(pytest.mark.flaky(reruns=1))
