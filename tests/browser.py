@@ -184,11 +184,31 @@ def open_page(page, url: str) -> None:
 
 
 def settle(page) -> None:
-    """Wait until a freshly (re)loaded page's drawing canvas is there and fitted to its column."""
+    """Wait until a freshly (re)loaded page's drawing canvas is there and fitted to its column: it comes at its
+    chosen width, and a run after the column-width probe's first report narrows it to a narrower column."""
     page.wait_for_selector(CANVAS, timeout=60_000)
+    deadline = time.monotonic() + 60
+    while not canvas_fits(page):
+        if time.monotonic() > deadline:
+            raise AssertionError("the canvas was not fitted to its column within 60 s")
+        page.wait_for_timeout(200)
     wait_idle(page)
-    page.wait_for_timeout(800)  # the column-width probe may fit the canvas once after the first render
+    page.wait_for_timeout(800)  # a run the browser's other first reports ask for
     wait_idle(page)
+
+
+def canvas_fits(page) -> bool:
+    """Whether there is one drawing canvas (none is being replaced) and it lies within the page column it sits in."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    try:
+        canvas = page.locator(CANVAS).bounding_box(timeout=5_000)
+        column = page.locator('[data-testid="stColumn"]').filter(has=page.locator(CANVAS)).last.bounding_box(
+            timeout=5_000)
+    except PlaywrightError:  # no canvas, or two while a new one replaces the old
+        return False
+    return bool(canvas and column) and column["x"] - 1 <= canvas["x"] and \
+        canvas["x"] + canvas["width"] <= column["x"] + column["width"] + 1
 
 
 def wait_new_result(page, previous: str | None, timeout: float = 60_000) -> str:
