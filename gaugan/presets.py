@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import MISSING, asdict, dataclass, field, fields
 
+import numpy as np
+
 from label_colors import PALETTES
 
 UPSAMPLING_LAYERS = {"normal": 5, "more": 6, "most": 7}
@@ -136,9 +138,10 @@ PRESETS: dict[str, Preset] = {
 }
 
 
-def official_models_taking(ids: set[int], other_than: str = "") -> str:
-    """"NVIDIA's coco model" (or "coco or ade20k") when official presets other than other_than take every id, else
-    "": a hint for a label map made for another model."""
+def official_models_taking(labels: np.ndarray, other_than: str = "") -> str:
+    """"NVIDIA's coco model" (or "coco or ade20k") when official presets other than other_than take every id in
+    the label map, else "": a hint for a map made for another model."""
+    ids = np.unique(labels).tolist()
     names = [name for name, preset in PRESETS.items()
              if name != other_than and all(preset.takes_label_id(i) for i in ids)]
     return f"NVIDIA's {' or '.join(names)} model" if names else ""

@@ -108,7 +108,7 @@ def encode(labels: np.ndarray, instance: np.ndarray | None, preset: Preset,
     try:
         channel_ids(torch.from_numpy(labels), preset)  # every pixel's id, before the resize skips some
     except ValueError as exc:  # ids outside the model's classes: the caller's input, not a bug
-        made_for = official_models_taking(set(np.unique(labels).tolist()), preset.name)
+        made_for = official_models_taking(labels, preset.name)
         hint = f"; these ids fit {made_for}, which `gaugan download` installs" if made_for else ""
         raise LabelMapError(f"{exc}{hint}") from None
     if instance is not None:  # checked even where the preset takes none, as keep_aspect's framing checks it

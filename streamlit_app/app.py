@@ -515,14 +515,14 @@ def take_upload(upload, name: str, palette: list[Label], background_id: int, pre
     notes: list[str] = []
     try:
         uploaded = read_label_map(upload.getvalue(), palette, background_id, notes)
-        unlabelled = uploaded == DONTCARE_ID
-        if preset.contain_dontcare_label and DONTCARE_ID not in {l.id for l in palette} and unlabelled.any():
+        dont_care_painted = preset.contain_dontcare_label and DONTCARE_ID not in {l.id for l in palette}
+        if dont_care_painted and (unlabelled := uploaded == DONTCARE_ID).any():
             uploaded = np.where(unlabelled, background_id, uploaded)
             share = f"{unlabelled.mean():.0%}" if unlabelled.mean() >= 0.01 else "under 1%"
             notes.append(f"{share} of it is unlabelled ({DONTCARE_ID}), painted as the unpainted-area label, "
                          f"{background}")
         if unknown := unknown_ids(uploaded, palette):
-            made_for = official_models_taking(set(np.unique(uploaded).tolist()), preset.name)
+            made_for = official_models_taking(uploaded, preset.name)
             hint = f"; these ids fit {made_for} (sidebar: Get NVIDIA's pretrained models)" if made_for else ""
             raise ValueError(f"ids {unknown[:12]} are not labels of {name} "
                              f"(valid: {min(l.id for l in palette)}..{max(l.id for l in palette)}){hint}")
